@@ -1,0 +1,157 @@
+//! `llmlab cost`: price a raw provider response offline.
+
+use std::fmt::Write as _;
+use std::io::{IsTerminal, Read};
+use std::path::PathBuf;
+
+use clap::Args;
+use jiff::civil::Date;
+use llmlab_core::normalize::MAX_BODY_BYTES;
+use llmlab_core::{Catalog, CostReport, Hints, Provider, ServiceTier, normalize_body, price_usage};
+
+use crate::ExitStatus;
+use crate::printer::{self, Align, BOLD, DIM, Table, UserError};
+
+const EXAMPLES: &str = "\
+Examples:
+  llmlab cost response.json
+  llmlab cost stream.sse --json
+  curl -s https://api.openai.com/v1/chat/completions … | llmlab cost
+  echo '{\"prompt_tokens\":1200,\"completion_tokens\":80}' | llmlab cost --provider openai --model gpt-4o";
+
+/// Price a raw provider response body (JSON or an SSE stream as sent over the wire)
+#[derive(Args)]
+#[command(after_help = EXAMPLES)]
+pub(crate) struct CostArgs {
+    /// The response body file; `-` or nothing reads standard input
+    #[arg(value_name = "FILE")]
+    file: Option<PathBuf>,
+    /// The provider (`openai`, `anthropic`, `google`); detected from the body when omitted
+    #[arg(long, value_name = "P")]
+    provider: Option<String>,
+    /// Price as this model instead of the one the body names
+    #[arg(long, value_name = "M")]
+    model: Option<String>,
+    /// Bill at Batch API prices (batch output lines are detected on their own)
+    #[arg(long)]
+    batch: bool,
+    /// Price at the rates in force on this date (default: today, UTC)
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    on: Option<Date>,
+    /// Print a JSON object instead of a table
+    #[arg(long)]
+    json: bool,
+}
+
+pub(crate) fn run(args: &CostArgs) -> anyhow::Result<ExitStatus> {
+    let body = read_body(args.file.as_ref())?;
+    let hints = Hints { provider: args.provider.as_deref().map(Provider::parse), model: args.model.clone() };
+    let mut usage = normalize_body(&body, &hints).map_err(|e| UserError::new(e.to_string()))?;
+    if args.batch {
+        usage.service_tier = ServiceTier::Batch;
+    }
+    let model = args.model.as_deref().or(usage.model.as_deref()).map(str::to_owned);
+    let on = args.on.unwrap_or_else(|| jiff::Timestamp::now().to_zoned(jiff::tz::TimeZone::UTC).date());
+    let pricing = price_usage(Catalog::builtin(), &usage, model.as_deref(), on, None);
+    let report = CostReport::new(&usage, model.as_deref(), &pricing);
+    if args.json {
+        printer::out_json(&report)?;
+    } else {
+        print_report(&report);
+    }
+    Ok(ExitStatus::Success)
+}
+
+fn read_body(file: Option<&PathBuf>) -> anyhow::Result<Vec<u8>> {
+    let limit = MAX_BODY_BYTES as u64 + 1;
+    let mut body = Vec::new();
+    if let Some(path) = file.filter(|f| f.as_os_str() != "-") {
+        let handle =
+            std::fs::File::open(path).map_err(|e| UserError::new(format!("cannot read `{}`: {e}", path.display())))?;
+        handle
+            .take(limit)
+            .read_to_end(&mut body)
+            .map_err(|e| UserError::new(format!("cannot read `{}`: {e}", path.display())))?;
+    } else {
+        let stdin = std::io::stdin();
+        if stdin.is_terminal() {
+            return Err(UserError::new("no response body given")
+                .with_hint("pass a FILE, or pipe a body in: `llmlab cost < response.json`")
+                .into());
+        }
+        stdin
+            .lock()
+            .take(limit)
+            .read_to_end(&mut body)
+            .map_err(|e| UserError::new(format!("cannot read standard input: {e}")))?;
+    }
+    if body.len() > MAX_BODY_BYTES {
+        return Err(UserError::new(llmlab_core::NormalizeError::TooLarge.to_string()).into());
+    }
+    Ok(body)
+}
+
+fn print_report(report: &CostReport) {
+    let model = report.model.as_deref().unwrap_or("(no model)");
+    let mut header = format!("{BOLD}{model}{BOLD:#}  {DIM}{}", report.provider);
+    if let Some(api) = report.api {
+        let _ = write!(header, " · {}", api.as_str());
+    }
+    let _ = write!(header, " · {}", report.service_tier);
+    if let Some(as_id) = report.priced_as.as_deref().filter(|id| Some(*id) != report.model.as_deref()) {
+        let _ = write!(header, " · priced as {as_id}");
+    }
+    let _ = writeln!(header, "{DIM:#}");
+    printer::out(&header);
+
+    if report.priced {
+        let mut table = Table::new(&[
+            ("class", Align::Left),
+            ("tokens", Align::Right),
+            ("$/1M", Align::Right),
+            ("cost $", Align::Right),
+        ]);
+        for line in &report.lines {
+            let unit = if line.class == "web_search" {
+                format!("{}/req", line.unit_price_usd.normalize())
+            } else {
+                line.unit_price_usd.normalize().to_string()
+            };
+            table.row(vec![
+                line.class.to_owned(),
+                line.quantity.to_string(),
+                unit,
+                line.cost_usd.normalize().to_string(),
+            ]);
+        }
+        printer::out(&table.render());
+        let cost = report.cost_usd.map(|c| c.to_string()).unwrap_or_default();
+        printer::out(&format!("{BOLD}total ${cost}{BOLD:#}\n"));
+    } else {
+        let b = &report.buckets;
+        let mut table = Table::new(&[("class", Align::Left), ("tokens", Align::Right)]);
+        for (class, tokens) in [
+            ("input", b.input_tokens),
+            ("cache_read", b.cache_read_tokens),
+            ("cache_write_5m", b.cache_write_tokens),
+            ("cache_write_1h", b.cache_write_1h_tokens),
+            ("output", b.output_tokens),
+            ("web_search", b.web_search_requests),
+        ] {
+            if tokens > 0 {
+                table.row(vec![class.to_owned(), tokens.to_string()]);
+            }
+        }
+        printer::out(&table.render());
+        printer::out(&format!("{BOLD}unpriced{BOLD:#}\n"));
+        if let Some(reason) = &report.unpriced_reason {
+            printer::warn(reason);
+        }
+    }
+    if report.buckets.reasoning_tokens > 0 {
+        printer::note(&format!("{} of the output tokens are reasoning", report.buckets.reasoning_tokens));
+    }
+    for note in &report.notes {
+        printer::note(note);
+    }
+}

@@ -1,0 +1,162 @@
+//! Everything the CLI writes: data on stdout, messages on stderr, colour only
+//! on a terminal (anstream strips it otherwise and honours `NO_COLOR`).
+#![allow(clippy::print_stdout, clippy::print_stderr)] // the one module allowed to print
+
+use std::fmt::{self, Write as _};
+
+use anstyle::{AnsiColor, Style};
+
+use crate::ExitStatus;
+
+pub(crate) const BOLD: Style = Style::new().bold();
+pub(crate) const DIM: Style = Style::new().dimmed();
+pub(crate) const RED: Style = AnsiColor::Red.on_default().bold();
+pub(crate) const YELLOW: Style = AnsiColor::Yellow.on_default().bold();
+pub(crate) const CYAN: Style = AnsiColor::Cyan.on_default();
+
+/// An error caused by the user's input: one line, an optional hint, exit code 1.
+#[derive(Debug)]
+pub struct UserError {
+    pub message: String,
+    pub hint: Option<String>,
+}
+
+impl UserError {
+    pub fn new(message: impl Into<String>) -> Self {
+        UserError { message: message.into(), hint: None }
+    }
+
+    #[must_use]
+    pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+}
+
+impl fmt::Display for UserError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for UserError {}
+
+/// Prints an error as one line (its causes joined with `: `) and picks the exit status.
+pub(crate) fn report_error(error: &anyhow::Error) -> ExitStatus {
+    let mut stderr = anstream::stderr();
+    if let Some(user) = error.downcast_ref::<UserError>() {
+        let _ = std::io::Write::write_fmt(&mut stderr, format_args!("{RED}error{RED:#}: {}\n", user.message));
+        if let Some(hint) = &user.hint {
+            let _ = std::io::Write::write_fmt(&mut stderr, format_args!("\n{CYAN}hint{CYAN:#}: {hint}\n"));
+        }
+        return ExitStatus::Failure;
+    }
+    let chain: Vec<String> = error.chain().map(ToString::to_string).collect();
+    let _ = std::io::Write::write_fmt(&mut stderr, format_args!("{RED}error{RED:#}: {}\n", chain.join(": ")));
+    ExitStatus::Error
+}
+
+/// Writes data to stdout.
+pub(crate) fn out(text: &str) {
+    anstream::print!("{text}");
+}
+
+/// Writes a JSON document to stdout, pretty-printed.
+pub(crate) fn out_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
+    let text = serde_json::to_string_pretty(value)?;
+    anstream::println!("{text}");
+    Ok(())
+}
+
+/// A note for a human on stderr.
+pub(crate) fn note(text: &str) {
+    anstream::eprintln!("{DIM}note:{DIM:#} {text}");
+}
+
+/// A warning on stderr.
+pub(crate) fn warn(text: &str) {
+    anstream::eprintln!("{YELLOW}warning{YELLOW:#}: {text}");
+}
+
+/// Column alignment.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Align {
+    Left,
+    Right,
+}
+
+/// A plain text table: a bold header row, columns padded to their widest cell.
+pub(crate) struct Table {
+    headers: Vec<String>,
+    aligns: Vec<Align>,
+    rows: Vec<Vec<String>>,
+}
+
+impl Table {
+    pub(crate) fn new(columns: &[(&str, Align)]) -> Self {
+        Table {
+            headers: columns.iter().map(|(h, _)| (*h).to_owned()).collect(),
+            aligns: columns.iter().map(|(_, a)| *a).collect(),
+            rows: Vec::new(),
+        }
+    }
+
+    pub(crate) fn row(&mut self, cells: Vec<String>) {
+        debug_assert_eq!(cells.len(), self.headers.len());
+        self.rows.push(cells);
+    }
+
+    pub(crate) fn render(&self) -> String {
+        let width = |i: usize| {
+            self.rows
+                .iter()
+                .map(|r| r[i].chars().count())
+                .chain(std::iter::once(self.headers[i].chars().count()))
+                .max()
+                .unwrap_or(0)
+        };
+        let widths: Vec<usize> = (0..self.headers.len()).map(width).collect();
+        let mut text = String::new();
+        let line = |cells: &[String], text: &mut String, style: Style| {
+            let mut rendered = String::new();
+            for (i, cell) in cells.iter().enumerate() {
+                if i > 0 {
+                    rendered.push_str("  ");
+                }
+                let pad = widths[i].saturating_sub(cell.chars().count());
+                let last = i + 1 == cells.len();
+                match self.aligns[i] {
+                    Align::Left if last => rendered.push_str(cell),
+                    Align::Left => {
+                        rendered.push_str(cell);
+                        rendered.extend(std::iter::repeat_n(' ', pad));
+                    }
+                    Align::Right => {
+                        rendered.extend(std::iter::repeat_n(' ', pad));
+                        rendered.push_str(cell);
+                    }
+                }
+            }
+            let _ = writeln!(text, "{style}{}{style:#}", rendered.trim_end());
+        };
+        line(&self.headers, &mut text, BOLD);
+        for row in &self.rows {
+            line(row, &mut text, Style::new());
+        }
+        text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tables_pad_columns_to_the_widest_cell() {
+        let mut t = Table::new(&[("model", Align::Left), ("cost", Align::Right)]);
+        t.row(vec!["gpt-4o".into(), "1.5".into()]);
+        t.row(vec!["o3".into(), "12.25".into()]);
+        let plain = anstream::adapter::strip_str(&t.render()).to_string();
+        assert_eq!(plain, "model    cost\ngpt-4o    1.5\no3      12.25\n");
+    }
+}

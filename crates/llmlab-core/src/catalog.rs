@@ -1,0 +1,658 @@
+//! The built-in price catalog: one human-editable TOML file (`data/prices.toml`),
+//! compiled into the binary and validated when first used.
+//!
+//! Prices are decimal strings in USD per 1M tokens. Each model entry carries a
+//! source and the date its current prices took effect, plus the earlier price
+//! periods (`[[models.history]]`) so that an event is priced at the rates that
+//! applied on its own date, never at today's.
+
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+use std::sync::LazyLock;
+
+use jiff::civil::Date;
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use crate::provider::Provider;
+
+/// The catalog file shipped with LLMLab.
+pub const BUILTIN_CATALOG_TOML: &str = include_str!("../data/prices.toml");
+
+static BUILTIN: LazyLock<Catalog> = LazyLock::new(|| {
+    Catalog::from_toml(BUILTIN_CATALOG_TOML).unwrap_or_else(|e| panic!("the built-in price catalog is invalid: {e}"))
+});
+
+/// Why a catalog file was rejected.
+#[derive(Debug, thiserror::Error)]
+pub enum CatalogError {
+    #[error("price catalog is not valid TOML for its schema: {0}")]
+    Parse(String),
+    #[error("price catalog entry `{model}`: {problem}")]
+    Invalid { model: String, problem: String },
+}
+
+/// What a model is used for; only models of one kind are compared with each other.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ModelKind {
+    Chat,
+    Embedding,
+}
+
+/// Whether a model can still be called; recommendations only suggest `current` ones.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ModelStatus {
+    Current,
+    Legacy,
+    Retired,
+}
+
+/// Prices of each token class in USD per 1M tokens. A `None` class is not
+/// offered by the model; tokens reported in it make the event unpriced
+/// rather than silently free.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PriceSet {
+    #[serde(with = "rust_decimal::serde::str")]
+    pub input: Decimal,
+    #[serde(with = "rust_decimal::serde::str")]
+    pub output: Decimal,
+    #[serde(default, with = "rust_decimal::serde::str_option", skip_serializing_if = "Option::is_none")]
+    pub cache_read: Option<Decimal>,
+    #[serde(default, with = "rust_decimal::serde::str_option", skip_serializing_if = "Option::is_none")]
+    pub cache_write_5m: Option<Decimal>,
+    #[serde(default, with = "rust_decimal::serde::str_option", skip_serializing_if = "Option::is_none")]
+    pub cache_write_1h: Option<Decimal>,
+    /// Audio input tokens, where they cost more than text.
+    #[serde(default, with = "rust_decimal::serde::str_option", skip_serializing_if = "Option::is_none")]
+    pub input_audio: Option<Decimal>,
+    /// Audio output tokens, where they cost more than text.
+    #[serde(default, with = "rust_decimal::serde::str_option", skip_serializing_if = "Option::is_none")]
+    pub output_audio: Option<Decimal>,
+}
+
+impl PriceSet {
+    /// The names of the optional classes this set prices, for shape checks.
+    fn offered_classes(&self) -> [bool; 5] {
+        [
+            self.cache_read.is_some(),
+            self.cache_write_5m.is_some(),
+            self.cache_write_1h.is_some(),
+            self.input_audio.is_some(),
+            self.output_audio.is_some(),
+        ]
+    }
+
+    fn all_prices(&self) -> impl Iterator<Item = Decimal> + '_ {
+        [self.input, self.output]
+            .into_iter()
+            .chain(self.cache_read)
+            .chain(self.cache_write_5m)
+            .chain(self.cache_write_1h)
+            .chain(self.input_audio)
+            .chain(self.output_audio)
+    }
+}
+
+/// Fees charged per request rather than per token, in USD per request.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RequestFees {
+    #[serde(default, with = "rust_decimal::serde::str_option", skip_serializing_if = "Option::is_none")]
+    pub web_search: Option<Decimal>,
+}
+
+/// A long-context tier: once a request's prompt (counted as
+/// [`crate::TokenBuckets::prompt_tokens`]) is above the threshold, the
+/// WHOLE request is billed at these prices, not only the excess.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LongContextTier {
+    pub above_prompt_tokens: u64,
+    pub standard: PriceSet,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch: Option<PriceSet>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flex: Option<PriceSet>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub priority: Option<PriceSet>,
+}
+
+/// Every price of one model for one span of time.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateCard {
+    pub standard: PriceSet,
+    /// Batch API prices.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch: Option<PriceSet>,
+    /// Flex processing prices; when absent, flex bills at the batch prices
+    /// (OpenAI: "priced at Batch API rates"; Gemini: the same 50% discount).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flex: Option<PriceSet>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub priority: Option<PriceSet>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub long_context: Option<LongContextTier>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_fees: Option<RequestFees>,
+}
+
+impl RateCard {
+    /// A card with only standard prices, as an account's custom price is.
+    #[must_use]
+    pub fn standard_only(standard: PriceSet) -> Self {
+        RateCard { standard, ..RateCard::default() }
+    }
+}
+
+/// An earlier price period of a model, in force until (excluding) `until`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct PriceHistoryEntry {
+    pub until: Date,
+    pub source: String,
+    #[serde(flatten)]
+    pub rates: RateCard,
+}
+
+/// One model in the catalog.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ModelEntry {
+    /// The provider's canonical model id, e.g. `gpt-4o`, `claude-sonnet-4-5`, `gemini-2.5-pro`.
+    pub id: String,
+    pub provider: Provider,
+    pub kind: ModelKind,
+    pub status: ModelStatus,
+    /// Capability class: models are only compared within one provider and class.
+    pub class: String,
+    /// Dated snapshot ids and aliases billed at exactly this entry's prices.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub snapshots: Vec<String>,
+    /// Cheaper models judged able to take the same workload, for `switch_model` tips.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub alternatives: Vec<String>,
+    pub effective_from: Date,
+    pub source: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notes: Option<String>,
+    #[serde(flatten)]
+    pub rates: RateCard,
+    /// Earlier price periods, oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub history: Vec<PriceHistoryEntry>,
+}
+
+impl ModelEntry {
+    /// The rate card in force on `date` (the current one for dates on or after
+    /// `effective_from`, and for dates before any recorded history).
+    #[must_use]
+    pub fn rates_on(&self, date: Date) -> &RateCard {
+        self.history.iter().find(|period| date < period.until).map_or(&self.rates, |period| &period.rates)
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CatalogFile {
+    schema: u32,
+    updated: Date,
+    models: Vec<ModelEntryFile>,
+}
+
+/// The rate-card fields as written in the file. (`serde(flatten)` would
+/// silently accept misspelt keys, so the file shape is spelt out here.)
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ModelEntryFile {
+    id: String,
+    provider: Provider,
+    kind: ModelKind,
+    status: ModelStatus,
+    class: String,
+    #[serde(default)]
+    snapshots: Vec<String>,
+    #[serde(default)]
+    alternatives: Vec<String>,
+    effective_from: Date,
+    source: String,
+    #[serde(default)]
+    notes: Option<String>,
+    standard: PriceSet,
+    batch: Option<PriceSet>,
+    flex: Option<PriceSet>,
+    priority: Option<PriceSet>,
+    long_context: Option<LongContextTier>,
+    request_fees: Option<RequestFees>,
+    #[serde(default)]
+    history: Vec<PriceHistoryFile>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PriceHistoryFile {
+    until: Date,
+    source: String,
+    standard: PriceSet,
+    batch: Option<PriceSet>,
+    flex: Option<PriceSet>,
+    priority: Option<PriceSet>,
+    long_context: Option<LongContextTier>,
+    request_fees: Option<RequestFees>,
+}
+
+impl From<ModelEntryFile> for ModelEntry {
+    fn from(f: ModelEntryFile) -> Self {
+        ModelEntry {
+            id: f.id,
+            provider: f.provider,
+            kind: f.kind,
+            status: f.status,
+            class: f.class,
+            snapshots: f.snapshots,
+            alternatives: f.alternatives,
+            effective_from: f.effective_from,
+            source: f.source,
+            notes: f.notes,
+            rates: RateCard {
+                standard: f.standard,
+                batch: f.batch,
+                flex: f.flex,
+                priority: f.priority,
+                long_context: f.long_context,
+                request_fees: f.request_fees,
+            },
+            history: f
+                .history
+                .into_iter()
+                .map(|h| PriceHistoryEntry {
+                    until: h.until,
+                    source: h.source,
+                    rates: RateCard {
+                        standard: h.standard,
+                        batch: h.batch,
+                        flex: h.flex,
+                        priority: h.priority,
+                        long_context: h.long_context,
+                        request_fees: h.request_fees,
+                    },
+                })
+                .collect(),
+        }
+    }
+}
+
+/// How a requested model id was matched to a catalog entry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ModelMatch {
+    /// The id (after removing a provider prefix) is the entry's id.
+    Exact,
+    /// The id is one of the entry's listed snapshots or aliases.
+    Snapshot,
+    /// The id is an unlisted dated snapshot (`-YYYY-MM-DD`, `-YYYYMMDD`) of the entry.
+    DateSuffix,
+}
+
+/// A requested model id resolved to a catalog entry.
+#[derive(Clone, Copy, Debug)]
+pub struct Resolution<'c> {
+    pub entry: &'c ModelEntry,
+    pub matched_by: ModelMatch,
+}
+
+/// The validated, indexed price catalog.
+#[derive(Clone, Debug)]
+pub struct Catalog {
+    updated: Date,
+    models: Vec<ModelEntry>,
+    index: HashMap<String, (usize, ModelMatch)>,
+}
+
+impl Catalog {
+    /// The catalog compiled into this binary.
+    #[must_use]
+    pub fn builtin() -> &'static Catalog {
+        &BUILTIN
+    }
+
+    /// Parses and validates a catalog file.
+    pub fn from_toml(text: &str) -> Result<Catalog, CatalogError> {
+        let file: CatalogFile = toml::from_str(text).map_err(|e| CatalogError::Parse(e.to_string()))?;
+        if file.schema != 1 {
+            return Err(CatalogError::Parse(format!("unsupported schema version {}", file.schema)));
+        }
+        let models: Vec<ModelEntry> = file.models.into_iter().map(ModelEntry::from).collect();
+        let mut index = HashMap::new();
+        for (position, entry) in models.iter().enumerate() {
+            validate_entry(entry)?;
+            let names = std::iter::once((&entry.id, ModelMatch::Exact))
+                .chain(entry.snapshots.iter().map(|s| (s, ModelMatch::Snapshot)));
+            for (name, how) in names {
+                if index.insert(name.clone(), (position, how)).is_some() {
+                    return Err(invalid(&entry.id, format!("the id `{name}` is listed twice")));
+                }
+            }
+        }
+        let catalog = Catalog { updated: file.updated, models, index };
+        catalog.validate_alternatives()?;
+        Ok(catalog)
+    }
+
+    /// The date the catalog file was last reviewed.
+    #[must_use]
+    pub fn updated(&self) -> Date {
+        self.updated
+    }
+
+    /// All entries, in file order.
+    #[must_use]
+    pub fn models(&self) -> &[ModelEntry] {
+        &self.models
+    }
+
+    /// The entry with exactly this canonical id.
+    #[must_use]
+    pub fn entry(&self, id: &str) -> Option<&ModelEntry> {
+        match self.index.get(id) {
+            Some(&(position, ModelMatch::Exact)) => Some(&self.models[position]),
+            _ => None,
+        }
+    }
+
+    /// Resolves a model id as a provider or SDK reports it.
+    ///
+    /// Order: exact id or listed snapshot (after removing `models/`,
+    /// `gemini/`-style prefixes and fine-tune suffixes), then an unlisted
+    /// dated snapshot of a known base id. There is deliberately no prefix
+    /// matching: `claude-opus-4` must never price as `claude-opus-4-5`.
+    /// With a known `provider`, entries of another provider never match; an
+    /// unknown provider (an OpenAI-compatible gateway, say) matches nothing,
+    /// since its prices are its own.
+    #[must_use]
+    pub fn resolve(&self, provider: Option<&Provider>, model: &str) -> Option<Resolution<'_>> {
+        if provider.is_some_and(|p| !p.is_known()) {
+            return None;
+        }
+        let canonical = canonical_model_id(model);
+        let found = self.lookup(&canonical).or_else(|| {
+            let base = strip_date_suffix(&canonical)?;
+            self.lookup(base).map(|(entry, _)| (entry, ModelMatch::DateSuffix))
+        })?;
+        let (entry, matched_by) = found;
+        if provider.is_some_and(|p| *p != entry.provider) {
+            return None;
+        }
+        Some(Resolution { entry, matched_by })
+    }
+
+    fn lookup(&self, id: &str) -> Option<(&ModelEntry, ModelMatch)> {
+        self.index.get(id).map(|&(position, how)| (&self.models[position], how))
+    }
+
+    fn validate_alternatives(&self) -> Result<(), CatalogError> {
+        for entry in &self.models {
+            for alternative in &entry.alternatives {
+                let Some(target) = self.entry(alternative) else {
+                    return Err(invalid(&entry.id, format!("alternative `{alternative}` is not a catalog id")));
+                };
+                if target.provider != entry.provider || target.kind != entry.kind {
+                    return Err(invalid(
+                        &entry.id,
+                        format!("alternative `{alternative}` is not a {} {:?} model", entry.provider, entry.kind),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for ModelKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ModelKind::Chat => "chat",
+            ModelKind::Embedding => "embedding",
+        })
+    }
+}
+
+fn invalid(model: &str, problem: String) -> CatalogError {
+    CatalogError::Invalid { model: model.to_owned(), problem }
+}
+
+fn validate_entry(entry: &ModelEntry) -> Result<(), CatalogError> {
+    if entry.id.trim().is_empty() || entry.id != canonical_model_id(&entry.id) {
+        return Err(invalid(&entry.id, "ids must be bare, lowercase and without provider prefixes".into()));
+    }
+    if !entry.provider.is_known() {
+        return Err(invalid(&entry.id, format!("unknown provider `{}`", entry.provider)));
+    }
+    validate_rate_card(&entry.id, &entry.rates)?;
+    let mut previous_until = None;
+    for period in &entry.history {
+        validate_rate_card(&entry.id, &period.rates)?;
+        if previous_until.is_some_and(|before| before >= period.until) || period.until > entry.effective_from {
+            return Err(invalid(
+                &entry.id,
+                "history must be oldest first and end on or before `effective_from`".into(),
+            ));
+        }
+        previous_until = Some(period.until);
+    }
+    let mut seen = HashSet::new();
+    if !entry.alternatives.iter().all(|a| seen.insert(a) && *a != entry.id) {
+        return Err(invalid(&entry.id, "alternatives must be distinct and not the model itself".into()));
+    }
+    Ok(())
+}
+
+/// A batch, flex, priority or long-context table must price the same classes
+/// as the standard one, so choosing a table can never silently drop a class;
+/// and a long-context tier must exist for every service tier the model has.
+fn validate_rate_card(model: &str, card: &RateCard) -> Result<(), CatalogError> {
+    let shape = card.standard.offered_classes();
+    let check = |set: &PriceSet, what: &str| -> Result<(), CatalogError> {
+        if set.offered_classes() != shape {
+            return Err(invalid(model, format!("the {what} prices must cover the same token classes as `standard`")));
+        }
+        if set.all_prices().any(|p| p.is_sign_negative()) {
+            return Err(invalid(model, format!("the {what} prices must not be negative")));
+        }
+        Ok(())
+    };
+    check(&card.standard, "standard")?;
+    let tiers = [("batch", &card.batch), ("flex", &card.flex), ("priority", &card.priority)];
+    for (name, table) in tiers {
+        if let Some(set) = table {
+            check(set, name)?;
+        }
+    }
+    if let Some(long) = &card.long_context {
+        check(&long.standard, "long-context standard")?;
+        let long_tiers = [("batch", &long.batch), ("flex", &long.flex), ("priority", &long.priority)];
+        for ((name, base), (_, long_table)) in tiers.into_iter().zip(long_tiers) {
+            match (base, long_table) {
+                (Some(_), Some(set)) => check(set, &format!("long-context {name}"))?,
+                (None, None) => {}
+                _ => {
+                    return Err(invalid(
+                        model,
+                        format!("long_context must have a {name} table exactly when the model has one"),
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Removes what providers and SDKs put around a model id: surrounding
+/// whitespace, `models/` (Gemini), `gemini/`, `openai/`, `anthropic/`,
+/// `google/` (gateway style), Vertex's `@` date separator, and the
+/// organisation/suffix parts of an OpenAI fine-tune id (`ft:base:org::id`).
+#[must_use]
+pub fn canonical_model_id(model: &str) -> String {
+    let mut id = model.trim();
+    for prefix in ["openai/", "anthropic/", "gemini/", "google/", "vertex_ai/"] {
+        if let Some(rest) = id.strip_prefix(prefix) {
+            id = rest;
+            break;
+        }
+    }
+    if let Some(rest) = id.strip_prefix("models/") {
+        id = rest;
+    }
+    let id = match id.strip_prefix("ft:") {
+        Some(rest) => format!("ft:{}", rest.split(':').next().unwrap_or(rest)),
+        None => id.to_owned(),
+    };
+    id.replace('@', "-").to_ascii_lowercase()
+}
+
+/// The base id of a dated snapshot id (`gpt-4o-2024-08-06` → `gpt-4o`,
+/// `claude-sonnet-4-5-20250929` → `claude-sonnet-4-5`), or `None` when the id
+/// does not end in a full date. Short suffixes such as `-0125` or `-001` are
+/// not dates: `gpt-3.5-turbo-1106` is priced differently from its base.
+#[must_use]
+pub fn strip_date_suffix(id: &str) -> Option<&str> {
+    let bytes = id.as_bytes();
+    let digits = |range: std::ops::Range<usize>| bytes[range].iter().all(u8::is_ascii_digit);
+    let n = bytes.len();
+    // -YYYY-MM-DD
+    let dashed = n > 11 && bytes[n - 11] == b'-' && bytes[n - 6] == b'-' && bytes[n - 3] == b'-';
+    if dashed && digits(n - 10..n - 6) && digits(n - 5..n - 3) && digits(n - 2..n) && plausible_date(&bytes[n - 10..]) {
+        return Some(&id[..n - 11]);
+    }
+    // -YYYYMMDD
+    if n > 9 && bytes[n - 9] == b'-' && digits(n - 8..n) && plausible_date(&bytes[n - 8..]) {
+        return Some(&id[..n - 9]);
+    }
+    None
+}
+
+/// A year in 2020–2099 and a month 01–12; keeps `-20250514` but not an
+/// arbitrary eight-digit build number.
+fn plausible_date(date: &[u8]) -> bool {
+    let digits: Vec<u8> = date.iter().copied().filter(u8::is_ascii_digit).map(|d| d - b'0').collect();
+    let year_ok = digits[0] == 2 && digits[1] == 0 && digits[2] >= 2;
+    let month = digits[4] * 10 + digits[5];
+    let day = digits[6] * 10 + digits[7];
+    year_ok && (1..=12).contains(&month) && (1..=31).contains(&day)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn builtin() -> &'static Catalog {
+        Catalog::builtin()
+    }
+
+    #[test]
+    fn the_builtin_catalog_loads_and_validates() {
+        assert!(builtin().models().len() > 50);
+    }
+
+    #[test]
+    fn canonical_ids_drop_prefixes_and_fine_tune_suffixes() {
+        assert_eq!(canonical_model_id("models/gemini-2.5-flash"), "gemini-2.5-flash");
+        assert_eq!(canonical_model_id("gemini/gemini-2.5-pro"), "gemini-2.5-pro");
+        assert_eq!(canonical_model_id(" GPT-4o "), "gpt-4o");
+        assert_eq!(canonical_model_id("claude-sonnet-4-5@20250929"), "claude-sonnet-4-5-20250929");
+        assert_eq!(canonical_model_id("ft:gpt-4o-mini-2024-07-18:acme:support:9xYz"), "ft:gpt-4o-mini-2024-07-18");
+    }
+
+    #[test]
+    fn only_full_dates_are_stripped() {
+        assert_eq!(strip_date_suffix("gpt-4o-2024-08-06"), Some("gpt-4o"));
+        assert_eq!(strip_date_suffix("claude-opus-4-5-20251101"), Some("claude-opus-4-5"));
+        assert_eq!(strip_date_suffix("gpt-3.5-turbo-1106"), None);
+        assert_eq!(strip_date_suffix("gemini-2.0-flash-001"), None);
+        assert_eq!(strip_date_suffix("claude-opus-4-5"), None);
+        assert_eq!(strip_date_suffix("model-12345678"), None);
+    }
+
+    #[test]
+    fn snapshots_with_other_prices_have_their_own_entry() {
+        let old = builtin().resolve(None, "gpt-4o-2024-05-13").unwrap();
+        assert_eq!(old.entry.id, "gpt-4o-2024-05-13");
+        assert_eq!(old.entry.rates.standard.input, Decimal::new(5, 0));
+        let same = builtin().resolve(None, "gpt-4o-2024-08-06").unwrap();
+        assert_eq!(same.entry.id, "gpt-4o");
+        assert_eq!(same.matched_by, ModelMatch::Snapshot);
+    }
+
+    #[test]
+    fn never_matches_by_prefix() {
+        let opus_4 = builtin().resolve(None, "claude-opus-4").map(|r| r.entry.id.as_str());
+        assert_ne!(opus_4, Some("claude-opus-4-5"));
+        assert!(builtin().resolve(None, "gpt-4").is_some_and(|r| r.entry.id == "gpt-4"));
+        assert!(builtin().resolve(None, "gpt-4o-mini-2099-01-01").is_some_and(|r| r.entry.id == "gpt-4o-mini"));
+        assert!(builtin().resolve(None, "gpt-4o-ultra").is_none());
+    }
+
+    #[test]
+    fn unlisted_dated_snapshots_fall_back_to_their_base_and_say_so() {
+        let resolved = builtin().resolve(None, "gpt-4o-mini-2099-01-01").unwrap();
+        assert_eq!(resolved.matched_by, ModelMatch::DateSuffix);
+    }
+
+    #[test]
+    fn provider_mismatch_and_unknown_providers_never_match() {
+        assert!(builtin().resolve(Some(&Provider::Anthropic), "gpt-4o").is_none());
+        assert!(builtin().resolve(Some(&Provider::Other("openrouter".into())), "gpt-4o").is_none());
+        assert!(builtin().resolve(Some(&Provider::Google), "models/gemini-2.5-pro").is_some());
+    }
+
+    #[test]
+    fn history_applies_by_event_date() {
+        let o3 = builtin().entry("o3").unwrap();
+        let before = o3.rates_on(Date::constant(2025, 5, 1));
+        let after = o3.rates_on(Date::constant(2025, 7, 1));
+        assert_eq!(before.standard.input, Decimal::new(10, 0));
+        assert_eq!(after.standard.input, Decimal::new(2, 0));
+    }
+
+    #[test]
+    fn rejects_a_batch_table_missing_a_class() {
+        let text = r#"
+schema = 1
+updated = "2026-11-27"
+[[models]]
+id = "m"
+provider = "openai"
+kind = "chat"
+status = "current"
+class = "small"
+effective_from = "2025-01-01"
+source = "test"
+standard = { input = "1", output = "2", cache_read = "0.5" }
+batch = { input = "0.5", output = "1" }
+"#;
+        let err = Catalog::from_toml(text).unwrap_err().to_string();
+        assert!(err.contains("batch prices must cover the same token classes"), "{err}");
+    }
+
+    #[test]
+    fn rejects_duplicate_ids_and_unknown_fields() {
+        let dup = r#"
+schema = 1
+updated = "2026-11-27"
+[[models]]
+id = "m"
+provider = "openai"
+kind = "chat"
+status = "current"
+class = "small"
+effective_from = "2025-01-01"
+source = "test"
+snapshots = ["m"]
+standard = { input = "1", output = "2" }
+"#;
+        assert!(Catalog::from_toml(dup).unwrap_err().to_string().contains("listed twice"));
+        let typo = dup.replace("snapshots = [\"m\"]", "snapshot = [\"m2\"]");
+        assert!(matches!(Catalog::from_toml(&typo), Err(CatalogError::Parse(_))));
+    }
+}

@@ -1,0 +1,330 @@
+//! Exact cost: normalized usage × the rate card in force, in `Decimal`, rounded
+//! once per event to nano-USD.
+//!
+//! A call is priced only when every token class it used has a price. Otherwise
+//! it is unpriced with a reason (unknown model, a class the catalog has no
+//! price for, a usage anomaly): never a silent $0.
+
+use jiff::civil::Date;
+use rust_decimal::Decimal;
+use serde::Serialize;
+
+use crate::catalog::{Catalog, ModelMatch, PriceSet, RateCard, RequestFees};
+use crate::money::Money;
+use crate::usage::{NormalizedUsage, ServiceTier, TokenBuckets};
+
+/// Where the prices of a priced call came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PriceSource {
+    /// The built-in catalog.
+    Catalog,
+    /// The account's own price for the model.
+    Custom,
+}
+
+/// Why a call is not priced.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, thiserror::Error)]
+#[serde(tag = "code", rename_all = "snake_case")]
+pub enum Unpriced {
+    #[error("the response names no model")]
+    NoModel,
+    #[error("`{model}` is not in the price catalog; add a price with `llmlab prices set` or POST /api/prices")]
+    UnknownModel { model: String },
+    #[error("the usage is inconsistent: {detail}")]
+    Anomaly { detail: String },
+    #[error("`{model}` has no `{class}` price, but the call used {tokens} of them")]
+    MissingClassPrice { model: String, class: &'static str, tokens: u64 },
+}
+
+/// The cost of one call at a set of prices.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Quote {
+    /// The exact cost before rounding.
+    pub exact_usd: Decimal,
+    /// The cost rounded once, half to even, to nano-USD.
+    pub cost: Money,
+    /// The price table actually used (a tier without its own table falls back).
+    pub table: ServiceTier,
+    /// Whether the long-context tier applied to the whole request.
+    pub long_context: bool,
+    /// One line per priced class with tokens, so the figure can be checked by hand.
+    pub lines: Vec<CostLine>,
+    pub notes: Vec<String>,
+}
+
+/// The cost of one token class (or per-request fee) of a call.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct CostLine {
+    pub class: &'static str,
+    /// Tokens (or requests, for fees).
+    pub quantity: u64,
+    /// USD per 1M tokens, or per request for fees.
+    #[serde(with = "rust_decimal::serde::str")]
+    pub unit_price_usd: Decimal,
+    /// The exact, unrounded cost of this line.
+    #[serde(with = "rust_decimal::serde::str")]
+    pub cost_usd: Decimal,
+}
+
+/// The outcome of pricing a normalized call.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Pricing {
+    /// The catalog (or custom) id the model resolved to.
+    pub priced_as: Option<String>,
+    pub model_match: Option<ModelMatch>,
+    pub source: Option<PriceSource>,
+    pub result: Result<Quote, Unpriced>,
+}
+
+impl Pricing {
+    /// The rounded cost, or `None` when unpriced.
+    #[must_use]
+    pub fn cost(&self) -> Option<Money> {
+        self.result.as_ref().ok().map(|q| q.cost)
+    }
+}
+
+/// Prices `usage` for `model` as of `on`. An account's own `custom` card (if
+/// any, looked up by the caller) wins over the catalog.
+#[must_use]
+pub fn price_usage(
+    catalog: &Catalog,
+    usage: &NormalizedUsage,
+    model: Option<&str>,
+    on: Date,
+    custom: Option<&RateCard>,
+) -> Pricing {
+    let unpriced = |reason| Pricing { priced_as: None, model_match: None, source: None, result: Err(reason) };
+    let Some(model) = model.or(usage.model.as_deref()) else {
+        return unpriced(Unpriced::NoModel);
+    };
+    let (card, priced_as, model_match, source) = if let Some(card) = custom {
+        (card, crate::catalog::canonical_model_id(model), None, PriceSource::Custom)
+    } else if let Some(found) = catalog.resolve(Some(&usage.provider), model) {
+        (found.entry.rates_on(on), found.entry.id.clone(), Some(found.matched_by), PriceSource::Catalog)
+    } else {
+        return unpriced(Unpriced::UnknownModel { model: model.to_owned() });
+    };
+    let result = if let Some(anomaly) = usage.anomalies.first() {
+        Err(Unpriced::Anomaly { detail: anomaly.message.clone() })
+    } else {
+        quote(card, &usage.buckets, usage.service_tier, &priced_as).map(|mut q| {
+            if model_match == Some(ModelMatch::DateSuffix) {
+                q.notes.push(format!("`{model}` is not in the catalog; priced as its base model `{priced_as}`"));
+            }
+            q
+        })
+    };
+    Pricing { priced_as: Some(priced_as), model_match, source: Some(source), result }
+}
+
+/// Prices buckets with one rate card.
+pub fn quote(card: &RateCard, buckets: &TokenBuckets, tier: ServiceTier, model: &str) -> Result<Quote, Unpriced> {
+    let mut notes = Vec::new();
+    let long_tier = card.long_context.as_ref().filter(|t| buckets.prompt_tokens() > t.above_prompt_tokens);
+    let (prices, table) = match long_tier {
+        Some(long) => {
+            select_table(&long.standard, long.batch.as_ref(), long.flex.as_ref(), long.priority.as_ref(), tier)
+        }
+        None => select_table(&card.standard, card.batch.as_ref(), card.flex.as_ref(), card.priority.as_ref(), tier),
+    };
+    if table != tier && !(tier == ServiceTier::Flex && table == ServiceTier::Batch) {
+        let bound = if tier == ServiceTier::Priority { "a lower bound" } else { "an upper bound" };
+        notes.push(format!("`{model}` has no {tier} prices; priced at {table} rates ({bound})"));
+    }
+    if let Some(long) = long_tier {
+        notes.push(format!(
+            "the prompt ({} tokens) is above {}: the whole request is billed at the long-context prices",
+            buckets.prompt_tokens(),
+            long.above_prompt_tokens
+        ));
+    }
+    let lines = cost_lines(prices, buckets, card.request_fees.as_ref(), model)?;
+    let exact_usd = lines.iter().map(|l| l.cost_usd).sum();
+    let cost = Money::from_decimal_usd(exact_usd)
+        .map_err(|e| Unpriced::Anomaly { detail: format!("the cost is out of range: {e}") })?;
+    Ok(Quote { exact_usd, cost, table, long_context: long_tier.is_some(), lines, notes })
+}
+
+/// Picks the price table for a tier: flex falls back to batch (both bill at
+/// batch rates where the catalog has no flex table); any tier without a
+/// table falls back to standard.
+fn select_table<'p>(
+    standard: &'p PriceSet,
+    batch: Option<&'p PriceSet>,
+    flex: Option<&'p PriceSet>,
+    priority: Option<&'p PriceSet>,
+    tier: ServiceTier,
+) -> (&'p PriceSet, ServiceTier) {
+    let chosen = match tier {
+        ServiceTier::Standard => None,
+        ServiceTier::Batch => batch.map(|b| (b, ServiceTier::Batch)),
+        ServiceTier::Flex => flex.map(|f| (f, ServiceTier::Flex)).or(batch.map(|b| (b, ServiceTier::Batch))),
+        ServiceTier::Priority => priority.map(|p| (p, ServiceTier::Priority)),
+    };
+    chosen.unwrap_or((standard, ServiceTier::Standard))
+}
+
+const PER_MILLION: Decimal = Decimal::from_parts(1_000_000, 0, 0, false, 0);
+
+/// The exact, unrounded cost of each class of `buckets` at `prices`; classes
+/// with no tokens are left out. Fails on the first used class without a price.
+pub fn cost_lines(
+    prices: &PriceSet,
+    buckets: &TokenBuckets,
+    fees: Option<&RequestFees>,
+    model: &str,
+) -> Result<Vec<CostLine>, Unpriced> {
+    let text_input = buckets.input_tokens - buckets.input_audio_tokens.min(buckets.input_tokens);
+    let text_output = buckets.output_tokens - buckets.output_audio_tokens.min(buckets.output_tokens);
+    let token_classes = [
+        ("input", text_input, Some(prices.input)),
+        ("input_audio", buckets.input_audio_tokens, prices.input_audio.or(Some(prices.input))),
+        ("cache_read", buckets.cache_read_tokens, prices.cache_read),
+        ("cache_write_5m", buckets.cache_write_tokens, prices.cache_write_5m),
+        ("cache_write_1h", buckets.cache_write_1h_tokens, prices.cache_write_1h),
+        ("output", text_output, Some(prices.output)),
+        ("output_audio", buckets.output_audio_tokens, prices.output_audio.or(Some(prices.output))),
+    ];
+    let per_token = token_classes.into_iter().map(|(class, tokens, price)| (class, tokens, price, PER_MILLION));
+    let per_request =
+        std::iter::once(("web_search", buckets.web_search_requests, fees.and_then(|f| f.web_search), Decimal::ONE));
+    let mut lines = Vec::new();
+    for (class, quantity, price, unit) in per_token.chain(per_request) {
+        if quantity == 0 {
+            continue;
+        }
+        let Some(unit_price_usd) = price else {
+            return Err(Unpriced::MissingClassPrice { model: model.to_owned(), class, tokens: quantity });
+        };
+        let cost_usd = Decimal::from(quantity) * unit_price_usd / unit;
+        lines.push(CostLine { class, quantity, unit_price_usd, cost_usd });
+    }
+    Ok(lines)
+}
+
+/// The exact, unrounded cost of `buckets` at `prices`.
+pub fn exact_cost(
+    prices: &PriceSet,
+    buckets: &TokenBuckets,
+    fees: Option<&RequestFees>,
+    model: &str,
+) -> Result<Decimal, Unpriced> {
+    Ok(cost_lines(prices, buckets, fees, model)?.iter().map(|l| l.cost_usd).sum())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::str::FromStr;
+
+    use super::*;
+    use crate::catalog::LongContextTier;
+    use crate::provider::Provider;
+
+    fn d(s: &str) -> Decimal {
+        Decimal::from_str(s).unwrap()
+    }
+
+    fn sonnet_like() -> RateCard {
+        let standard = PriceSet {
+            input: d("3"),
+            output: d("15"),
+            cache_read: Some(d("0.30")),
+            cache_write_5m: Some(d("3.75")),
+            cache_write_1h: Some(d("6")),
+            ..PriceSet::default()
+        };
+        let long = PriceSet {
+            input: d("6"),
+            output: d("22.5"),
+            cache_read: Some(d("0.6")),
+            cache_write_5m: Some(d("7.5")),
+            cache_write_1h: Some(d("12")),
+            ..PriceSet::default()
+        };
+        RateCard {
+            standard,
+            long_context: Some(LongContextTier {
+                above_prompt_tokens: 200_000,
+                standard: long,
+                batch: None,
+                flex: None,
+                priority: None,
+            }),
+            request_fees: Some(RequestFees { web_search: Some(d("0.01")) }),
+            ..RateCard::default()
+        }
+    }
+
+    #[test]
+    fn every_class_is_priced_at_its_own_rate() {
+        let buckets = TokenBuckets {
+            input_tokens: 50,
+            cache_read_tokens: 10_000,
+            cache_write_tokens: 1_500,
+            cache_write_1h_tokens: 500,
+            output_tokens: 300,
+            web_search_requests: 2,
+            ..TokenBuckets::default()
+        };
+        let q = quote(&sonnet_like(), &buckets, ServiceTier::Standard, "m").unwrap();
+        // 50*3 + 10000*0.3 + 1500*3.75 + 500*6 + 300*15 = 150+3000+5625+3000+4500 = 16275 → 0.016275 + 0.02
+        assert_eq!(q.exact_usd, d("0.036275"));
+        assert_eq!(q.cost.to_string(), "0.036275");
+        assert!(!q.long_context);
+    }
+
+    #[test]
+    fn crossing_the_threshold_bills_the_whole_request_at_the_tier() {
+        let at = TokenBuckets {
+            input_tokens: 100_000,
+            cache_read_tokens: 100_000,
+            output_tokens: 1000,
+            ..TokenBuckets::default()
+        };
+        let above = TokenBuckets { input_tokens: 100_001, ..at };
+        let q_at = quote(&sonnet_like(), &at, ServiceTier::Standard, "m").unwrap();
+        let q_above = quote(&sonnet_like(), &above, ServiceTier::Standard, "m").unwrap();
+        assert!(!q_at.long_context);
+        assert!(q_above.long_context);
+        assert_eq!(q_above.exact_usd, d("0.6000060") + d("0.06") + d("0.0225"));
+    }
+
+    #[test]
+    fn a_class_without_a_price_makes_the_call_unpriced() {
+        let card = RateCard::standard_only(PriceSet { input: d("1"), output: d("2"), ..PriceSet::default() });
+        let b = TokenBuckets { input_tokens: 10, cache_read_tokens: 5, ..TokenBuckets::default() };
+        let err = quote(&card, &b, ServiceTier::Standard, "m").unwrap_err();
+        assert_eq!(err, Unpriced::MissingClassPrice { model: "m".into(), class: "cache_read", tokens: 5 });
+    }
+
+    #[test]
+    fn a_tier_without_a_table_is_priced_at_standard_and_says_so() {
+        let b = TokenBuckets { input_tokens: 1_000_000, ..TokenBuckets::default() };
+        let q = quote(&sonnet_like(), &b, ServiceTier::Batch, "m").unwrap();
+        assert_eq!(q.table, ServiceTier::Standard);
+        assert!(q.notes[0].contains("upper bound"));
+    }
+
+    #[test]
+    fn unknown_models_are_unpriced_never_zero() {
+        let usage = NormalizedUsage::from_buckets(Provider::OpenAi, Some("acme-7b".into()), TokenBuckets::default());
+        let p = price_usage(Catalog::builtin(), &usage, None, Date::constant(2026, 11, 27), None);
+        assert!(matches!(p.result, Err(Unpriced::UnknownModel { .. })));
+        assert_eq!(p.cost(), None);
+    }
+
+    #[test]
+    fn a_custom_price_wins_over_the_catalog() {
+        let usage = NormalizedUsage::from_buckets(
+            Provider::OpenAi,
+            Some("gpt-4o".into()),
+            TokenBuckets { input_tokens: 1_000_000, ..TokenBuckets::default() },
+        );
+        let custom = RateCard::standard_only(PriceSet { input: d("1"), output: d("1"), ..PriceSet::default() });
+        let p = price_usage(Catalog::builtin(), &usage, None, Date::constant(2026, 11, 27), Some(&custom));
+        assert_eq!(p.source, Some(PriceSource::Custom));
+        assert_eq!(p.cost().unwrap().to_string(), "1");
+    }
+}

@@ -1,0 +1,21 @@
+//! LLMLab's pure core: the price catalog, usage normalization and exact cost.
+//!
+//! Nothing here does I/O. The server, the proxy and the CLI all hand raw
+//! provider responses (or just their usage objects) to this crate, so there is
+//! exactly one place that knows each provider's billing rules.
+
+pub mod catalog;
+pub mod cost;
+pub mod money;
+pub mod normalize;
+pub mod provider;
+pub mod report;
+pub mod usage;
+
+pub use catalog::{Catalog, ModelEntry, PriceSet, RateCard};
+pub use cost::{CostLine, PriceSource, Pricing, Quote, Unpriced, price_usage};
+pub use money::Money;
+pub use normalize::{Hints, NormalizeError, ResponseAccumulator, normalize_body, normalize_usage_json};
+pub use provider::Provider;
+pub use report::CostReport;
+pub use usage::{Anomaly, ApiKind, NormalizedUsage, ServiceTier, TokenBuckets};

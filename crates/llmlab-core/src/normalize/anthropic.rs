@@ -1,0 +1,193 @@
+//! Anthropic Messages usage.
+//!
+//! Billing facts (reference §1.7, §1.8, G1, G4): `input_tokens` EXCLUDES the
+//! cache reads and writes, which are billed on top; `cache_creation` splits the
+//! writes into 5-minute and 1-hour TTLs; thinking is INSIDE `output_tokens`.
+//! In a stream, each `message_delta.usage` carries cumulative totals that
+//! OVERWRITE the fields they contain; they are never summed.
+
+use serde::Deserialize;
+
+use crate::provider::Provider;
+use crate::usage::{Anomaly, AnomalyKind, ApiKind, NormalizedUsage, ServiceTier, TokenBuckets};
+
+/// An Anthropic `usage` object (or a `message_delta` usage, where most
+/// fields are absent). Explicit `null`s are treated as absent.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct AnthropicUsage {
+    input_tokens: Option<u64>,
+    output_tokens: Option<u64>,
+    cache_creation_input_tokens: Option<u64>,
+    cache_read_input_tokens: Option<u64>,
+    cache_creation: Option<CacheCreation>,
+    server_tool_use: Option<ServerToolUse>,
+    service_tier: Option<String>,
+    output_tokens_details: Option<OutputDetails>,
+}
+
+#[derive(Clone, Copy, Debug, Default, Deserialize)]
+#[serde(default)]
+struct CacheCreation {
+    ephemeral_5m_input_tokens: Option<u64>,
+    ephemeral_1h_input_tokens: Option<u64>,
+}
+
+#[derive(Clone, Copy, Debug, Default, Deserialize)]
+#[serde(default)]
+struct ServerToolUse {
+    web_search_requests: Option<u64>,
+}
+
+#[derive(Clone, Copy, Debug, Default, Deserialize)]
+#[serde(default)]
+struct OutputDetails {
+    thinking_tokens: Option<u64>,
+}
+
+impl AnthropicUsage {
+    /// Applies a cumulative `message_delta` usage: present fields replace ours.
+    pub(crate) fn overwrite_with(&mut self, delta: AnthropicUsage) {
+        fn take<T>(mine: &mut Option<T>, theirs: Option<T>) {
+            if theirs.is_some() {
+                *mine = theirs;
+            }
+        }
+        take(&mut self.input_tokens, delta.input_tokens);
+        take(&mut self.output_tokens, delta.output_tokens);
+        take(&mut self.cache_creation_input_tokens, delta.cache_creation_input_tokens);
+        take(&mut self.cache_read_input_tokens, delta.cache_read_input_tokens);
+        take(&mut self.cache_creation, delta.cache_creation);
+        take(&mut self.server_tool_use, delta.server_tool_use);
+        take(&mut self.service_tier, delta.service_tier);
+        take(&mut self.output_tokens_details, delta.output_tokens_details);
+    }
+
+    /// True when the object has a field only Anthropic uses.
+    pub(crate) fn has_anthropic_markers(&self) -> bool {
+        self.cache_creation_input_tokens.is_some()
+            || self.cache_read_input_tokens.is_some()
+            || self.cache_creation.is_some()
+            || self.server_tool_use.is_some()
+    }
+}
+
+/// Normalizes one Anthropic usage object.
+pub(crate) fn normalize(usage: &AnthropicUsage) -> Result<NormalizedUsage, String> {
+    if usage.input_tokens.is_none() && usage.output_tokens.is_none() {
+        return Err("the usage object has neither `input_tokens` nor `output_tokens`".to_owned());
+    }
+    let mut anomalies = Vec::new();
+    let mut notes = Vec::new();
+    let written = usage.cache_creation_input_tokens.unwrap_or(0);
+    let (write_5m, write_1h) = match usage.cache_creation {
+        Some(split) => {
+            let five = split.ephemeral_5m_input_tokens.unwrap_or(0);
+            let hour = split.ephemeral_1h_input_tokens.unwrap_or(0);
+            if usage.cache_creation_input_tokens.is_some() && five.saturating_add(hour) != written {
+                anomalies.push(Anomaly::new(
+                    AnomalyKind::Inconsistent,
+                    format!(
+                        "cache_creation splits into {five} (5m) + {hour} (1h) tokens but cache_creation_input_tokens is {written}"
+                    ),
+                ));
+            }
+            (five, hour)
+        }
+        None => (written, 0),
+    };
+    let output = usage.output_tokens.unwrap_or(0);
+    let buckets = TokenBuckets {
+        input_tokens: usage.input_tokens.unwrap_or(0),
+        cache_read_tokens: usage.cache_read_input_tokens.unwrap_or(0),
+        cache_write_tokens: write_5m,
+        cache_write_1h_tokens: write_1h,
+        output_tokens: output,
+        reasoning_tokens: usage.output_tokens_details.and_then(|d| d.thinking_tokens).unwrap_or(0),
+        input_audio_tokens: 0,
+        output_audio_tokens: 0,
+        web_search_requests: usage.server_tool_use.and_then(|s| s.web_search_requests).unwrap_or(0),
+    };
+    if let Err(anomaly) = buckets.check_parts() {
+        anomalies.push(anomaly);
+    }
+    let service_tier = match usage.service_tier.as_deref() {
+        Some("batch") => ServiceTier::Batch,
+        Some("priority") => ServiceTier::Priority,
+        None | Some("standard") => ServiceTier::Standard,
+        Some(other) => {
+            notes.push(format!("service tier `{other}` has no catalog prices; priced at standard rates"));
+            ServiceTier::Standard
+        }
+    };
+    Ok(NormalizedUsage {
+        provider: Provider::Anthropic,
+        api: Some(ApiKind::AnthropicMessages),
+        model: None,
+        buckets,
+        service_tier,
+        anomalies,
+        notes,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn usage(json: &str) -> AnthropicUsage {
+        serde_json::from_str(json).unwrap()
+    }
+
+    #[test]
+    fn cache_tokens_are_on_top_of_input() {
+        let n = normalize(&usage(
+            r#"{"input_tokens":50,"cache_creation_input_tokens":2000,"cache_read_input_tokens":10000,
+                "cache_creation":{"ephemeral_5m_input_tokens":1500,"ephemeral_1h_input_tokens":500},
+                "output_tokens":300,"server_tool_use":{"web_search_requests":2},"service_tier":"standard"}"#,
+        ))
+        .unwrap();
+        assert_eq!(n.buckets.input_tokens, 50);
+        assert_eq!(n.buckets.cache_read_tokens, 10_000);
+        assert_eq!(n.buckets.cache_write_tokens, 1500);
+        assert_eq!(n.buckets.cache_write_1h_tokens, 500);
+        assert_eq!(n.buckets.web_search_requests, 2);
+        assert_eq!(n.buckets.prompt_tokens(), 12_050);
+        assert!(n.anomalies.is_empty());
+    }
+
+    #[test]
+    fn writes_without_a_split_are_five_minute_writes() {
+        let n = normalize(&usage(r#"{"input_tokens":5,"cache_creation_input_tokens":700,"output_tokens":1}"#)).unwrap();
+        assert_eq!(n.buckets.cache_write_tokens, 700);
+        assert_eq!(n.buckets.cache_write_1h_tokens, 0);
+    }
+
+    #[test]
+    fn deltas_overwrite_instead_of_adding() {
+        let mut start = usage(r#"{"input_tokens":472,"cache_read_input_tokens":100,"output_tokens":2}"#);
+        start.overwrite_with(usage(r#"{"output_tokens":40}"#));
+        start.overwrite_with(usage(r#"{"output_tokens":89,"server_tool_use":{"web_search_requests":1}}"#));
+        let n = normalize(&start).unwrap();
+        assert_eq!(n.buckets.output_tokens, 89);
+        assert_eq!(n.buckets.input_tokens, 472);
+        assert_eq!(n.buckets.cache_read_tokens, 100);
+        assert_eq!(n.buckets.web_search_requests, 1);
+    }
+
+    #[test]
+    fn a_split_that_disagrees_with_the_total_is_an_anomaly() {
+        let n = normalize(&usage(
+            r#"{"input_tokens":1,"output_tokens":1,"cache_creation_input_tokens":10,
+                "cache_creation":{"ephemeral_5m_input_tokens":4,"ephemeral_1h_input_tokens":4}}"#,
+        ))
+        .unwrap();
+        assert_eq!(n.anomalies[0].kind, AnomalyKind::Inconsistent);
+    }
+
+    #[test]
+    fn batch_results_bill_on_the_batch_tier() {
+        let n = normalize(&usage(r#"{"input_tokens":1,"output_tokens":1,"service_tier":"batch"}"#)).unwrap();
+        assert_eq!(n.service_tier, ServiceTier::Batch);
+    }
+}

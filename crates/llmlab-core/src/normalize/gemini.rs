@@ -1,0 +1,176 @@
+//! Gemini `usageMetadata` (Gemini Developer API and Vertex AI).
+//!
+//! Billing facts (reference §1.9, G1, G3): `promptTokenCount` INCLUDES the
+//! cached content; `thoughtsTokenCount` is OUTSIDE `candidatesTokenCount` and
+//! billed as output; `toolUsePromptTokenCount` is extra prompt. Streams carry
+//! running totals, so the last chunk's metadata replaces earlier ones.
+
+use serde::Deserialize;
+
+use crate::provider::Provider;
+use crate::usage::{Anomaly, AnomalyKind, ApiKind, NormalizedUsage, ServiceTier, TokenBuckets};
+
+/// A Gemini usage object, in the REST API's camelCase or the Python SDK's
+/// snake_case (`model_dump()`), with any field possibly missing.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub(crate) struct GeminiUsage {
+    #[serde(alias = "prompt_token_count")]
+    prompt_token_count: Option<u64>,
+    #[serde(alias = "candidates_token_count")]
+    candidates_token_count: Option<u64>,
+    #[serde(alias = "total_token_count")]
+    total_token_count: Option<u64>,
+    #[serde(alias = "cached_content_token_count")]
+    cached_content_token_count: Option<u64>,
+    #[serde(alias = "thoughts_token_count")]
+    thoughts_token_count: Option<u64>,
+    #[serde(alias = "tool_use_prompt_token_count")]
+    tool_use_prompt_token_count: Option<u64>,
+    #[serde(alias = "prompt_tokens_details")]
+    prompt_tokens_details: Option<Vec<ModalityCount>>,
+    #[serde(alias = "cache_tokens_details")]
+    cache_tokens_details: Option<Vec<ModalityCount>>,
+    #[serde(alias = "candidates_tokens_details")]
+    candidates_tokens_details: Option<Vec<ModalityCount>>,
+    #[serde(alias = "traffic_type")]
+    traffic_type: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+struct ModalityCount {
+    modality: Option<String>,
+    #[serde(alias = "token_count")]
+    token_count: Option<u64>,
+}
+
+fn audio_tokens(details: Option<&Vec<ModalityCount>>) -> u64 {
+    details.into_iter().flatten().filter(|d| d.modality.as_deref() == Some("AUDIO")).filter_map(|d| d.token_count).sum()
+}
+
+/// Normalizes one Gemini usage object.
+pub(crate) fn normalize(usage: &GeminiUsage) -> Result<NormalizedUsage, String> {
+    let Some(prompt) = usage.prompt_token_count else {
+        return Err("the usage metadata has no `promptTokenCount`".to_owned());
+    };
+    let mut anomalies = Vec::new();
+    let mut notes = Vec::new();
+    let cached = usage.cached_content_token_count.unwrap_or(0);
+    let candidates = usage.candidates_token_count.unwrap_or(0);
+    let thoughts = usage.thoughts_token_count.unwrap_or(0);
+    let tool_prompt = usage.tool_use_prompt_token_count.unwrap_or(0);
+    if cached > prompt {
+        anomalies.push(Anomaly::new(
+            AnomalyKind::BucketExceedsTotal,
+            format!("cachedContentTokenCount ({cached}) exceeds promptTokenCount ({prompt}) that includes it"),
+        ));
+    }
+    let visible = prompt.saturating_add(candidates).saturating_add(tool_prompt);
+    let output = match usage.total_token_count {
+        // G3: some responses count thoughts inside the candidates; the total tells.
+        Some(total) if thoughts > 0 && visible == total => {
+            notes.push("thoughtsTokenCount is already inside candidatesTokenCount (the total says so)".to_owned());
+            candidates
+        }
+        Some(total) if visible.saturating_add(thoughts) > total => {
+            anomalies.push(Anomaly::new(
+                AnomalyKind::BucketExceedsTotal,
+                format!(
+                    "promptTokenCount ({prompt}) + candidatesTokenCount ({candidates}) + toolUsePromptTokenCount ({tool_prompt}) + thoughtsTokenCount ({thoughts}) exceed totalTokenCount ({total})"
+                ),
+            ));
+            candidates.saturating_add(thoughts)
+        }
+        _ => candidates.saturating_add(thoughts),
+    };
+    let input = prompt.saturating_sub(cached).saturating_add(tool_prompt);
+    let input_audio = audio_tokens(usage.prompt_tokens_details.as_ref())
+        .saturating_sub(audio_tokens(usage.cache_tokens_details.as_ref()))
+        .min(input);
+    let buckets = TokenBuckets {
+        input_tokens: input,
+        cache_read_tokens: cached.min(prompt),
+        cache_write_tokens: 0,
+        cache_write_1h_tokens: 0,
+        output_tokens: output,
+        reasoning_tokens: thoughts,
+        input_audio_tokens: input_audio,
+        output_audio_tokens: audio_tokens(usage.candidates_tokens_details.as_ref()),
+        web_search_requests: 0,
+    };
+    if let Err(anomaly) = buckets.check_parts() {
+        anomalies.push(anomaly);
+    }
+    let service_tier = match usage.traffic_type.as_deref() {
+        Some("ON_DEMAND_FLEX") => ServiceTier::Flex,
+        Some("ON_DEMAND_PRIORITY") => ServiceTier::Priority,
+        _ => ServiceTier::Standard,
+    };
+    Ok(NormalizedUsage {
+        provider: Provider::Google,
+        api: Some(ApiKind::GeminiGenerateContent),
+        model: None,
+        buckets,
+        service_tier,
+        anomalies,
+        notes,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn normalized(json: &str) -> NormalizedUsage {
+        normalize(&serde_json::from_str(json).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn thoughts_are_added_to_candidates_and_cache_taken_from_prompt() {
+        let n = normalized(
+            r#"{"promptTokenCount":12000,"candidatesTokenCount":150,"totalTokenCount":12950,
+                "cachedContentTokenCount":8192,"thoughtsTokenCount":800}"#,
+        );
+        assert_eq!(n.buckets.input_tokens, 3808);
+        assert_eq!(n.buckets.cache_read_tokens, 8192);
+        assert_eq!(n.buckets.output_tokens, 950);
+        assert_eq!(n.buckets.reasoning_tokens, 800);
+        assert!(n.anomalies.is_empty());
+    }
+
+    #[test]
+    fn thoughts_already_in_candidates_are_not_counted_twice() {
+        let n = normalized(
+            r#"{"promptTokenCount":10,"candidatesTokenCount":500,"totalTokenCount":510,"thoughtsTokenCount":400}"#,
+        );
+        assert_eq!(n.buckets.output_tokens, 500);
+        assert_eq!(n.notes.len(), 1);
+    }
+
+    #[test]
+    fn snake_case_from_the_python_sdk_is_accepted() {
+        let n = normalized(
+            r#"{"prompt_token_count":5,"candidates_token_count":39,"thoughts_token_count":186,"total_token_count":230}"#,
+        );
+        assert_eq!(n.buckets.output_tokens, 225);
+    }
+
+    #[test]
+    fn tool_use_prompt_is_input_and_audio_is_split_out() {
+        let n = normalized(
+            r#"{"promptTokenCount":1000,"candidatesTokenCount":10,"toolUsePromptTokenCount":300,"totalTokenCount":1310,
+                "promptTokensDetails":[{"modality":"TEXT","tokenCount":400},{"modality":"AUDIO","tokenCount":600}]}"#,
+        );
+        assert_eq!(n.buckets.input_tokens, 1300);
+        assert_eq!(n.buckets.input_audio_tokens, 600);
+    }
+
+    #[test]
+    fn counts_above_the_total_are_an_anomaly() {
+        let n = normalized(
+            r#"{"promptTokenCount":100,"candidatesTokenCount":50,"thoughtsTokenCount":10,"totalTokenCount":120}"#,
+        );
+        assert_eq!(n.anomalies[0].kind, AnomalyKind::BucketExceedsTotal);
+    }
+}

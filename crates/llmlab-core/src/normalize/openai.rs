@@ -1,0 +1,252 @@
+//! OpenAI usage: chat completions, the Responses API and embeddings.
+//!
+//! Billing facts (reference §0, G1, G2): `prompt_tokens`/`input_tokens`
+//! INCLUDE the cached tokens (and, on the newest models, the cache-write
+//! tokens), so uncached input is the difference; reasoning tokens are INSIDE
+//! `completion_tokens`/`output_tokens` and must not be added again.
+
+use serde::Deserialize;
+
+use crate::provider::Provider;
+use crate::usage::{Anomaly, AnomalyKind, ApiKind, NormalizedUsage, ServiceTier, TokenBuckets};
+
+/// An OpenAI `usage` object of any of the three APIs; every field is optional
+/// because SDK versions and APIs differ and explicit `null`s occur.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct OpenAiUsage {
+    prompt_tokens: Option<u64>,
+    completion_tokens: Option<u64>,
+    input_tokens: Option<u64>,
+    output_tokens: Option<u64>,
+    total_tokens: Option<u64>,
+    prompt_tokens_details: Option<InputDetails>,
+    input_tokens_details: Option<InputDetails>,
+    completion_tokens_details: Option<OutputDetails>,
+    output_tokens_details: Option<OutputDetails>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default)]
+struct InputDetails {
+    cached_tokens: Option<u64>,
+    cache_write_tokens: Option<u64>,
+    cache_write_tokens_details: Option<CacheWriteDetails>,
+    audio_tokens: Option<u64>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default)]
+struct CacheWriteDetails {
+    ttl_12h_tokens: Option<u64>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default)]
+struct OutputDetails {
+    reasoning_tokens: Option<u64>,
+    audio_tokens: Option<u64>,
+}
+
+impl OpenAiUsage {
+    /// Which API the object came from, judged by its field names.
+    pub(crate) fn api(&self) -> Option<ApiKind> {
+        if self.prompt_tokens.is_some() {
+            if self.completion_tokens.is_some() || self.completion_tokens_details.is_some() {
+                Some(ApiKind::OpenAiChat)
+            } else {
+                Some(ApiKind::OpenAiEmbeddings)
+            }
+        } else if self.input_tokens.is_some() {
+            Some(ApiKind::OpenAiResponses)
+        } else {
+            None
+        }
+    }
+
+    /// True when this looks like a Responses usage object rather than an Anthropic one.
+    pub(crate) fn has_responses_markers(&self) -> bool {
+        self.input_tokens_details.is_some() || self.output_tokens_details.is_some() || self.total_tokens.is_some()
+    }
+}
+
+/// Maps an OpenAI response's `service_tier` to the tier it was billed on.
+/// `default`, `auto` and `scale` bill at standard rates.
+pub(crate) fn service_tier(value: Option<&str>) -> (ServiceTier, Option<String>) {
+    match value {
+        Some("flex") => (ServiceTier::Flex, None),
+        Some("priority") => (ServiceTier::Priority, None),
+        None | Some("default" | "auto" | "scale" | "standard") => (ServiceTier::Standard, None),
+        Some(other) => (
+            ServiceTier::Standard,
+            Some(format!("service tier `{other}` has no catalog prices; priced at standard rates")),
+        ),
+    }
+}
+
+/// Normalizes one OpenAI usage object. `api` is the API the caller knows
+/// the object came from, or `None` to judge by field names.
+pub(crate) fn normalize(usage: &OpenAiUsage, api: Option<ApiKind>) -> Result<NormalizedUsage, String> {
+    let api = api
+        .or_else(|| usage.api())
+        .ok_or_else(|| "the usage object has neither `prompt_tokens` nor `input_tokens`".to_owned())?;
+    let (prompt_name, prompt, completion, input_details, output_details) = match api {
+        ApiKind::OpenAiResponses => (
+            "input_tokens",
+            usage.input_tokens,
+            usage.output_tokens,
+            usage.input_tokens_details.as_ref(),
+            usage.output_tokens_details.as_ref(),
+        ),
+        _ => (
+            "prompt_tokens",
+            usage.prompt_tokens,
+            usage.completion_tokens,
+            usage.prompt_tokens_details.as_ref(),
+            usage.completion_tokens_details.as_ref(),
+        ),
+    };
+    let prompt = prompt.ok_or_else(|| format!("the usage object has no `{prompt_name}`"))?;
+    let output = completion.unwrap_or(0);
+    let mut anomalies = Vec::new();
+    let mut notes = Vec::new();
+
+    let cached = input_details.and_then(|d| d.cached_tokens).unwrap_or(0);
+    let cache_written = input_details.and_then(|d| d.cache_write_tokens).unwrap_or(0);
+    let cache_written_12h =
+        input_details.and_then(|d| d.cache_write_tokens_details.as_ref()).and_then(|d| d.ttl_12h_tokens).unwrap_or(0);
+    if cached.saturating_add(cache_written) > prompt {
+        anomalies.push(Anomaly::new(
+            AnomalyKind::BucketExceedsTotal,
+            format!(
+                "cached_tokens ({cached}) + cache_write_tokens ({cache_written}) exceed {prompt_name} ({prompt}) that includes them"
+            ),
+        ));
+    }
+    if cache_written_12h > cache_written {
+        anomalies.push(Anomaly::new(
+            AnomalyKind::Inconsistent,
+            format!("ttl_12h_tokens ({cache_written_12h}) exceed cache_write_tokens ({cache_written})"),
+        ));
+    }
+    if let Some(total) = usage.total_tokens
+        && prompt.saturating_add(output) > total
+    {
+        anomalies.push(Anomaly::new(
+            AnomalyKind::BucketExceedsTotal,
+            format!("{prompt_name} ({prompt}) + output ({output}) exceed total_tokens ({total})"),
+        ));
+    }
+
+    let input = prompt.saturating_sub(cached).saturating_sub(cache_written);
+    let reported_audio = input_details.and_then(|d| d.audio_tokens).unwrap_or(0);
+    // Audio may also sit in the cache, which OpenAI does not break down by
+    // modality; count at most the uncached input as audio.
+    let input_audio = reported_audio.min(input);
+    if input_audio < reported_audio {
+        notes.push(format!(
+            "{} of {reported_audio} audio input tokens were cached; they are priced at the cache-read rate",
+            reported_audio - input_audio
+        ));
+    }
+    let buckets = TokenBuckets {
+        input_tokens: input,
+        cache_read_tokens: cached,
+        cache_write_tokens: cache_written.saturating_sub(cache_written_12h),
+        cache_write_1h_tokens: cache_written_12h.min(cache_written),
+        output_tokens: output,
+        reasoning_tokens: output_details.and_then(|d| d.reasoning_tokens).unwrap_or(0),
+        input_audio_tokens: input_audio,
+        output_audio_tokens: output_details.and_then(|d| d.audio_tokens).unwrap_or(0),
+        web_search_requests: 0,
+    };
+    if let Err(anomaly) = buckets.check_parts() {
+        anomalies.push(anomaly);
+    }
+    Ok(NormalizedUsage {
+        provider: Provider::OpenAi,
+        api: Some(api),
+        model: None,
+        buckets,
+        service_tier: ServiceTier::Standard,
+        anomalies,
+        notes,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(json: &str) -> NormalizedUsage {
+        let usage: OpenAiUsage = serde_json::from_str(json).unwrap();
+        normalize(&usage, None).unwrap()
+    }
+
+    #[test]
+    fn cached_tokens_are_taken_out_of_prompt_tokens() {
+        let n = parse(
+            r#"{"prompt_tokens":1117,"completion_tokens":46,"total_tokens":1163,
+                "prompt_tokens_details":{"cached_tokens":1024,"audio_tokens":0},
+                "completion_tokens_details":{"reasoning_tokens":0}}"#,
+        );
+        assert_eq!(n.api, Some(ApiKind::OpenAiChat));
+        assert_eq!(n.buckets.input_tokens, 93);
+        assert_eq!(n.buckets.cache_read_tokens, 1024);
+        assert_eq!(n.buckets.output_tokens, 46);
+        assert!(n.anomalies.is_empty());
+    }
+
+    #[test]
+    fn reasoning_stays_inside_output() {
+        let n = parse(
+            r#"{"input_tokens":1200,"input_tokens_details":{"cached_tokens":1024},
+                "output_tokens":900,"output_tokens_details":{"reasoning_tokens":640},"total_tokens":2100}"#,
+        );
+        assert_eq!(n.api, Some(ApiKind::OpenAiResponses));
+        assert_eq!(n.buckets.output_tokens, 900);
+        assert_eq!(n.buckets.reasoning_tokens, 640);
+        assert_eq!(n.buckets.input_tokens, 176);
+    }
+
+    #[test]
+    fn embeddings_have_only_input() {
+        let n = parse(r#"{"prompt_tokens":8,"total_tokens":8}"#);
+        assert_eq!(n.api, Some(ApiKind::OpenAiEmbeddings));
+        assert_eq!(n.buckets.input_tokens, 8);
+        assert_eq!(n.buckets.output_tokens, 0);
+    }
+
+    #[test]
+    fn cache_writes_split_by_ttl() {
+        let n = parse(
+            r#"{"input_tokens":5000,"output_tokens":10,"total_tokens":5010,
+                "input_tokens_details":{"cached_tokens":1000,"cache_write_tokens":3000,
+                "cache_write_tokens_details":{"ttl_30m_tokens":2000,"ttl_12h_tokens":1000}}}"#,
+        );
+        assert_eq!(n.buckets.input_tokens, 1000);
+        assert_eq!(n.buckets.cache_write_tokens, 2000);
+        assert_eq!(n.buckets.cache_write_1h_tokens, 1000);
+    }
+
+    #[test]
+    fn cached_more_than_prompt_is_an_anomaly() {
+        let n = parse(r#"{"prompt_tokens":100,"completion_tokens":5,"prompt_tokens_details":{"cached_tokens":200}}"#);
+        assert_eq!(n.anomalies[0].kind, AnomalyKind::BucketExceedsTotal);
+        assert_eq!(n.buckets.input_tokens, 0);
+    }
+
+    #[test]
+    fn explicit_nulls_count_as_absent() {
+        let n = parse(r#"{"prompt_tokens":10,"completion_tokens":null,"prompt_tokens_details":null}"#);
+        assert_eq!(n.buckets.input_tokens, 10);
+    }
+
+    #[test]
+    fn unknown_service_tiers_are_noted_not_hidden() {
+        assert_eq!(service_tier(Some("flex")).0, ServiceTier::Flex);
+        let (tier, note) = service_tier(Some("ultrafast"));
+        assert_eq!(tier, ServiceTier::Standard);
+        assert!(note.unwrap().contains("ultrafast"));
+    }
+}
