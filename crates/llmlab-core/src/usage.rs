@@ -36,7 +36,30 @@ pub struct TokenBuckets {
     pub web_search_requests: u64,
 }
 
+/// No single call has ever used a trillion tokens; a larger count is a bug
+/// or garbage, and would overflow the database's 64-bit sums.
+pub const MAX_TOKENS_PER_CALL: u64 = 1_000_000_000_000;
+
 impl TokenBuckets {
+    /// Rejects counts no real call can have; see [`MAX_TOKENS_PER_CALL`].
+    pub fn check_magnitude(&self) -> Result<(), String> {
+        let fields = [
+            ("input_tokens", self.input_tokens),
+            ("cache_read_tokens", self.cache_read_tokens),
+            ("cache_write_tokens", self.cache_write_tokens),
+            ("cache_write_1h_tokens", self.cache_write_1h_tokens),
+            ("output_tokens", self.output_tokens),
+            ("reasoning_tokens", self.reasoning_tokens),
+            ("input_audio_tokens", self.input_audio_tokens),
+            ("output_audio_tokens", self.output_audio_tokens),
+            ("web_search_requests", self.web_search_requests),
+        ];
+        match fields.into_iter().find(|(_, n)| *n > MAX_TOKENS_PER_CALL) {
+            Some((name, n)) => Err(format!("`{name}` is {n}, more than one call can use ({MAX_TOKENS_PER_CALL})")),
+            None => Ok(()),
+        }
+    }
+
     /// The prompt size that long-context thresholds are measured on: every
     /// input token, cached or not (see the catalog header).
     #[must_use]

@@ -108,6 +108,7 @@ pub(crate) fn normalize(usage: &AnthropicUsage) -> Result<NormalizedUsage, Strin
         output_audio_tokens: 0,
         web_search_requests: usage.server_tool_use.and_then(|s| s.web_search_requests).unwrap_or(0),
     };
+    buckets.check_magnitude()?;
     if let Err(anomaly) = buckets.check_parts() {
         anomalies.push(anomaly);
     }

@@ -160,6 +160,7 @@ pub(crate) fn normalize(usage: &OpenAiUsage, api: Option<ApiKind>) -> Result<Nor
         output_audio_tokens: output_details.and_then(|d| d.audio_tokens).unwrap_or(0),
         web_search_requests: 0,
     };
+    buckets.check_magnitude()?;
     if let Err(anomaly) = buckets.check_parts() {
         anomalies.push(anomaly);
     }

@@ -174,6 +174,12 @@ impl ResponseAccumulator {
             b'{' => Format::Json,
             b'[' => Format::JsonArray,
             b'e' | b'd' | b':' | b'i' | b'r' => Format::Sse,
+            b'"' | b'-' | b'0'..=b'9' | b't' | b'f' | b'n' => {
+                self.fail(NormalizeError::NotAResponse(
+                    "a provider response is a JSON object, a JSON array or a Server-Sent Events stream".to_owned(),
+                ));
+                return &[];
+            }
             _ => {
                 self.fail(NormalizeError::InvalidJson(
                     "expected a JSON object, a JSON array or a Server-Sent Events stream".to_owned(),

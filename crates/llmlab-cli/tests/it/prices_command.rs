@@ -1,0 +1,45 @@
+//! `llmlab prices`.
+
+use serde_json::Value;
+
+use crate::support::{llmlab, stderr, stdout};
+
+#[test]
+fn one_model_resolves_snapshots_and_shows_every_table() {
+    let output = llmlab(&["prices", "claude-sonnet-4-5-20250929"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = stdout(&output);
+    assert!(text.contains("is a snapshot billed exactly like `claude-sonnet-4-5`"), "{text}");
+    assert!(text.contains("above 200000 prompt tokens"), "{text}");
+    assert!(text.contains("web search: $0.01 per request"), "{text}");
+}
+
+#[test]
+fn json_lists_prices_as_decimal_strings() {
+    let output = llmlab(&["prices", "--provider", "openai", "--json"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let entries: Vec<Value> = serde_json::from_str(&stdout(&output)).unwrap();
+    assert!(entries.len() > 20);
+    assert!(entries.iter().all(|e| e["provider"] == "openai"));
+    let gpt_4o = entries.iter().find(|e| e["id"] == "gpt-4o").unwrap();
+    let input: rust_decimal::Decimal = gpt_4o["standard"]["input"].as_str().unwrap().parse().unwrap();
+    assert_eq!(input, rust_decimal::Decimal::new(25, 1));
+}
+
+#[test]
+fn an_unknown_model_is_a_one_line_error_with_a_hint() {
+    let output = llmlab(&["prices", "gpt-4o-ultra"]);
+    assert_eq!(output.status.code(), Some(1));
+    let message = stderr(&output);
+    assert!(message.starts_with("error: `gpt-4o-ultra` is not in the price catalog"), "{message}");
+    assert!(message.contains("hint: similar ids: gpt-4o"), "{message}");
+}
+
+#[test]
+fn the_whole_catalog_lists_as_a_table() {
+    let output = llmlab(&["prices"]);
+    assert!(output.status.success());
+    let text = stdout(&output);
+    assert!(text.starts_with("provider"));
+    assert!(text.lines().count() > 50);
+}
