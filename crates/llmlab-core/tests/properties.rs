@@ -81,16 +81,16 @@ proptest! {
 
     #[test]
     fn anthropic_buckets_conserve_the_reported_tokens(usage in anthropic_usage()) {
-        if let Ok(n) = normalize_usage_json(&Provider::Anthropic, &usage.to_string()) {
-            if n.anomalies.is_empty() {
-                // Without a total, the TTL split is the only statement of the writes.
-                let split = as_u64(&usage["cache_creation"]["ephemeral_5m_input_tokens"])
-                    + as_u64(&usage["cache_creation"]["ephemeral_1h_input_tokens"]);
-                let written = usage["cache_creation_input_tokens"].as_u64().unwrap_or(split);
-                prop_assert_eq!(n.buckets.cache_write_tokens + n.buckets.cache_write_1h_tokens, written);
-                prop_assert_eq!(n.buckets.input_tokens, as_u64(&usage["input_tokens"]));
-                prop_assert_eq!(n.buckets.output_tokens, as_u64(&usage["output_tokens"]));
-            }
+        if let Ok(n) = normalize_usage_json(&Provider::Anthropic, &usage.to_string())
+            && n.anomalies.is_empty()
+        {
+            // Without a total, the TTL split is the only statement of the writes.
+            let split = as_u64(&usage["cache_creation"]["ephemeral_5m_input_tokens"])
+                + as_u64(&usage["cache_creation"]["ephemeral_1h_input_tokens"]);
+            let written = usage["cache_creation_input_tokens"].as_u64().unwrap_or(split);
+            prop_assert_eq!(n.buckets.cache_write_tokens + n.buckets.cache_write_1h_tokens, written);
+            prop_assert_eq!(n.buckets.input_tokens, as_u64(&usage["input_tokens"]));
+            prop_assert_eq!(n.buckets.output_tokens, as_u64(&usage["output_tokens"]));
         }
     }
 
