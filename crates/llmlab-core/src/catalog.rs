@@ -375,7 +375,12 @@ impl Catalog {
         if provider.is_some_and(|p| !p.is_known()) {
             return None;
         }
-        let canonical = canonical_model_id(model);
+        // Most ids arrive canonical already; only the rest pay for rewriting.
+        let canonical: std::borrow::Cow<'_, str> = if is_canonical(model) {
+            std::borrow::Cow::Borrowed(model)
+        } else {
+            std::borrow::Cow::Owned(canonical_model_id(model))
+        };
         let found = self.lookup(&canonical).or_else(|| {
             let base = strip_date_suffix(&canonical)?;
             self.lookup(base).map(|(entry, _)| (entry, ModelMatch::DateSuffix))
@@ -511,6 +516,13 @@ pub fn canonical_model_id(model: &str) -> String {
     id.replace('@', "-").to_ascii_lowercase()
 }
 
+/// True when [`canonical_model_id`] would return `id` unchanged.
+fn is_canonical(id: &str) -> bool {
+    !id.is_empty()
+        && id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'-' | b'.' | b'_'))
+        && !id.starts_with("models")
+}
+
 /// The base id of a dated snapshot id (`gpt-4o-2024-08-06` → `gpt-4o`,
 /// `claude-sonnet-4-5-20250929` → `claude-sonnet-4-5`), or `None` when the id
 /// does not end in a full date. Short suffixes such as `-0125` or `-001` are
@@ -557,6 +569,11 @@ mod tests {
 
     #[test]
     fn canonical_ids_drop_prefixes_and_fine_tune_suffixes() {
+        for id in ["gpt-4o", "gemini-2.5-pro", "claude-3-5-haiku-20241022", "text-embedding-3-small"] {
+            assert!(is_canonical(id));
+            assert_eq!(canonical_model_id(id), id);
+        }
+        assert!(!is_canonical("models-x") && !is_canonical("GPT-4o") && !is_canonical("ft:gpt-4o"));
         assert_eq!(canonical_model_id("models/gemini-2.5-flash"), "gemini-2.5-flash");
         assert_eq!(canonical_model_id("gemini/gemini-2.5-pro"), "gemini-2.5-pro");
         assert_eq!(canonical_model_id(" GPT-4o "), "gpt-4o");

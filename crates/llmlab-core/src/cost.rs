@@ -198,10 +198,22 @@ pub fn cost_lines(
         let Some(unit_price_usd) = price else {
             return Err(Unpriced::MissingClassPrice { model: model.to_owned(), class, tokens: quantity });
         };
-        let cost_usd = Decimal::from(quantity) * unit_price_usd / unit;
+        let cost_usd = per_unit(Decimal::from(quantity) * unit_price_usd, unit);
         lines.push(CostLine { class, quantity, unit_price_usd, cost_usd });
     }
     Ok(lines)
+}
+
+/// Divides by 1 or by 1M exactly; the per-million case only moves the decimal
+/// point, which is far cheaper than a general decimal division.
+fn per_unit(amount: Decimal, unit: Decimal) -> Decimal {
+    if unit == PER_MILLION && amount.scale() + 6 <= 28 {
+        let mut scaled = amount;
+        scaled.set_scale(amount.scale() + 6).expect("scale checked above");
+        scaled
+    } else {
+        amount / unit
+    }
 }
 
 /// The exact, unrounded cost of `buckets` at `prices`.

@@ -63,6 +63,11 @@ pub fn normalize_body(body: &[u8], hints: &Hints) -> Result<NormalizedUsage, Nor
     if body.len() > MAX_BODY_BYTES {
         return Err(NormalizeError::TooLarge);
     }
+    // A whole JSON object needs no accumulation: parse it in place.
+    let trimmed = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body).trim_ascii_start();
+    if trimmed.first() == Some(&b'{') {
+        return stream::normalize_json_object(trimmed, hints);
+    }
     let mut accumulator = ResponseAccumulator::new(hints.clone());
     accumulator.push(body);
     accumulator.finish()
@@ -104,16 +109,20 @@ fn parse_usage<T: DeserializeOwned>(json: &str) -> Result<T, NormalizeError> {
             json.trim().chars().take(40).collect::<String>()
         )));
     }
-    let mut deserializer = serde_json::Deserializer::from_str(json);
-    serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.into_inner();
-        if inner.is_syntax() || inner.is_eof() {
-            NormalizeError::InvalidJson(inner.to_string())
-        } else if path == "." {
-            NormalizeError::InvalidUsage(format!("the usage must be a JSON object ({inner})"))
-        } else {
-            NormalizeError::InvalidUsage(format!("`{path}`: {inner}"))
+    // The fast path is a plain parse; only a failure pays for path tracking.
+    serde_json::from_str(json).map_err(|_| {
+        let mut deserializer = serde_json::Deserializer::from_str(json);
+        match serde_path_to_error::deserialize::<_, T>(&mut deserializer) {
+            Ok(_) => NormalizeError::InvalidUsage("the usage could not be read".to_owned()),
+            Err(e) => {
+                let path = e.path().to_string();
+                let inner = e.into_inner();
+                if inner.is_syntax() || inner.is_eof() {
+                    NormalizeError::InvalidJson(inner.to_string())
+                } else {
+                    NormalizeError::InvalidUsage(format!("`{path}`: {inner}"))
+                }
+            }
         }
     })
 }
@@ -140,6 +149,8 @@ mod tests {
         assert!(err.to_string().contains("`input_tokens`"), "{err}");
         let err = normalize_usage_json(&Provider::Google, "[1]").unwrap_err();
         assert!(err.to_string().contains("must be a JSON object"), "{err}");
+        let err = normalize_usage_json(&Provider::Google, r#"{"promptTokenCount": 1.5}"#).unwrap_err();
+        assert!(err.to_string().contains("`promptTokenCount`"), "{err}");
     }
 
     #[test]

@@ -126,12 +126,7 @@ impl ResponseAccumulator {
         }
         match self.format {
             Format::Undetected => Err(NormalizeError::Empty),
-            Format::Json => {
-                let text = std::str::from_utf8(&self.buffer)
-                    .map_err(|e| NormalizeError::InvalidJson(format!("the body is not UTF-8 ({e})")))?;
-                let envelope = parse_envelope(text.as_bytes())?;
-                normalize_object(&envelope, text, &self.hints)
-            }
+            Format::Json => normalize_json_object(&self.buffer, &self.hints),
             Format::Sse => {
                 if !self.buffer.is_empty() {
                     let line = std::mem::take(&mut self.buffer);
@@ -320,6 +315,14 @@ impl ResponseAccumulator {
         let envelope = parse_envelope(data)?;
         self.state.apply(event, &envelope)
     }
+}
+
+/// Normalizes one complete JSON object body.
+pub(super) fn normalize_json_object(body: &[u8], hints: &Hints) -> Result<NormalizedUsage, NormalizeError> {
+    let text =
+        std::str::from_utf8(body).map_err(|e| NormalizeError::InvalidJson(format!("the body is not UTF-8 ({e})")))?;
+    let envelope = parse_envelope(text.as_bytes())?;
+    normalize_object(&envelope, text, hints)
 }
 
 #[derive(Default, Deserialize)]

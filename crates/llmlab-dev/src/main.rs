@@ -1,0 +1,89 @@
+//! `cargo dev`: the developer tasks of this repository, so that the README,
+//! `.ci/run` and a contributor all run exactly the same commands.
+#![allow(clippy::print_stderr)] // a task runner reports progress on stderr
+
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+
+/// The PostgreSQL the tests use when `LLMLAB_TEST_PG_URL` is not set.
+const DEFAULT_PG_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+#[derive(Parser)]
+#[command(name = "cargo dev", about = "LLMLab developer tasks")]
+struct Cli {
+    #[command(subcommand)]
+    task: Task,
+}
+
+#[derive(Subcommand)]
+enum Task {
+    /// Run the whole test suite: Rust (SQLite and PostgreSQL) and Python
+    Test,
+}
+
+fn main() -> anyhow::Result<()> {
+    match Cli::parse().task {
+        Task::Test => test(),
+    }
+}
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("the repository root exists")
+}
+
+fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
+}
+
+fn run(command: &mut Command) -> anyhow::Result<()> {
+    eprintln!("+ {command:?}");
+    let status = command.status().with_context(|| format!("cannot start {command:?}"))?;
+    if !status.success() {
+        bail!("{command:?} failed with {status}");
+    }
+    Ok(())
+}
+
+/// The PostgreSQL URL for the tests, or `None` (with a loud warning) when
+/// none is reachable. Under CI a missing PostgreSQL is an error.
+fn postgres_url() -> anyhow::Result<Option<String>> {
+    if let Ok(url) = std::env::var("LLMLAB_TEST_PG_URL") {
+        return Ok(Some(url));
+    }
+    let address: SocketAddr = "127.0.0.1:5432".parse()?;
+    if TcpStream::connect_timeout(&address, Duration::from_secs(2)).is_ok() {
+        return Ok(Some(DEFAULT_PG_URL.to_owned()));
+    }
+    if in_ci() {
+        bail!("PostgreSQL is not reachable on 127.0.0.1:5432 and CI=true: the PostgreSQL tests cannot be skipped");
+    }
+    eprintln!("\n!!! PostgreSQL is not reachable on 127.0.0.1:5432: the PostgreSQL tests are SKIPPED !!!\n");
+    Ok(None)
+}
+
+fn has_nextest() -> bool {
+    Command::new("cargo").args(["nextest", "--version"]).output().is_ok_and(|o| o.status.success())
+}
+
+fn test() -> anyhow::Result<()> {
+    let root = repo_root();
+    let pg = postgres_url()?;
+    let mut cargo = Command::new("cargo");
+    cargo.current_dir(&root);
+    if has_nextest() {
+        cargo.args(["nextest", "run", "--workspace", "--no-fail-fast"]);
+    } else {
+        cargo.args(["test", "--workspace", "--no-fail-fast"]);
+    }
+    if let Some(url) = &pg {
+        cargo.env("LLMLAB_TEST_PG_URL", url);
+    }
+    run(&mut cargo)?;
+    eprintln!("\nall tests passed");
+    Ok(())
+}
