@@ -72,10 +72,10 @@ fn bench(c: &mut Criterion) {
     }
     let usage = normalize_body(CHAT_1KB.as_bytes(), &hints).expect("valid body");
     group.bench_function("price_only", |b| {
-        b.iter(|| black_box(price_usage(catalog, black_box(&usage), None, on, None).cost()))
+        b.iter(|| black_box(price_usage(catalog, black_box(&usage), None, on, None).cost()));
     });
     group.bench_function("normalize_only", |b| {
-        b.iter(|| black_box(normalize_body(black_box(CHAT_1KB.as_bytes()), &hints)))
+        b.iter(|| black_box(normalize_body(black_box(CHAT_1KB.as_bytes()), &hints)));
     });
     group.bench_function("serde_value_baseline", |b| {
         b.iter(|| black_box(serde_json::from_slice::<serde_json::Value>(black_box(CHAT_1KB.as_bytes())).is_ok()));
