@@ -5,55 +5,69 @@
 use std::borrow::Cow;
 
 use serde::Deserialize;
-use serde::de::IgnoredAny;
-use serde_json::value::RawValue;
 
 use super::anthropic::{self, AnthropicUsage};
 use super::gemini::{self, GeminiUsage};
 use super::openai::{self, OpenAiUsage};
+use super::scan::{self, ScanError};
 use super::{Hints, NormalizeError, check_provider, parse_usage};
 use crate::provider::Provider;
 use crate::usage::{ApiKind, NormalizedUsage, ServiceTier};
 
-/// The fields of a provider object that decide its shape and carry usage.
-#[derive(Default, Deserialize)]
-#[serde(default)]
+/// The top-level members of a provider object that decide its shape and
+/// carry usage; objects are kept as raw JSON text, parsed only when needed.
+/// A member whose value is `null` counts as absent.
+#[derive(Default)]
 pub(super) struct Envelope<'a> {
-    #[serde(borrow)]
     pub(super) object: Option<Cow<'a, str>>,
-    #[serde(borrow, rename = "type")]
     pub(super) kind: Option<Cow<'a, str>>,
-    pub(super) model: Option<String>,
-    #[serde(rename = "modelVersion", alias = "model_version")]
-    pub(super) model_version: Option<String>,
-    #[serde(borrow)]
-    pub(super) usage: Option<&'a RawValue>,
-    #[serde(borrow, rename = "usageMetadata", alias = "usage_metadata")]
-    pub(super) usage_metadata: Option<&'a RawValue>,
-    pub(super) service_tier: Option<String>,
-    #[serde(borrow)]
-    pub(super) response: Option<&'a RawValue>,
-    #[serde(borrow)]
-    pub(super) message: Option<&'a RawValue>,
-    pub(super) candidates: Option<Vec<Candidate>>,
-    #[serde(borrow)]
-    pub(super) error: Option<&'a RawValue>,
-    custom_id: Option<IgnoredAny>,
+    pub(super) model: Option<Cow<'a, str>>,
+    pub(super) model_version: Option<Cow<'a, str>>,
+    pub(super) service_tier: Option<Cow<'a, str>>,
+    pub(super) usage: Option<&'a str>,
+    pub(super) usage_metadata: Option<&'a str>,
+    /// Responses stream events: the response; batch output lines: `{status_code, body}`.
+    pub(super) response: Option<&'a str>,
+    /// Anthropic `message_start`: the message.
+    pub(super) message: Option<&'a str>,
+    pub(super) candidates: Option<&'a str>,
+    pub(super) error: Option<&'a str>,
+    pub(super) body: Option<&'a str>,
+    pub(super) status_code: Option<u16>,
+    custom_id: bool,
     // Bare usage objects given as the whole input.
-    prompt_tokens: Option<IgnoredAny>,
-    input_tokens: Option<IgnoredAny>,
-    #[serde(rename = "promptTokenCount", alias = "prompt_token_count")]
-    prompt_token_count: Option<IgnoredAny>,
+    prompt_tokens: bool,
+    input_tokens: bool,
+    prompt_token_count: bool,
 }
 
-#[derive(Default, Deserialize)]
-#[serde(default)]
-pub(super) struct Candidate {
-    #[serde(rename = "finishReason", alias = "finish_reason")]
-    pub(super) finish_reason: Option<String>,
-}
+impl<'a> Envelope<'a> {
+    fn take(&mut self, key: &str, value: &'a str) {
+        if value == "null" {
+            return;
+        }
+        match key {
+            "object" => self.object = string(value),
+            "type" => self.kind = string(value),
+            "model" => self.model = string(value),
+            "modelVersion" | "model_version" => self.model_version = string(value),
+            "service_tier" => self.service_tier = string(value),
+            "usage" => self.usage = Some(value),
+            "usageMetadata" | "usage_metadata" => self.usage_metadata = Some(value),
+            "response" => self.response = Some(value),
+            "message" => self.message = Some(value),
+            "candidates" => self.candidates = Some(value),
+            "error" => self.error = Some(value),
+            "body" => self.body = Some(value),
+            "status_code" => self.status_code = value.parse().ok(),
+            "custom_id" => self.custom_id = true,
+            "prompt_tokens" => self.prompt_tokens = true,
+            "input_tokens" => self.input_tokens = true,
+            "promptTokenCount" | "prompt_token_count" => self.prompt_token_count = true,
+            _ => {}
+        }
+    }
 
-impl Envelope<'_> {
     pub(super) fn looks_like_gemini(&self) -> bool {
         self.usage_metadata.is_some() || self.candidates.is_some() || self.model_version.is_some()
     }
@@ -61,6 +75,23 @@ impl Envelope<'_> {
     /// The model a Gemini object names, without its `models/` prefix.
     pub(super) fn gemini_model(&self) -> Option<String> {
         self.model_version.as_deref().map(|m| m.strip_prefix("models/").unwrap_or(m).to_owned())
+    }
+
+    pub(super) fn model(&self) -> Option<String> {
+        self.model.as_deref().map(str::to_owned)
+    }
+
+    /// True when a Gemini chunk's candidates carry a `finishReason`. An
+    /// unescaped `"finishReason"` inside the raw candidates can only be a key:
+    /// quotes inside strings are always escaped.
+    pub(super) fn gemini_finished(&self) -> bool {
+        let Some(candidates) = self.candidates else { return false };
+        ["\"finishReason\"", "\"finish_reason\""].iter().any(|key| {
+            candidates.match_indices(key).any(|(at, _)| {
+                let rest = candidates[at + key.len()..].trim_start();
+                rest.strip_prefix(':').is_some_and(|v| !v.trim_start().starts_with("null"))
+            })
+        })
     }
 
     pub(super) fn error_message(&self) -> Option<String> {
@@ -71,42 +102,42 @@ impl Envelope<'_> {
             kind: Option<String>,
         }
         let raw = self.error?;
-        let parsed: Option<ErrorBody> = serde_json::from_str(raw.get()).ok();
+        let parsed: Option<ErrorBody> = serde_json::from_str(raw).ok();
         Some(match parsed {
             Some(ErrorBody { message: Some(message), .. }) => message,
             Some(ErrorBody { kind: Some(kind), .. }) => kind,
-            _ => raw.get().chars().take(200).collect(),
+            _ => raw.chars().take(200).collect(),
         })
     }
 }
 
-/// Parses the envelope of one JSON object.
-pub(super) fn parse_envelope(json: &[u8]) -> Result<Envelope<'_>, NormalizeError> {
-    serde_json::from_slice(json).map_err(|e| {
-        if e.is_data() {
-            NormalizeError::NotAResponse("expected a JSON object".to_owned())
+/// A JSON string value, borrowed when it has no escapes; other types are ignored.
+fn string(raw: &str) -> Option<Cow<'_, str>> {
+    let inner = raw.strip_prefix('"')?.strip_suffix('"')?;
+    if inner.contains('\\') {
+        serde_json::from_str::<String>(raw).ok().map(Cow::Owned)
+    } else {
+        Some(Cow::Borrowed(inner))
+    }
+}
+
+/// Reads the top-level members of one JSON object.
+pub(super) fn parse_envelope(json: &str) -> Result<Envelope<'_>, NormalizeError> {
+    let mut envelope = Envelope::default();
+    scan::members(json, |key, value| envelope.take(key, value)).map_err(|ScanError(message)| {
+        if json.trim_ascii_start().starts_with('{') {
+            NormalizeError::InvalidJson(message)
         } else {
-            NormalizeError::InvalidJson(e.to_string())
+            NormalizeError::NotAResponse("expected a JSON object".to_owned())
         }
-    })
+    })?;
+    Ok(envelope)
 }
 
-/// An OpenAI Responses object embedded in a stream event or batch line.
-#[derive(Default, Deserialize)]
-#[serde(default)]
-pub(super) struct EmbeddedResponse<'a> {
-    pub(super) model: Option<String>,
-    #[serde(borrow)]
-    pub(super) usage: Option<&'a RawValue>,
-    pub(super) service_tier: Option<String>,
-    // Batch output lines: {"status_code":200,"body":{...}}
-    status_code: Option<u16>,
-    #[serde(borrow)]
-    body: Option<&'a RawValue>,
-}
-
-pub(super) fn parse_embedded<'a, T: Deserialize<'a>>(raw: &'a RawValue, what: &str) -> Result<T, NormalizeError> {
-    serde_json::from_str(raw.get()).map_err(|e| NormalizeError::NotAResponse(format!("`{what}` is malformed: {e}")))
+/// Reads an object embedded in another (a stream event's `response`, a batch
+/// line's `response`, `message_start`'s `message`).
+pub(super) fn parse_embedded<'a>(raw: &'a str, what: &str) -> Result<Envelope<'a>, NormalizeError> {
+    parse_envelope(raw).map_err(|e| NormalizeError::NotAResponse(format!("`{what}` is malformed: {e}")))
 }
 
 /// Normalizes a complete (non-streamed) provider JSON object; `text` is the
@@ -116,7 +147,7 @@ pub(super) fn normalize_object(
     text: &str,
     hints: &Hints,
 ) -> Result<NormalizedUsage, NormalizeError> {
-    if env.custom_id.is_some() {
+    if env.custom_id {
         return normalize_batch_line(env, hints);
     }
     if is_stream_event(env) {
@@ -136,7 +167,7 @@ pub(super) fn normalize_object(
     check_provider(hints, api)?;
     let usage_raw = if api == ApiKind::GeminiGenerateContent { env.usage_metadata } else { env.usage };
     let usage_text = match (usage_raw, bare_usage) {
-        (Some(raw), _) => raw.get(),
+        (Some(raw), _) => raw,
         (None, true) => text,
         (None, false) => {
             let field = if api == ApiKind::GeminiGenerateContent { "usageMetadata" } else { "usage" };
@@ -144,7 +175,7 @@ pub(super) fn normalize_object(
         }
     };
     let mut normalized = normalize_api_usage(api, usage_text)?;
-    let body_model = if api == ApiKind::GeminiGenerateContent { env.gemini_model() } else { env.model.clone() };
+    let body_model = if api == ApiKind::GeminiGenerateContent { env.gemini_model() } else { env.model() };
     normalized.model = body_model.or_else(|| hints.model.clone());
     if matches!(api, ApiKind::OpenAiChat | ApiKind::OpenAiResponses) {
         apply_openai_tier(&mut normalized, env.service_tier.as_deref());
@@ -178,15 +209,15 @@ fn normalize_batch_line(env: &Envelope<'_>, hints: &Hints) -> Result<NormalizedU
         let reason = env.error_message().unwrap_or_else(|| "it has no `response`".to_owned());
         return Err(NormalizeError::NoUsage(format!("the batch line failed: {reason}")));
     };
-    let embedded: EmbeddedResponse<'_> = parse_embedded(response, "response")?;
+    let embedded = parse_embedded(response, "response")?;
     let Some(body) = embedded.body else {
         return Err(NormalizeError::NoUsage(format!(
             "the batch line's response (status {}) has no body",
             embedded.status_code.map_or_else(|| "unknown".to_owned(), |s| s.to_string())
         )));
     };
-    let inner = parse_envelope(body.get().as_bytes())?;
-    let mut normalized = normalize_object(&inner, body.get(), hints)?;
+    let inner = parse_envelope(body)?;
+    let mut normalized = normalize_object(&inner, body, hints)?;
     normalized.service_tier = ServiceTier::Batch;
     Ok(normalized)
 }
@@ -197,13 +228,13 @@ fn is_stream_event(env: &Envelope<'_>) -> bool {
 }
 
 fn is_bare_usage(env: &Envelope<'_>) -> bool {
-    env.prompt_tokens.is_some() || env.input_tokens.is_some() || env.prompt_token_count.is_some()
+    env.prompt_tokens || env.input_tokens || env.prompt_token_count
 }
 
 /// Decides which API produced an object, from its own fields first and the
 /// caller's provider only where the fields are ambiguous.
 fn detect_api(env: &Envelope<'_>, text: &str, hints: &Hints) -> Result<Option<ApiKind>, NormalizeError> {
-    if env.looks_like_gemini() || env.prompt_token_count.is_some() {
+    if env.looks_like_gemini() || env.prompt_token_count {
         return Ok(Some(ApiKind::GeminiGenerateContent));
     }
     match (env.object.as_deref(), env.kind.as_deref()) {
@@ -214,7 +245,7 @@ fn detect_api(env: &Envelope<'_>, text: &str, hints: &Hints) -> Result<Option<Ap
         _ => {}
     }
     let usage_text = match env.usage {
-        Some(raw) => raw.get(),
+        Some(raw) => raw,
         None if is_bare_usage(env) => text,
         None => return Ok(None),
     };

@@ -12,6 +12,7 @@ mod anthropic;
 mod envelope;
 mod gemini;
 mod openai;
+mod scan;
 mod stream;
 
 use serde::de::DeserializeOwned;

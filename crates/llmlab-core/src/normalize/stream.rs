@@ -14,13 +14,9 @@
 //! - Gemini: running totals; the last chunk's `usageMetadata` wins, complete
 //!   at a chunk with a `finishReason`.
 
-use serde::Deserialize;
-use serde_json::value::RawValue;
-
 use super::anthropic::AnthropicUsage;
 use super::envelope::{
-    EmbeddedResponse, Envelope, api_label, apply_openai_tier, normalize_api_usage, normalize_object, parse_embedded,
-    parse_envelope,
+    Envelope, api_label, apply_openai_tier, normalize_api_usage, normalize_object, parse_embedded, parse_envelope,
 };
 use super::{Hints, MAX_BODY_BYTES, NormalizeError, check_provider, parse_usage};
 use crate::usage::{ApiKind, NormalizedUsage};
@@ -312,25 +308,20 @@ impl ResponseAccumulator {
             self.state.done_marker = true;
             return Ok(());
         }
-        let envelope = parse_envelope(data)?;
+        let envelope = parse_envelope(utf8(data)?)?;
         self.state.apply(event, &envelope)
     }
 }
 
-/// Normalizes one complete JSON object body.
-pub(super) fn normalize_json_object(body: &[u8], hints: &Hints) -> Result<NormalizedUsage, NormalizeError> {
-    let text =
-        std::str::from_utf8(body).map_err(|e| NormalizeError::InvalidJson(format!("the body is not UTF-8 ({e})")))?;
-    let envelope = parse_envelope(text.as_bytes())?;
-    normalize_object(&envelope, text, hints)
+fn utf8(bytes: &[u8]) -> Result<&str, NormalizeError> {
+    std::str::from_utf8(bytes).map_err(|e| NormalizeError::InvalidJson(format!("the body is not UTF-8 ({e})")))
 }
 
-#[derive(Default, Deserialize)]
-#[serde(default)]
-struct StartedMessage<'a> {
-    model: Option<String>,
-    #[serde(borrow)]
-    usage: Option<&'a RawValue>,
+/// Normalizes one complete JSON object body.
+pub(super) fn normalize_json_object(body: &[u8], hints: &Hints) -> Result<NormalizedUsage, NormalizeError> {
+    let text = utf8(body)?;
+    let envelope = parse_envelope(text)?;
+    normalize_object(&envelope, text, hints)
 }
 
 impl StreamState {
@@ -351,17 +342,17 @@ impl StreamState {
             "message_start" => {
                 self.set_api(ApiKind::AnthropicMessages);
                 if let Some(raw) = env.message {
-                    let message: StartedMessage<'_> = parse_embedded(raw, "message")?;
-                    self.model = message.model.or(self.model.take());
+                    let message = parse_embedded(raw, "message")?;
+                    self.model = message.model().or(self.model.take());
                     if let Some(usage) = message.usage {
-                        self.anthropic_usage = Some(parse_usage(usage.get())?);
+                        self.anthropic_usage = Some(parse_usage(usage)?);
                     }
                 }
             }
             "message_delta" => {
                 self.set_api(ApiKind::AnthropicMessages);
                 if let Some(raw) = env.usage {
-                    let delta: AnthropicUsage = parse_usage(raw.get())?;
+                    let delta: AnthropicUsage = parse_usage(raw)?;
                     self.anthropic_usage.get_or_insert_with(AnthropicUsage::default).overwrite_with(delta);
                     self.anthropic_deltas += 1;
                 }
@@ -380,12 +371,12 @@ impl StreamState {
     fn apply_responses_event(&mut self, kind: &str, env: &Envelope<'_>) -> Result<(), NormalizeError> {
         self.set_api(ApiKind::OpenAiResponses);
         let Some(raw) = env.response else { return Ok(()) };
-        let response: EmbeddedResponse<'_> = parse_embedded(raw, "response")?;
-        self.model = response.model.or(self.model.take());
+        let response = parse_embedded(raw, "response")?;
+        self.model = response.model().or(self.model.take());
         if matches!(kind, "response.completed" | "response.incomplete" | "response.failed") {
             self.terminal_event = Some(kind.to_owned());
-            self.responses_usage = response.usage.map(|u| u.get().to_owned());
-            self.responses_service_tier = response.service_tier;
+            self.responses_usage = response.usage.map(str::to_owned);
+            self.responses_service_tier = response.service_tier.map(|t| t.into_owned());
         }
         Ok(())
     }
@@ -394,14 +385,14 @@ impl StreamState {
     fn apply_chunk(&mut self, env: &Envelope<'_>) {
         if env.object.as_deref() == Some("chat.completion.chunk") {
             self.set_api(ApiKind::OpenAiChat);
-            if env.model.is_some() {
-                self.model.clone_from(&env.model);
+            if let Some(model) = env.model() {
+                self.model = Some(model);
             }
-            if env.service_tier.is_some() {
-                self.chat_service_tier.clone_from(&env.service_tier);
+            if let Some(tier) = &env.service_tier {
+                self.chat_service_tier = Some(tier.to_string());
             }
             if let Some(usage) = env.usage {
-                self.chat_usage = Some(usage.get().to_owned());
+                self.chat_usage = Some(usage.to_owned());
             }
         } else if env.looks_like_gemini() {
             self.set_api(ApiKind::GeminiGenerateContent);
@@ -409,10 +400,9 @@ impl StreamState {
                 self.model = Some(model);
             }
             if let Some(usage) = env.usage_metadata {
-                self.gemini_usage = Some(usage.get().to_owned());
+                self.gemini_usage = Some(usage.to_owned());
             }
-            let finished = env.candidates.iter().flatten().any(|c| c.finish_reason.is_some());
-            self.gemini_finished |= finished;
+            self.gemini_finished |= env.gemini_finished();
         } else if let Some(message) = env.error_message() {
             self.error_event = Some(message);
         }
