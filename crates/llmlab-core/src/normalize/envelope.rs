@@ -35,10 +35,10 @@ pub(super) struct Envelope<'a> {
     pub(super) body: Option<&'a str>,
     pub(super) status_code: Option<u16>,
     custom_id: bool,
-    // Bare usage objects given as the whole input.
-    prompt_tokens: bool,
-    input_tokens: bool,
-    prompt_token_count: bool,
+    /// The input is itself a usage object (`prompt_tokens`/`input_tokens` at the top).
+    bare_usage: bool,
+    /// The input is itself a Gemini usage object (`promptTokenCount` at the top).
+    bare_gemini_usage: bool,
 }
 
 impl<'a> Envelope<'a> {
@@ -61,9 +61,8 @@ impl<'a> Envelope<'a> {
             "body" => self.body = Some(value),
             "status_code" => self.status_code = value.parse().ok(),
             "custom_id" => self.custom_id = true,
-            "prompt_tokens" => self.prompt_tokens = true,
-            "input_tokens" => self.input_tokens = true,
-            "promptTokenCount" | "prompt_token_count" => self.prompt_token_count = true,
+            "prompt_tokens" | "input_tokens" => self.bare_usage = true,
+            "promptTokenCount" | "prompt_token_count" => self.bare_gemini_usage = true,
             _ => {}
         }
     }
@@ -228,13 +227,13 @@ fn is_stream_event(env: &Envelope<'_>) -> bool {
 }
 
 fn is_bare_usage(env: &Envelope<'_>) -> bool {
-    env.prompt_tokens || env.input_tokens || env.prompt_token_count
+    env.bare_usage || env.bare_gemini_usage
 }
 
 /// Decides which API produced an object, from its own fields first and the
 /// caller's provider only where the fields are ambiguous.
 fn detect_api(env: &Envelope<'_>, text: &str, hints: &Hints) -> Result<Option<ApiKind>, NormalizeError> {
-    if env.looks_like_gemini() || env.prompt_token_count {
+    if env.looks_like_gemini() || env.bare_gemini_usage {
         return Ok(Some(ApiKind::GeminiGenerateContent));
     }
     match (env.object.as_deref(), env.kind.as_deref()) {

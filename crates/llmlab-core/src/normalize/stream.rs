@@ -376,7 +376,7 @@ impl StreamState {
         if matches!(kind, "response.completed" | "response.incomplete" | "response.failed") {
             self.terminal_event = Some(kind.to_owned());
             self.responses_usage = response.usage.map(str::to_owned);
-            self.responses_service_tier = response.service_tier.map(|t| t.into_owned());
+            self.responses_service_tier = response.service_tier.map(std::borrow::Cow::into_owned);
         }
         Ok(())
     }
