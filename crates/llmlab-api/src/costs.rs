@@ -1,0 +1,85 @@
+//! `GET /api/costs/summary`.
+
+use llmlab_core::Money;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// Spend totals, breakdowns and the 30-day trend, in the requested time zone.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct CostSummary {
+    /// The IANA time zone "today", "this month" and the daily dates are in.
+    pub timezone: String,
+    /// The project the summary is limited to, if any.
+    pub project: Option<String>,
+    #[schema(value_type = String)]
+    pub today_usd: Money,
+    #[schema(value_type = String)]
+    pub month_usd: Money,
+    #[schema(value_type = String)]
+    pub all_time_usd: Money,
+    pub today_calls: u64,
+    pub month_calls: u64,
+    pub all_time_calls: u64,
+    /// Calls stored without a price (unknown model, no usage, or an anomaly), all time.
+    pub unpriced_calls: u64,
+    /// Unpriced calls per model, so they can be fixed with a custom price.
+    pub unpriced_models: Vec<UnpricedModel>,
+    /// Spend per model this month, most expensive first.
+    pub by_model: Vec<ModelSpend>,
+    /// Spend per provider this month.
+    pub by_provider: Vec<ProviderSpend>,
+    /// Spend per project this month.
+    pub by_project: Vec<ProjectSpend>,
+    /// The last 30 days, oldest first, zero days included.
+    pub daily: Vec<DailySpend>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct ModelSpend {
+    pub provider: String,
+    pub model: String,
+    #[schema(value_type = String)]
+    pub cost_usd: Money,
+    pub calls: u64,
+    pub unpriced_calls: u64,
+    pub input_tokens: u64,
+    pub cache_read_tokens: u64,
+    pub cache_write_tokens: u64,
+    pub cache_write_1h_tokens: u64,
+    pub output_tokens: u64,
+    pub reasoning_tokens: u64,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct ProviderSpend {
+    pub provider: String,
+    #[schema(value_type = String)]
+    pub cost_usd: Money,
+    pub calls: u64,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct ProjectSpend {
+    pub project: String,
+    #[schema(value_type = String)]
+    pub cost_usd: Money,
+    pub calls: u64,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct DailySpend {
+    /// `YYYY-MM-DD` in the summary's time zone.
+    pub date: String,
+    #[schema(value_type = String)]
+    pub cost_usd: Money,
+    pub calls: u64,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct UnpricedModel {
+    pub provider: String,
+    pub model: String,
+    pub calls: u64,
+    /// Why these calls have no price (the most recent reason).
+    pub reason: Option<String>,
+}

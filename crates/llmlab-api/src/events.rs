@@ -1,0 +1,122 @@
+//! Tracking events.
+
+use std::collections::BTreeMap;
+
+use llmlab_core::{Money, TokenBuckets};
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+use utoipa::ToSchema;
+
+use crate::budgets::BudgetStatus;
+
+/// One LLM call, as `POST /api/events/track` takes it (and each element of a batch).
+///
+/// Give EITHER the provider's raw usage object (`usage`, or Gemini's
+/// `usageMetadata`/`usage_metadata`), which the server normalizes with the
+/// same code as `llmlab cost`, OR the normalized token buckets. With
+/// neither, the call is stored as "usage unknown" (unpriced, never $0).
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TrackEvent {
+    /// `openai`, `anthropic`, `google` (or `gemini`), or any other provider name.
+    pub provider: String,
+    /// The model as the provider reported it, e.g. `gpt-4o-2024-08-06`.
+    pub model: String,
+    /// The provider's raw usage object, exactly as returned.
+    #[serde(default, alias = "usageMetadata", alias = "usage_metadata")]
+    #[schema(value_type = Option<Object>)]
+    pub usage: Option<Box<RawValue>>,
+    #[serde(default)]
+    pub input_tokens: Option<u64>,
+    #[serde(default)]
+    pub cache_read_tokens: Option<u64>,
+    #[serde(default)]
+    pub cache_write_tokens: Option<u64>,
+    #[serde(default)]
+    pub cache_write_1h_tokens: Option<u64>,
+    #[serde(default)]
+    pub output_tokens: Option<u64>,
+    #[serde(default)]
+    pub reasoning_tokens: Option<u64>,
+    #[serde(default)]
+    pub input_audio_tokens: Option<u64>,
+    #[serde(default)]
+    pub output_audio_tokens: Option<u64>,
+    #[serde(default)]
+    pub web_search_requests: Option<u64>,
+    /// A decimal string that overrides the catalog price for this call.
+    #[serde(default)]
+    #[schema(value_type = Option<String>, example = "0.0125")]
+    pub cost_usd: Option<Money>,
+    /// A client-generated id (UUIDv7 recommended); a retried event is counted once.
+    #[serde(default)]
+    pub event_id: Option<String>,
+    /// When the call happened (RFC 3339); defaults to when the server received it.
+    #[serde(default)]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub timestamp: Option<String>,
+    /// A project name; created on first use. Defaults to `default`.
+    #[serde(default)]
+    pub project: Option<String>,
+    #[serde(default)]
+    pub tags: Option<BTreeMap<String, String>>,
+    #[serde(default)]
+    pub latency_ms: Option<u64>,
+    /// `ok`, `error`, or a provider status such as `429`.
+    #[serde(default)]
+    pub status: Option<String>,
+    /// True for Batch API calls (billed at batch prices).
+    #[serde(default)]
+    pub batch: Option<bool>,
+    /// The service tier the response reports (`flex`, `priority`, `default`…).
+    #[serde(default)]
+    pub service_tier: Option<String>,
+}
+
+/// `POST /api/events/batch`: all events are stored, or none.
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BatchRequest {
+    pub events: Vec<TrackEvent>,
+}
+
+/// What the server made of one event.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct TrackedEvent {
+    pub event_id: String,
+    /// True when an event with this `event_id` was already stored (it is not counted again).
+    pub duplicate: bool,
+    pub priced: bool,
+    /// Decimal string, or `null` when unpriced.
+    #[schema(value_type = Option<String>)]
+    pub cost_usd: Option<Money>,
+    /// `catalog`, `custom` (the account's own price) or `explicit` (the event's `cost_usd`).
+    pub cost_source: Option<String>,
+    /// The catalog or custom model id the price came from.
+    pub priced_as: Option<String>,
+    pub unpriced_reason: Option<String>,
+    #[schema(value_type = Object)]
+    pub tokens: TokenBuckets,
+    pub service_tier: String,
+    pub long_context: bool,
+    pub anomalies: Vec<String>,
+    pub notes: Vec<String>,
+}
+
+/// `POST /api/events/track` response.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct TrackResponse {
+    #[serde(flatten)]
+    pub event: TrackedEvent,
+    /// The account's budget after this event, so an SDK can warn.
+    pub budget: BudgetStatus,
+}
+
+/// `POST /api/events/batch` response.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct BatchResponse {
+    pub inserted: u64,
+    pub duplicates: u64,
+    pub results: Vec<TrackedEvent>,
+    pub budget: BudgetStatus,
+}
