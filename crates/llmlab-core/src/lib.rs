@@ -9,6 +9,7 @@ pub mod cost;
 pub mod money;
 pub mod normalize;
 pub mod provider;
+pub mod recommend;
 pub mod report;
 pub mod usage;
 
@@ -17,5 +18,6 @@ pub use cost::{CostLine, PriceSource, Pricing, Quote, Unpriced, price_usage};
 pub use money::Money;
 pub use normalize::{Hints, NormalizeError, ResponseAccumulator, normalize_body, normalize_usage_json};
 pub use provider::Provider;
+pub use recommend::{ModelUsage, Tip, TipKind, Window, recommend};
 pub use report::CostReport;
 pub use usage::{Anomaly, ApiKind, NormalizedUsage, ServiceTier, TokenBuckets};

@@ -1,0 +1,156 @@
+//! How figures are written in tips, and the assumption lines every rule shares.
+//!
+//! Display rounding happens only here, on copies: the figures themselves stay
+//! exact until they become [`Money`].
+
+use rust_decimal::{Decimal, RoundingStrategy};
+
+use crate::money::Money;
+
+use super::mix::ModelMix;
+use super::{Context, MONTH_DAYS};
+
+/// USD for people: two decimals from $1 up (`$1,212.40`), three significant
+/// digits below (`$0.50`, `$0.123`, `$0.0042`), so small amounts never show as `$0.00`.
+pub(super) fn usd(amount: Money) -> String {
+    let exact = amount.to_decimal_usd();
+    let magnitude = exact.abs();
+    let decimals = if magnitude >= Decimal::ONE || magnitude.is_zero() {
+        2
+    } else {
+        (leading_fraction_zeros(magnitude) + 3).min(9)
+    };
+    let rounded = exact.round_dp_with_strategy(decimals, RoundingStrategy::MidpointAwayFromZero);
+    let sign = if rounded.is_sign_negative() && !rounded.is_zero() { "-" } else { "" };
+    format!("{sign}${}", with_min_decimals(rounded.abs().normalize(), 2, true))
+}
+
+/// An exact decimal amount of USD, rounded once to [`Money`] and shown as [`usd`].
+pub(super) fn usd_exact(amount: Decimal) -> String {
+    Money::from_decimal_usd(amount).map_or_else(|_| format!("${amount}"), usd)
+}
+
+/// A catalog price, exactly as listed but with at least two decimals: `$2.50`, `$0.075`.
+pub(super) fn price(per_unit: Decimal) -> String {
+    format!("${}", with_min_decimals(per_unit.normalize(), 2, false))
+}
+
+/// A count with thousands separators: `1,234,567`.
+pub(super) fn count(n: u64) -> String {
+    group_thousands(&n.to_string())
+}
+
+/// A count for titles: `812`, `45.3k`, `1.2M`, `3.4B` (one decimal, rounded half up).
+pub(super) fn compact(n: u64) -> String {
+    let units: [(u128, &str); 3] = [(1_000_000_000, "B"), (1_000_000, "M"), (1_000, "k")];
+    for (size, suffix) in units {
+        if u128::from(n) >= size {
+            let tenths = (u128::from(n) * 10 + size / 2) / size;
+            return format!("{}.{}{suffix}", tenths / 10, tenths % 10);
+        }
+    }
+    n.to_string()
+}
+
+/// `part` as a percentage of `whole`, one decimal: `62.5%`.
+pub(super) fn percent(part: Decimal, whole: Decimal) -> String {
+    if whole.is_zero() {
+        return "0.0%".into();
+    }
+    let share = (part * Decimal::ONE_HUNDRED / whole).round_dp_with_strategy(1, RoundingStrategy::MidpointAwayFromZero);
+    format!("{}%", with_min_decimals(share, 1, false))
+}
+
+/// A token class (as `cost_lines` names it) in words, with its unit.
+pub(super) fn class_name(class: &str) -> (&'static str, &'static str) {
+    match class {
+        "input" => ("uncached input", "tokens"),
+        "input_audio" => ("audio input", "tokens"),
+        "cache_read" => ("cache reads", "tokens"),
+        "cache_write_5m" => ("cache writes (5-minute)", "tokens"),
+        "cache_write_1h" => ("cache writes (1-hour)", "tokens"),
+        "output" => ("output", "tokens"),
+        "output_audio" => ("audio output", "tokens"),
+        "web_search" => ("web searches", "requests"),
+        _ => ("other", "units"),
+    }
+}
+
+/// `per 1M` for token prices, `each` for per-request fees.
+pub(super) fn price_unit(class: &str) -> &'static str {
+    if class == "web_search" { "each" } else { "per 1M" }
+}
+
+/// The window and the month projection, stated on every tip.
+pub(super) fn window_line(context: &Context, priced_calls: u64) -> String {
+    let window = context.window;
+    format!(
+        "Usage window: {} to {} ({} days), {} priced calls; per month = window figure × {MONTH_DAYS} ÷ {} days.",
+        window.first_day(),
+        window.last_day(),
+        window.days(),
+        count(priced_calls),
+        window.days(),
+    )
+}
+
+/// The lines every per-model tip carries: window, unpriced calls, batch share,
+/// recorded spend, and the stored ids when they differ from the catalog id.
+pub(super) fn usage_lines(context: &Context, mix: &ModelMix<'_>) -> Vec<String> {
+    let id = &mix.entry.id;
+    let mut lines = vec![window_line(context, mix.priced_calls)];
+    lines.push(format!(
+        "Recorded spend on {id} in the window: {} (each call at the prices of its own date); the estimates use the catalog prices in force on {}.",
+        usd_exact(mix.spend),
+        context.on
+    ));
+    if let Some(names) = mix.reported_names() {
+        lines.push(format!("Calls stored as {names} are all priced as the catalog's {id}."));
+    }
+    if mix.unpriced_calls() > 0 {
+        lines.push(format!(
+            "{} calls without a recorded cost are left out of every figure.",
+            count(mix.unpriced_calls())
+        ));
+    }
+    if mix.batch_calls > 0 {
+        lines.push(format!(
+            "{} of the {} calls already ran on batch/flex; their share of the tokens is taken to be their share of the calls and is priced at batch prices.",
+            count(mix.batch_calls),
+            count(mix.priced_calls)
+        ));
+    }
+    lines
+}
+
+fn leading_fraction_zeros(magnitude: Decimal) -> u32 {
+    let mut zeros = 0;
+    let mut scaled = magnitude * Decimal::TEN;
+    while scaled < Decimal::ONE && zeros < 9 {
+        zeros += 1;
+        scaled *= Decimal::TEN;
+    }
+    zeros
+}
+
+/// Pads `value` to `min` decimals; optionally groups the integer part.
+fn with_min_decimals(mut value: Decimal, min: u32, grouped: bool) -> String {
+    if value.scale() < min {
+        value.rescale(min);
+    }
+    let text = value.to_string();
+    let (whole, fraction) = text.split_once('.').unwrap_or((&text, ""));
+    let whole = if grouped { group_thousands(whole) } else { whole.to_owned() };
+    if fraction.is_empty() { whole } else { format!("{whole}.{fraction}") }
+}
+
+fn group_thousands(digits: &str) -> String {
+    let mut grouped = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, digit) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            grouped.push(',');
+        }
+        grouped.push(digit);
+    }
+    grouped
+}

@@ -1,0 +1,217 @@
+//! Accounts, API keys and projects.
+
+use llmlab_core::Money;
+
+use crate::{
+    AccountUpdate, ApiKey, NewApiKey, NewUser, ProjectSummary, Store, StoreError, StoreResult, User, on_unique,
+    with_pool,
+};
+
+/// The project events go to when they name none.
+pub const DEFAULT_PROJECT: &str = "default";
+
+const USER_COLUMNS: &str = "id, public_id, name, timezone, hard_budget, created_at";
+const KEY_COLUMNS: &str = "user_id, key_id, secret_hash, name, created_at, last_used_at, revoked_at";
+
+impl Store {
+    /// Creates an account, its first API key and its default project, atomically.
+    pub async fn create_user(&self, user: &NewUser, key: &NewApiKey) -> StoreResult<User> {
+        with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let created: User = sqlx::query_as(&format!(
+                "insert into users (public_id, name, created_at) values ($1, $2, $3) returning {USER_COLUMNS}"
+            ))
+            .bind(&user.public_id)
+            .bind(&user.name)
+            .bind(user.created_at)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(|e| on_unique(e, "an account with this id exists"))?;
+            sqlx::query(
+                "insert into api_keys (user_id, key_id, secret_hash, name, created_at) values ($1, $2, $3, $4, $5)",
+            )
+            .bind(created.id)
+            .bind(&key.key_id)
+            .bind(&key.secret_hash)
+            .bind(&key.name)
+            .bind(key.created_at)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| on_unique(e, "an API key with this id exists"))?;
+            sqlx::query("insert into projects (user_id, name, created_at) values ($1, $2, $3)")
+                .bind(created.id)
+                .bind(DEFAULT_PROJECT)
+                .bind(user.created_at)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            Ok(created)
+        })
+    }
+
+    /// The key with this public id and its account, revoked or not.
+    pub async fn find_key(&self, key_id: &str) -> StoreResult<Option<(ApiKey, User)>> {
+        let key: Option<ApiKey> = with_pool!(self, pool => {
+            sqlx::query_as(&format!("select {KEY_COLUMNS} from api_keys where key_id = $1"))
+                .bind(key_id)
+                .fetch_optional(pool)
+                .await
+        })?;
+        let Some(key) = key else { return Ok(None) };
+        let user = self.user(key.user_id).await?;
+        Ok(Some((key, user)))
+    }
+
+    /// Records that a key was used (callers throttle this; it is a write).
+    pub async fn touch_key(&self, key_id: &str, now: i64) -> StoreResult<()> {
+        with_pool!(self, pool => {
+            sqlx::query("update api_keys set last_used_at = $1 where key_id = $2")
+                .bind(now)
+                .bind(key_id)
+                .execute(pool)
+                .await
+                .map(|_| ())
+        })?;
+        Ok(())
+    }
+
+    /// The account with this numeric id.
+    pub async fn user(&self, user_id: i64) -> StoreResult<User> {
+        with_pool!(self, pool => {
+            sqlx::query_as(&format!("select {USER_COLUMNS} from users where id = $1"))
+                .bind(user_id)
+                .fetch_optional(pool)
+                .await
+        })?
+        .ok_or(StoreError::NotFound)
+    }
+
+    /// Applies the given changes to an account.
+    pub async fn update_user(&self, user_id: i64, update: &AccountUpdate) -> StoreResult<User> {
+        with_pool!(self, pool => {
+            sqlx::query_as(&format!(
+                "update users set name = coalesce($1, name), timezone = coalesce($2, timezone), \
+                 hard_budget = coalesce($3, hard_budget) where id = $4 returning {USER_COLUMNS}"
+            ))
+            .bind(&update.name)
+            .bind(&update.timezone)
+            .bind(update.hard_budget)
+            .bind(user_id)
+            .fetch_optional(pool)
+            .await
+        })?
+        .ok_or(StoreError::NotFound)
+    }
+
+    /// The account's keys, newest first.
+    pub async fn list_keys(&self, user_id: i64) -> StoreResult<Vec<ApiKey>> {
+        Ok(with_pool!(self, pool => {
+            sqlx::query_as(&format!("select {KEY_COLUMNS} from api_keys where user_id = $1 order by created_at desc, key_id"))
+                .bind(user_id)
+                .fetch_all(pool)
+                .await
+        })?)
+    }
+
+    /// Adds a key to an account.
+    pub async fn create_key(&self, user_id: i64, key: &NewApiKey) -> StoreResult<ApiKey> {
+        with_pool!(self, pool => {
+            sqlx::query_as(&format!(
+                "insert into api_keys (user_id, key_id, secret_hash, name, created_at) values ($1, $2, $3, $4, $5) \
+                 returning {KEY_COLUMNS}"
+            ))
+            .bind(user_id)
+            .bind(&key.key_id)
+            .bind(&key.secret_hash)
+            .bind(&key.name)
+            .bind(key.created_at)
+            .fetch_one(pool)
+            .await
+            .map_err(|e| on_unique(e, "an API key with this id exists"))
+        })
+    }
+
+    /// Revokes one of the account's keys; `NotFound` if it has no such key.
+    pub async fn revoke_key(&self, user_id: i64, key_id: &str, now: i64) -> StoreResult<ApiKey> {
+        with_pool!(self, pool => {
+            sqlx::query_as(&format!(
+                "update api_keys set revoked_at = coalesce(revoked_at, $1) where user_id = $2 and key_id = $3 \
+                 returning {KEY_COLUMNS}"
+            ))
+            .bind(now)
+            .bind(user_id)
+            .bind(key_id)
+            .fetch_optional(pool)
+            .await
+        })?
+        .ok_or(StoreError::NotFound)
+    }
+
+    /// The account's projects with their all-time totals, by name.
+    pub async fn list_projects(&self, user_id: i64) -> StoreResult<Vec<ProjectSummary>> {
+        let rows: Vec<(String, i64, i64, i64)> = with_pool!(self, pool => {
+            sqlx::query_as(
+                "select p.name, p.created_at, cast(coalesce(sum(t.calls), 0) as bigint), \
+                 cast(coalesce(sum(t.cost_nusd), 0) as bigint) \
+                 from projects p left join cost_totals t on t.user_id = p.user_id and t.project_id = p.id \
+                 where p.user_id = $1 group by p.id, p.name, p.created_at order by p.name",
+            )
+            .bind(user_id)
+            .fetch_all(pool)
+            .await
+        })?;
+        Ok(rows
+            .into_iter()
+            .map(|(name, created_at, calls, cost)| ProjectSummary {
+                name,
+                created_at,
+                calls: u64::try_from(calls).unwrap_or(0),
+                cost: Money::from_nanos(cost),
+            })
+            .collect())
+    }
+
+    /// The id of the account's project `name`, creating it on first use.
+    pub(crate) async fn project_id<'c, E>(&self, executor: E, user_id: i64, name: &str, now: i64) -> StoreResult<i64>
+    where
+        E: ProjectExecutor<'c>,
+    {
+        if let Some(id) = self.cached_project(user_id, name) {
+            return Ok(id);
+        }
+        let id = executor.upsert_project(user_id, name, now).await?;
+        self.project_ids.lock().expect("project cache lock").insert((user_id, name.to_owned()), id);
+        Ok(id)
+    }
+
+    fn cached_project(&self, user_id: i64, name: &str) -> Option<i64> {
+        self.project_ids.lock().expect("project cache lock").get(&(user_id, name.to_owned())).copied()
+    }
+}
+
+/// A transaction of either backend that can create-or-find a project.
+pub(crate) trait ProjectExecutor<'c> {
+    async fn upsert_project(self, user_id: i64, name: &str, now: i64) -> StoreResult<i64>;
+}
+
+macro_rules! impl_project_executor {
+    ($db:ty) => {
+        impl<'c> ProjectExecutor<'c> for &mut sqlx::Transaction<'c, $db> {
+            async fn upsert_project(self, user_id: i64, name: &str, now: i64) -> StoreResult<i64> {
+                // `do update` (a no-op) instead of `do nothing` so `returning` yields the existing row.
+                let id: i64 = sqlx::query_scalar(
+                    "insert into projects (user_id, name, created_at) values ($1, $2, $3) \
+                     on conflict (user_id, name) do update set name = excluded.name returning id",
+                )
+                .bind(user_id)
+                .bind(name)
+                .bind(now)
+                .fetch_one(&mut **self)
+                .await?;
+                Ok(id)
+            }
+        }
+    };
+}
+impl_project_executor!(sqlx::Sqlite);
+impl_project_executor!(sqlx::Postgres);

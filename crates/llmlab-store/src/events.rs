@@ -1,0 +1,365 @@
+//! Cost events: inserting them with their rollups in one transaction,
+//! exporting them, and repricing them when an account adds a price.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::LazyLock;
+
+use futures::stream::{BoxStream, StreamExt, TryStreamExt};
+use llmlab_core::{Money, TokenBuckets};
+
+use crate::{
+    EventBatch, EventPrice, InsertOutcome, NewEvent, Repriced, Store, StoreError, StoreResult, StoredEvent, bucket_of,
+    with_pool,
+};
+
+/// Rows per multi-row statement: 28 parameters each stays under SQLite's
+/// 32,766-parameter limit (and PostgreSQL's 65,535).
+const ROWS_PER_STATEMENT: usize = 500;
+
+const EVENT_COLUMNS: &str = "insert into cost_events (user_id, event_id, project_id, provider, model, model_key, \
+    occurred_at, input_tokens, cache_read_tokens, cache_write_tokens, cache_write_1h_tokens, output_tokens, \
+    reasoning_tokens, input_audio_tokens, output_audio_tokens, web_search_requests, cost_nusd, cost_source, \
+    priced_as, unpriced_code, unpriced_reason, service_tier, long_context, latency_ms, status, tags, raw_usage, \
+    created_at) ";
+
+const ROLLUP_COUNTERS: &str = "calls, unpriced_calls, batch_calls, cost_nusd, input_tokens, cache_read_tokens, \
+    cache_write_tokens, cache_write_1h_tokens, output_tokens, reasoning_tokens, web_search_requests, created_at";
+
+/// `set counter = table.counter + excluded.counter` for every counter of a rollup table.
+fn add_counters(table: &str) -> String {
+    ROLLUP_COUNTERS
+        .split(", ")
+        .filter(|c| *c != "created_at")
+        .map(|c| format!("{c} = {table}.{c} + excluded.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+const STORED_EVENT_SELECT: &str = "select e.id, e.event_id, p.name as project, e.project_id, e.provider, e.model, \
+    e.model_key, e.occurred_at, e.input_tokens, e.cache_read_tokens, e.cache_write_tokens, e.cache_write_1h_tokens, \
+    e.output_tokens, e.reasoning_tokens, e.input_audio_tokens, e.output_audio_tokens, e.web_search_requests, \
+    e.cost_nusd, e.cost_source, e.priced_as, e.unpriced_code, e.unpriced_reason, e.service_tier, e.long_context, \
+    e.latency_ms, e.status, e.tags from cost_events e join projects p on p.id = e.project_id";
+
+/// The counters one or more events add to a rollup row.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Counters {
+    calls: i64,
+    unpriced_calls: i64,
+    batch_calls: i64,
+    cost_nusd: i64,
+    tokens: [i64; 7],
+}
+
+impl Counters {
+    fn of(tokens: &TokenBuckets, cost: Option<Money>, batch: bool) -> Self {
+        Counters {
+            calls: 1,
+            unpriced_calls: i64::from(cost.is_none()),
+            batch_calls: i64::from(batch),
+            cost_nusd: cost.map_or(0, Money::nanos),
+            tokens: token_columns(tokens),
+        }
+    }
+
+    fn add(&mut self, other: &Counters) {
+        self.calls += other.calls;
+        self.unpriced_calls += other.unpriced_calls;
+        self.batch_calls += other.batch_calls;
+        self.cost_nusd += other.cost_nusd;
+        for (mine, theirs) in self.tokens.iter_mut().zip(other.tokens) {
+            *mine += theirs;
+        }
+    }
+}
+
+/// The token columns a rollup keeps, in `ROLLUP_COUNTERS` order.
+fn token_columns(t: &TokenBuckets) -> [i64; 7] {
+    [
+        t.input_tokens,
+        t.cache_read_tokens,
+        t.cache_write_tokens,
+        t.cache_write_1h_tokens,
+        t.output_tokens,
+        t.reasoning_tokens,
+        t.web_search_requests,
+    ]
+    .map(to_i64)
+}
+
+/// Token counts are capped far below `i64::MAX` by the core (`MAX_TOKENS_PER_CALL`).
+fn to_i64(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+/// Rollup key: (bucket, project id, provider, model); `cost_totals` uses bucket 0.
+type RollupKey = (i64, i64, String, String);
+
+impl Store {
+    /// Stores the events of several accounts in ONE transaction (group
+    /// commit), with their rollups, and reports per event whether it was new
+    /// or a duplicate of an earlier `event_id`.
+    pub async fn insert_events(&self, batches: &[EventBatch], now: i64) -> StoreResult<Vec<Vec<InsertOutcome>>> {
+        with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let mut outcomes = Vec::with_capacity(batches.len());
+            for batch in batches {
+                let mut project_ids = Vec::with_capacity(batch.events.len());
+                for event in &batch.events {
+                    project_ids.push(self.project_id(&mut tx, batch.user_id, &event.project, now).await?);
+                }
+                let mut inserted: HashSet<String> = HashSet::new();
+                let rows: Vec<(usize, &NewEvent)> = batch.events.iter().enumerate().collect();
+                for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+                    let mut query = sqlx::QueryBuilder::new(EVENT_COLUMNS);
+                    query.push_values(chunk, |mut row, (index, e)| {
+                        let (cost, source, priced_as, code, reason) = price_columns(&e.price);
+                        row.push_bind(batch.user_id)
+                            .push_bind(&e.event_id)
+                            .push_bind(project_ids[*index])
+                            .push_bind(&e.provider)
+                            .push_bind(&e.model)
+                            .push_bind(&e.model_key)
+                            .push_bind(e.occurred_at)
+                            .push_bind(to_i64(e.tokens.input_tokens))
+                            .push_bind(to_i64(e.tokens.cache_read_tokens))
+                            .push_bind(to_i64(e.tokens.cache_write_tokens))
+                            .push_bind(to_i64(e.tokens.cache_write_1h_tokens))
+                            .push_bind(to_i64(e.tokens.output_tokens))
+                            .push_bind(to_i64(e.tokens.reasoning_tokens))
+                            .push_bind(to_i64(e.tokens.input_audio_tokens))
+                            .push_bind(to_i64(e.tokens.output_audio_tokens))
+                            .push_bind(to_i64(e.tokens.web_search_requests))
+                            .push_bind(cost)
+                            .push_bind(source)
+                            .push_bind(priced_as)
+                            .push_bind(code)
+                            .push_bind(reason)
+                            .push_bind(e.service_tier)
+                            .push_bind(e.long_context)
+                            .push_bind(e.latency_ms)
+                            .push_bind(&e.status)
+                            .push_bind(&e.tags)
+                            .push_bind(&e.raw_usage)
+                            .push_bind(now);
+                    });
+                    query.push(" on conflict (user_id, event_id) do nothing returning event_id");
+                    let ids: Vec<String> = query.build_query_scalar().fetch_all(&mut *tx).await?;
+                    inserted.extend(ids);
+                }
+                // An id inserted by this batch counts once; any repeat of it is a duplicate.
+                let mut new_events = Vec::new();
+                let mut outcome = Vec::with_capacity(batch.events.len());
+                for (event, project_id) in batch.events.iter().zip(&project_ids) {
+                    if inserted.remove(&event.event_id) {
+                        new_events.push((event, *project_id));
+                        outcome.push(InsertOutcome::Inserted);
+                    } else {
+                        outcome.push(InsertOutcome::Duplicate { cost: None });
+                    }
+                }
+                let (rollups, totals) = aggregate(&new_events);
+                for (table, rows) in [("cost_rollups", rollups), ("cost_totals", totals)] {
+                    let rows: Vec<(RollupKey, Counters)> = rows.into_iter().collect();
+                    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+                        let mut query = rollup_upsert(table, batch.user_id, chunk, now);
+                        query.build().execute(&mut *tx).await?;
+                    }
+                }
+                let duplicate_ids: Vec<&str> = batch
+                    .events
+                    .iter()
+                    .zip(&outcome)
+                    .filter(|(_, o)| matches!(o, InsertOutcome::Duplicate { .. }))
+                    .map(|(e, _)| e.event_id.as_str())
+                    .collect();
+                if !duplicate_ids.is_empty() {
+                    let mut query = sqlx::QueryBuilder::new("select event_id, cost_nusd from cost_events where user_id = ");
+                    query.push_bind(batch.user_id).push(" and event_id in (");
+                    let mut ids = query.separated(", ");
+                    for id in &duplicate_ids {
+                        ids.push_bind(*id);
+                    }
+                    query.push(")");
+                    let stored: Vec<(String, Option<i64>)> = query.build_query_as().fetch_all(&mut *tx).await?;
+                    let stored: HashMap<String, Option<i64>> = stored.into_iter().collect();
+                    for (event, outcome) in batch.events.iter().zip(outcome.iter_mut()) {
+                        if let InsertOutcome::Duplicate { cost } = outcome {
+                            *cost = stored.get(&event.event_id).copied().flatten().map(Money::from_nanos);
+                        }
+                    }
+                }
+                outcomes.push(outcome);
+            }
+            tx.commit().await?;
+            Ok(outcomes)
+        })
+    }
+
+    /// Streams the account's events between `from` (inclusive) and `to`
+    /// (exclusive), oldest first, without loading them all.
+    pub fn export_events(&self, user_id: i64, from: i64, to: i64) -> BoxStream<'_, StoreResult<StoredEvent>> {
+        static QUERY: LazyLock<String> = LazyLock::new(|| {
+            format!(
+                "{STORED_EVENT_SELECT} where e.user_id = $1 and e.occurred_at >= $2 and e.occurred_at < $3 \
+                 order by e.occurred_at, e.id"
+            )
+        });
+        with_pool!(self, pool => {
+            sqlx::query_as::<_, StoredEvent>(QUERY.as_str())
+                .bind(user_id)
+                .bind(from)
+                .bind(to)
+                .fetch(pool)
+                .map_err(StoreError::from)
+                .boxed()
+        })
+    }
+
+    /// Stores `price` for the account and reprices, in the same transaction,
+    /// its events of that model that were unpriced for want of a price.
+    /// `reprice` returns the new price of an event, or `None` to leave it.
+    pub async fn set_custom_price<F>(
+        &self,
+        user_id: i64,
+        price: &crate::CustomPrice,
+        reprice: F,
+        now: i64,
+    ) -> StoreResult<(crate::CustomPrice, u64)>
+    where
+        F: Fn(&StoredEvent) -> Option<Repriced>,
+    {
+        with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let stored: crate::CustomPrice = sqlx::query_as(
+                "insert into custom_prices (user_id, model_key, provider, input, output, cache_read, cache_write_5m, \
+                 cache_write_1h, created_at, updated_at) values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) \
+                 on conflict (user_id, model_key) do update set provider = excluded.provider, input = excluded.input, \
+                 output = excluded.output, cache_read = excluded.cache_read, cache_write_5m = excluded.cache_write_5m, \
+                 cache_write_1h = excluded.cache_write_1h, updated_at = excluded.updated_at \
+                 returning model_key, provider, input, output, cache_read, cache_write_5m, cache_write_1h, created_at, updated_at",
+            )
+            .bind(user_id)
+            .bind(&price.model_key)
+            .bind(&price.provider)
+            .bind(&price.input)
+            .bind(&price.output)
+            .bind(&price.cache_read)
+            .bind(&price.cache_write_5m)
+            .bind(&price.cache_write_1h)
+            .bind(now)
+            .fetch_one(&mut *tx)
+            .await?;
+            let mut repriced_count = 0u64;
+            let mut after_id = 0i64;
+            loop {
+                let page: Vec<StoredEvent> = sqlx::query_as(&format!(
+                    "{STORED_EVENT_SELECT} where e.user_id = $1 and e.model_key = $2 and e.cost_nusd is null \
+                     and e.unpriced_code in ('unknown_model', 'missing_price') and e.id > $3 order by e.id limit 1000"
+                ))
+                .bind(user_id)
+                .bind(&price.model_key)
+                .bind(after_id)
+                .fetch_all(&mut *tx)
+                .await?;
+                let Some(last) = page.last() else { break };
+                after_id = last.id;
+                let updates: Vec<Repriced> = page.iter().filter_map(&reprice).collect();
+                let mut rollups: HashMap<RollupKey, Counters> = HashMap::new();
+                let mut totals: HashMap<RollupKey, Counters> = HashMap::new();
+                for update in &updates {
+                    sqlx::query(
+                        "update cost_events set cost_nusd = $1, cost_source = $2, priced_as = $3, unpriced_code = null, \
+                         unpriced_reason = null where id = $4 and user_id = $5",
+                    )
+                    .bind(update.cost.nanos())
+                    .bind(update.source)
+                    .bind(&update.priced_as)
+                    .bind(update.event.id)
+                    .bind(user_id)
+                    .execute(&mut *tx)
+                    .await?;
+                    // The call was counted as unpriced; now it is priced with this cost.
+                    let delta = Counters { unpriced_calls: -1, cost_nusd: update.cost.nanos(), ..Counters::default() };
+                    let e = &update.event;
+                    for (map, bucket) in [(&mut rollups, bucket_of(e.occurred_at)), (&mut totals, 0)] {
+                        map.entry((bucket, e.project_id, e.provider.clone(), e.model.clone()))
+                            .or_default()
+                            .add(&delta);
+                    }
+                }
+                for (table, rows) in [("cost_rollups", rollups), ("cost_totals", totals)] {
+                    let rows: Vec<(RollupKey, Counters)> = rows.into_iter().collect();
+                    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+                        rollup_upsert(table, user_id, chunk, now).build().execute(&mut *tx).await?;
+                    }
+                }
+                repriced_count += updates.len() as u64;
+            }
+            tx.commit().await?;
+            Ok((stored, repriced_count))
+        })
+    }
+}
+
+type PriceColumns<'a> = (Option<i64>, Option<&'static str>, Option<&'a str>, Option<&'static str>, Option<&'a str>);
+
+fn price_columns(price: &EventPrice) -> PriceColumns<'_> {
+    match price {
+        EventPrice::Priced { cost, source, priced_as } => {
+            (Some(cost.nanos()), Some(*source), priced_as.as_deref(), None, None)
+        }
+        EventPrice::Unpriced { code, reason } => (None, None, None, Some(*code), Some(reason.as_str())),
+    }
+}
+
+/// Sums new events into rollup rows (per 15-minute bucket) and total rows.
+fn aggregate(events: &[(&NewEvent, i64)]) -> (HashMap<RollupKey, Counters>, HashMap<RollupKey, Counters>) {
+    let mut rollups: HashMap<RollupKey, Counters> = HashMap::new();
+    let mut totals: HashMap<RollupKey, Counters> = HashMap::new();
+    for (event, project_id) in events {
+        let counters = Counters::of(&event.tokens, event.price.cost(), event.is_batch_tier());
+        let key = (bucket_of(event.occurred_at), *project_id, event.provider.clone(), event.model.clone());
+        rollups.entry(key).or_default().add(&counters);
+        let key = (0, *project_id, event.provider.clone(), event.model.clone());
+        totals.entry(key).or_default().add(&counters);
+    }
+    (rollups, totals)
+}
+
+/// A multi-row upsert adding `rows` to `table` (`cost_rollups` or `cost_totals`).
+fn rollup_upsert<'a, DB>(
+    table: &str,
+    user_id: i64,
+    rows: &'a [(RollupKey, Counters)],
+    now: i64,
+) -> sqlx::QueryBuilder<'a, DB>
+where
+    DB: sqlx::Database,
+    i64: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    &'a str: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+{
+    let bucketed = table == "cost_rollups";
+    let key_columns =
+        if bucketed { "user_id, bucket, project_id, provider, model" } else { "user_id, project_id, provider, model" };
+    let mut query = sqlx::QueryBuilder::new(format!("insert into {table} ({key_columns}, {ROLLUP_COUNTERS}) "));
+    query.push_values(rows, |mut row, ((bucket, project_id, provider, model), c)| {
+        row.push_bind(user_id);
+        if bucketed {
+            row.push_bind(*bucket);
+        }
+        row.push_bind(*project_id)
+            .push_bind(provider.as_str())
+            .push_bind(model.as_str())
+            .push_bind(c.calls)
+            .push_bind(c.unpriced_calls)
+            .push_bind(c.batch_calls)
+            .push_bind(c.cost_nusd);
+        for tokens in c.tokens {
+            row.push_bind(tokens);
+        }
+        row.push_bind(now);
+    });
+    query.push(format!(" on conflict ({key_columns}) do update set {}", add_counters(table)));
+    query
+}

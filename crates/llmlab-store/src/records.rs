@@ -1,0 +1,254 @@
+//! What the store reads and writes.
+
+use llmlab_core::{Money, TokenBuckets};
+
+/// An account.
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+pub struct User {
+    pub id: i64,
+    /// The id shown to the user (`usr_…`); the numeric id never leaves the server.
+    pub public_id: String,
+    pub name: Option<String>,
+    pub timezone: String,
+    pub hard_budget: bool,
+    pub created_at: i64,
+}
+
+/// A new account and its first API key.
+#[derive(Clone, Debug)]
+pub struct NewUser {
+    pub public_id: String,
+    pub name: Option<String>,
+    pub created_at: i64,
+}
+
+/// A new API key: its public id and the SHA-256 of the whole key.
+#[derive(Clone, Debug)]
+pub struct NewApiKey {
+    pub key_id: String,
+    pub secret_hash: String,
+    pub name: Option<String>,
+    pub created_at: i64,
+}
+
+/// An API key row (never the key itself).
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+pub struct ApiKey {
+    pub user_id: i64,
+    pub key_id: String,
+    pub secret_hash: String,
+    pub name: Option<String>,
+    pub created_at: i64,
+    pub last_used_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+}
+
+/// Changes to an account; `None` leaves a field as it is.
+#[derive(Clone, Debug, Default)]
+pub struct AccountUpdate {
+    pub name: Option<String>,
+    pub timezone: Option<String>,
+    pub hard_budget: Option<bool>,
+}
+
+/// A project with its all-time totals.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProjectSummary {
+    pub name: String,
+    pub created_at: i64,
+    pub calls: u64,
+    pub cost: Money,
+}
+
+/// How a stored event was priced.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EventPrice {
+    Priced {
+        cost: Money,
+        source: &'static str,
+        priced_as: Option<String>,
+    },
+    /// `code` is one of `unknown_model`, `missing_price`, `anomaly`, `no_usage`, `no_model`.
+    Unpriced {
+        code: &'static str,
+        reason: String,
+    },
+}
+
+impl EventPrice {
+    #[must_use]
+    pub fn cost(&self) -> Option<Money> {
+        match self {
+            EventPrice::Priced { cost, .. } => Some(*cost),
+            EventPrice::Unpriced { .. } => None,
+        }
+    }
+}
+
+/// A validated, priced event ready to store.
+#[derive(Clone, Debug)]
+pub struct NewEvent {
+    pub event_id: String,
+    pub project: String,
+    pub provider: String,
+    pub model: String,
+    /// The canonical model id, for matching custom prices later.
+    pub model_key: String,
+    pub occurred_at: i64,
+    pub tokens: TokenBuckets,
+    pub price: EventPrice,
+    pub service_tier: &'static str,
+    pub long_context: bool,
+    pub latency_ms: Option<i64>,
+    pub status: Option<String>,
+    /// JSON text of the tag map.
+    pub tags: Option<String>,
+    /// The provider's raw usage object, JSON text.
+    pub raw_usage: Option<String>,
+}
+
+impl NewEvent {
+    pub(crate) fn is_batch_tier(&self) -> bool {
+        matches!(self.service_tier, "batch" | "flex")
+    }
+}
+
+/// One account's events for one group commit.
+#[derive(Clone, Debug)]
+pub struct EventBatch {
+    pub user_id: i64,
+    pub events: Vec<NewEvent>,
+}
+
+/// What happened to one event of a batch.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum InsertOutcome {
+    Inserted,
+    /// An event with this `event_id` was already stored; its stored cost.
+    Duplicate {
+        cost: Option<Money>,
+    },
+}
+
+/// A stored event, as exported or repriced.
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+pub struct StoredEvent {
+    pub id: i64,
+    pub event_id: String,
+    pub project: String,
+    pub project_id: i64,
+    pub provider: String,
+    pub model: String,
+    pub model_key: String,
+    pub occurred_at: i64,
+    pub input_tokens: i64,
+    pub cache_read_tokens: i64,
+    pub cache_write_tokens: i64,
+    pub cache_write_1h_tokens: i64,
+    pub output_tokens: i64,
+    pub reasoning_tokens: i64,
+    pub input_audio_tokens: i64,
+    pub output_audio_tokens: i64,
+    pub web_search_requests: i64,
+    pub cost_nusd: Option<i64>,
+    pub cost_source: Option<String>,
+    pub priced_as: Option<String>,
+    pub unpriced_code: Option<String>,
+    pub unpriced_reason: Option<String>,
+    pub service_tier: String,
+    pub long_context: bool,
+    pub latency_ms: Option<i64>,
+    pub status: Option<String>,
+    pub tags: Option<String>,
+}
+
+impl StoredEvent {
+    /// The token buckets the event was priced from.
+    #[must_use]
+    pub fn tokens(&self) -> TokenBuckets {
+        let n = |v: i64| u64::try_from(v).unwrap_or(0);
+        TokenBuckets {
+            input_tokens: n(self.input_tokens),
+            cache_read_tokens: n(self.cache_read_tokens),
+            cache_write_tokens: n(self.cache_write_tokens),
+            cache_write_1h_tokens: n(self.cache_write_1h_tokens),
+            output_tokens: n(self.output_tokens),
+            reasoning_tokens: n(self.reasoning_tokens),
+            input_audio_tokens: n(self.input_audio_tokens),
+            output_audio_tokens: n(self.output_audio_tokens),
+            web_search_requests: n(self.web_search_requests),
+        }
+    }
+}
+
+/// Spend and tokens of one (provider, model, project) over a time range.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SpendRow {
+    pub provider: String,
+    pub model: String,
+    pub project: String,
+    pub calls: u64,
+    pub unpriced_calls: u64,
+    pub batch_calls: u64,
+    pub cost: Money,
+    pub tokens: TokenBuckets,
+}
+
+/// Spend of one 15-minute bucket.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BucketSpend {
+    /// Start of the bucket, Unix ms.
+    pub bucket: i64,
+    pub cost: Money,
+    pub calls: u64,
+}
+
+/// Unpriced calls of one model.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UnpricedModel {
+    pub provider: String,
+    pub model: String,
+    pub calls: u64,
+    pub reason: Option<String>,
+}
+
+/// An account's own price for a model, decimal strings in USD per 1M tokens.
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+pub struct CustomPrice {
+    pub model_key: String,
+    pub provider: Option<String>,
+    pub input: String,
+    pub output: String,
+    pub cache_read: Option<String>,
+    pub cache_write_5m: Option<String>,
+    pub cache_write_1h: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// A monthly budget.
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+pub struct BudgetRow {
+    pub amount_nusd: i64,
+    pub period: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// A repriced event: its row id and new price.
+#[derive(Clone, Debug)]
+pub struct Repriced {
+    pub event: StoredEvent,
+    pub cost: Money,
+    pub source: &'static str,
+    pub priced_as: String,
+}
+
+/// Length of a rollup bucket: 15 minutes, in ms.
+pub const BUCKET_MS: i64 = 15 * 60 * 1000;
+
+/// The rollup bucket a time falls in.
+#[must_use]
+pub fn bucket_of(time_ms: i64) -> i64 {
+    time_ms - time_ms.rem_euclid(BUCKET_MS)
+}

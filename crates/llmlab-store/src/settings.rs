@@ -1,0 +1,166 @@
+//! Which database to use, and how to connect to it.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::ConnectOptions;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+
+use crate::{Pool, StoreError, StoreResult};
+
+/// The two supported databases.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+}
+
+/// A database URL and pool size. `Debug` never shows a password.
+#[derive(Clone)]
+pub struct DbSettings {
+    url: String,
+    backend: Backend,
+    /// Most connections the pool opens.
+    pub max_connections: u32,
+}
+
+impl fmt::Debug for DbSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DbSettings")
+            .field("url", &redact(&self.url))
+            .field("backend", &self.backend)
+            .field("max_connections", &self.max_connections)
+            .finish()
+    }
+}
+
+/// The URL with any password replaced by `***`.
+#[must_use]
+pub fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else { return url.to_owned() };
+    let Some((credentials, host)) = rest.rsplit_once('@') else { return url.to_owned() };
+    match credentials.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+        None => url.to_owned(),
+    }
+}
+
+impl DbSettings {
+    /// Parses `sqlite://PATH`, `sqlite::memory:`, `postgres://…` or `postgresql://…`.
+    pub fn from_url(url: &str) -> StoreResult<DbSettings> {
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Backend::Postgres
+        } else {
+            return Err(StoreError::InvalidUrl(format!(
+                "`{}` is neither `sqlite://PATH` nor `postgres://…`",
+                redact(url)
+            )));
+        };
+        let max_connections = if backend == Backend::Sqlite { 8 } else { 16 };
+        Ok(DbSettings { url: url.to_owned(), backend, max_connections })
+    }
+
+    /// A SQLite database file at `path`.
+    #[must_use]
+    pub fn sqlite_file(path: &std::path::Path) -> DbSettings {
+        DbSettings { url: format!("sqlite://{}", path.display()), backend: Backend::Sqlite, max_connections: 8 }
+    }
+
+    #[must_use]
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// The URL with the password hidden, for messages.
+    #[must_use]
+    pub fn display_url(&self) -> String {
+        redact(&self.url)
+    }
+
+    /// The SQLite file path, if this is a file database.
+    #[must_use]
+    pub fn sqlite_path(&self) -> Option<PathBuf> {
+        let path = self.url.strip_prefix("sqlite://").or_else(|| self.url.strip_prefix("sqlite:"))?;
+        let path = path.split('?').next().unwrap_or(path);
+        (!path.is_empty() && path != ":memory:").then(|| PathBuf::from(path))
+    }
+
+    pub(crate) async fn connect(&self) -> StoreResult<Pool> {
+        match self.backend {
+            Backend::Sqlite => {
+                if let Some(parent) = self.sqlite_path().as_deref().and_then(std::path::Path::parent) {
+                    std::fs::create_dir_all(parent).map_err(|e| {
+                        StoreError::InvalidUrl(format!("cannot create the folder `{}`: {e}", parent.display()))
+                    })?;
+                }
+                let options = SqliteConnectOptions::from_str(&self.url)
+                    .map_err(|e| StoreError::InvalidUrl(e.to_string()))?
+                    .create_if_missing(true)
+                    // WAL: readers never block the writer. NORMAL sync: a commit
+                    // survives a process crash (SIGKILL); only power loss can drop
+                    // the last transactions.
+                    .journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Normal)
+                    .busy_timeout(Duration::from_secs(10))
+                    .foreign_keys(true)
+                    .disable_statement_logging();
+                let pool = SqlitePoolOptions::new().max_connections(self.max_connections).connect_with(options).await?;
+                Ok(Pool::Sqlite(pool))
+            }
+            Backend::Postgres => {
+                // `?statement-cache-capacity=0` in the URL turns prepared-statement
+                // caching off, as transaction-mode poolers (Supabase port 6543) need.
+                let options = PgConnectOptions::from_str(&self.url)
+                    .map_err(|e| StoreError::InvalidUrl(e.to_string()))?
+                    .disable_statement_logging();
+                let pool = PgPoolOptions::new()
+                    .max_connections(self.max_connections)
+                    .acquire_timeout(Duration::from_secs(10))
+                    .connect_with(options)
+                    .await?;
+                Ok(Pool::Postgres(pool))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_never_show() {
+        assert_eq!(
+            redact("postgres://app:s3cret@db.example.com:5432/llmlab"),
+            "postgres://app:***@db.example.com:5432/llmlab"
+        );
+        let settings = DbSettings::from_url("postgres://app:s3cret@db/x").unwrap();
+        assert!(!format!("{settings:?}").contains("s3cret"));
+    }
+
+    #[test]
+    fn urls_choose_the_backend() {
+        assert_eq!(DbSettings::from_url("sqlite:///tmp/x.db").unwrap().backend(), Backend::Sqlite);
+        assert_eq!(DbSettings::from_url("postgresql://h/db").unwrap().backend(), Backend::Postgres);
+        assert!(DbSettings::from_url("mysql://h/db").is_err());
+        assert_eq!(
+            DbSettings::from_url("sqlite:///tmp/a/b.db?mode=rwc").unwrap().sqlite_path(),
+            Some(PathBuf::from("/tmp/a/b.db"))
+        );
+    }
+}

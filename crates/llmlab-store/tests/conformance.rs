@@ -1,0 +1,205 @@
+//! The storage story, run against SQLite and PostgreSQL alike: whatever the
+//! backend, the same calls must give the same answers.
+
+use futures::TryStreamExt;
+use llmlab_core::{Money, TokenBuckets};
+use llmlab_store::{
+    CustomPrice, DbSettings, EventBatch, EventPrice, InsertOutcome, NewApiKey, NewEvent, NewUser, Repriced, Store,
+    StoreError, User, bucket_of,
+};
+use llmlab_test_support::{TestDb, both_backends};
+
+const NOW: i64 = 1_795_000_000_000;
+
+async fn open(db: &TestDb) -> Store {
+    Store::connect(&DbSettings::from_url(db.url()).unwrap()).await.unwrap()
+}
+
+async fn user(store: &Store, name: &str) -> User {
+    let key =
+        NewApiKey { key_id: format!("llm_{name}"), secret_hash: format!("hash-{name}"), name: None, created_at: NOW };
+    store
+        .create_user(&NewUser { public_id: format!("usr_{name}"), name: Some(name.into()), created_at: NOW }, &key)
+        .await
+        .unwrap()
+}
+
+fn event(id: &str, project: &str, model: &str, at: i64, cost: Option<i64>) -> NewEvent {
+    NewEvent {
+        event_id: id.into(),
+        project: project.into(),
+        provider: "openai".into(),
+        model: model.into(),
+        model_key: model.into(),
+        occurred_at: at,
+        tokens: TokenBuckets { input_tokens: 100, output_tokens: 10, cache_read_tokens: 5, ..TokenBuckets::default() },
+        price: match cost {
+            Some(nanos) => {
+                EventPrice::Priced { cost: Money::from_nanos(nanos), source: "catalog", priced_as: Some(model.into()) }
+            }
+            None => {
+                EventPrice::Unpriced { code: "unknown_model", reason: format!("`{model}` is not in the price catalog") }
+            }
+        },
+        service_tier: "standard",
+        long_context: false,
+        latency_ms: Some(120),
+        status: Some("ok".into()),
+        tags: Some(r#"{"team":"search"}"#.into()),
+        raw_usage: None,
+    }
+}
+
+both_backends!(accounts_and_keys, |db| async move {
+    let store = open(&db).await;
+    store.ping().await.unwrap();
+    let alice = user(&store, "alice").await;
+    let (key, owner) = store.find_key("llm_alice").await.unwrap().unwrap();
+    assert_eq!(owner, alice);
+    assert_eq!(key.secret_hash, "hash-alice");
+    assert!(store.find_key("llm_nobody").await.unwrap().is_none());
+
+    let second = NewApiKey {
+        key_id: "llm_alice2".into(),
+        secret_hash: "h2".into(),
+        name: Some("ci".into()),
+        created_at: NOW + 1,
+    };
+    store.create_key(alice.id, &second).await.unwrap();
+    assert_eq!(store.list_keys(alice.id).await.unwrap().len(), 2);
+    let revoked = store.revoke_key(alice.id, "llm_alice2", NOW + 2).await.unwrap();
+    assert_eq!(revoked.revoked_at, Some(NOW + 2));
+
+    // A key of another account can neither be listed nor revoked.
+    let bob = user(&store, "bob").await;
+    assert!(matches!(store.revoke_key(bob.id, "llm_alice", NOW).await, Err(StoreError::NotFound)));
+    assert_eq!(store.list_keys(bob.id).await.unwrap().len(), 1);
+
+    let duplicate = store.create_key(bob.id, &second).await;
+    assert!(matches!(duplicate, Err(StoreError::Conflict(_))));
+
+    let updated = store
+        .update_user(
+            alice.id,
+            &llmlab_store::AccountUpdate { timezone: Some("Europe/Paris".into()), ..Default::default() },
+        )
+        .await
+        .unwrap();
+    assert_eq!(updated.timezone, "Europe/Paris");
+    assert_eq!(updated.name.as_deref(), Some("alice"));
+    let projects = store.list_projects(alice.id).await.unwrap();
+    assert_eq!(projects.len(), 1);
+    assert_eq!(projects[0].name, "default");
+});
+
+both_backends!(events_are_counted_once_with_rollups, |db| async move {
+    let store = open(&db).await;
+    let alice = user(&store, "alice").await;
+    let bob = user(&store, "bob").await;
+    let batch = EventBatch {
+        user_id: alice.id,
+        events: vec![
+            event("e1", "default", "gpt-4o", NOW, Some(1_000)),
+            event("e2", "search", "gpt-4o", NOW + 60_000, Some(2_500)),
+            event("e3", "search", "acme-7b", NOW + 1_000_000, None),
+            event("e1", "default", "gpt-4o", NOW, Some(1_000)),
+        ],
+    };
+    let bob_batch = EventBatch { user_id: bob.id, events: vec![event("e1", "default", "gpt-4o", NOW, Some(7))] };
+    let outcomes = store.insert_events(&[batch.clone(), bob_batch], NOW).await.unwrap();
+    assert_eq!(outcomes[0][..3], [InsertOutcome::Inserted, InsertOutcome::Inserted, InsertOutcome::Inserted]);
+    assert_eq!(outcomes[0][3], InsertOutcome::Duplicate { cost: Some(Money::from_nanos(1_000)) });
+    assert_eq!(outcomes[1], [InsertOutcome::Inserted], "event ids are per account");
+
+    // A retried batch is all duplicates and changes nothing.
+    let again = store.insert_events(&[batch], NOW).await.unwrap();
+    assert!(again[0].iter().all(|o| matches!(o, InsertOutcome::Duplicate { .. })));
+
+    let all_time = store.spend_all_time(alice.id, None).await.unwrap();
+    let total: Money = all_time.iter().map(|r| r.cost).sum();
+    let calls: u64 = all_time.iter().map(|r| r.calls).sum();
+    let unpriced: u64 = all_time.iter().map(|r| r.unpriced_calls).sum();
+    assert_eq!((total, calls, unpriced), (Money::from_nanos(3_500), 3, 1));
+    let window = store.spend_between(alice.id, bucket_of(NOW), NOW + 86_400_000, None).await.unwrap();
+    assert_eq!(window.iter().map(|r| r.cost).sum::<Money>(), total);
+    assert_eq!(window.iter().map(|r| r.tokens.input_tokens).sum::<u64>(), 300);
+    let search_only = store.spend_between(alice.id, 0, i64::MAX, Some("search")).await.unwrap();
+    assert_eq!(search_only.iter().map(|r| r.calls).sum::<u64>(), 2);
+    let buckets = store.spend_per_bucket(alice.id, 0, i64::MAX, None).await.unwrap();
+    assert_eq!(buckets.iter().map(|b| b.cost).sum::<Money>(), total);
+    assert_eq!(buckets.len(), 2, "e1 and e2 share a 15-minute bucket");
+
+    // Bob sees only his own event.
+    let bob_total: Money = store.spend_all_time(bob.id, None).await.unwrap().iter().map(|r| r.cost).sum();
+    assert_eq!(bob_total, Money::from_nanos(7));
+
+    let projects = store.list_projects(alice.id).await.unwrap();
+    let names: Vec<&str> = projects.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(names, ["default", "search"]);
+    assert_eq!(projects[1].calls, 2);
+
+    let unpriced = store.unpriced_models(alice.id).await.unwrap();
+    assert_eq!(unpriced.len(), 1);
+    assert_eq!(unpriced[0].model, "acme-7b");
+
+    let exported: Vec<_> = store.export_events(alice.id, 0, i64::MAX).try_collect().await.unwrap();
+    let ids: Vec<&str> = exported.iter().map(|e| e.event_id.as_str()).collect();
+    assert_eq!(ids, ["e1", "e2", "e3"]);
+    assert_eq!(exported[1].project, "search");
+    assert_eq!(exported[2].cost_nusd, None);
+});
+
+both_backends!(a_custom_price_reprices_unpriced_events_and_rollups, |db| async move {
+    let store = open(&db).await;
+    let alice = user(&store, "alice").await;
+    let bob = user(&store, "bob").await;
+    let events = vec![event("a", "default", "acme-7b", NOW, None), event("b", "default", "acme-7b", NOW + 5, None)];
+    store.insert_events(&[EventBatch { user_id: alice.id, events: events.clone() }], NOW).await.unwrap();
+    store.insert_events(&[EventBatch { user_id: bob.id, events }], NOW).await.unwrap();
+
+    let price = CustomPrice {
+        model_key: "acme-7b".into(),
+        provider: None,
+        input: "1".into(),
+        output: "2".into(),
+        cache_read: None,
+        cache_write_5m: None,
+        cache_write_1h: None,
+        created_at: NOW,
+        updated_at: NOW,
+    };
+    let reprice = |e: &llmlab_store::StoredEvent| {
+        Some(Repriced { event: e.clone(), cost: Money::from_nanos(42), source: "custom", priced_as: "acme-7b".into() })
+    };
+    let (stored, repriced) = store.set_custom_price(alice.id, &price, reprice, NOW).await.unwrap();
+    assert_eq!(repriced, 2);
+    assert_eq!(stored.input, "1");
+    let alice_spend = store.spend_all_time(alice.id, None).await.unwrap();
+    assert_eq!(alice_spend[0].cost, Money::from_nanos(84));
+    assert_eq!(alice_spend[0].unpriced_calls, 0);
+    let rolled: Money = store.spend_per_bucket(alice.id, 0, i64::MAX, None).await.unwrap().iter().map(|b| b.cost).sum();
+    assert_eq!(rolled, Money::from_nanos(84));
+    // Bob's events of the same model stay unpriced.
+    assert_eq!(store.spend_all_time(bob.id, None).await.unwrap()[0].unpriced_calls, 2);
+    assert_eq!(store.custom_prices(alice.id).await.unwrap().len(), 1);
+    assert!(store.custom_prices(bob.id).await.unwrap().is_empty());
+
+    // Setting it again updates in place and finds nothing left to reprice.
+    let (_, again) = store.set_custom_price(alice.id, &price, reprice, NOW + 1).await.unwrap();
+    assert_eq!(again, 0);
+    assert!(store.delete_custom_price(alice.id, "acme-7b").await.unwrap());
+    assert!(!store.delete_custom_price(alice.id, "acme-7b").await.unwrap());
+});
+
+both_backends!(budgets_and_alerts_are_recorded_once, |db| async move {
+    let store = open(&db).await;
+    let alice = user(&store, "alice").await;
+    assert!(store.budget(alice.id).await.unwrap().is_none());
+    store.set_budget(alice.id, 500_000_000_000, "monthly", NOW).await.unwrap();
+    let updated = store.set_budget(alice.id, 100_000_000_000, "monthly", NOW + 1).await.unwrap();
+    assert_eq!((updated.amount_nusd, updated.created_at, updated.updated_at), (100_000_000_000, NOW, NOW + 1));
+    assert!(store.record_budget_alert(alice.id, "2026-11-01", "warning", NOW).await.unwrap());
+    assert!(!store.record_budget_alert(alice.id, "2026-11-01", "warning", NOW).await.unwrap());
+    assert!(store.record_budget_alert(alice.id, "2026-12-01", "warning", NOW).await.unwrap());
+    assert_eq!(store.budget_alerts(alice.id, "2026-11-01").await.unwrap(), ["warning"]);
+});

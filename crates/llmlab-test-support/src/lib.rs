@@ -1,0 +1,155 @@
+//! Test helpers shared by the store and server test suites.
+//!
+//! Every test gets its own database: a SQLite file in a temporary folder, or
+//! a PostgreSQL database `llmlab_test_<uuid>` created on the server named by
+//! `LLMLAB_TEST_PG_URL` and dropped when the test ends. Without that variable
+//! the PostgreSQL tests are skipped with a loud message, except under
+//! `CI=true`, where a missing PostgreSQL fails the run.
+#![allow(clippy::print_stderr)] // the skip notice is meant for the person running the tests
+
+use std::path::PathBuf;
+
+use sqlx::Connection;
+
+/// The backend a test runs against.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TestBackend {
+    Sqlite,
+    Postgres,
+}
+
+/// A database that exists for one test.
+pub struct TestDb {
+    url: String,
+    backend: TestBackend,
+    _dir: Option<tempfile::TempDir>,
+    postgres: Option<(String, String)>,
+}
+
+impl TestDb {
+    /// A fresh SQLite database file.
+    #[must_use]
+    pub fn sqlite() -> TestDb {
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let path: PathBuf = dir.path().join("llmlab.db");
+        TestDb {
+            url: format!("sqlite://{}", path.display()),
+            backend: TestBackend::Sqlite,
+            _dir: Some(dir),
+            postgres: None,
+        }
+    }
+
+    /// A fresh PostgreSQL database, or `None` (test skipped) when no server is configured.
+    pub async fn postgres() -> Option<TestDb> {
+        let Some(admin_url) = postgres_admin_url() else { return None };
+        let name = format!("llmlab_test_{}", uuid::Uuid::now_v7().simple());
+        let mut admin = sqlx::PgConnection::connect(&admin_url)
+            .await
+            .unwrap_or_else(|e| panic!("cannot connect to LLMLAB_TEST_PG_URL: {e}"));
+        sqlx::query(&format!("create database {name}")).execute(&mut admin).await.expect("create the test database");
+        let _ = admin.close().await;
+        let url = with_database(&admin_url, &name);
+        Some(TestDb { url, backend: TestBackend::Postgres, _dir: None, postgres: Some((admin_url, name)) })
+    }
+
+    /// A fresh database of the given backend (`None`: PostgreSQL skipped).
+    pub async fn new(backend: TestBackend) -> Option<TestDb> {
+        match backend {
+            TestBackend::Sqlite => Some(TestDb::sqlite()),
+            TestBackend::Postgres => TestDb::postgres().await,
+        }
+    }
+
+    #[must_use]
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    #[must_use]
+    pub fn backend(&self) -> TestBackend {
+        self.backend
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let Some((admin_url, name)) = self.postgres.take() else { return };
+        // Drop may run inside a runtime; a dedicated thread with its own runtime avoids nesting.
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
+            runtime.block_on(async move {
+                let mut admin = sqlx::PgConnection::connect(&admin_url).await?;
+                sqlx::query(&format!("drop database if exists {name} with (force)")).execute(&mut admin).await?;
+                admin.close().await
+            })
+        })
+        .join();
+        if !matches!(dropped, Ok(Ok(()))) {
+            eprintln!("warning: could not drop a test database");
+        }
+    }
+}
+
+/// The PostgreSQL server for tests, from `LLMLAB_TEST_PG_URL`.
+///
+/// # Panics
+/// Under `CI=true` when the variable is not set.
+#[must_use]
+pub fn postgres_admin_url() -> Option<String> {
+    if let Ok(url) = std::env::var("LLMLAB_TEST_PG_URL") {
+        return Some(url);
+    }
+    let in_ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
+    assert!(!in_ci, "CI=true but LLMLAB_TEST_PG_URL is not set: the PostgreSQL tests must run");
+    eprintln!("!!! LLMLAB_TEST_PG_URL is not set: this PostgreSQL test is SKIPPED !!!");
+    None
+}
+
+/// `url` with its database name replaced by `database`.
+fn with_database(url: &str, database: &str) -> String {
+    let (base, query) = url.split_once('?').map_or((url, None), |(b, q)| (b, Some(q)));
+    let prefix = base.rsplit_once('/').map_or(base, |(prefix, _)| prefix);
+    match query {
+        Some(q) => format!("{prefix}/{database}?{q}"),
+        None => format!("{prefix}/{database}"),
+    }
+}
+
+/// Defines one `#[tokio::test]` per backend running the same async body with
+/// a fresh `TestDb`: `both_backends!(name, |db| async move { … });`
+#[macro_export]
+macro_rules! both_backends {
+    ($name:ident, |$db:ident| $body:expr) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn on_sqlite() {
+                let $db = $crate::TestDb::sqlite();
+                $body.await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn on_postgres() {
+                let Some($db) = $crate::TestDb::postgres().await else { return };
+                $body.await;
+            }
+        }
+    };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replaces_only_the_database_name() {
+        assert_eq!(with_database("postgres://u@h:5432/postgres", "t1"), "postgres://u@h:5432/t1");
+        assert_eq!(
+            with_database("postgres://u@h/postgres?statement-cache-capacity=0", "t1"),
+            "postgres://u@h/t1?statement-cache-capacity=0"
+        );
+    }
+}

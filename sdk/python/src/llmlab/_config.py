@@ -1,0 +1,177 @@
+"""Configuration: one registry of environment variables, the shared config file, overrides.
+
+Precedence, lowest first: defaults → the config file the CLI writes
+(``$LLMLAB_CONFIG`` or ``~/.config/llmlab/config.toml``) → ``LLMLAB_*``
+environment variables → ``llmlab.configure(...)``. Nothing is read at import
+time; the first tracked call resolves it.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Dict, Mapping, Optional
+
+
+class EnvVars:
+    """Every environment variable the SDK reads, declared once (mirrors the CLI's registry)."""
+
+    #: Path of the TOML config file shared with the `llmlab` CLI.
+    LLMLAB_CONFIG = "LLMLAB_CONFIG"
+    #: The account's API key (`llm_…`); overrides `api_key` in the config file.
+    LLMLAB_API_KEY = "LLMLAB_API_KEY"
+    #: Base URL of the LLMLab server; overrides `base_url` in the config file.
+    LLMLAB_BASE_URL = "LLMLAB_BASE_URL"
+    #: `1`/`true`/`yes` turns the SDK into a no-op.
+    LLMLAB_DISABLED = "LLMLAB_DISABLED"
+    #: Directory of the on-disk spool for events the server did not accept yet.
+    LLMLAB_SPOOL_DIR = "LLMLAB_SPOOL_DIR"
+
+
+DEFAULT_BASE_URL = "http://127.0.0.1:8787"
+
+_TRUTHY = frozenset({"1", "true", "yes", "on"})
+
+
+def default_config_path(env: Mapping[str, str]) -> Path:
+    """The config file path, the same rule as the CLI's."""
+    explicit = env.get(EnvVars.LLMLAB_CONFIG)
+    if explicit:
+        return Path(explicit).expanduser()
+    return Path("~/.config/llmlab/config.toml").expanduser()
+
+
+def default_spool_dir(env: Mapping[str, str]) -> Path:
+    """Where undelivered events wait: ``$LLMLAB_SPOOL_DIR`` or the user cache dir."""
+    explicit = env.get(EnvVars.LLMLAB_SPOOL_DIR)
+    if explicit:
+        return Path(explicit).expanduser()
+    if sys.platform == "darwin":
+        base = Path("~/Library/Caches").expanduser()
+    elif sys.platform == "win32":
+        base = Path(env.get("LOCALAPPDATA") or Path("~/AppData/Local").expanduser())
+    else:
+        xdg = env.get("XDG_CACHE_HOME")
+        base = Path(xdg) if xdg else Path("~/.cache").expanduser()
+    return base / "llmlab" / "spool"
+
+
+def parse_flat_toml(text: str) -> Dict[str, str]:
+    """Read top-level ``key = "string"`` lines: enough for the CLI's config file on 3.9/3.10.
+
+    Tables, arrays and non-string values are skipped rather than guessed at.
+    """
+    out: Dict[str, str] = {}
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("["):
+            break  # keys after a table header belong to that table
+        key, sep, value = line.partition("=")
+        if not sep:
+            continue
+        key = key.strip().strip('"').strip("'")
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+            quote = value[0]
+            body = value[1:-1]
+            if quote == '"':
+                body = body.replace('\\"', '"').replace("\\\\", "\\")
+            out[key] = body
+        else:
+            # A trailing comment after a quoted string: `key = "v" # note`.
+            for quote in "\"'":
+                if value.startswith(quote):
+                    end = value.find(quote, 1)
+                    if end > 0 and value[end + 1 :].strip().startswith("#"):
+                        out[key] = value[1:end]
+                    break
+    return out
+
+
+def read_config_file(path: Path) -> Dict[str, str]:
+    """Top-level string keys of the config file; ``{}`` when it is missing or unreadable."""
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return {}
+    text = data.decode("utf-8", errors="replace")
+    try:
+        import tomllib  # noqa: PLC0415 - 3.11+, imported only when a file exists
+
+        parsed: Dict[str, Any] = tomllib.loads(text)
+    except ImportError:
+        return parse_flat_toml(text)
+    except ValueError:
+        return parse_flat_toml(text)
+    return {k: v for k, v in parsed.items() if isinstance(v, str)}
+
+
+@dataclass
+class Overrides:
+    """Values given to ``configure()``; ``None`` means "not set here"."""
+
+    api_key: Optional[str] = None
+    base_url: Optional[str] = None
+    enabled: Optional[bool] = None
+    project: Optional[str] = None
+    tags: Optional[Dict[str, str]] = None
+    on_budget_alert: Optional[Callable[[Dict[str, Any]], None]] = None
+    spool_dir: Optional[str] = None
+    transport: Dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Settings:
+    """The resolved configuration."""
+
+    api_key: Optional[str]
+    base_url: str
+    enabled: bool
+    project: Optional[str]
+    tags: Optional[Dict[str, str]]
+    on_budget_alert: Optional[Callable[[Dict[str, Any]], None]]
+    spool_dir: Path
+    config_path: Path
+    disabled_reason: Optional[str] = None
+
+
+def resolve(overrides: Overrides, env: Optional[Mapping[str, str]] = None) -> Settings:
+    """Layer defaults, the config file, the environment and ``configure()`` overrides."""
+    environ: Mapping[str, str] = os.environ if env is None else env
+    path = default_config_path(environ)
+    file_values = read_config_file(path)
+
+    api_key = overrides.api_key or environ.get(EnvVars.LLMLAB_API_KEY) or file_values.get("api_key")
+    base_url = (
+        overrides.base_url
+        or environ.get(EnvVars.LLMLAB_BASE_URL)
+        or file_values.get("base_url")
+        or DEFAULT_BASE_URL
+    )
+    disabled_env = environ.get(EnvVars.LLMLAB_DISABLED, "").strip().lower() in _TRUTHY
+    enabled = overrides.enabled if overrides.enabled is not None else not disabled_env
+    reason: Optional[str] = None
+    if not enabled:
+        reason = "disabled (LLMLAB_DISABLED or configure(enabled=False))"
+    elif not api_key:
+        enabled = False
+        reason = (
+            "no API key: run `llmlab init`, set LLMLAB_API_KEY, or call "
+            f"llmlab.configure(api_key=...) (config file: {path})"
+        )
+    spool = Path(overrides.spool_dir).expanduser() if overrides.spool_dir else None
+    return Settings(
+        api_key=api_key or None,
+        base_url=base_url.rstrip("/"),
+        enabled=enabled,
+        project=overrides.project,
+        tags=overrides.tags,
+        on_budget_alert=overrides.on_budget_alert,
+        spool_dir=spool or default_spool_dir(environ),
+        config_path=path,
+        disabled_reason=reason,
+    )

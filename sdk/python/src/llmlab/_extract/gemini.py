@@ -1,0 +1,61 @@
+"""Google Gemini (google-genai): GenerateContentResponse and its streaming chunks.
+
+``usage_metadata`` (SDK objects) or ``usageMetadata`` (REST JSON) is sent as
+is; the server accepts both spellings. In a stream each chunk carries running
+totals, so the last one wins and nothing is summed.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+from ._common import Found, as_str, field
+
+PROVIDER = "google"
+
+
+def usage_of(obj: Any) -> Any:
+    usage = field(obj, "usage_metadata")
+    if usage is None and isinstance(obj, dict):
+        usage = obj.get("usageMetadata")
+    return usage
+
+
+def model_of(obj: Any) -> Optional[str]:
+    model = field(obj, "model_version")
+    if model is None and isinstance(obj, dict):
+        model = obj.get("modelVersion")
+    return as_str(model)
+
+
+def from_response(obj: Any) -> Optional[Found]:
+    usage = usage_of(obj)
+    model = model_of(obj)
+    if usage is None and model is None:
+        return None
+    return Found(PROVIDER, model, usage)
+
+
+class StreamState:
+    """Keeps the last ``usage_metadata`` and ``model_version`` seen."""
+
+    __slots__ = ("model", "saw", "usage")
+
+    def __init__(self) -> None:
+        self.model: Optional[str] = None
+        self.usage: Any = None
+        self.saw = False
+
+    def observe(self, item: Any) -> None:
+        self.saw = True
+        usage = usage_of(item)
+        if usage is not None:
+            self.usage = usage
+        model = model_of(item)
+        if model is not None:
+            self.model = model
+
+    def result(self) -> Optional[Found]:
+        if not self.saw:
+            return None
+        return Found(PROVIDER, self.model, self.usage)
