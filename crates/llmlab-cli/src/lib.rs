@@ -38,6 +38,7 @@ const ABOUT: &str = "LLMLab: exact LLM cost tracking for OpenAI, Anthropic and G
 
 const EXAMPLES: &str = "\
 Examples:
+  llmlab serve                         Start the server and dashboard on http://127.0.0.1:8787
   llmlab cost response.json            Price a saved provider response
   curl … | llmlab cost --json          Price a response (or SSE stream) from stdin
   llmlab prices claude-sonnet-4-5      Show one model's prices
@@ -52,6 +53,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    Serve(commands::serve::ServeArgs),
     Cost(commands::cost::CostArgs),
     Prices(commands::prices::PricesArgs),
 }
@@ -61,6 +63,7 @@ enum Command {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
+        Command::Serve(args) => commands::serve::run(&args),
         Command::Cost(args) => commands::cost::run(&args),
         Command::Prices(args) => commands::prices::run(&args),
     };

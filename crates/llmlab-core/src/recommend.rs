@@ -58,6 +58,7 @@ pub const MIN_SAVING_PERCENT_OF_SPEND: u32 = 5;
 /// One model's usage over the window, as the server's rollups sum it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ModelUsage {
+    /// The provider the events were recorded under.
     pub provider: Provider,
     /// The model id as stored with the events (snapshots and aliases are fine:
     /// rows that resolve to one catalog entry are merged).
@@ -151,6 +152,7 @@ impl TipKind {
 /// One recommendation, ready to show.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Tip {
+    /// What the tip proposes; [`TipKind::as_str`] is the API's `kind`.
     pub kind: TipKind,
     /// One line, e.g. `Switch gpt-4o → gpt-4o-mini: save $212.40/mo on 1.2M calls`.
     pub title: String,
@@ -169,7 +171,9 @@ pub struct Tip {
 }
 
 /// The tips for `usage` summed over `window`, priced at the catalog rates in
-/// force `on` (normally the window's last day).
+/// force `on` (normally the window's last day). Monthly figures are the
+/// window's × 30 / its days, so a window reaching back before the account's
+/// first call understates them (conservative), and a short one extrapolates.
 ///
 /// Order: tips with a saving first, largest monthly saving first (ties:
 /// switch, caching, batch, then model id); then the one `top_spend` tip.
@@ -233,9 +237,10 @@ fn note_overlapping_tips(tips: &mut [Tip]) {
         .map(|tip| {
             let others: Vec<&str> =
                 kinds_for(&tip.current_model, tips).into_iter().filter(|k| *k != tip.kind.as_str()).collect();
+            let tips = if others.len() == 1 { "tip" } else { "tips" };
             (!others.is_empty()).then(|| {
                 format!(
-                    "Not additive: the {} tip for this model is computed from the same usage, so the savings overlap.",
+                    "Not additive: the {} {tips} for this model start from the same usage, so the savings overlap.",
                     others.join(" and ")
                 )
             })

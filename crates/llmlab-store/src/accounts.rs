@@ -171,47 +171,18 @@ impl Store {
             .collect())
     }
 
-    /// The id of the account's project `name`, creating it on first use.
-    pub(crate) async fn project_id<'c, E>(&self, executor: E, user_id: i64, name: &str, now: i64) -> StoreResult<i64>
-    where
-        E: ProjectExecutor<'c>,
-    {
-        if let Some(id) = self.cached_project(user_id, name) {
-            return Ok(id);
-        }
-        let id = executor.upsert_project(user_id, name, now).await?;
-        self.project_ids.lock().expect("project cache lock").insert((user_id, name.to_owned()), id);
-        Ok(id)
-    }
-
-    fn cached_project(&self, user_id: i64, name: &str) -> Option<i64> {
+    /// The id of the account's project `name` if this process has seen it.
+    pub(crate) fn cached_project(&self, user_id: i64, name: &str) -> Option<i64> {
         self.project_ids.lock().expect("project cache lock").get(&(user_id, name.to_owned())).copied()
     }
+
+    /// Remembers project ids; call only after the transaction that made them committed.
+    pub(crate) fn remember_projects(&self, ids: impl IntoIterator<Item = ((i64, String), i64)>) {
+        self.project_ids.lock().expect("project cache lock").extend(ids);
+    }
 }
 
-/// A transaction of either backend that can create-or-find a project.
-pub(crate) trait ProjectExecutor<'c> {
-    async fn upsert_project(self, user_id: i64, name: &str, now: i64) -> StoreResult<i64>;
-}
-
-macro_rules! impl_project_executor {
-    ($db:ty) => {
-        impl<'c> ProjectExecutor<'c> for &mut sqlx::Transaction<'c, $db> {
-            async fn upsert_project(self, user_id: i64, name: &str, now: i64) -> StoreResult<i64> {
-                // `do update` (a no-op) instead of `do nothing` so `returning` yields the existing row.
-                let id: i64 = sqlx::query_scalar(
-                    "insert into projects (user_id, name, created_at) values ($1, $2, $3) \
-                     on conflict (user_id, name) do update set name = excluded.name returning id",
-                )
-                .bind(user_id)
-                .bind(name)
-                .bind(now)
-                .fetch_one(&mut **self)
-                .await?;
-                Ok(id)
-            }
-        }
-    };
-}
-impl_project_executor!(sqlx::Sqlite);
-impl_project_executor!(sqlx::Postgres);
+/// Creates the project if needed and returns its id. `do update` (a no-op)
+/// rather than `do nothing`, so `returning` also yields an existing row.
+pub(crate) const UPSERT_PROJECT: &str = "insert into projects (user_id, name, created_at) values ($1, $2, $3) \
+    on conflict (user_id, name) do update set name = excluded.name returning id";

@@ -99,14 +99,30 @@ impl Store {
     /// Stores the events of several accounts in ONE transaction (group
     /// commit), with their rollups, and reports per event whether it was new
     /// or a duplicate of an earlier `event_id`.
+    #[expect(clippy::too_many_lines, reason = "one transaction, written once for both backends by with_pool!")]
     pub async fn insert_events(&self, batches: &[EventBatch], now: i64) -> StoreResult<Vec<Vec<InsertOutcome>>> {
         with_pool!(self, pool => {
             let mut tx = pool.begin().await?;
             let mut outcomes = Vec::with_capacity(batches.len());
+            let mut new_projects: HashMap<(i64, String), i64> = HashMap::new();
             for batch in batches {
                 let mut project_ids = Vec::with_capacity(batch.events.len());
                 for event in &batch.events {
-                    project_ids.push(self.project_id(&mut tx, batch.user_id, &event.project, now).await?);
+                    let key = (batch.user_id, event.project.clone());
+                    let known = self.cached_project(batch.user_id, &event.project).or_else(|| new_projects.get(&key).copied());
+                    let id = if let Some(id) = known {
+                        id
+                    } else {
+                        let id: i64 = sqlx::query_scalar(crate::accounts::UPSERT_PROJECT)
+                            .bind(batch.user_id)
+                            .bind(&event.project)
+                            .bind(now)
+                            .fetch_one(&mut *tx)
+                            .await?;
+                        new_projects.insert(key, id);
+                        id
+                    };
+                    project_ids.push(id);
                 }
                 let mut inserted: HashSet<String> = HashSet::new();
                 let rows: Vec<(usize, &NewEvent)> = batch.events.iter().enumerate().collect();
@@ -192,6 +208,7 @@ impl Store {
                 outcomes.push(outcome);
             }
             tx.commit().await?;
+            self.remember_projects(new_projects);
             Ok(outcomes)
         })
     }

@@ -7,7 +7,11 @@
 //! `CI=true`, where a missing PostgreSQL fails the run.
 #![allow(clippy::print_stderr)] // the skip notice is meant for the person running the tests
 
+mod server;
+
 use std::path::PathBuf;
+
+pub use server::TestServer;
 
 use sqlx::Connection;
 
@@ -42,7 +46,7 @@ impl TestDb {
 
     /// A fresh PostgreSQL database, or `None` (test skipped) when no server is configured.
     pub async fn postgres() -> Option<TestDb> {
-        let Some(admin_url) = postgres_admin_url() else { return None };
+        let admin_url = postgres_admin_url()?;
         let name = format!("llmlab_test_{}", uuid::Uuid::now_v7().simple());
         let mut admin = sqlx::PgConnection::connect(&admin_url)
             .await

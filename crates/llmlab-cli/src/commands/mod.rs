@@ -2,3 +2,4 @@
 
 pub(crate) mod cost;
 pub(crate) mod prices;
+pub(crate) mod serve;

@@ -1,5 +1,12 @@
 //! Integration tests: the real `llmlab` binary, run as a user would.
 
+mod api;
 mod cost_command;
 mod prices_command;
+mod server_accounts;
+mod server_costs;
+mod server_crash;
+mod server_events;
+mod server_isolation;
+mod server_openapi;
 mod support;

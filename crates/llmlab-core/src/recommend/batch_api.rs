@@ -26,9 +26,10 @@ pub(super) fn tip(mix: &ModelMix<'_>, context: &Context) -> Option<Tip> {
     // Only the on-demand share moves; the batched share already pays batch prices.
     let window_saving = mix.blend(sum(&on_demand_lines) - sum(&batch_lines), Decimal::ZERO);
     let monthly = context.worthwhile_saving(mix, window_saving)?;
-    let mut assumptions = vec![format!(
+    let mut assumptions = vec![
         "Upper bound: assumes none of these calls needs an answer within seconds (batch results arrive within 24 hours)."
-    )];
+            .to_owned(),
+    ];
     assumptions.extend(usage_lines(context, mix));
     assumptions.push(format!("Prices on {} in USD, on demand → batch:", context.on));
     for (standard, batched) in on_demand_lines.iter().zip(&batch_lines) {

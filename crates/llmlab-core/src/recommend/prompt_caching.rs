@@ -13,6 +13,7 @@
 use rust_decimal::Decimal;
 
 use crate::catalog::PriceSet;
+use crate::money::Money;
 use crate::provider::Provider;
 
 use super::mix::ModelMix;
@@ -110,19 +111,25 @@ impl Prefix {
     }
 }
 
-fn detail(mix: &ModelMix<'_>, uncached: u64, window_saving: Decimal, monthly: crate::money::Money) -> String {
+fn detail(mix: &ModelMix<'_>, uncached: u64, window_saving: Decimal, monthly: Money) -> String {
     let id = &mix.entry.id;
     let reads = mix.buckets.cache_read_tokens;
     let all_input = Decimal::from(mix.buckets.input_tokens) + Decimal::from(reads);
+    let cached = if reads == 0 {
+        "none of its input".to_owned()
+    } else {
+        format!(
+            "only {} of its input ({} of {} tokens)",
+            percent(Decimal::from(reads), all_input),
+            count(reads),
+            count(mix.buckets.input_tokens.saturating_add(reads))
+        )
+    };
     format!(
-        "{id} sent {} uncached input tokens per call on average and read only {} of its input from the prompt cache \
-         ({} of {} tokens). If half of that input is a prefix repeated across calls (instructions, tool definitions, \
-         documents) and cached, the window's {} uncached input tokens would cost {} less: about {} per {MONTH_DAYS}-day \
-         month.{}",
+        "{id} sent {} uncached input tokens per call on average and read {cached} from the prompt cache. \
+         If half of that input is a prefix repeated across calls (instructions, tool definitions, documents) and \
+         cached, the window's {} uncached input tokens would cost {} less: about {} per {MONTH_DAYS}-day month.{}",
         count(uncached / mix.priced_calls),
-        percent(Decimal::from(reads), all_input),
-        count(reads),
-        count(mix.buckets.input_tokens.saturating_add(reads)),
         count(uncached),
         usd_exact(window_saving),
         usd(monthly),

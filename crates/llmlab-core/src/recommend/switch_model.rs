@@ -10,8 +10,9 @@
 //! An alternative without a price for a cache class the user used (a model
 //! without cache writes, say) prices those tokens as its uncached input: the
 //! same prompt sent to a model that does not bill that class. An alternative
-//! without a web-search fee is skipped when the user searched: it cannot be
-//! assumed to offer the tool.
+//! without a web-search fee is skipped when the user searched, and one without
+//! an audio price when the user sent audio the current model prices: it cannot
+//! be assumed to offer the tool or accept the audio.
 
 use rust_decimal::Decimal;
 
@@ -33,7 +34,7 @@ pub(super) fn tip(catalog: &Catalog, mix: &ModelMix<'_>, context: &Context) -> O
         .iter()
         .filter_map(|id| catalog.entry(id))
         .filter(|candidate| can_take_over(mix.entry, candidate))
-        .filter_map(|candidate| Repriced::alternative(mix, candidate, context))
+        .filter_map(|candidate| Repriced::alternative(mix, candidate, &current, context))
         .collect();
     // Cheapest first; the sort is stable, so the catalog's order breaks ties.
     options.sort_by_key(|option| option.window_cost);
@@ -103,11 +104,15 @@ impl<'c> Repriced<'c> {
     }
 
     /// A candidate at its prices; `None` when it cannot take the workload.
-    fn alternative(mix: &ModelMix<'_>, entry: &'c ModelEntry, context: &Context) -> Option<Self> {
+    fn alternative(
+        mix: &ModelMix<'_>,
+        entry: &'c ModelEntry,
+        current: &Repriced<'_>,
+        context: &Context,
+    ) -> Option<Self> {
         let card = entry.rates_on(context.on);
         let tables = mix.tables(card);
-        let searches = mix.buckets.web_search_requests > 0;
-        if searches && tables.fees.and_then(|f| f.web_search).is_none() {
+        if lacks_a_capability(&mix.buckets, current, &tables) {
             return None;
         }
         let (on_demand, priced_as_input) = cache_classes_as_input(tables.on_demand, &mix.buckets);
@@ -120,6 +125,21 @@ impl<'c> Repriced<'c> {
     fn lines(&self, mix: &ModelMix<'_>) -> Vec<CostLine> {
         mix.lines(&self.on_demand, self.tables.fees, &self.entry.id).unwrap_or_default()
     }
+}
+
+/// Web searches need the tool (a fee); audio needs an audio price where the
+/// current model has one. Without it `cost_lines` would bill audio at the
+/// text price, which for a text-only model (an embedding model without audio
+/// input, say) is a saving that cannot happen.
+fn lacks_a_capability(used: &TokenBuckets, current: &Repriced<'_>, candidate: &Tables<'_>) -> bool {
+    let searches = used.web_search_requests > 0 && candidate.fees.and_then(|f| f.web_search).is_none();
+    let audio = |tokens: u64, current_price: Option<Decimal>, candidate_price: Option<Decimal>| {
+        tokens > 0 && current_price.is_some() && candidate_price.is_none()
+    };
+    let (now, then) = (&current.on_demand, candidate.on_demand);
+    searches
+        || audio(used.input_audio_tokens, now.input_audio, then.input_audio)
+        || audio(used.output_audio_tokens, now.output_audio, then.output_audio)
 }
 
 /// `prices` with every missing cache price the user's tokens need set to the
@@ -180,7 +200,7 @@ fn price_lines(mix: &ModelMix<'_>, current: &Repriced<'_>, best: &Repriced<'_>, 
             continue;
         };
         let filled = if best.priced_as_input.contains(&line.class) {
-            format!(" ({} has no {name} price: priced as its uncached input)", best.entry.id)
+            format!(" ({} has no price for {name}: priced as its uncached input)", best.entry.id)
         } else {
             String::new()
         };

@@ -40,13 +40,16 @@ pub(super) fn count(n: u64) -> String {
     group_thousands(&n.to_string())
 }
 
-/// A count for titles: `812`, `45.3k`, `1.2M`, `3.4B` (one decimal, rounded half up).
+/// A count for titles: `812`, `45.3k`, `100k`, `1.2M` (one decimal at most, rounded half up).
 pub(super) fn compact(n: u64) -> String {
     let units: [(u128, &str); 3] = [(1_000_000_000, "B"), (1_000_000, "M"), (1_000, "k")];
     for (size, suffix) in units {
         if u128::from(n) >= size {
             let tenths = (u128::from(n) * 10 + size / 2) / size;
-            return format!("{}.{}{suffix}", tenths / 10, tenths % 10);
+            return match tenths % 10 {
+                0 => format!("{}{suffix}", tenths / 10),
+                tenth => format!("{}.{tenth}{suffix}", tenths / 10),
+            };
         }
     }
     n.to_string()

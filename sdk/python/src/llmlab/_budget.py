@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import warnings
-from typing import Any, Callable, Dict, Optional, Set, Tuple
+from typing import Any, Callable, Optional
 
 from ._internal import logger
 
@@ -19,8 +19,8 @@ class BudgetAlerts:
     """Remembers which (state, period) pairs were already announced in this process."""
 
     def __init__(self) -> None:
-        self.callback: Optional[Callable[[Dict[str, Any]], None]] = None
-        self._seen: Set[Tuple[str, str]] = set()
+        self.callback: Optional[Callable[[dict[str, Any]], None]] = None
+        self._seen: set[tuple[str, str]] = set()
         self._lock = threading.Lock()
 
     def handle(self, budget: Any) -> None:
@@ -45,14 +45,13 @@ class BudgetAlerts:
                 logger.warning("llmlab: the on_budget_alert callback raised %r", exc)
 
 
-def _message(state: str, budget: Dict[str, Any]) -> str:
+def _message(state: str, budget: dict[str, Any]) -> str:
     spent = budget.get("spent_usd")
     amount = budget.get("amount_usd")
     percent = budget.get("percent_used")
     period = budget.get("period") or "period"
     share = f" ({percent:.0f}%)" if isinstance(percent, (int, float)) else ""
-    if state == "exceeded":
-        head = "LLMLab budget exceeded"
-    else:
-        head = "LLMLab budget warning"
-    return f"{head}: ${spent} of ${amount}{share} spent this {period}"
+    head = "LLMLab budget exceeded" if state == "exceeded" else "LLMLab budget warning"
+    start = budget.get("period_start")
+    since = f" (since {start})" if start else ""
+    return f"{head}: ${spent} of ${amount}{share} spent this {period}{since}"

@@ -8,11 +8,15 @@ time; the first tracked call resolves it.
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Dict, Mapping, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 
 class EnvVars:
@@ -58,12 +62,12 @@ def default_spool_dir(env: Mapping[str, str]) -> Path:
     return base / "llmlab" / "spool"
 
 
-def parse_flat_toml(text: str) -> Dict[str, str]:
+def parse_flat_toml(text: str) -> dict[str, str]:
     """Read top-level ``key = "string"`` lines: enough for the CLI's config file on 3.9/3.10.
 
     Tables, arrays and non-string values are skipped rather than guessed at.
     """
-    out: Dict[str, str] = {}
+    out: dict[str, str] = {}
     for raw in text.splitlines():
         line = raw.strip()
         if not line or line.startswith("#"):
@@ -92,7 +96,7 @@ def parse_flat_toml(text: str) -> Dict[str, str]:
     return out
 
 
-def read_config_file(path: Path) -> Dict[str, str]:
+def read_config_file(path: Path) -> dict[str, str]:
     """Top-level string keys of the config file; ``{}`` when it is missing or unreadable."""
     try:
         data = path.read_bytes()
@@ -100,11 +104,12 @@ def read_config_file(path: Path) -> Dict[str, str]:
         return {}
     text = data.decode("utf-8", errors="replace")
     try:
-        import tomllib  # noqa: PLC0415 - 3.11+, imported only when a file exists
-
-        parsed: Dict[str, Any] = tomllib.loads(text)
+        # 3.11+; on 3.9/3.10 the flat parser reads the CLI's `key = "value"` file.
+        tomllib = importlib.import_module("tomllib")
     except ImportError:
         return parse_flat_toml(text)
+    try:
+        parsed: dict[str, Any] = tomllib.loads(text)
     except ValueError:
         return parse_flat_toml(text)
     return {k: v for k, v in parsed.items() if isinstance(v, str)}
@@ -118,10 +123,10 @@ class Overrides:
     base_url: Optional[str] = None
     enabled: Optional[bool] = None
     project: Optional[str] = None
-    tags: Optional[Dict[str, str]] = None
-    on_budget_alert: Optional[Callable[[Dict[str, Any]], None]] = None
+    tags: Optional[dict[str, str]] = None
+    on_budget_alert: Optional[Callable[[dict[str, Any]], None]] = None
     spool_dir: Optional[str] = None
-    transport: Dict[str, Any] = field(default_factory=dict)
+    transport: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -132,8 +137,8 @@ class Settings:
     base_url: str
     enabled: bool
     project: Optional[str]
-    tags: Optional[Dict[str, str]]
-    on_budget_alert: Optional[Callable[[Dict[str, Any]], None]]
+    tags: Optional[dict[str, str]]
+    on_budget_alert: Optional[Callable[[dict[str, Any]], None]]
     spool_dir: Path
     config_path: Path
     disabled_reason: Optional[str] = None

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import logging
 import threading
-from types import TracebackType
-from typing import Callable, Optional
+from typing import TYPE_CHECKING, Callable, Optional
+
+if TYPE_CHECKING:
+    from types import TracebackType
 
 logger = logging.getLogger("llmlab")
 
@@ -30,7 +32,7 @@ def internal_error(exc: BaseException) -> None:
         if hook is not None:
             hook(exc)
         logger.debug("llmlab internal error", exc_info=exc)
-    except Exception:  # noqa: BLE001 - the hook itself must not break the host either
+    except Exception:  # noqa: BLE001, S110 - the hook itself must not break the host either
         pass
 
 

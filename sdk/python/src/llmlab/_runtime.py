@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from typing import Any, Dict, Optional
+from typing import Any, Optional
 
 from ._budget import BudgetAlerts
 from ._config import Overrides, Settings, resolve
@@ -44,7 +44,9 @@ class Runtime:
         if not settings.enabled:
             log_once(
                 "disabled",
-                logging.WARNING if "no API key" in (settings.disabled_reason or "") else logging.INFO,
+                logging.WARNING
+                if "no API key" in (settings.disabled_reason or "")
+                else logging.INFO,
                 "llmlab: tracking is off: %s",
                 settings.disabled_reason,
             )
@@ -57,7 +59,7 @@ class Runtime:
         """Apply ``configure()`` values; the next tracked call picks them up."""
         with self._lock:
             old = self.transport
-            transport_opts: Optional[Dict[str, Any]] = changes.pop("transport", None)
+            transport_opts: Optional[dict[str, Any]] = changes.pop("transport", None)
             for key, value in changes.items():
                 if value is not None:
                     setattr(self.overrides, key, value)

@@ -12,15 +12,18 @@ must never raise into the caller.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import threading
 import time
-from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Optional
 
 from ._internal import internal_error, log_once
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 _SUFFIX = ".json"
 _CLAIM = ".claim-"
@@ -58,7 +61,7 @@ class Spool:
 
     # -- writing -----------------------------------------------------------------------
 
-    def write(self, events: List[Dict[str, Any]]) -> bool:
+    def write(self, events: list[dict[str, Any]]) -> bool:
         """Store one batch; ``False`` (and a one-time log line) when the disk refuses."""
         if not events:
             return True
@@ -100,7 +103,9 @@ class Spool:
                 total = sum(sizes)
                 dropped = 0
                 i = 0
-                while i < len(files) and (total > self.max_bytes or len(files) - i > self.max_files):
+                while i < len(files) and (
+                    total > self.max_bytes or len(files) - i > self.max_files
+                ):
                     try:
                         files[i].unlink()
                         dropped += _count_of(files[i].name)
@@ -122,7 +127,7 @@ class Spool:
 
     # -- reading -----------------------------------------------------------------------
 
-    def _ready_files(self) -> List[Path]:
+    def _ready_files(self) -> list[Path]:
         try:
             names = os.listdir(self.directory)
         except OSError:
@@ -152,12 +157,10 @@ class Spool:
             except ValueError:
                 alive = False
             if not alive:
-                try:
+                with contextlib.suppress(OSError):
                     os.replace(self.directory / name, self.directory / base)
-                except OSError:
-                    pass
 
-    def claim_next(self) -> Optional[Tuple[Path, List[Dict[str, Any]]]]:
+    def claim_next(self) -> Optional[tuple[Path, list[dict[str, Any]]]]:
         """Take the oldest batch for sending; ``None`` when the spool is empty."""
         for path in self._ready_files():
             claimed = path.with_name(path.name + _CLAIM + str(os.getpid()))
@@ -184,15 +187,11 @@ class Spool:
         return None
 
     def done(self, claimed: Path) -> None:
-        try:
+        with contextlib.suppress(OSError):
             claimed.unlink()
-        except OSError:
-            pass
 
     def release(self, claimed: Path) -> None:
         """Give a claimed file back (its send failed; it is retried later)."""
         name = claimed.name.split(_CLAIM, 1)[0]
-        try:
+        with contextlib.suppress(OSError):
             os.replace(claimed, claimed.with_name(name))
-        except OSError:
-            pass

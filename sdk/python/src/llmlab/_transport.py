@@ -24,14 +24,16 @@ from collections import deque
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from itertools import count
-from typing import Any, Deque, Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Optional
 from urllib.parse import urlsplit
 
 from ._budget import BudgetAlerts
-from ._config import Settings
-from ._event import Record, build_event
-from ._internal import internal_error, log_once, logger
+from ._event import Item, build_event, wall_offset
+from ._internal import internal_error, log_once
 from ._spool import Spool
+
+if TYPE_CHECKING:
+    from ._config import Settings
 
 USER_AGENT = "llmlab-python/0.1.0"
 BATCH_PATH = "/api/events/batch"
@@ -56,7 +58,7 @@ class TransportOptions:
     exit_timeout: float = 2.0
 
 
-_PostResult = Tuple[Optional[int], Optional[float], Any, Optional[BaseException]]
+_PostResult = tuple[Optional[int], Optional[float], Any, Optional[BaseException]]
 
 
 def parse_retry_after(value: Optional[str]) -> Optional[float]:
@@ -71,8 +73,6 @@ def parse_retry_after(value: Optional[str]) -> Optional[float]:
     try:
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError):
-        return None
-    if when is None:
         return None
     return max(0.0, when.timestamp() - time.time())
 
@@ -104,11 +104,12 @@ class Transport:
             "User-Agent": USER_AGENT,
         }
         self._atexit_registered = False
+        self._closed = False
         self._init_runtime_state()
 
     def _init_runtime_state(self) -> None:
         """Everything that must be fresh in a new process (``__init__`` and after ``fork``)."""
-        self._queue: Deque[Record] = deque()
+        self._queue: deque[Item] = deque()
         self._thread: Optional[threading.Thread] = None
         self._start_lock = threading.Lock()
         self._send_lock = threading.Lock()
@@ -120,11 +121,13 @@ class Transport:
         self._flush_requested = 0
         self._flush_done = 0
         self._flushing = 0
+        self._flush_deadline: Optional[float] = None
         self._force_probe = False
-        self._inflight: List[Record] = []
-        self._inflight_events: List[Dict[str, Any]] = []
+        self._inflight: list[Item] = []
+        self._inflight_events: list[dict[str, Any]] = []
         self._conn: Optional[http.client.HTTPConnection] = None
-        self._down_until = 0.0
+        self._down_until = 0.0  # our own backoff: a flush may probe before it ends
+        self._hold_until = 0.0  # the server's Retry-After: always honoured
         self._failures = 0
         self._next_spool_check = 0.0
         self._reclaimed = False
@@ -135,7 +138,7 @@ class Transport:
 
     # -- caller side -------------------------------------------------------------------
 
-    def enqueue(self, record: Record) -> None:
+    def enqueue(self, record: Item) -> None:
         """Queue one record; never blocks, never raises. Drops (and counts) when full."""
         queue = self._queue
         if len(queue) >= self.options.max_queue:
@@ -154,12 +157,12 @@ class Transport:
             self._wake.set()
 
     def pending(self) -> int:
-        """Records queued or being sent right now (spooled ones are not pending)."""
+        """Items queued or being sent right now (spooled ones are not pending)."""
         return len(self._queue) + len(self._inflight)
 
     def _ensure_worker(self) -> None:
         with self._start_lock:
-            if self._thread is not None:
+            if self._thread is not None or self._stop.is_set():
                 return
             now = time.monotonic()
             if now < self._next_start_attempt:
@@ -188,55 +191,82 @@ class Transport:
 
     # -- flush / shutdown ---------------------------------------------------------------
 
-    def flush(self, timeout: float = 5.0) -> int:
-        """Deliver (or spool) what is queued; return how many records are still pending."""
-        deadline = time.monotonic() + max(0.0, timeout)
+    def flush(self, timeout: float = 5.0, *, urgent: bool = False) -> int:
+        """Deliver (or spool) what is queued; return how many records are still pending.
+
+        Retries run on their usual schedule while time allows; shortly before
+        the deadline the worker is told to stop retrying and spool instead.
+        ``urgent`` (at exit) skips the retries: one try per batch, then the spool.
+        """
+        timeout = max(0.0, timeout)
+        deadline = time.monotonic() + timeout
+        soft = deadline - min(0.25, timeout / 5)
         thread = self._thread
         if thread is threading.current_thread():
             return self.pending()  # called from a budget callback: cannot wait for ourselves
         with self._cv:
             self._flushing += 1
-            self._interrupt.set()
+            if urgent:
+                self._interrupt.set()
         try:
             if thread is not None and thread.is_alive():
                 with self._cv:
                     self._flush_requested += 1
                     target = self._flush_requested
+                    self._flush_deadline = soft
                     self._wake.set()
-                    while self._flush_done < target:
-                        left = deadline - time.monotonic()
-                        if left <= 0:
-                            break
-                        self._cv.wait(left)
+                    if not self._wait_flushed(target, soft):
+                        self._interrupt.set()
+                        self._wait_flushed(target, deadline)
             else:
-                if self._thread is None:
-                    self._ensure_worker()  # a later retry may succeed; this flush runs inline
-                self._cycle(force=True, deadline=deadline)
+                # No worker (it could not start, or it was stopped): deliver on this thread.
+                self._flush_deadline = soft
+                self._cycle(force=True)
         except Exception as exc:  # noqa: BLE001
             internal_error(exc)
         finally:
             with self._cv:
                 self._flushing -= 1
-                if self._flushing == 0 and not self._stop.is_set():
-                    self._interrupt.clear()
+                if self._flushing == 0:
+                    self._flush_deadline = None
+                    if not self._stop.is_set():
+                        self._interrupt.clear()
         return self.pending()
+
+    def _wait_flushed(self, target: int, until: float) -> bool:
+        """Wait (holding ``_cv``) for the worker to finish flush request ``target``."""
+        while self._flush_done < target:
+            left = until - time.monotonic()
+            if left <= 0:
+                return False
+            self._cv.wait(left)
+        return True
 
     def close(self, timeout: float = 2.0) -> int:
         """Flush with a time cap, stop the worker, and spool what is left. Returns that count."""
-        self.flush(timeout)
+        if self._closed:
+            return 0
+        self.flush(timeout, urgent=True)
+        self._closed = True
         self._stop.set()
         self._interrupt.set()
         self._wake.set()
-        leftovers: List[Dict[str, Any]] = list(self._inflight_events)
+        leftovers: list[dict[str, Any]] = list(self._inflight_events)
         while True:
             try:
                 record = self._queue.popleft()
             except IndexError:
                 break
             try:
-                leftovers.append(self._build(record))
+                event = self._build(record)
             except Exception as exc:  # noqa: BLE001
                 internal_error(exc)
+                continue
+            if event is not None:
+                leftovers.append(event)
+        if self._atexit_registered:
+            atexit.unregister(self._at_exit)
+            self._atexit_registered = False
         if leftovers:
             # In-flight events may still reach the server too: their ids make that harmless.
             self.spool.write(leftovers)
@@ -264,7 +294,7 @@ class Transport:
             with self._cv:
                 requested = self._flush_requested
             force = requested > self._flush_done
-            self._cycle(force=force, deadline=None)
+            self._cycle(force=force)
             with self._cv:
                 if requested > self._flush_done:
                     self._flush_done = requested
@@ -274,53 +304,62 @@ class Transport:
             self._wake.wait(self.options.flush_interval)
             self._wake.clear()
 
-    def _cycle(self, force: bool, deadline: Optional[float]) -> None:
+    def _cycle(self, force: bool) -> None:
         with self._send_lock:
             self._force_probe = force
             try:
-                self._drain_queue(deadline)
-                self._drain_spool(force, deadline)
+                self._drain_queue()
+                self._drain_spool(force)
             except Exception as exc:  # noqa: BLE001 - the worker must outlive any bug
                 internal_error(exc)
             finally:
                 self._inflight = []
                 self._inflight_events = []
 
-    def _build(self, record: Record) -> Dict[str, Any]:
-        return build_event(record, self.settings.project, self.settings.tags)
+    def _build(self, record: Item, offset: Optional[float] = None) -> Optional[dict[str, Any]]:
+        return build_event(record, self.settings.project, self.settings.tags, offset)
 
-    def _drain_queue(self, deadline: Optional[float]) -> None:
+    def _past_flush_deadline(self, delay: float = 0.0) -> bool:
+        deadline = self._flush_deadline
+        return deadline is not None and time.monotonic() + delay > deadline
+
+    def _drain_queue(self) -> None:
         queue = self._queue
         size = self.options.batch_size
         while queue:
-            if deadline is not None and time.monotonic() > deadline:
-                return
-            batch: List[Record] = []
+            batch: list[Item] = []
             while queue and len(batch) < size:
                 batch.append(queue.popleft())
             self._inflight = batch
-            events: List[Dict[str, Any]] = []
+            events: list[dict[str, Any]] = []
+            offset = wall_offset()
             for record in batch:
                 try:
-                    events.append(self._build(record))
+                    event = self._build(record, offset)
                 except Exception as exc:  # noqa: BLE001 - one bad record must not sink the batch
                     internal_error(exc)
+                    continue
+                if event is not None:
+                    events.append(event)
             self._inflight_events = events
             if events:
                 self._deliver(events)
             self._inflight = []
             self._inflight_events = []
 
-    def _deliver(self, events: List[Dict[str, Any]]) -> None:
+    def _deliver(self, events: list[dict[str, Any]]) -> None:
         """Send now, or spool: while the server is known to be down, straight to the spool."""
-        if time.monotonic() < self._down_until and not self._force_probe:
+        now = time.monotonic()
+        if now < self._hold_until or (now < self._down_until and not self._force_probe):
             self.spool.write(events)
             return
         if not self._send(events, self.options.max_retries):
             self.spool.write(events)
 
-    def _drain_spool(self, force: bool, deadline: Optional[float]) -> None:
+    def _drain_spool(self, force: bool) -> None:
         now = time.monotonic()
+        if now < self._hold_until:
+            return
         if not force and (now < self._down_until or now < self._next_spool_check):
             return
         if force and now < self._down_until and not self._force_probe:
@@ -330,7 +369,7 @@ class Transport:
             self._reclaimed = True
             self.spool.reclaim_stale()
         while not self._stop.is_set() or force:
-            if deadline is not None and time.monotonic() > deadline:
+            if force and self._past_flush_deadline():
                 return
             claimed = self.spool.claim_next()
             if claimed is None:
@@ -344,7 +383,7 @@ class Transport:
 
     # -- HTTP ----------------------------------------------------------------------------
 
-    def _send(self, events: List[Dict[str, Any]], retries: int) -> bool:
+    def _send(self, events: list[dict[str, Any]], retries: int) -> bool:
         """POST one batch. True: handled (delivered or deliberately dropped). False: keep it."""
         body = json.dumps({"events": events}, separators=(",", ":")).encode("utf-8")
         if len(body) > self.options.max_batch_bytes and len(events) > 1:
@@ -398,11 +437,13 @@ class Transport:
                 return False
             delay = retry_after if retry_after is not None else self._backoff(attempt)
             if delay > self.options.backoff_max:
-                return False
+                return False  # a long Retry-After: spool now, `_hold_until` keeps us quiet
+            if self._past_flush_deadline(delay):
+                return False  # a flush is waiting: spool rather than overrun it
             if self._interrupt.wait(delay):
                 return False
 
-    def _send_split(self, events: List[Dict[str, Any]], retries: int) -> None:
+    def _send_split(self, events: list[dict[str, Any]], retries: int) -> None:
         mid = len(events) // 2
         for half in (events[:mid], events[mid:]):
             if not self._send(half, retries):
@@ -410,17 +451,17 @@ class Transport:
 
     def _backoff(self, attempt: int) -> float:
         base = min(self.options.backoff_max, self.options.backoff_base * (2 ** (attempt - 1)))
-        return base * (0.5 + random.random() / 2)
+        return float(base) * (0.5 + random.random() / 2)
 
     def _note_failure(
         self, status: Optional[int], retry_after: Optional[float], error: Optional[BaseException]
     ) -> None:
         self._failures += 1
         self._force_probe = False
-        wait = self._backoff(min(self._failures, 16))
+        now = time.monotonic()
+        self._down_until = now + self._backoff(min(self._failures, 16))
         if retry_after is not None:
-            wait = max(wait, retry_after)
-        self._down_until = time.monotonic() + wait
+            self._hold_until = now + retry_after
         what = f"HTTP {status}" if status is not None else repr(error)
         log_once(
             "server-down",
@@ -435,6 +476,7 @@ class Transport:
         recovered = self._failures > 0
         self._failures = 0
         self._down_until = 0.0
+        self._hold_until = 0.0
         if recovered:
             self._next_spool_check = 0.0
         if isinstance(payload, dict):
@@ -474,7 +516,12 @@ class Transport:
                     payload = json.loads(data)
                 except ValueError:
                     payload = None
-            return response.status, parse_retry_after(response.getheader("Retry-After")), payload, None
+            return (
+                response.status,
+                parse_retry_after(response.getheader("Retry-After")),
+                payload,
+                None,
+            )
         return None, None, None, None  # pragma: no cover - the loop always returns
 
 

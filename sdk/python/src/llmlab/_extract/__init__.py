@@ -7,30 +7,51 @@ server normalizes it (the Rust core is the one place that knows billing rules).
 
 from __future__ import annotations
 
-from typing import Any, Optional, Union
+from typing import Any, Callable, Optional, Union
 
 from . import anthropic, gemini, openai
 from ._common import Found, as_str, field
 
-__all__ = ["Found", "StreamAccumulator", "extract", "to_jsonable"]
+__all__ = ["Found", "StreamAccumulator", "extract", "extractor_for", "to_jsonable"]
+
+
+Extractor = Callable[[Any], Optional[Found]]
+
+_BY_CLASS: dict[type, Extractor] = {}
 
 
 def extract(obj: Any) -> Optional[Found]:
     """The provider, model and usage of one complete response, or ``None``."""
-    if obj is None:
-        return None
-    if isinstance(obj, dict):
-        return _extract_dict(obj)
-    module = type(obj).__module__
-    if module.startswith("openai"):
-        return openai.from_response(obj)
-    if module.startswith("anthropic"):
-        return anthropic.from_message(obj)
-    if module.startswith("google"):
-        return gemini.from_response(obj)
-    if isinstance(obj, (str, bytes, int, float, list, tuple)):
-        return None
-    return _extract_shape(obj)
+    fn = _BY_CLASS.get(type(obj))
+    if fn is None:
+        fn = extractor_for(type(obj))
+    return fn(obj)
+
+
+def extractor_for(cls: type) -> Extractor:
+    """The extractor for instances of ``cls``, chosen once per class (the hot path's cache)."""
+    fn = _BY_CLASS.get(cls)
+    if fn is not None:
+        return fn
+    module = getattr(cls, "__module__", "") or ""
+    if issubclass(cls, dict):
+        fn = _extract_dict
+    elif module.startswith("openai"):
+        fn = openai.from_response
+    elif module.startswith("anthropic"):
+        fn = anthropic.from_message
+    elif module.startswith("google"):
+        fn = gemini.from_response
+    elif cls is type(None) or issubclass(cls, (str, bytes, int, float, list, tuple, set)):
+        fn = _nothing
+    else:
+        fn = _extract_shape
+    _BY_CLASS[cls] = fn
+    return fn
+
+
+def _nothing(obj: Any) -> None:
+    return None
 
 
 def _extract_dict(obj: dict[str, Any]) -> Optional[Found]:
@@ -90,7 +111,7 @@ class StreamAccumulator:
 
 def _state_for(item: Any, kind: Optional[str]) -> Optional[_AnyState]:
     if kind is not None:
-        if kind.startswith("message") or kind.startswith("content_block"):
+        if kind.startswith(("message", "content_block")):
             return anthropic.StreamState()
         if kind.startswith("response."):
             return openai.StreamState()
@@ -119,7 +140,8 @@ def to_jsonable(value: Any) -> Any:
     dump = getattr(value, "model_dump", None)
     if callable(dump):
         try:
-            return to_jsonable(dump(mode="json", by_alias=True, exclude_none=True))
+            # pydantic v2 (all three SDKs): already plain JSON data, nulls left out.
+            return dump(mode="json", by_alias=True, exclude_none=True)
         except TypeError:
             return to_jsonable(dump())
     inner = getattr(value, "value", None)
@@ -127,5 +149,7 @@ def to_jsonable(value: Any) -> Any:
         return inner  # an enum
     attrs = getattr(value, "__dict__", None)
     if isinstance(attrs, dict):
-        return {k: to_jsonable(v) for k, v in attrs.items() if not k.startswith("_") and v is not None}
+        return {
+            k: to_jsonable(v) for k, v in attrs.items() if not k.startswith("_") and v is not None
+        }
     return None

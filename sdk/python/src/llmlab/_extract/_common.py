@@ -12,34 +12,21 @@ def field(obj: Any, name: str) -> Any:
     return getattr(obj, name, None)
 
 
-class Found:
-    """What one response told us: who served it, which model, and its raw usage.
+#: What one response told us: ``(provider, model, usage, service_tier, batch)``.
+#: ``usage`` stays the provider's own object (or dict) and is turned into JSON by
+#: the background worker, so the caller's thread never pays for it. A plain
+#: tuple, because building it is on the hot path.
+Found = tuple[str, Optional[str], Any, Optional[str], Optional[bool]]
 
-    ``usage`` is kept as the provider's own object (or dict) and turned into
-    JSON by the background worker, so the caller's thread never pays for it.
-    """
 
-    __slots__ = ("batch", "model", "provider", "service_tier", "usage")
-
-    def __init__(
-        self,
-        provider: str,
-        model: Optional[str],
-        usage: Any,
-        service_tier: Optional[str] = None,
-        batch: Optional[bool] = None,
-    ) -> None:
-        self.provider = provider
-        self.model = model
-        self.usage = usage
-        self.service_tier = service_tier
-        self.batch = batch
-
-    def __repr__(self) -> str:
-        return (
-            f"Found(provider={self.provider!r}, model={self.model!r}, usage={self.usage!r}, "
-            f"service_tier={self.service_tier!r}, batch={self.batch!r})"
-        )
+def found(
+    provider: str,
+    model: Optional[str],
+    usage: Any,
+    service_tier: Optional[str] = None,
+    batch: Optional[bool] = None,
+) -> Found:
+    return (provider, model, usage, service_tier, batch)
 
 
 def as_str(value: Any) -> Optional[str]:

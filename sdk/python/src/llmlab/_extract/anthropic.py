@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional
+from typing import Any, Optional
 
-from ._common import Found, as_str, field
+from ._common import Found, as_str, field, found
 
 PROVIDER = "anthropic"
 
@@ -15,7 +15,7 @@ def from_message(obj: Any) -> Optional[Found]:
     usage = field(obj, "usage")
     if model is None and usage is None:
         return None
-    return Found(PROVIDER, as_str(model), usage)
+    return (PROVIDER, model if type(model) is str else as_str(model), usage, None, None)
 
 
 class MergedStreamUsage:
@@ -30,10 +30,10 @@ class MergedStreamUsage:
     __slots__ = ("parts",)
 
     def __init__(self) -> None:
-        self.parts: List[Any] = []
+        self.parts: list[Any] = []
 
-    def to_json(self, to_jsonable: Any) -> Dict[str, Any]:
-        merged: Dict[str, Any] = {}
+    def to_json(self, to_jsonable: Any) -> dict[str, Any]:
+        merged: dict[str, Any] = {}
         for part in self.parts:
             data = to_jsonable(part)
             if isinstance(data, dict):
@@ -79,11 +79,11 @@ class StreamState:
                     self.final_usage = usage
                 self.model = as_str(field(message, "model")) or self.model
         elif kind == "message":
-            found = from_message(item)
-            if found is not None:
+            got = from_message(item)
+            if got is not None:
                 self.saw = True
-                self.model = found.model or self.model
-                self.final_usage = found.usage
+                self.model = got[1] or self.model
+                self.final_usage = got[2]
 
     def result(self) -> Optional[Found]:
         if not self.saw:
@@ -91,4 +91,4 @@ class StreamState:
         usage: Any = self.final_usage
         if usage is None and self.usage.parts:
             usage = self.usage
-        return Found(PROVIDER, self.model, usage)
+        return found(PROVIDER, self.model, usage)

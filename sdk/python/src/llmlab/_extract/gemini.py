@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from ._common import Found, as_str, field
+from ._common import Found, as_str, field, found
 
 PROVIDER = "google"
 
@@ -33,7 +33,7 @@ def from_response(obj: Any) -> Optional[Found]:
     model = model_of(obj)
     if usage is None and model is None:
         return None
-    return Found(PROVIDER, model, usage)
+    return (PROVIDER, model, usage, None, None)
 
 
 class StreamState:
@@ -58,4 +58,4 @@ class StreamState:
     def result(self) -> Optional[Found]:
         if not self.saw:
             return None
-        return Found(PROVIDER, self.model, self.usage)
+        return found(PROVIDER, self.model, self.usage)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from ._common import Found, as_str, field
+from ._common import Found, as_str, field, found
 
 PROVIDER = "openai"
 
@@ -26,7 +26,7 @@ def from_response(obj: Any) -> Optional[Found]:
             # One line of a Batch API output file: the body is an ordinary response.
             inner = from_response(response.get("body") or {})
             if inner is not None:
-                inner.batch = True
+                inner = (*inner[:4], True)
             return inner
         model = obj.get("model")
         usage = obj.get("usage")
@@ -37,7 +37,7 @@ def from_response(obj: Any) -> Optional[Found]:
         tier = getattr(obj, "service_tier", None)
     if model is None and usage is None:
         return None
-    return Found(PROVIDER, as_str(model), usage, as_str(tier))
+    return (PROVIDER, model if type(model) is str else as_str(model), usage, as_str(tier), None)
 
 
 class StreamState:
@@ -55,13 +55,13 @@ class StreamState:
         if kind is not None:
             # Responses API event.
             if kind in TERMINAL_RESPONSE_EVENTS or kind == "response.created":
-                found = from_response(field(item, "response"))
-                if found is not None:
+                got = from_response(field(item, "response"))
+                if got is not None:
                     self.saw = True
-                    self.model = found.model or self.model
-                    if found.usage is not None:
-                        self.usage = found.usage
-                    self.service_tier = found.service_tier or self.service_tier
+                    self.model = got[1] or self.model
+                    if got[2] is not None:
+                        self.usage = got[2]
+                    self.service_tier = got[3] or self.service_tier
             return
         # Chat completion chunk: only the final one (choices == []) has usage.
         self.saw = True
@@ -78,4 +78,4 @@ class StreamState:
     def result(self) -> Optional[Found]:
         if not self.saw:
             return None
-        return Found(PROVIDER, self.model, self.usage, self.service_tier)
+        return found(PROVIDER, self.model, self.usage, self.service_tier)

@@ -1,0 +1,119 @@
+//! The API's one error type: a status, a stable code and a message that
+//! names the problem. 5xx responses carry a generic message; the cause is
+//! logged once, never sent.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use llmlab_api::{ErrorBody, ErrorDetail};
+use llmlab_store::StoreError;
+
+/// Every error code the API returns, with its status.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorCode {
+    MissingApiKey,
+    InvalidApiKey,
+    RevokedApiKey,
+    MalformedJson,
+    InvalidField,
+    PayloadTooLarge,
+    NotFound,
+    Conflict,
+    BudgetExceeded,
+    UpstreamUnavailable,
+    UpstreamTimeout,
+    Internal,
+}
+
+impl ErrorCode {
+    #[must_use]
+    pub fn status(self) -> StatusCode {
+        match self {
+            ErrorCode::MissingApiKey | ErrorCode::InvalidApiKey | ErrorCode::RevokedApiKey => StatusCode::UNAUTHORIZED,
+            ErrorCode::MalformedJson => StatusCode::BAD_REQUEST,
+            ErrorCode::InvalidField => StatusCode::UNPROCESSABLE_ENTITY,
+            ErrorCode::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorCode::NotFound => StatusCode::NOT_FOUND,
+            ErrorCode::Conflict => StatusCode::CONFLICT,
+            ErrorCode::BudgetExceeded => StatusCode::TOO_MANY_REQUESTS,
+            ErrorCode::UpstreamUnavailable => StatusCode::BAD_GATEWAY,
+            ErrorCode::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
+            ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::MissingApiKey => "missing_api_key",
+            ErrorCode::InvalidApiKey => "invalid_api_key",
+            ErrorCode::RevokedApiKey => "revoked_api_key",
+            ErrorCode::MalformedJson => "malformed_json",
+            ErrorCode::InvalidField => "invalid_field",
+            ErrorCode::PayloadTooLarge => "payload_too_large",
+            ErrorCode::NotFound => "not_found",
+            ErrorCode::Conflict => "conflict",
+            ErrorCode::BudgetExceeded => "budget_exceeded",
+            ErrorCode::UpstreamUnavailable => "upstream_unavailable",
+            ErrorCode::UpstreamTimeout => "upstream_timeout",
+            ErrorCode::Internal => "internal_error",
+        }
+    }
+}
+
+/// An error answered to the client.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct ApiError {
+    pub code: ErrorCode,
+    pub message: String,
+    /// The underlying cause of a 5xx, logged but never sent.
+    #[source]
+    pub cause: Option<Box<dyn std::error::Error + Send + Sync>>,
+}
+
+impl ApiError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        ApiError { code, message: message.into(), cause: None }
+    }
+
+    /// A 422 naming the offending field.
+    pub fn invalid(field: &str, problem: impl std::fmt::Display) -> Self {
+        ApiError::new(ErrorCode::InvalidField, format!("`{field}`: {problem}"))
+    }
+
+    pub fn not_found(what: impl Into<String>) -> Self {
+        ApiError::new(ErrorCode::NotFound, what)
+    }
+
+    /// A 500 whose cause is logged and not shown.
+    pub fn internal(cause: impl std::error::Error + Send + Sync + 'static) -> Self {
+        ApiError {
+            code: ErrorCode::Internal,
+            message: "internal error; the server log has the details".to_owned(),
+            cause: Some(Box::new(cause)),
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::NotFound => ApiError::not_found("not found"),
+            StoreError::Conflict(what) => ApiError::new(ErrorCode::Conflict, what),
+            other => ApiError::internal(other),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if let Some(cause) = &self.cause {
+            tracing::error!(code = self.code.as_str(), error = %cause, "request failed");
+        }
+        let body = ErrorBody { error: ErrorDetail { code: self.code.as_str().to_owned(), message: self.message } };
+        (self.code.status(), Json(body)).into_response()
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;

@@ -1,0 +1,399 @@
+//! Event ingestion: validate each event, normalize and price it with the
+//! core (the same code as `llmlab cost`), and hand it to the group-commit
+//! writer, which stores many requests' events in one transaction.
+
+use std::collections::HashMap;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use jiff::Timestamp;
+use llmlab_api::{TrackEvent, TrackedEvent};
+use llmlab_core::catalog::canonical_model_id;
+use llmlab_core::cost::price_usage;
+use llmlab_core::normalize::normalize_usage_json;
+use llmlab_core::{Catalog, Money, NormalizedUsage, PriceSet, Provider, RateCard, ServiceTier, TokenBuckets, Unpriced};
+use llmlab_store::{CustomPrice, EventBatch, EventPrice, InsertOutcome, NewEvent, Store, StoreError};
+use rust_decimal::Decimal;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::error::{ApiError, ApiResult};
+
+/// Most events in one batch request.
+pub const MAX_BATCH_EVENTS: usize = 10_000;
+/// Most events the writer puts in one transaction.
+const MAX_EVENTS_PER_COMMIT: usize = 5_000;
+/// An event may be stamped at most this far in the future (clock skew).
+const MAX_FUTURE_MS: i64 = 24 * 3600 * 1000;
+
+/// One event, validated and priced, with what the response will say about it.
+pub struct PreparedEvent {
+    pub record: NewEvent,
+    pub response: TrackedEvent,
+}
+
+/// The account's custom prices, by canonical model id, as rate cards.
+pub struct CustomPrices(HashMap<String, (Option<Provider>, RateCard)>);
+
+impl CustomPrices {
+    /// Converts stored custom prices; a price that no longer parses is skipped with a warning.
+    #[must_use]
+    pub fn new(prices: &[CustomPrice]) -> Self {
+        let cards = prices
+            .iter()
+            .filter_map(|p| match rate_card(p) {
+                Ok(card) => Some((p.model_key.clone(), (p.provider.as_deref().map(Provider::parse), card))),
+                Err(e) => {
+                    tracing::warn!(model = %p.model_key, error = %e, "skipping an unreadable custom price");
+                    None
+                }
+            })
+            .collect();
+        CustomPrices(cards)
+    }
+
+    fn card(&self, provider: &Provider, model_key: &str) -> Option<&RateCard> {
+        let (only_for, card) = self.0.get(model_key)?;
+        only_for.as_ref().is_none_or(|p| p == provider).then_some(card)
+    }
+}
+
+/// The rate card of a stored custom price.
+pub fn rate_card(price: &CustomPrice) -> Result<RateCard, rust_decimal::Error> {
+    let decimal = |s: &str| Decimal::from_str(s);
+    let optional = |s: &Option<String>| s.as_deref().map(decimal).transpose();
+    Ok(RateCard::standard_only(PriceSet {
+        input: decimal(&price.input)?,
+        output: decimal(&price.output)?,
+        cache_read: optional(&price.cache_read)?,
+        cache_write_5m: optional(&price.cache_write_5m)?,
+        cache_write_1h: optional(&price.cache_write_1h)?,
+        input_audio: None,
+        output_audio: None,
+    }))
+}
+
+/// Validates, normalizes and prices one event. `field` prefixes error
+/// messages (`events[3].`) so a batch error names its event.
+pub fn prepare(
+    event: &TrackEvent,
+    field: &str,
+    catalog: &Catalog,
+    custom: &CustomPrices,
+    now: i64,
+) -> ApiResult<PreparedEvent> {
+    let name = |f: &str| format!("{field}{f}");
+    let provider_name = bounded_text(&event.provider, &name("provider"), 64)?;
+    let provider = Provider::parse(provider_name);
+    let model = bounded_text(&event.model, &name("model"), 200)?.to_owned();
+    let event_id = match &event.event_id {
+        Some(id) => bounded_text(id, &name("event_id"), 128)?.to_owned(),
+        None => uuid::Uuid::now_v7().to_string(),
+    };
+    let occurred_at = match &event.timestamp {
+        Some(text) => parse_timestamp(text, &name("timestamp"), now)?,
+        None => now,
+    };
+    let project = match &event.project {
+        Some(p) => bounded_text(p, &name("project"), 100)?.to_owned(),
+        None => llmlab_store::DEFAULT_PROJECT.to_owned(),
+    };
+    let tags = validate_tags(event.tags.as_ref(), &name("tags"))?;
+    let status = event.status.as_deref().map(|s| bounded_text(s, &name("status"), 64)).transpose()?.map(str::to_owned);
+    let latency_ms = event.latency_ms.map(|l| i64::try_from(l).unwrap_or(i64::MAX));
+
+    let usage = usage_of(event, &provider, &model, &name)?;
+    let tier = service_tier(event, usage.as_ref(), &name)?;
+    let model_key = canonical_model_id(&model);
+    let date = Timestamp::from_millisecond(occurred_at).map_err(|e| ApiError::invalid(&name("timestamp"), e))?;
+    let date = date.to_zoned(jiff::tz::TimeZone::UTC).date();
+
+    let priced = price(event, usage.as_ref(), tier, &provider, &model, &model_key, catalog, custom, date, &name)?;
+    let tokens = usage.as_ref().map(|u| u.buckets).unwrap_or_default();
+    let response = TrackedEvent {
+        event_id: event_id.clone(),
+        duplicate: false,
+        priced: priced.price.cost().is_some(),
+        cost_usd: priced.price.cost(),
+        cost_source: match &priced.price {
+            EventPrice::Priced { source, .. } => Some((*source).to_owned()),
+            EventPrice::Unpriced { .. } => None,
+        },
+        priced_as: match &priced.price {
+            EventPrice::Priced { priced_as, .. } => priced_as.clone(),
+            EventPrice::Unpriced { .. } => None,
+        },
+        unpriced_reason: match &priced.price {
+            EventPrice::Unpriced { reason, .. } => Some(reason.clone()),
+            EventPrice::Priced { .. } => None,
+        },
+        tokens,
+        service_tier: tier.as_str().to_owned(),
+        long_context: priced.long_context,
+        anomalies: usage.as_ref().map(|u| u.anomalies.iter().map(|a| a.message.clone()).collect()).unwrap_or_default(),
+        notes: priced.notes,
+    };
+    let record = NewEvent {
+        event_id,
+        project,
+        provider: provider.as_str().to_owned(),
+        model,
+        model_key,
+        occurred_at,
+        tokens,
+        price: priced.price,
+        service_tier: tier.as_str(),
+        long_context: priced.long_context,
+        latency_ms,
+        status,
+        tags,
+        raw_usage: event.usage.as_ref().map(|raw| raw.get().to_owned()),
+    };
+    Ok(PreparedEvent { record, response })
+}
+
+fn bounded_text<'a>(value: &'a str, field: &str, max: usize) -> ApiResult<&'a str> {
+    let trimmed = value.trim();
+    if trimmed.is_empty() {
+        return Err(ApiError::invalid(field, "must not be empty"));
+    }
+    if trimmed.chars().count() > max {
+        return Err(ApiError::invalid(field, format!("must be at most {max} characters")));
+    }
+    if trimmed.chars().any(char::is_control) {
+        return Err(ApiError::invalid(field, "must not contain control characters"));
+    }
+    Ok(trimmed)
+}
+
+fn parse_timestamp(text: &str, field: &str, now: i64) -> ApiResult<i64> {
+    let time = Timestamp::from_str(text.trim()).map_err(|_| {
+        ApiError::invalid(field, format!("`{text}` is not an RFC 3339 time such as `2026-11-27T14:03:00Z`"))
+    })?;
+    let ms = time.as_millisecond();
+    if ms > now + MAX_FUTURE_MS {
+        return Err(ApiError::invalid(field, format!("`{text}` is more than a day in the future")));
+    }
+    Ok(ms)
+}
+
+fn validate_tags(tags: Option<&std::collections::BTreeMap<String, String>>, field: &str) -> ApiResult<Option<String>> {
+    let Some(tags) = tags else { return Ok(None) };
+    if tags.len() > 50 {
+        return Err(ApiError::invalid(field, "at most 50 tags"));
+    }
+    for (key, value) in tags {
+        bounded_text(key, &format!("{field}.{key}"), 64)?;
+        if value.chars().count() > 500 {
+            return Err(ApiError::invalid(&format!("{field}.{key}"), "must be at most 500 characters"));
+        }
+    }
+    Ok(Some(serde_json::to_string(tags).map_err(ApiError::internal)?))
+}
+
+/// The normalized usage of an event: from the raw provider usage, from the
+/// buckets, or `None` when the caller reported no usage at all.
+fn usage_of(
+    event: &TrackEvent,
+    provider: &Provider,
+    model: &str,
+    name: &impl Fn(&str) -> String,
+) -> ApiResult<Option<NormalizedUsage>> {
+    let buckets = [
+        event.input_tokens,
+        event.cache_read_tokens,
+        event.cache_write_tokens,
+        event.cache_write_1h_tokens,
+        event.output_tokens,
+        event.reasoning_tokens,
+        event.input_audio_tokens,
+        event.output_audio_tokens,
+        event.web_search_requests,
+    ];
+    let has_buckets = buckets.iter().any(Option::is_some);
+    match (&event.usage, has_buckets) {
+        (Some(_), true) => Err(ApiError::invalid(
+            &name("usage"),
+            "give either the provider's raw `usage` or token buckets such as `input_tokens`, not both",
+        )),
+        (Some(raw), false) => {
+            let mut usage =
+                normalize_usage_json(provider, raw.get()).map_err(|e| ApiError::invalid(&name("usage"), e))?;
+            usage.model = Some(model.to_owned());
+            Ok(Some(usage))
+        }
+        (None, true) => {
+            let value = |v: Option<u64>| v.unwrap_or(0);
+            let buckets = TokenBuckets {
+                input_tokens: value(event.input_tokens),
+                cache_read_tokens: value(event.cache_read_tokens),
+                cache_write_tokens: value(event.cache_write_tokens),
+                cache_write_1h_tokens: value(event.cache_write_1h_tokens),
+                output_tokens: value(event.output_tokens),
+                reasoning_tokens: value(event.reasoning_tokens),
+                input_audio_tokens: value(event.input_audio_tokens),
+                output_audio_tokens: value(event.output_audio_tokens),
+                web_search_requests: value(event.web_search_requests),
+            };
+            buckets.check_magnitude().map_err(|e| ApiError::invalid(&field_of(&e, name), e))?;
+            Ok(Some(NormalizedUsage::from_buckets(provider.clone(), Some(model.to_owned()), buckets)))
+        }
+        (None, false) => Ok(None),
+    }
+}
+
+/// The bucket a magnitude error is about (its message starts with the field name).
+fn field_of(message: &str, name: &impl Fn(&str) -> String) -> String {
+    let field = message.trim_start_matches('`').split('`').next().unwrap_or("tokens");
+    name(field)
+}
+
+/// The tier the call was billed on: `batch: true` wins, then the event's
+/// `service_tier`, then what the raw usage says (Anthropic's `service_tier`).
+fn service_tier(
+    event: &TrackEvent,
+    usage: Option<&NormalizedUsage>,
+    name: &impl Fn(&str) -> String,
+) -> ApiResult<ServiceTier> {
+    if event.batch == Some(true) {
+        return Ok(ServiceTier::Batch);
+    }
+    if let Some(tier) = &event.service_tier {
+        return match tier.trim().to_ascii_lowercase().as_str() {
+            "batch" => Ok(ServiceTier::Batch),
+            "flex" => Ok(ServiceTier::Flex),
+            "priority" => Ok(ServiceTier::Priority),
+            "standard" | "default" | "auto" | "scale" | "on_demand" => Ok(ServiceTier::Standard),
+            other => Err(ApiError::invalid(
+                &name("service_tier"),
+                format!("`{other}` is not one of standard, default, batch, flex, priority"),
+            )),
+        };
+    }
+    Ok(usage.map_or(ServiceTier::Standard, |u| u.service_tier))
+}
+
+struct PricedEvent {
+    price: EventPrice,
+    long_context: bool,
+    notes: Vec<String>,
+}
+
+#[allow(clippy::too_many_arguments)] // one call site; a struct would only rename the arguments
+fn price(
+    event: &TrackEvent,
+    usage: Option<&NormalizedUsage>,
+    tier: ServiceTier,
+    provider: &Provider,
+    model: &str,
+    model_key: &str,
+    catalog: &Catalog,
+    custom: &CustomPrices,
+    date: jiff::civil::Date,
+    name: &impl Fn(&str) -> String,
+) -> ApiResult<PricedEvent> {
+    let mut notes = usage.map(|u| u.notes.clone()).unwrap_or_default();
+    if let Some(cost) = event.cost_usd {
+        if cost < Money::ZERO {
+            return Err(ApiError::invalid(&name("cost_usd"), "must not be negative"));
+        }
+        notes.push("priced with the event's own `cost_usd`".to_owned());
+        let price = EventPrice::Priced { cost, source: "explicit", priced_as: None };
+        return Ok(PricedEvent { price, long_context: false, notes });
+    }
+    let Some(usage) = usage else {
+        let reason = "no usage was reported for this call (for OpenAI streams, request `stream_options.include_usage`)";
+        let price = EventPrice::Unpriced { code: "no_usage", reason: reason.to_owned() };
+        return Ok(PricedEvent { price, long_context: false, notes });
+    };
+    let mut usage = usage.clone();
+    usage.service_tier = tier;
+    let pricing = price_usage(catalog, &usage, Some(model), date, custom.card(provider, model_key));
+    let source = match pricing.source {
+        Some(llmlab_core::PriceSource::Custom) => "custom",
+        _ => "catalog",
+    };
+    let (price, long_context) = match pricing.result {
+        Ok(quote) => {
+            notes.extend(quote.notes);
+            (EventPrice::Priced { cost: quote.cost, source, priced_as: pricing.priced_as }, quote.long_context)
+        }
+        Err(unpriced) => {
+            let code = match unpriced {
+                Unpriced::NoModel => "no_model",
+                Unpriced::UnknownModel { .. } => "unknown_model",
+                Unpriced::Anomaly { .. } => "anomaly",
+                Unpriced::MissingClassPrice { .. } => "missing_price",
+            };
+            (EventPrice::Unpriced { code, reason: unpriced.to_string() }, false)
+        }
+    };
+    Ok(PricedEvent { price, long_context, notes })
+}
+
+/// A group-commit job: one request's events and where to send the outcome.
+struct WriteJob {
+    batch: EventBatch,
+    reply: oneshot::Sender<Result<Vec<InsertOutcome>, Arc<StoreError>>>,
+}
+
+/// Hands events to the writer task, which commits the events of many
+/// concurrent requests in one transaction: one commit per group instead of
+/// one per event, while each request still waits for its own durable commit.
+#[derive(Clone)]
+pub struct EventWriter {
+    jobs: mpsc::Sender<WriteJob>,
+}
+
+impl EventWriter {
+    /// Starts the writer task; it ends when every `EventWriter` is dropped
+    /// and the queued jobs are written.
+    #[must_use]
+    pub fn start(store: Arc<Store>) -> (EventWriter, tokio::task::JoinHandle<()>) {
+        let (jobs, receiver) = mpsc::channel(4096);
+        let task = tokio::spawn(run_writer(store, receiver));
+        (EventWriter { jobs }, task)
+    }
+
+    /// Stores one account's events; returns once they are committed.
+    pub async fn write(&self, batch: EventBatch) -> ApiResult<Vec<InsertOutcome>> {
+        let (reply, outcome) = oneshot::channel();
+        self.jobs
+            .send(WriteJob { batch, reply })
+            .await
+            .map_err(|_| ApiError::internal(std::io::Error::other("the event writer has stopped")))?;
+        let result =
+            outcome.await.map_err(|_| ApiError::internal(std::io::Error::other("the event writer stopped")))?;
+        result.map_err(|e| ApiError::internal(std::io::Error::other(e.to_string())))
+    }
+}
+
+async fn run_writer(store: Arc<Store>, mut receiver: mpsc::Receiver<WriteJob>) {
+    while let Some(first) = receiver.recv().await {
+        let mut size = first.batch.events.len();
+        let mut jobs = vec![first];
+        while size < MAX_EVENTS_PER_COMMIT {
+            match receiver.try_recv() {
+                Ok(job) => {
+                    size += job.batch.events.len();
+                    jobs.push(job);
+                }
+                Err(_) => break,
+            }
+        }
+        let (batches, replies): (Vec<EventBatch>, Vec<_>) = jobs.into_iter().map(|j| (j.batch, j.reply)).unzip();
+        match store.insert_events(&batches, crate::clock::now_ms()).await {
+            Ok(outcomes) => {
+                for (reply, outcome) in replies.into_iter().zip(outcomes) {
+                    let _ = reply.send(Ok(outcome));
+                }
+            }
+            Err(error) => {
+                tracing::error!(%error, events = size, "storing events failed");
+                let error = Arc::new(error);
+                for reply in replies {
+                    let _ = reply.send(Err(error.clone()));
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,196 @@
+//! LLMLab's HTTP server: the REST API (and, as they land, the dashboard and
+//! the LLM proxy) over one [`llmlab_store::Store`].
+//!
+//! Handlers are thin: extract (the [`auth::Caller`] extractor checks the API
+//! key), call one service function, map the result. Errors are
+//! [`error::ApiError`]; every route is registered together with its `OpenAPI`
+//! description, so `/api/openapi.json` cannot drift from the real routes.
+
+pub mod auth;
+pub mod budget;
+pub mod clock;
+pub mod error;
+pub mod ingest;
+pub mod json;
+pub mod routes;
+pub mod session;
+pub mod state;
+pub mod summary;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::Request;
+use axum::routing::get;
+use llmlab_store::{DbSettings, Store, StoreError};
+use tower_http::trace::TraceLayer;
+use utoipa::OpenApi;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+pub use state::{AppState, ServerSettings};
+
+/// The largest request body accepted; larger ones get 413.
+pub const BODY_LIMIT: usize = 8 * 1024 * 1024;
+/// [`BODY_LIMIT`] for messages.
+pub const BODY_LIMIT_TEXT: &str = "8 MiB";
+/// How long shutdown waits for open connections after the last request.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "LLMLab",
+        description = "Exact LLM cost tracking. Authenticate with `Authorization: Bearer llm_…` (get a key from \
+                       `POST /api/auth/signup`). Money is a decimal string in fields ending `_usd`; times are RFC 3339. \
+                       Errors are `{\"error\": {\"code\", \"message\"}}`."
+    ),
+    modifiers(&ApiKeySecurity),
+    tags(
+        (name = "health"), (name = "auth", description = "Accounts, sign-in and API keys"),
+        (name = "events", description = "Tracking LLM calls"), (name = "costs"), (name = "budgets"),
+        (name = "prices", description = "An account's own prices"), (name = "projects")
+    )
+)]
+struct ApiDoc;
+
+struct ApiKeySecurity;
+
+impl utoipa::Modify for ApiKeySecurity {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "api_key",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("llm_…").build()),
+        );
+    }
+}
+
+/// The API routes with their `OpenAPI` document.
+fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    use routes::{auth, budgets, costs, events, health, prices, projects};
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(health::get))
+        .routes(routes!(auth::signup))
+        .routes(routes!(auth::login))
+        .routes(routes!(auth::create_session, auth::delete_session))
+        .routes(routes!(auth::get_account, auth::update_account))
+        .routes(routes!(auth::list_keys, auth::create_key))
+        .routes(routes!(auth::revoke_key))
+        .routes(routes!(events::track))
+        .routes(routes!(events::batch))
+        .routes(routes!(events::export))
+        .routes(routes!(costs::summary))
+        .routes(routes!(budgets::get, budgets::set))
+        .routes(routes!(budgets::status))
+        .routes(routes!(prices::list, prices::set))
+        .routes(routes!(prices::delete))
+        .routes(routes!(projects::list))
+        .split_for_parts()
+}
+
+/// The `OpenAPI` document of every route.
+#[must_use]
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    api().1
+}
+
+/// The whole application, ready to serve.
+pub fn router(state: AppState) -> Router {
+    let (api, document) = api();
+    let document = Arc::new(document);
+    api.route("/api/openapi.json", get(move || async move { axum::Json(document.as_ref().clone()) }))
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(
+            // Spans carry the method and path only: a query string can hold a provider key (Gemini's `?key=`).
+            TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
+                tracing::info_span!("request", method = %request.method(), path = %request.uri().path())
+            }),
+        )
+        .with_state(state)
+}
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("cannot open the database {url}: {source}")]
+    Database { url: String, source: StoreError },
+    #[error("cannot listen on {address}: {source}")]
+    Bind { address: String, source: std::io::Error },
+    #[error("the server failed: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Where and what to serve.
+#[derive(Clone, Debug)]
+pub struct ServeOptions {
+    pub address: SocketAddr,
+    pub database: DbSettings,
+    pub settings: ServerSettings,
+}
+
+/// Opens the database (running migrations), binds, and serves until
+/// `shutdown` resolves; then stops accepting, lets running requests finish
+/// (every acknowledged event is committed before its response), drains the
+/// event writer and closes the database. `on_ready` gets the bound address.
+pub async fn serve(
+    options: ServeOptions,
+    on_ready: impl FnOnce(SocketAddr),
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    let store = Store::connect(&options.database)
+        .await
+        .map_err(|source| ServeError::Database { url: options.database.display_url(), source })?;
+    let store = Arc::new(store);
+    let (writer, writer_task) = ingest::EventWriter::start(store.clone());
+    let state = AppState::new(store.clone(), writer, options.settings);
+    let listener = tokio::net::TcpListener::bind(options.address)
+        .await
+        .map_err(|source| ServeError::Bind { address: options.address.to_string(), source })?;
+    let bound = listener.local_addr()?;
+    on_ready(bound);
+    serve_until(listener, router(state), shutdown).await?;
+    if tokio::time::timeout(SHUTDOWN_GRACE, writer_task).await.is_err() {
+        tracing::error!("the event writer did not finish in time");
+    }
+    store.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Serves with `TCP_NODELAY` on every connection (without it, kept-alive
+/// clients wait ~40 ms on Nagle and delayed ACK) until `shutdown`, then
+/// waits at most [`SHUTDOWN_GRACE`] for open connections.
+async fn serve_until(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    use axum::serve::ListenerExt;
+    let (stopping, mut stop_seen) = tokio::sync::watch::channel(false);
+    let listener = listener.tap_io(|tcp| {
+        if let Err(error) = tcp.set_nodelay(true) {
+            tracing::warn!(%error, "could not set TCP_NODELAY");
+        }
+    });
+    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+        shutdown.await;
+        tracing::info!("shutting down: finishing running requests");
+        let _ = stopping.send(true);
+    });
+    tokio::select! {
+        result = server => result,
+        () = async {
+            let _ = stop_seen.wait_for(|stopped| *stopped).await;
+            tokio::time::sleep(SHUTDOWN_GRACE).await;
+        } => {
+            tracing::warn!("connections still open {SHUTDOWN_GRACE:?} after shutdown began; closing them");
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,115 @@
+//! An account's own prices.
+
+use axum::Json as Reply;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use jiff::Timestamp;
+use llmlab_api::{CustomPrice as PriceView, SetPriceRequest, SetPriceResponse};
+use llmlab_core::catalog::canonical_model_id;
+use llmlab_core::cost::quote;
+use llmlab_core::{Money, Provider, ServiceTier};
+use llmlab_store::{CustomPrice, Repriced, StoredEvent};
+
+use super::rfc3339;
+use crate::auth::Caller;
+use crate::clock::now_ms;
+use crate::error::{ApiError, ApiResult};
+use crate::ingest::rate_card;
+use crate::json::Json;
+use crate::state::AppState;
+
+/// The most a price may be, per 1M tokens: far above any real model.
+const MAX_PRICE_USD: i64 = 100_000;
+
+fn check_price(field: &str, value: Money) -> ApiResult<String> {
+    if value < Money::ZERO {
+        return Err(ApiError::invalid(field, "must not be negative"));
+    }
+    if value > Money::from_nanos(MAX_PRICE_USD * 1_000_000_000) {
+        return Err(ApiError::invalid(field, format!("must be at most {MAX_PRICE_USD} (USD per 1M tokens)")));
+    }
+    Ok(value.to_string())
+}
+
+fn view(price: CustomPrice) -> PriceView {
+    let money = |s: &str| s.parse::<Money>().unwrap_or(Money::ZERO);
+    PriceView {
+        input_per_million_usd: money(&price.input),
+        output_per_million_usd: money(&price.output),
+        cache_read_per_million_usd: price.cache_read.as_deref().map(money),
+        cache_write_per_million_usd: price.cache_write_5m.as_deref().map(money),
+        cache_write_1h_per_million_usd: price.cache_write_1h.as_deref().map(money),
+        model: price.model_key,
+        provider: price.provider,
+        created_at: rfc3339(price.created_at),
+        updated_at: rfc3339(price.updated_at),
+    }
+}
+
+/// Sets the account's price for a model (USD per 1M tokens) and reprices its
+/// earlier unpriced events of that model.
+#[utoipa::path(post, path = "/api/prices", tag = "prices", security(("api_key" = [])), request_body = SetPriceRequest,
+    responses((status = 201, body = SetPriceResponse), (status = 422, body = llmlab_api::ErrorBody)))]
+pub async fn set(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(request): Json<SetPriceRequest>,
+) -> ApiResult<(StatusCode, Reply<SetPriceResponse>)> {
+    let model = request.model.trim();
+    if model.is_empty() || model.chars().count() > 200 {
+        return Err(ApiError::invalid("model", "must be 1 to 200 characters"));
+    }
+    let provider = request.provider.as_deref().map(str::trim).filter(|p| !p.is_empty()).map(Provider::parse);
+    let optional = |field: &str, v: Option<Money>| v.map(|m| check_price(field, m)).transpose();
+    let now = now_ms();
+    let price = CustomPrice {
+        model_key: canonical_model_id(model),
+        provider: provider.as_ref().map(|p| p.as_str().to_owned()),
+        input: check_price("input_per_million_usd", request.input_per_million_usd)?,
+        output: check_price("output_per_million_usd", request.output_per_million_usd)?,
+        cache_read: optional("cache_read_per_million_usd", request.cache_read_per_million_usd)?,
+        cache_write_5m: optional("cache_write_per_million_usd", request.cache_write_per_million_usd)?,
+        cache_write_1h: optional("cache_write_1h_per_million_usd", request.cache_write_1h_per_million_usd)?,
+        created_at: now,
+        updated_at: now,
+    };
+    let card = rate_card(&price).map_err(ApiError::internal)?;
+    let reprice = |event: &StoredEvent| -> Option<Repriced> {
+        if provider.as_ref().is_some_and(|p| p.as_str() != event.provider) {
+            return None;
+        }
+        let tier = match event.service_tier.as_str() {
+            "batch" => ServiceTier::Batch,
+            "flex" => ServiceTier::Flex,
+            "priority" => ServiceTier::Priority,
+            _ => ServiceTier::Standard,
+        };
+        let q = quote(&card, &event.tokens(), tier, &price.model_key).ok()?;
+        let _date = Timestamp::from_millisecond(event.occurred_at).ok()?;
+        Some(Repriced { event: event.clone(), cost: q.cost, source: "custom", priced_as: price.model_key.clone() })
+    };
+    let (stored, repriced_events) = state.store.set_custom_price(caller.user.id, &price, reprice, now).await?;
+    state.budgets.invalidate(caller.user.id);
+    tracing::info!(user = %caller.user.public_id, model = %stored.model_key, repriced_events, "custom price set");
+    Ok((StatusCode::CREATED, Reply(SetPriceResponse { price: view(stored), repriced_events })))
+}
+
+/// The account's custom prices.
+#[utoipa::path(get, path = "/api/prices", tag = "prices", security(("api_key" = [])),
+    responses((status = 200, body = Vec<PriceView>), (status = 401, body = llmlab_api::ErrorBody)))]
+pub async fn list(State(state): State<AppState>, caller: Caller) -> ApiResult<Reply<Vec<PriceView>>> {
+    let prices = state.store.custom_prices(caller.user.id).await?;
+    Ok(Reply(prices.into_iter().map(view).collect()))
+}
+
+/// Removes the account's price for a model (events priced with it keep their cost).
+#[utoipa::path(delete, path = "/api/prices/{model}", tag = "prices", security(("api_key" = [])),
+    params(("model" = String, Path, description = "The model id")),
+    responses((status = 204), (status = 404, body = llmlab_api::ErrorBody)))]
+pub async fn delete(State(state): State<AppState>, caller: Caller, Path(model): Path<String>) -> ApiResult<StatusCode> {
+    if state.store.delete_custom_price(caller.user.id, &canonical_model_id(&model)).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::not_found(format!("this account has no price for `{model}`")))
+    }
+}

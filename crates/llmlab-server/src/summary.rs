@@ -1,0 +1,182 @@
+//! `GET /api/costs/summary`, computed from the rollups only: the month's
+//! rows, the 15-minute buckets of the last 30 days, and the all-time totals.
+//! Local days are exact sums of buckets because every time zone offset is a
+//! multiple of 15 minutes.
+
+use std::collections::BTreeMap;
+
+use jiff::Timestamp;
+use jiff::civil::Date;
+use jiff::tz::TimeZone;
+use llmlab_api::{CostSummary, DailySpend, ModelSpend, ProjectSpend, ProviderSpend, UnpricedModel};
+use llmlab_core::Money;
+use llmlab_store::{SpendRow, Store, User};
+
+use crate::budget::{Period, account_tz};
+use crate::error::{ApiError, ApiResult};
+
+/// Days in the trend.
+const TREND_DAYS: i16 = 30;
+
+/// The time zone to report in: the `tz` parameter, else the account's.
+pub fn time_zone(requested: Option<&str>, user: &User) -> ApiResult<(TimeZone, String)> {
+    match requested.map(str::trim).filter(|t| !t.is_empty()) {
+        Some(name) => TimeZone::get(name)
+            .map(|tz| (tz, name.to_owned()))
+            .map_err(|_| ApiError::invalid("tz", format!("`{name}` is not an IANA time zone such as `Europe/Paris`"))),
+        None => Ok((account_tz(user), user.timezone.clone())),
+    }
+}
+
+/// Builds the summary for `user` in `tz`, optionally for one project.
+pub async fn summarize(
+    store: &Store,
+    user: &User,
+    tz: &TimeZone,
+    tz_name: String,
+    project: Option<&str>,
+) -> ApiResult<CostSummary> {
+    let now = Timestamp::now();
+    let today = now.to_zoned(tz.clone()).date();
+    let month = Period::month_of(now, tz)?;
+    let first_trend_day = today.checked_sub(jiff::Span::new().days(TREND_DAYS - 1)).map_err(ApiError::internal)?;
+    let trend_start = midnight(first_trend_day, tz)?;
+    let tomorrow = midnight(today.tomorrow().map_err(ApiError::internal)?, tz)?;
+
+    let month_rows = store.spend_between(user.id, month.start_ms, month.end_ms, project).await?;
+    let buckets = store.spend_per_bucket(user.id, trend_start.min(month.start_ms), tomorrow, project).await?;
+    let all_time = store.spend_all_time(user.id, project).await?;
+
+    let mut daily: BTreeMap<Date, (Money, u64)> = BTreeMap::new();
+    let mut day = first_trend_day;
+    while day <= today {
+        daily.insert(day, (Money::ZERO, 0));
+        day = day.tomorrow().map_err(ApiError::internal)?;
+    }
+    for bucket in &buckets {
+        let date = Timestamp::from_millisecond(bucket.bucket).map_err(ApiError::internal)?.to_zoned(tz.clone()).date();
+        if let Some((cost, calls)) = daily.get_mut(&date) {
+            *cost += bucket.cost;
+            *calls += bucket.calls;
+        }
+    }
+    let (today_usd, today_calls) = daily.get(&today).copied().unwrap_or_default();
+
+    let unpriced_models = all_time_unpriced(store, user, &all_time, project).await?;
+    Ok(CostSummary {
+        timezone: tz_name,
+        project: project.map(str::to_owned),
+        today_usd,
+        month_usd: month_rows.iter().map(|r| r.cost).sum(),
+        all_time_usd: all_time.iter().map(|r| r.cost).sum(),
+        today_calls,
+        month_calls: month_rows.iter().map(|r| r.calls).sum(),
+        all_time_calls: all_time.iter().map(|r| r.calls).sum(),
+        unpriced_calls: all_time.iter().map(|r| r.unpriced_calls).sum(),
+        unpriced_models,
+        by_model: by_model(&month_rows),
+        by_provider: by_provider(&month_rows),
+        by_project: by_project(&month_rows),
+        daily: daily
+            .into_iter()
+            .map(|(date, (cost_usd, calls))| DailySpend { date: date.to_string(), cost_usd, calls })
+            .collect(),
+    })
+}
+
+fn midnight(date: Date, tz: &TimeZone) -> ApiResult<i64> {
+    Ok(date.to_zoned(tz.clone()).map_err(ApiError::internal)?.timestamp().as_millisecond())
+}
+
+/// Rows merged per (provider, model), most expensive first.
+#[must_use]
+pub fn by_model(rows: &[SpendRow]) -> Vec<ModelSpend> {
+    let mut merged: BTreeMap<(&str, &str), ModelSpend> = BTreeMap::new();
+    for row in rows {
+        let entry = merged.entry((&row.provider, &row.model)).or_insert_with(|| ModelSpend {
+            provider: row.provider.clone(),
+            model: row.model.clone(),
+            cost_usd: Money::ZERO,
+            calls: 0,
+            unpriced_calls: 0,
+            input_tokens: 0,
+            cache_read_tokens: 0,
+            cache_write_tokens: 0,
+            cache_write_1h_tokens: 0,
+            output_tokens: 0,
+            reasoning_tokens: 0,
+        });
+        entry.cost_usd += row.cost;
+        entry.calls += row.calls;
+        entry.unpriced_calls += row.unpriced_calls;
+        entry.input_tokens += row.tokens.input_tokens;
+        entry.cache_read_tokens += row.tokens.cache_read_tokens;
+        entry.cache_write_tokens += row.tokens.cache_write_tokens;
+        entry.cache_write_1h_tokens += row.tokens.cache_write_1h_tokens;
+        entry.output_tokens += row.tokens.output_tokens;
+        entry.reasoning_tokens += row.tokens.reasoning_tokens;
+    }
+    let mut list: Vec<ModelSpend> = merged.into_values().collect();
+    list.sort_by(|a, b| b.cost_usd.cmp(&a.cost_usd).then(b.calls.cmp(&a.calls)).then(a.model.cmp(&b.model)));
+    list
+}
+
+fn by_provider(rows: &[SpendRow]) -> Vec<ProviderSpend> {
+    let mut merged: BTreeMap<&str, (Money, u64)> = BTreeMap::new();
+    for row in rows {
+        let entry = merged.entry(&row.provider).or_default();
+        entry.0 += row.cost;
+        entry.1 += row.calls;
+    }
+    let mut list: Vec<ProviderSpend> = merged
+        .into_iter()
+        .map(|(provider, (cost_usd, calls))| ProviderSpend { provider: provider.to_owned(), cost_usd, calls })
+        .collect();
+    list.sort_by_key(|s| std::cmp::Reverse(s.cost_usd));
+    list
+}
+
+fn by_project(rows: &[SpendRow]) -> Vec<ProjectSpend> {
+    let mut merged: BTreeMap<&str, (Money, u64)> = BTreeMap::new();
+    for row in rows {
+        let entry = merged.entry(&row.project).or_default();
+        entry.0 += row.cost;
+        entry.1 += row.calls;
+    }
+    let mut list: Vec<ProjectSpend> = merged
+        .into_iter()
+        .map(|(project, (cost_usd, calls))| ProjectSpend { project: project.to_owned(), cost_usd, calls })
+        .collect();
+    list.sort_by_key(|s| std::cmp::Reverse(s.cost_usd));
+    list
+}
+
+/// Models with unpriced calls, from the totals; the reasons come from the
+/// unpriced-events index only when there are some.
+async fn all_time_unpriced(
+    store: &Store,
+    user: &User,
+    all_time: &[SpendRow],
+    project: Option<&str>,
+) -> ApiResult<Vec<UnpricedModel>> {
+    if all_time.iter().all(|r| r.unpriced_calls == 0) {
+        return Ok(Vec::new());
+    }
+    let reasons = store.unpriced_models(user.id).await?;
+    let mut list: Vec<UnpricedModel> = by_model(all_time)
+        .into_iter()
+        .filter(|m| m.unpriced_calls > 0)
+        .map(|m| UnpricedModel {
+            reason: reasons
+                .iter()
+                .find(|r| r.model == m.model && r.provider == m.provider)
+                .and_then(|r| r.reason.clone()),
+            provider: m.provider,
+            model: m.model,
+            calls: m.unpriced_calls,
+        })
+        .collect();
+    let _ = project;
+    list.sort_by_key(|m| std::cmp::Reverse(m.calls));
+    Ok(list)
+}

@@ -1,0 +1,115 @@
+//! A real `llmlab serve` process on a free port, for end-to-end tests.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use crate::{TestBackend, TestDb};
+
+/// A running server; killed when dropped.
+pub struct TestServer {
+    binary: PathBuf,
+    child: Option<Child>,
+    pub base_url: String,
+    db: TestDb,
+    log: PathBuf,
+    _log_dir: tempfile::TempDir,
+}
+
+impl TestServer {
+    /// Starts `binary serve` on a fresh database of `backend`; `None` when
+    /// PostgreSQL is not configured (outside CI).
+    pub async fn start(binary: &Path, backend: TestBackend) -> Option<TestServer> {
+        let db = TestDb::new(backend).await?;
+        let log_dir = tempfile::tempdir().expect("a temporary folder");
+        let mut server = TestServer {
+            binary: binary.to_owned(),
+            child: None,
+            base_url: String::new(),
+            db,
+            log: log_dir.path().join("server.log"),
+            _log_dir: log_dir,
+        };
+        server.launch(0);
+        Some(server)
+    }
+
+    /// The database the server uses.
+    #[must_use]
+    pub fn db(&self) -> &TestDb {
+        &self.db
+    }
+
+    /// Everything the server logged so far.
+    #[must_use]
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Starts the process on `port` (0: any free port) and waits until it listens.
+    fn launch(&mut self, port: u16) {
+        let mut child = Command::new(&self.binary)
+            .args(["serve", "--host", "127.0.0.1", "--port", &port.to_string(), "--database-url", self.db.url()])
+            .env("NO_COLOR", "1")
+            .env("LLMLAB_LOG", "info,sqlx=warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("llmlab serve starts");
+        let stderr = child.stderr.take().expect("stderr is piped");
+        let log_path = self.log.clone();
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut log = std::fs::OpenOptions::new().create(true).append(true).open(log_path).expect("log file");
+            let mut ready = Some(ready_tx);
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                use std::io::Write;
+                let _ = writeln!(log, "{line}");
+                if let Some(url) = line.split("running at ").nth(1).and_then(|rest| rest.split('/').nth(2))
+                    && let Some(tx) = ready.take()
+                {
+                    let _ = tx.send(format!("http://{url}"));
+                }
+            }
+        });
+        let url = ready_rx
+            .recv_timeout(Duration::from_secs(30))
+            .unwrap_or_else(|_| panic!("llmlab serve did not start within 30 s; its log:\n{}", self.log()));
+        self.base_url = url;
+        self.child = Some(child);
+    }
+
+    /// The port the server listens on.
+    #[must_use]
+    pub fn port(&self) -> u16 {
+        self.base_url.rsplit(':').next().and_then(|p| p.parse().ok()).expect("a port in the base URL")
+    }
+
+    /// Sends a Unix signal (`"KILL"`, `"TERM"`) and waits for the process to end.
+    pub fn signal(&mut self, signal: &str) -> std::process::ExitStatus {
+        let mut child = self.child.take().expect("the server is running");
+        assert!(send_signal(child.id(), signal), "could not send SIG{signal} to the server");
+        child.wait().expect("the server exits")
+    }
+
+    /// Starts the server again on the same database and port.
+    pub fn restart(&mut self) {
+        let port = self.port();
+        self.launch(port);
+    }
+}
+
+/// `kill(1)`: sends a signal without `unsafe` code in this crate.
+fn send_signal(pid: u32, signal: &str) -> bool {
+    Command::new("kill").arg(format!("-{signal}")).arg(pid.to_string()).status().is_ok_and(|s| s.success())
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}

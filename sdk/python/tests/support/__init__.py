@@ -1,0 +1,1 @@
+"""Test helpers shared by the SDK's tests (and, later, the proxy's)."""
