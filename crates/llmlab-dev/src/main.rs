@@ -84,6 +84,61 @@ fn test() -> anyhow::Result<()> {
         cargo.env("LLMLAB_TEST_PG_URL", url);
     }
     run(&mut cargo)?;
+    python_tests(&root, pg.as_deref())?;
     eprintln!("\nall tests passed");
+    Ok(())
+}
+
+/// Where cargo puts build output (`CARGO_TARGET_DIR`, else `target/`).
+fn target_dir(root: &Path) -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from)
+}
+
+/// A virtualenv with the SDK and every Python test dependency, reinstalled
+/// only when `sdk/python/pyproject.toml` or `tests/e2e/requirements.txt` change.
+fn python_env(root: &Path, target: &Path) -> anyhow::Result<PathBuf> {
+    let venv = target.join("python-venv");
+    let python = venv.join("bin").join("python");
+    if !python.exists() {
+        run(Command::new("python3").args(["-m", "venv"]).arg(&venv))?;
+    }
+    let requirements = root.join("tests/e2e/requirements.txt");
+    let mut inputs = std::fs::read_to_string(root.join("sdk/python/pyproject.toml"))?;
+    inputs.push_str(&std::fs::read_to_string(&requirements).unwrap_or_default());
+    let stamp = venv.join(".llmlab-inputs");
+    if std::fs::read_to_string(&stamp).ok().as_deref() != Some(inputs.as_str()) {
+        let mut pip = Command::new(&python);
+        pip.args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-e"])
+            .arg(format!("{}[dev]", root.join("sdk/python").display()));
+        if requirements.exists() {
+            pip.arg("-r").arg(&requirements);
+        }
+        run(&mut pip)?;
+        std::fs::write(&stamp, inputs)?;
+    }
+    Ok(python)
+}
+
+/// The SDK's tests, then the cross-cutting end-to-end tests (proxy,
+/// dashboard, CLI), against the freshly built `llmlab` binary.
+fn python_tests(root: &Path, pg: Option<&str>) -> anyhow::Result<()> {
+    let target = target_dir(root);
+    run(Command::new("cargo").current_dir(root).args(["build", "--quiet", "-p", "llmlab-cli"]))?;
+    let python = python_env(root, &target)?;
+    let output = target.join("test-output");
+    std::fs::create_dir_all(&output)?;
+    let suites = [root.join("sdk/python"), root.join("tests/e2e")];
+    for suite in suites.iter().filter(|s| s.exists()) {
+        let mut pytest = Command::new(&python);
+        pytest
+            .current_dir(suite)
+            .args(["-m", "pytest", "-q", "-p", "no:cacheprovider"])
+            .env("LLMLAB_BIN", target.join("debug").join("llmlab"))
+            .env("LLMLAB_TEST_OUTPUT", &output);
+        if let Some(url) = pg {
+            pytest.env("LLMLAB_TEST_PG_URL", url);
+        }
+        run(&mut pytest)?;
+    }
     Ok(())
 }

@@ -12,10 +12,12 @@ pub mod clock;
 pub mod error;
 pub mod ingest;
 pub mod json;
+pub mod proxy;
 pub mod routes;
 pub mod session;
 pub mod state;
 pub mod summary;
+pub mod ui;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -106,6 +108,8 @@ pub fn router(state: AppState) -> Router {
     let document = Arc::new(document);
     api.route("/api/openapi.json", get(move || async move { axum::Json(document.as_ref().clone()) }))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .merge(ui::router())
+        .merge(proxy::router())
         .layer(
             // Spans carry the method and path only: a query string can hold a provider key (Gemini's `?key=`).
             TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
