@@ -128,7 +128,7 @@ fn python_tests(root: &Path, pg: Option<&str>) -> anyhow::Result<()> {
     let output = target.join("test-output");
     std::fs::create_dir_all(&output)?;
     let suites = [root.join("sdk/python"), root.join("tests/e2e")];
-    for suite in suites.iter().filter(|s| s.exists()) {
+    for suite in suites.iter().filter(|s| s.join("conftest.py").exists() || s.join("pyproject.toml").exists()) {
         let mut pytest = Command::new(&python);
         pytest
             .current_dir(suite)
