@@ -56,7 +56,8 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
     tags(
         (name = "health"), (name = "auth", description = "Accounts, sign-in and API keys"),
         (name = "events", description = "Tracking LLM calls"), (name = "costs"), (name = "budgets"),
-        (name = "prices", description = "An account's own prices"), (name = "projects")
+        (name = "prices", description = "An account's own prices"), (name = "projects"),
+        (name = "recommendations", description = "Cost-saving tips from the account's own usage")
     )
 )]
 struct ApiDoc;
@@ -75,7 +76,7 @@ impl utoipa::Modify for ApiKeySecurity {
 
 /// The API routes with their `OpenAPI` document.
 fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
-    use routes::{auth, budgets, costs, events, health, prices, projects};
+    use routes::{auth, budgets, costs, events, health, prices, projects, recommendations};
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(health::get))
         .routes(routes!(auth::signup))
@@ -93,6 +94,7 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(prices::list, prices::set))
         .routes(routes!(prices::delete))
         .routes(routes!(projects::list))
+        .routes(routes!(recommendations::list))
         .split_for_parts()
 }
 

@@ -53,6 +53,7 @@ server_test!(every_protected_endpoint_needs_a_valid_key, |server| async move {
         (Method::POST, "/api/prices"),
         (Method::DELETE, "/api/prices/x"),
         (Method::GET, "/api/projects"),
+        (Method::GET, "/api/recommendations"),
         (Method::GET, "/api/keys"),
         (Method::POST, "/api/keys"),
         (Method::DELETE, "/api/keys/llm_12345678"),

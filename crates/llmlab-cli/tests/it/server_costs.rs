@@ -113,3 +113,25 @@ server_test!(budgets_warn_at_80_and_exceed_at_100_percent, |server| async move {
     assert!(status["projected_usd"].is_string());
     assert!(status["period_start"].as_str().unwrap().ends_with("-01"));
 });
+
+server_test!(recommendations_name_the_saving_sorted_largest_first, |server| async move {
+    let api = Api::signup(&server, "alice").await;
+    assert_eq!(api.get("/api/recommendations").await.body, json!([]), "no usage, no tips");
+    // 30 days of gpt-4o: 200M uncached input + 20M output = $700 in the window.
+    let event = json!({ "provider": "openai", "model": "gpt-4o-2024-08-06", "input_tokens": 200_000_000, "output_tokens": 20_000_000 });
+    assert_eq!(api.post("/api/events/track", event).await.status, StatusCode::CREATED);
+    let reply = api.get("/api/recommendations").await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    let tips = reply.body.as_array().unwrap();
+    assert!(!tips.is_empty(), "{}", reply.text);
+    let switch = tips.iter().find(|t| t["kind"] == "switch_model").expect("a switch tip");
+    assert_eq!(switch["current_model"], "gpt-4o");
+    assert!(switch["suggested_model"].is_string());
+    assert!(switch["title"].as_str().unwrap().contains("gpt-4o"));
+    assert!(!switch["assumptions"].as_array().unwrap().is_empty());
+    let savings: Vec<rust_decimal::Decimal> =
+        tips.iter().filter_map(|t| t["monthly_savings_usd"].as_str()).map(|s| s.parse().unwrap()).collect();
+    assert!(savings.windows(2).all(|w| w[0] >= w[1]), "sorted by saving: {savings:?}");
+    let bob = Api::signup(&server, "bob").await;
+    assert_eq!(bob.get("/api/recommendations").await.body, json!([]), "tips come from one's own usage only");
+});

@@ -37,6 +37,7 @@ server_test!(another_users_data_is_never_visible, |server| async move {
         "/api/budgets/status",
         "/api/keys",
         "/api/account",
+        "/api/recommendations",
     ] {
         let reply = bob.get(path).await;
         assert!(reply.status.is_success(), "{path}: {}", reply.text);

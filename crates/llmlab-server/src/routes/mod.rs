@@ -8,6 +8,7 @@ pub mod events;
 pub mod health;
 pub mod prices;
 pub mod projects;
+pub mod recommendations;
 
 /// Formats Unix ms as RFC 3339 (UTC).
 pub(crate) fn rfc3339(ms: i64) -> String {
