@@ -174,6 +174,10 @@ pub struct ModelEntry {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub alternatives: Vec<String>,
     pub effective_from: Date,
+    /// The day the provider retires the model, when announced; recommendations
+    /// never suggest a model that is about to go away.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deprecated_on: Option<Date>,
     pub source: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notes: Option<String>,
@@ -216,6 +220,8 @@ struct ModelEntryFile {
     #[serde(default)]
     alternatives: Vec<String>,
     effective_from: Date,
+    #[serde(default)]
+    deprecated_on: Option<Date>,
     source: String,
     #[serde(default)]
     notes: Option<String>,
@@ -253,6 +259,7 @@ impl From<ModelEntryFile> for ModelEntry {
             snapshots: f.snapshots,
             alternatives: f.alternatives,
             effective_from: f.effective_from,
+            deprecated_on: f.deprecated_on,
             source: f.source,
             notes: f.notes,
             rates: RateCard {

@@ -33,7 +33,7 @@ pub(super) fn tip(catalog: &Catalog, mix: &ModelMix<'_>, context: &Context) -> O
         .alternatives
         .iter()
         .filter_map(|id| catalog.entry(id))
-        .filter(|candidate| can_take_over(mix.entry, candidate))
+        .filter(|candidate| can_take_over(mix.entry, candidate) && !retiring_soon(candidate, context.on))
         .filter_map(|candidate| Repriced::alternative(mix, candidate, &current, context))
         .collect();
     // Cheapest first; the sort is stable, so the catalog's order breaks ties.
@@ -45,6 +45,11 @@ pub(super) fn tip(catalog: &Catalog, mix: &ModelMix<'_>, context: &Context) -> O
     assumptions.extend(price_lines(mix, &current, best, context));
     assumptions.extend(long_context_line(mix, &current, best));
     assumptions.extend(caveats(mix.entry, best.entry));
+    if retires_within(best.entry, context.on, RETIREMENT_MENTIONED_DAYS)
+        && let Some(day) = best.entry.deprecated_on
+    {
+        assumptions.push(format!("{} is scheduled to retire on {day}; plan the next move too.", best.entry.id));
+    }
     assumptions.extend(also_compared(others, &current, context));
     Some(Tip {
         kind: TipKind::SwitchModel,
@@ -71,6 +76,21 @@ fn can_take_over(current: &ModelEntry, candidate: &ModelEntry) -> bool {
         && candidate.provider == current.provider
         && candidate.kind == current.kind
         && candidate.id != current.id
+}
+
+/// A model the provider retires within this many days is never suggested:
+/// switching to it would only mean switching again right away.
+const RETIREMENT_EXCLUDED_DAYS: i32 = 30;
+/// A suggestion retiring within this many days says so in its assumptions.
+const RETIREMENT_MENTIONED_DAYS: i32 = 180;
+
+/// True when `entry` retires within `days` of `on`.
+fn retires_within(entry: &ModelEntry, on: jiff::civil::Date, days: i32) -> bool {
+    entry.deprecated_on.is_some_and(|day| on.checked_add(jiff::Span::new().days(days)).is_ok_and(|until| day <= until))
+}
+
+fn retiring_soon(candidate: &ModelEntry, on: jiff::civil::Date) -> bool {
+    retires_within(candidate, on, RETIREMENT_EXCLUDED_DAYS)
 }
 
 /// One model's prices applied to the window's tokens.

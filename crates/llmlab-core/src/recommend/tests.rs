@@ -126,10 +126,13 @@ fn switch_reprices_the_batched_share_at_batch_prices() {
     // gpt-5-mini   std 40 × 0.25 + 10 × 2 = 30, batch 15 → 30 − 15 × 0.25 = 26.25 → 113.75 → ×2 = 227.50/mo
     // gpt-4.1-mini std 40 × 0.4 + 10 × 1.6 = 32, batch 16 → 28 → 112 → 224/mo
     // gpt-5.4-mini std 40 × 0.75 + 10 × 4.5 = 75, batch 37.5 → 65.625 → 74.375 → 148.75/mo
+    // gpt-5-mini saves most but retires on 2026-12-11, within 30 days of ON: never suggested.
     let switch = only(&tips, TipKind::SwitchModel);
-    assert_eq!(switch.suggested_model.as_deref(), Some("gpt-5-mini"));
-    assert_eq!(saving(switch), "227.5");
-    assert!(mentions(switch, "gpt-4.1-mini (saves $224.00/mo), gpt-5.4-mini (saves $148.75/mo)"), "{switch:#?}");
+    assert_eq!(switch.suggested_model.as_deref(), Some("gpt-4.1-mini"));
+    assert_eq!(saving(switch), "224");
+    assert!(mentions(switch, "gpt-5.4-mini (saves $148.75/mo)"), "{switch:#?}");
+    assert!(!mentions(switch, "gpt-5-mini"), "{switch:#?}");
+    assert!(mentions(switch, "gpt-4.1-mini is scheduled to retire on 2027-01-14"), "{switch:#?}");
     assert!(mentions(switch, "2,500 of the 10,000 calls already ran on batch/flex"));
 }
 
@@ -237,9 +240,10 @@ fn gemini_pro_under_the_long_context_threshold_prices_at_standard() {
     let tips = tips_for(&[usage], last_days(30));
     // flash:     50 × 0.30 + 10 × 0.03  + 2 × 2.50 = 15 + 0.30 + 5 = 20.30 → 63.45
     // 3.8-flash: 50 × 0.75 + 10 × 0.075 + 2 × 3.75 = 37.50 + 0.75 + 7.50 = 45.75 → 38
+    // 2.5-flash retires on 2026-12-01, four days after ON: 3.8-flash is suggested.
     let switch = only(&tips, TipKind::SwitchModel);
-    assert_eq!(switch.suggested_model.as_deref(), Some("gemini-2.5-flash"));
-    assert_eq!(saving(switch), "63.45");
+    assert_eq!(switch.suggested_model.as_deref(), Some("gemini-3.8-flash"));
+    assert_eq!(saving(switch), "38");
     assert!(mentions(switch, "prompts average 60,000 tokens per call"));
     // Reads 10 / 60 = 16.7% < 20%: prefix 25M → 22.5M reads × (1.25 − 0.125) = 25.3125; writes unbilled.
     assert_eq!(saving(only(&tips, TipKind::PromptCaching)), "25.3125");
@@ -259,12 +263,13 @@ fn gemini_pro_over_the_long_context_threshold_prices_the_whole_mix_at_the_tier()
     let tips = tips_for(&[usage], last_days(30));
     // flash has no tier: 25 × 0.30 + 0.5 × 2.50 = 7.50 + 1.25 = 8.75 → 61.25
     // 3.8-flash:         25 × 0.75 + 0.5 × 3.75 = 18.75 + 1.875 = 20.625 → 49.375
+    // 2.5-flash retires on 2026-12-01, four days after ON: 3.8-flash is suggested.
     let switch = only(&tips, TipKind::SwitchModel);
-    assert_eq!(switch.suggested_model.as_deref(), Some("gemini-2.5-flash"));
-    assert_eq!(saving(switch), "61.25");
+    assert_eq!(switch.suggested_model.as_deref(), Some("gemini-3.8-flash"));
+    assert_eq!(saving(switch), "49.375");
     assert!(mentions(switch, "gemini-2.5-pro at its long-context prices (above 200,000 tokens)"));
-    assert!(mentions(switch, "gemini-2.5-flash at its standard prices (no long-context tier)"));
-    assert!(mentions(switch, "uncached input: 25,000,000 tokens at $2.50 → $0.30 per 1M"));
+    assert!(mentions(switch, "gemini-3.8-flash at its standard prices (no long-context tier)"));
+    assert!(mentions(switch, "uncached input: 25,000,000 tokens at $2.50 → $0.75 per 1M"));
     // Batch at the tier's batch table: 25 × 1.25 + 0.5 × 7.50 = 35 → 35/mo.
     assert_eq!(saving(only(&tips, TipKind::BatchApi)), "35");
 }
