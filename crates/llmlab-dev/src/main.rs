@@ -24,12 +24,44 @@ struct Cli {
 enum Task {
     /// Run the whole test suite: Rust (SQLite and PostgreSQL) and Python
     Test,
+    /// Check formatting and lints: rustfmt, clippy -D warnings, ruff and mypy --strict
+    Lint,
 }
 
 fn main() -> anyhow::Result<()> {
     match Cli::parse().task {
         Task::Test => test(),
+        Task::Lint => lint(),
     }
+}
+
+fn lint() -> anyhow::Result<()> {
+    let root = repo_root();
+    run(Command::new("cargo").current_dir(&root).args(["fmt", "--all", "--check"]))?;
+    run(Command::new("cargo").current_dir(&root).args([
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--locked",
+        "--",
+        "-D",
+        "warnings",
+    ]))?;
+    let python = python_env(&root, &target_dir(&root))?;
+    let bin = python.parent().expect("the venv's bin folder").to_owned();
+    let sdk = root.join("sdk/python");
+    run(Command::new(bin.join("ruff")).current_dir(&sdk).arg("check"))?;
+    run(Command::new(bin.join("ruff")).current_dir(&sdk).args(["format", "--check"]))?;
+    run(Command::new(bin.join("mypy")).current_dir(&sdk).arg("--strict"))?;
+    let e2e = root.join("tests/e2e");
+    run(Command::new(bin.join("ruff")).current_dir(&e2e).args([
+        "check",
+        "--config",
+        "../../sdk/python/pyproject.toml",
+        ".",
+    ]))?;
+    eprintln!("\nlint clean");
+    Ok(())
 }
 
 fn repo_root() -> PathBuf {

@@ -81,6 +81,32 @@ pub fn prepare(
     custom: &CustomPrices,
     now: i64,
 ) -> ApiResult<PreparedEvent> {
+    prepare_with(event, field, catalog, custom, now, |provider, model, name| usage_of(event, provider, model, &name))
+}
+
+/// [`prepare`] for a call whose usage the server read itself (the proxy
+/// normalizes the provider's response): `event` carries everything but the
+/// usage, which is `usage` (`None` when the response reported none).
+pub fn prepare_observed(
+    event: &TrackEvent,
+    usage: Option<NormalizedUsage>,
+    catalog: &Catalog,
+    custom: &CustomPrices,
+    now: i64,
+) -> ApiResult<PreparedEvent> {
+    prepare_with(event, "", catalog, custom, now, |_, _, _| Ok(usage))
+}
+
+/// The body of [`prepare`], with the usage coming from `usage_source`
+/// (given the provider, the model and the field namer).
+fn prepare_with(
+    event: &TrackEvent,
+    field: &str,
+    catalog: &Catalog,
+    custom: &CustomPrices,
+    now: i64,
+    usage_source: impl FnOnce(&Provider, &str, &dyn Fn(&str) -> String) -> ApiResult<Option<NormalizedUsage>>,
+) -> ApiResult<PreparedEvent> {
     let name = |f: &str| format!("{field}{f}");
     let provider_name = bounded_text(&event.provider, &name("provider"), 64)?;
     let provider = Provider::parse(provider_name);
@@ -101,13 +127,14 @@ pub fn prepare(
     let status = event.status.as_deref().map(|s| bounded_text(s, &name("status"), 64)).transpose()?.map(str::to_owned);
     let latency_ms = event.latency_ms.map(|l| i64::try_from(l).unwrap_or(i64::MAX));
 
-    let usage = usage_of(event, &provider, &model, &name)?;
-    let tier = service_tier(event, usage.as_ref(), &name)?;
+    let usage = usage_source(&provider, &model, &name)?;
+    let (tier, tier_note) = service_tier(event, usage.as_ref());
     let model_key = canonical_model_id(&model);
     let date = Timestamp::from_millisecond(occurred_at).map_err(|e| ApiError::invalid(&name("timestamp"), e))?;
     let date = date.to_zoned(jiff::tz::TimeZone::UTC).date();
 
-    let priced = price(event, usage.as_ref(), tier, &provider, &model, &model_key, catalog, custom, date, &name)?;
+    let mut priced = price(event, usage.as_ref(), tier, &provider, &model, &model_key, catalog, custom, date, &name)?;
+    priced.notes.extend(tier_note);
     let tokens = usage.as_ref().map(|u| u.buckets).unwrap_or_default();
     let response = TrackedEvent {
         event_id: event_id.clone(),
@@ -249,27 +276,25 @@ fn field_of(message: &str, name: &impl Fn(&str) -> String) -> String {
 
 /// The tier the call was billed on: `batch: true` wins, then the event's
 /// `service_tier`, then what the raw usage says (Anthropic's `service_tier`).
-fn service_tier(
-    event: &TrackEvent,
-    usage: Option<&NormalizedUsage>,
-    name: &impl Fn(&str) -> String,
-) -> ApiResult<ServiceTier> {
+/// A tier with no catalog prices (OpenAI's `fast`, say) bills at standard
+/// rates and says so in a note; providers add tiers faster than catalogs.
+fn service_tier(event: &TrackEvent, usage: Option<&NormalizedUsage>) -> (ServiceTier, Option<String>) {
     if event.batch == Some(true) {
-        return Ok(ServiceTier::Batch);
+        return (ServiceTier::Batch, None);
     }
     if let Some(tier) = &event.service_tier {
         return match tier.trim().to_ascii_lowercase().as_str() {
-            "batch" => Ok(ServiceTier::Batch),
-            "flex" => Ok(ServiceTier::Flex),
-            "priority" => Ok(ServiceTier::Priority),
-            "standard" | "default" | "auto" | "scale" | "on_demand" => Ok(ServiceTier::Standard),
-            other => Err(ApiError::invalid(
-                &name("service_tier"),
-                format!("`{other}` is not one of standard, default, batch, flex, priority"),
-            )),
+            "batch" => (ServiceTier::Batch, None),
+            "flex" => (ServiceTier::Flex, None),
+            "priority" => (ServiceTier::Priority, None),
+            "standard" | "default" | "auto" | "scale" | "on_demand" | "" => (ServiceTier::Standard, None),
+            other => (
+                ServiceTier::Standard,
+                Some(format!("service tier `{other}` has no catalog prices; priced at standard rates")),
+            ),
         };
     }
-    Ok(usage.map_or(ServiceTier::Standard, |u| u.service_tier))
+    (usage.map_or(ServiceTier::Standard, |u| u.service_tier), None)
 }
 
 struct PricedEvent {

@@ -2,6 +2,8 @@
 
 use llmlab_core::Money;
 
+use sqlx::Connection as _;
+
 use crate::{
     AccountUpdate, ApiKey, NewApiKey, NewUser, ProjectSummary, Store, StoreError, StoreResult, User, on_unique,
     with_pool,
@@ -20,7 +22,7 @@ impl Store {
             let mut tx = pool.begin().await?;
             let created: User = sqlx::query_as(&format!(
                 "insert into users (public_id, name, created_at) values ($1, $2, $3) returning {USER_COLUMNS}"
-            ))
+            )).persistent(self.persistent)
             .bind(&user.public_id)
             .bind(&user.name)
             .bind(user.created_at)
@@ -29,7 +31,7 @@ impl Store {
             .map_err(|e| on_unique(e, "an account with this id exists"))?;
             sqlx::query(
                 "insert into api_keys (user_id, key_id, secret_hash, name, created_at) values ($1, $2, $3, $4, $5)",
-            )
+            ).persistent(self.persistent)
             .bind(created.id)
             .bind(&key.key_id)
             .bind(&key.secret_hash)
@@ -38,7 +40,7 @@ impl Store {
             .execute(&mut *tx)
             .await
             .map_err(|e| on_unique(e, "an API key with this id exists"))?;
-            sqlx::query("insert into projects (user_id, name, created_at) values ($1, $2, $3)")
+            sqlx::query("insert into projects (user_id, name, created_at) values ($1, $2, $3)").persistent(self.persistent)
                 .bind(created.id)
                 .bind(DEFAULT_PROJECT)
                 .bind(user.created_at)
@@ -52,7 +54,7 @@ impl Store {
     /// The key with this public id and its account, revoked or not.
     pub async fn find_key(&self, key_id: &str) -> StoreResult<Option<(ApiKey, User)>> {
         let key: Option<ApiKey> = with_pool!(self, pool => {
-            sqlx::query_as(&format!("select {KEY_COLUMNS} from api_keys where key_id = $1"))
+            sqlx::query_as(&format!("select {KEY_COLUMNS} from api_keys where key_id = $1")).persistent(self.persistent)
                 .bind(key_id)
                 .fetch_optional(pool)
                 .await
@@ -65,7 +67,7 @@ impl Store {
     /// Records that a key was used (callers throttle this; it is a write).
     pub async fn touch_key(&self, key_id: &str, now: i64) -> StoreResult<()> {
         with_pool!(self, pool => {
-            sqlx::query("update api_keys set last_used_at = $1 where key_id = $2")
+            sqlx::query("update api_keys set last_used_at = $1 where key_id = $2").persistent(self.persistent)
                 .bind(now)
                 .bind(key_id)
                 .execute(pool)
@@ -78,7 +80,7 @@ impl Store {
     /// The account with this numeric id.
     pub async fn user(&self, user_id: i64) -> StoreResult<User> {
         with_pool!(self, pool => {
-            sqlx::query_as(&format!("select {USER_COLUMNS} from users where id = $1"))
+            sqlx::query_as(&format!("select {USER_COLUMNS} from users where id = $1")).persistent(self.persistent)
                 .bind(user_id)
                 .fetch_optional(pool)
                 .await
@@ -92,7 +94,7 @@ impl Store {
             sqlx::query_as(&format!(
                 "update users set name = coalesce($1, name), timezone = coalesce($2, timezone), \
                  hard_budget = coalesce($3, hard_budget) where id = $4 returning {USER_COLUMNS}"
-            ))
+            )).persistent(self.persistent)
             .bind(&update.name)
             .bind(&update.timezone)
             .bind(update.hard_budget)
@@ -106,7 +108,7 @@ impl Store {
     /// The account's keys, newest first.
     pub async fn list_keys(&self, user_id: i64) -> StoreResult<Vec<ApiKey>> {
         Ok(with_pool!(self, pool => {
-            sqlx::query_as(&format!("select {KEY_COLUMNS} from api_keys where user_id = $1 order by created_at desc, key_id"))
+            sqlx::query_as(&format!("select {KEY_COLUMNS} from api_keys where user_id = $1 order by created_at desc, key_id")).persistent(self.persistent)
                 .bind(user_id)
                 .fetch_all(pool)
                 .await
@@ -119,7 +121,7 @@ impl Store {
             sqlx::query_as(&format!(
                 "insert into api_keys (user_id, key_id, secret_hash, name, created_at) values ($1, $2, $3, $4, $5) \
                  returning {KEY_COLUMNS}"
-            ))
+            )).persistent(self.persistent)
             .bind(user_id)
             .bind(&key.key_id)
             .bind(&key.secret_hash)
@@ -137,7 +139,7 @@ impl Store {
             sqlx::query_as(&format!(
                 "update api_keys set revoked_at = coalesce(revoked_at, $1) where user_id = $2 and key_id = $3 \
                  returning {KEY_COLUMNS}"
-            ))
+            )).persistent(self.persistent)
             .bind(now)
             .bind(user_id)
             .bind(key_id)
@@ -155,7 +157,7 @@ impl Store {
                  cast(coalesce(sum(t.cost_nusd), 0) as bigint) \
                  from projects p left join cost_totals t on t.user_id = p.user_id and t.project_id = p.id \
                  where p.user_id = $1 group by p.id, p.name, p.created_at order by p.name",
-            )
+            ).persistent(self.persistent)
             .bind(user_id)
             .fetch_all(pool)
             .await

@@ -6,7 +6,7 @@ impl Store {
     /// The account's budget, if any.
     pub async fn budget(&self, user_id: i64) -> StoreResult<Option<BudgetRow>> {
         Ok(with_pool!(self, pool => {
-            sqlx::query_as("select amount_nusd, period, created_at, updated_at from budgets where user_id = $1")
+            sqlx::query_as("select amount_nusd, period, created_at, updated_at from budgets where user_id = $1").persistent(self.persistent)
                 .bind(user_id)
                 .fetch_optional(pool)
                 .await
@@ -20,7 +20,7 @@ impl Store {
                 "insert into budgets (user_id, amount_nusd, period, created_at, updated_at) values ($1, $2, $3, $4, $4) \
                  on conflict (user_id) do update set amount_nusd = excluded.amount_nusd, period = excluded.period, \
                  updated_at = excluded.updated_at returning amount_nusd, period, created_at, updated_at",
-            )
+            ).persistent(self.persistent)
             .bind(user_id)
             .bind(amount_nusd)
             .bind(period)
@@ -43,7 +43,7 @@ impl Store {
             sqlx::query(
                 "insert into budget_alerts (user_id, period_start, threshold, created_at) values ($1, $2, $3, $4) \
                  on conflict (user_id, period_start, threshold) do nothing",
-            )
+            ).persistent(self.persistent)
             .bind(user_id)
             .bind(period_start)
             .bind(threshold)
@@ -58,7 +58,7 @@ impl Store {
     /// The thresholds already recorded for a period.
     pub async fn budget_alerts(&self, user_id: i64, period_start: &str) -> StoreResult<Vec<String>> {
         Ok(with_pool!(self, pool => {
-            sqlx::query_scalar("select threshold from budget_alerts where user_id = $1 and period_start = $2 order by threshold")
+            sqlx::query_scalar("select threshold from budget_alerts where user_id = $1 and period_start = $2 order by threshold").persistent(self.persistent)
                 .bind(user_id)
                 .bind(period_start)
                 .fetch_all(pool)

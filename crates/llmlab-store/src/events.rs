@@ -7,10 +7,14 @@ use std::sync::LazyLock;
 use futures::stream::{BoxStream, StreamExt, TryStreamExt};
 use llmlab_core::{Money, TokenBuckets};
 
+use sqlx::Connection as _;
+
 use crate::{
-    EventBatch, EventPrice, InsertOutcome, NewEvent, Repriced, Store, StoreError, StoreResult, StoredEvent, bucket_of,
-    with_pool,
+    EventBatch, EventPrice, InsertOutcome, NewEvent, Repriced, Store, StoreResult, StoredEvent, bucket_of, with_pool,
 };
+
+/// Rows per page of an export.
+const EXPORT_PAGE_ROWS: usize = 2_000;
 
 /// Rows per multi-row statement: 28 parameters each stays under SQLite's
 /// 32,766-parameter limit (and PostgreSQL's 65,535).
@@ -113,7 +117,7 @@ impl Store {
                     let id = if let Some(id) = known {
                         id
                     } else {
-                        let id: i64 = sqlx::query_scalar(crate::accounts::UPSERT_PROJECT)
+                        let id: i64 = sqlx::query_scalar(crate::accounts::UPSERT_PROJECT).persistent(self.persistent)
                             .bind(batch.user_id)
                             .bind(&event.project)
                             .bind(now)
@@ -160,7 +164,7 @@ impl Store {
                             .push_bind(now);
                     });
                     query.push(" on conflict (user_id, event_id) do nothing returning event_id");
-                    let ids: Vec<String> = query.build_query_scalar().fetch_all(&mut *tx).await?;
+                    let ids: Vec<String> = query.build_query_scalar().persistent(self.persistent).fetch_all(&mut *tx).await?;
                     inserted.extend(ids);
                 }
                 // An id inserted by this batch counts once; any repeat of it is a duplicate.
@@ -179,7 +183,7 @@ impl Store {
                     let rows: Vec<(RollupKey, Counters)> = rows.into_iter().collect();
                     for chunk in rows.chunks(ROWS_PER_STATEMENT) {
                         let mut query = rollup_upsert(table, batch.user_id, chunk, now);
-                        query.build().execute(&mut *tx).await?;
+                        query.build().persistent(self.persistent).execute(&mut *tx).await?;
                     }
                 }
                 let duplicate_ids: Vec<&str> = batch
@@ -197,7 +201,7 @@ impl Store {
                         ids.push_bind(*id);
                     }
                     query.push(")");
-                    let stored: Vec<(String, Option<i64>)> = query.build_query_as().fetch_all(&mut *tx).await?;
+                    let stored: Vec<(String, Option<i64>)> = query.build_query_as().persistent(self.persistent).fetch_all(&mut *tx).await?;
                     let stored: HashMap<String, Option<i64>> = stored.into_iter().collect();
                     for (event, outcome) in batch.events.iter().zip(outcome.iter_mut()) {
                         if let InsertOutcome::Duplicate { cost } = outcome {
@@ -214,23 +218,40 @@ impl Store {
     }
 
     /// Streams the account's events between `from` (inclusive) and `to`
-    /// (exclusive), oldest first, without loading them all.
+    /// (exclusive), oldest first, a page at a time: memory stays constant,
+    /// and no read transaction stays open while a slow client downloads.
     pub fn export_events(&self, user_id: i64, from: i64, to: i64) -> BoxStream<'_, StoreResult<StoredEvent>> {
+        // The key of the last row sent: (occurred_at, id).
+        let start = (from, i64::MIN);
+        futures::stream::try_unfold(Some(start), move |after| async move {
+            let Some(after) = after else { return StoreResult::Ok(None) };
+            let page = self.export_page(user_id, after, to).await?;
+            let next = (page.len() == EXPORT_PAGE_ROWS).then(|| page.last().map(|e| (e.occurred_at, e.id))).flatten();
+            Ok(Some((futures::stream::iter(page.into_iter().map(StoreResult::Ok)), next)))
+        })
+        .try_flatten()
+        .boxed()
+    }
+
+    async fn export_page(&self, user_id: i64, after: (i64, i64), to: i64) -> StoreResult<Vec<StoredEvent>> {
         static QUERY: LazyLock<String> = LazyLock::new(|| {
             format!(
-                "{STORED_EVENT_SELECT} where e.user_id = $1 and e.occurred_at >= $2 and e.occurred_at < $3 \
-                 order by e.occurred_at, e.id"
+                "{STORED_EVENT_SELECT} where e.user_id = $1 and (e.occurred_at > $2 or (e.occurred_at = $2 and e.id > $3)) \
+                 and e.occurred_at < $4 order by e.occurred_at, e.id limit {EXPORT_PAGE_ROWS}"
             )
         });
-        with_pool!(self, pool => {
+        // The first page starts at `from` itself, which the strict `>` on
+        // (time, id) with id = i64::MIN still includes.
+        Ok(with_pool!(self, pool => {
             sqlx::query_as::<_, StoredEvent>(QUERY.as_str())
+                .persistent(self.persistent)
                 .bind(user_id)
-                .bind(from)
+                .bind(after.0)
+                .bind(after.1)
                 .bind(to)
-                .fetch(pool)
-                .map_err(StoreError::from)
-                .boxed()
-        })
+                .fetch_all(pool)
+                .await
+        })?)
     }
 
     /// Stores `price` for the account and reprices, in the same transaction,
@@ -255,7 +276,7 @@ impl Store {
                  output = excluded.output, cache_read = excluded.cache_read, cache_write_5m = excluded.cache_write_5m, \
                  cache_write_1h = excluded.cache_write_1h, updated_at = excluded.updated_at \
                  returning model_key, provider, input, output, cache_read, cache_write_5m, cache_write_1h, created_at, updated_at",
-            )
+            ).persistent(self.persistent)
             .bind(user_id)
             .bind(&price.model_key)
             .bind(&price.provider)
@@ -273,7 +294,7 @@ impl Store {
                 let page: Vec<StoredEvent> = sqlx::query_as(&format!(
                     "{STORED_EVENT_SELECT} where e.user_id = $1 and e.model_key = $2 and e.cost_nusd is null \
                      and e.unpriced_code in ('unknown_model', 'missing_price') and e.id > $3 order by e.id limit 1000"
-                ))
+                )).persistent(self.persistent)
                 .bind(user_id)
                 .bind(&price.model_key)
                 .bind(after_id)
@@ -288,7 +309,7 @@ impl Store {
                     sqlx::query(
                         "update cost_events set cost_nusd = $1, cost_source = $2, priced_as = $3, unpriced_code = null, \
                          unpriced_reason = null where id = $4 and user_id = $5",
-                    )
+                    ).persistent(self.persistent)
                     .bind(update.cost.nanos())
                     .bind(update.source)
                     .bind(&update.priced_as)
@@ -308,7 +329,7 @@ impl Store {
                 for (table, rows) in [("cost_rollups", rollups), ("cost_totals", totals)] {
                     let rows: Vec<(RollupKey, Counters)> = rows.into_iter().collect();
                     for chunk in rows.chunks(ROWS_PER_STATEMENT) {
-                        rollup_upsert(table, user_id, chunk, now).build().execute(&mut *tx).await?;
+                        rollup_upsert(table, user_id, chunk, now).build().persistent(self.persistent).execute(&mut *tx).await?;
                     }
                 }
                 repriced_count += updates.len() as u64;

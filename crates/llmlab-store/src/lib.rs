@@ -27,13 +27,28 @@ pub use accounts::DEFAULT_PROJECT;
 pub use records::*;
 pub use settings::{Backend, DbSettings, redact};
 
-/// Runs `$body` with `$pool` bound to the concrete pool of `$store`, so one
-/// generic-looking body compiles once per backend.
+/// Runs `$body` with `$pool` bound to the concrete executor of `$store`, so
+/// one generic-looking body compiles once per backend. `$body` is a
+/// `Result`. Behind a transaction-mode pooler every body runs in a
+/// transaction of its own: that pins one server connection for the
+/// statement's whole protocol exchange (sqlx describes, then binds, across
+/// two syncs), which the pooler would otherwise split across connections.
 macro_rules! with_pool {
     ($store:expr, $pool:ident => $body:expr) => {
         match &$store.pool {
             $crate::Pool::Sqlite($pool) => $body,
             $crate::Pool::Postgres($pool) => $body,
+            $crate::Pool::PostgresPooled(pooled) => {
+                let mut transaction = pooled.begin().await?;
+                let result = {
+                    let $pool = &mut *transaction;
+                    $body
+                };
+                if result.is_ok() {
+                    transaction.commit().await?;
+                }
+                result
+            }
         }
     };
 }
@@ -44,6 +59,9 @@ pub(crate) use with_pool;
 pub(crate) enum Pool {
     Sqlite(SqlitePool),
     Postgres(PgPool),
+    /// PostgreSQL behind a transaction-mode pooler (unnamed statements, one
+    /// transaction per query).
+    PostgresPooled(PgPool),
 }
 
 /// Why a storage call failed.
@@ -71,17 +89,24 @@ pub struct Store {
     /// (user, project name) → project id; projects are never deleted, so
     /// entries never go stale, and every event insert skips a lookup.
     project_ids: Mutex<HashMap<(i64, String), i64>>,
+    /// Use named (server-side cached) prepared statements. Off behind a
+    /// transaction-mode pooler (PgBouncer, Supabase port 6543), where a named
+    /// statement made on one server connection is missing, or already
+    /// exists, on the next one; queries then use unnamed statements.
+    persistent: bool,
 }
 
 impl Store {
     /// Connects and runs the pending migrations.
     pub async fn connect(settings: &DbSettings) -> StoreResult<Store> {
         let pool = settings.connect().await?;
-        match &pool {
-            Pool::Sqlite(p) => sqlx::migrate!("./migrations/sqlite").run(p).await?,
-            Pool::Postgres(p) => sqlx::migrate!("./migrations/postgres").run(p).await?,
-        }
-        Ok(Store { pool, backend: settings.backend(), project_ids: Mutex::new(HashMap::new()) })
+        migrate(&pool).await?;
+        Ok(Store {
+            pool,
+            backend: settings.backend(),
+            project_ids: Mutex::new(HashMap::new()),
+            persistent: settings.prepared_statements(),
+        })
     }
 
     #[must_use]
@@ -91,14 +116,43 @@ impl Store {
 
     /// Checks that the database answers.
     pub async fn ping(&self) -> StoreResult<()> {
-        with_pool!(self, pool => sqlx::query("select 1").execute(pool).await.map(|_| ()))?;
+        with_pool!(self, pool => sqlx::query("select 1").persistent(self.persistent).execute(pool).await.map(|_| ()))?;
         Ok(())
     }
 
     /// Closes every connection, waiting for running queries.
     pub async fn close(&self) {
-        with_pool!(self, pool => pool.close().await);
+        match &self.pool {
+            Pool::Sqlite(pool) => pool.close().await,
+            Pool::Postgres(pool) | Pool::PostgresPooled(pool) => pool.close().await,
+        }
     }
+}
+
+/// Runs the pending migrations on one connection. `Migrator::run`'s
+/// higher-ranked `Acquire` bound makes any future awaiting it non-`Send`
+/// (rust-lang/rust#100013); sqlx's `run_direct` on an acquired connection is
+/// its maintainers' way around that.
+async fn migrate(pool: &Pool) -> StoreResult<()> {
+    match pool {
+        Pool::Sqlite(p) => {
+            let mut connection = p.acquire().await?;
+            sqlx::migrate!("./migrations/sqlite").run_direct(&mut *connection).await?;
+        }
+        Pool::Postgres(p) => {
+            let mut connection = p.acquire().await?;
+            sqlx::migrate!("./migrations/postgres").run_direct(&mut *connection).await?;
+        }
+        // Behind a transaction-mode pooler the migrator's queries need one
+        // pinned server connection too, like every query here.
+        Pool::PostgresPooled(p) => {
+            let mut connection = p.acquire().await?;
+            let mut transaction = sqlx::Connection::begin(&mut *connection).await?;
+            sqlx::migrate!("./migrations/postgres").run_direct(&mut *transaction).await?;
+            transaction.commit().await?;
+        }
+    }
+    Ok(())
 }
 
 /// Maps a unique-constraint violation to [`StoreError::Conflict`].

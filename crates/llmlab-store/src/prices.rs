@@ -9,7 +9,7 @@ impl Store {
     /// The account's custom prices, by model.
     pub async fn custom_prices(&self, user_id: i64) -> StoreResult<Vec<CustomPrice>> {
         Ok(with_pool!(self, pool => {
-            sqlx::query_as(&format!("select {PRICE_COLUMNS} from custom_prices where user_id = $1 order by model_key"))
+            sqlx::query_as(&format!("select {PRICE_COLUMNS} from custom_prices where user_id = $1 order by model_key")).persistent(self.persistent)
                 .bind(user_id)
                 .fetch_all(pool)
                 .await
@@ -20,7 +20,7 @@ impl Store {
     /// Events already priced with it keep their cost.
     pub async fn delete_custom_price(&self, user_id: i64, model_key: &str) -> StoreResult<bool> {
         let result = with_pool!(self, pool => {
-            sqlx::query("delete from custom_prices where user_id = $1 and model_key = $2")
+            sqlx::query("delete from custom_prices where user_id = $1 and model_key = $2").persistent(self.persistent)
                 .bind(user_id)
                 .bind(model_key)
                 .execute(pool)

@@ -59,6 +59,27 @@ pub fn redact(url: &str) -> String {
 }
 
 impl DbSettings {
+    /// False behind a transaction-mode pooler: the PostgreSQL URL says
+    /// `statement-cache-capacity=0` (sqlx's own setting) or `pgbouncer=true`
+    /// (the convention other tools use), and then no query uses a named
+    /// prepared statement.
+    #[must_use]
+    pub fn prepared_statements(&self) -> bool {
+        let Some((_, query)) = self.url.split_once('?') else { return true };
+        !query.split('&').any(|pair| matches!(pair, "statement-cache-capacity=0" | "pgbouncer=true"))
+    }
+
+    /// The URL sqlx gets: without our own `pgbouncer` parameter, and with the
+    /// statement cache off whenever prepared statements are.
+    fn sqlx_url(&self) -> String {
+        let Some((base, query)) = self.url.split_once('?') else { return self.url.clone() };
+        let mut pairs: Vec<&str> = query.split('&').filter(|p| !p.starts_with("pgbouncer=")).collect();
+        if !self.prepared_statements() && !pairs.iter().any(|p| p.starts_with("statement-cache-capacity=")) {
+            pairs.push("statement-cache-capacity=0");
+        }
+        if pairs.is_empty() { base.to_owned() } else { format!("{base}?{}", pairs.join("&")) }
+    }
+
     /// Parses `sqlite://PATH`, `sqlite::memory:`, `postgres://…` or `postgresql://…`.
     pub fn from_url(url: &str) -> StoreResult<DbSettings> {
         let backend = if url.starts_with("sqlite:") {
@@ -125,7 +146,7 @@ impl DbSettings {
             Backend::Postgres => {
                 // `?statement-cache-capacity=0` in the URL turns prepared-statement
                 // caching off, as transaction-mode poolers (Supabase port 6543) need.
-                let options = PgConnectOptions::from_str(&self.url)
+                let options = PgConnectOptions::from_str(&self.sqlx_url())
                     .map_err(|e| StoreError::InvalidUrl(e.to_string()))?
                     .disable_statement_logging();
                 let pool = PgPoolOptions::new()
@@ -133,7 +154,7 @@ impl DbSettings {
                     .acquire_timeout(Duration::from_secs(10))
                     .connect_with(options)
                     .await?;
-                Ok(Pool::Postgres(pool))
+                Ok(if self.prepared_statements() { Pool::Postgres(pool) } else { Pool::PostgresPooled(pool) })
             }
         }
     }
@@ -151,6 +172,16 @@ mod tests {
         );
         let settings = DbSettings::from_url("postgres://app:s3cret@db/x").unwrap();
         assert!(!format!("{settings:?}").contains("s3cret"));
+    }
+
+    #[test]
+    fn a_pooler_url_turns_prepared_statements_off() {
+        let direct = DbSettings::from_url("postgres://u@db:5432/x").unwrap();
+        assert!(direct.prepared_statements());
+        let pooled = DbSettings::from_url("postgres://u@pooler:6543/x?sslmode=require&pgbouncer=true").unwrap();
+        assert!(!pooled.prepared_statements());
+        assert_eq!(pooled.sqlx_url(), "postgres://u@pooler:6543/x?sslmode=require&statement-cache-capacity=0");
+        assert!(!DbSettings::from_url("postgres://u@p/x?statement-cache-capacity=0").unwrap().prepared_statements());
     }
 
     #[test]

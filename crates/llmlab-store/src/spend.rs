@@ -51,7 +51,7 @@ impl Store {
              group by r.provider, r.model, p.name"
         );
         let rows: Vec<SpendTuple> = with_pool!(self, pool => {
-            sqlx::query_as(&sql).bind(user_id).bind(from).bind(to).bind(project).fetch_all(pool).await
+            sqlx::query_as(&sql).persistent(self.persistent).bind(user_id).bind(from).bind(to).bind(project).fetch_all(pool).await
         })?;
         Ok(rows.into_iter().map(spend_row).collect())
     }
@@ -63,7 +63,7 @@ impl Store {
              where r.user_id = $1 and ($2 is null or p.name = $2) group by r.provider, r.model, p.name"
         );
         let rows: Vec<SpendTuple> = with_pool!(self, pool => {
-            sqlx::query_as(&sql).bind(user_id).bind(project).fetch_all(pool).await
+            sqlx::query_as(&sql).persistent(self.persistent).bind(user_id).bind(project).fetch_all(pool).await
         })?;
         Ok(rows.into_iter().map(spend_row).collect())
     }
@@ -83,7 +83,7 @@ impl Store {
                  from cost_rollups r join projects p on p.id = r.project_id \
                  where r.user_id = $1 and r.bucket >= $2 and r.bucket < $3 and ($4 is null or p.name = $4) \
                  group by r.bucket order by r.bucket",
-            )
+            ).persistent(self.persistent)
             .bind(user_id)
             .bind(from)
             .bind(to)
@@ -109,7 +109,7 @@ impl Store {
                 "select e.provider, e.model, cast(count(*) as bigint), max(e.unpriced_reason) \
                  from cost_events e where e.user_id = $1 and e.cost_nusd is null \
                  group by e.provider, e.model order by count(*) desc, e.model limit 50",
-            )
+            ).persistent(self.persistent)
             .bind(user_id)
             .fetch_all(pool)
             .await

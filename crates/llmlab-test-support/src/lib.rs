@@ -20,6 +20,9 @@ use sqlx::Connection;
 pub enum TestBackend {
     Sqlite,
     Postgres,
+    /// PostgreSQL through PgBouncer in transaction mode (`LLMLAB_TEST_PGBOUNCER_URL`),
+    /// as behind Supabase's transaction pooler.
+    PgBouncer,
 }
 
 /// A database that exists for one test.
@@ -48,20 +51,39 @@ impl TestDb {
     pub async fn postgres() -> Option<TestDb> {
         let admin_url = postgres_admin_url()?;
         let name = format!("llmlab_test_{}", uuid::Uuid::now_v7().simple());
-        let mut admin = sqlx::PgConnection::connect(&admin_url)
+        let mut admin = sqlx::PgConnection::connect(without_pooler_flag(&admin_url).as_str())
             .await
             .unwrap_or_else(|e| panic!("cannot connect to LLMLAB_TEST_PG_URL: {e}"));
-        sqlx::query(&format!("create database {name}")).execute(&mut admin).await.expect("create the test database");
+        // Simple-protocol statements: they also work through a transaction-mode pooler.
+        sqlx::raw_sql(&format!("create database {name}")).execute(&mut admin).await.expect("create the test database");
         let _ = admin.close().await;
         let url = with_database(&admin_url, &name);
         Some(TestDb { url, backend: TestBackend::Postgres, _dir: None, postgres: Some((admin_url, name)) })
     }
 
-    /// A fresh database of the given backend (`None`: PostgreSQL skipped).
+    /// A fresh PostgreSQL database reached through the transaction-mode
+    /// PgBouncer named by `LLMLAB_TEST_PGBOUNCER_URL`; `None` (skipped) when
+    /// that is not set, except under `CI=true`, where it must be.
+    pub async fn pgbouncer() -> Option<TestDb> {
+        let Ok(bouncer) = std::env::var("LLMLAB_TEST_PGBOUNCER_URL") else {
+            let in_ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
+            assert!(!in_ci, "CI=true but LLMLAB_TEST_PGBOUNCER_URL is not set: the PgBouncer tests must run");
+            eprintln!("!!! LLMLAB_TEST_PGBOUNCER_URL is not set: this PgBouncer test is SKIPPED !!!");
+            return None;
+        };
+        let mut db = TestDb::postgres().await?;
+        let name = db.postgres.as_ref().map(|(_, name)| name.clone()).expect("a PostgreSQL test database");
+        db.url = with_database(&bouncer, &name);
+        db.backend = TestBackend::PgBouncer;
+        Some(db)
+    }
+
+    /// A fresh database of the given backend (`None`: skipped).
     pub async fn new(backend: TestBackend) -> Option<TestDb> {
         match backend {
             TestBackend::Sqlite => Some(TestDb::sqlite()),
             TestBackend::Postgres => TestDb::postgres().await,
+            TestBackend::PgBouncer => TestDb::pgbouncer().await,
         }
     }
 
@@ -83,8 +105,8 @@ impl Drop for TestDb {
         let dropped = std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
             runtime.block_on(async move {
-                let mut admin = sqlx::PgConnection::connect(&admin_url).await?;
-                sqlx::query(&format!("drop database if exists {name} with (force)")).execute(&mut admin).await?;
+                let mut admin = sqlx::PgConnection::connect(without_pooler_flag(&admin_url).as_str()).await?;
+                sqlx::raw_sql(&format!("drop database if exists {name} with (force)")).execute(&mut admin).await?;
                 admin.close().await
             })
         })
@@ -108,6 +130,11 @@ pub fn postgres_admin_url() -> Option<String> {
     assert!(!in_ci, "CI=true but LLMLAB_TEST_PG_URL is not set: the PostgreSQL tests must run");
     eprintln!("!!! LLMLAB_TEST_PG_URL is not set: this PostgreSQL test is SKIPPED !!!");
     None
+}
+
+/// sqlx does not know our `pgbouncer=true` URL flag.
+fn without_pooler_flag(url: &str) -> String {
+    url.replace("&pgbouncer=true", "").replace("?pgbouncer=true&", "?").replace("?pgbouncer=true", "")
 }
 
 /// `url` with its database name replaced by `database`.
@@ -138,6 +165,12 @@ macro_rules! both_backends {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn on_postgres() {
                 let Some($db) = $crate::TestDb::postgres().await else { return };
+                $body.await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn on_pgbouncer() {
+                let Some($db) = $crate::TestDb::pgbouncer().await else { return };
                 $body.await;
             }
         }

@@ -101,7 +101,7 @@ def run_all(args: argparse.Namespace, base_url: str, spool: str) -> dict[str, fl
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
-    parser.add_argument("--rounds", type=int, default=100)
+    parser.add_argument("--rounds", type=int, default=30)
     parser.add_argument("--calls", type=int, default=2000)
     parser.add_argument("--base-url", help="a running LLMLab server (default: a fake one)")
     parser.add_argument("--api-key", default="llm_test")

@@ -11,7 +11,7 @@ pub(crate) async fn start(backend: TestBackend) -> Option<TestServer> {
     TestServer::start(std::path::Path::new(BIN), backend).await
 }
 
-/// Defines `on_sqlite` and `on_postgres` tests running `$body` with a fresh server.
+/// Defines `on_sqlite`, `on_postgres` and `on_pgbouncer` tests running `$body` with a fresh server.
 macro_rules! server_test {
     ($name:ident, |$server:ident| $body:expr) => {
         mod $name {

@@ -64,7 +64,8 @@ def configure(
 def flush(timeout: float = 5.0) -> int:
     """Block until queued events are delivered or spooled; return how many are still pending."""
     try:
-        transport = RUNTIME.transport
+        # Resolving here lets a fresh process hand over a spool left by an earlier run.
+        transport = RUNTIME.get_transport()
         if transport is None:
             return 0
         return transport.flush(timeout)

@@ -23,7 +23,7 @@ from typing import (
 
 from . import _streams
 from ._event import BUCKET_FIELDS
-from ._extract import Found, extract, extractor_for
+from ._extract import Found, extractor_for
 from ._internal import internal_error
 from ._runtime import RUNTIME
 
@@ -74,8 +74,10 @@ def _handle_result(opts: _Options, start: float, result: Any) -> Any:
     reads, a tuple, and an append to the queue.
     """
     transport = RUNTIME.transport
-    if transport is None and (RUNTIME.resolved or RUNTIME.get_transport() is None):
-        return result
+    if transport is None:
+        transport = None if RUNTIME.resolved else RUNTIME.get_transport()
+        if transport is None:
+            return result
     try:
         cls = type(result)
         handler = _HANDLERS.get(cls)
@@ -83,9 +85,7 @@ def _handle_result(opts: _Options, start: float, result: Any) -> Any:
             handler = _handler_for(cls)
         if handler is _FOLLOW:
             return _streams.follow(result, functools.partial(_emit, opts, start))
-        (transport or RUNTIME.transport).enqueue(  # type: ignore[union-attr]
-            (start, _perf() - start, "ok", opts, handler(result), None)
-        )
+        transport.enqueue((start, _perf() - start, "ok", opts, handler(result), None))
     except Exception as exc:  # noqa: BLE001
         internal_error(exc)
     return result
@@ -101,10 +101,7 @@ _HANDLERS: dict[type, Callable[[Any], Optional[Found]]] = {}
 
 def _handler_for(cls: type) -> Callable[[Any], Optional[Found]]:
     """Per class: the extractor for a response, or ``_FOLLOW`` for a stream."""
-    if issubclass(cls, dict) or _streams.kind_of_class(cls) == _streams.RESPONSE:
-        handler = extract if issubclass(cls, dict) else extractor_for(cls)
-    else:
-        handler = _FOLLOW
+    handler = extractor_for(cls) if _streams.kind_of_class(cls) == _streams.RESPONSE else _FOLLOW
     _HANDLERS[cls] = handler
     return handler
 

@@ -13,7 +13,6 @@ one log line, never retried or spooled; 413 splits the batch.
 from __future__ import annotations
 
 import atexit
-import http.client
 import json
 import logging
 import random
@@ -22,7 +21,6 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass
-from email.utils import parsedate_to_datetime
 from itertools import count
 from typing import TYPE_CHECKING, Any, Optional
 from urllib.parse import urlsplit
@@ -33,6 +31,8 @@ from ._internal import internal_error, log_once
 from ._spool import Spool
 
 if TYPE_CHECKING:
+    import http.client
+
     from ._config import Settings
 
 USER_AGENT = "llmlab-python/0.1.0"
@@ -70,6 +70,8 @@ def parse_retry_after(value: Optional[str]) -> Optional[float]:
         return max(0.0, float(value))
     except ValueError:
         pass
+    from email.utils import parsedate_to_datetime
+
     try:
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError):
@@ -435,6 +437,8 @@ class Transport:
             attempt += 1
             if attempt > retries or self._interrupt.is_set():
                 return False
+            if status is None and self._flush_deadline is not None:
+                return False  # nothing listening, and a flush is waiting: spool, retry later
             delay = retry_after if retry_after is not None else self._backoff(attempt)
             if delay > self.options.backoff_max:
                 return False  # a long Retry-After: spool now, `_hold_until` keeps us quiet
@@ -486,12 +490,16 @@ class Transport:
             self.alerts.handle(payload.get("budget"))
 
     def _new_connection(self) -> http.client.HTTPConnection:
+        import http.client
+
         timeout = self.options.timeout
         if self._scheme == "https":
             return http.client.HTTPSConnection(self._host, self._port, timeout=timeout)
         return http.client.HTTPConnection(self._host, self._port, timeout=timeout)
 
     def _post(self, body: bytes) -> _PostResult:
+        import http.client
+
         for attempt in range(2):
             conn = self._conn
             reused = conn is not None

@@ -65,7 +65,7 @@ def test_the_server_prices_each_tracked_call_exactly_like_the_fixture(
     llmlab_server: LLMLabServer,
     api_key: str,
     spool: Path,
-):
+) -> None:
     configure(llmlab_server, api_key, spool)
     project = project_name(fx, variant)
     decorate = track_cost(provider=PROVIDER[fx.directory], project=project)
@@ -78,7 +78,7 @@ def test_the_server_prices_each_tracked_call_exactly_like_the_fixture(
 @pytest.mark.parametrize("fx", [f for f in FIXTURES if not drivers.is_live(f)], ids=lambda f: f.key)
 def test_plain_dicts_are_priced_exactly_too(
     fx: Fixture, llmlab_server: LLMLabServer, api_key: str, spool: Path
-):
+) -> None:
     configure(llmlab_server, api_key, spool)
     project = project_name(fx, "dict")
     chunks = items(fx)
@@ -96,7 +96,7 @@ def test_plain_dicts_are_priced_exactly_too(
     assert_cost(llmlab_server, api_key, project, fx)
 
 
-def test_manual_buckets_are_priced(llmlab_server: LLMLabServer, api_key: str, spool: Path):
+def test_manual_buckets_are_priced(llmlab_server: LLMLabServer, api_key: str, spool: Path) -> None:
     configure(llmlab_server, api_key, spool)
     with llmlab.track(provider="openai", project="manual") as t:
         t.record(model="gpt-4o-mini", input_tokens=1_000_000, output_tokens=1_000_000)
@@ -107,7 +107,7 @@ def test_manual_buckets_are_priced(llmlab_server: LLMLabServer, api_key: str, sp
 
 def test_an_openai_stream_without_usage_is_stored_as_usage_unknown_not_zero(
     llmlab_server: LLMLabServer, api_key: str, spool: Path
-):
+) -> None:
     body_path = FIXTURES_DIR / "invalid" / "chat_stream_without_include_usage.body.sse"
     no_usage = Fixture(
         key="invalid/chat_stream_without_include_usage",
@@ -140,7 +140,7 @@ def test_an_openai_stream_without_usage_is_stored_as_usage_unknown_not_zero(
     assert Decimal(body["all_time_usd"]) == 0
 
 
-def test_budget_alerts_from_the_real_server(llmlab_server: LLMLabServer, spool: Path):
+def test_budget_alerts_from_the_real_server(llmlab_server: LLMLabServer, spool: Path) -> None:
     key = llmlab_server.signup()  # its own account: the budget must not touch the others
     status, body = llmlab_server.request(
         "POST", "/api/budgets", {"amount_usd": "1", "period": "monthly"}, api_key=key
@@ -165,7 +165,7 @@ def test_budget_alerts_from_the_real_server(llmlab_server: LLMLabServer, spool: 
 
 def test_server_down_then_back_counts_every_event_once(
     llmlab_server: LLMLabServer, api_key: str, spool: Path, tmp_path: Path
-):
+) -> None:
     # A second server on its own database, so stopping it disturbs no other test.
     other = LLMLabServer(llmlab_server.binary, tmp_path).start()
     key = other.signup()

@@ -30,7 +30,9 @@ def _events(server: FakeLLMLab) -> list[dict[str, Any]]:
     return server.event_list()
 
 
-def test_bare_decorator_returns_the_same_object_and_sends_the_raw_usage(tracking: FakeLLMLab):
+def test_bare_decorator_returns_the_same_object_and_sends_the_raw_usage(
+    tracking: FakeLLMLab,
+) -> None:
     @track_cost
     def ask(q: str) -> dict[str, Any]:
         """Doc."""
@@ -51,7 +53,7 @@ def test_bare_decorator_returns_the_same_object_and_sends_the_raw_usage(tracking
     assert isinstance(event["latency_ms"], int)
 
 
-def test_decorator_arguments_label_the_event(tracking: FakeLLMLab):
+def test_decorator_arguments_label_the_event(tracking: FakeLLMLab) -> None:
     @track_cost(provider="azure", project="checkout", tags={"team": "growth", "n": 3})
     def ask() -> dict[str, Any]:
         return CHAT
@@ -63,7 +65,9 @@ def test_decorator_arguments_label_the_event(tracking: FakeLLMLab):
     assert event["tags"] == {"team": "growth", "n": "3"}
 
 
-def test_configure_defaults_for_project_and_tags_merge_with_the_decorators(tracking: FakeLLMLab):
+def test_configure_defaults_for_project_and_tags_merge_with_the_decorators(
+    tracking: FakeLLMLab,
+) -> None:
     llmlab.configure(project="default-proj", tags={"env": "ci", "team": "x"})
 
     @track_cost(tags={"team": "y"})
@@ -76,7 +80,7 @@ def test_configure_defaults_for_project_and_tags_merge_with_the_decorators(track
     assert event["tags"] == {"env": "ci", "team": "y"}
 
 
-def test_exceptions_propagate_unchanged_and_are_recorded_as_errors(tracking: FakeLLMLab):
+def test_exceptions_propagate_unchanged_and_are_recorded_as_errors(tracking: FakeLLMLab) -> None:
     err = Boom("upstream said no")
 
     @track_cost(provider="openai", model="gpt-4o")
@@ -93,7 +97,7 @@ def test_exceptions_propagate_unchanged_and_are_recorded_as_errors(tracking: Fak
     assert "input_tokens" not in event
 
 
-async def test_async_functions(tracking: FakeLLMLab):
+async def test_async_functions(tracking: FakeLLMLab) -> None:
     @track_cost(provider="openai")
     async def ask() -> dict[str, Any]:
         await asyncio.sleep(0)
@@ -112,7 +116,7 @@ async def test_async_functions(tracking: FakeLLMLab):
     assert sorted(e["status"] for e in events) == ["error", "ok"]
 
 
-def test_generator_functions_keep_send_and_return_value(tracking: FakeLLMLab):
+def test_generator_functions_keep_send_and_return_value(tracking: FakeLLMLab) -> None:
     chunks = [
         {"object": "chat.completion.chunk", "model": "gpt-4o-mini", "choices": [{}], "usage": None},
         {
@@ -142,7 +146,7 @@ def test_generator_functions_keep_send_and_return_value(tracking: FakeLLMLab):
     assert event["model"] == "gpt-4o-mini"
 
 
-def test_generator_exceptions_and_throw_are_forwarded(tracking: FakeLLMLab):
+def test_generator_exceptions_and_throw_are_forwarded(tracking: FakeLLMLab) -> None:
     @track_cost(provider="openai", model="m")
     def gen() -> Any:
         try:
@@ -160,7 +164,7 @@ def test_generator_exceptions_and_throw_are_forwarded(tracking: FakeLLMLab):
     assert event["status"] == "error"
 
 
-def test_generator_closed_early_still_records(tracking: FakeLLMLab):
+def test_generator_closed_early_still_records(tracking: FakeLLMLab) -> None:
     closed = []
 
     @track_cost(provider="google")
@@ -179,7 +183,7 @@ def test_generator_closed_early_still_records(tracking: FakeLLMLab):
     assert event["usage"] == {"promptTokenCount": 1}
 
 
-async def test_async_generator_functions(tracking: FakeLLMLab):
+async def test_async_generator_functions(tracking: FakeLLMLab) -> None:
     @track_cost
     async def agen() -> Any:
         got = yield {
@@ -205,7 +209,7 @@ async def test_async_generator_functions(tracking: FakeLLMLab):
     assert event["usage"] == {"input_tokens": 5, "output_tokens": 7}
 
 
-async def test_async_generator_exception_propagates(tracking: FakeLLMLab):
+async def test_async_generator_exception_propagates(tracking: FakeLLMLab) -> None:
     @track_cost(provider="openai", model="m")
     async def agen() -> Any:
         yield 1
@@ -220,7 +224,7 @@ async def test_async_generator_exception_propagates(tracking: FakeLLMLab):
     assert event["status"] == "error"
 
 
-def test_function_returning_a_generator_gets_it_followed(tracking: FakeLLMLab):
+def test_function_returning_a_generator_gets_it_followed(tracking: FakeLLMLab) -> None:
     def stream() -> Any:
         yield {"modelVersion": "gemini-2.5-flash", "usageMetadata": {"promptTokenCount": 4}}
         yield {
@@ -239,7 +243,7 @@ def test_function_returning_a_generator_gets_it_followed(tracking: FakeLLMLab):
     assert event["usage"] == {"promptTokenCount": 4, "candidatesTokenCount": 8}
 
 
-def test_methods_can_be_decorated(tracking: FakeLLMLab):
+def test_methods_can_be_decorated(tracking: FakeLLMLab) -> None:
     class Bot:
         @track_cost(provider="openai")
         def ask(self) -> dict[str, Any]:
@@ -254,7 +258,7 @@ def test_methods_can_be_decorated(tracking: FakeLLMLab):
     assert len(_events(tracking)) == 2
 
 
-def test_track_context_manager_records_responses_and_manual_counts(tracking: FakeLLMLab):
+def test_track_context_manager_records_responses_and_manual_counts(tracking: FakeLLMLab) -> None:
     with track(provider="anthropic", project="p1", tags={"k": "v"}) as t:
         assert t.record(CHAT) is CHAT
         t.record(model="claude-haiku-4-5", input_tokens=10, output_tokens=20, cache_read_tokens=3)
@@ -270,14 +274,14 @@ def test_track_context_manager_records_responses_and_manual_counts(tracking: Fak
     assert events[1]["usage"] == CHAT["usage"]
 
 
-async def test_async_track_context_manager(tracking: FakeLLMLab):
+async def test_async_track_context_manager(tracking: FakeLLMLab) -> None:
     async with track(provider="openai") as t:
         t.record(model="gpt-4o", input_tokens=1, output_tokens=2, cost_usd="0.5")
     [event] = _events(tracking)
     assert event["cost_usd"] == "0.5"
 
 
-def test_track_block_that_raises_records_an_error_and_reraises(tracking: FakeLLMLab):
+def test_track_block_that_raises_records_an_error_and_reraises(tracking: FakeLLMLab) -> None:
     with pytest.raises(Boom), track(provider="openai", model="gpt-4o"):
         raise Boom()
     [event] = _events(tracking)
@@ -286,7 +290,7 @@ def test_track_block_that_raises_records_an_error_and_reraises(tracking: FakeLLM
 
 def test_a_return_value_without_usage_is_not_sent_unless_a_model_was_given(
     tracking: FakeLLMLab,
-):
+) -> None:
     @track_cost(provider="openai")
     def text() -> str:
         return "just text"
@@ -302,7 +306,7 @@ def test_a_return_value_without_usage_is_not_sent_unless_a_model_was_given(
     assert "usage" not in event
 
 
-def test_an_openai_stream_without_usage_is_sent_as_usage_unknown(tracking: FakeLLMLab):
+def test_an_openai_stream_without_usage_is_sent_as_usage_unknown(tracking: FakeLLMLab) -> None:
     chunks = [{"object": "chat.completion.chunk", "model": "gpt-4o-mini", "choices": [{}]}]
 
     @track_cost
@@ -319,7 +323,7 @@ def test_an_openai_stream_without_usage_is_sent_as_usage_unknown(tracking: FakeL
     assert not any(k.endswith("_tokens") for k in event)
 
 
-def test_disabled_sdk_is_a_pure_passthrough(monkeypatch: pytest.MonkeyPatch):
+def test_disabled_sdk_is_a_pure_passthrough(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LLMLAB_DISABLED", "1")
     monkeypatch.setenv("LLMLAB_API_KEY", "llm_x")
 

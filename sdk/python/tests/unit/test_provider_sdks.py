@@ -63,7 +63,7 @@ def comparable(value: Any) -> Any:
 @pytest.mark.parametrize(("fx", "variant"), LIVE, ids=[f"{f.key}-{v}" for f, v in LIVE])
 def test_real_client_call_sends_the_raw_usage_and_model_and_returns_the_same_result(
     fx: Any, variant: str, stub: StubUpstream, tracking: FakeLLMLab
-):
+) -> None:
     provider = {"openai": "openai", "anthropic": "anthropic", "gemini": "google"}[fx.directory]
     plain = drivers.run(fx, stub, variant, _identity)
     tracked = drivers.run(fx, stub, variant, track_cost(provider=provider, project="p"))
@@ -87,7 +87,7 @@ def test_real_client_call_sends_the_raw_usage_and_model_and_returns_the_same_res
 
 
 @pytest.mark.parametrize("fx", [f for f in FIXTURES if not drivers.is_live(f)], ids=lambda f: f.key)
-def test_plain_dict_responses_and_chunks(fx: Any, tracking: FakeLLMLab):
+def test_plain_dict_responses_and_chunks(fx: Any, tracking: FakeLLMLab) -> None:
     chunks = items(fx)
 
     if fx.stream:
@@ -109,7 +109,9 @@ def test_plain_dict_responses_and_chunks(fx: Any, tracking: FakeLLMLab):
         assert event["batch"] is True
 
 
-def test_an_openai_stream_closed_early_is_still_recorded(stub: StubUpstream, tracking: FakeLLMLab):
+def test_an_openai_stream_closed_early_is_still_recorded(
+    stub: StubUpstream, tracking: FakeLLMLab
+) -> None:
     fx = stub.fixture("openai/chat_stream_basic_gpt-4o-mini")
     client = drivers.openai_client(stub, fx, False)
 
@@ -134,7 +136,7 @@ def test_an_openai_stream_closed_early_is_still_recorded(stub: StubUpstream, tra
 
 def test_an_openai_stream_object_keeps_its_identity_and_type(
     stub: StubUpstream, tracking: FakeLLMLab
-):
+) -> None:
     import openai
 
     fx = stub.fixture("openai/chat_stream_basic_gpt-4o-mini")
@@ -162,7 +164,7 @@ def test_an_openai_stream_object_keeps_its_identity_and_type(
     assert len(tracking.event_list()) == 1
 
 
-def test_a_provider_error_is_reraised_unchanged(tracking: FakeLLMLab):
+def test_a_provider_error_is_reraised_unchanged(tracking: FakeLLMLab) -> None:
     import openai
 
     with StubUpstream([]) as empty:  # no fixtures: every request gets a 404

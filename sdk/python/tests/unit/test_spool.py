@@ -12,7 +12,7 @@ def events(n: int, start: int = 0) -> list[dict[str, object]]:
     return [{"event_id": f"e{i}", "provider": "p", "model": "m"} for i in range(start, start + n)]
 
 
-def test_write_claim_done_round_trip(tmp_path: Path):
+def test_write_claim_done_round_trip(tmp_path: Path) -> None:
     spool = Spool(tmp_path / "s")
     assert spool.write(events(3))
     assert spool.pending_events() == 3
@@ -22,14 +22,14 @@ def test_write_claim_done_round_trip(tmp_path: Path):
     assert got == events(3)
     assert spool.claim_next() is None  # claimed files are not handed out twice
     spool.release(path)
-    path, _ = spool.claim_next() or (None, None)
-    assert path is not None
-    spool.done(path)
+    again = spool.claim_next()
+    assert again is not None
+    spool.done(again[0])
     assert spool.pending_events() == 0
     assert os.listdir(tmp_path / "s") == []
 
 
-def test_files_come_back_oldest_first(tmp_path: Path):
+def test_files_come_back_oldest_first(tmp_path: Path) -> None:
     spool = Spool(tmp_path)
     spool.write(events(1, 0))
     spool.write(events(1, 1))
@@ -37,7 +37,7 @@ def test_files_come_back_oldest_first(tmp_path: Path):
     assert first is not None and first[1][0]["event_id"] == "e0"
 
 
-def test_bounds_drop_the_oldest_files(tmp_path: Path):
+def test_bounds_drop_the_oldest_files(tmp_path: Path) -> None:
     spool = Spool(tmp_path, max_files=3)
     for i in range(5):
         spool.write(events(2, 2 * i))
@@ -50,7 +50,7 @@ def test_bounds_drop_the_oldest_files(tmp_path: Path):
     assert ids == [f"e{i}" for i in range(4, 10)]
 
 
-def test_byte_bound(tmp_path: Path):
+def test_byte_bound(tmp_path: Path) -> None:
     spool = Spool(tmp_path, max_bytes=300)
     for i in range(10):
         spool.write(events(1, i))
@@ -59,7 +59,7 @@ def test_byte_bound(tmp_path: Path):
     assert spool.dropped_events > 0
 
 
-def test_claims_of_dead_processes_are_taken_back(tmp_path: Path):
+def test_claims_of_dead_processes_are_taken_back(tmp_path: Path) -> None:
     spool = Spool(tmp_path)
     spool.write(events(2))
     [name] = os.listdir(tmp_path)
@@ -69,14 +69,14 @@ def test_claims_of_dead_processes_are_taken_back(tmp_path: Path):
     assert spool.claim_next() is not None
 
 
-def test_corrupt_files_are_dropped(tmp_path: Path, caplog):
+def test_corrupt_files_are_dropped(tmp_path: Path) -> None:
     (tmp_path / "00000000000000000001-1-abcd-1.json").write_text("{not json")
     spool = Spool(tmp_path)
     assert spool.claim_next() is None
     assert os.listdir(tmp_path) == []
 
 
-def test_an_unwritable_spool_never_raises(tmp_path: Path):
+def test_an_unwritable_spool_never_raises(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("x")
     spool = Spool(blocker / "spool")  # a path under a regular file cannot be created
