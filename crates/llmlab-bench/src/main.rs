@@ -164,13 +164,12 @@ const MODELS: [(&str, &str); 5] = [
 ];
 const PROJECTS: [&str; 3] = ["search", "chat", "batch-jobs"];
 
-/// Event `n` of the synthetic workload: five models, three projects, spread
-/// over the last 30 days, a tenth of them as raw provider usage.
-fn event(n: u64, now_ms: i64) -> Value {
+/// Event `n` of the synthetic workload: five models, three projects, a tenth
+/// of them as raw provider usage. Stamped at `at_ms`.
+fn event(n: u64, at_ms: i64) -> Value {
     let (provider, model) = MODELS[usize::try_from(n % 5).unwrap_or(0)];
     let project = PROJECTS[usize::try_from(n % 3).unwrap_or(0)];
-    let offset = i64::try_from(n.wrapping_mul(2_654_435_761) % (30 * 86_400_000)).unwrap_or(0);
-    let timestamp = jiff::Timestamp::from_millisecond(now_ms - offset).map(|t| t.to_string()).unwrap_or_default();
+    let timestamp = jiff::Timestamp::from_millisecond(at_ms).map(|t| t.to_string()).unwrap_or_default();
     let input = 500 + n % 3000;
     let mut event = json!({
         "provider": provider, "model": model, "project": project, "event_id": format!("bench-{n}"),
@@ -186,9 +185,14 @@ fn event(n: u64, now_ms: i64) -> Value {
     event
 }
 
-/// Stores events `[from, from + count)` through the batch endpoint.
+/// Stores events `[from, from + count)` through the batch endpoint. Like a
+/// month of real traffic, the events arrive in time order: event `n` of
+/// `total` is stamped `n / total` of the way through the last 30 days.
 async fn ingest(api: &Api, from: u64, count: u64, args: &Args) -> anyhow::Result<()> {
+    const MONTH_MS: i64 = 30 * 86_400_000;
     let now_ms = jiff::Timestamp::now().as_millisecond();
+    let total = i64::try_from(args.events.max(1)).unwrap_or(i64::MAX);
+    let stamp = move |n: u64| now_ms - MONTH_MS + i64::try_from(n).unwrap_or(0) * MONTH_MS / total;
     let next = Arc::new(AtomicU64::new(from));
     let end = from + count;
     let mut workers = Vec::new();
@@ -202,7 +206,7 @@ async fn ingest(api: &Api, from: u64, count: u64, args: &Args) -> anyhow::Result
                 if start >= end {
                     return anyhow::Ok(());
                 }
-                let events: Vec<Value> = (start..(start + size).min(end)).map(|n| event(n, now_ms)).collect();
+                let events: Vec<Value> = (start..(start + size).min(end)).map(|n| event(n, stamp(n))).collect();
                 let body = serde_json::to_vec(&json!({ "events": events }))?;
                 let status = api.post("/api/events/batch", body).await?;
                 if !status.is_success() {

@@ -84,19 +84,10 @@ impl Budgets {
     ) -> ApiResult<BudgetStatus> {
         let now = Timestamp::now();
         let period = Period::month_of(now, &account_tz(user))?;
-        let cached = self.months.lock().expect("budget cache lock").get(&user.id).cloned();
+        let cached = self.cached(user.id, period, new_events, fresh);
         let mut month = match cached {
-            Some(mut month) if !fresh && month.period == period && month.loaded.elapsed() < CACHE_TTL => {
-                // The cache predates these events; the database already has them.
-                for (_, cost) in new_events.iter().filter(|(at, _)| period.contains(*at)) {
-                    match cost {
-                        Some(cost) => month.spent += *cost,
-                        None => month.unpriced += 1,
-                    }
-                }
-                month
-            }
-            _ => load_month(store, user.id, period).await?,
+            Some(month) => month,
+            None => load_month(store, user.id, period).await?,
         };
         let mut status = evaluate(&month, now);
         if let Some(alert) = self.record_crossings(store, user.id, &mut month, status.state).await? {
@@ -104,6 +95,27 @@ impl Budgets {
         }
         self.months.lock().expect("budget cache lock").insert(user.id, month);
         Ok(status)
+    }
+
+    /// The cached month with `new_events` added, or `None` when it must be
+    /// read from the database. When an entry goes stale, the first request
+    /// to see it reloads it while concurrent ones keep using it: one reload
+    /// per account per [`CACHE_TTL`], however many requests are in flight.
+    fn cached(&self, user_id: i64, period: Period, new_events: &[(i64, Option<Money>)], fresh: bool) -> Option<Month> {
+        let mut months = self.months.lock().expect("budget cache lock");
+        let month = months.get_mut(&user_id).filter(|m| !fresh && m.period == period)?;
+        // Events committed before this read are in the database, not yet here.
+        for (_, cost) in new_events.iter().filter(|(at, _)| period.contains(*at)) {
+            match cost {
+                Some(cost) => month.spent += *cost,
+                None => month.unpriced += 1,
+            }
+        }
+        if month.loaded.elapsed() < CACHE_TTL {
+            return Some(month.clone());
+        }
+        month.loaded = Instant::now(); // claim the reload
+        None
     }
 
     /// Records thresholds reached for the first time this period; returns

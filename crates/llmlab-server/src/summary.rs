@@ -10,7 +10,7 @@ use jiff::civil::Date;
 use jiff::tz::TimeZone;
 use llmlab_api::{CostSummary, DailySpend, ModelSpend, ProjectSpend, ProviderSpend, UnpricedModel};
 use llmlab_core::Money;
-use llmlab_store::{SpendRow, Store, User};
+use llmlab_store::{SeriesStep, SpendRow, Store, User};
 
 use crate::budget::{Period, account_tz};
 use crate::error::{ApiError, ApiResult};
@@ -44,7 +44,8 @@ pub async fn summarize(
     let tomorrow = midnight(today.tomorrow().map_err(ApiError::internal)?, tz)?;
 
     let month_rows = store.spend_between(user.id, month.start_ms, month.end_ms, project).await?;
-    let buckets = store.spend_per_bucket(user.id, trend_start.min(month.start_ms), tomorrow, project).await?;
+    let step = series_step(first_trend_day, today, tz)?;
+    let buckets = store.spend_series(user.id, trend_start, tomorrow, project, step).await?;
     let all_time = store.spend_all_time(user.id, project).await?;
 
     let mut daily: BTreeMap<Date, (Money, u64)> = BTreeMap::new();
@@ -82,6 +83,19 @@ pub async fn summarize(
             .map(|(date, (cost_usd, calls))| DailySpend { date: date.to_string(), cost_usd, calls })
             .collect(),
     })
+}
+
+/// Hourly totals when every local midnight of the trend is a whole UTC hour
+/// (most zones); quarter-hours for the others (India, Nepal, parts of Australia).
+fn series_step(first: Date, last: Date, tz: &TimeZone) -> ApiResult<SeriesStep> {
+    let mut day = first;
+    while day <= last.tomorrow().map_err(ApiError::internal)? {
+        if midnight(day, tz)?.rem_euclid(3_600_000) != 0 {
+            return Ok(SeriesStep::Quarter);
+        }
+        day = day.tomorrow().map_err(ApiError::internal)?;
+    }
+    Ok(SeriesStep::Hour)
 }
 
 fn midnight(date: Date, tz: &TimeZone) -> ApiResult<i64> {

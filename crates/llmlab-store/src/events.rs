@@ -5,13 +5,12 @@ use std::collections::{HashMap, HashSet};
 use std::sync::LazyLock;
 
 use futures::stream::{BoxStream, StreamExt, TryStreamExt};
-use llmlab_core::{Money, TokenBuckets};
+use llmlab_core::Money;
 
 use sqlx::Connection as _;
 
-use crate::{
-    EventBatch, EventPrice, InsertOutcome, NewEvent, Repriced, Store, StoreResult, StoredEvent, bucket_of, with_pool,
-};
+use crate::rollups::{self, Counters, RollupChanges, to_i64};
+use crate::{EventBatch, EventPrice, InsertOutcome, NewEvent, Repriced, Store, StoreResult, StoredEvent, with_pool};
 
 /// Rows per page of an export.
 const EXPORT_PAGE_ROWS: usize = 2_000;
@@ -26,78 +25,11 @@ const EVENT_COLUMNS: &str = "insert into cost_events (user_id, event_id, project
     priced_as, unpriced_code, unpriced_reason, service_tier, long_context, latency_ms, status, tags, raw_usage, \
     created_at) ";
 
-const ROLLUP_COUNTERS: &str = "calls, unpriced_calls, batch_calls, cost_nusd, input_tokens, cache_read_tokens, \
-    cache_write_tokens, cache_write_1h_tokens, output_tokens, reasoning_tokens, web_search_requests, created_at";
-
-/// `set counter = table.counter + excluded.counter` for every counter of a rollup table.
-fn add_counters(table: &str) -> String {
-    ROLLUP_COUNTERS
-        .split(", ")
-        .filter(|c| *c != "created_at")
-        .map(|c| format!("{c} = {table}.{c} + excluded.{c}"))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
 const STORED_EVENT_SELECT: &str = "select e.id, e.event_id, p.name as project, e.project_id, e.provider, e.model, \
     e.model_key, e.occurred_at, e.input_tokens, e.cache_read_tokens, e.cache_write_tokens, e.cache_write_1h_tokens, \
     e.output_tokens, e.reasoning_tokens, e.input_audio_tokens, e.output_audio_tokens, e.web_search_requests, \
     e.cost_nusd, e.cost_source, e.priced_as, e.unpriced_code, e.unpriced_reason, e.service_tier, e.long_context, \
     e.latency_ms, e.status, e.tags from cost_events e join projects p on p.id = e.project_id";
-
-/// The counters one or more events add to a rollup row.
-#[derive(Clone, Copy, Debug, Default)]
-pub(crate) struct Counters {
-    calls: i64,
-    unpriced_calls: i64,
-    batch_calls: i64,
-    cost_nusd: i64,
-    tokens: [i64; 7],
-}
-
-impl Counters {
-    fn of(tokens: &TokenBuckets, cost: Option<Money>, batch: bool) -> Self {
-        Counters {
-            calls: 1,
-            unpriced_calls: i64::from(cost.is_none()),
-            batch_calls: i64::from(batch),
-            cost_nusd: cost.map_or(0, Money::nanos),
-            tokens: token_columns(tokens),
-        }
-    }
-
-    fn add(&mut self, other: &Counters) {
-        self.calls += other.calls;
-        self.unpriced_calls += other.unpriced_calls;
-        self.batch_calls += other.batch_calls;
-        self.cost_nusd += other.cost_nusd;
-        for (mine, theirs) in self.tokens.iter_mut().zip(other.tokens) {
-            *mine += theirs;
-        }
-    }
-}
-
-/// The token columns a rollup keeps, in `ROLLUP_COUNTERS` order.
-fn token_columns(t: &TokenBuckets) -> [i64; 7] {
-    [
-        t.input_tokens,
-        t.cache_read_tokens,
-        t.cache_write_tokens,
-        t.cache_write_1h_tokens,
-        t.output_tokens,
-        t.reasoning_tokens,
-        t.web_search_requests,
-    ]
-    .map(to_i64)
-}
-
-/// Token counts are capped far below `i64::MAX` by the core (`MAX_TOKENS_PER_CALL`).
-fn to_i64(n: u64) -> i64 {
-    i64::try_from(n).unwrap_or(i64::MAX)
-}
-
-/// Rollup key: (bucket, project id, provider, model); `cost_totals` uses bucket 0.
-type RollupKey = (i64, i64, String, String);
 
 impl Store {
     /// Stores the events of several accounts in ONE transaction (group
@@ -178,13 +110,8 @@ impl Store {
                         outcome.push(InsertOutcome::Duplicate { cost: None });
                     }
                 }
-                let (rollups, totals) = aggregate(&new_events);
-                for (table, rows) in [("cost_rollups", rollups), ("cost_totals", totals)] {
-                    let rows: Vec<(RollupKey, Counters)> = rows.into_iter().collect();
-                    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
-                        let mut query = rollup_upsert(table, batch.user_id, chunk, now);
-                        query.build().persistent(self.persistent).execute(&mut *tx).await?;
-                    }
+                for (level, rows) in RollupChanges::of_events(&new_events).chunks(ROWS_PER_STATEMENT) {
+                    rollups::upsert(level, batch.user_id, &rows, now).build().persistent(self.persistent).execute(&mut *tx).await?;
                 }
                 let duplicate_ids: Vec<&str> = batch
                     .events
@@ -303,8 +230,7 @@ impl Store {
                 let Some(last) = page.last() else { break };
                 after_id = last.id;
                 let updates: Vec<Repriced> = page.iter().filter_map(&reprice).collect();
-                let mut rollups: HashMap<RollupKey, Counters> = HashMap::new();
-                let mut totals: HashMap<RollupKey, Counters> = HashMap::new();
+                let mut changes = RollupChanges::default();
                 for update in &updates {
                     sqlx::query(
                         "update cost_events set cost_nusd = $1, cost_source = $2, priced_as = $3, unpriced_code = null, \
@@ -320,17 +246,10 @@ impl Store {
                     // The call was counted as unpriced; now it is priced with this cost.
                     let delta = Counters { unpriced_calls: -1, cost_nusd: update.cost.nanos(), ..Counters::default() };
                     let e = &update.event;
-                    for (map, bucket) in [(&mut rollups, bucket_of(e.occurred_at)), (&mut totals, 0)] {
-                        map.entry((bucket, e.project_id, e.provider.clone(), e.model.clone()))
-                            .or_default()
-                            .add(&delta);
-                    }
+                    changes.add(e.occurred_at, e.project_id, &e.provider, &e.model, &delta);
                 }
-                for (table, rows) in [("cost_rollups", rollups), ("cost_totals", totals)] {
-                    let rows: Vec<(RollupKey, Counters)> = rows.into_iter().collect();
-                    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
-                        rollup_upsert(table, user_id, chunk, now).build().persistent(self.persistent).execute(&mut *tx).await?;
-                    }
+                for (level, rows) in changes.chunks(ROWS_PER_STATEMENT) {
+                    rollups::upsert(level, user_id, &rows, now).build().persistent(self.persistent).execute(&mut *tx).await?;
                 }
                 repriced_count += updates.len() as u64;
             }
@@ -349,55 +268,4 @@ fn price_columns(price: &EventPrice) -> PriceColumns<'_> {
         }
         EventPrice::Unpriced { code, reason } => (None, None, None, Some(*code), Some(reason.as_str())),
     }
-}
-
-/// Sums new events into rollup rows (per 15-minute bucket) and total rows.
-fn aggregate(events: &[(&NewEvent, i64)]) -> (HashMap<RollupKey, Counters>, HashMap<RollupKey, Counters>) {
-    let mut rollups: HashMap<RollupKey, Counters> = HashMap::new();
-    let mut totals: HashMap<RollupKey, Counters> = HashMap::new();
-    for (event, project_id) in events {
-        let counters = Counters::of(&event.tokens, event.price.cost(), event.is_batch_tier());
-        let key = (bucket_of(event.occurred_at), *project_id, event.provider.clone(), event.model.clone());
-        rollups.entry(key).or_default().add(&counters);
-        let key = (0, *project_id, event.provider.clone(), event.model.clone());
-        totals.entry(key).or_default().add(&counters);
-    }
-    (rollups, totals)
-}
-
-/// A multi-row upsert adding `rows` to `table` (`cost_rollups` or `cost_totals`).
-fn rollup_upsert<'a, DB>(
-    table: &str,
-    user_id: i64,
-    rows: &'a [(RollupKey, Counters)],
-    now: i64,
-) -> sqlx::QueryBuilder<'a, DB>
-where
-    DB: sqlx::Database,
-    i64: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
-    &'a str: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
-{
-    let bucketed = table == "cost_rollups";
-    let key_columns =
-        if bucketed { "user_id, bucket, project_id, provider, model" } else { "user_id, project_id, provider, model" };
-    let mut query = sqlx::QueryBuilder::new(format!("insert into {table} ({key_columns}, {ROLLUP_COUNTERS}) "));
-    query.push_values(rows, |mut row, ((bucket, project_id, provider, model), c)| {
-        row.push_bind(user_id);
-        if bucketed {
-            row.push_bind(*bucket);
-        }
-        row.push_bind(*project_id)
-            .push_bind(provider.as_str())
-            .push_bind(model.as_str())
-            .push_bind(c.calls)
-            .push_bind(c.unpriced_calls)
-            .push_bind(c.batch_calls)
-            .push_bind(c.cost_nusd);
-        for tokens in c.tokens {
-            row.push_bind(tokens);
-        }
-        row.push_bind(now);
-    });
-    query.push(format!(" on conflict ({key_columns}) do update set {}", add_counters(table)));
-    query
 }

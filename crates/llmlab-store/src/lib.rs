@@ -14,6 +14,7 @@ mod budgets;
 mod events;
 mod prices;
 mod records;
+mod rollups;
 mod settings;
 mod spend;
 
@@ -26,6 +27,7 @@ use sqlx::sqlite::SqlitePool;
 pub use accounts::DEFAULT_PROJECT;
 pub use records::*;
 pub use settings::{Backend, DbSettings, redact};
+pub use spend::SeriesStep;
 
 /// Runs `$body` with `$pool` bound to the concrete executor of `$store`, so
 /// one generic-looking body compiles once per backend. `$body` is a

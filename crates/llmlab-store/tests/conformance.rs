@@ -4,8 +4,8 @@
 use futures::TryStreamExt;
 use llmlab_core::{Money, TokenBuckets};
 use llmlab_store::{
-    CustomPrice, DbSettings, EventBatch, EventPrice, InsertOutcome, NewApiKey, NewEvent, NewUser, Repriced, Store,
-    StoreError, User, bucket_of,
+    CustomPrice, DbSettings, EventBatch, EventPrice, InsertOutcome, NewApiKey, NewEvent, NewUser, Repriced, SeriesStep,
+    Store, StoreError, User, bucket_of,
 };
 use llmlab_test_support::{TestDb, both_backends};
 
@@ -125,9 +125,17 @@ both_backends!(events_are_counted_once_with_rollups, |db| async move {
     assert_eq!(window.iter().map(|r| r.tokens.input_tokens).sum::<u64>(), 300);
     let search_only = store.spend_between(alice.id, 0, i64::MAX, Some("search")).await.unwrap();
     assert_eq!(search_only.iter().map(|r| r.calls).sum::<u64>(), 2);
-    let buckets = store.spend_per_bucket(alice.id, 0, i64::MAX, None).await.unwrap();
-    assert_eq!(buckets.iter().map(|b| b.cost).sum::<Money>(), total);
-    assert_eq!(buckets.len(), 2, "e1 and e2 share a 15-minute bucket");
+    let quarters = store.spend_series(alice.id, 0, i64::MAX, None, SeriesStep::Quarter).await.unwrap();
+    assert_eq!(quarters.iter().map(|b| b.cost).sum::<Money>(), total);
+    assert_eq!(quarters.len(), 2, "e1 and e2 share a 15-minute bucket");
+    let hours = store.spend_series(alice.id, 0, i64::MAX, None, SeriesStep::Hour).await.unwrap();
+    assert_eq!(hours.iter().map(|b| b.cost).sum::<Money>(), total);
+    // A range that is not whole UTC days reads the edges from the 15-minute rollups.
+    let edge = store.spend_between(alice.id, bucket_of(NOW), bucket_of(NOW) + 15 * 60_000, None).await.unwrap();
+    assert_eq!(edge.iter().map(|r| r.calls).sum::<u64>(), 2, "e1 and e2 only");
+    let day = NOW - NOW.rem_euclid(86_400_000);
+    let whole_days = store.spend_between(alice.id, day - 86_400_000, day + 2 * 86_400_000, None).await.unwrap();
+    assert_eq!(whole_days.iter().map(|r| r.cost).sum::<Money>(), total);
 
     // Bob sees only his own event.
     let bob_total: Money = store.spend_all_time(bob.id, None).await.unwrap().iter().map(|r| r.cost).sum();
@@ -177,8 +185,15 @@ both_backends!(a_custom_price_reprices_unpriced_events_and_rollups, |db| async m
     let alice_spend = store.spend_all_time(alice.id, None).await.unwrap();
     assert_eq!(alice_spend[0].cost, Money::from_nanos(84));
     assert_eq!(alice_spend[0].unpriced_calls, 0);
-    let rolled: Money = store.spend_per_bucket(alice.id, 0, i64::MAX, None).await.unwrap().iter().map(|b| b.cost).sum();
-    assert_eq!(rolled, Money::from_nanos(84));
+    for step in [SeriesStep::Quarter, SeriesStep::Hour] {
+        let rolled: Money =
+            store.spend_series(alice.id, 0, i64::MAX, None, step).await.unwrap().iter().map(|b| b.cost).sum();
+        assert_eq!(rolled, Money::from_nanos(84), "{step:?}");
+    }
+    let day = NOW - NOW.rem_euclid(86_400_000);
+    let daily: Money =
+        store.spend_between(alice.id, day, day + 86_400_000, None).await.unwrap().iter().map(|r| r.cost).sum();
+    assert_eq!(daily, Money::from_nanos(84), "the daily rollups are repriced too");
     // Bob's events of the same model stay unpriced.
     assert_eq!(store.spend_all_time(bob.id, None).await.unwrap()[0].unpriced_calls, 2);
     assert_eq!(store.custom_prices(alice.id).await.unwrap().len(), 1);
