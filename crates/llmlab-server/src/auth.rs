@@ -121,7 +121,17 @@ pub async fn authenticate(state: &AppState, key: &str) -> Result<Caller, ApiErro
     if !is_well_formed(key) {
         return Err(invalid());
     }
-    let Some((record, user)) = state.store.find_key(key_id(key)).await? else {
+    let id = key_id(key).to_owned();
+    let found = if let Some(found) = state.keys.get(&id) {
+        Some(found)
+    } else {
+        let found = state.store.find_key(&id).await?;
+        if let Some(found) = &found {
+            state.keys.insert(id, found.clone());
+        }
+        found
+    };
+    let Some((record, user)) = found else {
         return Err(invalid());
     };
     let presented = hash_key(key);

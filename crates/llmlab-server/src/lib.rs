@@ -8,6 +8,7 @@
 
 pub mod auth;
 pub mod budget;
+pub mod cache;
 pub mod clock;
 pub mod error;
 pub mod ingest;
@@ -52,12 +53,14 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
                        `POST /api/auth/signup`). Money is a decimal string in fields ending `_usd`; times are RFC 3339. \
                        Errors are `{\"error\": {\"code\", \"message\"}}`."
     ),
+    paths(proxy::docs::openai, proxy::docs::anthropic, proxy::docs::gemini),
     modifiers(&ApiKeySecurity),
     tags(
         (name = "health"), (name = "auth", description = "Accounts, sign-in and API keys"),
         (name = "events", description = "Tracking LLM calls"), (name = "costs"), (name = "budgets"),
         (name = "prices", description = "An account's own prices"), (name = "projects"),
-        (name = "recommendations", description = "Cost-saving tips from the account's own usage")
+        (name = "recommendations", description = "Cost-saving tips from the account's own usage"),
+        (name = "proxy", description = "Zero-code tracking: point an OpenAI, Anthropic or Gemini client's base URL here")
     )
 )]
 struct ApiDoc;

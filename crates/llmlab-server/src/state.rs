@@ -9,13 +9,17 @@ use llmlab_core::Catalog;
 use llmlab_store::Store;
 
 use crate::budget::Budgets;
-use crate::ingest::EventWriter;
+use crate::cache::TtlCache;
+use crate::error::ApiResult;
+use crate::ingest::{CustomPrices, EventWriter};
 
 /// Server settings that handlers need.
 #[derive(Clone, Debug, Default)]
 pub struct ServerSettings {
     /// Mark the session cookie `Secure` (set when served over HTTPS).
     pub secure_cookies: bool,
+    /// Where the LLM proxy forwards calls, and how.
+    pub proxy: crate::proxy::ProxySettings,
 }
 
 /// The shared state behind every request; cheap to clone.
@@ -28,6 +32,10 @@ pub struct Shared {
     pub writer: EventWriter,
     pub budgets: Budgets,
     pub key_touches: Mutex<HashMap<String, Instant>>,
+    /// key id → (key row, account), so a request does not read both each time.
+    pub keys: TtlCache<String, (llmlab_store::ApiKey, llmlab_store::User)>,
+    /// account → its custom prices as rate cards.
+    pub prices: TtlCache<i64, Arc<CustomPrices>>,
     pub settings: ServerSettings,
 }
 
@@ -40,8 +48,29 @@ impl AppState {
             writer,
             budgets: Budgets::default(),
             key_touches: Mutex::new(HashMap::new()),
+            keys: TtlCache::default(),
+            prices: TtlCache::default(),
             settings,
         }))
+    }
+}
+
+impl AppState {
+    /// The account's custom prices, cached briefly.
+    pub async fn custom_prices(&self, user_id: i64) -> ApiResult<Arc<CustomPrices>> {
+        if let Some(prices) = self.prices.get(&user_id) {
+            return Ok(prices);
+        }
+        let prices = Arc::new(CustomPrices::new(&self.store.custom_prices(user_id).await?));
+        self.prices.insert(user_id, prices.clone());
+        Ok(prices)
+    }
+
+    /// Forgets what is cached about an account (after it changed).
+    pub fn forget_account(&self, user_id: i64) {
+        self.keys.retain(|_, (_, user)| user.id != user_id);
+        self.prices.retain(|id, _| *id != user_id);
+        self.budgets.invalidate(user_id);
     }
 }
 

@@ -1,8 +1,10 @@
 //! `llmlab serve`: the server, dashboard and proxy.
 
 use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
 
 use clap::Args;
+use llmlab_server::proxy::{self, ProxySettings};
 use llmlab_server::{ServeOptions, ServerSettings};
 use llmlab_store::DbSettings;
 
@@ -18,7 +20,10 @@ Examples:
 Environment:
   DATABASE_URL        the database (`sqlite://PATH` or `postgres://…`)
   LLMLAB_LOG          log filter, e.g. `info` (default) or `llmlab_server=debug`
-  LLMLAB_LOG_FORMAT   `json` for one JSON object per log line";
+  LLMLAB_LOG_FORMAT   `json` for one JSON object per log line
+
+Proxy (point an OpenAI, Anthropic or Gemini client at it, plus the header `X-LLMLab-Key: llm_…`):
+  base URL http://HOST:PORT/proxy/openai/v1, …/proxy/anthropic, …/proxy/gemini";
 
 /// Run the LLMLab server: REST API, dashboard and LLM proxy
 #[derive(Args)]
@@ -36,6 +41,22 @@ pub(crate) struct ServeArgs {
     /// Mark the dashboard's session cookie `Secure` (set this behind HTTPS)
     #[arg(long, env = "LLMLAB_SECURE_COOKIES")]
     secure_cookies: bool,
+    /// Where the proxy forwards `/proxy/openai/…`
+    #[arg(long, env = "LLMLAB_UPSTREAM_OPENAI", value_name = "URL", default_value = proxy::DEFAULT_UPSTREAM_OPENAI)]
+    upstream_openai: String,
+    /// Where the proxy forwards `/proxy/anthropic/…`
+    #[arg(long, env = "LLMLAB_UPSTREAM_ANTHROPIC", value_name = "URL", default_value = proxy::DEFAULT_UPSTREAM_ANTHROPIC)]
+    upstream_anthropic: String,
+    /// Where the proxy forwards `/proxy/gemini/…`
+    #[arg(long, env = "LLMLAB_UPSTREAM_GEMINI", value_name = "URL", default_value = proxy::DEFAULT_UPSTREAM_GEMINI)]
+    upstream_gemini: String,
+    /// Seconds the proxy waits for an upstream's response headers before answering 504
+    #[arg(long, env = "LLMLAB_UPSTREAM_TIMEOUT", value_name = "SECONDS", default_value_t = proxy::DEFAULT_UPSTREAM_TIMEOUT.as_secs_f64())]
+    upstream_timeout: f64,
+    /// Add `stream_options.include_usage` to proxied OpenAI chat streams that lack it, so their cost is
+    /// known (the client then gets one extra chunk with empty `choices`)
+    #[arg(long, env = "LLMLAB_PROXY_INCLUDE_USAGE")]
+    proxy_include_usage: bool,
 }
 
 pub(crate) fn run(args: &ServeArgs) -> anyhow::Result<ExitStatus> {
@@ -49,7 +70,7 @@ pub(crate) fn run(args: &ServeArgs) -> anyhow::Result<ExitStatus> {
     let options = ServeOptions {
         address: SocketAddr::new(args.host, args.port),
         database: database.clone(),
-        settings: ServerSettings { secure_cookies: args.secure_cookies },
+        settings: ServerSettings { secure_cookies: args.secure_cookies, proxy: proxy_settings(args)? },
     };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let on_ready = move |address: SocketAddr| {
@@ -71,6 +92,27 @@ pub(crate) fn run(args: &ServeArgs) -> anyhow::Result<ExitStatus> {
         Err(error @ llmlab_server::ServeError::Database { .. }) => Err(UserError::new(error.to_string()).into()),
         Err(other) => Err(other.into()),
     }
+}
+
+/// The proxy's settings, each upstream URL checked so a typo fails at start-up.
+fn proxy_settings(args: &ServeArgs) -> anyhow::Result<ProxySettings> {
+    for (flag, url) in [
+        ("--upstream-openai", &args.upstream_openai),
+        ("--upstream-anthropic", &args.upstream_anthropic),
+        ("--upstream-gemini", &args.upstream_gemini),
+    ] {
+        proxy::check_upstream_url(url.trim()).map_err(|problem| UserError::new(format!("{flag}: {problem}")))?;
+    }
+    if !(args.upstream_timeout.is_finite() && args.upstream_timeout > 0.0) {
+        return Err(UserError::new("--upstream-timeout: must be a positive number of seconds").into());
+    }
+    Ok(ProxySettings {
+        upstream_openai: args.upstream_openai.trim().to_owned(),
+        upstream_anthropic: args.upstream_anthropic.trim().to_owned(),
+        upstream_gemini: args.upstream_gemini.trim().to_owned(),
+        include_usage: args.proxy_include_usage,
+        upstream_timeout: Duration::from_secs_f64(args.upstream_timeout),
+    })
 }
 
 /// `~/.local/share/llmlab/llmlab.db` (or the platform's data folder).

@@ -32,7 +32,8 @@ server_test!(every_route_is_documented_and_every_documented_route_exists, |serve
     }
     // Every documented operation is routed: no 404 (unknown path) or 405 (unknown method).
     for (path, operations) in paths {
-        let concrete = path.replace("{key_id}", "llm_00000000").replace("{model}", "nothing");
+        let concrete =
+            path.replace("{key_id}", "llm_00000000").replace("{model}", "nothing").replace("{path}", "v1/models");
         for method in operations.as_object().unwrap().keys() {
             let method: Method = method.to_uppercase().parse().unwrap();
             let reply = api.send(method.clone(), &concrete, Some(b"{}".to_vec())).await;

@@ -151,7 +151,7 @@ pub async fn update_account(
         hard_budget: request.hard_budget,
     };
     let user = state.store.update_user(caller.user.id, &update).await?;
-    state.budgets.invalidate(user.id);
+    state.forget_account(user.id);
     Ok(Reply(account(&user)))
 }
 
@@ -201,6 +201,7 @@ pub async fn revoke_key(
         llmlab_store::StoreError::NotFound => ApiError::not_found(format!("this account has no API key `{key_id}`")),
         other => other.into(),
     })?;
+    state.forget_account(caller.user.id);
     tracing::info!(user = %caller.user.public_id, key = %key.key_id, "API key revoked");
     Ok(Reply(key_info(key, &caller.key_id)))
 }

@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
 use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
-use llmlab_api::{BatchRequest, BatchResponse, TrackEvent, TrackResponse, TrackedEvent};
+use llmlab_api::{BatchRequest, BatchResponse, BatchResult, TrackEvent, TrackResponse, TrackedEvent};
 use llmlab_core::Money;
 use llmlab_store::{EventBatch, InsertOutcome, StoredEvent};
 use serde::Deserialize;
@@ -16,7 +16,7 @@ use super::rfc3339;
 use crate::auth::Caller;
 use crate::clock::now_ms;
 use crate::error::{ApiError, ApiResult};
-use crate::ingest::{CustomPrices, MAX_BATCH_EVENTS, PreparedEvent, prepare};
+use crate::ingest::{MAX_BATCH_EVENTS, PreparedEvent, prepare};
 use crate::json::Json;
 use crate::state::AppState;
 
@@ -53,6 +53,16 @@ pub async fn batch(
     let budget = budget_after(&state, &caller, inserted).await?;
     let duplicates = results.iter().filter(|r| r.duplicate).count() as u64;
     let inserted = results.len() as u64 - duplicates;
+    let results = results
+        .into_iter()
+        .map(|r| BatchResult {
+            event_id: r.event_id,
+            duplicate: r.duplicate,
+            priced: r.priced,
+            cost_usd: r.cost_usd,
+            unpriced_reason: r.unpriced_reason,
+        })
+        .collect();
     Ok((StatusCode::CREATED, Reply(BatchResponse { inserted, duplicates, results, budget })))
 }
 
@@ -63,7 +73,7 @@ async fn ingest(
     events: Vec<TrackEvent>,
     field: &str,
 ) -> ApiResult<(Vec<TrackedEvent>, Vec<(i64, Option<Money>)>)> {
-    let custom = CustomPrices::new(&state.store.custom_prices(caller.user.id).await?);
+    let custom = state.custom_prices(caller.user.id).await?;
     let now = now_ms();
     let prepared: Vec<PreparedEvent> = events
         .into_iter()

@@ -3,7 +3,6 @@
 use axum::Json as Reply;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use jiff::Timestamp;
 use llmlab_api::{CustomPrice as PriceView, SetPriceRequest, SetPriceResponse};
 use llmlab_core::catalog::canonical_model_id;
 use llmlab_core::cost::quote;
@@ -85,11 +84,10 @@ pub async fn set(
             _ => ServiceTier::Standard,
         };
         let q = quote(&card, &event.tokens(), tier, &price.model_key).ok()?;
-        let _date = Timestamp::from_millisecond(event.occurred_at).ok()?;
         Some(Repriced { event: event.clone(), cost: q.cost, source: "custom", priced_as: price.model_key.clone() })
     };
     let (stored, repriced_events) = state.store.set_custom_price(caller.user.id, &price, reprice, now).await?;
-    state.budgets.invalidate(caller.user.id);
+    state.forget_account(caller.user.id);
     tracing::info!(user = %caller.user.public_id, model = %stored.model_key, repriced_events, "custom price set");
     Ok((StatusCode::CREATED, Reply(SetPriceResponse { price: view(stored), repriced_events })))
 }
@@ -108,6 +106,7 @@ pub async fn list(State(state): State<AppState>, caller: Caller) -> ApiResult<Re
     responses((status = 204), (status = 404, body = llmlab_api::ErrorBody)))]
 pub async fn delete(State(state): State<AppState>, caller: Caller, Path(model): Path<String>) -> ApiResult<StatusCode> {
     if state.store.delete_custom_price(caller.user.id, &canonical_model_id(&model)).await? {
+        state.forget_account(caller.user.id);
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::not_found(format!("this account has no price for `{model}`")))

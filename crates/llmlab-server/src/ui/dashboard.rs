@@ -1,0 +1,659 @@
+//! `/dashboard`: totals, budget, the 30-day trend, spend by model, unpriced
+//! calls and recommendations, rendered from the API's own answers.
+//!
+//! Live updates: the page's script polls `/dashboard/panels` every few
+//! seconds with `If-None-Match`. The `ETag` is a hash of the account's
+//! all-time totals (a tiny rollup table that every stored or repriced event
+//! changes), its budget and time zone, and the current 15-minute slot; an
+//! unchanged account is answered `304` without computing the summary, and
+//! the rendered panels are kept per account under that version, so a reload
+//! or another tab costs no more than a `304`.
+
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock, Mutex};
+
+use axum::extract::{Query, State};
+use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, ETAG, HOST, IF_NONE_MATCH};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use llmlab_api::{BudgetState, BudgetStatus, CostSummary, ModelSpend, Recommendation, UnpricedModel};
+use llmlab_core::Money;
+use maud::{Markup, PreEscaped, html};
+use sha2::{Digest, Sha256};
+
+use super::chart::{share_bar, trend};
+use super::format::{calls, count, percent, share, shell_word, tokens, url_component, usd, usd_exact};
+use super::layout::{self, Nav, kbd, panel};
+use super::{Visitor, assets, error_page, html_response, sign_in_page};
+use crate::auth::Caller;
+use crate::clock::now_ms;
+use crate::error::ApiResult;
+use crate::routes::costs::SummaryQuery;
+use crate::routes::{budgets, costs, recommendations};
+use crate::state::AppState;
+
+/// Tips shown at once; the others are behind a "Show more".
+const SHOWN_TIPS: usize = 5;
+/// How often the page checks for new data, in milliseconds.
+const POLL_MS: u32 = 2000;
+/// The `ETag` changes at least this often (ms), so "today" and the month-end
+/// projection move on even when no event arrives.
+const VERSION_SLOT_MS: i64 = 15 * 60 * 1000;
+
+/// Everything the panels show.
+struct Data {
+    summary: CostSummary,
+    budget: BudgetStatus,
+    tips: Vec<Recommendation>,
+}
+
+async fn load(state: &AppState, caller: &Caller) -> ApiResult<Data> {
+    let (summary, budget, tips) = tokio::try_join!(
+        costs::summary(State(state.clone()), caller.clone(), Query(SummaryQuery { tz: None, project: None })),
+        budgets::status(State(state.clone()), caller.clone()),
+        recommendations::list(State(state.clone()), caller.clone()),
+    )?;
+    Ok(Data { summary: summary.0, budget: budget.0, tips: tips.0 })
+}
+
+/// The `ETag` of what the panels would show now, computed without the summary.
+async fn version(state: &AppState, caller: &Caller) -> ApiResult<String> {
+    let user = &caller.user;
+    let (totals, budget) = tokio::try_join!(state.store.spend_all_time(user.id, None), state.store.budget(user.id))?;
+    let mut rows: Vec<_> =
+        totals.iter().map(|r| (&r.provider, &r.model, &r.project, r.calls, r.unpriced_calls, r.cost.nanos())).collect();
+    rows.sort_unstable();
+    let mut hash = Sha256::new();
+    hash.update(format!(
+        "{}|{}|{}|{}|{}|{rows:?}|{:?}",
+        env!("CARGO_PKG_VERSION"),
+        assets::version(),
+        user.timezone,
+        user.name.as_deref().unwrap_or_default(),
+        now_ms() / VERSION_SLOT_MS,
+        budget.map(|b| (b.amount_nusd, b.updated_at)),
+    ));
+    Ok(format!("\"{}\"", hex::encode(&hash.finalize()[..12])))
+}
+
+/// This server's address as the visitor reached it, for the copyable snippets.
+fn base_url(state: &AppState, headers: &HeaderMap) -> String {
+    let host = headers.get(HOST).and_then(|h| h.to_str().ok()).unwrap_or("127.0.0.1:8787");
+    let scheme = if state.settings.secure_cookies { "https" } else { "http" };
+    format!("{scheme}://{host}")
+}
+
+/// Rendered panels, reused while their account's version is unchanged: a
+/// reload, a second tab or a second poller costs only the version check.
+/// Keyed by the store (tests run several in one process) and the account.
+#[derive(Default)]
+struct RenderCache(Mutex<HashMap<(usize, i64), Rendered>>);
+
+#[derive(Clone)]
+struct Rendered {
+    etag: String,
+    base_url: String,
+    html: Arc<str>,
+}
+
+/// Most accounts whose panels are kept; past it the cache starts over.
+const CACHED_ACCOUNTS: usize = 256;
+
+static RENDERED: LazyLock<RenderCache> = LazyLock::new(RenderCache::default);
+
+impl RenderCache {
+    fn get(&self, key: (usize, i64), etag: &str, base_url: &str) -> Option<Arc<str>> {
+        let cache = self.0.lock().expect("render cache lock");
+        cache.get(&key).filter(|r| r.etag == etag && r.base_url == base_url).map(|r| r.html.clone())
+    }
+
+    fn put(&self, key: (usize, i64), rendered: Rendered) {
+        let mut cache = self.0.lock().expect("render cache lock");
+        if cache.len() >= CACHED_ACCOUNTS && !cache.contains_key(&key) {
+            cache.clear();
+        }
+        cache.insert(key, rendered);
+    }
+}
+
+/// The account's panels as HTML, and their `ETag`.
+async fn rendered_panels(state: &AppState, caller: &Caller, base_url: &str) -> ApiResult<(String, Arc<str>)> {
+    // The version first: data newer than its version only costs one extra refresh.
+    let etag = version(state, caller).await?;
+    let key = (Arc::as_ptr(&state.store) as usize, caller.user.id);
+    if let Some(html) = RENDERED.get(key, &etag, base_url) {
+        return Ok((etag, html));
+    }
+    let html: Arc<str> = panels(&load(state, caller).await?, base_url).into_string().into();
+    RENDERED.put(key, Rendered { etag: etag.clone(), base_url: base_url.to_owned(), html: html.clone() });
+    Ok((etag, html))
+}
+
+/// `GET /dashboard`: the dashboard, or the sign-in form.
+pub(super) async fn page(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let caller = match Visitor::of(&state, &headers).await {
+        Ok(Visitor::SignedIn(caller)) => caller,
+        Ok(visitor) => return sign_in_page(&visitor, Nav::Dashboard),
+        Err(error) => return error_page(&error, Nav::Dashboard),
+    };
+    let (etag, html) = match rendered_panels(&state, &caller, &base_url(&state, &headers)).await {
+        Ok(rendered) => rendered,
+        Err(error) => return error_page(&error, Nav::Dashboard),
+    };
+    let who = caller.user.name.clone().unwrap_or_else(|| caller.user.public_id.clone());
+    let body = html! {
+        div class="flex flex-wrap items-baseline justify-between gap-x-4 gap-y-1" {
+            h1 class="text-2xl font-bold tracking-tight" { "Dashboard" }
+            p class="text-sm text-slate-600" { "Signed in as " span class="font-medium text-slate-800 break-all" { (who) } }
+        }
+        div id="panels" class="mt-4 grid grid-cols-1 gap-4 lg:grid-cols-3" data-source="/dashboard/panels"
+            data-poll=(POLL_MS) data-etag=(etag) {
+            (PreEscaped(&*html))
+        }
+    };
+    html_response(StatusCode::OK, layout::page("Dashboard", Nav::Dashboard, true, &body))
+}
+
+/// `GET /dashboard/panels`: the panels alone, `304` when nothing changed.
+pub(super) async fn fragment(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let caller = match Visitor::of(&state, &headers).await {
+        Ok(Visitor::SignedIn(caller)) => caller,
+        Ok(_) => return StatusCode::UNAUTHORIZED.into_response(),
+        Err(error) => return error.into_response(),
+    };
+    let etag = match version(&state, &caller).await {
+        Ok(etag) => etag,
+        Err(error) => return error.into_response(),
+    };
+    let mut response = if headers.get(IF_NONE_MATCH).is_some_and(|v| v.as_bytes() == etag.as_bytes()) {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        match rendered_panels(&state, &caller, &base_url(&state, &headers)).await {
+            Ok((_, html)) => ([(CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"))], html.to_string())
+                .into_response(),
+            Err(error) => return error.into_response(),
+        }
+    };
+    response.headers_mut().insert(CACHE_CONTROL, HeaderValue::from_static("no-cache, private"));
+    if let Ok(value) = HeaderValue::from_str(&etag) {
+        response.headers_mut().insert(ETAG, value);
+    }
+    response
+}
+
+/// Every panel, each a `section[data-panel]` the script swaps on its own.
+fn panels(data: &Data, base_url: &str) -> Markup {
+    let summary = &data.summary;
+    html! {
+        @if summary.all_time_calls == 0 {
+            section data-panel="empty" class="lg:col-span-3" aria-labelledby="empty-title" { (empty_state(base_url)) }
+            section data-panel="budget" class="lg:col-span-3" aria-labelledby="budget-title" { (budget(&data.budget)) }
+        } @else {
+            section data-panel="totals" class="lg:col-span-3" aria-labelledby="totals-title" { (totals(summary)) }
+            section data-panel="budget" class="lg:col-span-3" aria-labelledby="budget-title" { (budget(&data.budget)) }
+            section data-panel="trend" class="min-w-0 lg:col-span-2" aria-labelledby="trend-title" {
+                (panel("trend-title", "Last 30 days", &trend(&summary.daily)))
+            }
+            section data-panel="breakdown" class="min-w-0" aria-labelledby="breakdown-title" { (breakdown(summary)) }
+            @if !summary.unpriced_models.is_empty() || summary.unpriced_calls > 0 {
+                section data-panel="unpriced" class="lg:col-span-3" aria-labelledby="unpriced-title" { (unpriced(summary)) }
+            }
+            section data-panel="models" class="min-w-0 lg:col-span-3" aria-labelledby="models-title" { (models(summary)) }
+            section data-panel="recommendations" class="lg:col-span-3" aria-labelledby="recommendations-title" { (recommendations_panel(&data.tips)) }
+        }
+    }
+}
+
+fn empty_state(base_url: &str) -> Markup {
+    let setup = "pip install \"llmlab[cli]\"\nllmlab init    # saves the server and key for the CLI and SDK";
+    let snippet = "from llmlab import track_cost\nfrom openai import OpenAI\n\nclient = OpenAI()\n\n\
+                   @track_cost(provider=\"openai\")\ndef ask(question: str):\n    return client.chat.completions.create(\n        \
+                   model=\"gpt-4o-mini\",\n        messages=[{\"role\": \"user\", \"content\": question}],\n    )\n\nask(\"Hello!\")";
+    let curl = format!(
+        "curl -X POST {base_url}/api/events/track \\\n  -H \"Authorization: Bearer $LLMLAB_API_KEY\" \\\n  \
+         -H 'content-type: application/json' \\\n  \
+         -d '{{\"provider\": \"openai\", \"model\": \"gpt-4o-mini\", \"input_tokens\": 1200, \"output_tokens\": 300}}'"
+    );
+    html! {
+        div class="rounded-lg bg-white p-5 shadow-sm ring-1 ring-slate-200 sm:p-6" {
+            h2 id="empty-title" class="text-xl font-semibold" { "No calls tracked yet" }
+            p class="mt-1 text-slate-700" {
+                "Track your first LLM call and it shows up here within seconds: this page updates by itself."
+            }
+            ol class="mt-5 grid gap-6 lg:grid-cols-2 lg:grid-rows-[auto_1fr]" {
+                li class="min-w-0 lg:col-start-1 lg:row-start-1" {
+                    h3 class="font-semibold" { "1. Install and run " (kbd("llmlab init")) }
+                    p class="mt-1 text-sm text-slate-700" {
+                        "Or set " (kbd("LLMLAB_API_KEY")) " and " (kbd(&format!("LLMLAB_BASE_URL={base_url}"))) "."
+                    }
+                    div class="mt-2" { (layout::code("empty-setup", "setup commands", setup)) }
+                }
+                li class="min-w-0 lg:col-start-2 lg:row-span-2 lg:row-start-1" {
+                    h3 class="font-semibold" { "2. Decorate the function that calls the model" }
+                    p class="mt-1 text-sm text-slate-700" { "OpenAI, Anthropic and Google GenAI clients; sync, async and streaming." }
+                    div class="mt-2" { (layout::code("empty-snippet", "Python SDK example", snippet)) }
+                }
+                li class="min-w-0 lg:col-start-1 lg:row-start-2" {
+                    h3 class="font-semibold" { "3. Or send an event from any language" }
+                    div class="mt-2" { (layout::code("empty-curl", "curl example", &curl)) }
+                }
+            }
+        }
+    }
+}
+
+fn totals(summary: &CostSummary) -> Markup {
+    html! {
+        h2 id="totals-title" class="sr-only" { "Spend" }
+        dl class="grid gap-4 sm:grid-cols-3" {
+            (total_card("total-today", "Today", summary.today_usd, summary.today_calls))
+            (total_card("total-month", "This month", summary.month_usd, summary.month_calls))
+            (total_card("total-all", "All time", summary.all_time_usd, summary.all_time_calls))
+        }
+        p class="mt-2 text-xs text-slate-600" {
+            "Days and months in " (summary.timezone) ". "
+            a href="/settings#timezone" class=(layout::LINK) { "Change the time zone" }
+        }
+    }
+}
+
+fn total_card(id: &str, label: &str, amount: Money, n: u64) -> Markup {
+    html! {
+        div class="rounded-lg bg-white p-4 shadow-sm ring-1 ring-slate-200" {
+            dt class="text-sm font-medium text-slate-600" { (label) }
+            dd id=(id) class="mt-1 text-2xl font-semibold tracking-tight tabular-nums sm:text-3xl" title=(usd_exact(amount)) { (usd(amount)) }
+            dd id={ (id) "-calls" } class="mt-1 text-xs text-slate-600 tabular-nums" { (calls(n)) }
+        }
+    }
+}
+
+fn budget(status: &BudgetStatus) -> Markup {
+    let body = match (status.state, status.amount_usd) {
+        (BudgetState::None, _) | (_, None) => html! {
+            div data-budget-state="none" {
+                p class="text-slate-700" {
+                    "No monthly budget. " a href="/settings#budget" class=(layout::LINK) { "Set one" }
+                    " (or run " (kbd("llmlab budget 500")) ") to be warned at 80% and 100%."
+                }
+                p class="mt-1 text-sm text-slate-600" { "This month so far: " span id="budget-spent" { (usd(status.spent_usd)) } }
+            }
+        },
+        (state, Some(amount)) => budget_bar(status, state, amount),
+    };
+    panel("budget-title", "Monthly budget", &body)
+}
+
+fn budget_bar(status: &BudgetStatus, state: BudgetState, amount: Money) -> Markup {
+    let used = status.percent_used.unwrap_or(0.0);
+    let (fill, badge, label, name) = match state {
+        BudgetState::Exceeded => ("fill-red-600", "bg-red-50 text-red-800 ring-red-200", "Over budget", "exceeded"),
+        BudgetState::Warning => ("fill-amber-500", "bg-amber-50 text-amber-900 ring-amber-200", "80% used", "warning"),
+        _ => ("fill-emerald-600", "bg-emerald-50 text-emerald-800 ring-emerald-200", "On track", "ok"),
+    };
+    let width = super::chart::scaled(status.spent_usd, amount, 1000);
+    let text = format!("{} of {} ({})", usd(status.spent_usd), usd(amount), percent(used));
+    html! {
+        div data-budget-state=(name) {
+            div class="flex flex-wrap items-baseline justify-between gap-2" {
+                p class="text-slate-800" {
+                    span id="budget-spent" class="text-lg font-semibold tabular-nums" { (usd(status.spent_usd)) }
+                    " of " span id="budget-amount" class="font-medium tabular-nums" { (usd(amount)) } " this month"
+                }
+                span id="budget-state" class={ "rounded-full px-2.5 py-0.5 text-xs font-semibold ring-1 ring-inset " (badge) } { (label) }
+            }
+            div id="budget-bar" class="mt-3" role="progressbar" aria-labelledby="budget-title" aria-valuemin="0" aria-valuemax="100"
+                aria-valuenow=(format!("{:.0}", used.clamp(0.0, 100.0))) aria-valuetext=(text) data-percent=(format!("{used:.1}")) {
+                svg class="h-4 w-full rounded-full bg-slate-100" viewBox="0 0 1000 20" preserveAspectRatio="none" aria-hidden="true" focusable="false" {
+                    rect x="0" y="0" width=(width) height="20" class=(fill) {}
+                    line x1="800" x2="800" y1="0" y2="20" class="stroke-slate-500" stroke-width="1" vector-effect="non-scaling-stroke" {}
+                }
+            }
+            p class="mt-2 flex flex-wrap justify-between gap-2 text-sm text-slate-700" {
+                span { span id="budget-percent" class="font-medium" { (percent(used)) } " used" }
+                @if let Some(projected) = status.projected_usd {
+                    span { "Projected month-end: " span class="font-medium tabular-nums" { (usd(projected)) } }
+                }
+            }
+            @match state {
+                BudgetState::Exceeded => p class="mt-3 rounded-md bg-red-50 p-3 text-sm font-medium text-red-800 ring-1 ring-red-200" {
+                    "This month's spend is over the budget."
+                },
+                BudgetState::Warning => p class="mt-3 rounded-md bg-amber-50 p-3 text-sm font-medium text-amber-900 ring-1 ring-amber-200" {
+                    "80% of this month's budget is used."
+                },
+                _ => {},
+            }
+            @if status.unpriced_calls > 0 {
+                p class="mt-2 text-xs text-slate-600" { "Not counted: " (calls(status.unpriced_calls)) " this month without a price." }
+            }
+        }
+    }
+}
+
+fn breakdown(summary: &CostSummary) -> Markup {
+    let body = html! {
+        h3 class="text-sm font-medium text-slate-600" { "By provider" }
+        (small_table(summary.by_provider.iter().map(|p| (p.provider.as_str(), p.cost_usd, p.calls)), summary.month_usd, "provider"))
+        h3 class="mt-4 text-sm font-medium text-slate-600" { "By project" }
+        (small_table(summary.by_project.iter().map(|p| (p.project.as_str(), p.cost_usd, p.calls)), summary.month_usd, "project"))
+    };
+    panel("breakdown-title", "This month", &body)
+}
+
+fn small_table<'a>(rows: impl Iterator<Item = (&'a str, Money, u64)>, total: Money, what: &str) -> Markup {
+    let rows: Vec<_> = rows.collect();
+    html! {
+        @if rows.is_empty() {
+            p class="mt-1 text-sm text-slate-600" { "No spend this month yet." }
+        } @else {
+            ul class="mt-1 space-y-2" aria-label=(format!("Spend by {what}")) {
+                @for (name, cost, n) in rows {
+                    li {
+                        div class="flex items-baseline justify-between gap-2 text-sm" {
+                            span class="min-w-0 font-medium break-all" { (name) }
+                            span class="shrink-0 tabular-nums" title=(usd_exact(cost)) { (usd(cost)) }
+                        }
+                        (share_bar(cost, total, "fill-indigo-500"))
+                        span class="sr-only" { (calls(n)) ", " (share(cost, total)) }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn models(summary: &CostSummary) -> Markup {
+    let total = summary.month_usd;
+    let body = html! {
+        @if summary.by_model.is_empty() {
+            p class="text-sm text-slate-600" { "No calls this month yet." }
+        } @else {
+            div class="-mx-4 overflow-x-auto sm:mx-0" {
+                table id="models-table" class="w-full min-w-0 text-left text-sm" {
+                    caption class="sr-only" { "Spend by model this month, most expensive first" }
+                    thead class="text-xs text-slate-600" {
+                        tr {
+                            th scope="col" class="px-4 py-2 font-medium sm:pl-0" { "Model" }
+                            th scope="col" class="px-2 py-2 text-right font-medium" { "Calls" }
+                            th scope="col" class="hidden px-2 py-2 text-right font-medium md:table-cell" { "Input" }
+                            th scope="col" class="hidden px-2 py-2 text-right font-medium md:table-cell" { "Cached" }
+                            th scope="col" class="hidden px-2 py-2 text-right font-medium md:table-cell" { "Output" }
+                            th scope="col" class="px-4 py-2 text-right font-medium sm:pr-0" { "Cost" }
+                        }
+                    }
+                    tbody {
+                        @for m in &summary.by_model { (model_row(m, total)) }
+                    }
+                }
+            }
+        }
+    };
+    panel("models-title", "Spend by model this month", &body)
+}
+
+fn model_row(m: &ModelSpend, total: Money) -> Markup {
+    html! {
+        tr class="border-t border-slate-100 align-top" data-model=(m.model) {
+            th scope="row" class="w-1/2 px-4 py-2 font-normal sm:pl-0" {
+                span class="model-name block font-medium break-all text-slate-900" { (m.model) }
+                span class="block text-xs text-slate-600" {
+                    (m.provider) " · " (share(m.cost_usd, total)) " of the month"
+                    @if m.unpriced_calls > 0 { " · " span class="font-medium text-amber-800" { (count(m.unpriced_calls)) " unpriced" } }
+                }
+                div class="mt-1 max-w-xs" { (share_bar(m.cost_usd, total, "fill-indigo-500")) }
+            }
+            td class="px-2 py-2 text-right tabular-nums" { (count(m.calls)) }
+            td class="hidden px-2 py-2 text-right tabular-nums md:table-cell" title=(count(m.input_tokens)) { (tokens(m.input_tokens)) }
+            td class="hidden px-2 py-2 text-right tabular-nums md:table-cell" title=(count(m.cache_read_tokens)) { (tokens(m.cache_read_tokens)) }
+            td class="hidden px-2 py-2 text-right tabular-nums md:table-cell" title=(count(m.output_tokens)) { (tokens(m.output_tokens)) }
+            td class="px-4 py-2 text-right font-medium tabular-nums sm:pr-0" title=(usd_exact(m.cost_usd)) {
+                @if m.calls > 0 && m.unpriced_calls == m.calls { span class="text-amber-800" { "unpriced" } } @else { (usd(m.cost_usd)) }
+            }
+        }
+    }
+}
+
+fn unpriced(summary: &CostSummary) -> Markup {
+    let body = html! {
+        p class="text-sm text-slate-700" {
+            "Not in the totals: " span id="unpriced-calls" class="font-semibold" { (calls(summary.unpriced_calls)) } " without a price. "
+            "Add a price for the model and those calls are priced at once."
+        }
+        ul class="mt-3 space-y-4" {
+            @for m in &summary.unpriced_models { (unpriced_model(m)) }
+        }
+    };
+    html! {
+        div class="rounded-lg bg-amber-50 p-4 ring-1 ring-amber-200 sm:p-5" {
+            h2 id="unpriced-title" class="text-base font-semibold text-amber-950" { "Calls without a price" }
+            div class="mt-2" { (body) }
+        }
+    }
+}
+
+fn unpriced_model(m: &UnpricedModel) -> Markup {
+    let command = format!(
+        "llmlab prices set {} --provider {} --input USD_PER_1M --output USD_PER_1M",
+        shell_word(&m.model),
+        shell_word(&m.provider)
+    );
+    html! {
+        li class="rounded-md bg-white p-3 ring-1 ring-amber-200" data-model=(m.model) {
+            p class="text-sm" {
+                span class="model-name font-semibold break-all" { (m.model) }
+                " (" (m.provider) "): " (calls(m.calls))
+            }
+            @if let Some(reason) = &m.reason { p class="mt-1 text-xs text-slate-700" { (reason) } }
+            p class="mt-2 text-sm" {
+                a href={ "/settings?model=" (url_component(&m.model)) "&provider=" (url_component(&m.provider)) "#prices" } class=(layout::LINK) {
+                    "Add a price in Settings" span class="sr-only" { " for " (m.model) }
+                }
+                " or run " (kbd(&command))
+            }
+        }
+    }
+}
+
+fn kind_label(kind: &str) -> &str {
+    match kind {
+        "switch_model" => "Switch model",
+        "prompt_caching" => "Prompt caching",
+        "batch_api" => "Batch API",
+        "top_spend" => "Top spend",
+        other => other,
+    }
+}
+
+fn recommendations_panel(tips: &[Recommendation]) -> Markup {
+    let body = html! {
+        p class="text-sm text-slate-600" { "From your last 30 days; savings are per month. Also in the terminal: " (kbd("llmlab optimize")) }
+        @if tips.is_empty() {
+            p class="mt-3 text-sm text-slate-700" {
+                "No tips yet. They appear once the last 30 days have priced calls to a model with a cheaper option, "
+                "a cache or a batch discount."
+            }
+        } @else {
+            ol class="mt-3 space-y-3" id="recommendations" {
+                @for tip in tips.iter().take(SHOWN_TIPS) { (tip_item(tip)) }
+            }
+            @if tips.len() > SHOWN_TIPS {
+                details class="mt-3" {
+                    summary class="cursor-pointer rounded text-sm font-medium text-indigo-700 hover:underline focus-visible:outline-2 focus-visible:outline-indigo-700" {
+                        "Show " (tips.len() - SHOWN_TIPS) " more"
+                    }
+                    ol class="mt-3 space-y-3" start=(SHOWN_TIPS + 1) {
+                        @for tip in tips.iter().skip(SHOWN_TIPS) { (tip_item(tip)) }
+                    }
+                }
+            }
+        }
+    };
+    panel("recommendations-title", "Recommendations", &body)
+}
+
+fn tip_item(tip: &Recommendation) -> Markup {
+    html! {
+        li class="rounded-md p-3 ring-1 ring-slate-200" data-kind=(tip.kind) {
+            div class="flex flex-wrap items-center gap-2" {
+                span class="rounded-full bg-slate-100 px-2 py-0.5 text-xs font-medium text-slate-700" { (kind_label(&tip.kind)) }
+                @if let Some(saving) = tip.monthly_savings_usd {
+                    span class="rounded-full bg-emerald-50 px-2 py-0.5 text-xs font-semibold text-emerald-800 ring-1 ring-emerald-200 ring-inset" {
+                        "Save " (usd(saving)) "/mo"
+                    }
+                }
+            }
+            h3 class="mt-2 font-semibold break-words text-slate-900" { (tip.title) }
+            p class="mt-1 text-sm break-words text-slate-700" { (tip.detail) }
+            @if !tip.assumptions.is_empty() {
+                details class="mt-2 text-sm" {
+                    summary class="cursor-pointer rounded text-indigo-700 hover:underline focus-visible:outline-2 focus-visible:outline-indigo-700" { "The figures behind it" }
+                    ul class="mt-1 list-disc space-y-0.5 pl-5 text-slate-700" {
+                        @for line in &tip.assumptions { li class="break-words" { (line) } }
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use llmlab_api::{DailySpend, ProjectSpend, ProviderSpend};
+
+    use super::*;
+
+    const HOSTILE: &str = "<img src=x onerror=alert(1)>";
+
+    fn money(s: &str) -> Money {
+        s.parse().unwrap()
+    }
+
+    fn model(name: &str, cost: &str, unpriced: u64) -> ModelSpend {
+        ModelSpend {
+            provider: "openai".to_owned(),
+            model: name.to_owned(),
+            cost_usd: money(cost),
+            calls: 10,
+            unpriced_calls: unpriced,
+            input_tokens: 1000,
+            cache_read_tokens: 0,
+            cache_write_tokens: 0,
+            cache_write_1h_tokens: 0,
+            output_tokens: 500,
+            reasoning_tokens: 0,
+        }
+    }
+
+    fn summary(calls: u64) -> CostSummary {
+        CostSummary {
+            timezone: "UTC".to_owned(),
+            project: None,
+            today_usd: money("1.5"),
+            month_usd: money("3"),
+            all_time_usd: money("3"),
+            today_calls: calls,
+            month_calls: calls,
+            all_time_calls: calls,
+            unpriced_calls: 10,
+            unpriced_models: vec![UnpricedModel {
+                provider: "custom".to_owned(),
+                model: HOSTILE.to_owned(),
+                calls: 10,
+                reason: Some(format!("unknown model `{HOSTILE}`")),
+            }],
+            by_model: vec![model("gpt-4o", "3", 0), model(HOSTILE, "0", 10)],
+            by_provider: vec![ProviderSpend { provider: "openai".to_owned(), cost_usd: money("3"), calls: 20 }],
+            by_project: vec![ProjectSpend { project: format!("proj {HOSTILE}"), cost_usd: money("3"), calls: 20 }],
+            daily: vec![DailySpend { date: "2026-11-27".to_owned(), cost_usd: money("1.5"), calls: 20 }],
+        }
+    }
+
+    fn status(state: BudgetState, amount: Option<&str>, spent: &str, percent: Option<f64>) -> BudgetStatus {
+        BudgetStatus {
+            state,
+            amount_usd: amount.map(money),
+            spent_usd: money(spent),
+            percent_used: percent,
+            projected_usd: amount.map(|_| money("12")),
+            period: Some("monthly".to_owned()),
+            period_start: Some("2026-11-01".to_owned()),
+            unpriced_calls: 0,
+            alert: None,
+        }
+    }
+
+    fn render(summary: CostSummary, budget: BudgetStatus, tips: Vec<Recommendation>) -> String {
+        panels(&Data { summary, budget, tips }, "http://127.0.0.1:8787").into_string()
+    }
+
+    #[test]
+    fn user_supplied_names_are_escaped_everywhere_they_appear() {
+        let tip = Recommendation {
+            kind: HOSTILE.to_owned(),
+            title: HOSTILE.to_owned(),
+            detail: HOSTILE.to_owned(),
+            provider: None,
+            current_model: Some(HOSTILE.to_owned()),
+            suggested_model: None,
+            monthly_savings_usd: Some(money("2")),
+            assumptions: vec![HOSTILE.to_owned()],
+        };
+        let html = render(summary(20), status(BudgetState::None, None, "0", None), vec![tip]);
+        assert!(!html.contains("<img"), "{html}");
+        assert!(html.contains("&lt;img src=x onerror=alert(1)&gt;"), "{html}");
+        // In the link, the model is one percent-encoded query value.
+        assert!(
+            html.contains("/settings?model=%3Cimg%20src%3Dx%20onerror%3Dalert%281%29%3E&amp;provider=custom#prices"),
+            "{html}"
+        );
+        // In the command, it is one single-quoted shell word.
+        assert!(
+            html.contains("llmlab prices set '&lt;img src=x onerror=alert(1)&gt;' --provider custom --input"),
+            "{html}"
+        );
+    }
+
+    #[test]
+    fn a_new_account_sees_the_empty_state_with_the_sdk_snippet_and_llmlab_init() {
+        let html = render(summary(0), status(BudgetState::None, None, "0", None), vec![]);
+        assert!(html.contains(r#"data-panel="empty""#));
+        assert!(html.contains("llmlab init"));
+        assert!(html.contains("@track_cost(provider=&quot;openai&quot;)"));
+        assert!(html.contains("http://127.0.0.1:8787/api/events/track"));
+        assert!(!html.contains(r#"data-panel="totals""#));
+    }
+
+    #[test]
+    fn the_budget_bar_turns_amber_at_80_and_red_at_100_percent() {
+        let bar =
+            |state, spent: &str, percent| render(summary(20), status(state, Some("100"), spent, Some(percent)), vec![]);
+        let ok = bar(BudgetState::Ok, "79.99", 79.99);
+        assert!(ok.contains(r#"data-budget-state="ok""#) && ok.contains("fill-emerald-600"));
+        assert!(ok.contains(r#"aria-valuenow="80""#) && ok.contains(r#"width="799""#), "{ok}");
+        let warning = bar(BudgetState::Warning, "80", 80.0);
+        assert!(warning.contains(r#"data-budget-state="warning""#) && warning.contains("fill-amber-500"));
+        let exceeded = bar(BudgetState::Exceeded, "150", 150.0);
+        assert!(exceeded.contains(r#"data-budget-state="exceeded""#) && exceeded.contains("fill-red-600"));
+        assert!(exceeded.contains(r#"aria-valuenow="100""#) && exceeded.contains(r#"width="1000""#), "{exceeded}");
+        assert!(exceeded.contains("$150.00 of $100.00 (150.0%)"));
+    }
+
+    #[test]
+    fn panels_show_totals_models_and_a_saving() {
+        let tip = Recommendation {
+            kind: "switch_model".to_owned(),
+            title: "Switch gpt-4o → gpt-4o-mini".to_owned(),
+            detail: "…".to_owned(),
+            provider: Some("openai".to_owned()),
+            current_model: Some("gpt-4o".to_owned()),
+            suggested_model: Some("gpt-4o-mini".to_owned()),
+            monthly_savings_usd: Some(money("212.4")),
+            assumptions: vec![],
+        };
+        let html = render(summary(20), status(BudgetState::None, None, "3", None), vec![tip]);
+        assert!(html.contains(r#"id="total-today""#) && html.contains("$1.50"));
+        assert!(html.contains(r#"data-model="gpt-4o""#) && html.contains("100.0% of the month"));
+        assert!(html.contains("Save $212.40/mo"));
+        assert!(html.contains("Switch model"));
+    }
+}

@@ -1,0 +1,461 @@
+//! `/settings`: API keys, the budget, custom prices, projects and the time zone.
+//!
+//! Each form names the REST call it makes (`data-api="POST /api/keys"`); the
+//! page's script sends the fields as JSON with the session cookie, shows the
+//! API's error message next to the form, and refreshes the sections from
+//! `/settings/sections`. A new key is shown once, by the script, from the
+//! API's answer; the server never puts a key in a page.
+
+use std::sync::LazyLock;
+
+use axum::extract::{Query, State};
+use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use jiff::tz::TimeZone;
+use llmlab_api::{Account, ApiKeyInfo, BudgetResponse, CustomPrice, Project};
+use llmlab_core::Money;
+use maud::{Markup, html};
+use serde::Deserialize;
+
+use super::format::{calls, local_time, url_component, usd, usd_exact};
+use super::layout::{self, BUTTON, BUTTON_DANGER, BUTTON_SECONDARY, INPUT, LABEL, Nav, kbd};
+use super::{Visitor, error_page, html_response, sign_in_page};
+use crate::auth::Caller;
+use crate::error::ApiResult;
+use crate::routes::{auth, budgets, prices, projects};
+use crate::state::AppState;
+
+/// Every IANA time zone name the server knows, for the time zone field's suggestions.
+static TIME_ZONES: LazyLock<Vec<String>> = LazyLock::new(|| {
+    let mut names: Vec<String> = jiff::tz::db().available().map(|n| n.as_str().to_owned()).collect();
+    names.sort();
+    names
+});
+
+/// Values to pre-fill the price form with (links from the dashboard's unpriced calls).
+#[derive(Debug, Default, Deserialize)]
+pub(super) struct Prefill {
+    model: Option<String>,
+    provider: Option<String>,
+}
+
+struct Data {
+    account: Account,
+    keys: Vec<ApiKeyInfo>,
+    budget: BudgetResponse,
+    projects: Vec<Project>,
+    prices: Vec<CustomPrice>,
+}
+
+async fn load(state: &AppState, caller: &Caller) -> ApiResult<Data> {
+    let (keys, budget, projects, prices) = tokio::try_join!(
+        auth::list_keys(State(state.clone()), caller.clone()),
+        budgets::get(State(state.clone()), caller.clone()),
+        projects::list(State(state.clone()), caller.clone()),
+        prices::list(State(state.clone()), caller.clone()),
+    )?;
+    let account = auth::get_account(caller.clone()).await.0;
+    Ok(Data { account, keys: keys.0, budget: budget.0, projects: projects.0, prices: prices.0 })
+}
+
+/// `GET /settings`.
+pub(super) async fn page(
+    State(state): State<AppState>,
+    Query(prefill): Query<Prefill>,
+    headers: HeaderMap,
+) -> Response {
+    let caller = match Visitor::of(&state, &headers).await {
+        Ok(Visitor::SignedIn(caller)) => caller,
+        Ok(visitor) => return sign_in_page(&visitor, Nav::Settings),
+        Err(error) => return error_page(&error, Nav::Settings),
+    };
+    let data = match load(&state, &caller).await {
+        Ok(data) => data,
+        Err(error) => return error_page(&error, Nav::Settings),
+    };
+    let body = html! {
+        h1 class="text-2xl font-bold tracking-tight" { "Settings" }
+        nav aria-label="Settings sections" class="mt-3 flex flex-wrap gap-2 text-sm" {
+            @for (anchor, label) in [("keys", "API keys"), ("budget", "Budget"), ("prices", "Custom prices"), ("projects", "Projects"), ("timezone", "Time zone")] {
+                a href={ "#" (anchor) } class="rounded-md bg-white px-3 py-1.5 font-medium text-slate-700 ring-1 ring-slate-200 hover:bg-slate-100 focus-visible:outline-2 focus-visible:outline-indigo-700" { (label) }
+            }
+        }
+        p id="flash" class="mt-4 min-h-6 text-sm font-medium text-emerald-800" role="status" aria-live="polite" {}
+        div id="panels" class="space-y-6" data-source="/settings/sections" {
+            (sections(&data, &prefill))
+        }
+        datalist id="time-zones" {
+            @for name in TIME_ZONES.iter() { option value=(name) {} }
+        }
+    };
+    html_response(StatusCode::OK, layout::page("Settings", Nav::Settings, true, &body))
+}
+
+/// `GET /settings/sections`: the sections alone, after a change.
+pub(super) async fn fragment(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let caller = match Visitor::of(&state, &headers).await {
+        Ok(Visitor::SignedIn(caller)) => caller,
+        Ok(_) => return StatusCode::UNAUTHORIZED.into_response(),
+        Err(error) => return error.into_response(),
+    };
+    match load(&state, &caller).await {
+        Ok(data) => (
+            [
+                (CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8")),
+                (CACHE_CONTROL, HeaderValue::from_static("no-store")),
+            ],
+            sections(&data, &Prefill::default()).into_string(),
+        )
+            .into_response(),
+        Err(error) => error.into_response(),
+    }
+}
+
+fn sections(data: &Data, prefill: &Prefill) -> Markup {
+    let tz = TimeZone::get(&data.account.timezone).unwrap_or(TimeZone::UTC);
+    html! {
+        section id="keys" data-panel="keys" aria-labelledby="keys-title" class=(SECTION) { (keys(&data.keys, &tz)) }
+        section id="budget" data-panel="budget" aria-labelledby="budget-title" class=(SECTION) { (budget(&data.budget, &data.account)) }
+        section id="prices" data-panel="prices" aria-labelledby="prices-title" class=(SECTION) { (custom_prices(&data.prices, prefill)) }
+        section id="projects" data-panel="projects" aria-labelledby="projects-title" class=(SECTION) { (project_list(&data.projects, &tz)) }
+        section id="timezone" data-panel="timezone" aria-labelledby="timezone-title" class=(SECTION) { (time_zone(&data.account)) }
+        section id="account" data-panel="account" aria-labelledby="account-title" class=(SECTION) { (account(&data.account, &tz)) }
+    }
+}
+
+const SECTION: &str = "scroll-mt-4 rounded-lg bg-white p-4 shadow-sm ring-1 ring-slate-200 sm:p-6";
+const TH: &str = "px-2 py-2 font-medium first:pl-0";
+const TD: &str = "px-2 py-2 first:pl-0";
+
+fn heading(id: &str, title: &str, intro: &Markup) -> Markup {
+    html! {
+        h2 id=(id) class="text-lg font-semibold" { (title) }
+        p class="mt-1 text-sm text-slate-600" { (intro) }
+    }
+}
+
+/// The error line of a form, filled by the script.
+fn form_error(id: &str) -> Markup {
+    html! { p id=(id) data-error class="text-sm font-medium text-red-700" role="alert" hidden {} }
+}
+
+fn keys(keys: &[ApiKeyInfo], tz: &TimeZone) -> Markup {
+    html! {
+        (heading("keys-title", "API keys", &html! {
+            "Keys let the SDK, the CLI, the proxy and this dashboard act for your account. A new key is shown only once."
+        }))
+        form method="post" id="create-key-form" class="mt-4 flex flex-col gap-2 sm:flex-row sm:items-end" data-api="POST /api/keys" data-after="new-key"
+            data-success="Key created." {
+            div class="flex-1" {
+                label for="key-name" class=(LABEL) { "Name of the new key " span class="font-normal text-slate-600" { "(optional)" } }
+                input id="key-name" name="name" type="text" maxlength="100" data-optional placeholder="e.g. production" class={ (INPUT) " mt-1" }
+                    aria-describedby="create-key-error";
+            }
+            button type="submit" class=(BUTTON) { "Create key" }
+        }
+        (form_error("create-key-error"))
+        div id="new-key-box" class="mt-3 rounded-md bg-emerald-50 p-3 ring-1 ring-emerald-200" hidden {
+            p class="text-sm font-medium text-emerald-900" { "Your new key, shown only this once. Copy it now:" }
+            div class="mt-2" { (layout::code("new-key-value", "the new API key", "")) }
+        }
+        div class="mt-4 overflow-x-auto" {
+            table id="keys-table" class="w-full text-left text-sm" {
+                caption class="sr-only" { "Your API keys" }
+                thead class="text-xs text-slate-600" {
+                    tr {
+                        th scope="col" class=(TH) { "Key" }
+                        th scope="col" class={ (TH) " hidden sm:table-cell" } { "Created" }
+                        th scope="col" class={ (TH) " hidden md:table-cell" } { "Last used" }
+                        th scope="col" class=(TH) { "Status" }
+                        th scope="col" class=(TH) { span class="sr-only" { "Actions" } }
+                    }
+                }
+                tbody {
+                    @for key in keys { (key_row(key, tz)) }
+                }
+            }
+        }
+    }
+}
+
+fn key_row(key: &ApiKeyInfo, tz: &TimeZone) -> Markup {
+    let label = key.name.clone().unwrap_or_else(|| "unnamed".to_owned());
+    html! {
+        tr class="border-t border-slate-100 align-top" data-key-id=(key.key_id) {
+            td class=(TD) {
+                span class="block font-medium break-all" { (label) }
+                code class="text-xs text-slate-600" { (key.key_id) "…" }
+            }
+            td class={ (TD) " hidden sm:table-cell" } { (local_time(&key.created_at, tz)) }
+            td class={ (TD) " hidden md:table-cell" } { (key.last_used_at.as_deref().map_or_else(|| "never".to_owned(), |t| local_time(t, tz))) }
+            td class=(TD) {
+                @if let Some(revoked) = &key.revoked_at {
+                    span class="key-status font-medium text-slate-600" { "Revoked" } span class="block text-xs text-slate-600" { (local_time(revoked, tz)) }
+                } @else if key.current {
+                    span class="key-status font-medium text-emerald-800" { "Active" } span class="block text-xs text-slate-600" { "this session" }
+                } @else {
+                    span class="key-status font-medium text-emerald-800" { "Active" }
+                }
+            }
+            td class={ (TD) " text-right" } {
+                @if key.revoked_at.is_none() {
+                    button type="button" class=(BUTTON_DANGER) data-api={ "DELETE /api/keys/" (url_component(&key.key_id)) }
+                        data-confirm="Click again to revoke" data-after=(if key.current { "signed-out" } else { "refresh" })
+                        data-success="Key revoked." aria-describedby=[key.current.then_some("current-key-note")] {
+                        "Revoke" span class="sr-only" { " key " (label) " (" (key.key_id) ")" }
+                    }
+                    @if key.current {
+                        span id="current-key-note" class="mt-1 block text-xs text-slate-600" { "signs you out" }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn budget(budget: &BudgetResponse, account: &Account) -> Markup {
+    let current = budget.budget.as_ref();
+    html! {
+        (heading("budget-title", "Monthly budget", &html! {
+            "Warnings at 80% and 100% of it, here, in " (kbd("llmlab status")) " and from the SDK. Months follow your time zone."
+        }))
+        p id="budget-current" class="mt-3 text-sm text-slate-800" {
+            @if let Some(b) = current {
+                "Current budget: " span class="font-semibold" title=(usd_exact(b.amount_usd)) { (usd(b.amount_usd)) } " a month."
+            } @else {
+                "No budget is set."
+            }
+        }
+        form method="post" id="budget-form" class="mt-3 flex flex-col gap-2 sm:flex-row sm:items-end" data-api="POST /api/budgets" data-after="refresh"
+            data-success="Budget saved." {
+            div class="flex-1 sm:max-w-xs" {
+                label for="budget-amount" class=(LABEL) { "Amount in USD per month" }
+                div class="relative mt-1" {
+                    span class="pointer-events-none absolute inset-y-0 left-0 flex items-center pl-3 text-slate-600" aria-hidden="true" { "$" }
+                    input id="budget-amount" name="amount_usd" type="text" inputmode="decimal" required data-money
+                        placeholder="500" value=[current.map(|b| b.amount_usd.to_string())] class={ (INPUT) " pl-7" }
+                        aria-describedby="budget-error";
+                }
+                input type="hidden" name="period" value="monthly";
+            }
+            button type="submit" class=(BUTTON) { "Save budget" }
+        }
+        (form_error("budget-error"))
+        form method="post" id="hard-budget-form" class="mt-5 border-t border-slate-100 pt-4" data-api="PATCH /api/account" data-after="refresh"
+            data-success="Saved." {
+            div class="flex items-start gap-3" {
+                input id="hard-budget" name="hard_budget" type="checkbox" checked[account.hard_budget]
+                    class="mt-1 h-4 w-4 rounded border-slate-400 text-indigo-700 focus:ring-indigo-700" aria-describedby="hard-budget-help";
+                div {
+                    label for="hard-budget" class=(LABEL) { "Hard budget" }
+                    p id="hard-budget-help" class="text-sm text-slate-600" { "Over 100%, the proxy answers 429 instead of forwarding calls." }
+                }
+            }
+            button type="submit" class={ (BUTTON_SECONDARY) " mt-3" } { "Save" }
+            (form_error("hard-budget-error"))
+        }
+    }
+}
+
+fn custom_prices(list: &[CustomPrice], prefill: &Prefill) -> Markup {
+    let field = |id: &str, name: &str, label: &str, example: &str| {
+        let required = !example.is_empty();
+        html! {
+            div {
+                label for=(id) class=(LABEL) { (label) @if !required { " " span class="font-normal text-slate-600" { "(optional)" } } }
+                input id=(id) name=(name) type="text" inputmode="decimal" required[required] data-optional[!required] data-money
+                    placeholder=(example) class={ (INPUT) " mt-1" } aria-describedby="price-error";
+            }
+        }
+    };
+    let optional = |m: Option<Money>| m.map_or_else(|| "—".to_owned(), |m| format!("${m}"));
+    html! {
+        (heading("prices-title", "Custom prices", &html! {
+            "USD per 1M tokens, for a model the built-in catalog lacks or to override its price. "
+            "Saving a price also prices that model's earlier unpriced calls."
+        }))
+        @if !list.is_empty() {
+            div class="mt-4 overflow-x-auto" {
+                table id="prices-table" class="w-full text-left text-sm" {
+                    caption class="sr-only" { "Your custom prices, USD per 1M tokens" }
+                    thead class="text-xs text-slate-600" {
+                        tr {
+                            th scope="col" class=(TH) { "Model" }
+                            th scope="col" class={ (TH) " text-right" } { "Input" }
+                            th scope="col" class={ (TH) " text-right" } { "Output" }
+                            th scope="col" class={ (TH) " hidden text-right sm:table-cell" } { "Cache read" }
+                            th scope="col" class={ (TH) " hidden text-right md:table-cell" } { "Cache write 5m / 1h" }
+                            th scope="col" class=(TH) { span class="sr-only" { "Actions" } }
+                        }
+                    }
+                    tbody {
+                        @for p in list {
+                            tr class="border-t border-slate-100 align-top" data-model=(p.model) {
+                                td class=(TD) {
+                                    span class="model-name block font-medium break-all" { (p.model) }
+                                    span class="text-xs text-slate-600" { (p.provider.as_deref().unwrap_or("any provider")) }
+                                }
+                                td class={ (TD) " text-right tabular-nums" } { "$" (p.input_per_million_usd) }
+                                td class={ (TD) " text-right tabular-nums" } { "$" (p.output_per_million_usd) }
+                                td class={ (TD) " hidden text-right tabular-nums sm:table-cell" } { (optional(p.cache_read_per_million_usd)) }
+                                td class={ (TD) " hidden text-right tabular-nums md:table-cell" } {
+                                    (optional(p.cache_write_per_million_usd)) " / " (optional(p.cache_write_1h_per_million_usd))
+                                }
+                                td class={ (TD) " text-right" } {
+                                    button type="button" class=(BUTTON_DANGER) data-api={ "DELETE /api/prices/" (url_component(&p.model)) }
+                                        data-confirm="Click again to remove" data-after="refresh" data-success="Price removed." {
+                                        "Remove" span class="sr-only" { " the price of " (p.model) }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        form method="post" id="price-form" class="mt-4 space-y-3" data-api="POST /api/prices" data-after="refresh" data-success="Price saved." {
+            div class="grid gap-3 sm:grid-cols-2" {
+                div {
+                    label for="price-model" class=(LABEL) { "Model" }
+                    input id="price-model" name="model" type="text" required maxlength="200" spellcheck="false" autocapitalize="off"
+                        value=[prefill.model.as_deref()] placeholder="e.g. my-finetune-v2" class={ (INPUT) " mt-1" } aria-describedby="price-error";
+                }
+                div {
+                    label for="price-provider" class=(LABEL) { "Provider " span class="font-normal text-slate-600" { "(optional: any)" } }
+                    input id="price-provider" name="provider" type="text" list="providers" data-optional spellcheck="false" autocapitalize="off"
+                        value=[prefill.provider.as_deref()] placeholder="openai, anthropic, google…" class={ (INPUT) " mt-1" };
+                    datalist id="providers" { option value="openai" {} option value="anthropic" {} option value="google" {} }
+                }
+            }
+            div class="grid gap-3 sm:grid-cols-2 lg:grid-cols-5" {
+                (field("price-input", "input_per_million_usd", "Input", "0.50"))
+                (field("price-output", "output_per_million_usd", "Output", "1.50"))
+                (field("price-cache-read", "cache_read_per_million_usd", "Cache read", ""))
+                (field("price-cache-write", "cache_write_per_million_usd", "Cache write 5m", ""))
+                (field("price-cache-write-1h", "cache_write_1h_per_million_usd", "Cache write 1h", ""))
+            }
+            button type="submit" class=(BUTTON) { "Save price" }
+            (form_error("price-error"))
+        }
+    }
+}
+
+fn project_list(list: &[Project], tz: &TimeZone) -> Markup {
+    html! {
+        (heading("projects-title", "Projects", &html! {
+            "A project is created by the first event that names it, e.g. " (kbd("@track_cost(project=\"chatbot\")")) "."
+        }))
+        @if list.is_empty() {
+            p class="mt-3 text-sm text-slate-700" { "No projects yet." }
+        } @else {
+            div class="mt-4 overflow-x-auto" {
+                table id="projects-table" class="w-full text-left text-sm" {
+                    caption class="sr-only" { "Your projects" }
+                    thead class="text-xs text-slate-600" {
+                        tr {
+                            th scope="col" class=(TH) { "Project" }
+                            th scope="col" class={ (TH) " text-right" } { "Calls" }
+                            th scope="col" class={ (TH) " text-right" } { "All-time spend" }
+                            th scope="col" class={ (TH) " hidden sm:table-cell" } { "Created" }
+                        }
+                    }
+                    tbody {
+                        @for p in list {
+                            tr class="border-t border-slate-100" {
+                                td class={ (TD) " font-medium break-all" } { (p.name) }
+                                td class={ (TD) " text-right tabular-nums" } { (calls(p.calls)) }
+                                td class={ (TD) " text-right tabular-nums" } title=(usd_exact(p.all_time_usd)) { (usd(p.all_time_usd)) }
+                                td class={ (TD) " hidden sm:table-cell" } { (local_time(&p.created_at, tz)) }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn time_zone(account: &Account) -> Markup {
+    html! {
+        (heading("timezone-title", "Time zone", &html! { "Where your days and months begin and end, for the totals, the trend and the budget." }))
+        form method="post" id="timezone-form" class="mt-4 flex flex-col gap-2 sm:flex-row sm:items-end" data-api="PATCH /api/account" data-after="refresh"
+            data-success="Time zone saved." {
+            div class="flex-1 sm:max-w-sm" {
+                label for="timezone-input" class=(LABEL) { "IANA time zone" }
+                input id="timezone-input" name="timezone" type="text" list="time-zones" required spellcheck="false" autocapitalize="off"
+                    value=(account.timezone) class={ (INPUT) " mt-1" } aria-describedby="timezone-error";
+            }
+            button type="button" data-fill-timezone="timezone-input" class=(BUTTON_SECONDARY) { "Use this device's" }
+            button type="submit" class=(BUTTON) { "Save time zone" }
+        }
+        (form_error("timezone-error"))
+    }
+}
+
+fn account(account: &Account, tz: &TimeZone) -> Markup {
+    html! {
+        h2 id="account-title" class="text-lg font-semibold" { "Account" }
+        dl class="mt-3 grid gap-x-6 gap-y-2 text-sm sm:grid-cols-[max-content_1fr]" {
+            dt class="text-slate-600" { "Account id" } dd class="font-mono break-all" { (account.user_id) }
+            @if let Some(name) = &account.name { dt class="text-slate-600" { "Name" } dd class="break-all" { (name) } }
+            dt class="text-slate-600" { "Created" } dd { (local_time(&account.created_at, tz)) }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HOSTILE: &str = "<img src=x onerror=alert(1)>";
+
+    #[test]
+    fn settings_escape_names_and_encode_the_delete_url() {
+        let data = Data {
+            account: Account {
+                user_id: "usr_1".to_owned(),
+                name: Some(HOSTILE.to_owned()),
+                timezone: "Europe/Paris".to_owned(),
+                hard_budget: false,
+                created_at: "2026-11-27T10:00:00Z".to_owned(),
+            },
+            keys: vec![ApiKeyInfo {
+                key_id: "llm_abcd1234".to_owned(),
+                name: Some(HOSTILE.to_owned()),
+                created_at: "2026-11-27T10:00:00Z".to_owned(),
+                last_used_at: None,
+                revoked_at: None,
+                current: true,
+            }],
+            budget: BudgetResponse { budget: None },
+            projects: vec![Project {
+                name: HOSTILE.to_owned(),
+                created_at: "2026-11-27T10:00:00Z".to_owned(),
+                calls: 1,
+                all_time_usd: Money::ZERO,
+            }],
+            prices: vec![CustomPrice {
+                model: format!("a/{HOSTILE}"),
+                provider: None,
+                input_per_million_usd: "0.5".parse().unwrap(),
+                output_per_million_usd: "1.5".parse().unwrap(),
+                cache_read_per_million_usd: None,
+                cache_write_per_million_usd: None,
+                cache_write_1h_per_million_usd: None,
+                created_at: "2026-11-27T10:00:00Z".to_owned(),
+                updated_at: "2026-11-27T10:00:00Z".to_owned(),
+            }],
+        };
+        let prefill = Prefill { model: Some(HOSTILE.to_owned()), provider: None };
+        let html = sections(&data, &prefill).into_string();
+        assert!(!html.contains("<img"), "{html}");
+        assert!(
+            html.contains(r#"data-api="DELETE /api/prices/a%2F%3Cimg%20src%3Dx%20onerror%3Dalert%281%29%3E""#),
+            "{html}"
+        );
+        assert!(html.contains(r#"value="&lt;img src=x onerror=alert(1)&gt;""#), "{html}");
+        assert!(html.contains(r#"data-after="signed-out""#), "the current key's revoke button signs out");
+        assert!(html.contains("2026-11-27 11:00"), "times are in the account's zone: {html}");
+    }
+}

@@ -1,0 +1,155 @@
+//! HTTP tests of the pages through the whole router (no socket), on a fresh SQLite database.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::header::{CONTENT_TYPE, COOKIE, ETAG, IF_NONE_MATCH, LOCATION, SET_COOKIE};
+use axum::http::{Request, Response, StatusCode};
+use llmlab_store::{DbSettings, Store};
+use llmlab_test_support::TestDb;
+use tower::ServiceExt;
+
+use crate::state::{AppState, ServerSettings};
+
+struct App {
+    router: Router,
+    _db: TestDb,
+}
+
+impl App {
+    async fn new() -> App {
+        let db = TestDb::sqlite();
+        let store = Arc::new(Store::connect(&DbSettings::from_url(db.url()).unwrap()).await.unwrap());
+        let (writer, _task) = crate::ingest::EventWriter::start(store.clone());
+        let state = AppState::new(store, writer, ServerSettings::default());
+        App { router: crate::router(state), _db: db }
+    }
+
+    async fn send(&self, request: Request<Body>) -> (Response<Body>, String) {
+        let response = self.router.clone().oneshot(request).await.unwrap();
+        let (parts, body) = response.into_parts();
+        let bytes = axum::body::to_bytes(body, usize::MAX).await.unwrap();
+        (Response::from_parts(parts, Body::empty()), String::from_utf8_lossy(&bytes).into_owned())
+    }
+
+    async fn get(&self, path: &str, key: Option<&str>, etag: Option<&str>) -> (Response<Body>, String) {
+        let mut request = Request::get(path);
+        if let Some(key) = key {
+            request = request.header(COOKIE, format!("llmlab_session={key}"));
+        }
+        if let Some(etag) = etag {
+            request = request.header(IF_NONE_MATCH, etag);
+        }
+        self.send(request.body(Body::empty()).unwrap()).await
+    }
+
+    async fn post_json(&self, path: &str, key: &str, json: &str) -> StatusCode {
+        let request = Request::post(path)
+            .header(CONTENT_TYPE, "application/json")
+            .header("authorization", format!("Bearer {key}"))
+            .body(Body::from(json.to_owned()))
+            .unwrap();
+        self.send(request).await.0.status()
+    }
+
+    async fn signup(&self) -> String {
+        let (_, body) = self.send(Request::post("/api/auth/signup").body(Body::empty()).unwrap()).await;
+        let body: serde_json::Value = serde_json::from_str(&body).unwrap();
+        body["api_key"].as_str().unwrap().to_owned()
+    }
+}
+
+fn header<'a>(response: &'a Response<Body>, name: &str) -> &'a str {
+    response.headers().get(name).map_or("", |v| v.to_str().unwrap())
+}
+
+#[tokio::test]
+async fn pages_carry_a_csp_without_inline_script_and_are_never_cached() {
+    let app = App::new().await;
+    for path in ["/", "/dashboard", "/settings"] {
+        let (response, body) = app.get(path, None, None).await;
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+        let csp = header(&response, "content-security-policy");
+        assert!(csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"), "{path}: {csp}");
+        assert!(csp.contains("frame-ancestors 'none'"), "{path}: {csp}");
+        assert_eq!(header(&response, "x-content-type-options"), "nosniff");
+        assert_eq!(header(&response, "cache-control"), "no-store");
+        assert!(body.starts_with("<!DOCTYPE html>"), "{path}");
+    }
+}
+
+#[tokio::test]
+async fn assets_are_cached_for_a_year_only_at_their_versioned_url() {
+    let app = App::new().await;
+    let (_, page) = app.get("/", None, None).await;
+    let css = page.split("href=\"").find_map(|s| s.strip_prefix("/ui/app.css")).unwrap();
+    let css = format!("/ui/app.css{}", &css[..css.find('"').unwrap()]);
+    let (response, body) = app.get(&css, None, None).await;
+    assert_eq!(header(&response, "cache-control"), "public, max-age=31536000, immutable");
+    assert_eq!(header(&response, "content-type"), "text/css; charset=utf-8");
+    assert!(body.contains("tailwindcss"), "the generated stylesheet");
+    let (response, _) = app.get("/ui/app.css?v=old", None, None).await;
+    assert_eq!(header(&response, "cache-control"), "no-cache");
+    assert_eq!(app.get("/ui/nope.js", None, None).await.0.status(), StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn a_revoked_session_key_shows_the_sign_in_page_and_clears_the_cookie() {
+    let app = App::new().await;
+    let (response, body) = app.get("/dashboard", Some(&format!("llm_{}", "0".repeat(48))), None).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(body.contains("You were signed out"));
+    assert!(header(&response, "set-cookie").contains("Max-Age=0"));
+    let (response, _) = app.get("/dashboard/panels", Some("nonsense"), None).await;
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn the_panels_answer_304_until_an_event_arrives() {
+    let app = App::new().await;
+    let key = app.signup().await;
+    let (page, html) = app.get("/dashboard", Some(&key), None).await;
+    assert_eq!(page.status(), StatusCode::OK);
+    assert!(html.contains(r#"data-panel="empty""#), "a new account sees the empty state");
+    assert!(!html.contains(&key), "the key is never in the page");
+    let etag = html.split("data-etag=\"").nth(1).unwrap();
+    let etag = etag[..etag.find('"').unwrap()].replace("&quot;", "\"");
+
+    let (response, body) = app.get("/dashboard/panels", Some(&key), Some(&etag)).await;
+    assert_eq!(response.status(), StatusCode::NOT_MODIFIED);
+    assert!(body.is_empty());
+    assert_eq!(header(&response, "etag"), etag);
+
+    let event = r#"{"provider": "openai", "model": "<b>gpt</b>", "input_tokens": 10, "output_tokens": 5}"#;
+    assert_eq!(app.post_json("/api/events/track", &key, event).await, StatusCode::CREATED);
+    let (response, body) = app.get("/dashboard/panels", Some(&key), Some(&etag)).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_ne!(header(&response, ETAG.as_str()), etag);
+    assert!(body.contains(r#"data-panel="totals""#) && !body.contains(r#"data-panel="empty""#));
+    assert!(body.contains("&lt;b&gt;gpt&lt;/b&gt;") && !body.contains("<b>gpt"), "escaped: {body}");
+}
+
+#[tokio::test]
+async fn the_plain_sign_in_form_sets_the_cookie_and_redirects_without_a_key_in_the_url() {
+    let app = App::new().await;
+    let key = app.signup().await;
+    let form = |key: &str, site: &str| {
+        Request::post("/session")
+            .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header("sec-fetch-site", site)
+            .body(Body::from(format!("api_key={key}&next=%2Fsettings")))
+            .unwrap()
+    };
+    let (response, _) = app.send(form(&key, "same-origin")).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(header(&response, LOCATION.as_str()), "/settings");
+    assert!(header(&response, SET_COOKIE.as_str()).contains("HttpOnly; SameSite=Strict"));
+
+    let (response, body) = app.send(form("llm_wrong", "same-origin")).await;
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    assert!(body.contains("This API key is not valid"));
+
+    let (response, _) = app.send(form(&key, "cross-site")).await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+}

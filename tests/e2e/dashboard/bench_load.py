@@ -1,0 +1,238 @@
+"""Dashboard load benchmark (not a test): time from navigation to "all data
+rendered" with 1,000,000 events stored.
+
+    LLMLAB_BIN=target/release/llmlab python tests/e2e/dashboard/bench_load.py [--events N] [--runs N]
+
+It starts `llmlab serve` on a fresh SQLite database (or `--database-url`),
+loads the events through the real ingestion (`POST /api/events/batch`,
+10,000 events per batch, from a few threads), then opens `/dashboard` in
+headless Chromium. "All data rendered" is the `data-rendered` attribute the
+page script sets on <html> after the first paint that follows its start (the
+server renders every panel into the HTML, so at that point every panel is on
+screen); its value is `performance.now()`, i.e. milliseconds since the
+navigation started. Prints the median of several runs, with a warm HTTP cache
+(a returning user: CSS and JS are cached as immutable) and a cold one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import importlib.util
+import json
+import random
+import statistics
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+BATCH = 10_000
+GOAL_MS = 500
+
+# Catalog models (priced) and one the catalog lacks (unpriced), with rough weights.
+MODELS = [
+    ("openai", "gpt-4o", 8),
+    ("openai", "gpt-4o-mini", 20),
+    ("openai", "gpt-4.1", 5),
+    ("openai", "o3", 3),
+    ("anthropic", "claude-sonnet-4-5", 10),
+    ("anthropic", "claude-haiku-4-5", 10),
+    ("anthropic", "claude-opus-4-1", 1),
+    ("google", "gemini-2.5-pro", 5),
+    ("google", "gemini-2.5-flash", 15),
+    ("acme", "acme-large-v1", 1),
+]
+PROJECTS = ["chatbot", "search", "summarizer", "agents", "evals", "default"]
+
+
+def load_module(name: str, path: Path) -> Any:
+    """Imports a conftest by path, under a name of its own."""
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec
+    assert spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def make_batch(rng: random.Random, size: int, now: dt.datetime, days: int) -> bytes:
+    population = [(p, m) for p, m, _ in MODELS]
+    weights = [w for _, _, w in MODELS]
+    events = []
+    for (provider, model), seconds in zip(
+        rng.choices(population, weights, k=size), [rng.randrange(days * 86_400) for _ in range(size)], strict=True
+    ):
+        event = {
+            "provider": provider,
+            "model": model,
+            "project": rng.choice(PROJECTS),
+            "input_tokens": rng.randrange(200, 12_000),
+            "output_tokens": rng.randrange(20, 1_500),
+            "timestamp": (now - dt.timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        }
+        if rng.random() < 0.3:
+            event["cache_read_tokens"] = rng.randrange(1_000, 8_000)
+        events.append(event)
+    return json.dumps({"events": events}).encode()
+
+
+def post(base_url: str, key: str, body: bytes) -> None:
+    request = urllib.request.Request(
+        base_url + "/api/events/batch",
+        data=body,
+        method="POST",
+        headers={"content-type": "application/json", "authorization": f"Bearer {key}"},
+    )
+    with urllib.request.urlopen(request, timeout=600) as response:
+        assert response.status == 201, response.status
+
+
+def load(base_url: str, key: str, total: int, threads: int, days: int) -> float:
+    """Loads `total` events; returns the seconds it took."""
+    now = dt.datetime.now(dt.UTC)
+    batches = [min(BATCH, total - start) for start in range(0, total, BATCH)]
+    done = [0]
+    lock = threading.Lock()
+    started = time.perf_counter()
+
+    def send(index_size: tuple[int, int]) -> None:
+        index, size = index_size
+        post(base_url, key, make_batch(random.Random(index), size, now, days))
+        with lock:
+            done[0] += size
+            if done[0] % 100_000 < BATCH:
+                rate = done[0] / (time.perf_counter() - started)
+                print(f"  {done[0]:>9,} events stored ({rate:,.0f}/s)", file=sys.stderr)
+
+    with ThreadPoolExecutor(threads) as pool:
+        list(pool.map(send, enumerate(batches)))
+    return time.perf_counter() - started
+
+
+def timed_get(url: str, key: str, etag: str | None = None) -> tuple[float, int, str | None]:
+    request = urllib.request.Request(url, headers={"cookie": f"llmlab_session={key}"})
+    if etag:
+        request.add_header("if-none-match", etag)
+    started = time.perf_counter()
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            response.read()
+            status, tag = response.status, response.headers.get("etag")
+    except urllib.error.HTTPError as error:
+        status, tag = error.code, error.headers.get("etag")
+    return (time.perf_counter() - started) * 1000, status, tag
+
+
+def one_event(base_url: str, key: str) -> None:
+    """A new call, so the account's data (and the dashboard's version) changes."""
+    body = {"events": [{"provider": "openai", "model": "gpt-4o-mini", "input_tokens": 100, "output_tokens": 10}]}
+    post(base_url, key, json.dumps(body).encode())
+
+
+def browser_runs(base_url: str, key: str, runs: int) -> dict[str, list[float]]:
+    """Navigation → data-rendered, in ms, per scenario."""
+    from playwright.sync_api import sync_playwright
+
+    # The browser the tests use, launched the same way.
+    browser_setup = load_module("llmlab_dashboard_conftest", HERE / "conftest.py")
+
+    cookie = {"name": "llmlab_session", "value": key, "url": base_url, "httpOnly": True, "sameSite": "Strict"}
+
+    def measure(page: Any) -> float:
+        page.goto(base_url + "/dashboard", wait_until="commit")
+        page.wait_for_selector("html[data-rendered]", state="attached", timeout=60_000)
+        assert page.locator('[data-panel="totals"]').count() == 1, "the dashboard did not render its panels"
+        return float(page.locator("html").get_attribute("data-rendered") or "nan")
+
+    results: dict[str, list[float]] = {"same tab": [], "same tab, new event": [], "new tab": []}
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(browser_setup.CHROMIUM), args=browser_setup.CHROMIUM_ARGS
+        )
+        context = browser.new_context(viewport=browser_setup.DESKTOP)
+        context.add_cookies([cookie])
+        tab = context.new_page()
+        measure(tab)  # fills the HTTP cache (CSS and JS are immutable)
+        for _ in range(runs):
+            # A returning user in the same tab: from the landing page to the dashboard.
+            tab.goto(base_url + "/")
+            results["same tab"].append(measure(tab))
+            # The same, just after a call was tracked: the server recomputes every panel.
+            tab.goto(base_url + "/")
+            one_event(base_url, key)
+            results["same tab, new event"].append(measure(tab))
+            # A new tab (a new renderer process).
+            page = context.new_page()
+            results["new tab"].append(measure(page))
+            page.close()
+        browser.close()
+    return results
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--runs", type=int, default=9)
+    parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--days", type=int, default=90, help="spread the events over this many days")
+    parser.add_argument("--database-url", help="default: a fresh SQLite file in a temporary folder")
+    parser.add_argument("--reuse-key", metavar="KEY", help="measure an already loaded --database-url with this key")
+    args = parser.parse_args()
+
+    shared = load_module("llmlab_e2e_conftest", HERE.parent / "conftest.py")  # start_server, as the tests use it
+    folder = tempfile.TemporaryDirectory()
+    database = args.database_url or f"sqlite://{folder.name}/bench.db"
+    server = shared.start_server(database)
+    try:
+        print(f"server {server.base_url} ({shared.llmlab_bin()}), database {database}", file=sys.stderr)
+        if args.reuse_key:
+            key = args.reuse_key
+        else:
+            key = server.signup("bench")
+            print(f"key {key} (to measure again: --database-url {database} --reuse-key {key})", file=sys.stderr)
+            print(f"loading {args.events:,} events, {BATCH:,} a batch, {args.threads} threads…", file=sys.stderr)
+            seconds = load(server.base_url, key, args.events, args.threads, args.days)
+            print(f"loaded in {seconds:.1f} s ({args.events / seconds:,.0f} events/s)", file=sys.stderr)
+        status, summary = server.request("GET", "/api/costs/summary", key=key)
+        assert status == 200, summary
+        args.events = summary["all_time_calls"]
+
+        # A new event empties the render cache: the first GET computes every panel from the rollups.
+        uncached = []
+        for _ in range(5):
+            one_event(server.base_url, key)
+            uncached.append(timed_get(server.base_url + "/dashboard", key)[0])
+        cached = [timed_get(server.base_url + "/dashboard", key)[0] for _ in range(10)]
+        _, _, etag = timed_get(server.base_url + "/dashboard/panels", key)
+        not_modified = [timed_get(server.base_url + "/dashboard/panels", key, etag) for _ in range(10)]
+        assert all(status == 304 for _, status, _ in not_modified), "an unchanged account must get 304"
+        browser = browser_runs(server.base_url, key, args.runs)
+    finally:
+        server.stop()
+        folder.cleanup()
+
+    def runs(values: list[float]) -> str:
+        return f"median {statistics.median(values):6.1f} ms  (runs: {', '.join(f'{v:.0f}' for v in values)})"
+
+    print(f"\nevents stored: {args.events:,}")
+    print("server, GET /dashboard (HTML with every panel):")
+    print(f"  after a new event (summary, budget and tips computed):  {runs(uncached)}")
+    print(f"  data unchanged (panels rendered for this version):      {runs(cached)}")
+    print(f"  GET /dashboard/panels unchanged (the live poll, 304):   {runs([m for m, _, _ in not_modified])}")
+    print("browser, navigation → all data rendered:")
+    for scenario, values in browser.items():
+        print(f"  {scenario + ':':<54} {runs(values)}")
+    met = {scenario: statistics.median(values) < GOAL_MS for scenario, values in browser.items()}
+    print(f"goal < {GOAL_MS} ms: " + ", ".join(f"{s} {'met' if ok else 'NOT met'}" for s, ok in met.items()))
+    return 0 if all(met.values()) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
