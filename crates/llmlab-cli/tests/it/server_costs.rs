@@ -85,6 +85,17 @@ server_test!(budgets_warn_at_80_and_exceed_at_100_percent, |server| async move {
         assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
     }
 
+    // Spend stamped last month does not count against this month's budget.
+    let last_month = today_utc().first_of_month().yesterday().unwrap();
+    let old = json!({ "provider": "openai", "model": "gpt-4o", "cost_usd": "9", "input_tokens": 1, "timestamp": format!("{last_month}T12:00:00Z") });
+    let reply = api.post("/api/events/track", old).await;
+    assert_eq!(
+        (reply.body["budget"]["state"].as_str(), reply.body["budget"]["spent_usd"].as_str()),
+        (Some("ok"), Some("0")),
+        "{}",
+        reply.text
+    );
+
     // $7.99 → ok; +$0.01 → exactly 80% → warning, alerted once; → $10 exactly → exceeded.
     let spend = |usd: &str| json!({ "provider": "openai", "model": "gpt-4o", "cost_usd": usd, "input_tokens": 1 });
     let ok = api.post("/api/events/track", spend("7.99")).await;
