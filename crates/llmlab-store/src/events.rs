@@ -15,10 +15,6 @@ use crate::{EventBatch, EventPrice, InsertOutcome, NewEvent, Repriced, Store, St
 /// Rows per page of an export.
 const EXPORT_PAGE_ROWS: usize = 2_000;
 
-/// Rows per multi-row statement: 28 parameters each stays under SQLite's
-/// 32,766-parameter limit (and PostgreSQL's 65,535).
-const ROWS_PER_STATEMENT: usize = 500;
-
 const EVENT_COLUMNS: &str = "insert into cost_events (user_id, event_id, project_id, provider, model, model_key, \
     occurred_at, input_tokens, cache_read_tokens, cache_write_tokens, cache_write_1h_tokens, output_tokens, \
     reasoning_tokens, input_audio_tokens, output_audio_tokens, web_search_requests, cost_nusd, cost_source, \
@@ -62,7 +58,7 @@ impl Store {
                 }
                 let mut inserted: HashSet<String> = HashSet::new();
                 let rows: Vec<(usize, &NewEvent)> = batch.events.iter().enumerate().collect();
-                for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+                for chunk in crate::statement_chunks(&rows) {
                     let mut query = sqlx::QueryBuilder::new(EVENT_COLUMNS);
                     query.push_values(chunk, |mut row, (index, e)| {
                         let (cost, source, priced_as, code, reason) = price_columns(&e.price);
@@ -110,7 +106,7 @@ impl Store {
                         outcome.push(InsertOutcome::Duplicate { cost: None });
                     }
                 }
-                for (level, rows) in RollupChanges::of_events(&new_events).chunks(ROWS_PER_STATEMENT) {
+                for (level, rows) in RollupChanges::of_events(&new_events).statements() {
                     rollups::upsert(level, batch.user_id, &rows, now).build().persistent(self.persistent).execute(&mut *tx).await?;
                 }
                 let duplicate_ids: Vec<&str> = batch
@@ -248,7 +244,7 @@ impl Store {
                     let e = &update.event;
                     changes.add(e.occurred_at, e.project_id, &e.provider, &e.model, &delta);
                 }
-                for (level, rows) in changes.chunks(ROWS_PER_STATEMENT) {
+                for (level, rows) in changes.statements() {
                     rollups::upsert(level, user_id, &rows, now).build().persistent(self.persistent).execute(&mut *tx).await?;
                 }
                 repriced_count += updates.len() as u64;

@@ -157,10 +157,44 @@ async fn migrate(pool: &Pool) -> StoreResult<()> {
     Ok(())
 }
 
+/// Most rows in one multi-row statement: 28 parameters a row stays under
+/// SQLite's 32,766-parameter limit (and PostgreSQL's 65,535).
+pub(crate) const MAX_ROWS_PER_STATEMENT: usize = 512;
+
+/// Splits `rows` into chunks whose sizes are powers of two (at most
+/// [`MAX_ROWS_PER_STATEMENT`]). A multi-row statement's text depends on its
+/// row count; with few distinct counts the driver's prepared-statement cache
+/// always hits, instead of the database re-parsing nearly every insert.
+pub(crate) fn statement_chunks<T>(mut rows: &[T]) -> impl Iterator<Item = &[T]> {
+    std::iter::from_fn(move || {
+        if rows.is_empty() {
+            return None;
+        }
+        let size = MAX_ROWS_PER_STATEMENT.min(1 << rows.len().ilog2());
+        let (chunk, rest) = rows.split_at(size);
+        rows = rest;
+        Some(chunk)
+    })
+}
+
 /// Maps a unique-constraint violation to [`StoreError::Conflict`].
 pub(crate) fn on_unique(error: sqlx::Error, what: &str) -> StoreError {
     match &error {
         sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict(what.to_owned()),
         _ => StoreError::Database(error),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statement_chunks_are_powers_of_two_covering_every_row() {
+        let rows: Vec<u32> = (0..1337).collect();
+        let sizes: Vec<usize> = statement_chunks(&rows).map(<[u32]>::len).collect();
+        assert_eq!(sizes, [512, 512, 256, 32, 16, 8, 1]);
+        assert_eq!(statement_chunks(&rows).flatten().count(), 1337);
+        assert_eq!(statement_chunks::<u32>(&[]).count(), 0);
     }
 }

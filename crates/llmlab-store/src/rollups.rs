@@ -152,13 +152,14 @@ impl RollupChanges {
         changes
     }
 
-    /// Every (level, rows) pair, rows in chunks of at most `chunk`.
-    pub(crate) fn chunks(&self, chunk: usize) -> Vec<(Level, Vec<(RollupKey, Counters)>)> {
+    /// The rows of each multi-row upsert to run: (level, rows), chunked by
+    /// [`crate::statement_chunks`].
+    pub(crate) fn statements(&self) -> Vec<(Level, Vec<(RollupKey, Counters)>)> {
         let mut out = Vec::new();
         for level in Level::ALL {
             let Some(rows) = self.0.get(&level) else { continue };
             let rows: Vec<(RollupKey, Counters)> = rows.iter().map(|(k, c)| (k.clone(), *c)).collect();
-            out.extend(rows.chunks(chunk).map(|c| (level, c.to_vec())));
+            out.extend(crate::statement_chunks(&rows).map(|c| (level, c.to_vec())));
         }
         out
     }
