@@ -4,7 +4,10 @@
 //! [`ExitStatus`]. Data goes to stdout through [`printer`]; messages and
 //! errors go to stderr as one line (plus an optional `hint:`).
 
+mod client;
 mod commands;
+mod config;
+mod display;
 mod printer;
 
 use std::process::ExitCode;
@@ -39,10 +42,17 @@ const ABOUT: &str = "LLMLab: exact LLM cost tracking for OpenAI, Anthropic and G
 const EXAMPLES: &str = "\
 Examples:
   llmlab serve                         Start the server and dashboard on http://127.0.0.1:8787
-  llmlab cost response.json            Price a saved provider response
-  curl … | llmlab cost --json          Price a response (or SSE stream) from stdin
+  llmlab init                          Sign up on that server and write ~/.config/llmlab/config.toml
+  llmlab status                        What your LLM calls cost: today, this month, by model, budget
+  llmlab budget 500                    Set a $500 monthly budget (warnings at 80% and 100%)
+  llmlab optimize                      Ways to spend less, with the monthly saving of each
+  llmlab export --output events.csv    Every event as CSV
+  llmlab config                        The settings in effect and where each comes from
+  llmlab cost response.json            Price a saved provider response, offline
   llmlab prices claude-sonnet-4-5      Show one model's prices
-  llmlab prices --provider google      List the catalog for one provider";
+  llmlab completions zsh               Shell completions
+
+Exit status: 0 success, 1 a problem to fix (input, server, key), 2 an unexpected error.";
 
 #[derive(Parser)]
 #[command(name = "llmlab", version, about = ABOUT, after_help = EXAMPLES, propagate_version = true)]
@@ -54,8 +64,15 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     Serve(commands::serve::ServeArgs),
+    Init(commands::init::InitArgs),
+    Status(commands::status::StatusArgs),
+    Budget(commands::budget::BudgetArgs),
+    Optimize(commands::optimize::OptimizeArgs),
+    Export(commands::export::ExportArgs),
+    Config(commands::config::ConfigArgs),
     Cost(commands::cost::CostArgs),
     Prices(commands::prices::PricesArgs),
+    Completions(commands::completions::CompletionsArgs),
 }
 
 /// Parses the command line, runs the command and maps its outcome to an exit code.
@@ -64,8 +81,15 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
         Command::Serve(args) => commands::serve::run(&args),
+        Command::Init(args) => commands::init::run(&args),
+        Command::Status(args) => commands::status::run(&args),
+        Command::Budget(args) => commands::budget::run(&args),
+        Command::Optimize(args) => commands::optimize::run(&args),
+        Command::Export(args) => commands::export::run(&args),
+        Command::Config(args) => commands::config::run(&args),
         Command::Cost(args) => commands::cost::run(&args),
         Command::Prices(args) => commands::prices::run(&args),
+        Command::Completions(args) => commands::completions::run(&args),
     };
     match outcome {
         Ok(status) => status.into(),

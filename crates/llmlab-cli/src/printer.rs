@@ -13,6 +13,7 @@ pub(crate) const DIM: Style = Style::new().dimmed();
 pub(crate) const RED: Style = AnsiColor::Red.on_default().bold();
 pub(crate) const YELLOW: Style = AnsiColor::Yellow.on_default().bold();
 pub(crate) const CYAN: Style = AnsiColor::Cyan.on_default();
+pub(crate) const GREEN: Style = AnsiColor::Green.on_default().bold();
 
 /// An error caused by the user's input: one line, an optional hint, exit code 1.
 #[derive(Debug)]
@@ -61,6 +62,11 @@ pub(crate) fn out(text: &str) {
     anstream::print!("{text}");
 }
 
+/// Standard output for bytes passed through unchanged (`llmlab export`'s CSV).
+pub(crate) fn raw_stdout() -> std::io::StdoutLock<'static> {
+    std::io::stdout().lock()
+}
+
 /// Writes a JSON document to stdout, pretty-printed.
 pub(crate) fn out_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
     let text = serde_json::to_string_pretty(value)?;
@@ -76,6 +82,79 @@ pub(crate) fn note(text: &str) {
 /// A warning on stderr.
 pub(crate) fn warn(text: &str) {
     anstream::eprintln!("{YELLOW}warning{YELLOW:#}: {text}");
+}
+
+/// A message for a human on stderr.
+pub(crate) fn info(text: &str) {
+    anstream::eprintln!("{text}");
+}
+
+/// A `hint:` line on stderr.
+pub(crate) fn hint(text: &str) {
+    anstream::eprintln!("{CYAN}hint{CYAN:#}: {text}");
+}
+
+/// Asks `question` on stderr and reads one line from stdin (trimmed); the
+/// empty answer or end of input gives `default`. Only call it on a terminal.
+pub(crate) fn prompt(question: &str, default: Option<&str>) -> std::io::Result<String> {
+    let shown = default.filter(|d| !d.is_empty()).map(|d| format!(" {DIM}[{d}]{DIM:#}")).unwrap_or_default();
+    anstream::eprint!("{BOLD}?{BOLD:#} {question}{shown}: ");
+    std::io::Write::flush(&mut std::io::stderr())?;
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line)?;
+    let answer = line.trim();
+    Ok(if answer.is_empty() { default.unwrap_or_default().to_owned() } else { answer.to_owned() })
+}
+
+/// A yes/no question; the empty answer is `default`.
+pub(crate) fn confirm(question: &str, default: bool) -> std::io::Result<bool> {
+    let choices = if default { "Y/n" } else { "y/N" };
+    let answer = prompt(&format!("{question} ({choices})"), None)?;
+    Ok(match answer.to_ascii_lowercase().as_str() {
+        "" => default,
+        a => a.starts_with('y'),
+    })
+}
+
+/// One self-overwriting status line on stderr, drawn only when stderr is a
+/// terminal and at most ten times a second; plain `\r`, no escape codes.
+pub(crate) struct Progress {
+    enabled: bool,
+    last_draw: Option<std::time::Instant>,
+    width: usize,
+}
+
+impl Progress {
+    pub(crate) fn new(enabled: bool) -> Self {
+        Progress { enabled, last_draw: None, width: 0 }
+    }
+
+    /// Redraws with `text()` unless the last draw was under 100 ms ago.
+    pub(crate) fn update(&mut self, text: impl FnOnce() -> String) {
+        if !self.enabled || self.last_draw.is_some_and(|t| t.elapsed() < std::time::Duration::from_millis(100)) {
+            return;
+        }
+        self.last_draw = Some(std::time::Instant::now());
+        let line = text();
+        let pad = self.width.saturating_sub(line.chars().count());
+        self.width = line.chars().count();
+        eprint!("\r{line}{}", " ".repeat(pad));
+        let _ = std::io::Write::flush(&mut std::io::stderr());
+    }
+
+    /// Erases the line.
+    pub(crate) fn finish(&mut self) {
+        if self.enabled && self.width > 0 {
+            eprint!("\r{}\r", " ".repeat(self.width));
+            self.width = 0;
+        }
+    }
+}
+
+impl Drop for Progress {
+    fn drop(&mut self) {
+        self.finish();
+    }
 }
 
 /// Column alignment.

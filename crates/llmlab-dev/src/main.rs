@@ -167,6 +167,9 @@ fn python_tests(root: &Path, pg: Option<&str>) -> anyhow::Result<()> {
             .args(["-m", "pytest", "-q", "-p", "no:cacheprovider"])
             .env("LLMLAB_BIN", target.join("debug").join("llmlab"))
             .env("LLMLAB_TEST_OUTPUT", &output);
+        if std::env::var_os("LLMLAB_CLI_WHEEL_PROFILE").is_none() {
+            pytest.env("LLMLAB_CLI_WHEEL_PROFILE", "wheel-test");
+        }
         if let Some(url) = pg {
             pytest.env("LLMLAB_TEST_PG_URL", url);
         }

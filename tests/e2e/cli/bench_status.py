@@ -54,7 +54,8 @@ PROJECTS = ["chatbot", "search", "summarizer", "agents", "evals", "default"]
 def load_module(name: str, path: Path) -> Any:
     """Imports a conftest by path, under a name of its own."""
     spec = importlib.util.spec_from_file_location(name, path)
-    assert spec and spec.loader
+    assert spec
+    assert spec.loader
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module
     spec.loader.exec_module(module)
@@ -146,10 +147,19 @@ def main() -> int:
             key = args.reuse_key
         else:
             key = server.signup("bench")
-            print(f"key {key} (to measure again: --database-url {database} --reuse-key {key})", file=sys.stderr)
-            print(f"loading {args.events:,} events, {BATCH:,} a batch, {args.threads} threads…", file=sys.stderr)
+            print(
+                f"key {key} (to measure again: --database-url {database} --reuse-key {key})",
+                file=sys.stderr,
+            )
+            print(
+                f"loading {args.events:,} events, {BATCH:,} a batch, {args.threads} threads…",
+                file=sys.stderr,
+            )
             seconds = load(server.base_url, key, args.events, args.threads, args.days)
-            print(f"loaded in {seconds:.1f} s ({args.events / seconds:,.0f} events/s)", file=sys.stderr)
+            print(
+                f"loaded in {seconds:.1f} s ({args.events / seconds:,.0f} events/s)",
+                file=sys.stderr,
+            )
             post(server.base_url, key, "/api/budgets", json.dumps({"amount_usd": "50000"}).encode())
         status, summary = server.request("GET", "/api/costs/summary", key=key)
         assert status == 200, summary
@@ -190,9 +200,11 @@ def main() -> int:
     print(f"\nevents stored: {stored:,}\n")
     print(sample.stdout)
     for name, values in results.items():
-        print(f"{name + ':':<42} median {statistics.median(values):6.1f} ms  (min {min(values):.1f}, max {max(values):.1f}, {len(values)} runs)")
+        spread = f"min {min(values):.1f}, max {max(values):.1f}, {len(values)} runs"
+        print(f"{name + ':':<42} median {statistics.median(values):6.1f} ms  ({spread})")
     median = statistics.median(results["llmlab status"])
-    print(f"goal: `llmlab status` < {GOAL_MS} ms: {'met' if median < GOAL_MS else 'NOT met'} ({median:.1f} ms)")
+    verdict = "met" if median < GOAL_MS else "NOT met"
+    print(f"goal: `llmlab status` < {GOAL_MS} ms: {verdict} ({median:.1f} ms)")
     return 0 if median < GOAL_MS else 1
 
 

@@ -10,16 +10,17 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
+from cli_support import TIMINGS
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 REPO = Path(__file__).resolve().parents[3]
 CLI_CRATE = REPO / "crates" / "llmlab-cli"
-
-from cli_support import TIMINGS
 
 
 def _maturin() -> list[str]:
@@ -43,7 +44,16 @@ def cli_wheel() -> Iterator[Path]:
         return
     with tempfile.TemporaryDirectory(prefix="llmlab-wheel-") as out:
         profile = os.environ.get("LLMLAB_CLI_WHEEL_PROFILE", "release")
-        command = [*_maturin(), "build", "--profile", profile, "-m", str(CLI_CRATE / "Cargo.toml"), "-o", out]
+        command = [
+            *_maturin(),
+            "build",
+            "--profile",
+            profile,
+            "-m",
+            str(CLI_CRATE / "Cargo.toml"),
+            "-o",
+            out,
+        ]
         started = time.monotonic()
         built = subprocess.run(command, cwd=REPO, capture_output=True, text=True)
         TIMINGS[f"wheel build (maturin, {profile})"] = time.monotonic() - started
@@ -63,8 +73,18 @@ def installed_cli(cli_wheel: Path) -> Iterator[Path]:
         subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
         python = venv / ("Scripts" if os.name == "nt" else "bin") / "python"
         subprocess.run(
-            [sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet", "--no-index",
-             "--disable-pip-version-check", str(cli_wheel)],
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "--python",
+                str(python),
+                "install",
+                "--quiet",
+                "--no-index",
+                "--disable-pip-version-check",
+                str(cli_wheel),
+            ],
             check=True,
         )
         TIMINGS["fresh virtualenv + pip install of the wheel"] = time.monotonic() - started

@@ -20,10 +20,12 @@ import sys
 import time
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
-import pytest
 from cli_support import TIMINGS
+
+if TYPE_CHECKING:
+    import pytest
 
 
 class User:
@@ -38,13 +40,26 @@ class User:
             for key, value in os.environ.items()
             if key not in ("LLMLAB_API_KEY", "LLMLAB_BASE_URL", "LLMLAB_CONFIG", "CLICOLOR_FORCE")
         }
-        self.env.update({"HOME": str(home), "NO_COLOR": "1", "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"})
+        self.env.update(
+            {
+                "HOME": str(home),
+                "NO_COLOR": "1",
+                "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
+            }
+        )
 
     def llmlab(self, *args: str, code: int = 0) -> subprocess.CompletedProcess[str]:
         done = subprocess.run(
-            ["llmlab", *args], env=self.env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60
+            ["llmlab", *args],
+            env=self.env,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
-        assert done.returncode == code, f"llmlab {' '.join(args)} exited {done.returncode}:\n{done.stdout}\n{done.stderr}"
+        assert done.returncode == code, (
+            f"llmlab {' '.join(args)} exited {done.returncode}:\n{done.stdout}\n{done.stderr}"
+        )
         return done
 
     def json(self, *args: str) -> Any:
@@ -65,9 +80,12 @@ def test_flow_1_from_wheel_to_tips(
     # `python -m llmlab_cli` runs the same binary.
     python = installed_cli / "python"
     module = subprocess.run([str(python), "-m", "llmlab_cli", "--help"], capture_output=True, text=True, env=user.env)
-    assert module.returncode == 0 and "llmlab init" in module.stdout, module.stderr
+    assert module.returncode == 0, module.stderr
+    assert "llmlab init" in module.stdout
     found = subprocess.run(
-        [str(python), "-c", "import llmlab_cli; print(llmlab_cli.find_llmlab_bin())"], capture_output=True, text=True
+        [str(python), "-c", "import llmlab_cli; print(llmlab_cli.find_llmlab_bin())"],
+        capture_output=True,
+        text=True,
     )
     assert Path(found.stdout.strip()) == llmlab
 
@@ -77,7 +95,7 @@ def test_flow_1_from_wheel_to_tips(
 
     # Terminal 2: `llmlab init` signs up and writes the private config file the SDK reads.
     init = user.llmlab("init", "--server", server.base_url)
-    assert "@track_cost(provider=\"openai\")" in init.stdout
+    assert '@track_cost(provider="openai")' in init.stdout
     assert "Created account usr_" in init.stderr
     assert stat.S_IMODE(user.config.stat().st_mode) == 0o600
     config = user.config.read_text()
@@ -85,16 +103,39 @@ def test_flow_1_from_wheel_to_tips(
     assert f'base_url = "{server.base_url}"' in config
     assert key not in init.stdout + init.stderr, "the key is only in the config file"
     sdk = subprocess.run(
-        [sys.executable, "-c", "from llmlab import _config; s = _config.resolve(_config.Overrides()); print(s.base_url, s.api_key)"],
-        capture_output=True, text=True, env=user.env,
+        [
+            sys.executable,
+            "-c",
+            "from llmlab import _config; s = _config.resolve(_config.Overrides()); print(s.base_url, s.api_key)",
+        ],
+        capture_output=True,
+        text=True,
+        env=user.env,
     )
-    assert sdk.stdout.split() == [server.base_url, key], f"the SDK reads the CLI's config file: {sdk.stdout}{sdk.stderr}"
+    assert sdk.stdout.split() == [server.base_url, key], (
+        f"the SDK reads the CLI's config file: {sdk.stdout}{sdk.stderr}"
+    )
 
     # Some calls: two priced models and one the catalog does not know.
     events = [
-        {"provider": "openai", "model": "gpt-4o", "input_tokens": 1_000_000, "output_tokens": 50_000},
-        {"provider": "openai", "model": "gpt-4o", "input_tokens": 1_000_000, "output_tokens": 50_000},
-        {"provider": "anthropic", "model": "claude-haiku-4-5", "input_tokens": 100_000, "output_tokens": 10_000},
+        {
+            "provider": "openai",
+            "model": "gpt-4o",
+            "input_tokens": 1_000_000,
+            "output_tokens": 50_000,
+        },
+        {
+            "provider": "openai",
+            "model": "gpt-4o",
+            "input_tokens": 1_000_000,
+            "output_tokens": 50_000,
+        },
+        {
+            "provider": "anthropic",
+            "model": "claude-haiku-4-5",
+            "input_tokens": 100_000,
+            "output_tokens": 10_000,
+        },
         {"provider": "acme", "model": "acme-1", "input_tokens": 1_000, "output_tokens": 100},
     ]
     status_code, body = server.request("POST", "/api/events/batch", {"events": events}, key=key)
@@ -103,7 +144,8 @@ def test_flow_1_from_wheel_to_tips(
     # `llmlab status`: the spend, by model, the trend, and the unpriced call with its fix.
     status = user.llmlab("status")
     assert "today       $6.15" in status.stdout, status.stdout
-    assert "gpt-4o" in status.stdout and "claude-haiku-4-5" in status.stdout
+    assert "gpt-4o" in status.stdout
+    assert "claude-haiku-4-5" in status.stdout
     assert "█" in status.stdout, "the sparkline has today's bar"
     assert "none set" in status.stdout
     assert "1 call has no price" in status.stderr
@@ -126,10 +168,12 @@ def test_flow_1_from_wheel_to_tips(
 
     # `llmlab optimize`: tips with dollar figures, largest saving first.
     optimize = user.llmlab("optimize")
-    assert "Switch gpt-4o" in optimize.stdout and "/mo" in optimize.stdout, optimize.stdout
+    assert "Switch gpt-4o" in optimize.stdout, optimize.stdout
+    assert "/mo" in optimize.stdout
     tips = user.json("optimize")
     savings = [Decimal(t["monthly_savings_usd"]) for t in tips if t["monthly_savings_usd"] is not None]
-    assert savings and savings == sorted(savings, reverse=True)
+    assert savings
+    assert savings == sorted(savings, reverse=True)
 
     # `llmlab export`: CSV with a header row and one row per event, to a file or stdout.
     out = tmp_path / "events.csv"
@@ -137,7 +181,15 @@ def test_flow_1_from_wheel_to_tips(
     assert f"Exported 4 events to {out}" in exported.stderr
     rows = list(csv.DictReader(io.StringIO(out.read_text())))
     assert len(rows) == 4
-    assert {"timestamp", "provider", "model", "project", "input_tokens", "output_tokens", "cost_usd"} <= set(rows[0])
+    assert {
+        "timestamp",
+        "provider",
+        "model",
+        "project",
+        "input_tokens",
+        "output_tokens",
+        "cost_usd",
+    } <= set(rows[0])
     assert sum(Decimal(r["cost_usd"] or "0") for r in rows) == Decimal("6.15")
     assert user.llmlab("export").stdout == out.read_text()
 

@@ -30,9 +30,7 @@ LIVE = [
     # JSON-array stream is tested with a plain HTTP client below.
     if fx.api != "openai.batch_line" and not (fx.api == "gemini.generate_content" and fx.stream and not fx.is_sse)
 ]
-NO_USAGE_STREAM = invalid_fixture(
-    "chat_stream_without_include_usage", "openai.chat", True, "/v1/chat/completions"
-)
+NO_USAGE_STREAM = invalid_fixture("chat_stream_without_include_usage", "openai.chat", True, "/v1/chat/completions")
 
 
 @pytest.fixture(scope="module")

@@ -1,5 +1,13 @@
 //! One module per subcommand.
 
+pub(crate) mod budget;
+pub(crate) mod completions;
+pub(crate) mod config;
 pub(crate) mod cost;
+pub(crate) mod export;
+pub(crate) mod init;
+pub(crate) mod optimize;
 pub(crate) mod prices;
+pub(crate) mod prices_set;
 pub(crate) mod serve;
+pub(crate) mod status;

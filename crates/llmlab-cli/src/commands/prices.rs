@@ -15,12 +15,15 @@ Examples:
   llmlab prices                       Every model, $ per 1M tokens
   llmlab prices --provider anthropic  One provider's models
   llmlab prices gpt-4o-2024-08-06     One model (snapshots resolve to their entry)
-  llmlab prices o3 --json             The full entry, history included, as JSON";
+  llmlab prices o3 --json             The full entry, history included, as JSON
+  llmlab prices set my-model --input 0.5 --output 1.5   Your account's own price (see `prices set --help`)";
 
 /// Show the built-in price catalog ($ per 1M tokens per token class)
 #[derive(Args)]
-#[command(after_help = EXAMPLES)]
+#[command(after_help = EXAMPLES, args_conflicts_with_subcommands = true)]
 pub(crate) struct PricesArgs {
+    #[command(subcommand)]
+    action: Option<PricesAction>,
     /// A model id or snapshot; omit to list the whole catalog
     #[arg(value_name = "MODEL")]
     model: Option<String>,
@@ -32,7 +35,15 @@ pub(crate) struct PricesArgs {
     json: bool,
 }
 
+#[derive(clap::Subcommand)]
+enum PricesAction {
+    Set(super::prices_set::PricesSetArgs),
+}
+
 pub(crate) fn run(args: &PricesArgs) -> anyhow::Result<ExitStatus> {
+    if let Some(PricesAction::Set(set)) = &args.action {
+        return super::prices_set::run(set);
+    }
     let catalog = Catalog::builtin();
     let provider = args.provider.as_deref().map(Provider::parse);
     if let Some(p) = provider.as_ref().filter(|p| !p.is_known()) {

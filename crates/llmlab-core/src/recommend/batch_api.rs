@@ -9,7 +9,7 @@ use rust_decimal::Decimal;
 use crate::money::Money;
 
 use super::mix::ModelMix;
-use super::text::{class_name, count, percent, price, price_unit, usage_lines, usd, usd_exact};
+use super::text::{class_name, count, percent, price, price_unit, priced_calls, usage_lines, usd, usd_exact};
 use super::{Context, MONTH_DAYS, Tip, TipKind};
 
 /// The tip for `mix`'s model, if batching its on-demand calls saves enough.
@@ -64,11 +64,11 @@ pub(super) fn tip(mix: &ModelMix<'_>, context: &Context) -> Option<Tip> {
 fn detail(mix: &ModelMix<'_>, window_saving: Decimal, monthly: Money) -> String {
     let id = &mix.entry.id;
     format!(
-        "{} of {id}'s {} priced calls ({}) ran on demand. At {id}'s Batch API prices they would have cost {} less in \
+        "{} of {id}'s {} ({}) ran on demand. At {id}'s Batch API prices they would have cost {} less in \
          the window: up to {} per {MONTH_DAYS}-day month, if none of them needs an answer within seconds \
          (evaluations, back-fills, nightly jobs).",
         count(mix.on_demand_calls()),
-        count(mix.priced_calls),
+        priced_calls(mix.priced_calls),
         percent(Decimal::from(mix.on_demand_calls()), Decimal::from(mix.priced_calls)),
         usd_exact(window_saving),
         usd(monthly),

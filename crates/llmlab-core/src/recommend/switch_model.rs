@@ -22,7 +22,7 @@ use crate::money::Money;
 use crate::usage::TokenBuckets;
 
 use super::mix::{ModelMix, Tables};
-use super::text::{class_name, compact, count, price, price_unit, usage_lines, usd, usd_exact};
+use super::text::{class_name, compact, count, price, price_unit, priced_calls, usage_lines, usd, usd_exact};
 use super::{Context, MONTH_DAYS, Tip, TipKind};
 
 /// The tip for `mix`'s model, if an alternative saves enough.
@@ -192,11 +192,11 @@ fn detail(
 ) -> String {
     let (from, to) = (&current.entry.id, &best.entry.id);
     format!(
-        "{from} served {} priced calls from {} to {}; at the catalog prices they cost {}. \
+        "{from} served {} from {} to {}; at the catalog prices they cost {}. \
          The same tokens on {to} would cost {}: {} less in the window, {} per {MONTH_DAYS}-day month. \
          {to} is a current {} model the catalog lists as able to take {from}'s workload; \
          check its answers on your own prompts before moving everything.",
-        count(mix.priced_calls),
+        priced_calls(mix.priced_calls),
         context.window.first_day(),
         context.window.last_day(),
         usd_exact(current.window_cost),

@@ -40,6 +40,11 @@ pub(super) fn count(n: u64) -> String {
     group_thousands(&n.to_string())
 }
 
+/// `1 priced call`, `2,500 priced calls`.
+pub(super) fn priced_calls(n: u64) -> String {
+    if n == 1 { "1 priced call".to_owned() } else { format!("{} priced calls", count(n)) }
+}
+
 /// A count for titles: `812`, `45.3k`, `100k`, `1.2M` (one decimal at most, rounded half up).
 pub(super) fn compact(n: u64) -> String {
     let units: [(u128, &str); 3] = [(1_000_000_000, "B"), (1_000_000, "M"), (1_000, "k")];
@@ -88,11 +93,11 @@ pub(super) fn price_unit(class: &str) -> &'static str {
 pub(super) fn window_line(context: &Context, priced_calls: u64) -> String {
     let window = context.window;
     format!(
-        "Usage window: {} to {} ({} days), {} priced calls; per month = window figure × {MONTH_DAYS} ÷ {} days.",
+        "Usage window: {} to {} ({} days), {}; per month = window figure × {MONTH_DAYS} ÷ {} days.",
         window.first_day(),
         window.last_day(),
         window.days(),
-        count(priced_calls),
+        self::priced_calls(priced_calls),
         window.days(),
     )
 }

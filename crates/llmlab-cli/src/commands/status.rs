@@ -1,0 +1,211 @@
+//! `llmlab status`: spend, the by-model table, the 30-day trend and the budget.
+
+use std::fmt::Write as _;
+
+use clap::Args;
+use llmlab_api::{BudgetState, BudgetStatus, CostSummary};
+use llmlab_core::Money;
+use serde::Serialize;
+
+use crate::ExitStatus;
+use crate::client::{Client, block_on};
+use crate::config::{ServerArgs, Settings};
+use crate::display::{bar, count, percent, sparkline, tokens, usd};
+use crate::printer::{self, Align, BOLD, CYAN, DIM, GREEN, RED, Table, YELLOW};
+
+const EXAMPLES: &str = "\
+Examples:
+  llmlab status                       Today, this month, all time, by model, trend and budget
+  llmlab status --json                The same as JSON (money as decimal strings)
+  llmlab status --tz Europe/Paris     Days and months in another time zone
+  llmlab status --project web         One project's spend";
+
+/// Show what your LLM calls cost: totals, by model, the 30-day trend and the budget
+#[derive(Args)]
+#[command(after_help = EXAMPLES)]
+pub(crate) struct StatusArgs {
+    #[command(flatten)]
+    server: ServerArgs,
+    /// An IANA time zone for "today", "this month" and the trend [default: the account's]
+    #[arg(long, value_name = "ZONE")]
+    tz: Option<String>,
+    /// Only this project's spend
+    #[arg(long, value_name = "NAME")]
+    project: Option<String>,
+    /// Print JSON: `{"server", "summary", "budget"}`
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Serialize)]
+struct Status<'a> {
+    server: &'a str,
+    summary: CostSummary,
+    budget: BudgetStatus,
+}
+
+pub(crate) fn run(args: &StatusArgs) -> anyhow::Result<ExitStatus> {
+    let settings = Settings::load(&args.server)?;
+    let client = Client::authenticated(&settings)?;
+    let mut query = Vec::new();
+    if let Some(tz) = &args.tz {
+        query.push(("tz", tz.as_str()));
+    }
+    if let Some(project) = &args.project {
+        query.push(("project", project.as_str()));
+    }
+    let path = format!("/api/costs/summary{}", query_string(&query));
+    let (summary, budget) = block_on(async {
+        // Both at once: one round trip of latency instead of two.
+        let (summary, budget) =
+            tokio::join!(client.get::<CostSummary>(&path), client.get::<BudgetStatus>("/api/budgets/status"));
+        anyhow::Ok((summary?, budget?))
+    })??;
+    if args.json {
+        printer::out_json(&Status { server: client.base_url(), summary, budget })?;
+        return Ok(ExitStatus::Success);
+    }
+    printer::out(&render(client.base_url(), &summary, &budget));
+    warn_unpriced(&summary);
+    warn_budget(&budget);
+    Ok(ExitStatus::Success)
+}
+
+/// `?a=b&c=d`, percent-encoded.
+pub(crate) fn query_string(pairs: &[(&str, &str)]) -> String {
+    if pairs.is_empty() {
+        return String::new();
+    }
+    let mut url = reqwest::Url::parse("http://x/").expect("a valid URL");
+    url.query_pairs_mut().extend_pairs(pairs);
+    format!("?{}", url.query().unwrap_or_default())
+}
+
+fn render(server: &str, summary: &CostSummary, budget: &BudgetStatus) -> String {
+    let mut text = String::new();
+    let scope = summary.project.as_deref().map(|p| format!(" · project {p}")).unwrap_or_default();
+    let _ = writeln!(text, "{BOLD}LLMLab{BOLD:#} {DIM}· {server} · {}{scope}{DIM:#}\n", summary.timezone);
+
+    let mut totals = Table::new(&[("", Align::Left), ("spend", Align::Right), ("calls", Align::Right)]);
+    for (label, spend, calls) in [
+        ("today", summary.today_usd, summary.today_calls),
+        ("this month", summary.month_usd, summary.month_calls),
+        ("all time", summary.all_time_usd, summary.all_time_calls),
+    ] {
+        totals.row(vec![label.to_owned(), usd(spend), count(calls)]);
+    }
+    text.push_str(&totals.render());
+
+    if summary.by_model.is_empty() {
+        let _ = writeln!(text, "\n{DIM}No calls this month.{DIM:#}");
+    } else {
+        let _ = writeln!(text, "\n{BOLD}This month by model{BOLD:#}");
+        let mut models = Table::new(&[
+            ("model", Align::Left),
+            ("provider", Align::Left),
+            ("calls", Align::Right),
+            ("input", Align::Right),
+            ("cached", Align::Right),
+            ("output", Align::Right),
+            ("cost", Align::Right),
+        ]);
+        for m in &summary.by_model {
+            let cost = if m.unpriced_calls == m.calls {
+                "unpriced".to_owned()
+            } else if m.unpriced_calls > 0 {
+                format!("{} + {} unpriced", usd(m.cost_usd), count(m.unpriced_calls))
+            } else {
+                usd(m.cost_usd)
+            };
+            models.row(vec![
+                m.model.clone(),
+                m.provider.clone(),
+                count(m.calls),
+                tokens(m.input_tokens),
+                tokens(m.cache_read_tokens + m.cache_write_tokens + m.cache_write_1h_tokens),
+                tokens(m.output_tokens),
+                cost,
+            ]);
+        }
+        text.push_str(&models.render());
+    }
+
+    let days: Vec<Money> = summary.daily.iter().map(|d| d.cost_usd).collect();
+    let total: Money = days.iter().copied().sum();
+    let peak = summary.daily.iter().filter(|d| d.cost_usd > Money::ZERO).max_by_key(|d| d.cost_usd);
+    let peak = peak.map(|d| format!(", peak {} on {}", usd(d.cost_usd), d.date)).unwrap_or_default();
+    let _ = writeln!(
+        text,
+        "\n{BOLD}Last {} days{BOLD:#}  {}  {}{DIM}{peak}{DIM:#}",
+        days.len(),
+        sparkline(&days),
+        usd(total)
+    );
+    text.push_str(&budget_line(budget));
+    text
+}
+
+/// `Budget  ████░░░░  $40.00 of $100.00 (40%) this month · projected $95.00`.
+pub(crate) fn budget_line(budget: &BudgetStatus) -> String {
+    let Some(amount) = budget.amount_usd else {
+        return format!("{BOLD}Budget{BOLD:#}  {DIM}none set (`llmlab budget 500` sets $500 a month){DIM:#}\n");
+    };
+    let style = match budget.state {
+        BudgetState::Exceeded => RED,
+        BudgetState::Warning => YELLOW,
+        BudgetState::Ok | BudgetState::None => GREEN,
+    };
+    let (filled, empty) = bar(budget.spent_usd, amount, 24);
+    let share = budget.percent_used.map(percent).unwrap_or_default();
+    let projected = budget.projected_usd.map(|p| format!(" · projected {}", usd(p))).unwrap_or_default();
+    format!(
+        "{BOLD}Budget{BOLD:#}  {style}{filled}{style:#}{DIM}{empty}{DIM:#}  {style}{}{style:#} of {} ({share}) this month{DIM}{projected}{DIM:#}\n",
+        usd(budget.spent_usd),
+        usd(amount),
+    )
+}
+
+/// The 80% and 100% warnings, on stderr.
+pub(crate) fn warn_budget(budget: &BudgetStatus) {
+    let Some(amount) = budget.amount_usd else { return };
+    let share = budget.percent_used.map(percent).unwrap_or_default();
+    match budget.state {
+        BudgetState::Exceeded => printer::warn(&format!(
+            "the monthly budget of {} is exceeded: {} spent ({share})",
+            usd(amount),
+            usd(budget.spent_usd)
+        )),
+        BudgetState::Warning => printer::warn(&format!(
+            "{share} of the monthly budget of {} is spent ({})",
+            usd(amount),
+            usd(budget.spent_usd)
+        )),
+        BudgetState::Ok | BudgetState::None => {}
+    }
+}
+
+/// Unpriced calls, each model with the command that prices it.
+fn warn_unpriced(summary: &CostSummary) {
+    if summary.unpriced_calls == 0 {
+        return;
+    }
+    let one = summary.unpriced_calls == 1;
+    printer::warn(&format!(
+        "{} {} no price, so the totals leave {} out",
+        calls(summary.unpriced_calls),
+        if one { "has" } else { "have" },
+        if one { "it" } else { "them" },
+    ));
+    for model in &summary.unpriced_models {
+        let reason = model.reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default();
+        printer::info(&format!("  {} ({}), {}{DIM}{reason}{DIM:#}", model.model, model.provider, calls(model.calls)));
+        printer::info(&format!(
+            "    {CYAN}fix:{CYAN:#} llmlab prices set {} --provider {} --input USD_PER_1M --output USD_PER_1M",
+            model.model, model.provider
+        ));
+    }
+}
+
+fn calls(n: u64) -> String {
+    format!("{} call{}", count(n), if n == 1 { "" } else { "s" })
+}

@@ -1,0 +1,167 @@
+//! How numbers look to a human: dollars, counts, the 30-day sparkline and the
+//! budget bar. Pure functions; integer arithmetic on money, never `f64`.
+
+use llmlab_core::Money;
+use rust_decimal::{Decimal, RoundingStrategy};
+
+/// `$1,234.50` (half away from zero, as the recommendations write it); amounts
+/// under a cent are shown exactly (`$0.0029425`), never as `$0.00`.
+pub(crate) fn usd(amount: Money) -> String {
+    let value = amount.to_decimal_usd();
+    let sign = if value.is_sign_negative() && !value.is_zero() { "-" } else { "" };
+    let value = value.abs();
+    if !value.is_zero() && value < Decimal::new(1, 2) {
+        return format!("{sign}${}", value.normalize());
+    }
+    let cents = value.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero);
+    let text = format!("{cents:.2}");
+    let (whole, fraction) = text.split_once('.').unwrap_or((&text, "00"));
+    format!("{sign}${}.{fraction}", group_thousands(whole))
+}
+
+/// `1,234,567`.
+pub(crate) fn count(n: u64) -> String {
+    group_thousands(&n.to_string())
+}
+
+fn group_thousands(digits: &str) -> String {
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Token counts in a column: `950`, `12.3k`, `4.5M`, `1.2B`.
+pub(crate) fn tokens(n: u64) -> String {
+    if n < 1_000 {
+        return n.to_string();
+    }
+    for (unit, suffix) in [(1_000_000_000_u128, "B"), (1_000_000, "M"), (1_000, "k")] {
+        // One decimal, rounded half up, in integers.
+        let tenths = (u128::from(n) * 10 + unit / 2) / unit;
+        if tenths >= 10 {
+            return if tenths >= 1000 {
+                format!("{}{suffix}", tenths / 10)
+            } else {
+                format!("{}.{}{suffix}", tenths / 10, tenths % 10)
+            };
+        }
+    }
+    n.to_string()
+}
+
+/// Word-wraps `text` to `width` columns, each line prefixed with `indent`.
+pub(crate) fn wrap(text: &str, width: usize, indent: &str) -> String {
+    let mut out = String::new();
+    for paragraph in text.lines() {
+        let mut line = String::from(indent);
+        for word in paragraph.split_whitespace() {
+            let used = line.chars().count();
+            if used > indent.len() && used + 1 + word.chars().count() > width {
+                out.push_str(&line);
+                out.push('\n');
+                line = String::from(indent);
+            }
+            if line.chars().count() > indent.len() {
+                line.push(' ');
+            }
+            line.push_str(word);
+        }
+        out.push_str(&line);
+        out.push('\n');
+    }
+    out
+}
+
+const BLOCKS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+
+/// One character per value, scaled to the largest: zero days sit on the
+/// baseline (`▁`) and any spend at all is at least one step above it.
+pub(crate) fn sparkline(values: &[Money]) -> String {
+    let positive = |m: &Money| u128::from(m.nanos().max(0).unsigned_abs());
+    let max = values.iter().map(positive).max().unwrap_or(0);
+    values
+        .iter()
+        .map(|v| {
+            let v = positive(v);
+            if v == 0 || max == 0 {
+                return BLOCKS[0];
+            }
+            // Levels 1..=7, rounded to the nearest; a small day is never shown as zero.
+            let level = ((v * 14 + max) / (2 * max)).max(1);
+            BLOCKS[usize::try_from(level.min(7)).unwrap_or(7)]
+        })
+        .collect()
+}
+
+/// A bar of `width` cells, filled by `spent / amount` (capped at full).
+pub(crate) fn bar(spent: Money, amount: Money, width: usize) -> (String, String) {
+    let filled = if amount.nanos() <= 0 {
+        width
+    } else {
+        let cells = i128::from(spent.nanos().max(0)) * width as i128 / i128::from(amount.nanos());
+        usize::try_from(cells).unwrap_or(width).min(width)
+    };
+    ("█".repeat(filled), "░".repeat(width - filled))
+}
+
+/// `42.5%`: one decimal, trailing `.0` dropped.
+pub(crate) fn percent(value: f64) -> String {
+    let text = format!("{value:.1}");
+    text.strip_suffix(".0").map_or(text.clone(), str::to_owned) + "%"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn money(s: &str) -> Money {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn dollars_have_cents_and_thousands_and_tiny_amounts_stay_exact() {
+        assert_eq!(usd(money("0")), "$0.00");
+        assert_eq!(usd(money("3.5")), "$3.50");
+        assert_eq!(usd(money("1500")), "$1,500.00");
+        assert_eq!(usd(money("1234567.125")), "$1,234,567.13");
+        assert_eq!(usd(money("0.0029425")), "$0.0029425");
+        assert_eq!(usd(money("-2")), "-$2.00");
+    }
+
+    #[test]
+    fn counts_and_tokens_are_readable() {
+        assert_eq!(count(0), "0");
+        assert_eq!(count(1_000_000), "1,000,000");
+        assert_eq!(tokens(999), "999");
+        assert_eq!(tokens(1_250), "1.3k");
+        assert_eq!(tokens(2_000_000), "2.0M");
+        assert_eq!(tokens(999_999), "1.0M");
+        assert_eq!(tokens(3_400_000_000), "3.4B");
+    }
+
+    #[test]
+    fn the_sparkline_scales_to_the_largest_day_and_keeps_small_days_visible() {
+        let days = [money("0"), money("1"), money("0.001"), money("10"), money("5"), money("9")];
+        assert_eq!(sparkline(&days), "▁▂▂█▅▇");
+        assert_eq!(sparkline(&[money("0"), money("0")]), "▁▁");
+    }
+
+    #[test]
+    fn text_wraps_at_word_boundaries_with_an_indent() {
+        assert_eq!(wrap("one two three four", 12, "  "), "  one two\n  three four\n");
+        assert_eq!(wrap("averyveryverylongword x", 8, " "), " averyveryverylongword\n x\n");
+    }
+
+    #[test]
+    fn the_budget_bar_fills_in_proportion_and_caps() {
+        assert_eq!(bar(money("25"), money("100"), 20), ("█".repeat(5), "░".repeat(15)));
+        assert_eq!(bar(money("250"), money("100"), 20), ("█".repeat(20), String::new()));
+        assert_eq!(percent(80.0), "80%");
+        assert_eq!(percent(12.345), "12.3%");
+    }
+}
