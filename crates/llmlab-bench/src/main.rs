@@ -186,13 +186,15 @@ fn event(n: u64, at_ms: i64) -> Value {
 }
 
 /// Stores events `[from, from + count)` through the batch endpoint. Like a
-/// month of real traffic, the events arrive in time order: event `n` of
-/// `total` is stamped `n / total` of the way through the last 30 days.
+/// month of real traffic, each call's events arrive in time order spread
+/// over the last 30 days: event `from + i` is stamped `i / count` of the way
+/// through. So the 10k-event summary covers the same month as the 1M one,
+/// and their latency ratio compares volume, not time span.
 async fn ingest(api: &Api, from: u64, count: u64, args: &Args) -> anyhow::Result<()> {
     const MONTH_MS: i64 = 30 * 86_400_000;
     let now_ms = jiff::Timestamp::now().as_millisecond();
-    let total = i64::try_from(args.events.max(1)).unwrap_or(i64::MAX);
-    let stamp = move |n: u64| now_ms - MONTH_MS + i64::try_from(n).unwrap_or(0) * MONTH_MS / total;
+    let span = i64::try_from(count.max(1)).unwrap_or(i64::MAX);
+    let stamp = move |n: u64| now_ms - MONTH_MS + i64::try_from(n - from).unwrap_or(0) * MONTH_MS / span;
     let next = Arc::new(AtomicU64::new(from));
     let end = from + count;
     let mut workers = Vec::new();
