@@ -406,8 +406,10 @@ async fn run_writer(store: Arc<Store>, mut receiver: mpsc::Receiver<WriteJob>) {
             }
         }
         let (batches, replies): (Vec<EventBatch>, Vec<_>) = jobs.into_iter().map(|j| (j.batch, j.reply)).unzip();
+        let started = std::time::Instant::now();
         match store.insert_events(&batches, crate::clock::now_ms()).await {
             Ok(outcomes) => {
+                tracing::debug!(requests = replies.len(), events = size, elapsed = ?started.elapsed(), "events committed");
                 for (reply, outcome) in replies.into_iter().zip(outcomes) {
                     let _ = reply.send(Ok(outcome));
                 }

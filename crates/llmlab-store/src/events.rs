@@ -9,17 +9,12 @@ use llmlab_core::Money;
 
 use sqlx::Connection as _;
 
-use crate::rollups::{self, Counters, RollupChanges, to_i64};
-use crate::{EventBatch, EventPrice, InsertOutcome, NewEvent, Repriced, Store, StoreResult, StoredEvent, with_pool};
+use crate::bulk::{BulkWrite, EventRow};
+use crate::rollups::{Counters, RollupChanges};
+use crate::{EventBatch, InsertOutcome, Repriced, Store, StoreResult, StoredEvent, with_pool};
 
 /// Rows per page of an export.
 const EXPORT_PAGE_ROWS: usize = 2_000;
-
-const EVENT_COLUMNS: &str = "insert into cost_events (user_id, event_id, project_id, provider, model, model_key, \
-    occurred_at, input_tokens, cache_read_tokens, cache_write_tokens, cache_write_1h_tokens, output_tokens, \
-    reasoning_tokens, input_audio_tokens, output_audio_tokens, web_search_requests, cost_nusd, cost_source, \
-    priced_as, unpriced_code, unpriced_reason, service_tier, long_context, latency_ms, status, tags, raw_usage, \
-    created_at) ";
 
 const STORED_EVENT_SELECT: &str = "select e.id, e.event_id, p.name as project, e.project_id, e.provider, e.model, \
     e.model_key, e.occurred_at, e.input_tokens, e.cache_read_tokens, e.cache_write_tokens, e.cache_write_1h_tokens, \
@@ -31,18 +26,16 @@ impl Store {
     /// Stores the events of several accounts in ONE transaction (group
     /// commit), with their rollups, and reports per event whether it was new
     /// or a duplicate of an earlier `event_id`.
-    #[expect(clippy::too_many_lines, reason = "one transaction, written once for both backends by with_pool!")]
     pub async fn insert_events(&self, batches: &[EventBatch], now: i64) -> StoreResult<Vec<Vec<InsertOutcome>>> {
         with_pool!(self, pool => {
             let mut tx = pool.begin().await?;
-            let mut outcomes = Vec::with_capacity(batches.len());
             let mut new_projects: HashMap<(i64, String), i64> = HashMap::new();
+            let mut rows = Vec::with_capacity(batches.iter().map(|b| b.events.len()).sum());
             for batch in batches {
-                let mut project_ids = Vec::with_capacity(batch.events.len());
                 for event in &batch.events {
                     let key = (batch.user_id, event.project.clone());
                     let known = self.cached_project(batch.user_id, &event.project).or_else(|| new_projects.get(&key).copied());
-                    let id = if let Some(id) = known {
+                    let project_id = if let Some(id) = known {
                         id
                     } else {
                         let id: i64 = sqlx::query_scalar(crate::accounts::UPSERT_PROJECT).persistent(self.persistent)
@@ -54,85 +47,56 @@ impl Store {
                         new_projects.insert(key, id);
                         id
                     };
-                    project_ids.push(id);
+                    rows.push(EventRow { user_id: batch.user_id, project_id, event });
                 }
-                let mut inserted: HashSet<String> = HashSet::new();
-                let rows: Vec<(usize, &NewEvent)> = batch.events.iter().enumerate().collect();
-                for chunk in crate::statement_chunks(&rows) {
-                    let mut query = sqlx::QueryBuilder::new(EVENT_COLUMNS);
-                    query.push_values(chunk, |mut row, (index, e)| {
-                        let (cost, source, priced_as, code, reason) = price_columns(&e.price);
-                        row.push_bind(batch.user_id)
-                            .push_bind(&e.event_id)
-                            .push_bind(project_ids[*index])
-                            .push_bind(&e.provider)
-                            .push_bind(&e.model)
-                            .push_bind(&e.model_key)
-                            .push_bind(e.occurred_at)
-                            .push_bind(to_i64(e.tokens.input_tokens))
-                            .push_bind(to_i64(e.tokens.cache_read_tokens))
-                            .push_bind(to_i64(e.tokens.cache_write_tokens))
-                            .push_bind(to_i64(e.tokens.cache_write_1h_tokens))
-                            .push_bind(to_i64(e.tokens.output_tokens))
-                            .push_bind(to_i64(e.tokens.reasoning_tokens))
-                            .push_bind(to_i64(e.tokens.input_audio_tokens))
-                            .push_bind(to_i64(e.tokens.output_audio_tokens))
-                            .push_bind(to_i64(e.tokens.web_search_requests))
-                            .push_bind(cost)
-                            .push_bind(source)
-                            .push_bind(priced_as)
-                            .push_bind(code)
-                            .push_bind(reason)
-                            .push_bind(e.service_tier)
-                            .push_bind(e.long_context)
-                            .push_bind(e.latency_ms)
-                            .push_bind(&e.status)
-                            .push_bind(&e.tags)
-                            .push_bind(&e.raw_usage)
-                            .push_bind(now);
-                    });
-                    query.push(" on conflict (user_id, event_id) do nothing returning event_id");
-                    let ids: Vec<String> = query.build_query_scalar().persistent(self.persistent).fetch_all(&mut *tx).await?;
-                    inserted.extend(ids);
-                }
-                // An id inserted by this batch counts once; any repeat of it is a duplicate.
-                let mut new_events = Vec::new();
-                let mut outcome = Vec::with_capacity(batch.events.len());
-                for (event, project_id) in batch.events.iter().zip(&project_ids) {
-                    if inserted.remove(&event.event_id) {
-                        new_events.push((event, *project_id));
-                        outcome.push(InsertOutcome::Inserted);
-                    } else {
-                        outcome.push(InsertOutcome::Duplicate { cost: None });
-                    }
-                }
-                for (level, rows) in RollupChanges::of_events(&new_events).statements() {
-                    rollups::upsert(level, batch.user_id, &rows, now).build().persistent(self.persistent).execute(&mut *tx).await?;
-                }
+            }
+            let mut inserted: HashSet<(i64, String)> =
+                BulkWrite::insert_events(&mut *tx, &rows, now, self.persistent).await?.into_iter().collect();
+            // An id inserted by this group counts once; any repeat of it is a duplicate.
+            let mut changes = RollupChanges::default();
+            let mut outcomes: Vec<Vec<InsertOutcome>> = Vec::with_capacity(batches.len());
+            let mut rows = rows.iter();
+            for batch in batches {
+                let outcome = rows
+                    .by_ref()
+                    .take(batch.events.len())
+                    .map(|row| {
+                        if inserted.remove(&(row.user_id, row.event.event_id.clone())) {
+                            changes.add_event(row.user_id, row.project_id, row.event);
+                            InsertOutcome::Inserted
+                        } else {
+                            InsertOutcome::Duplicate { cost: None }
+                        }
+                    })
+                    .collect();
+                outcomes.push(outcome);
+            }
+            BulkWrite::add_to_rollups(&mut *tx, &changes, now, self.persistent).await?;
+            for (batch, outcome) in batches.iter().zip(outcomes.iter_mut()) {
                 let duplicate_ids: Vec<&str> = batch
                     .events
                     .iter()
-                    .zip(&outcome)
+                    .zip(outcome.iter())
                     .filter(|(_, o)| matches!(o, InsertOutcome::Duplicate { .. }))
                     .map(|(e, _)| e.event_id.as_str())
                     .collect();
-                if !duplicate_ids.is_empty() {
-                    let mut query = sqlx::QueryBuilder::new("select event_id, cost_nusd from cost_events where user_id = ");
-                    query.push_bind(batch.user_id).push(" and event_id in (");
-                    let mut ids = query.separated(", ");
-                    for id in &duplicate_ids {
-                        ids.push_bind(*id);
-                    }
-                    query.push(")");
-                    let stored: Vec<(String, Option<i64>)> = query.build_query_as().persistent(self.persistent).fetch_all(&mut *tx).await?;
-                    let stored: HashMap<String, Option<i64>> = stored.into_iter().collect();
-                    for (event, outcome) in batch.events.iter().zip(outcome.iter_mut()) {
-                        if let InsertOutcome::Duplicate { cost } = outcome {
-                            *cost = stored.get(&event.event_id).copied().flatten().map(Money::from_nanos);
-                        }
+                if duplicate_ids.is_empty() {
+                    continue;
+                }
+                let mut query = sqlx::QueryBuilder::new("select event_id, cost_nusd from cost_events where user_id = ");
+                query.push_bind(batch.user_id).push(" and event_id in (");
+                let mut ids = query.separated(", ");
+                for id in &duplicate_ids {
+                    ids.push_bind(*id);
+                }
+                query.push(")");
+                let stored: Vec<(String, Option<i64>)> = query.build_query_as().persistent(self.persistent).fetch_all(&mut *tx).await?;
+                let stored: HashMap<String, Option<i64>> = stored.into_iter().collect();
+                for (event, outcome) in batch.events.iter().zip(outcome.iter_mut()) {
+                    if let InsertOutcome::Duplicate { cost } = outcome {
+                        *cost = stored.get(&event.event_id).copied().flatten().map(Money::from_nanos);
                     }
                 }
-                outcomes.push(outcome);
             }
             tx.commit().await?;
             self.remember_projects(new_projects);
@@ -242,26 +206,13 @@ impl Store {
                     // The call was counted as unpriced; now it is priced with this cost.
                     let delta = Counters { unpriced_calls: -1, cost_nusd: update.cost.nanos(), ..Counters::default() };
                     let e = &update.event;
-                    changes.add(e.occurred_at, e.project_id, &e.provider, &e.model, &delta);
+                    changes.add(user_id, e.occurred_at, e.project_id, &e.provider, &e.model, &delta);
                 }
-                for (level, rows) in changes.statements() {
-                    rollups::upsert(level, user_id, &rows, now).build().persistent(self.persistent).execute(&mut *tx).await?;
-                }
+                BulkWrite::add_to_rollups(&mut *tx, &changes, now, self.persistent).await?;
                 repriced_count += updates.len() as u64;
             }
             tx.commit().await?;
             Ok((stored, repriced_count))
         })
-    }
-}
-
-type PriceColumns<'a> = (Option<i64>, Option<&'static str>, Option<&'a str>, Option<&'static str>, Option<&'a str>);
-
-fn price_columns(price: &EventPrice) -> PriceColumns<'_> {
-    match price {
-        EventPrice::Priced { cost, source, priced_as } => {
-            (Some(cost.nanos()), Some(*source), priced_as.as_deref(), None, None)
-        }
-        EventPrice::Unpriced { code, reason } => (None, None, None, Some(*code), Some(reason.as_str())),
     }
 }

@@ -2,15 +2,16 @@
 //! or PostgreSQL (production, several stateless servers), chosen once from the
 //! database URL.
 //!
-//! The SQL is written once: both backends accept it (`$n` placeholders,
-//! `on conflict … do update`, `returning`, `cast(… as bigint)` for sums), and
-//! [`with_pool!`] instantiates each query for the pool in use. Only the
-//! migrations differ per backend. Every query takes the user's id: nothing
-//! here can read across accounts. Money is integer nano-USD; times are Unix
-//! milliseconds.
+//! The SQL is written once where it can be: both backends accept it (`$n`
+//! placeholders, `on conflict … do update`, `returning`, `cast(… as bigint)`
+//! for sums), and [`with_pool!`] instantiates each query for the pool in use.
+//! Only the migrations and the bulk writes of a group commit (`bulk.rs`)
+//! differ per backend. Every query takes the user's id: nothing here can read
+//! across accounts. Money is integer nano-USD; times are Unix milliseconds.
 
 mod accounts;
 mod budgets;
+mod bulk;
 mod events;
 mod prices;
 mod records;

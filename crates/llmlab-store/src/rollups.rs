@@ -8,9 +8,10 @@
 //! | `cost_hourly` | UTC hour, project (totals only) | the 30-day trend |
 //! | `cost_totals` | project, provider, model | all-time figures |
 //!
-//! Upserts only add, so concurrent servers never lose an increment.
+//! Upserts only add, so concurrent servers never lose an increment, and they
+//! touch rows in key order, so two servers' transactions never deadlock.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use llmlab_core::{Money, TokenBuckets};
 
@@ -33,7 +34,7 @@ pub(crate) enum Level {
 impl Level {
     pub(crate) const ALL: [Level; 4] = [Level::Quarter, Level::Daily, Level::Hourly, Level::Total];
 
-    fn table(self) -> &'static str {
+    pub(crate) fn table(self) -> &'static str {
         match self {
             Level::Quarter => "cost_rollups",
             Level::Daily => "cost_daily",
@@ -42,7 +43,7 @@ impl Level {
         }
     }
 
-    fn key_columns(self) -> &'static str {
+    pub(crate) fn key_columns(self) -> &'static str {
         match self {
             Level::Quarter => "user_id, bucket, project_id, provider, model",
             Level::Daily => "user_id, day, project_id, provider, model",
@@ -51,22 +52,40 @@ impl Level {
         }
     }
 
+    /// Whether the table keeps the time, and the provider and model, of a row.
+    pub(crate) fn has_time(self) -> bool {
+        self != Level::Total
+    }
+
+    pub(crate) fn has_model(self) -> bool {
+        self != Level::Hourly
+    }
+
+    /// The counter columns of the table.
+    pub(crate) fn counter_columns(self) -> Vec<&'static str> {
+        if self.has_model() {
+            [&["calls", "unpriced_calls", "batch_calls", "cost_nusd"][..], &TOKEN_COLUMNS[..]].concat()
+        } else {
+            vec!["calls", "unpriced_calls", "cost_nusd"]
+        }
+    }
+
     /// The key of the row an event at `time` adds to.
-    fn key(self, time: i64, project_id: i64, provider: &str, model: &str) -> RollupKey {
+    fn key(self, user_id: i64, time: i64, project_id: i64, provider: &str, model: &str) -> RollupKey {
         let start = |length: i64| time - time.rem_euclid(length);
         match self {
-            Level::Quarter => (bucket_of(time), project_id, provider.to_owned(), model.to_owned()),
-            Level::Daily => (start(DAY_MS), project_id, provider.to_owned(), model.to_owned()),
-            Level::Hourly => (start(HOUR_MS), project_id, String::new(), String::new()),
-            Level::Total => (0, project_id, provider.to_owned(), model.to_owned()),
+            Level::Quarter => (user_id, bucket_of(time), project_id, provider.to_owned(), model.to_owned()),
+            Level::Daily => (user_id, start(DAY_MS), project_id, provider.to_owned(), model.to_owned()),
+            Level::Hourly => (user_id, start(HOUR_MS), project_id, String::new(), String::new()),
+            Level::Total => (user_id, 0, project_id, provider.to_owned(), model.to_owned()),
         }
     }
 }
 
 const _: () = assert!(HOUR_MS % BUCKET_MS == 0 && DAY_MS % HOUR_MS == 0);
 
-/// (time, project id, provider, model); unused parts are 0 or empty.
-pub(crate) type RollupKey = (i64, i64, String, String);
+/// (user id, time, project id, provider, model); unused parts are 0 or empty.
+pub(crate) type RollupKey = (i64, i64, i64, String, String);
 
 /// The counters one or more events add to a rollup row.
 #[derive(Clone, Copy, Debug, Default)]
@@ -119,7 +138,7 @@ pub(crate) fn to_i64(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
 
-const TOKEN_COLUMNS: [&str; 7] = [
+pub(crate) const TOKEN_COLUMNS: [&str; 7] = [
     "input_tokens",
     "cache_read_tokens",
     "cache_write_tokens",
@@ -129,47 +148,52 @@ const TOKEN_COLUMNS: [&str; 7] = [
     "web_search_requests",
 ];
 
-/// Changes to every rollup table, keyed by level.
+/// Changes to every rollup table, keyed by level, each level's rows in key
+/// order (the order the upserts lock them in).
 #[derive(Default)]
-pub(crate) struct RollupChanges(HashMap<Level, HashMap<RollupKey, Counters>>);
+pub(crate) struct RollupChanges(HashMap<Level, BTreeMap<RollupKey, Counters>>);
 
 impl RollupChanges {
-    /// Adds `counters` for an event at `time` to every level.
-    pub(crate) fn add(&mut self, time: i64, project_id: i64, provider: &str, model: &str, counters: &Counters) {
+    /// Adds `counters` for an event of `user_id` at `time` to every level.
+    pub(crate) fn add(
+        &mut self,
+        user_id: i64,
+        time: i64,
+        project_id: i64,
+        provider: &str,
+        model: &str,
+        counters: &Counters,
+    ) {
         for level in Level::ALL {
-            let key = level.key(time, project_id, provider, model);
+            let key = level.key(user_id, time, project_id, provider, model);
             self.0.entry(level).or_default().entry(key).or_default().add(counters);
         }
     }
 
-    /// The changes of newly stored events.
-    pub(crate) fn of_events(events: &[(&NewEvent, i64)]) -> Self {
-        let mut changes = RollupChanges::default();
-        for (event, project_id) in events {
-            let counters = Counters::of(&event.tokens, event.price.cost(), event.is_batch_tier());
-            changes.add(event.occurred_at, *project_id, &event.provider, &event.model, &counters);
-        }
-        changes
+    /// Adds a newly stored event.
+    pub(crate) fn add_event(&mut self, user_id: i64, project_id: i64, event: &NewEvent) {
+        let counters = Counters::of(&event.tokens, event.price.cost(), event.is_batch_tier());
+        self.add(user_id, event.occurred_at, project_id, &event.provider, &event.model, &counters);
     }
 
-    /// The rows of each multi-row upsert to run: (level, rows), chunked by
-    /// [`crate::statement_chunks`].
-    pub(crate) fn statements(&self) -> Vec<(Level, Vec<(RollupKey, Counters)>)> {
-        let mut out = Vec::new();
-        for level in Level::ALL {
-            let Some(rows) = self.0.get(&level) else { continue };
-            let rows: Vec<(RollupKey, Counters)> = rows.iter().map(|(k, c)| (k.clone(), *c)).collect();
-            out.extend(crate::statement_chunks(&rows).map(|c| (level, c.to_vec())));
-        }
-        out
+    /// Each level with changes, and its rows in key order.
+    pub(crate) fn levels(&self) -> impl Iterator<Item = (Level, &BTreeMap<RollupKey, Counters>)> {
+        Level::ALL.into_iter().filter_map(|level| self.0.get(&level).map(|rows| (level, rows)))
     }
+}
+
+/// The `on conflict` clause that adds a row's counters to the stored row.
+pub(crate) fn add_on_conflict(level: Level) -> String {
+    let table = level.table();
+    let additions: Vec<String> =
+        level.counter_columns().iter().map(|c| format!("{c} = {table}.{c} + excluded.{c}")).collect();
+    format!(" on conflict ({}) do update set {}", level.key_columns(), additions.join(", "))
 }
 
 /// A multi-row upsert adding `rows` to the `level` table.
 pub(crate) fn upsert<'a, DB>(
     level: Level,
-    user_id: i64,
-    rows: &'a [(RollupKey, Counters)],
+    rows: &'a [(&'a RollupKey, &'a Counters)],
     now: i64,
 ) -> sqlx::QueryBuilder<'a, DB>
 where
@@ -177,41 +201,33 @@ where
     i64: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
     &'a str: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
 {
-    let totals_only = level == Level::Hourly;
-    let counters: Vec<&str> = if totals_only {
-        vec!["calls", "unpriced_calls", "cost_nusd"]
-    } else {
-        [&["calls", "unpriced_calls", "batch_calls", "cost_nusd"][..], &TOKEN_COLUMNS[..]].concat()
-    };
-    let key_columns = level.key_columns();
     let mut query = sqlx::QueryBuilder::new(format!(
-        "insert into {} ({key_columns}, {}, created_at) ",
+        "insert into {} ({}, {}, created_at) ",
         level.table(),
-        counters.join(", ")
+        level.key_columns(),
+        level.counter_columns().join(", ")
     ));
-    query.push_values(rows, |mut row, ((time, project_id, provider, model), c)| {
-        row.push_bind(user_id);
-        if level != Level::Total {
+    query.push_values(rows, |mut row, ((user_id, time, project_id, provider, model), c)| {
+        row.push_bind(*user_id);
+        if level.has_time() {
             row.push_bind(*time);
         }
         row.push_bind(*project_id);
-        if !totals_only {
+        if level.has_model() {
             row.push_bind(provider.as_str()).push_bind(model.as_str());
         }
         row.push_bind(c.calls).push_bind(c.unpriced_calls);
-        if !totals_only {
+        if level.has_model() {
             row.push_bind(c.batch_calls);
         }
         row.push_bind(c.cost_nusd);
-        if !totals_only {
+        if level.has_model() {
             for tokens in c.tokens {
                 row.push_bind(tokens);
             }
         }
         row.push_bind(now);
     });
-    let table = level.table();
-    let additions: Vec<String> = counters.iter().map(|c| format!("{c} = {table}.{c} + excluded.{c}")).collect();
-    query.push(format!(" on conflict ({key_columns}) do update set {}", additions.join(", ")));
+    query.push(add_on_conflict(level));
     query
 }

@@ -157,6 +157,80 @@ both_backends!(events_are_counted_once_with_rollups, |db| async move {
     assert_eq!(exported[2].cost_nusd, None);
 });
 
+both_backends!(a_large_group_of_two_accounts_keeps_every_column, |db| async move {
+    let store = open(&db).await;
+    let alice = user(&store, "alice").await;
+    let bob = user(&store, "bob").await;
+    // More rows than one multi-row statement holds, every column distinct.
+    let varied = |n: i64| {
+        let mut e = event(
+            &format!("e{n}"),
+            ["default", "search", "chat"][usize::try_from(n % 3).unwrap()],
+            "gpt-4o",
+            NOW + n,
+            None,
+        );
+        let n_u = u64::try_from(n).unwrap();
+        e.tokens = TokenBuckets {
+            input_tokens: n_u,
+            cache_read_tokens: n_u + 1,
+            cache_write_tokens: n_u + 2,
+            cache_write_1h_tokens: n_u + 3,
+            output_tokens: n_u + 4,
+            reasoning_tokens: n_u + 5,
+            input_audio_tokens: n_u + 6,
+            output_audio_tokens: n_u + 7,
+            web_search_requests: n_u % 2,
+        };
+        if n % 4 != 0 {
+            e.price = EventPrice::Priced { cost: Money::from_nanos(n * 10), source: "custom", priced_as: None };
+        }
+        e.service_tier = if n % 5 == 0 { "batch" } else { "standard" };
+        e.long_context = n % 7 == 0;
+        e.latency_ms = (n % 2 == 0).then_some(n);
+        e.status = (n % 3 == 0).then(|| format!("status {n}"));
+        e.tags = None;
+        e.raw_usage = Some(format!(r#"{{"n":{n}}}"#));
+        e
+    };
+    let alice_events: Vec<NewEvent> = (0..1_300).map(varied).collect();
+    let mut bob_events: Vec<NewEvent> = (0..3).map(varied).collect();
+    bob_events.push(varied(1)); // a repeat inside the group
+    let groups = [
+        EventBatch { user_id: alice.id, events: alice_events.clone() },
+        EventBatch { user_id: bob.id, events: bob_events },
+    ];
+    let outcomes = store.insert_events(&groups, NOW).await.unwrap();
+    assert!(outcomes[0].iter().all(|o| *o == InsertOutcome::Inserted));
+    assert_eq!(outcomes[1][..3], [InsertOutcome::Inserted, InsertOutcome::Inserted, InsertOutcome::Inserted]);
+    assert_eq!(outcomes[1][3], InsertOutcome::Duplicate { cost: Some(Money::from_nanos(10)) });
+
+    let stored: Vec<_> = store.export_events(alice.id, 0, i64::MAX).try_collect().await.unwrap();
+    assert_eq!(stored.len(), 1_300);
+    for (event, row) in alice_events.iter().zip(&stored) {
+        assert_eq!(
+            (row.event_id.as_str(), row.project.as_str(), row.occurred_at),
+            (event.event_id.as_str(), event.project.as_str(), event.occurred_at)
+        );
+        assert_eq!(row.tokens(), event.tokens, "{}", event.event_id);
+        assert_eq!(row.cost_nusd, event.price.cost().map(Money::nanos));
+        let (source, code) = match &event.price {
+            EventPrice::Priced { source, .. } => (Some(*source), None),
+            EventPrice::Unpriced { code, .. } => (None, Some(*code)),
+        };
+        assert_eq!((row.cost_source.as_deref(), row.unpriced_code.as_deref()), (source, code));
+        assert_eq!((row.service_tier.as_str(), row.long_context), (event.service_tier, event.long_context));
+        assert_eq!((row.latency_ms, &row.status, &row.tags), (event.latency_ms, &event.status, &event.tags));
+    }
+    let all_time = store.spend_all_time(alice.id, None).await.unwrap();
+    let expected: i64 = alice_events.iter().filter_map(|e| e.price.cost()).map(Money::nanos).sum();
+    assert_eq!(all_time.iter().map(|r| r.cost.nanos()).sum::<i64>(), expected);
+    assert_eq!(all_time.iter().map(|r| r.calls).sum::<u64>(), 1_300);
+    assert_eq!(all_time.iter().map(|r| r.unpriced_calls).sum::<u64>(), 325);
+    let bob_calls: u64 = store.spend_all_time(bob.id, None).await.unwrap().iter().map(|r| r.calls).sum();
+    assert_eq!(bob_calls, 3);
+});
+
 both_backends!(a_custom_price_reprices_unpriced_events_and_rollups, |db| async move {
     let store = open(&db).await;
     let alice = user(&store, "alice").await;

@@ -52,7 +52,8 @@ impl TestServer {
         let mut child = Command::new(&self.binary)
             .args(["serve", "--host", "127.0.0.1", "--port", &port.to_string(), "--database-url", self.db.url()])
             .env("NO_COLOR", "1")
-            .env("LLMLAB_LOG", "info,sqlx=warn")
+            // LLMLAB_TEST_SERVER_LOG overrides the filter when a test or benchmark is being diagnosed.
+            .env("LLMLAB_LOG", std::env::var("LLMLAB_TEST_SERVER_LOG").unwrap_or_else(|_| "info,sqlx=warn".to_owned()))
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
