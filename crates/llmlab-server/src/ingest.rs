@@ -361,21 +361,40 @@ struct WriteJob {
     reply: oneshot::Sender<Result<Vec<InsertOutcome>, Arc<StoreError>>>,
 }
 
-/// Hands events to the writer task, which commits the events of many
-/// concurrent requests in one transaction: one commit per group instead of
-/// one per event, while each request still waits for its own durable commit.
+/// Hands events to the writer, which commits the events of many concurrent
+/// requests in one transaction: one commit per group instead of one per
+/// event, while each request still waits for its own durable commit.
+///
+/// SQLite has one writer at a time, so one task commits group after group.
+/// PostgreSQL takes [`POSTGRES_COMMITTERS`] groups at once: while one
+/// transaction waits on the database, the next group is already being
+/// inserted, and both cores work.
 #[derive(Clone)]
 pub struct EventWriter {
     jobs: mpsc::Sender<WriteJob>,
 }
 
+/// Concurrent group commits on PostgreSQL.
+const POSTGRES_COMMITTERS: usize = 2;
+
 impl EventWriter {
-    /// Starts the writer task; it ends when every `EventWriter` is dropped
-    /// and the queued jobs are written.
+    /// Starts the writer tasks; the returned task ends when every
+    /// `EventWriter` is dropped and the queued jobs are written.
     #[must_use]
-    pub fn start(store: Arc<Store>) -> (EventWriter, tokio::task::JoinHandle<()>) {
+    pub fn start(store: &Arc<Store>) -> (EventWriter, tokio::task::JoinHandle<()>) {
         let (jobs, receiver) = mpsc::channel(4096);
-        let task = tokio::spawn(run_writer(store, receiver));
+        let receiver = Arc::new(tokio::sync::Mutex::new(receiver));
+        let committers = match store.backend() {
+            llmlab_store::Backend::Sqlite => 1,
+            llmlab_store::Backend::Postgres => POSTGRES_COMMITTERS,
+        };
+        let tasks: Vec<_> =
+            (0..committers).map(|_| tokio::spawn(run_committer(store.clone(), receiver.clone()))).collect();
+        let task = tokio::spawn(async move {
+            for task in tasks {
+                let _ = task.await;
+            }
+        });
         (EventWriter { jobs }, task)
     }
 
@@ -392,22 +411,38 @@ impl EventWriter {
     }
 }
 
-async fn run_writer(store: Arc<Store>, mut receiver: mpsc::Receiver<WriteJob>) {
-    while let Some(first) = receiver.recv().await {
-        let mut size = first.batch.events.len();
-        let mut jobs = vec![first];
-        while size < MAX_EVENTS_PER_COMMIT {
-            match receiver.try_recv() {
-                Ok(job) => {
-                    size += job.batch.events.len();
-                    jobs.push(job);
-                }
-                Err(_) => break,
+/// Takes the next group off the queue: the first job waiting, and whatever
+/// else is queued, up to [`MAX_EVENTS_PER_COMMIT`] events. `None` once the
+/// queue is closed and empty.
+async fn next_group(receiver: &tokio::sync::Mutex<mpsc::Receiver<WriteJob>>) -> Option<(Vec<WriteJob>, usize)> {
+    let mut receiver = receiver.lock().await;
+    let first = receiver.recv().await?;
+    let mut size = first.batch.events.len();
+    let mut jobs = vec![first];
+    while size < MAX_EVENTS_PER_COMMIT {
+        match receiver.try_recv() {
+            Ok(job) => {
+                size += job.batch.events.len();
+                jobs.push(job);
             }
+            Err(_) => break,
         }
+    }
+    Some((jobs, size))
+}
+
+async fn run_committer(store: Arc<Store>, receiver: Arc<tokio::sync::Mutex<mpsc::Receiver<WriteJob>>>) {
+    while let Some((jobs, size)) = next_group(&receiver).await {
         let (batches, replies): (Vec<EventBatch>, Vec<_>) = jobs.into_iter().map(|j| (j.batch, j.reply)).unzip();
         let started = std::time::Instant::now();
-        match store.insert_events(&batches, crate::clock::now_ms()).await {
+        let mut result = store.insert_events(&batches, crate::clock::now_ms()).await;
+        // Two transactions can still collide (the same event id retried into
+        // both at once); the database aborts one, and running it again is safe.
+        if result.as_ref().is_err_and(StoreError::is_transient) {
+            tracing::debug!(events = size, "group commit collided with another; retrying");
+            result = store.insert_events(&batches, crate::clock::now_ms()).await;
+        }
+        match result {
             Ok(outcomes) => {
                 tracing::debug!(requests = replies.len(), events = size, elapsed = ?started.elapsed(), "events committed");
                 for (reply, outcome) in replies.into_iter().zip(outcomes) {

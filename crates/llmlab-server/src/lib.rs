@@ -156,7 +156,7 @@ pub async fn serve(
         .await
         .map_err(|source| ServeError::Database { url: options.database.display_url(), source })?;
     let store = Arc::new(store);
-    let (writer, writer_task) = ingest::EventWriter::start(store.clone());
+    let (writer, writer_task) = ingest::EventWriter::start(&store);
     let state = AppState::new(store.clone(), writer, options.settings);
     let listener = tokio::net::TcpListener::bind(options.address)
         .await

@@ -82,6 +82,21 @@ pub enum StoreError {
     Database(#[from] sqlx::Error),
 }
 
+impl StoreError {
+    /// A deadlock or serialization failure: the database aborted the
+    /// transaction because of a concurrent one, and running it again is safe.
+    #[must_use]
+    pub fn is_transient(&self) -> bool {
+        match self {
+            StoreError::Database(sqlx::Error::Database(db)) => {
+                // SQLSTATE 40P01 deadlock_detected, 40001 serialization_failure.
+                matches!(db.code().as_deref(), Some("40P01" | "40001"))
+            }
+            _ => false,
+        }
+    }
+}
+
 pub type StoreResult<T> = Result<T, StoreError>;
 
 /// The storage of one LLMLab server.
