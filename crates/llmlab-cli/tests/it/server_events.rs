@@ -117,6 +117,29 @@ server_test!(a_duplicate_event_id_is_counted_once, |server| async move {
     assert_eq!(all_time(&api).await, (Decimal::new(30, 4), 2));
 });
 
+server_test!(concurrent_calls_and_retries_are_each_counted_once, |server| async move {
+    // Many requests at once end up in shared group commits (two at a time on
+    // PostgreSQL); every id is sent twice, concurrently, by two accounts.
+    let alice = Api::signup(&server, "alice").await;
+    let bob = Api::signup(&server, "bob").await;
+    let requests = (0..120).flat_map(|n| {
+        let event = json!({ "provider": "anthropic", "model": "claude-haiku-4-5", "input_tokens": 1000,
+                            "output_tokens": 100 + n, "event_id": format!("call-{n}") });
+        [alice.clone(), alice.clone(), bob.clone(), bob.clone()].map(|api| {
+            let event = event.clone();
+            async move { api.post("/api/events/track", event).await }
+        })
+    });
+    let replies = futures::future::join_all(requests).await;
+    let created = replies.iter().filter(|r| r.status == StatusCode::CREATED).count();
+    let repeated = replies.iter().filter(|r| r.status == StatusCode::OK && r.body["duplicate"] == true).count();
+    assert_eq!((created, repeated), (240, 240), "{:?}", replies.iter().map(|r| &r.text).find(|t| t.contains("error")));
+    // Each account: 120 × $0.001 input + Σ(100..220) × $5/M output = 0.12 + 0.095700.
+    for api in [&alice, &bob] {
+        assert_eq!(all_time(api).await, (Decimal::new(2_157, 4), 120));
+    }
+});
+
 server_test!(an_unknown_model_is_unpriced_until_a_price_is_added, |server| async move {
     let api = Api::signup(&server, "alice").await;
     for id in ["a", "b"] {
