@@ -117,8 +117,9 @@ async fn run(server: &TestServer, args: &Args) -> anyhow::Result<()> {
     );
     let summary: Value = api.get("/api/costs/summary").await?;
     println!(
-        "stored: {} events, all time ${}",
+        "stored: {} events ({} unpriced), all time ${}",
         summary["all_time_calls"],
+        summary["unpriced_calls"],
         summary["all_time_usd"].as_str().unwrap_or("?")
     );
     Ok(())
@@ -165,9 +166,11 @@ const MODELS: [(&str, &str); 5] = [
 const PROJECTS: [&str; 3] = ["search", "chat", "batch-jobs"];
 
 /// Event `n` of the synthetic workload: five models, three projects, a tenth
-/// of them as raw provider usage. Stamped at `at_ms`.
+/// of them as raw provider usage, and one in 250 of a model the catalog does
+/// not know (unpriced, as a self-hosted model would be). Stamped at `at_ms`.
 fn event(n: u64, at_ms: i64) -> Value {
-    let (provider, model) = MODELS[usize::try_from(n % 5).unwrap_or(0)];
+    let (provider, model) =
+        if n % 250 == 7 { ("acme", "acme-large-v1") } else { MODELS[usize::try_from(n % 5).unwrap_or(0)] };
     let project = PROJECTS[usize::try_from(n % 3).unwrap_or(0)];
     let timestamp = jiff::Timestamp::from_millisecond(at_ms).map(|t| t.to_string()).unwrap_or_default();
     let input = 500 + n % 3000;

@@ -10,6 +10,7 @@ use jiff::civil::Date;
 use jiff::tz::TimeZone;
 use llmlab_api::{CostSummary, DailySpend, ModelSpend, ProjectSpend, ProviderSpend, UnpricedModel};
 use llmlab_core::Money;
+use llmlab_core::catalog::canonical_model_id;
 use llmlab_store::{SeriesStep, SpendRow, Store, User};
 
 use crate::budget::{Period, account_tz};
@@ -63,7 +64,7 @@ pub async fn summarize(
     }
     let (today_usd, today_calls) = daily.get(&today).copied().unwrap_or_default();
 
-    let unpriced_models = all_time_unpriced(store, user, &all_time, project).await?;
+    let unpriced_models = all_time_unpriced(store, user, &all_time).await?;
     Ok(CostSummary {
         timezone: tz_name,
         project: project.map(str::to_owned),
@@ -165,32 +166,23 @@ fn by_project(rows: &[SpendRow]) -> Vec<ProjectSpend> {
     list
 }
 
-/// Models with unpriced calls, from the totals; the reasons come from the
-/// unpriced-events index only when there are some.
-async fn all_time_unpriced(
-    store: &Store,
-    user: &User,
-    all_time: &[SpendRow],
-    project: Option<&str>,
-) -> ApiResult<Vec<UnpricedModel>> {
-    if all_time.iter().all(|r| r.unpriced_calls == 0) {
-        return Ok(Vec::new());
+/// Models with unpriced calls, from the totals, most calls first; the first
+/// [`MAX_UNPRICED_REASONS`] with why one of their calls is unpriced (a
+/// lookup on the unpriced-events index each).
+async fn all_time_unpriced(store: &Store, user: &User, all_time: &[SpendRow]) -> ApiResult<Vec<UnpricedModel>> {
+    let mut models: Vec<ModelSpend> = by_model(all_time).into_iter().filter(|m| m.unpriced_calls > 0).collect();
+    models.sort_by_key(|m| std::cmp::Reverse(m.unpriced_calls));
+    let mut list = Vec::with_capacity(models.len());
+    for (rank, m) in models.into_iter().enumerate() {
+        let reason = if rank < MAX_UNPRICED_REASONS {
+            store.unpriced_reason(user.id, &m.provider, &m.model, &canonical_model_id(&m.model)).await?
+        } else {
+            None
+        };
+        list.push(UnpricedModel { reason, provider: m.provider, model: m.model, calls: m.unpriced_calls });
     }
-    let reasons = store.unpriced_models(user.id).await?;
-    let mut list: Vec<UnpricedModel> = by_model(all_time)
-        .into_iter()
-        .filter(|m| m.unpriced_calls > 0)
-        .map(|m| UnpricedModel {
-            reason: reasons
-                .iter()
-                .find(|r| r.model == m.model && r.provider == m.provider)
-                .and_then(|r| r.reason.clone()),
-            provider: m.provider,
-            model: m.model,
-            calls: m.unpriced_calls,
-        })
-        .collect();
-    let _ = project;
-    list.sort_by_key(|m| std::cmp::Reverse(m.calls));
     Ok(list)
 }
+
+/// Unpriced models whose reason a summary looks up.
+const MAX_UNPRICED_REASONS: usize = 20;

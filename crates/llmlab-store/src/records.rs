@@ -203,15 +203,6 @@ pub struct BucketSpend {
     pub calls: u64,
 }
 
-/// Unpriced calls of one model.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct UnpricedModel {
-    pub provider: String,
-    pub model: String,
-    pub calls: u64,
-    pub reason: Option<String>,
-}
-
 /// An account's own price for a model, decimal strings in USD per 1M tokens.
 #[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
 pub struct CustomPrice {

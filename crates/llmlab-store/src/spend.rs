@@ -3,7 +3,7 @@
 use llmlab_core::{Money, TokenBuckets};
 
 use crate::rollups::DAY_MS;
-use crate::{BucketSpend, SpendRow, Store, StoreResult, UnpricedModel, with_pool};
+use crate::{BucketSpend, SpendRow, Store, StoreResult, with_pool};
 
 type SpendTuple = (String, String, String, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64);
 
@@ -156,28 +156,30 @@ impl Store {
             .collect())
     }
 
-    /// Models with unpriced calls (all time), most calls first, with the
-    /// latest reason. Reads the partial index of unpriced events only.
-    pub async fn unpriced_models(&self, user_id: i64) -> StoreResult<Vec<UnpricedModel>> {
-        let rows: Vec<(String, String, i64, Option<String>)> = with_pool!(self, pool => {
-            sqlx::query_as(
-                "select e.provider, e.model, cast(count(*) as bigint), max(e.unpriced_reason) \
-                 from cost_events e where e.user_id = $1 and e.cost_nusd is null \
-                 group by e.provider, e.model order by count(*) desc, e.model limit 50",
+    /// Why one of the account's calls to `model` (of `provider`, canonical id
+    /// `model_key`) is unpriced, if it has any. One row off the partial index
+    /// of unpriced events: the totals already count the calls, and reading
+    /// every unpriced event would grow with them.
+    pub async fn unpriced_reason(
+        &self,
+        user_id: i64,
+        provider: &str,
+        model: &str,
+        model_key: &str,
+    ) -> StoreResult<Option<String>> {
+        let reason: Option<Option<String>> = with_pool!(self, pool => {
+            sqlx::query_scalar(
+                "select unpriced_reason from cost_events where user_id = $1 and model_key = $2 \
+                 and cost_nusd is null and provider = $3 and model = $4 limit 1",
             ).persistent(self.persistent)
             .bind(user_id)
-            .fetch_all(pool)
+            .bind(model_key)
+            .bind(provider)
+            .bind(model)
+            .fetch_optional(pool)
             .await
         })?;
-        Ok(rows
-            .into_iter()
-            .map(|(provider, model, calls, reason)| UnpricedModel {
-                provider,
-                model,
-                calls: u64::try_from(calls).unwrap_or(0),
-                reason,
-            })
-            .collect())
+        Ok(reason.flatten())
     }
 }
 

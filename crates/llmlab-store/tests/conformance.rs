@@ -146,9 +146,10 @@ both_backends!(events_are_counted_once_with_rollups, |db| async move {
     assert_eq!(names, ["default", "search"]);
     assert_eq!(projects[1].calls, 2);
 
-    let unpriced = store.unpriced_models(alice.id).await.unwrap();
-    assert_eq!(unpriced.len(), 1);
-    assert_eq!(unpriced[0].model, "acme-7b");
+    let reason = store.unpriced_reason(alice.id, "openai", "acme-7b", "acme-7b").await.unwrap();
+    assert_eq!(reason.as_deref(), Some("`acme-7b` is not in the price catalog"));
+    assert_eq!(store.unpriced_reason(alice.id, "openai", "gpt-4o", "gpt-4o").await.unwrap(), None, "priced");
+    assert_eq!(store.unpriced_reason(bob.id, "openai", "acme-7b", "acme-7b").await.unwrap(), None, "not bob's");
 
     let exported: Vec<_> = store.export_events(alice.id, 0, i64::MAX).try_collect().await.unwrap();
     let ids: Vec<&str> = exported.iter().map(|e| e.event_id.as_str()).collect();
