@@ -1,39 +1,9 @@
-//! How numbers look to a human: dollars, counts, the 30-day sparkline and the
-//! budget bar. Pure functions; integer arithmetic on money, never `f64`.
+//! How numbers look in a terminal: token columns, the 30-day sparkline and
+//! the budget bar (dollars and counts read as everywhere else, from
+//! `llmlab_core::display`). Pure functions; integer arithmetic on money.
 
 use llmlab_core::Money;
-use rust_decimal::{Decimal, RoundingStrategy};
-
-/// `$1,234.50` (half away from zero, as the recommendations write it); amounts
-/// under a cent are shown exactly (`$0.0029425`), never as `$0.00`.
-pub(crate) fn usd(amount: Money) -> String {
-    let value = amount.to_decimal_usd();
-    let sign = if value.is_sign_negative() && !value.is_zero() { "-" } else { "" };
-    let value = value.abs();
-    if !value.is_zero() && value < Decimal::new(1, 2) {
-        return format!("{sign}${}", value.normalize());
-    }
-    let cents = value.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero);
-    let text = format!("{cents:.2}");
-    let (whole, fraction) = text.split_once('.').unwrap_or((&text, "00"));
-    format!("{sign}${}.{fraction}", group_thousands(whole))
-}
-
-/// `1,234,567`.
-pub(crate) fn count(n: u64) -> String {
-    group_thousands(&n.to_string())
-}
-
-fn group_thousands(digits: &str) -> String {
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
+pub(crate) use llmlab_core::display::{count, usd};
 
 /// Token counts in a column: `950`, `12.3k`, `4.5M`, `1.2B`.
 pub(crate) fn tokens(n: u64) -> String {
@@ -124,19 +94,7 @@ mod tests {
     }
 
     #[test]
-    fn dollars_have_cents_and_thousands_and_tiny_amounts_stay_exact() {
-        assert_eq!(usd(money("0")), "$0.00");
-        assert_eq!(usd(money("3.5")), "$3.50");
-        assert_eq!(usd(money("1500")), "$1,500.00");
-        assert_eq!(usd(money("1234567.125")), "$1,234,567.13");
-        assert_eq!(usd(money("0.0029425")), "$0.0029425");
-        assert_eq!(usd(money("-2")), "-$2.00");
-    }
-
-    #[test]
-    fn counts_and_tokens_are_readable() {
-        assert_eq!(count(0), "0");
-        assert_eq!(count(1_000_000), "1,000,000");
+    fn token_columns_always_show_one_decimal_so_they_line_up() {
         assert_eq!(tokens(999), "999");
         assert_eq!(tokens(1_250), "1.3k");
         assert_eq!(tokens(2_000_000), "2.0M");

@@ -6,6 +6,7 @@
 
 pub mod catalog;
 pub mod cost;
+pub mod display;
 pub mod money;
 pub mod normalize;
 pub mod provider;

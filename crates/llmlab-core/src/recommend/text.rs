@@ -5,25 +5,12 @@
 
 use rust_decimal::{Decimal, RoundingStrategy};
 
+use crate::display::with_min_decimals;
+pub(super) use crate::display::{compact, count, usd};
 use crate::money::Money;
 
 use super::mix::ModelMix;
 use super::{Context, MONTH_DAYS};
-
-/// USD for people: two decimals from $1 up (`$1,212.40`), three significant
-/// digits below (`$0.50`, `$0.123`, `$0.0042`), so small amounts never show as `$0.00`.
-pub(super) fn usd(amount: Money) -> String {
-    let exact = amount.to_decimal_usd();
-    let magnitude = exact.abs();
-    let decimals = if magnitude >= Decimal::ONE || magnitude.is_zero() {
-        2
-    } else {
-        (leading_fraction_zeros(magnitude) + 3).min(9)
-    };
-    let rounded = exact.round_dp_with_strategy(decimals, RoundingStrategy::MidpointAwayFromZero);
-    let sign = if rounded.is_sign_negative() && !rounded.is_zero() { "-" } else { "" };
-    format!("{sign}${}", with_min_decimals(rounded.abs().normalize(), 2, true))
-}
 
 /// An exact decimal amount of USD, rounded once to [`Money`] and shown as [`usd`].
 pub(super) fn usd_exact(amount: Decimal) -> String {
@@ -35,29 +22,9 @@ pub(super) fn price(per_unit: Decimal) -> String {
     format!("${}", with_min_decimals(per_unit.normalize(), 2, false))
 }
 
-/// A count with thousands separators: `1,234,567`.
-pub(super) fn count(n: u64) -> String {
-    group_thousands(&n.to_string())
-}
-
 /// `1 priced call`, `2,500 priced calls`.
 pub(super) fn priced_calls(n: u64) -> String {
     if n == 1 { "1 priced call".to_owned() } else { format!("{} priced calls", count(n)) }
-}
-
-/// A count for titles: `812`, `45.3k`, `100k`, `1.2M` (one decimal at most, rounded half up).
-pub(super) fn compact(n: u64) -> String {
-    let units: [(u128, &str); 3] = [(1_000_000_000, "B"), (1_000_000, "M"), (1_000, "k")];
-    for (size, suffix) in units {
-        if u128::from(n) >= size {
-            let tenths = (u128::from(n) * 10 + size / 2) / size;
-            return match tenths % 10 {
-                0 => format!("{}{suffix}", tenths / 10),
-                tenth => format!("{}.{tenth}{suffix}", tenths / 10),
-            };
-        }
-    }
-    n.to_string()
 }
 
 /// `part` as a percentage of `whole`, one decimal: `62.5%`.
@@ -129,36 +96,4 @@ pub(super) fn usage_lines(context: &Context, mix: &ModelMix<'_>) -> Vec<String> 
         ));
     }
     lines
-}
-
-fn leading_fraction_zeros(magnitude: Decimal) -> u32 {
-    let mut zeros = 0;
-    let mut scaled = magnitude * Decimal::TEN;
-    while scaled < Decimal::ONE && zeros < 9 {
-        zeros += 1;
-        scaled *= Decimal::TEN;
-    }
-    zeros
-}
-
-/// Pads `value` to `min` decimals; optionally groups the integer part.
-fn with_min_decimals(mut value: Decimal, min: u32, grouped: bool) -> String {
-    if value.scale() < min {
-        value.rescale(min);
-    }
-    let text = value.to_string();
-    let (whole, fraction) = text.split_once('.').unwrap_or((&text, ""));
-    let whole = if grouped { group_thousands(whole) } else { whole.to_owned() };
-    if fraction.is_empty() { whole } else { format!("{whole}.{fraction}") }
-}
-
-fn group_thousands(digits: &str) -> String {
-    let mut grouped = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, digit) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            grouped.push(',');
-        }
-        grouped.push(digit);
-    }
-    grouped
 }

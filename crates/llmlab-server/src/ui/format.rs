@@ -8,54 +8,13 @@ use std::fmt::Write as _;
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 use llmlab_core::Money;
-use rust_decimal::{Decimal, RoundingStrategy};
-
-/// Money for people: `$1,234.57`, `$0.42`, `$0.0042` (two significant digits
-/// under a cent, so a cheap call never shows as `$0.00`), `$0.00` for zero.
-#[must_use]
-pub(super) fn usd(money: Money) -> String {
-    let value = money.to_decimal_usd();
-    let sign = if value.is_sign_negative() && !value.is_zero() { "-" } else { "" };
-    let abs = value.abs();
-    let cent = Decimal::new(1, 2);
-    let text = if abs.is_zero() || abs >= cent {
-        let rounded = abs.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero);
-        let text = format!("{rounded:.2}");
-        let (whole, fraction) = text.split_once('.').unwrap_or((&text, "00"));
-        format!("{}.{fraction}", group_thousands(whole))
-    } else {
-        // The first non-zero digit is at decimal place `dp`; show one more.
-        let mut dp = 3;
-        while abs.round_dp_with_strategy(dp, RoundingStrategy::ToZero).is_zero() && dp < 9 {
-            dp += 1;
-        }
-        abs.round_dp_with_strategy((dp + 1).min(9), RoundingStrategy::MidpointAwayFromZero).normalize().to_string()
-    };
-    format!("{sign}${text}")
-}
+/// Dollars, counts and token counts read as in the CLI and the tips.
+pub(super) use llmlab_core::display::{compact as tokens, count, usd};
 
 /// The exact stored amount, for a `title` tooltip: `$0.000412345`.
 #[must_use]
 pub(super) fn usd_exact(money: Money) -> String {
     format!("${money}")
-}
-
-/// A count with thousands separators: `1,234,567`.
-#[must_use]
-pub(super) fn count(n: u64) -> String {
-    group_thousands(&n.to_string())
-}
-
-/// `"1234567"` → `"1,234,567"` (digits only).
-fn group_thousands(digits: &str) -> String {
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
 
 /// `1 call`, `1,234 calls`.
@@ -69,25 +28,6 @@ pub(super) fn calls(n: u64) -> String {
 pub(super) fn share(part: Money, whole: Money) -> String {
     let per_mille = super::chart::scaled(part, whole, 1000);
     format!("{}.{}%", per_mille / 10, per_mille % 10)
-}
-
-/// A token count in a few characters: `950`, `12.3k`, `4.5M`, `1.2B`.
-#[must_use]
-pub(super) fn tokens(n: u64) -> String {
-    const UNITS: [(u64, &str); 3] = [(1_000_000_000, "B"), (1_000_000, "M"), (1_000, "k")];
-    for (size, unit) in UNITS {
-        if n >= size {
-            // One decimal, rounded half up, in integers.
-            let tenths = (u128::from(n) * 10 + u128::from(size) / 2) / u128::from(size);
-            let (whole, tenth) = (tenths / 10, tenths % 10);
-            return if tenth == 0 || whole >= 100 {
-                format!("{whole}{unit}")
-            } else {
-                format!("{whole}.{tenth}{unit}")
-            };
-        }
-    }
-    n.to_string()
 }
 
 /// A percentage with one decimal: `87.5%`.
@@ -151,31 +91,12 @@ mod tests {
     }
 
     #[test]
-    fn money_shows_cents_with_thousands_and_small_amounts_with_two_significant_digits() {
-        assert_eq!(usd(Money::ZERO), "$0.00");
-        assert_eq!(usd(money("1234.567")), "$1,234.57");
-        assert_eq!(usd(money("1234567.005")), "$1,234,567.01");
-        assert_eq!(usd(money("0.42")), "$0.42");
-        assert_eq!(usd(money("0.01")), "$0.01");
-        assert_eq!(usd(money("0.0042")), "$0.0042");
-        assert_eq!(usd(money("0.00412345")), "$0.0041");
-        assert_eq!(usd(money("0.000000001")), "$0.000000001");
-        assert_eq!(usd(money("-12.5")), "-$12.50");
+    fn the_tooltip_amount_is_exact() {
         assert_eq!(usd_exact(money("0.000412345")), "$0.000412345");
     }
 
     #[test]
-    fn counts_and_tokens_are_short_and_grouped() {
-        assert_eq!(count(0), "0");
-        assert_eq!(count(999), "999");
-        assert_eq!(count(1_000), "1,000");
-        assert_eq!(count(1_234_567), "1,234,567");
-        assert_eq!(tokens(950), "950");
-        assert_eq!(tokens(1_000), "1k");
-        assert_eq!(tokens(12_345), "12.3k");
-        assert_eq!(tokens(999_960), "1000k");
-        assert_eq!(tokens(4_550_000), "4.6M");
-        assert_eq!(tokens(1_200_000_000), "1.2B");
+    fn calls_and_shares_read_as_words_and_percentages() {
         assert_eq!(percent(87.46), "87.5%");
         assert_eq!(calls(1), "1 call");
         assert_eq!(calls(1200), "1,200 calls");
