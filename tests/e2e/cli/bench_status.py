@@ -15,103 +15,21 @@ also prints `llmlab --version` (process start alone) and the server's
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import importlib.util
 import json
 import os
-import random
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-import urllib.request
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 HERE = Path(__file__).resolve().parent
-BATCH = 10_000
+sys.path.insert(0, str(HERE.parent))
+from bench_events import BATCH, load, load_module, post  # noqa: E402
+
 GOAL_MS = 100
-
-# Catalog models (priced) and one the catalog lacks (unpriced), with rough weights.
-MODELS = [
-    ("openai", "gpt-4o", 8),
-    ("openai", "gpt-4o-mini", 20),
-    ("openai", "gpt-4.1", 5),
-    ("openai", "o3", 3),
-    ("anthropic", "claude-sonnet-4-5", 10),
-    ("anthropic", "claude-haiku-4-5", 10),
-    ("anthropic", "claude-opus-4-1", 1),
-    ("google", "gemini-2.5-pro", 5),
-    ("google", "gemini-2.5-flash", 15),
-    ("acme", "acme-large-v1", 1),
-]
-PROJECTS = ["chatbot", "search", "summarizer", "agents", "evals", "default"]
-
-
-def load_module(name: str, path: Path) -> Any:
-    """Imports a conftest by path, under a name of its own."""
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec
-    assert spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-def make_batch(rng: random.Random, size: int, now: dt.datetime, days: int) -> bytes:
-    population = [(p, m) for p, m, _ in MODELS]
-    weights = [w for _, _, w in MODELS]
-    events = []
-    for provider, model in rng.choices(population, weights, k=size):
-        event = {
-            "provider": provider,
-            "model": model,
-            "project": rng.choice(PROJECTS),
-            "input_tokens": rng.randrange(200, 12_000),
-            "output_tokens": rng.randrange(20, 1_500),
-            "timestamp": (now - dt.timedelta(seconds=rng.randrange(days * 86_400))).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        }
-        if rng.random() < 0.3:
-            event["cache_read_tokens"] = rng.randrange(1_000, 8_000)
-        events.append(event)
-    return json.dumps({"events": events}).encode()
-
-
-def post(base_url: str, key: str, path: str, body: bytes) -> None:
-    request = urllib.request.Request(
-        base_url + path,
-        data=body,
-        method="POST",
-        headers={"content-type": "application/json", "authorization": f"Bearer {key}"},
-    )
-    with urllib.request.urlopen(request, timeout=600) as response:
-        assert response.status == 201, response.status
-
-
-def load(base_url: str, key: str, total: int, threads: int, days: int) -> float:
-    """Loads `total` events; returns the seconds it took."""
-    now = dt.datetime.now(dt.timezone.utc)
-    batches = [min(BATCH, total - start) for start in range(0, total, BATCH)]
-    done = [0]
-    lock = threading.Lock()
-    started = time.perf_counter()
-
-    def send(index_size: tuple[int, int]) -> None:
-        index, size = index_size
-        post(base_url, key, "/api/events/batch", make_batch(random.Random(index), size, now, days))
-        with lock:
-            done[0] += size
-            if done[0] % 100_000 < BATCH:
-                rate = done[0] / (time.perf_counter() - started)
-                print(f"  {done[0]:>9,} events stored ({rate:,.0f}/s)", file=sys.stderr)
-
-    with ThreadPoolExecutor(threads) as pool:
-        list(pool.map(send, enumerate(batches)))
-    return time.perf_counter() - started
 
 
 def timed(run: Callable[[], None], runs: int, warmup: int = 2) -> list[float]:
