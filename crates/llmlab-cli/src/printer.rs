@@ -106,6 +106,23 @@ pub(crate) fn prompt(question: &str, default: Option<&str>) -> std::io::Result<S
     Ok(if answer.is_empty() { default.unwrap_or_default().to_owned() } else { answer.to_owned() })
 }
 
+/// Asks for a secret on the controlling terminal without echoing what is
+/// typed or pasted, so an API key never lands in the scrollback or a screen
+/// share. Where echo cannot be turned off, it refuses rather than show it.
+pub(crate) fn prompt_secret(question: &str, hint: &str) -> anyhow::Result<String> {
+    anstream::eprint!("{BOLD}?{BOLD:#} {question}: ");
+    std::io::Write::flush(&mut std::io::stderr())?;
+    match rpassword::read_password() {
+        Ok(answer) => Ok(answer.trim().to_owned()),
+        Err(error) => {
+            anstream::eprintln!();
+            Err(UserError::new(format!("cannot read a hidden answer from the terminal ({error})"))
+                .with_hint(hint)
+                .into())
+        }
+    }
+}
+
 /// A yes/no question; the empty answer is `default`.
 pub(crate) fn confirm(question: &str, default: bool) -> std::io::Result<bool> {
     let choices = if default { "Y/n" } else { "y/N" };

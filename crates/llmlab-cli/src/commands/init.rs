@@ -158,7 +158,10 @@ async fn obtain_key(
         return Ok((key, false));
     }
     if interactive {
-        let key = printer::prompt("API key (leave empty to create a new account)", None)?;
+        let key = printer::prompt_secret(
+            "API key (hidden; leave empty to create a new account)",
+            "pass it with `--api-key` or `LLMLAB_API_KEY`, or run `llmlab init --yes` to create an account",
+        )?;
         if !key.is_empty() {
             return Ok((key, false));
         }
