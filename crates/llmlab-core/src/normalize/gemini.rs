@@ -85,9 +85,14 @@ pub(crate) fn normalize(usage: &GeminiUsage) -> Result<NormalizedUsage, String> 
         _ => candidates.saturating_add(thoughts),
     };
     let input = prompt.saturating_sub(cached).saturating_add(tool_prompt);
-    let input_audio = audio_tokens(usage.prompt_tokens_details.as_ref())
-        .saturating_sub(audio_tokens(usage.cache_tokens_details.as_ref()))
-        .min(input);
+    let cached_audio = audio_tokens(usage.cache_tokens_details.as_ref());
+    let input_audio = audio_tokens(usage.prompt_tokens_details.as_ref()).saturating_sub(cached_audio).min(input);
+    if cached_audio > 0 {
+        // The buckets have no class for cached audio; say so rather than under-bill silently.
+        notes.push(format!(
+            "{cached_audio} cached audio tokens are priced at the text cache rate; Gemini bills cached audio higher"
+        ));
+    }
     let buckets = TokenBuckets {
         input_tokens: input,
         cache_read_tokens: cached.min(prompt),
@@ -165,6 +170,23 @@ mod tests {
         );
         assert_eq!(n.buckets.input_tokens, 1300);
         assert_eq!(n.buckets.input_audio_tokens, 600);
+    }
+
+    #[test]
+    fn cached_audio_is_priced_as_cached_text_and_says_so() {
+        let n = normalized(
+            r#"{"promptTokenCount":1000,"cachedContentTokenCount":800,"candidatesTokenCount":10,"totalTokenCount":1010,
+                "promptTokensDetails":[{"modality":"TEXT","tokenCount":400},{"modality":"AUDIO","tokenCount":600}],
+                "cacheTokensDetails":[{"modality":"TEXT","tokenCount":300},{"modality":"AUDIO","tokenCount":500}]}"#,
+        );
+        assert_eq!(
+            (n.buckets.input_tokens, n.buckets.cache_read_tokens, n.buckets.input_audio_tokens),
+            (200, 800, 100)
+        );
+        assert_eq!(
+            n.notes,
+            ["500 cached audio tokens are priced at the text cache rate; Gemini bills cached audio higher"]
+        );
     }
 
     #[test]
