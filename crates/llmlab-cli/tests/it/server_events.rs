@@ -261,8 +261,14 @@ server_test!(an_oversized_body_gets_413_and_writes_nothing, |server| async move 
     let api = Api::signup(&server, "alice").await;
     let event =
         json!({ "provider": "openai", "model": "gpt-4o", "input_tokens": 10, "tags": { "padding": "x".repeat(400) } });
-    let events: Vec<Value> = (0..25_000).map(|_| event.clone()).collect();
-    let reply = api.post("/api/events/batch", json!({ "events": events })).await;
+    let events: Vec<Value> = (0..1_000).map(|_| event.clone()).collect();
+    // Valid JSON padded to one byte over 8 MiB. The server reads the whole body
+    // before refusing it, so the client has sent everything and reads the
+    // 413; a body far over the limit would leave the client writing into a
+    // connection the server has closed (a broken pipe, not an answer).
+    let mut body = json!({ "events": events }).to_string().into_bytes();
+    body.resize(llmlab_server::BODY_LIMIT + 1, b' ');
+    let reply = api.send(Method::POST, "/api/events/batch", Some(body)).await;
     assert_eq!((reply.status, reply.code()), (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"), "{}", reply.text);
     assert!(reply.message().contains("8 MiB"));
     assert_eq!(all_time(&api).await.1, 0);
