@@ -56,6 +56,11 @@ impl Client {
         self.json(path, response).await
     }
 
+    pub(crate) async fn delete<T: DeserializeOwned>(&self, path: &str) -> anyhow::Result<T> {
+        let response = self.send(Method::DELETE, path, None::<&()>).await?;
+        self.json(path, response).await
+    }
+
     /// Checks the client's key: the account, or `None` when the server rejects the key.
     pub(crate) async fn login(&self) -> anyhow::Result<Option<llmlab_api::LoginResponse>> {
         let mut request = self.http.post(format!("{}/api/auth/login", self.base_url)).json(&serde_json::json!({}));

@@ -92,7 +92,7 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(events::batch))
         .routes(routes!(events::export))
         .routes(routes!(costs::summary))
-        .routes(routes!(budgets::get, budgets::set))
+        .routes(routes!(budgets::get, budgets::set, budgets::remove))
         .routes(routes!(budgets::status))
         .routes(routes!(prices::list, prices::set))
         .routes(routes!(prices::delete))

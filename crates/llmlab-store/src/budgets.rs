@@ -30,6 +30,18 @@ impl Store {
         })?)
     }
 
+    /// Removes the account's budget; `true` when there was one.
+    pub async fn delete_budget(&self, user_id: i64) -> StoreResult<bool> {
+        let deleted = with_pool!(self, pool => {
+            sqlx::query("delete from budgets where user_id = $1").persistent(self.persistent)
+                .bind(user_id)
+                .execute(pool)
+                .await
+                .map(|r| r.rows_affected())
+        })?;
+        Ok(deleted > 0)
+    }
+
     /// Records that `threshold` was crossed in the period starting
     /// `period_start`; `true` only the first time, so an alert is shown once.
     pub async fn record_budget_alert(

@@ -1,4 +1,4 @@
-//! `llmlab budget`: show or set the monthly budget.
+//! `llmlab budget`: show, set or remove the monthly budget.
 
 use clap::Args;
 use llmlab_api::{BudgetResponse, BudgetStatus, SetBudgetRequest};
@@ -19,16 +19,20 @@ Examples:
   llmlab budget 500            Set a $500 monthly budget
   llmlab budget '$1,500.00'    Dollar signs and thousands separators are fine
   llmlab budget 500 --json     Set it and print the budget and its status as JSON
+  llmlab budget --clear        Remove the budget (no more warnings)
 
 `llmlab status` (and the dashboard and the SDK) warn at 80% and 100% of it.";
 
-/// Show or set the monthly budget (warnings at 80% and 100%)
+/// Show, set or remove the monthly budget (warnings at 80% and 100%)
 #[derive(Args)]
 #[command(after_help = EXAMPLES)]
 pub(crate) struct BudgetArgs {
     /// The new monthly budget in USD, e.g. `500`, `500.00` or `$1,500`; omit to show the current one
     #[arg(value_name = "AMOUNT", allow_hyphen_values = true)]
     amount: Option<String>,
+    /// Remove the budget
+    #[arg(long, conflicts_with = "amount")]
+    clear: bool,
     #[command(flatten)]
     server: ServerArgs,
     /// Print JSON: `{"budget", "status"}`
@@ -53,6 +57,7 @@ pub(crate) fn run(args: &BudgetArgs) -> anyhow::Result<ExitStatus> {
                 let request = SetBudgetRequest { amount_usd, period: "monthly".to_owned() };
                 client.post::<_, BudgetResponse>("/api/budgets", &request).await?.budget
             }
+            None if args.clear => client.delete::<BudgetResponse>("/api/budgets").await?.budget,
             None => client.get::<BudgetResponse>("/api/budgets").await?.budget,
         };
         let status = client.get::<BudgetStatus>("/api/budgets/status").await?;
@@ -64,6 +69,9 @@ pub(crate) fn run(args: &BudgetArgs) -> anyhow::Result<ExitStatus> {
     }
     if let (Some(_), Some(budget)) = (amount, &outcome.budget) {
         printer::info(&format!("{GREEN}✓{GREEN:#} Monthly budget set to {}", usd(budget.amount_usd)));
+    }
+    if args.clear {
+        printer::info(&format!("{GREEN}✓{GREEN:#} Monthly budget removed"));
     }
     printer::out(&budget_line(&outcome.status));
     if outcome.budget.is_some() {

@@ -1,8 +1,11 @@
-//! `llmlab budget`: show and set the monthly budget; amounts people type.
+//! `llmlab budget`: show, set and remove the monthly budget; amounts people type.
 
 use std::fmt::Write as _;
 
-use crate::api::server_test;
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+use crate::api::{Api, server_test};
 use crate::cli_env::{Machine, seeded, snapshot, transcript};
 
 server_test!(budget_shows_none_then_sets_and_shows_the_status_line, |server| async move {
@@ -25,6 +28,29 @@ server_test!(budget_warns_at_80_percent, |server| async move {
     let output = machine.run(&["budget", "7"]);
 
     snapshot!(machine, "budget_warning", transcript(&output));
+});
+
+server_test!(budget_clear_removes_it_and_its_warnings_for_this_account_only, |server| async move {
+    let (machine, api) = seeded(&server).await;
+    let other = Api::signup(&server, "other").await;
+    assert_eq!(
+        other.post("/api/budgets", json!({ "amount_usd": "50", "period": "monthly" })).await.status,
+        StatusCode::CREATED
+    );
+
+    assert_eq!(machine.run(&["budget", "7"]).status.code(), Some(0));
+    let cleared = machine.run(&["budget", "--clear"]);
+    snapshot!(machine, "budget_cleared", transcript(&cleared));
+
+    let status = api.get("/api/budgets/status").await;
+    assert_eq!(status.body["state"], "none", "{}", status.text);
+    let again = api.send(Method::DELETE, "/api/budgets", None).await;
+    assert_eq!((again.status, &again.body), (StatusCode::OK, &json!({ "budget": null })), "removing none is fine");
+    let kept = other.get("/api/budgets").await;
+    assert_eq!(kept.body["budget"]["amount_usd"], "50", "another account's budget stays: {}", kept.text);
+
+    let both = machine.run(&["budget", "5", "--clear"]);
+    assert_eq!(both.status.code(), Some(2), "clap rejects an amount with --clear: {}", transcript(&both));
 });
 
 #[test]

@@ -31,6 +31,17 @@ pub async fn get(State(state): State<AppState>, caller: Caller) -> ApiResult<Rep
     }))
 }
 
+/// Removes the budget: no more warnings, and the proxy's hard budget (if
+/// on) stops refusing calls. Answers `{"budget": null}` whether or not one
+/// was set.
+#[utoipa::path(delete, path = "/api/budgets", tag = "budgets", security(("api_key" = [])),
+    responses((status = 200, body = BudgetResponse), (status = 401, body = llmlab_api::ErrorBody)))]
+pub async fn remove(State(state): State<AppState>, caller: Caller) -> ApiResult<Reply<BudgetResponse>> {
+    state.store.delete_budget(caller.user.id).await?;
+    state.budgets.invalidate(caller.user.id);
+    Ok(Reply(BudgetResponse { budget: None }))
+}
+
 /// Sets the monthly budget (calendar months in the account's time zone).
 #[utoipa::path(post, path = "/api/budgets", tag = "budgets", security(("api_key" = [])), request_body = SetBudgetRequest,
     responses((status = 201, body = BudgetResponse), (status = 422, body = llmlab_api::ErrorBody)))]
