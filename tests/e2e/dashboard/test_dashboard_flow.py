@@ -124,10 +124,20 @@ def test_a_new_user_tracks_calls_sets_a_budget_revokes_keys_and_is_signed_out(
     assert page.evaluate("window.__sameDocument") is True, "the page reloaded"
     tab.screenshot(screenshots, "budget-exceeded")
 
-    # A second key: shown once, works, then revoked.
+    # The budget removed in settings: two clicks, and there is none.
     page.get_by_role("link", name="Settings", exact=True).click()
     page.wait_for_url("**/settings")
     tab.wait_rendered()
+    remove = page.locator("#budget-remove")
+    expect(remove).to_have_accessible_name("Remove the budget")
+    remove.click()
+    expect(remove).to_have_text("Click again to remove")
+    remove.click()
+    expect(page.locator("#flash")).to_have_text("Budget removed.")
+    expect(page.locator("#budget-current")).to_have_text("No budget is set.")
+    assert server.request("GET", "/api/budgets/status", key=key)[1]["state"] == "none"
+
+    # A second key: shown once, works, then revoked.
     page.get_by_label("Name of the new key").fill("ci runner")
     page.get_by_role("button", name="Create key").click()
     new_key = page.locator("#new-key-value")

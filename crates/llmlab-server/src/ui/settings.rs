@@ -222,7 +222,11 @@ fn budget(budget: &BudgetResponse, account: &Account) -> Markup {
         }))
         p id="budget-current" class="mt-3 text-sm text-slate-800" {
             @if let Some(b) = current {
-                "Current budget: " span class="font-semibold" title=(usd_exact(b.amount_usd)) { (usd(b.amount_usd)) } " a month."
+                "Current budget: " span class="font-semibold" title=(usd_exact(b.amount_usd)) { (usd(b.amount_usd)) } " a month. "
+                button type="button" id="budget-remove" class=(BUTTON_DANGER) data-api="DELETE /api/budgets"
+                    data-confirm="Click again to remove" data-after="refresh" data-success="Budget removed." {
+                    "Remove" span class="sr-only" { " the budget" }
+                }
             } @else {
                 "No budget is set."
             }
@@ -457,5 +461,28 @@ mod tests {
         assert!(html.contains(r#"value="&lt;img src=x onerror=alert(1)&gt;""#), "{html}");
         assert!(html.contains(r#"data-after="signed-out""#), "the current key's revoke button signs out");
         assert!(html.contains("2026-11-27 11:00"), "times are in the account's zone: {html}");
+        assert!(html.contains("No budget is set.") && !html.contains("budget-remove"), "nothing to remove");
+    }
+
+    #[test]
+    fn a_set_budget_can_be_removed() {
+        let budget = BudgetResponse {
+            budget: Some(llmlab_api::Budget {
+                amount_usd: "500".parse().unwrap(),
+                period: "monthly".to_owned(),
+                created_at: "2026-11-27T10:00:00Z".to_owned(),
+                updated_at: "2026-11-27T10:00:00Z".to_owned(),
+            }),
+        };
+        let account = Account {
+            user_id: "usr_1".to_owned(),
+            name: None,
+            timezone: "UTC".to_owned(),
+            hard_budget: false,
+            created_at: "2026-11-27T10:00:00Z".to_owned(),
+        };
+        let html = super::budget(&budget, &account).into_string();
+        assert!(html.contains("$500.00"), "{html}");
+        assert!(html.contains(r#"id="budget-remove""#) && html.contains(r#"data-api="DELETE /api/budgets""#), "{html}");
     }
 }
