@@ -54,6 +54,15 @@ class Terminal:
                 self.screen += chunk.decode(errors="replace")
         return self.screen
 
+    def wait_until_echo_is_off(self, timeout: float = 30.0) -> None:
+        """Waits for the program to turn the terminal's echo off (the pty's
+        settings are shared by both ends), as a person would see the prompt
+        and only then type: a prompt is printed a moment before echo goes off."""
+        deadline = time.monotonic() + timeout
+        while termios.tcgetattr(self.controller)[3] & termios.ECHO:
+            assert time.monotonic() < deadline, f"echo never turned off; the terminal shows:\n{self.screen}"
+            time.sleep(0.01)
+
     def type(self, line: str) -> None:
         os.write(self.controller, line.encode() + b"\r")
 
@@ -85,6 +94,7 @@ def test_init_at_a_terminal_hides_the_typed_key_and_saves_it(installed_cli: Path
     terminal.read_until("LLMLab server")
     terminal.type(server.base_url)
     terminal.read_until("API key (hidden")
+    terminal.wait_until_echo_is_off()
     terminal.type(key)
     status = terminal.finish()
 
