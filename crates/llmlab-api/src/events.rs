@@ -40,6 +40,9 @@ pub struct TrackEvent {
     pub reasoning_tokens: Option<u64>,
     #[serde(default)]
     pub input_audio_tokens: Option<u64>,
+    /// Part of `cache_read_tokens`: audio read from the prompt cache (Gemini prices it apart).
+    #[serde(default)]
+    pub cache_read_audio_tokens: Option<u64>,
     #[serde(default)]
     pub output_audio_tokens: Option<u64>,
     #[serde(default)]

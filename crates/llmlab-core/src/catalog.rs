@@ -68,6 +68,9 @@ pub struct PriceSet {
     /// Audio input tokens, where they cost more than text.
     #[serde(default, with = "rust_decimal::serde::str_option", skip_serializing_if = "Option::is_none")]
     pub input_audio: Option<Decimal>,
+    /// Audio read from the prompt cache, where it costs more than cached text (Gemini).
+    #[serde(default, with = "rust_decimal::serde::str_option", skip_serializing_if = "Option::is_none")]
+    pub cache_read_audio: Option<Decimal>,
     /// Audio output tokens, where they cost more than text.
     #[serde(default, with = "rust_decimal::serde::str_option", skip_serializing_if = "Option::is_none")]
     pub output_audio: Option<Decimal>,
@@ -75,12 +78,13 @@ pub struct PriceSet {
 
 impl PriceSet {
     /// The names of the optional classes this set prices, for shape checks.
-    fn offered_classes(&self) -> [bool; 5] {
+    fn offered_classes(&self) -> [bool; 6] {
         [
             self.cache_read.is_some(),
             self.cache_write_5m.is_some(),
             self.cache_write_1h.is_some(),
             self.input_audio.is_some(),
+            self.cache_read_audio.is_some(),
             self.output_audio.is_some(),
         ]
     }
@@ -92,6 +96,7 @@ impl PriceSet {
             .chain(self.cache_write_5m)
             .chain(self.cache_write_1h)
             .chain(self.input_audio)
+            .chain(self.cache_read_audio)
             .chain(self.output_audio)
     }
 }

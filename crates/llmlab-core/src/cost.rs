@@ -178,10 +178,12 @@ pub fn cost_lines(
 ) -> Result<Vec<CostLine>, Unpriced> {
     let text_input = buckets.input_tokens - buckets.input_audio_tokens.min(buckets.input_tokens);
     let text_output = buckets.output_tokens - buckets.output_audio_tokens.min(buckets.output_tokens);
+    let text_cache_read = buckets.cache_read_tokens - buckets.cache_read_audio_tokens.min(buckets.cache_read_tokens);
     let token_classes = [
         ("input", text_input, Some(prices.input)),
         ("input_audio", buckets.input_audio_tokens, prices.input_audio.or(Some(prices.input))),
-        ("cache_read", buckets.cache_read_tokens, prices.cache_read),
+        ("cache_read", text_cache_read, prices.cache_read),
+        ("cache_read_audio", buckets.cache_read_audio_tokens, prices.cache_read_audio.or(prices.cache_read)),
         ("cache_write_5m", buckets.cache_write_tokens, prices.cache_write_5m),
         ("cache_write_1h", buckets.cache_write_1h_tokens, prices.cache_write_1h),
         ("output", text_output, Some(prices.output)),

@@ -12,7 +12,8 @@ use crate::provider::Provider;
 /// in exactly one of `input_tokens`, `cache_read_tokens`, `cache_write_tokens`,
 /// `cache_write_1h_tokens` and `output_tokens`; the remaining fields are
 /// informational parts of those (`reasoning_tokens` and `output_audio_tokens`
-/// of output, `input_audio_tokens` of uncached input) or per-request counts.
+/// of output, `input_audio_tokens` of uncached input, `cache_read_audio_tokens`
+/// of cache reads) or per-request counts.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct TokenBuckets {
@@ -30,6 +31,8 @@ pub struct TokenBuckets {
     pub reasoning_tokens: u64,
     /// Audio tokens: part of `input_tokens`, priced at the audio rate where one exists.
     pub input_audio_tokens: u64,
+    /// Audio tokens: part of `cache_read_tokens`, priced at the cached-audio rate where one exists (Gemini).
+    pub cache_read_audio_tokens: u64,
     /// Audio tokens: part of `output_tokens`, priced at the audio rate where one exists.
     pub output_audio_tokens: u64,
     /// Server-side web searches billed per request (Anthropic).
@@ -51,6 +54,7 @@ impl TokenBuckets {
             ("output_tokens", self.output_tokens),
             ("reasoning_tokens", self.reasoning_tokens),
             ("input_audio_tokens", self.input_audio_tokens),
+            ("cache_read_audio_tokens", self.cache_read_audio_tokens),
             ("output_audio_tokens", self.output_audio_tokens),
             ("web_search_requests", self.web_search_requests),
         ];
@@ -82,6 +86,7 @@ impl TokenBuckets {
             ("reasoning_tokens", self.reasoning_tokens, "output_tokens", self.output_tokens),
             ("output_audio_tokens", self.output_audio_tokens, "output_tokens", self.output_tokens),
             ("input_audio_tokens", self.input_audio_tokens, "input_tokens", self.input_tokens),
+            ("cache_read_audio_tokens", self.cache_read_audio_tokens, "cache_read_tokens", self.cache_read_tokens),
         ];
         for (part, part_value, whole, whole_value) in parts {
             if part_value > whole_value {
@@ -112,6 +117,7 @@ impl AddAssign for TokenBuckets {
         self.output_tokens += rhs.output_tokens;
         self.reasoning_tokens += rhs.reasoning_tokens;
         self.input_audio_tokens += rhs.input_audio_tokens;
+        self.cache_read_audio_tokens += rhs.cache_read_audio_tokens;
         self.output_audio_tokens += rhs.output_audio_tokens;
         self.web_search_requests += rhs.web_search_requests;
     }

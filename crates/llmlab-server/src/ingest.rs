@@ -68,6 +68,7 @@ pub fn rate_card(price: &CustomPrice) -> Result<RateCard, rust_decimal::Error> {
         cache_write_5m: optional(&price.cache_write_5m)?,
         cache_write_1h: optional(&price.cache_write_1h)?,
         input_audio: None,
+        cache_read_audio: None,
         output_audio: None,
     }))
 }
@@ -233,6 +234,7 @@ fn usage_of(
         event.output_tokens,
         event.reasoning_tokens,
         event.input_audio_tokens,
+        event.cache_read_audio_tokens,
         event.output_audio_tokens,
         event.web_search_requests,
     ];
@@ -258,6 +260,7 @@ fn usage_of(
                 output_tokens: value(event.output_tokens),
                 reasoning_tokens: value(event.reasoning_tokens),
                 input_audio_tokens: value(event.input_audio_tokens),
+                cache_read_audio_tokens: value(event.cache_read_audio_tokens),
                 output_audio_tokens: value(event.output_audio_tokens),
                 web_search_requests: value(event.web_search_requests),
             };

@@ -45,7 +45,7 @@ pub(crate) trait BulkWrite {
 }
 
 /// The columns of `cost_events` an insert fills, in bind order.
-const EVENT_COLUMNS: [&str; 28] = [
+const EVENT_COLUMNS: [&str; 29] = [
     "user_id",
     "event_id",
     "project_id",
@@ -60,6 +60,7 @@ const EVENT_COLUMNS: [&str; 28] = [
     "output_tokens",
     "reasoning_tokens",
     "input_audio_tokens",
+    "cache_read_audio_tokens",
     "output_audio_tokens",
     "web_search_requests",
     "cost_nusd",
@@ -88,8 +89,11 @@ fn price_columns(price: &EventPrice) -> PriceColumns<'_> {
     }
 }
 
+/// Token count columns of `cost_events`.
+const TOKEN_COUNTS: usize = 10;
+
 /// The event's token counts, in `EVENT_COLUMNS` order.
-fn token_counts(e: &NewEvent) -> [i64; 9] {
+fn token_counts(e: &NewEvent) -> [i64; TOKEN_COUNTS] {
     let t = &e.tokens;
     [
         t.input_tokens,
@@ -99,6 +103,7 @@ fn token_counts(e: &NewEvent) -> [i64; 9] {
         t.output_tokens,
         t.reasoning_tokens,
         t.input_audio_tokens,
+        t.cache_read_audio_tokens,
         t.output_audio_tokens,
         t.web_search_requests,
     ]
@@ -197,7 +202,7 @@ impl BulkWrite for PgConnection {
         let optional_text =
             |f: &dyn for<'r> Fn(&'r EventRow<'_>) -> Option<&'r str>| rows.iter().map(f).collect::<Vec<Option<&str>>>();
         let prices: Vec<PriceColumns<'_>> = rows.iter().map(|r| price_columns(&r.event.price)).collect();
-        let counts: Vec<[i64; 9]> = rows.iter().map(|r| token_counts(r.event)).collect();
+        let counts: Vec<[i64; TOKEN_COUNTS]> = rows.iter().map(|r| token_counts(r.event)).collect();
         let mut query = sqlx::query_as::<_, (i64, String)>(SQL.as_str())
             .persistent(persistent)
             .bind(column(&|r| r.user_id))
@@ -207,7 +212,7 @@ impl BulkWrite for PgConnection {
             .bind(text(&|r| &r.event.model))
             .bind(text(&|r| &r.event.model_key))
             .bind(column(&|r| r.event.occurred_at));
-        for class in 0..9 {
+        for class in 0..TOKEN_COUNTS {
             query = query.bind(counts.iter().map(|c| c[class]).collect::<Vec<i64>>());
         }
         query

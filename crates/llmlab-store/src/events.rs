@@ -18,9 +18,9 @@ const EXPORT_PAGE_ROWS: usize = 2_000;
 
 const STORED_EVENT_SELECT: &str = "select e.id, e.event_id, p.name as project, e.project_id, e.provider, e.model, \
     e.model_key, e.occurred_at, e.input_tokens, e.cache_read_tokens, e.cache_write_tokens, e.cache_write_1h_tokens, \
-    e.output_tokens, e.reasoning_tokens, e.input_audio_tokens, e.output_audio_tokens, e.web_search_requests, \
-    e.cost_nusd, e.cost_source, e.priced_as, e.unpriced_code, e.unpriced_reason, e.service_tier, e.long_context, \
-    e.latency_ms, e.status, e.tags from cost_events e join projects p on p.id = e.project_id";
+    e.output_tokens, e.reasoning_tokens, e.input_audio_tokens, e.cache_read_audio_tokens, e.output_audio_tokens, \
+    e.web_search_requests, e.cost_nusd, e.cost_source, e.priced_as, e.unpriced_code, e.unpriced_reason, \
+    e.service_tier, e.long_context, e.latency_ms, e.status, e.tags from cost_events e join projects p on p.id = e.project_id";
 
 impl Store {
     /// Stores the events of several accounts in ONE transaction (group

@@ -148,6 +148,7 @@ pub struct StoredEvent {
     pub output_tokens: i64,
     pub reasoning_tokens: i64,
     pub input_audio_tokens: i64,
+    pub cache_read_audio_tokens: i64,
     pub output_audio_tokens: i64,
     pub web_search_requests: i64,
     pub cost_nusd: Option<i64>,
@@ -175,6 +176,7 @@ impl StoredEvent {
             output_tokens: n(self.output_tokens),
             reasoning_tokens: n(self.reasoning_tokens),
             input_audio_tokens: n(self.input_audio_tokens),
+            cache_read_audio_tokens: n(self.cache_read_audio_tokens),
             output_audio_tokens: n(self.output_audio_tokens),
             web_search_requests: n(self.web_search_requests),
         }

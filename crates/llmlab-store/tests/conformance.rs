@@ -180,6 +180,7 @@ both_backends!(a_large_group_of_two_accounts_keeps_every_column, |db| async move
             output_tokens: n_u + 4,
             reasoning_tokens: n_u + 5,
             input_audio_tokens: n_u + 6,
+            cache_read_audio_tokens: n_u,
             output_audio_tokens: n_u + 7,
             web_search_requests: n_u % 2,
         };

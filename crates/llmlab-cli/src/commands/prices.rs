@@ -176,6 +176,7 @@ fn rate_table(card: &RateCard) -> Table {
         ("write 1h", Align::Right),
         ("output", Align::Right),
         ("audio in", Align::Right),
+        ("audio cached", Align::Right),
         ("audio out", Align::Right),
     ]);
     let tiers: [(&str, Option<&PriceSet>); 4] = [
@@ -194,6 +195,7 @@ fn rate_table(card: &RateCard) -> Table {
                 price(p.cache_write_1h),
                 price(Some(p.output)),
                 price(p.input_audio),
+                price(p.cache_read_audio),
                 price(p.output_audio),
             ]);
         }

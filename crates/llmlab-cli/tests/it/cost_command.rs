@@ -10,7 +10,7 @@ use crate::support::{fixtures_dir, llmlab, llmlab_with_stdin, stderr, stdout};
 /// The date every fixture's expected cost was computed for.
 const PRICED_ON: &str = "2026-11-27";
 
-const BUCKETS: [&str; 9] = [
+const BUCKETS: [&str; 10] = [
     "input_tokens",
     "cache_read_tokens",
     "cache_write_tokens",
@@ -18,6 +18,7 @@ const BUCKETS: [&str; 9] = [
     "output_tokens",
     "reasoning_tokens",
     "input_audio_tokens",
+    "cache_read_audio_tokens",
     "output_audio_tokens",
     "web_search_requests",
 ];

@@ -105,6 +105,7 @@ pub(crate) fn normalize(usage: &AnthropicUsage) -> Result<NormalizedUsage, Strin
         output_tokens: output,
         reasoning_tokens: usage.output_tokens_details.and_then(|d| d.thinking_tokens).unwrap_or(0),
         input_audio_tokens: 0,
+        cache_read_audio_tokens: 0,
         output_audio_tokens: 0,
         web_search_requests: usage.server_tool_use.and_then(|s| s.web_search_requests).unwrap_or(0),
     };

@@ -87,15 +87,10 @@ pub(crate) fn normalize(usage: &GeminiUsage) -> Result<NormalizedUsage, String> 
     let input = prompt.saturating_sub(cached).saturating_add(tool_prompt);
     let cached_audio = audio_tokens(usage.cache_tokens_details.as_ref());
     let input_audio = audio_tokens(usage.prompt_tokens_details.as_ref()).saturating_sub(cached_audio).min(input);
-    if cached_audio > 0 {
-        // The buckets have no class for cached audio; say so rather than under-bill silently.
-        notes.push(format!(
-            "{cached_audio} cached audio tokens are priced at the text cache rate; Gemini bills cached audio higher"
-        ));
-    }
     let buckets = TokenBuckets {
         input_tokens: input,
         cache_read_tokens: cached.min(prompt),
+        cache_read_audio_tokens: cached_audio.min(cached.min(prompt)),
         cache_write_tokens: 0,
         cache_write_1h_tokens: 0,
         output_tokens: output,
@@ -173,7 +168,7 @@ mod tests {
     }
 
     #[test]
-    fn cached_audio_is_priced_as_cached_text_and_says_so() {
+    fn cached_audio_is_split_out_of_the_cache_reads() {
         let n = normalized(
             r#"{"promptTokenCount":1000,"cachedContentTokenCount":800,"candidatesTokenCount":10,"totalTokenCount":1010,
                 "promptTokensDetails":[{"modality":"TEXT","tokenCount":400},{"modality":"AUDIO","tokenCount":600}],
@@ -183,10 +178,8 @@ mod tests {
             (n.buckets.input_tokens, n.buckets.cache_read_tokens, n.buckets.input_audio_tokens),
             (200, 800, 100)
         );
-        assert_eq!(
-            n.notes,
-            ["500 cached audio tokens are priced at the text cache rate; Gemini bills cached audio higher"]
-        );
+        assert_eq!(n.buckets.cache_read_audio_tokens, 500);
+        assert!(n.notes.is_empty(), "{:?}", n.notes);
     }
 
     #[test]

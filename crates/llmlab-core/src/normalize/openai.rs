@@ -157,6 +157,7 @@ pub(crate) fn normalize(usage: &OpenAiUsage, api: Option<ApiKind>) -> Result<Nor
         output_tokens: output,
         reasoning_tokens: output_details.and_then(|d| d.reasoning_tokens).unwrap_or(0),
         input_audio_tokens: input_audio,
+        cache_read_audio_tokens: 0,
         output_audio_tokens: output_details.and_then(|d| d.audio_tokens).unwrap_or(0),
         web_search_requests: 0,
     };

@@ -170,6 +170,7 @@ fn saturating_sum(a: TokenBuckets, b: TokenBuckets) -> TokenBuckets {
         output_tokens: a.output_tokens.saturating_add(b.output_tokens),
         reasoning_tokens: a.reasoning_tokens.saturating_add(b.reasoning_tokens),
         input_audio_tokens: a.input_audio_tokens.saturating_add(b.input_audio_tokens),
+        cache_read_audio_tokens: a.cache_read_audio_tokens.saturating_add(b.cache_read_audio_tokens),
         output_audio_tokens: a.output_audio_tokens.saturating_add(b.output_audio_tokens),
         web_search_requests: a.web_search_requests.saturating_add(b.web_search_requests),
     }

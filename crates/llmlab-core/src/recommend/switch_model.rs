@@ -159,6 +159,7 @@ fn lacks_a_capability(used: &TokenBuckets, current: &Repriced<'_>, candidate: &T
     let (now, then) = (&current.on_demand, candidate.on_demand);
     searches
         || audio(used.input_audio_tokens, now.input_audio, then.input_audio)
+        || audio(used.cache_read_audio_tokens, now.cache_read_audio, then.cache_read_audio)
         || audio(used.output_audio_tokens, now.output_audio, then.output_audio)
 }
 

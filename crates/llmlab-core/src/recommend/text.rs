@@ -41,6 +41,7 @@ pub(super) fn class_name(class: &str) -> (&'static str, &'static str) {
     match class {
         "input" => ("uncached input", "tokens"),
         "input_audio" => ("audio input", "tokens"),
+        "cache_read_audio" => ("cached audio reads", "tokens"),
         "cache_read" => ("cache reads", "tokens"),
         "cache_write_5m" => ("cache writes (5-minute)", "tokens"),
         "cache_write_1h" => ("cache writes (1-hour)", "tokens"),
