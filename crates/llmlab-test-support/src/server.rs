@@ -11,6 +11,8 @@ use crate::{TestBackend, TestDb};
 pub struct TestServer {
     binary: PathBuf,
     child: Option<Child>,
+    /// Copies the process's stderr into `log`; ends when the process does.
+    log_copier: Option<std::thread::JoinHandle<()>>,
     pub base_url: String,
     db: TestDb,
     log: PathBuf,
@@ -26,6 +28,7 @@ impl TestServer {
         let mut server = TestServer {
             binary: binary.to_owned(),
             child: None,
+            log_copier: None,
             base_url: String::new(),
             db,
             log: log_dir.path().join("server.log"),
@@ -61,7 +64,7 @@ impl TestServer {
         let stderr = child.stderr.take().expect("stderr is piped");
         let log_path = self.log.clone();
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
+        let copier = std::thread::spawn(move || {
             let mut log = std::fs::OpenOptions::new().create(true).append(true).open(log_path).expect("log file");
             let mut ready = Some(ready_tx);
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
@@ -79,6 +82,7 @@ impl TestServer {
             .unwrap_or_else(|_| panic!("llmlab serve did not start within 30 s; its log:\n{}", self.log()));
         self.base_url = url;
         self.child = Some(child);
+        self.log_copier = Some(copier);
     }
 
     /// The port the server listens on.
@@ -91,7 +95,12 @@ impl TestServer {
     pub fn signal(&mut self, signal: &str) -> std::process::ExitStatus {
         let mut child = self.child.take().expect("the server is running");
         assert!(send_signal(child.id(), signal), "could not send SIG{signal} to the server");
-        child.wait().expect("the server exits")
+        let status = child.wait().expect("the server exits");
+        // The process is gone; wait until its last lines are in the log too.
+        if let Some(copier) = self.log_copier.take() {
+            let _ = copier.join();
+        }
+        status
     }
 
     /// Starts the server again on the same database and port.
