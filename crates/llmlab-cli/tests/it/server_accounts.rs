@@ -20,7 +20,6 @@ server_test!(signup_and_login, |server| async move {
     let key = empty_body.body["api_key"].as_str().unwrap();
     assert!(key.starts_with("llm_") && key.len() == 52, "{key}");
     assert!(empty_body.body["user_id"].as_str().unwrap().starts_with("usr_"));
-    assert!(!server.log().contains(&key[12..]), "the key's secret must never be logged");
 
     let login = anonymous.post("/api/auth/login", json!({ "api_key": key })).await;
     assert_eq!(login.status, StatusCode::OK, "{}", login.text);
@@ -41,6 +40,12 @@ server_test!(signup_and_login, |server| async move {
     let typo = anonymous.post("/api/auth/signup", json!({ "nmae": "x" })).await;
     assert_eq!(typo.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(typo.message().contains("nmae"), "{}", typo.message());
+
+    // The whole log, to the last line: the key (and any wrong one) was sent four times.
+    assert!(server.signal("TERM").success());
+    let log = server.log();
+    assert!(log.contains("stopped"), "{log}");
+    assert!(!log.contains(&key[12..]) && !log.contains(&key[4..40]), "the key's secret must never be logged:\n{log}");
 });
 
 server_test!(every_protected_endpoint_needs_a_valid_key, |server| async move {
