@@ -5,6 +5,7 @@ path. Used by cli/bench_status.py and dashboard/bench_load.py.
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 import importlib.util
 import json
@@ -33,6 +34,18 @@ MODELS = [
     ("acme", "acme-large-v1", 1),
 ]
 PROJECTS = ["chatbot", "search", "summarizer", "agents", "evals", "default"]
+
+
+def arguments(description: str | None, runs: int) -> argparse.ArgumentParser:
+    """The options every end-to-end benchmark takes; add its own before parsing."""
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--runs", type=int, default=runs)
+    parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--days", type=int, default=90, help="spread the events over this many days")
+    parser.add_argument("--database-url", help="default: a fresh SQLite file in a temporary folder")
+    parser.add_argument("--reuse-key", metavar="KEY", help="measure an already loaded --database-url with this key")
+    return parser
 
 
 def load_module(name: str, path: Path) -> Any:

@@ -14,7 +14,6 @@ also prints `llmlab --version` (process start alone) and the server's
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import statistics
@@ -27,7 +26,7 @@ from typing import Callable
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
-from bench_events import BATCH, load, load_module, post  # noqa: E402
+from bench_events import BATCH, arguments, load, load_module, post  # noqa: E402
 
 GOAL_MS = 100
 
@@ -45,14 +44,7 @@ def timed(run: Callable[[], None], runs: int, warmup: int = 2) -> list[float]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--events", type=int, default=1_000_000)
-    parser.add_argument("--runs", type=int, default=21)
-    parser.add_argument("--threads", type=int, default=4)
-    parser.add_argument("--days", type=int, default=90, help="spread the events over this many days")
-    parser.add_argument("--database-url", help="default: a fresh SQLite file in a temporary folder")
-    parser.add_argument("--reuse-key", metavar="KEY", help="measure an already loaded --database-url with this key")
-    args = parser.parse_args()
+    args = arguments(__doc__, runs=21).parse_args()
 
     shared = load_module("llmlab_e2e_conftest", HERE.parent / "conftest.py")  # start_server, as the tests use it
     llmlab = str(shared.llmlab_bin())

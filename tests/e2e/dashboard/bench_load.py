@@ -16,7 +16,6 @@ navigation started. Prints the median of several runs, with a warm HTTP cache
 
 from __future__ import annotations
 
-import argparse
 import json
 import statistics
 import sys
@@ -28,7 +27,7 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
-from bench_events import BATCH, load, load_module, post  # noqa: E402
+from bench_events import BATCH, arguments, load, load_module, post  # noqa: E402
 
 GOAL_MS = 500
 
@@ -94,14 +93,7 @@ def browser_runs(base_url: str, key: str, runs: int) -> dict[str, list[float]]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--events", type=int, default=1_000_000)
-    parser.add_argument("--runs", type=int, default=9)
-    parser.add_argument("--threads", type=int, default=4)
-    parser.add_argument("--days", type=int, default=90, help="spread the events over this many days")
-    parser.add_argument("--database-url", help="default: a fresh SQLite file in a temporary folder")
-    parser.add_argument("--reuse-key", metavar="KEY", help="measure an already loaded --database-url with this key")
-    args = parser.parse_args()
+    args = arguments(__doc__, runs=9).parse_args()
 
     shared = load_module("llmlab_e2e_conftest", HERE.parent / "conftest.py")  # start_server, as the tests use it
     folder = tempfile.TemporaryDirectory()
