@@ -30,6 +30,15 @@ pub enum MoneyError {
 
 impl Money {
     pub const ZERO: Money = Money(0);
+    /// The largest amount an `i64` of nano-USD holds: about 9.2 billion USD.
+    /// An account's all-time total stays below it (the store refuses a
+    /// write that would pass it), so every sum of its costs fits.
+    pub const MAX: Money = Money(i64::MAX);
+    /// The most one event may cost: one million USD, thousands of times the
+    /// dearest real call (a full-context call to the dearest model costs
+    /// well under 1,000 USD), yet small enough that a batch's sum cannot
+    /// overflow. An event that claims more is refused, not stored.
+    pub const MAX_PER_EVENT: Money = Money(1_000_000 * 1_000_000_000);
 
     /// Wraps an integer count of nano-USD.
     #[must_use]
@@ -87,23 +96,27 @@ impl FromStr for Money {
     }
 }
 
+/// Sums never wrap: the store keeps every account's total below
+/// [`Money::MAX`], so an overflow here is a broken invariant and panics
+/// loudly instead of showing a wrong (negative) total. Use
+/// [`Money::checked_add`] where the operands are not such a total's parts.
 impl Add for Money {
     type Output = Money;
     fn add(self, rhs: Money) -> Money {
-        Money(self.0 + rhs.0)
+        self.checked_add(rhs).expect("a sum of money stays within an account's stored total")
     }
 }
 
 impl AddAssign for Money {
     fn add_assign(&mut self, rhs: Money) {
-        self.0 += rhs.0;
+        *self = *self + rhs;
     }
 }
 
 impl Sub for Money {
     type Output = Money;
     fn sub(self, rhs: Money) -> Money {
-        Money(self.0 - rhs.0)
+        Money(self.0.checked_sub(rhs.0).expect("a difference of money stays within the stored range"))
     }
 }
 
@@ -153,6 +166,15 @@ mod tests {
         assert_eq!(" 12 ".parse::<Money>().unwrap().nanos(), 12_000_000_000);
         assert!(matches!("abc".parse::<Money>(), Err(MoneyError::NotADecimal(_))));
         assert!(matches!("99999999999999".parse::<Money>(), Err(MoneyError::OutOfRange(_))));
+    }
+
+    #[test]
+    fn the_per_event_maximum_is_a_million_dollars_and_sums_never_wrap() {
+        assert_eq!(Money::MAX_PER_EVENT.to_string(), "1000000");
+        assert_eq!(Money::MAX.to_string(), "9223372036.854775807");
+        assert_eq!(Money::MAX.checked_add(Money::from_nanos(1)), None);
+        let wrapped = std::panic::catch_unwind(|| Money::MAX + Money::from_nanos(1));
+        assert!(wrapped.is_err(), "an overflowing sum must not wrap to a negative total");
     }
 
     #[test]

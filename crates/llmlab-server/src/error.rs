@@ -23,7 +23,12 @@ pub enum ErrorCode {
     UpstreamUnavailable,
     UpstreamTimeout,
     Internal,
+    TotalOutOfRange,
+    DatabaseUnavailable,
 }
+
+/// What a 503 tells clients to wait before retrying, in seconds.
+pub const RETRY_AFTER_SECS: u32 = 5;
 
 impl ErrorCode {
     #[must_use]
@@ -39,6 +44,8 @@ impl ErrorCode {
             ErrorCode::UpstreamUnavailable => StatusCode::BAD_GATEWAY,
             ErrorCode::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
             ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            ErrorCode::TotalOutOfRange => StatusCode::UNPROCESSABLE_ENTITY,
+            ErrorCode::DatabaseUnavailable => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -57,6 +64,8 @@ impl ErrorCode {
             ErrorCode::UpstreamUnavailable => "upstream_unavailable",
             ErrorCode::UpstreamTimeout => "upstream_timeout",
             ErrorCode::Internal => "internal_error",
+            ErrorCode::TotalOutOfRange => "total_out_of_range",
+            ErrorCode::DatabaseUnavailable => "database_unavailable",
         }
     }
 }
@@ -94,13 +103,53 @@ impl ApiError {
             cause: Some(Box::new(cause)),
         }
     }
+
+    /// A 503 for a database that does not answer; the cause is logged.
+    pub fn database_unavailable(cause: impl std::error::Error + Send + Sync + 'static) -> Self {
+        ApiError {
+            code: ErrorCode::DatabaseUnavailable,
+            message: format!(
+                "the database is not answering; nothing was changed. Retry in {RETRY_AFTER_SECS} seconds \
+                 (`GET /health` says when it is back)"
+            ),
+            cause: Some(Box::new(cause)),
+        }
+    }
+
+    /// A 422 for a write that would carry the account's totals past what can be stored.
+    #[must_use]
+    pub fn total_out_of_range() -> Self {
+        ApiError::new(
+            ErrorCode::TotalOutOfRange,
+            format!(
+                "nothing was stored: this would carry the account's all-time totals past the largest value LLMLab \
+                 can store ({} USD, or {} tokens of one class)",
+                llmlab_core::Money::MAX,
+                i64::MAX
+            ),
+        )
+    }
+
+    /// The error for a failed storage call.
+    #[must_use]
+    pub fn from_store(error: &StoreError) -> Self {
+        match error {
+            StoreError::NotFound => ApiError::not_found("not found"),
+            StoreError::Conflict(what) => ApiError::new(ErrorCode::Conflict, what.clone()),
+            StoreError::OutOfRange => ApiError::total_out_of_range(),
+            other => {
+                let cause = std::io::Error::other(other.to_string());
+                if other.is_unavailable() { ApiError::database_unavailable(cause) } else { ApiError::internal(cause) }
+            }
+        }
+    }
 }
 
 impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
         match error {
-            StoreError::NotFound => ApiError::not_found("not found"),
-            StoreError::Conflict(what) => ApiError::new(ErrorCode::Conflict, what),
+            StoreError::NotFound | StoreError::Conflict(_) | StoreError::OutOfRange => ApiError::from_store(&error),
+            other if other.is_unavailable() => ApiError::database_unavailable(other),
             other => ApiError::internal(other),
         }
     }
@@ -112,7 +161,11 @@ impl IntoResponse for ApiError {
             tracing::error!(code = self.code.as_str(), error = %cause, "request failed");
         }
         let body = ErrorBody { error: ErrorDetail { code: self.code.as_str().to_owned(), message: self.message } };
-        (self.code.status(), Json(body)).into_response()
+        let mut response = (self.code.status(), Json(body)).into_response();
+        if self.code == ErrorCode::DatabaseUnavailable {
+            response.headers_mut().insert(axum::http::header::RETRY_AFTER, RETRY_AFTER_SECS.into());
+        }
+        response
     }
 }
 

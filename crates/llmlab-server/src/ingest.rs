@@ -24,6 +24,17 @@ pub const MAX_BATCH_EVENTS: usize = 10_000;
 const MAX_EVENTS_PER_COMMIT: usize = 5_000;
 /// An event may be stamped at most this far in the future (clock skew).
 const MAX_FUTURE_MS: i64 = 24 * 3600 * 1000;
+/// The earliest time an event may be stamped: 2000-01-01T00:00:00Z. No LLM
+/// API is older; an earlier time is a unit mistake (seconds for ms, say),
+/// and the default export range starts here too, so it holds every event.
+pub const EARLIEST_EVENT_MS: i64 = 946_684_800_000;
+/// The most bytes of raw provider `usage` one event may carry. Real usage
+/// objects are well under 2 KiB (Gemini's, with per-modality details, is the
+/// largest); the cap keeps a client from storing megabytes per event.
+pub const MAX_RAW_USAGE_BYTES: usize = 16 * 1024;
+/// The deepest nesting of arrays and objects allowed in raw `usage` (real
+/// ones nest three or four levels).
+pub const MAX_RAW_USAGE_DEPTH: usize = 16;
 
 /// One event, validated and priced, with what the response will say about it.
 pub struct PreparedEvent {
@@ -201,6 +212,12 @@ fn parse_timestamp(text: &str, field: &str, now: i64) -> ApiResult<i64> {
     if ms > now + MAX_FUTURE_MS {
         return Err(ApiError::invalid(field, format!("`{text}` is more than a day in the future")));
     }
+    if ms < EARLIEST_EVENT_MS {
+        return Err(ApiError::invalid(
+            field,
+            format!("`{text}` is before 2000-01-01T00:00:00Z, the earliest time an event may have"),
+        ));
+    }
     Ok(ms)
 }
 
@@ -245,6 +262,7 @@ fn usage_of(
             "give either the provider's raw `usage` or token buckets such as `input_tokens`, not both",
         )),
         (Some(raw), false) => {
+            check_raw_usage_size(raw.get()).map_err(|problem| ApiError::invalid(&name("usage"), problem))?;
             let mut usage =
                 normalize_usage_json(provider, raw.get()).map_err(|e| ApiError::invalid(&name("usage"), e))?;
             usage.model = Some(model.to_owned());
@@ -269,6 +287,47 @@ fn usage_of(
         }
         (None, false) => Ok(None),
     }
+}
+
+/// Refuses raw usage larger or deeper than any real usage object.
+fn check_raw_usage_size(json: &str) -> Result<(), String> {
+    if json.len() > MAX_RAW_USAGE_BYTES {
+        return Err(format!(
+            "is {} bytes; a provider's usage object is at most {MAX_RAW_USAGE_BYTES} bytes (send only the `usage`, \
+             not the whole response)",
+            json.len()
+        ));
+    }
+    if json_depth(json) > MAX_RAW_USAGE_DEPTH {
+        return Err(format!("nests arrays or objects more than {MAX_RAW_USAGE_DEPTH} levels deep"));
+    }
+    Ok(())
+}
+
+/// The deepest nesting of `[`/`{` in a JSON text (brackets inside strings not counted).
+fn json_depth(json: &str) -> usize {
+    let (mut depth, mut deepest, mut in_string, mut escaped) = (0usize, 0usize, false, false);
+    for byte in json.bytes() {
+        if in_string {
+            match byte {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match byte {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    deepest
 }
 
 /// The bucket a magnitude error is about (its message starts with the field name).
@@ -324,6 +383,12 @@ fn price(
         if cost < Money::ZERO {
             return Err(ApiError::invalid(&name("cost_usd"), "must not be negative"));
         }
+        if cost > Money::MAX_PER_EVENT {
+            return Err(ApiError::invalid(
+                &name("cost_usd"),
+                format!("{cost} is more than one event may cost ({} USD)", Money::MAX_PER_EVENT),
+            ));
+        }
         notes.push("priced with the event's own `cost_usd`".to_owned());
         let price = EventPrice::Priced { cost, source: "explicit", priced_as: None };
         return Ok(PricedEvent { price, long_context: false, notes });
@@ -341,6 +406,19 @@ fn price(
         _ => "catalog",
     };
     let (price, long_context) = match pricing.result {
+        Ok(quote) if quote.cost > Money::MAX_PER_EVENT => {
+            let field = if event.usage.is_some() { "usage" } else { "tokens" };
+            return Err(ApiError::invalid(
+                &name(field),
+                format!(
+                    "at {} prices this call would cost {} USD, more than one event may cost ({} USD); check the \
+                     token counts",
+                    model,
+                    quote.cost,
+                    Money::MAX_PER_EVENT
+                ),
+            ));
+        }
         Ok(quote) => {
             notes.extend(quote.notes);
             (EventPrice::Priced { cost: quote.cost, source, priced_as: pricing.priced_as }, quote.long_context)
@@ -410,7 +488,7 @@ impl EventWriter {
             .map_err(|_| ApiError::internal(std::io::Error::other("the event writer has stopped")))?;
         let result =
             outcome.await.map_err(|_| ApiError::internal(std::io::Error::other("the event writer stopped")))?;
-        result.map_err(|e| ApiError::internal(std::io::Error::other(e.to_string())))
+        result.map_err(|e| ApiError::from_store(&e))
     }
 }
 
@@ -436,29 +514,65 @@ async fn next_group(receiver: &tokio::sync::Mutex<mpsc::Receiver<WriteJob>>) -> 
 
 async fn run_committer(store: Arc<Store>, receiver: Arc<tokio::sync::Mutex<mpsc::Receiver<WriteJob>>>) {
     while let Some((jobs, size)) = next_group(&receiver).await {
-        let (batches, replies): (Vec<EventBatch>, Vec<_>) = jobs.into_iter().map(|j| (j.batch, j.reply)).unzip();
         let started = std::time::Instant::now();
-        let mut result = store.insert_events(&batches, crate::clock::now_ms()).await;
-        // Two transactions can still collide (the same event id retried into
-        // both at once); the database aborts one, and running it again is safe.
-        if result.as_ref().is_err_and(StoreError::is_transient) {
-            tracing::debug!(events = size, "group commit collided with another; retrying");
-            result = store.insert_events(&batches, crate::clock::now_ms()).await;
-        }
+        let requests = jobs.len();
+        commit_isolating_failures(&store, jobs).await;
+        tracing::debug!(requests, events = size, elapsed = ?started.elapsed(), "group committed");
+    }
+}
+
+/// Commits a group and answers each request. When the group fails because
+/// of the rows of some request (a total out of range, a constraint), the
+/// failure must be that request's alone: the group is split in halves and
+/// each half committed on its own, down to the single request whose rows
+/// fail, which alone gets the error. A failure that is not the rows' (the
+/// database is down) fails the whole group at once.
+async fn commit_isolating_failures(store: &Store, jobs: Vec<WriteJob>) {
+    let mut pending = vec![jobs];
+    while let Some(mut group) = pending.pop() {
+        let batches: Vec<EventBatch> = group.iter_mut().map(|job| std::mem::take(&mut job.batch)).collect();
+        let result = insert_retrying_collisions(store, &batches).await;
         match result {
             Ok(outcomes) => {
-                tracing::debug!(requests = replies.len(), events = size, elapsed = ?started.elapsed(), "events committed");
-                for (reply, outcome) in replies.into_iter().zip(outcomes) {
-                    let _ = reply.send(Ok(outcome));
+                for (job, outcome) in group.into_iter().zip(outcomes) {
+                    let _ = job.reply.send(Ok(outcome));
                 }
             }
+            Err(error) if group.len() > 1 && error.is_caused_by_rows() => {
+                tracing::warn!(%error, requests = group.len(), "a group commit failed on some request's rows; retrying it in halves");
+                for (job, batch) in group.iter_mut().zip(batches) {
+                    job.batch = batch;
+                }
+                let second = group.split_off(group.len() / 2);
+                pending.push(second);
+                pending.push(group);
+            }
             Err(error) => {
-                tracing::error!(%error, events = size, "storing events failed");
+                if error.is_caused_by_rows() {
+                    tracing::warn!(%error, user_id = batches[0].user_id, "refused a request whose events cannot be stored");
+                } else {
+                    tracing::error!(%error, requests = group.len(), "storing events failed");
+                }
                 let error = Arc::new(error);
-                for reply in replies {
-                    let _ = reply.send(Err(error.clone()));
+                for job in group {
+                    let _ = job.reply.send(Err(error.clone()));
                 }
             }
         }
     }
+}
+
+/// Inserts a group, once more if it collided with a concurrent one: two
+/// transactions can deadlock on the same event id retried into both at once;
+/// the database aborts one, and running it again is safe.
+async fn insert_retrying_collisions(
+    store: &Store,
+    batches: &[EventBatch],
+) -> Result<Vec<Vec<InsertOutcome>>, StoreError> {
+    let result = store.insert_events(batches, crate::clock::now_ms()).await;
+    if result.as_ref().is_err_and(StoreError::is_transient) {
+        tracing::debug!("group commit collided with another; retrying");
+        return store.insert_events(batches, crate::clock::now_ms()).await;
+    }
+    result
 }

@@ -240,7 +240,9 @@ impl BulkWrite for PgConnection {
             if level.has_time() {
                 query = query.bind(key(|k| k.1));
             }
-            query = query.bind(key(|k| k.2));
+            if level.has_project() {
+                query = query.bind(key(|k| k.2));
+            }
             if level.has_model() {
                 query = query
                     .bind(rows.keys().map(|k| k.3.as_str()).collect::<Vec<&str>>())
@@ -248,11 +250,11 @@ impl BulkWrite for PgConnection {
             }
             let counter = |f: &dyn Fn(&Counters) -> i64| rows.values().map(f).collect::<Vec<i64>>();
             query = query.bind(counter(&|c| c.calls)).bind(counter(&|c| c.unpriced_calls));
-            if level.has_model() {
+            if level.keeps_tokens() {
                 query = query.bind(counter(&|c| c.batch_calls));
             }
             query = query.bind(counter(&|c| c.cost_nusd));
-            if level.has_model() {
+            if level.keeps_tokens() {
                 for class in 0..rollups::TOKEN_COLUMNS.len() {
                     query = query.bind(counter(&|c| c.tokens[class]));
                 }

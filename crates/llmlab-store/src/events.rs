@@ -27,6 +27,14 @@ impl Store {
     /// commit), with their rollups, and reports per event whether it was new
     /// or a duplicate of an earlier `event_id`.
     pub async fn insert_events(&self, batches: &[EventBatch], now: i64) -> StoreResult<Vec<Vec<InsertOutcome>>> {
+        self.insert_events_in_one_transaction(batches, now).await.map_err(crate::out_of_range)
+    }
+
+    async fn insert_events_in_one_transaction(
+        &self,
+        batches: &[EventBatch],
+        now: i64,
+    ) -> StoreResult<Vec<Vec<InsertOutcome>>> {
         with_pool!(self, pool => {
             let mut tx = pool.begin().await?;
             let mut new_projects: HashMap<(i64, String), i64> = HashMap::new();
@@ -62,13 +70,13 @@ impl Store {
                     .take(batch.events.len())
                     .map(|row| {
                         if inserted.remove(&(row.user_id, row.event.event_id.clone())) {
-                            changes.add_event(row.user_id, row.project_id, row.event);
-                            InsertOutcome::Inserted
+                            changes.add_event(row.user_id, row.project_id, row.event)?;
+                            Ok(InsertOutcome::Inserted)
                         } else {
-                            InsertOutcome::Duplicate { cost: None }
+                            Ok(InsertOutcome::Duplicate { cost: None })
                         }
                     })
-                    .collect();
+                    .collect::<StoreResult<_>>()?;
                 outcomes.push(outcome);
             }
             BulkWrite::add_to_rollups(&mut *tx, &changes, now, self.persistent).await?;
@@ -144,7 +152,22 @@ impl Store {
     /// Stores `price` for the account and reprices, in the same transaction,
     /// its events of that model that were unpriced for want of a price.
     /// `reprice` returns the new price of an event, or `None` to leave it.
+    /// Fails with [`crate::StoreError::OutOfRange`] when the repriced costs
+    /// would carry the account's total past what can be stored.
     pub async fn set_custom_price<F>(
+        &self,
+        user_id: i64,
+        price: &crate::CustomPrice,
+        reprice: F,
+        now: i64,
+    ) -> StoreResult<(crate::CustomPrice, u64)>
+    where
+        F: Fn(&StoredEvent) -> Option<Repriced>,
+    {
+        self.set_custom_price_and_reprice(user_id, price, reprice, now).await.map_err(crate::out_of_range)
+    }
+
+    async fn set_custom_price_and_reprice<F>(
         &self,
         user_id: i64,
         price: &crate::CustomPrice,
@@ -206,7 +229,7 @@ impl Store {
                     // The call was counted as unpriced; now it is priced with this cost.
                     let delta = Counters { unpriced_calls: -1, cost_nusd: update.cost.nanos(), ..Counters::default() };
                     let e = &update.event;
-                    changes.add(user_id, e.occurred_at, e.project_id, &e.provider, &e.model, &delta);
+                    changes.add(user_id, e.occurred_at, e.project_id, &e.provider, &e.model, &delta)?;
                 }
                 BulkWrite::add_to_rollups(&mut *tx, &changes, now, self.persistent).await?;
                 repriced_count += updates.len() as u64;

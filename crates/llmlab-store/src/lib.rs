@@ -78,8 +78,18 @@ pub enum StoreError {
     InvalidUrl(String),
     #[error("migrations failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A write would carry an account's totals past what a 64-bit integer
+    /// holds (about 9.2 billion USD in nano-USD, or 9.2e18 tokens of a class).
+    #[error("the account's all-time totals would pass the largest value LLMLab can store")]
+    OutOfRange,
     #[error(transparent)]
     Database(#[from] sqlx::Error),
+}
+
+impl From<rollups::CounterOverflow> for StoreError {
+    fn from(_: rollups::CounterOverflow) -> Self {
+        StoreError::OutOfRange
+    }
 }
 
 impl StoreError {
@@ -94,6 +104,50 @@ impl StoreError {
             }
             _ => false,
         }
+    }
+
+    /// Whether the rows being written caused the failure (a value out of
+    /// range, a constraint), so writing the same transaction without them
+    /// may succeed; as opposed to the database being unreachable or broken.
+    #[must_use]
+    pub fn is_caused_by_rows(&self) -> bool {
+        match self {
+            StoreError::OutOfRange => true,
+            StoreError::Database(sqlx::Error::Database(db)) => {
+                use sqlx::error::ErrorKind;
+                // SQLSTATE class 22 (data exception) and 23 (integrity constraint).
+                db.code().is_some_and(|code| code.starts_with("22") || code.starts_with("23"))
+                    || !matches!(db.kind(), ErrorKind::Other)
+            }
+            StoreError::Database(sqlx::Error::Encode(_)) => true,
+            _ => false,
+        }
+    }
+
+    /// Whether the database could not be reached at all (no connection in
+    /// time, a refused or broken connection): a temporary outage.
+    #[must_use]
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, StoreError::Database(sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed))
+            || matches!(self, StoreError::Database(sqlx::Error::Database(db)) if db.code().is_some_and(|c| {
+                // 57P01-03: admin shutdown, crash shutdown, cannot connect now; 08xxx: connection exceptions.
+                c.starts_with("57P") || c.starts_with("08")
+            }))
+    }
+}
+
+/// Turns a database error that means "a total passed the 64-bit range" into
+/// [`StoreError::OutOfRange`]: PostgreSQL's `numeric_value_out_of_range`
+/// (22003), or SQLite's `account_totals_in_range` check (SQLite turns an
+/// overflowing integer sum into a float, which the check refuses).
+pub(crate) fn out_of_range(error: StoreError) -> StoreError {
+    match &error {
+        StoreError::Database(sqlx::Error::Database(db))
+            if db.code().as_deref() == Some("22003") || db.message().contains("account_totals_in_range") =>
+        {
+            StoreError::OutOfRange
+        }
+        _ => error,
     }
 }
 

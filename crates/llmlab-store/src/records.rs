@@ -114,7 +114,7 @@ impl NewEvent {
 }
 
 /// One account's events for one group commit.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct EventBatch {
     pub user_id: i64,
     pub events: Vec<NewEvent>,

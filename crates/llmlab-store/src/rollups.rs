@@ -7,6 +7,15 @@
 //! | `cost_daily` | UTC day, project, provider, model | whole days of a range |
 //! | `cost_hourly` | UTC hour, project (totals only) | the 30-day trend |
 //! | `cost_totals` | project, provider, model | all-time figures |
+//! | `account_totals` | account | the ceiling: every counter of the account added up |
+//!
+//! Every counter only grows and every row is part of its account's row in
+//! `account_totals`, so while that row fits in an `i64`, so does every sum
+//! of an account's rows that a summary adds up. An addition that would pass
+//! it fails the transaction ([`crate::StoreError::OutOfRange`]): in memory
+//! ([`Counters::add`] is checked), on PostgreSQL (`bigint out of range`) and
+//! on SQLite (a check constraint, since SQLite turns an overflowing integer
+//! sum into a float instead of failing).
 //!
 //! Upserts only add, so concurrent servers never lose an increment, and they
 //! touch rows in key order, so two servers' transactions never deadlock.
@@ -29,10 +38,11 @@ pub(crate) enum Level {
     Daily,
     Hourly,
     Total,
+    Account,
 }
 
 impl Level {
-    pub(crate) const ALL: [Level; 4] = [Level::Quarter, Level::Daily, Level::Hourly, Level::Total];
+    pub(crate) const ALL: [Level; 5] = [Level::Quarter, Level::Daily, Level::Hourly, Level::Total, Level::Account];
 
     pub(crate) fn table(self) -> &'static str {
         match self {
@@ -40,6 +50,7 @@ impl Level {
             Level::Daily => "cost_daily",
             Level::Hourly => "cost_hourly",
             Level::Total => "cost_totals",
+            Level::Account => "account_totals",
         }
     }
 
@@ -49,21 +60,31 @@ impl Level {
             Level::Daily => "user_id, day, project_id, provider, model",
             Level::Hourly => "user_id, hour, project_id",
             Level::Total => "user_id, project_id, provider, model",
+            Level::Account => "user_id",
         }
     }
 
-    /// Whether the table keeps the time, and the provider and model, of a row.
+    /// Whether the table keeps the time, the project, and the provider and model, of a row.
     pub(crate) fn has_time(self) -> bool {
-        self != Level::Total
+        matches!(self, Level::Quarter | Level::Daily | Level::Hourly)
+    }
+
+    pub(crate) fn has_project(self) -> bool {
+        self != Level::Account
     }
 
     pub(crate) fn has_model(self) -> bool {
+        matches!(self, Level::Quarter | Level::Daily | Level::Total)
+    }
+
+    /// Whether the table keeps batch calls and tokens (the hourly trend keeps only cost and calls).
+    pub(crate) fn keeps_tokens(self) -> bool {
         self != Level::Hourly
     }
 
     /// The counter columns of the table.
     pub(crate) fn counter_columns(self) -> Vec<&'static str> {
-        if self.has_model() {
+        if self.keeps_tokens() {
             [&["calls", "unpriced_calls", "batch_calls", "cost_nusd"][..], &TOKEN_COLUMNS[..]].concat()
         } else {
             vec!["calls", "unpriced_calls", "cost_nusd"]
@@ -78,6 +99,7 @@ impl Level {
             Level::Daily => (user_id, start(DAY_MS), project_id, provider.to_owned(), model.to_owned()),
             Level::Hourly => (user_id, start(HOUR_MS), project_id, String::new(), String::new()),
             Level::Total => (user_id, 0, project_id, provider.to_owned(), model.to_owned()),
+            Level::Account => (user_id, 0, 0, String::new(), String::new()),
         }
     }
 }
@@ -108,16 +130,27 @@ impl Counters {
         }
     }
 
-    pub(crate) fn add(&mut self, other: &Counters) {
-        self.calls += other.calls;
-        self.unpriced_calls += other.unpriced_calls;
-        self.batch_calls += other.batch_calls;
-        self.cost_nusd += other.cost_nusd;
-        for (mine, theirs) in self.tokens.iter_mut().zip(other.tokens) {
-            *mine += theirs;
+    /// Adds `other`; on overflow leaves `self` unchanged and says so.
+    pub(crate) fn add(&mut self, other: &Counters) -> Result<(), CounterOverflow> {
+        let sum = |a: i64, b: i64| a.checked_add(b).ok_or(CounterOverflow);
+        let mut tokens = self.tokens;
+        for (mine, theirs) in tokens.iter_mut().zip(other.tokens) {
+            *mine = sum(*mine, theirs)?;
         }
+        *self = Counters {
+            calls: sum(self.calls, other.calls)?,
+            unpriced_calls: sum(self.unpriced_calls, other.unpriced_calls)?,
+            batch_calls: sum(self.batch_calls, other.batch_calls)?,
+            cost_nusd: sum(self.cost_nusd, other.cost_nusd)?,
+            tokens,
+        };
+        Ok(())
     }
 }
+
+/// A sum of counters passed the range of a 64-bit integer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct CounterOverflow;
 
 /// The token columns a rollup keeps, in [`TOKEN_COLUMNS`] order.
 fn token_columns(t: &TokenBuckets) -> [i64; 7] {
@@ -163,17 +196,18 @@ impl RollupChanges {
         provider: &str,
         model: &str,
         counters: &Counters,
-    ) {
+    ) -> Result<(), CounterOverflow> {
         for level in Level::ALL {
             let key = level.key(user_id, time, project_id, provider, model);
-            self.0.entry(level).or_default().entry(key).or_default().add(counters);
+            self.0.entry(level).or_default().entry(key).or_default().add(counters)?;
         }
+        Ok(())
     }
 
     /// Adds a newly stored event.
-    pub(crate) fn add_event(&mut self, user_id: i64, project_id: i64, event: &NewEvent) {
+    pub(crate) fn add_event(&mut self, user_id: i64, project_id: i64, event: &NewEvent) -> Result<(), CounterOverflow> {
         let counters = Counters::of(&event.tokens, event.price.cost(), event.is_batch_tier());
-        self.add(user_id, event.occurred_at, project_id, &event.provider, &event.model, &counters);
+        self.add(user_id, event.occurred_at, project_id, &event.provider, &event.model, &counters)
     }
 
     /// Each level with changes, and its rows in key order.
@@ -212,16 +246,18 @@ where
         if level.has_time() {
             row.push_bind(*time);
         }
-        row.push_bind(*project_id);
+        if level.has_project() {
+            row.push_bind(*project_id);
+        }
         if level.has_model() {
             row.push_bind(provider.as_str()).push_bind(model.as_str());
         }
         row.push_bind(c.calls).push_bind(c.unpriced_calls);
-        if level.has_model() {
+        if level.keeps_tokens() {
             row.push_bind(c.batch_calls);
         }
         row.push_bind(c.cost_nusd);
-        if level.has_model() {
+        if level.keeps_tokens() {
             for tokens in c.tokens {
                 row.push_bind(tokens);
             }

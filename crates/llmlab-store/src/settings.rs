@@ -11,6 +11,10 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 
 use crate::{Pool, StoreError, StoreResult};
 
+/// How long a query waits for a connection before failing (and the API
+/// answering 503): short, so an outage is reported within a client's timeout.
+pub(crate) const POOL_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(2);
+
 /// The two supported databases.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {
@@ -140,7 +144,11 @@ impl DbSettings {
                     .busy_timeout(Duration::from_secs(10))
                     .foreign_keys(true)
                     .disable_statement_logging();
-                let pool = SqlitePoolOptions::new().max_connections(self.max_connections).connect_with(options).await?;
+                let pool = SqlitePoolOptions::new()
+                    .max_connections(self.max_connections)
+                    .acquire_timeout(POOL_ACQUIRE_TIMEOUT)
+                    .connect_with(options)
+                    .await?;
                 Ok(Pool::Sqlite(pool))
             }
             Backend::Postgres => {
@@ -151,7 +159,10 @@ impl DbSettings {
                     .disable_statement_logging();
                 let pool = PgPoolOptions::new()
                     .max_connections(self.max_connections)
-                    .acquire_timeout(Duration::from_secs(10))
+                    // While the database is down a request waits this long for a
+                    // connection, then answers 503: well within a client's timeout
+                    // (the SDK's is 5 s), and long enough for a busy pool.
+                    .acquire_timeout(POOL_ACQUIRE_TIMEOUT)
                     .connect_with(options)
                     .await?;
                 Ok(if self.prepared_statements() { Pool::Postgres(pool) } else { Pool::PostgresPooled(pool) })

@@ -15,6 +15,8 @@ pub struct TestServer {
     log_copier: Option<std::thread::JoinHandle<()>>,
     pub base_url: String,
     db: TestDb,
+    /// The URL the server connects with: the database's own, or one that reaches it another way.
+    database_url: String,
     log: PathBuf,
     _log_dir: tempfile::TempDir,
 }
@@ -23,7 +25,18 @@ impl TestServer {
     /// Starts `binary serve` on a fresh database of `backend`; `None` when
     /// PostgreSQL is not configured (outside CI).
     pub async fn start(binary: &Path, backend: TestBackend) -> Option<TestServer> {
+        Self::start_reaching_database(binary, backend, str::to_owned).await
+    }
+
+    /// [`TestServer::start`], connecting to the database with the URL
+    /// `reach` makes of its own (through a proxy that a test controls, say).
+    pub async fn start_reaching_database(
+        binary: &Path,
+        backend: TestBackend,
+        reach: impl FnOnce(&str) -> String,
+    ) -> Option<TestServer> {
         let db = TestDb::new(backend).await?;
+        let database_url = reach(db.url());
         let log_dir = tempfile::tempdir().expect("a temporary folder");
         let mut server = TestServer {
             binary: binary.to_owned(),
@@ -31,6 +44,7 @@ impl TestServer {
             log_copier: None,
             base_url: String::new(),
             db,
+            database_url,
             log: log_dir.path().join("server.log"),
             _log_dir: log_dir,
         };
@@ -53,7 +67,7 @@ impl TestServer {
     /// Starts the process on `port` (0: any free port) and waits until it listens.
     fn launch(&mut self, port: u16) {
         let mut child = Command::new(&self.binary)
-            .args(["serve", "--host", "127.0.0.1", "--port", &port.to_string(), "--database-url", self.db.url()])
+            .args(["serve", "--host", "127.0.0.1", "--port", &port.to_string(), "--database-url", &self.database_url])
             .env("NO_COLOR", "1")
             // LLMLAB_TEST_SERVER_LOG overrides the filter when a test or benchmark is being diagnosed.
             .env("LLMLAB_LOG", std::env::var("LLMLAB_TEST_SERVER_LOG").unwrap_or_else(|_| "info,sqlx=warn".to_owned()))

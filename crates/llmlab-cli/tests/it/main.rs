@@ -15,6 +15,8 @@ mod server_accounts;
 mod server_costs;
 mod server_crash;
 mod server_events;
+mod server_hardening_money;
 mod server_isolation;
 mod server_openapi;
+mod server_outage;
 mod support;

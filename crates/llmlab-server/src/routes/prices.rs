@@ -84,6 +84,10 @@ pub async fn set(
             _ => ServiceTier::Standard,
         };
         let q = quote(&card, &event.tokens(), tier, &price.model_key).ok()?;
+        // An event this price would make dearer than any one event may be stays unpriced.
+        if q.cost > llmlab_core::Money::MAX_PER_EVENT {
+            return None;
+        }
         Some(Repriced { event: event.clone(), cost: q.cost, source: "custom", priced_as: price.model_key.clone() })
     };
     let (stored, repriced_events) = state.store.set_custom_price(caller.user.id, &price, reprice, now).await?;
