@@ -112,14 +112,13 @@ impl StoreError {
     #[must_use]
     pub fn is_caused_by_rows(&self) -> bool {
         match self {
-            StoreError::OutOfRange => true,
+            StoreError::OutOfRange | StoreError::Database(sqlx::Error::Encode(_)) => true,
             StoreError::Database(sqlx::Error::Database(db)) => {
                 use sqlx::error::ErrorKind;
                 // SQLSTATE class 22 (data exception) and 23 (integrity constraint).
                 db.code().is_some_and(|code| code.starts_with("22") || code.starts_with("23"))
                     || !matches!(db.kind(), ErrorKind::Other)
             }
-            StoreError::Database(sqlx::Error::Encode(_)) => true,
             _ => false,
         }
     }
