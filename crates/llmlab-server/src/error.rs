@@ -36,7 +36,7 @@ impl ErrorCode {
         match self {
             ErrorCode::MissingApiKey | ErrorCode::InvalidApiKey | ErrorCode::RevokedApiKey => StatusCode::UNAUTHORIZED,
             ErrorCode::MalformedJson => StatusCode::BAD_REQUEST,
-            ErrorCode::InvalidField => StatusCode::UNPROCESSABLE_ENTITY,
+            ErrorCode::InvalidField | ErrorCode::TotalOutOfRange => StatusCode::UNPROCESSABLE_ENTITY,
             ErrorCode::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ErrorCode::NotFound => StatusCode::NOT_FOUND,
             ErrorCode::Conflict => StatusCode::CONFLICT,
@@ -44,7 +44,6 @@ impl ErrorCode {
             ErrorCode::UpstreamUnavailable => StatusCode::BAD_GATEWAY,
             ErrorCode::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
             ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
-            ErrorCode::TotalOutOfRange => StatusCode::UNPROCESSABLE_ENTITY,
             ErrorCode::DatabaseUnavailable => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
