@@ -12,6 +12,7 @@ pub mod normalize;
 pub mod provider;
 pub mod recommend;
 pub mod report;
+pub mod token_class;
 pub mod usage;
 
 pub use catalog::{Catalog, ModelEntry, PriceSet, RateCard};
@@ -21,4 +22,4 @@ pub use normalize::{Hints, NormalizeError, ResponseAccumulator, normalize_body, 
 pub use provider::Provider;
 pub use recommend::{ModelUsage, Tip, TipKind, Window, recommend};
 pub use report::CostReport;
-pub use usage::{Anomaly, ApiKind, NormalizedUsage, ServiceTier, TokenBuckets};
+pub use usage::{Anomaly, ApiKind, NormalizedUsage, ServiceTier, TokenBuckets, TokenClass};

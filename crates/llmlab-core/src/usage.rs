@@ -8,62 +8,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::provider::Provider;
 
-/// Token counts in disjoint billing buckets. Every token a provider bills is
-/// in exactly one of `input_tokens`, `cache_read_tokens`, `cache_write_tokens`,
-/// `cache_write_1h_tokens` and `output_tokens`; the remaining fields are
-/// informational parts of those (`reasoning_tokens` and `output_audio_tokens`
-/// of output, `input_audio_tokens` of uncached input, `cache_read_audio_tokens`
-/// of cache reads) or per-request counts.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct TokenBuckets {
-    /// Uncached input tokens.
-    pub input_tokens: u64,
-    /// Input tokens read from the prompt cache.
-    pub cache_read_tokens: u64,
-    /// Prompt-cache writes with the default TTL (Anthropic 5 minutes).
-    pub cache_write_tokens: u64,
-    /// Prompt-cache writes with the extended TTL (Anthropic 1 hour, OpenAI 12 hours).
-    pub cache_write_1h_tokens: u64,
-    /// All billed output, reasoning and audio included.
-    pub output_tokens: u64,
-    /// Reasoning/thinking tokens: part of `output_tokens`, not extra.
-    pub reasoning_tokens: u64,
-    /// Audio tokens: part of `input_tokens`, priced at the audio rate where one exists.
-    pub input_audio_tokens: u64,
-    /// Audio tokens: part of `cache_read_tokens`, priced at the cached-audio rate where one exists (Gemini).
-    pub cache_read_audio_tokens: u64,
-    /// Audio tokens: part of `output_tokens`, priced at the audio rate where one exists.
-    pub output_audio_tokens: u64,
-    /// Server-side web searches billed per request (Anthropic).
-    pub web_search_requests: u64,
-}
-
-/// No single call has ever used a trillion tokens; a larger count is a bug
-/// or garbage, and would overflow the database's 64-bit sums.
-pub const MAX_TOKENS_PER_CALL: u64 = 1_000_000_000_000;
+pub use crate::token_class::{MAX_TOKENS_PER_CALL, TokenBuckets, TokenClass, TooManyTokens};
 
 impl TokenBuckets {
-    /// Rejects counts no real call can have; see [`MAX_TOKENS_PER_CALL`].
-    pub fn check_magnitude(&self) -> Result<(), String> {
-        let fields = [
-            ("input_tokens", self.input_tokens),
-            ("cache_read_tokens", self.cache_read_tokens),
-            ("cache_write_tokens", self.cache_write_tokens),
-            ("cache_write_1h_tokens", self.cache_write_1h_tokens),
-            ("output_tokens", self.output_tokens),
-            ("reasoning_tokens", self.reasoning_tokens),
-            ("input_audio_tokens", self.input_audio_tokens),
-            ("cache_read_audio_tokens", self.cache_read_audio_tokens),
-            ("output_audio_tokens", self.output_audio_tokens),
-            ("web_search_requests", self.web_search_requests),
-        ];
-        match fields.into_iter().find(|(_, n)| *n > MAX_TOKENS_PER_CALL) {
-            Some((name, n)) => Err(format!("`{name}` is {n}, more than one call can use ({MAX_TOKENS_PER_CALL})")),
-            None => Ok(()),
-        }
-    }
-
     /// The prompt size that long-context thresholds are measured on: every
     /// input token, cached or not (see the catalog header).
     #[must_use]
@@ -82,17 +29,13 @@ impl TokenBuckets {
 
     /// Checks the "part of" relations; the first broken one is returned.
     pub fn check_parts(&self) -> Result<(), Anomaly> {
-        let parts = [
-            ("reasoning_tokens", self.reasoning_tokens, "output_tokens", self.output_tokens),
-            ("output_audio_tokens", self.output_audio_tokens, "output_tokens", self.output_tokens),
-            ("input_audio_tokens", self.input_audio_tokens, "input_tokens", self.input_tokens),
-            ("cache_read_audio_tokens", self.cache_read_audio_tokens, "cache_read_tokens", self.cache_read_tokens),
-        ];
-        for (part, part_value, whole, whole_value) in parts {
-            if part_value > whole_value {
+        for (part, count) in self.counts() {
+            let Some(whole) = part.part_of() else { continue };
+            let whole_count = whole.of(self);
+            if count > whole_count {
                 return Err(Anomaly::new(
                     AnomalyKind::PartExceedsWhole,
-                    format!("{part} ({part_value}) is larger than {whole} ({whole_value}) it is part of"),
+                    format!("{} ({count}) is larger than {} ({whole_count}) it is part of", part.name(), whole.name()),
                 ));
             }
         }
@@ -110,16 +53,9 @@ impl Add for TokenBuckets {
 
 impl AddAssign for TokenBuckets {
     fn add_assign(&mut self, rhs: TokenBuckets) {
-        self.input_tokens += rhs.input_tokens;
-        self.cache_read_tokens += rhs.cache_read_tokens;
-        self.cache_write_tokens += rhs.cache_write_tokens;
-        self.cache_write_1h_tokens += rhs.cache_write_1h_tokens;
-        self.output_tokens += rhs.output_tokens;
-        self.reasoning_tokens += rhs.reasoning_tokens;
-        self.input_audio_tokens += rhs.input_audio_tokens;
-        self.cache_read_audio_tokens += rhs.cache_read_audio_tokens;
-        self.output_audio_tokens += rhs.output_audio_tokens;
-        self.web_search_requests += rhs.web_search_requests;
+        for (class, count) in rhs.counts() {
+            *class.of_mut(self) += count;
+        }
     }
 }
 
@@ -135,6 +71,27 @@ pub enum ServiceTier {
 }
 
 impl ServiceTier {
+    /// Reads a tier as providers and callers name it (any case): `batch`,
+    /// `flex` and `priority` are theirs; `standard`, `default`, `auto`,
+    /// `scale`, `on_demand` and an empty name bill at standard rates. Any
+    /// other name (a tier newer than the catalog, such as OpenAI's `fast`)
+    /// bills at standard rates too, and the note says so: providers add tiers
+    /// faster than catalogs. The one place tier names are mapped.
+    #[must_use]
+    pub fn from_name(name: &str) -> (ServiceTier, Option<String>) {
+        let name = name.trim();
+        match name.to_ascii_lowercase().as_str() {
+            "batch" => (ServiceTier::Batch, None),
+            "flex" => (ServiceTier::Flex, None),
+            "priority" => (ServiceTier::Priority, None),
+            "standard" | "default" | "auto" | "scale" | "on_demand" | "" => (ServiceTier::Standard, None),
+            _ => (
+                ServiceTier::Standard,
+                Some(format!("service tier `{name}` has no catalog prices; priced at standard rates")),
+            ),
+        }
+    }
+
     #[must_use]
     pub fn as_str(self) -> &'static str {
         match self {
@@ -274,6 +231,19 @@ mod tests {
         };
         assert_eq!(b.prompt_tokens(), 12_050);
         assert_eq!(b.total_tokens(), 12_350);
+    }
+
+    #[test]
+    fn tier_names_map_once_and_unknown_ones_are_noted() {
+        assert_eq!(ServiceTier::from_name("Priority"), (ServiceTier::Priority, None));
+        assert_eq!(ServiceTier::from_name(" flex "), (ServiceTier::Flex, None));
+        assert_eq!(ServiceTier::from_name("auto"), (ServiceTier::Standard, None));
+        for tier in [ServiceTier::Standard, ServiceTier::Batch, ServiceTier::Flex, ServiceTier::Priority] {
+            assert_eq!(ServiceTier::from_name(tier.as_str()), (tier, None), "stored names read back");
+        }
+        let (tier, note) = ServiceTier::from_name("fast");
+        assert_eq!(tier, ServiceTier::Standard);
+        assert!(note.unwrap().contains("`fast`"));
     }
 
     #[test]

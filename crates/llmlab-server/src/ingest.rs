@@ -282,7 +282,7 @@ fn usage_of(
                 output_audio_tokens: value(event.output_audio_tokens),
                 web_search_requests: value(event.web_search_requests),
             };
-            buckets.check_magnitude().map_err(|e| ApiError::invalid(&field_of(&e, name), e))?;
+            buckets.check_magnitude().map_err(|e| ApiError::invalid(&name(e.class.name()), e))?;
             Ok(Some(NormalizedUsage::from_buckets(provider.clone(), Some(model.to_owned()), buckets)))
         }
         (None, false) => Ok(None),
@@ -330,31 +330,14 @@ fn json_depth(json: &str) -> usize {
     deepest
 }
 
-/// The bucket a magnitude error is about (its message starts with the field name).
-fn field_of(message: &str, name: &impl Fn(&str) -> String) -> String {
-    let field = message.trim_start_matches('`').split('`').next().unwrap_or("tokens");
-    name(field)
-}
-
 /// The tier the call was billed on: `batch: true` wins, then the event's
 /// `service_tier`, then what the raw usage says (Anthropic's `service_tier`).
-/// A tier with no catalog prices (OpenAI's `fast`, say) bills at standard
-/// rates and says so in a note; providers add tiers faster than catalogs.
 fn service_tier(event: &TrackEvent, usage: Option<&NormalizedUsage>) -> (ServiceTier, Option<String>) {
     if event.batch == Some(true) {
         return (ServiceTier::Batch, None);
     }
     if let Some(tier) = &event.service_tier {
-        return match tier.trim().to_ascii_lowercase().as_str() {
-            "batch" => (ServiceTier::Batch, None),
-            "flex" => (ServiceTier::Flex, None),
-            "priority" => (ServiceTier::Priority, None),
-            "standard" | "default" | "auto" | "scale" | "on_demand" | "" => (ServiceTier::Standard, None),
-            other => (
-                ServiceTier::Standard,
-                Some(format!("service tier `{other}` has no catalog prices; priced at standard rates")),
-            ),
-        };
+        return ServiceTier::from_name(tier);
     }
     (usage.map_or(ServiceTier::Standard, |u| u.service_tier), None)
 }

@@ -109,19 +109,13 @@ pub(crate) fn normalize(usage: &AnthropicUsage) -> Result<NormalizedUsage, Strin
         output_audio_tokens: 0,
         web_search_requests: usage.server_tool_use.and_then(|s| s.web_search_requests).unwrap_or(0),
     };
-    buckets.check_magnitude()?;
+    buckets.check_magnitude().map_err(|e| e.to_string())?;
     if let Err(anomaly) = buckets.check_parts() {
         anomalies.push(anomaly);
     }
-    let service_tier = match usage.service_tier.as_deref() {
-        Some("batch") => ServiceTier::Batch,
-        Some("priority") => ServiceTier::Priority,
-        None | Some("standard") => ServiceTier::Standard,
-        Some(other) => {
-            notes.push(format!("service tier `{other}` has no catalog prices; priced at standard rates"));
-            ServiceTier::Standard
-        }
-    };
+    let (service_tier, tier_note) =
+        usage.service_tier.as_deref().map_or((ServiceTier::Standard, None), ServiceTier::from_name);
+    notes.extend(tier_note);
     Ok(NormalizedUsage {
         provider: Provider::Anthropic,
         api: Some(ApiKind::AnthropicMessages),

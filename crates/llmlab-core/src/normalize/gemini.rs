@@ -99,7 +99,7 @@ pub(crate) fn normalize(usage: &GeminiUsage) -> Result<NormalizedUsage, String> 
         output_audio_tokens: audio_tokens(usage.candidates_tokens_details.as_ref()),
         web_search_requests: 0,
     };
-    buckets.check_magnitude()?;
+    buckets.check_magnitude().map_err(|e| e.to_string())?;
     if let Err(anomaly) = buckets.check_parts() {
         anomalies.push(anomaly);
     }

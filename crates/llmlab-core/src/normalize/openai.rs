@@ -73,15 +73,7 @@ impl OpenAiUsage {
 /// Maps an OpenAI response's `service_tier` to the tier it was billed on.
 /// `default`, `auto` and `scale` bill at standard rates.
 pub(crate) fn service_tier(value: Option<&str>) -> (ServiceTier, Option<String>) {
-    match value {
-        Some("flex") => (ServiceTier::Flex, None),
-        Some("priority") => (ServiceTier::Priority, None),
-        None | Some("default" | "auto" | "scale" | "standard") => (ServiceTier::Standard, None),
-        Some(other) => (
-            ServiceTier::Standard,
-            Some(format!("service tier `{other}` has no catalog prices; priced at standard rates")),
-        ),
-    }
+    value.map_or((ServiceTier::Standard, None), ServiceTier::from_name)
 }
 
 /// Normalizes one OpenAI usage object. `api` is the API the caller knows
@@ -161,7 +153,7 @@ pub(crate) fn normalize(usage: &OpenAiUsage, api: Option<ApiKind>) -> Result<Nor
         output_audio_tokens: output_details.and_then(|d| d.audio_tokens).unwrap_or(0),
         web_search_requests: 0,
     };
-    buckets.check_magnitude()?;
+    buckets.check_magnitude().map_err(|e| e.to_string())?;
     if let Err(anomaly) = buckets.check_parts() {
         anomalies.push(anomaly);
     }

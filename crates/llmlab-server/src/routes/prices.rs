@@ -77,12 +77,7 @@ pub async fn set(
         if provider.as_ref().is_some_and(|p| p.as_str() != event.provider) {
             return None;
         }
-        let tier = match event.service_tier.as_str() {
-            "batch" => ServiceTier::Batch,
-            "flex" => ServiceTier::Flex,
-            "priority" => ServiceTier::Priority,
-            _ => ServiceTier::Standard,
-        };
+        let (tier, _) = ServiceTier::from_name(&event.service_tier);
         let q = quote(&card, &event.tokens(), tier, &price.model_key).ok()?;
         // An event this price would make dearer than any one event may be stays unpriced.
         if q.cost > llmlab_core::Money::MAX_PER_EVENT {
