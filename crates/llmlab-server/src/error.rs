@@ -23,6 +23,9 @@ pub enum ErrorCode {
     UpstreamUnavailable,
     UpstreamTimeout,
     Internal,
+    /// A state-changing request authenticated by the session cookie that
+    /// does not come from this server's own pages (CSRF).
+    CrossSiteRequest,
 }
 
 impl ErrorCode {
@@ -39,6 +42,7 @@ impl ErrorCode {
             ErrorCode::UpstreamUnavailable => StatusCode::BAD_GATEWAY,
             ErrorCode::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
             ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            ErrorCode::CrossSiteRequest => StatusCode::FORBIDDEN,
         }
     }
 
@@ -57,6 +61,7 @@ impl ErrorCode {
             ErrorCode::UpstreamUnavailable => "upstream_unavailable",
             ErrorCode::UpstreamTimeout => "upstream_timeout",
             ErrorCode::Internal => "internal_error",
+            ErrorCode::CrossSiteRequest => "cross_site_request",
         }
     }
 }
