@@ -158,9 +158,10 @@ def test_a_page_on_another_port_cannot_change_the_account_with_the_session_cooki
         page.goto(f"{elsewhere}/")
         with page.expect_response(f"{server.base_url}/api/budgets") as answer:
             page.evaluate(
-                # The request goes out; Chromium then keeps the JSON answer from the page (ORB), so the fetch fails.
+                # A Blob without a type sends no Content-Type. The request goes out; Chromium then keeps
+                # the JSON answer from the page (ORB), so the fetch itself fails.
                 """(url) => fetch(url, { method: 'POST', credentials: 'include', mode: 'no-cors',
-                                         body: JSON.stringify({ amount_usd: '1' }) }).catch(() => null)""",
+                                         body: new Blob(['{"amount_usd": "1"}']) }).catch(() => null)""",
                 f"{server.base_url}/api/budgets",
             )
     finally:
