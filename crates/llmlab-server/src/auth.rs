@@ -133,7 +133,9 @@ fn presented_key(parts: &Parts) -> Result<(String, KeySource), ApiError> {
 /// The 403 for a cookie-authenticated request that does not come from this server's pages.
 fn cross_site_error(refusal: &CrossSite) -> ApiError {
     let why = match refusal {
-        CrossSite::FetchSite(site) => format!("the browser says it comes from another site (`Sec-Fetch-Site: {site}`)"),
+        CrossSite::FetchSite(site) => {
+            format!("the browser says another site or origin sent it (`Sec-Fetch-Site: {site}`)")
+        }
         CrossSite::Origin(origin) => format!(
             "it comes from `{origin}`, not from this server (behind a reverse proxy, pass the original `Host` header on)"
         ),
