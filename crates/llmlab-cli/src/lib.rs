@@ -8,6 +8,7 @@ mod client;
 mod commands;
 mod config;
 mod display;
+mod logging;
 mod printer;
 
 use std::process::ExitCode;

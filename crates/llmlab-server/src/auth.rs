@@ -17,6 +17,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::error::{ApiError, ErrorCode};
+use crate::session::{self, CrossSite};
 use crate::state::AppState;
 
 const PREFIX: &str = "llm_";
@@ -89,30 +90,66 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let key = presented_key(parts)?;
+        let (key, source) = presented_key(parts)?;
+        // A browser attaches the cookie to requests other pages make; a header key it never adds by itself.
+        if source == KeySource::Cookie && !parts.method.is_safe() {
+            session::check_same_origin(&parts.headers, &parts.uri, state.settings.secure_cookies)
+                .map_err(|refusal| cross_site_error(&refusal))?;
+        }
         authenticate(state, &key).await
     }
 }
 
+/// Where a request's key came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum KeySource {
+    /// `Authorization: Bearer` or `X-LLMLab-Key`.
+    Header,
+    /// The dashboard's session cookie.
+    Cookie,
+}
+
 /// The key a request carries: `Authorization: Bearer`, `X-LLMLab-Key`, or the dashboard's session cookie.
-fn presented_key(parts: &Parts) -> Result<String, ApiError> {
+fn presented_key(parts: &Parts) -> Result<(String, KeySource), ApiError> {
     let header = |name| parts.headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim);
     if let Some(value) = header(KEY_HEADER) {
-        return Ok(value.to_owned());
+        return Ok((value.to_owned(), KeySource::Header));
     }
     if let Some(value) = header(AUTHORIZATION.as_str()) {
         let token = value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer ")).ok_or_else(|| {
             ApiError::new(ErrorCode::InvalidApiKey, "the Authorization header must be `Bearer llm_…`")
         })?;
-        return Ok(token.trim().to_owned());
+        return Ok((token.trim().to_owned(), KeySource::Header));
     }
-    if let Some(key) = crate::session::key_from_cookie(&parts.headers) {
-        return Ok(key);
+    if let Some(key) = session::key_from_cookie(&parts.headers) {
+        return Ok((key, KeySource::Cookie));
     }
     Err(ApiError::new(
         ErrorCode::MissingApiKey,
         "no API key: send `Authorization: Bearer llm_…` (create one with `llmlab init` or POST /api/auth/signup)",
     ))
+}
+
+/// The 403 for a cookie-authenticated request that does not come from this server's pages.
+fn cross_site_error(refusal: &CrossSite) -> ApiError {
+    let why = match refusal {
+        CrossSite::FetchSite(site) => {
+            format!("the browser says another site or origin sent it (`Sec-Fetch-Site: {site}`)")
+        }
+        CrossSite::Origin(origin) => format!(
+            "it comes from `{origin}`, not from this server (behind a reverse proxy, pass the original `Host` header on)"
+        ),
+        CrossSite::Unknown => {
+            "it has neither an `Origin` nor a `Sec-Fetch-Site` header to show where it comes from".to_owned()
+        }
+    };
+    ApiError::new(
+        ErrorCode::CrossSiteRequest,
+        format!(
+            "refused: this request changes data with the dashboard's session cookie, but {why}; only this server's \
+             own pages may do that. Scripts and other tools must send `Authorization: Bearer llm_…` instead"
+        ),
+    )
 }
 
 /// Checks a presented key and returns its account.

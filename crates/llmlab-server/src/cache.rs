@@ -1,40 +1,46 @@
 //! A small time-bounded cache for lookups every request makes (the API key's
-//! row, the account's custom prices). Entries live [`CACHE_TTL`]; the server
-//! that changes the data removes them at once, and other replicas see the
-//! change within the TTL.
+//! row, the account's custom prices). The server that changes the data
+//! removes the entries at once; other replicas see the change when their
+//! entry expires, after the cache's time to live.
 
 use std::collections::HashMap;
 use std::hash::Hash;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-/// How long a cached lookup is trusted.
-pub const CACHE_TTL: Duration = Duration::from_secs(2);
+/// How long a replica trusts a cached API key row and its account: a key
+/// revoked (or a setting changed) on one replica is refused (applied) by
+/// every other replica at most this long after. docs/proxy.md and
+/// docs/deployment.md state this figure.
+pub const KEY_CACHE_TTL: Duration = Duration::from_secs(1);
+/// How long a replica trusts an account's cached custom prices.
+pub const PRICE_CACHE_TTL: Duration = Duration::from_secs(2);
 /// Past this many entries, stale ones are dropped on insert.
 const SWEEP_ABOVE: usize = 10_000;
 
-/// A map whose entries expire.
+/// A map whose entries expire after a fixed time to live.
 pub struct TtlCache<K, V> {
+    ttl: Duration,
     entries: Mutex<HashMap<K, (Instant, V)>>,
 }
 
-impl<K: Eq + Hash, V: Clone> Default for TtlCache<K, V> {
-    fn default() -> Self {
-        TtlCache { entries: Mutex::new(HashMap::new()) }
-    }
-}
-
 impl<K: Eq + Hash, V: Clone> TtlCache<K, V> {
-    /// The value, if cached less than [`CACHE_TTL`] ago.
+    /// An empty cache whose entries live `ttl`.
+    #[must_use]
+    pub fn new(ttl: Duration) -> Self {
+        TtlCache { ttl, entries: Mutex::new(HashMap::new()) }
+    }
+
+    /// The value, if cached less than the time to live ago.
     pub fn get(&self, key: &K) -> Option<V> {
         let entries = self.entries.lock().expect("cache lock");
-        entries.get(key).filter(|(at, _)| at.elapsed() < CACHE_TTL).map(|(_, v)| v.clone())
+        entries.get(key).filter(|(at, _)| at.elapsed() < self.ttl).map(|(_, v)| v.clone())
     }
 
     pub fn insert(&self, key: K, value: V) {
         let mut entries = self.entries.lock().expect("cache lock");
         if entries.len() > SWEEP_ABOVE {
-            entries.retain(|_, (at, _)| at.elapsed() < CACHE_TTL);
+            entries.retain(|_, (at, _)| at.elapsed() < self.ttl);
         }
         entries.insert(key, (Instant::now(), value));
     }
@@ -51,12 +57,31 @@ mod tests {
 
     #[test]
     fn entries_can_be_dropped_by_predicate() {
-        let cache: TtlCache<&str, i32> = TtlCache::default();
+        let cache: TtlCache<&str, i32> = TtlCache::new(Duration::from_mins(1));
         cache.insert("a", 1);
         cache.insert("b", 2);
         assert_eq!(cache.get(&"a"), Some(1));
         cache.retain(|_, v| *v != 1);
         assert_eq!(cache.get(&"a"), None);
         assert_eq!(cache.get(&"b"), Some(2));
+    }
+
+    #[test]
+    fn entries_expire_after_their_time_to_live() {
+        let cache: TtlCache<&str, i32> = TtlCache::new(Duration::ZERO);
+        cache.insert("a", 1);
+        assert_eq!(cache.get(&"a"), None);
+    }
+
+    /// The docs promise what the code does.
+    #[test]
+    fn the_docs_state_the_key_cache_time_to_live() {
+        assert_eq!(KEY_CACHE_TTL, Duration::from_secs(1), "update docs/proxy.md and docs/deployment.md too");
+        for (doc, text) in [
+            ("docs/proxy.md", include_str!("../../../docs/proxy.md")),
+            ("docs/deployment.md", include_str!("../../../docs/deployment.md")),
+        ] {
+            assert!(text.contains("within 1 second"), "{doc} must say a revoked key is refused within 1 second");
+        }
     }
 }

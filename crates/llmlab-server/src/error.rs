@@ -25,6 +25,9 @@ pub enum ErrorCode {
     Internal,
     TotalOutOfRange,
     DatabaseUnavailable,
+    /// A state-changing request authenticated by the session cookie that
+    /// does not come from this server's own pages (CSRF).
+    CrossSiteRequest,
 }
 
 /// What a 503 tells clients to wait before retrying, in seconds.
@@ -45,6 +48,7 @@ impl ErrorCode {
             ErrorCode::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
             ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             ErrorCode::DatabaseUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ErrorCode::CrossSiteRequest => StatusCode::FORBIDDEN,
         }
     }
 
@@ -65,6 +69,7 @@ impl ErrorCode {
             ErrorCode::Internal => "internal_error",
             ErrorCode::TotalOutOfRange => "total_out_of_range",
             ErrorCode::DatabaseUnavailable => "database_unavailable",
+            ErrorCode::CrossSiteRequest => "cross_site_request",
         }
     }
 }

@@ -51,7 +51,9 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
         title = "LLMLab",
         description = "Exact LLM cost tracking. Authenticate with `Authorization: Bearer llm_…` (get a key from \
                        `POST /api/auth/signup`). Money is a decimal string in fields ending `_usd`; times are RFC 3339. \
-                       Errors are `{\"error\": {\"code\", \"message\"}}`."
+                       Errors are `{\"error\": {\"code\", \"message\"}}`. A request that changes data with the \
+                       dashboard's session cookie instead of a key must come from the dashboard's own pages \
+                       (`Origin` / `Sec-Fetch-Site`), or it gets 403 `cross_site_request`."
     ),
     paths(proxy::docs::openai, proxy::docs::anthropic, proxy::docs::gemini),
     modifiers(&ApiKeySecurity),

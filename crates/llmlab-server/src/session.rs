@@ -1,9 +1,15 @@
 //! The dashboard's session cookie: the API key the user signed in with, in an
 //! `HttpOnly; SameSite=Strict` cookie, so page scripts never see it and it is
 //! never in a URL or in localStorage.
+//!
+//! `SameSite=Strict` does not tell ports apart (another app on
+//! `127.0.0.1:9999` is the "same site"), so a request that changes state
+//! with the cookie must also prove it comes from this server's own pages:
+//! [`check_same_origin`].
 
-use axum::http::HeaderMap;
-use axum::http::header::COOKIE;
+use axum::http::header::{COOKIE, HOST, ORIGIN};
+use axum::http::uri::Authority;
+use axum::http::{HeaderMap, Uri};
 
 /// The cookie's name.
 pub const COOKIE_NAME: &str = "llmlab_session";
@@ -34,9 +40,130 @@ pub fn sign_out_cookie() -> String {
     format!("{COOKIE_NAME}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0")
 }
 
+/// Why a state-changing request authenticated by the cookie was refused.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CrossSite {
+    /// The browser says the request comes from elsewhere (`Sec-Fetch-Site`).
+    FetchSite(String),
+    /// `Origin` is not the origin this request was sent to.
+    Origin(String),
+    /// Neither header: browsers send one of them on every such request,
+    /// so its origin cannot be known.
+    Unknown,
+}
+
+/// Accepts a request only if it comes from this server's own pages:
+/// `Sec-Fetch-Site`, when present, must be `same-origin` (or `none`: the
+/// user's own action), and `Origin`, when present, must be this server; at
+/// least one of them must be present. `https` (the server runs with
+/// `--secure-cookies`, so behind HTTPS) also requires an `https` origin.
+///
+/// # Errors
+/// [`CrossSite`] says which header failed.
+pub fn check_same_origin(headers: &HeaderMap, uri: &Uri, https: bool) -> Result<(), CrossSite> {
+    let text = |name| headers.get(name).map(|v| v.to_str().unwrap_or("(not text)").trim());
+    let fetch_site = text("sec-fetch-site");
+    let origin = text(ORIGIN.as_str());
+    if let Some(site) = fetch_site
+        && site != "same-origin"
+        && site != "none"
+    {
+        return Err(CrossSite::FetchSite(site.to_owned()));
+    }
+    if let Some(origin) = origin
+        && !is_origin_of(origin, request_authority(headers, uri).as_ref(), https)
+    {
+        return Err(CrossSite::Origin(origin.to_owned()));
+    }
+    if fetch_site.is_none() && origin.is_none() {
+        return Err(CrossSite::Unknown);
+    }
+    Ok(())
+}
+
+/// Where the request was sent: `Host` (HTTP/1.1), or the URI's authority (HTTP/2).
+fn request_authority(headers: &HeaderMap, uri: &Uri) -> Option<Authority> {
+    let host = headers.get(HOST).and_then(|v| v.to_str().ok()).and_then(|h| h.trim().parse().ok());
+    host.or_else(|| uri.authority().cloned())
+}
+
+/// True when `origin` (`scheme://host[:port]`) names `host`. The server sees
+/// plain HTTP even behind a TLS proxy, so the scheme only sets the default
+/// port, except that an HTTPS deployment accepts `https` origins only.
+fn is_origin_of(origin: &str, host: Option<&Authority>, https: bool) -> bool {
+    let Ok(origin) = origin.parse::<Uri>() else { return false };
+    let (Some(scheme), Some(authority), Some(host)) = (origin.scheme_str(), origin.authority(), host) else {
+        return false;
+    };
+    let default_port = match scheme {
+        "https" => 443,
+        "http" if !https => 80,
+        _ => return false,
+    };
+    authority.host().eq_ignore_ascii_case(host.host())
+        && authority.port_u16().unwrap_or(default_port) == host.port_u16().unwrap_or(default_port)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn check(pairs: &[(&'static str, &'static str)], https: bool) -> Result<(), CrossSite> {
+        let mut headers = HeaderMap::new();
+        for (name, value) in pairs {
+            headers.insert(*name, value.parse().unwrap());
+        }
+        check_same_origin(&headers, &Uri::from_static("/api/budgets"), https)
+    }
+
+    #[test]
+    fn the_dashboards_own_requests_pass() {
+        let own = [("host", "127.0.0.1:8787"), ("origin", "http://127.0.0.1:8787"), ("sec-fetch-site", "same-origin")];
+        assert_eq!(check(&own, false), Ok(()));
+        assert_eq!(check(&own[..2], false), Ok(()), "an older browser sends only Origin");
+        assert_eq!(check(&[own[0], own[2]], false), Ok(()), "Sec-Fetch-Site alone");
+        assert_eq!(check(&[("host", "[::1]:8787"), ("origin", "http://[::1]:8787")], false), Ok(()));
+        assert_eq!(check(&[("host", "LLMLab.example.com"), ("origin", "https://llmlab.example.com")], true), Ok(()));
+        assert_eq!(
+            check(&[("host", "llmlab.example.com:443"), ("origin", "https://llmlab.example.com")], true),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn requests_from_elsewhere_are_refused() {
+        let host = ("host", "127.0.0.1:8787");
+        let refused = |pairs: &[(&'static str, &'static str)], https| check(pairs, https).unwrap_err();
+        assert_eq!(
+            refused(&[host, ("sec-fetch-site", "cross-site")], false),
+            CrossSite::FetchSite("cross-site".into())
+        );
+        assert_eq!(refused(&[host, ("sec-fetch-site", "same-site")], false), CrossSite::FetchSite("same-site".into()));
+        for origin in [
+            "http://evil.example",
+            "http://127.0.0.1:9999",
+            "http://127.0.0.1",
+            "null",
+            "file://",
+            "https://127.0.0.1:8787/x y",
+        ] {
+            let pairs = [host, ("origin", origin)];
+            assert!(matches!(refused(&pairs, false), CrossSite::Origin(_)), "{origin}");
+        }
+        assert!(matches!(
+            refused(&[host, ("origin", "http://127.0.0.1:8787"), ("sec-fetch-site", "cross-site")], false),
+            CrossSite::FetchSite(_)
+        ));
+        assert!(matches!(
+            refused(&[host, ("origin", "http://evil.example"), ("sec-fetch-site", "same-origin")], false),
+            CrossSite::Origin(_)
+        ));
+        assert_eq!(refused(&[host], false), CrossSite::Unknown);
+        // Behind HTTPS, a plain-HTTP page on the same host is another origin.
+        let http_page = [("host", "llmlab.example.com"), ("origin", "http://llmlab.example.com")];
+        assert!(matches!(refused(&http_page, true), CrossSite::Origin(_)));
+        assert!(matches!(refused(&[("origin", "http://127.0.0.1:8787")], false), CrossSite::Origin(_)), "no Host");
+    }
 
     #[test]
     fn finds_the_session_among_other_cookies() {

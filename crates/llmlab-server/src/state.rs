@@ -9,7 +9,7 @@ use llmlab_core::Catalog;
 use llmlab_store::Store;
 
 use crate::budget::Budgets;
-use crate::cache::TtlCache;
+use crate::cache::{KEY_CACHE_TTL, PRICE_CACHE_TTL, TtlCache};
 use crate::error::ApiResult;
 use crate::ingest::{CustomPrices, EventWriter};
 
@@ -48,8 +48,8 @@ impl AppState {
             writer,
             budgets: Budgets::default(),
             key_touches: Mutex::new(HashMap::new()),
-            keys: TtlCache::default(),
-            prices: TtlCache::default(),
+            keys: TtlCache::new(KEY_CACHE_TTL),
+            prices: TtlCache::new(PRICE_CACHE_TTL),
             settings,
         }))
     }

@@ -87,6 +87,13 @@ impl TestDb {
         }
     }
 
+    /// Another handle on the same database that does not drop it: for a
+    /// second server on it. The original must outlive it.
+    #[must_use]
+    pub fn shared(&self) -> TestDb {
+        TestDb { url: self.url.clone(), backend: self.backend, _dir: None, postgres: None }
+    }
+
     #[must_use]
     pub fn url(&self) -> &str {
         &self.url

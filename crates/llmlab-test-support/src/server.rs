@@ -52,6 +52,25 @@ impl TestServer {
         Some(server)
     }
 
+    /// Another server process on the same database, as a second replica
+    /// behind a load balancer would be; `self` must outlive it.
+    #[must_use]
+    pub fn replica(&self) -> TestServer {
+        let log_dir = tempfile::tempdir().expect("a temporary folder");
+        let mut replica = TestServer {
+            binary: self.binary.clone(),
+            child: None,
+            log_copier: None,
+            base_url: String::new(),
+            db: self.db.shared(),
+            database_url: self.database_url.clone(),
+            log: log_dir.path().join("server.log"),
+            _log_dir: log_dir,
+        };
+        replica.launch(0);
+        replica
+    }
+
     /// The database the server uses.
     #[must_use]
     pub fn db(&self) -> &TestDb {

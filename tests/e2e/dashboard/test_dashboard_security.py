@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import http.server
 import re
+import threading
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -122,3 +124,51 @@ def test_pages_send_a_strict_content_security_policy_and_no_sniff(server: Any) -
     assert headers["content-type"].startswith("text/javascript")
     assert headers["cache-control"] == "public, max-age=31536000, immutable"
     assert headers["x-content-type-options"] == "nosniff"
+
+
+class _ElsewherePage(http.server.BaseHTTPRequestHandler):
+    """Another app on this host: one empty page."""
+
+    def do_GET(self) -> None:
+        body = b"<!doctype html><title>elsewhere</title>"
+        self.send_response(200)
+        self.send_header("content-type", "text/html")
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *_: Any) -> None:
+        pass
+
+
+def test_a_page_on_another_port_cannot_change_the_account_with_the_session_cookie(server: Any, tab: Any) -> None:
+    """`SameSite=Strict` does not tell ports apart, so Chromium sends the session cookie with a
+    request from another app on this host; the server refuses the write (403 `cross_site_request`)."""
+    page = tab.page
+    key = server.signup()
+    tab.goto("/dashboard")
+    page.get_by_label("API key", exact=True).fill(key)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="Dashboard", exact=True)).to_be_visible()
+    other_app = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _ElsewherePage)
+    threading.Thread(target=other_app.serve_forever, daemon=True).start()
+    elsewhere = f"http://127.0.0.1:{other_app.server_address[1]}"
+
+    try:
+        page.goto(f"{elsewhere}/")
+        with page.expect_response(f"{server.base_url}/api/budgets") as answer:
+            page.evaluate(
+                # A Blob without a type sends no Content-Type. The request goes out; Chromium then keeps
+                # the JSON answer from the page (ORB), so the fetch itself fails.
+                """(url) => fetch(url, { method: 'POST', credentials: 'include', mode: 'no-cors',
+                                         body: new Blob(['{"amount_usd": "1"}']) }).catch(() => null)""",
+                f"{server.base_url}/api/budgets",
+            )
+    finally:
+        other_app.shutdown()
+
+    # 403 (`cross_site_request`; the body is hidden from the page), not 401 `missing_api_key`:
+    # Chromium did send the cookie, so the attack is real.
+    assert answer.value.status == 403
+    status, body = server.request("GET", "/api/budgets", key=key)
+    assert (status, body["budget"]) == (200, None)

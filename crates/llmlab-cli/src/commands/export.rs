@@ -23,7 +23,9 @@ Examples:
 Columns: timestamp, event_id, provider, model, project, the token buckets
 (input, cache read, cache write 5m/1h, output, reasoning, web search
 requests), cost_usd (empty when unpriced), cost_source, priced_as,
-unpriced_reason, service_tier, latency_ms, status, tags (JSON).";
+unpriced_reason, service_tier, latency_ms, status, tags (JSON). A text cell
+starting with =, +, -, @, tab or carriage return gets a leading ' so that a
+spreadsheet shows it instead of running it as a formula.";
 
 /// Export your events as CSV (header row, one row per event)
 #[derive(Args)]

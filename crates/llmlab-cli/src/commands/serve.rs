@@ -146,6 +146,7 @@ async fn shutdown_signal() {
 }
 
 /// Logs to stderr; `LLMLAB_LOG` filters, `LLMLAB_LOG_FORMAT=json` for machines.
+/// Text lines escape control characters in values, so a request cannot forge a line.
 fn init_logging() {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_env("LLMLAB_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
@@ -153,7 +154,10 @@ fn init_logging() {
     let installed = if std::env::var("LLMLAB_LOG_FORMAT").is_ok_and(|f| f == "json") {
         builder.json().try_init()
     } else {
-        builder.with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())).try_init()
+        builder
+            .fmt_fields(crate::logging::EscapedFields)
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .try_init()
     };
     let _ = installed;
 }

@@ -153,18 +153,8 @@ pub async fn export(
     Query(query): Query<ExportQuery>,
 ) -> ApiResult<Response> {
     let (tz, _) = crate::summary::time_zone(query.tz.as_deref(), &caller.user)?;
-    let day_start = |field: &str, text: &str| -> ApiResult<i64> {
-        let date: jiff::civil::Date = text
-            .trim()
-            .parse()
-            .map_err(|_| ApiError::invalid(field, format!("`{text}` is not a date such as `2026-11-27`")))?;
-        Ok(date.to_zoned(tz.clone()).map_err(ApiError::internal)?.timestamp().as_millisecond())
-    };
-    let from = query.from.as_deref().map(|t| day_start("from", t)).transpose()?.unwrap_or(0);
-    let to = match query.to.as_deref() {
-        Some(t) => day_start("to", t)? + 86_400_000,
-        None => i64::MAX,
-    };
+    let from = query.from.as_deref().map(|t| export_bound("from", t, &tz, false)).transpose()?.unwrap_or(0);
+    let to = query.to.as_deref().map(|t| export_bound("to", t, &tz, true)).transpose()?.unwrap_or(i64::MAX);
     if from >= to {
         return Err(ApiError::invalid("to", "must not be before `from`"));
     }
@@ -200,13 +190,45 @@ pub async fn export(
         .into_response())
 }
 
+/// The millisecond where the day `text` (`YYYY-MM-DD` in `tz`) starts, or,
+/// with `end`, where the next day starts. A date that parses can still be
+/// beyond the range of a timestamp (`9999-12-31`, `-009999-01-01`): that is
+/// the caller's 422, not a 500.
+fn export_bound(field: &str, text: &str, tz: &jiff::tz::TimeZone, end: bool) -> ApiResult<i64> {
+    let date: jiff::civil::Date = text
+        .trim()
+        .parse()
+        .map_err(|_| ApiError::invalid(field, format!("`{text}` is not a date such as `2026-11-27`")))?;
+    // The next day's start, not start + 24 h: a day is 23 or 25 hours long when the clocks change.
+    let day = if end { date.tomorrow().ok() } else { Some(date) };
+    let start = day.and_then(|day| day.to_zoned(tz.clone()).ok());
+    start.map(|start| start.timestamp().as_millisecond()).ok_or_else(|| {
+        let instead = if end { "to the last event" } else { "from the first event" };
+        ApiError::invalid(
+            field,
+            format!("`{text}` is outside the dates this server handles; leave `{field}` out to export {instead}"),
+        )
+    })
+}
+
+/// A text cell made safe to open in a spreadsheet: a leading `=`, `+`, `-`,
+/// `@`, tab or carriage return would make the spreadsheet run the cell as a
+/// formula, so such a cell gets a leading `'` (OWASP's advice for CSV
+/// injection). The CSV writer still quotes the cell as needed.
+fn text_cell(value: &str) -> String {
+    if value.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{value}") } else { value.to_owned() }
+}
+
+/// One CSV row. Only text cells go through [`text_cell`]: numbers (token
+/// counts, costs, latency) stay numbers a spreadsheet can add up.
 fn row_of(e: &StoredEvent) -> [String; 20] {
+    let text = |value: Option<&str>| text_cell(value.unwrap_or_default());
     [
-        rfc3339(e.occurred_at),
-        e.event_id.clone(),
-        e.provider.clone(),
-        e.model.clone(),
-        e.project.clone(),
+        text_cell(&rfc3339(e.occurred_at)),
+        text_cell(&e.event_id),
+        text_cell(&e.provider),
+        text_cell(&e.model),
+        text_cell(&e.project),
         e.input_tokens.to_string(),
         e.cache_read_tokens.to_string(),
         e.cache_write_tokens.to_string(),
@@ -215,13 +237,13 @@ fn row_of(e: &StoredEvent) -> [String; 20] {
         e.reasoning_tokens.to_string(),
         e.web_search_requests.to_string(),
         e.cost_nusd.map(|n| Money::from_nanos(n).to_string()).unwrap_or_default(),
-        e.cost_source.clone().unwrap_or_default(),
-        e.priced_as.clone().unwrap_or_default(),
-        e.unpriced_reason.clone().unwrap_or_default(),
-        e.service_tier.clone(),
+        text(e.cost_source.as_deref()),
+        text(e.priced_as.as_deref()),
+        text(e.unpriced_reason.as_deref()),
+        text_cell(&e.service_tier),
         e.latency_ms.map(|l| l.to_string()).unwrap_or_default(),
-        e.status.clone().unwrap_or_default(),
-        e.tags.clone().unwrap_or_default(),
+        text(e.status.as_deref()),
+        text(e.tags.as_deref()),
     ]
 }
 
@@ -231,4 +253,48 @@ fn csv_line(fields: &[String]) -> Vec<u8> {
     // Writing to a Vec cannot fail.
     let _ = writer.write_record(fields);
     writer.into_inner().unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_cells_that_a_spreadsheet_would_run_get_a_leading_quote() {
+        for risky in ["=HYPERLINK(\"http://x\")", "+1", "-2+3", "@SUM(A1)", "\tx", "\rx"] {
+            assert_eq!(text_cell(risky), format!("'{risky}"), "{risky:?}");
+        }
+        for plain in ["gpt-4o", "", "a=b", " =x", "'already"] {
+            assert_eq!(text_cell(plain), plain);
+        }
+        // Still one valid CSV record: the quote goes inside the quoted cell.
+        let line = csv_line(&[text_cell("=1,\"2\""), "3".to_owned()]);
+        assert_eq!(String::from_utf8(line).unwrap(), "\"'=1,\"\"2\"\"\",3\n");
+    }
+
+    #[test]
+    fn every_date_that_parses_gives_a_bound_or_a_422() {
+        let utc = jiff::tz::TimeZone::UTC;
+        let far_east = jiff::tz::TimeZone::get("Pacific/Kiritimati").unwrap();
+        for text in ["9999-12-31", "9999-12-30", "-009999-01-01", "-009999-01-02", "0000-01-01", "2026-03-29"] {
+            for tz in [&utc, &far_east] {
+                for (field, end) in [("from", false), ("to", true)] {
+                    match export_bound(field, text, tz, end) {
+                        Ok(ms) => assert!(jiff::Timestamp::from_millisecond(ms).is_ok(), "{text} {field}"),
+                        Err(e) => {
+                            assert_eq!(e.code, crate::error::ErrorCode::InvalidField, "{text} {field}");
+                            assert!(e.message.starts_with(&format!("`{field}`: `{text}`")), "{}", e.message);
+                        }
+                    }
+                }
+            }
+        }
+        let day = 86_400_000;
+        assert_eq!(export_bound("to", "1970-01-01", &utc, true).unwrap(), day);
+        assert_eq!(export_bound("from", "1970-01-02", &utc, false).unwrap(), day);
+        // Paris's spring-forward day is 23 hours long.
+        let paris = jiff::tz::TimeZone::get("Europe/Paris").unwrap();
+        let start = export_bound("from", "2026-03-29", &paris, false).unwrap();
+        assert_eq!(export_bound("to", "2026-03-29", &paris, true).unwrap() - start, 23 * 3_600_000);
+    }
 }
