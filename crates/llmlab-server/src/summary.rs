@@ -106,34 +106,36 @@ fn midnight(date: Date, tz: &TimeZone) -> ApiResult<i64> {
 /// Rows merged per (provider, model), most expensive first.
 #[must_use]
 pub fn by_model(rows: &[SpendRow]) -> Vec<ModelSpend> {
-    let mut merged: BTreeMap<(&str, &str), ModelSpend> = BTreeMap::new();
+    let mut merged: BTreeMap<(&str, &str), SpendRow> = BTreeMap::new();
     for row in rows {
-        let entry = merged.entry((&row.provider, &row.model)).or_insert_with(|| ModelSpend {
+        let entry = merged.entry((&row.provider, &row.model)).or_insert_with(|| SpendRow {
             provider: row.provider.clone(),
             model: row.model.clone(),
-            cost_usd: Money::ZERO,
-            calls: 0,
-            unpriced_calls: 0,
-            input_tokens: 0,
-            cache_read_tokens: 0,
-            cache_write_tokens: 0,
-            cache_write_1h_tokens: 0,
-            output_tokens: 0,
-            reasoning_tokens: 0,
+            ..SpendRow::default()
         });
-        entry.cost_usd += row.cost;
-        entry.calls += row.calls;
-        entry.unpriced_calls += row.unpriced_calls;
-        entry.input_tokens += row.tokens.input_tokens;
-        entry.cache_read_tokens += row.tokens.cache_read_tokens;
-        entry.cache_write_tokens += row.tokens.cache_write_tokens;
-        entry.cache_write_1h_tokens += row.tokens.cache_write_1h_tokens;
-        entry.output_tokens += row.tokens.output_tokens;
-        entry.reasoning_tokens += row.tokens.reasoning_tokens;
+        entry.add(row);
     }
-    let mut list: Vec<ModelSpend> = merged.into_values().collect();
+    let mut list: Vec<ModelSpend> = merged.into_values().map(model_spend).collect();
     list.sort_by(|a, b| b.cost_usd.cmp(&a.cost_usd).then(b.calls.cmp(&a.calls)).then(a.model.cmp(&b.model)));
     list
+}
+
+/// A model's merged row as the API shows it.
+fn model_spend(row: SpendRow) -> ModelSpend {
+    let t = row.tokens;
+    ModelSpend {
+        provider: row.provider,
+        model: row.model,
+        cost_usd: row.cost,
+        calls: row.calls,
+        unpriced_calls: row.unpriced_calls,
+        input_tokens: t.input_tokens,
+        cache_read_tokens: t.cache_read_tokens,
+        cache_write_tokens: t.cache_write_tokens,
+        cache_write_1h_tokens: t.cache_write_1h_tokens,
+        output_tokens: t.output_tokens,
+        reasoning_tokens: t.reasoning_tokens,
+    }
 }
 
 fn by_provider(rows: &[SpendRow]) -> Vec<ProviderSpend> {

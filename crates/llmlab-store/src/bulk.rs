@@ -15,6 +15,8 @@ use std::future::Future;
 use sqlx::{PgConnection, SqliteConnection};
 
 use crate::rollups::{self, Counters, Level, RollupChanges, RollupKey, to_i64};
+use llmlab_core::TokenClass;
+
 use crate::{EventPrice, NewEvent};
 
 /// One event to insert, with its account and project.
@@ -44,25 +46,11 @@ pub(crate) trait BulkWrite {
     ) -> impl Future<Output = sqlx::Result<()>> + Send;
 }
 
-/// The columns of `cost_events` an insert fills, in bind order.
-const EVENT_COLUMNS: [&str; 29] = [
-    "user_id",
-    "event_id",
-    "project_id",
-    "provider",
-    "model",
-    "model_key",
-    "occurred_at",
-    "input_tokens",
-    "cache_read_tokens",
-    "cache_write_tokens",
-    "cache_write_1h_tokens",
-    "output_tokens",
-    "reasoning_tokens",
-    "input_audio_tokens",
-    "cache_read_audio_tokens",
-    "output_audio_tokens",
-    "web_search_requests",
+/// The columns of `cost_events` an insert fills, in bind order: these, then
+/// one per token class ([`TokenClass::ALL`]), then [`EVENT_COLUMNS_AFTER_TOKENS`].
+const EVENT_COLUMNS_BEFORE_TOKENS: [&str; 7] =
+    ["user_id", "event_id", "project_id", "provider", "model", "model_key", "occurred_at"];
+const EVENT_COLUMNS_AFTER_TOKENS: [&str; 12] = [
     "cost_nusd",
     "cost_source",
     "priced_as",
@@ -77,6 +65,17 @@ const EVENT_COLUMNS: [&str; 29] = [
     "created_at",
 ];
 
+/// Every column an event insert fills, in bind order.
+fn event_columns() -> impl Iterator<Item = &'static str> {
+    EVENT_COLUMNS_BEFORE_TOKENS
+        .into_iter()
+        .chain(TokenClass::ALL.iter().map(|c| c.name()))
+        .chain(EVENT_COLUMNS_AFTER_TOKENS)
+}
+
+static EVENT_COLUMN_LIST: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| event_columns().collect::<Vec<_>>().join(", "));
+
 type PriceColumns<'a> = (Option<i64>, Option<&'static str>, Option<&'a str>, Option<&'static str>, Option<&'a str>);
 
 /// `(cost_nusd, cost_source, priced_as, unpriced_code, unpriced_reason)`.
@@ -89,25 +88,9 @@ fn price_columns(price: &EventPrice) -> PriceColumns<'_> {
     }
 }
 
-/// Token count columns of `cost_events`.
-const TOKEN_COUNTS: usize = 10;
-
-/// The event's token counts, in `EVENT_COLUMNS` order.
-fn token_counts(e: &NewEvent) -> [i64; TOKEN_COUNTS] {
-    let t = &e.tokens;
-    [
-        t.input_tokens,
-        t.cache_read_tokens,
-        t.cache_write_tokens,
-        t.cache_write_1h_tokens,
-        t.output_tokens,
-        t.reasoning_tokens,
-        t.input_audio_tokens,
-        t.cache_read_audio_tokens,
-        t.output_audio_tokens,
-        t.web_search_requests,
-    ]
-    .map(to_i64)
+/// The event's token counts, in [`TokenClass::ALL`] order.
+fn token_counts(e: &NewEvent) -> impl Iterator<Item = i64> + '_ {
+    e.tokens.counts().map(|(_, count)| to_i64(count))
 }
 
 impl BulkWrite for SqliteConnection {
@@ -119,7 +102,7 @@ impl BulkWrite for SqliteConnection {
     ) -> sqlx::Result<Vec<(i64, String)>> {
         let mut inserted = Vec::with_capacity(rows.len());
         for chunk in crate::statement_chunks(rows) {
-            let mut query = sqlx::QueryBuilder::new(format!("insert into cost_events ({}) ", EVENT_COLUMNS.join(", ")));
+            let mut query = sqlx::QueryBuilder::new(format!("insert into cost_events ({}) ", *EVENT_COLUMN_LIST));
             query.push_values(chunk, |mut row, EventRow { user_id, project_id, event: e }| {
                 let (cost, source, priced_as, code, reason) = price_columns(&e.price);
                 row.push_bind(*user_id)
@@ -177,7 +160,8 @@ impl BulkWrite for PgConnection {
         persistent: bool,
     ) -> sqlx::Result<Vec<(i64, String)>> {
         static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-            let types: Vec<&str> = EVENT_COLUMNS[..EVENT_COLUMNS.len() - 1]
+            let columns: Vec<&str> = event_columns().collect();
+            let types: Vec<&str> = columns[..columns.len() - 1]
                 .iter()
                 .map(|column| match *column {
                     "long_context" => "bool",
@@ -189,7 +173,7 @@ impl BulkWrite for PgConnection {
             format!(
                 "insert into cost_events ({}) select u.*, ${}::int8 from {} as u \
                  on conflict (user_id, event_id) do nothing returning user_id, event_id",
-                EVENT_COLUMNS.join(", "),
+                *EVENT_COLUMN_LIST,
                 types.len() + 1,
                 unnest(&types)
             )
@@ -202,7 +186,7 @@ impl BulkWrite for PgConnection {
         let optional_text =
             |f: &dyn for<'r> Fn(&'r EventRow<'_>) -> Option<&'r str>| rows.iter().map(f).collect::<Vec<Option<&str>>>();
         let prices: Vec<PriceColumns<'_>> = rows.iter().map(|r| price_columns(&r.event.price)).collect();
-        let counts: Vec<[i64; TOKEN_COUNTS]> = rows.iter().map(|r| token_counts(r.event)).collect();
+        let counts: Vec<Vec<i64>> = rows.iter().map(|r| token_counts(r.event).collect()).collect();
         let mut query = sqlx::query_as::<_, (i64, String)>(SQL.as_str())
             .persistent(persistent)
             .bind(column(&|r| r.user_id))
@@ -212,7 +196,7 @@ impl BulkWrite for PgConnection {
             .bind(text(&|r| &r.event.model))
             .bind(text(&|r| &r.event.model_key))
             .bind(column(&|r| r.event.occurred_at));
-        for class in 0..TOKEN_COUNTS {
+        for class in 0..TokenClass::ALL.len() {
             query = query.bind(counts.iter().map(|c| c[class]).collect::<Vec<i64>>());
         }
         query
@@ -255,7 +239,7 @@ impl BulkWrite for PgConnection {
             }
             query = query.bind(counter(&|c| c.cost_nusd));
             if level.keeps_tokens() {
-                for class in 0..rollups::TOKEN_COLUMNS.len() {
+                for class in 0..rollups::ROLLED_UP_CLASSES {
                     query = query.bind(counter(&|c| c.tokens[class]));
                 }
             }

@@ -5,7 +5,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::LazyLock;
 
 use futures::stream::{BoxStream, StreamExt, TryStreamExt};
-use llmlab_core::Money;
+use llmlab_core::{Money, TokenClass};
 
 use sqlx::Connection as _;
 
@@ -16,11 +16,16 @@ use crate::{EventBatch, InsertOutcome, Repriced, Store, StoreResult, StoredEvent
 /// Rows per page of an export.
 const EXPORT_PAGE_ROWS: usize = 2_000;
 
-const STORED_EVENT_SELECT: &str = "select e.id, e.event_id, p.name as project, e.project_id, e.provider, e.model, \
-    e.model_key, e.occurred_at, e.input_tokens, e.cache_read_tokens, e.cache_write_tokens, e.cache_write_1h_tokens, \
-    e.output_tokens, e.reasoning_tokens, e.input_audio_tokens, e.cache_read_audio_tokens, e.output_audio_tokens, \
-    e.web_search_requests, e.cost_nusd, e.cost_source, e.priced_as, e.unpriced_code, e.unpriced_reason, \
-    e.service_tier, e.long_context, e.latency_ms, e.status, e.tags from cost_events e join projects p on p.id = e.project_id";
+/// `select … from cost_events e join projects p`: every column a [`StoredEvent`] reads.
+static STORED_EVENT_SELECT: LazyLock<String> = LazyLock::new(|| {
+    let tokens: Vec<String> = TokenClass::ALL.iter().map(|c| format!("e.{}", c.name())).collect();
+    format!(
+        "select e.id, e.event_id, p.name as project, e.project_id, e.provider, e.model, e.model_key, e.occurred_at, \
+         {}, e.cost_nusd, e.cost_source, e.priced_as, e.unpriced_code, e.unpriced_reason, e.service_tier, \
+         e.long_context, e.latency_ms, e.status, e.tags from cost_events e join projects p on p.id = e.project_id",
+        tokens.join(", ")
+    )
+});
 
 impl Store {
     /// Stores the events of several accounts in ONE transaction (group
@@ -131,8 +136,9 @@ impl Store {
     async fn export_page(&self, user_id: i64, after: (i64, i64), to: i64) -> StoreResult<Vec<StoredEvent>> {
         static QUERY: LazyLock<String> = LazyLock::new(|| {
             format!(
-                "{STORED_EVENT_SELECT} where e.user_id = $1 and (e.occurred_at > $2 or (e.occurred_at = $2 and e.id > $3)) \
-                 and e.occurred_at < $4 order by e.occurred_at, e.id limit {EXPORT_PAGE_ROWS}"
+                "{} where e.user_id = $1 and (e.occurred_at > $2 or (e.occurred_at = $2 and e.id > $3)) \
+                 and e.occurred_at < $4 order by e.occurred_at, e.id limit {EXPORT_PAGE_ROWS}",
+                *STORED_EVENT_SELECT
             )
         });
         // The first page starts at `from` itself, which the strict `>` on
@@ -202,8 +208,9 @@ impl Store {
             let mut after_id = 0i64;
             loop {
                 let page: Vec<StoredEvent> = sqlx::query_as(&format!(
-                    "{STORED_EVENT_SELECT} where e.user_id = $1 and e.model_key = $2 and e.cost_nusd is null \
-                     and e.unpriced_code in ('unknown_model', 'missing_price') and e.id > $3 order by e.id limit 1000"
+                    "{} where e.user_id = $1 and e.model_key = $2 and e.cost_nusd is null \
+                     and e.unpriced_code in ('unknown_model', 'missing_price') and e.id > $3 order by e.id limit 1000",
+                    *STORED_EVENT_SELECT
                 )).persistent(self.persistent)
                 .bind(user_id)
                 .bind(&price.model_key)

@@ -1,6 +1,6 @@
 //! What the store reads and writes.
 
-use llmlab_core::{Money, TokenBuckets};
+use llmlab_core::{Money, TokenBuckets, TokenClass};
 
 /// An account.
 #[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
@@ -131,7 +131,7 @@ pub enum InsertOutcome {
 }
 
 /// A stored event, as exported or repriced.
-#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StoredEvent {
     pub id: i64,
     pub event_id: String,
@@ -141,16 +141,8 @@ pub struct StoredEvent {
     pub model: String,
     pub model_key: String,
     pub occurred_at: i64,
-    pub input_tokens: i64,
-    pub cache_read_tokens: i64,
-    pub cache_write_tokens: i64,
-    pub cache_write_1h_tokens: i64,
-    pub output_tokens: i64,
-    pub reasoning_tokens: i64,
-    pub input_audio_tokens: i64,
-    pub cache_read_audio_tokens: i64,
-    pub output_audio_tokens: i64,
-    pub web_search_requests: i64,
+    /// The token buckets the event was priced from.
+    pub tokens: TokenBuckets,
     pub cost_nusd: Option<i64>,
     pub cost_source: Option<String>,
     pub priced_as: Option<String>,
@@ -167,19 +159,61 @@ impl StoredEvent {
     /// The token buckets the event was priced from.
     #[must_use]
     pub fn tokens(&self) -> TokenBuckets {
-        let n = |v: i64| u64::try_from(v).unwrap_or(0);
-        TokenBuckets {
-            input_tokens: n(self.input_tokens),
-            cache_read_tokens: n(self.cache_read_tokens),
-            cache_write_tokens: n(self.cache_write_tokens),
-            cache_write_1h_tokens: n(self.cache_write_1h_tokens),
-            output_tokens: n(self.output_tokens),
-            reasoning_tokens: n(self.reasoning_tokens),
-            input_audio_tokens: n(self.input_audio_tokens),
-            cache_read_audio_tokens: n(self.cache_read_audio_tokens),
-            output_audio_tokens: n(self.output_audio_tokens),
-            web_search_requests: n(self.web_search_requests),
-        }
+        self.tokens
+    }
+}
+
+/// Reads the token columns named by the token-class table (`classes`) into buckets.
+pub(crate) fn token_buckets<'r, R>(row: &'r R, classes: impl Iterator<Item = TokenClass>) -> sqlx::Result<TokenBuckets>
+where
+    R: sqlx::Row,
+    &'r str: sqlx::ColumnIndex<R>,
+    i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    let mut buckets = TokenBuckets::default();
+    for class in classes {
+        *class.of_mut(&mut buckets) = count(row.try_get::<i64, _>(class.name())?);
+    }
+    Ok(buckets)
+}
+
+/// A stored count: counters only grow from zero, so a negative one cannot be.
+pub(crate) fn count(stored: i64) -> u64 {
+    u64::try_from(stored).unwrap_or(0)
+}
+
+impl<'r, R> sqlx::FromRow<'r, R> for StoredEvent
+where
+    R: sqlx::Row,
+    &'r str: sqlx::ColumnIndex<R>,
+    String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    Option<String>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    Option<i64>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    bool: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    fn from_row(row: &'r R) -> sqlx::Result<Self> {
+        Ok(StoredEvent {
+            id: row.try_get("id")?,
+            event_id: row.try_get("event_id")?,
+            project: row.try_get("project")?,
+            project_id: row.try_get("project_id")?,
+            provider: row.try_get("provider")?,
+            model: row.try_get("model")?,
+            model_key: row.try_get("model_key")?,
+            occurred_at: row.try_get("occurred_at")?,
+            tokens: token_buckets(row, TokenClass::ALL.iter().copied())?,
+            cost_nusd: row.try_get("cost_nusd")?,
+            cost_source: row.try_get("cost_source")?,
+            priced_as: row.try_get("priced_as")?,
+            unpriced_code: row.try_get("unpriced_code")?,
+            unpriced_reason: row.try_get("unpriced_reason")?,
+            service_tier: row.try_get("service_tier")?,
+            long_context: row.try_get("long_context")?,
+            latency_ms: row.try_get("latency_ms")?,
+            status: row.try_get("status")?,
+            tags: row.try_get("tags")?,
+        })
     }
 }
 
@@ -203,6 +237,17 @@ pub struct BucketSpend {
     pub bucket: i64,
     pub cost: Money,
     pub calls: u64,
+}
+
+impl SpendRow {
+    /// Adds `other`'s counters to this row's (merging rows of one key).
+    pub fn add(&mut self, other: &SpendRow) {
+        self.calls += other.calls;
+        self.unpriced_calls += other.unpriced_calls;
+        self.batch_calls += other.batch_calls;
+        self.cost += other.cost;
+        self.tokens += other.tokens;
+    }
 }
 
 /// An account's own price for a model, decimal strings in USD per 1M tokens.

@@ -22,7 +22,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use llmlab_core::{Money, TokenBuckets};
+use llmlab_core::{Money, TokenBuckets, TokenClass};
 
 use crate::{BUCKET_MS, NewEvent, bucket_of};
 
@@ -85,7 +85,10 @@ impl Level {
     /// The counter columns of the table.
     pub(crate) fn counter_columns(self) -> Vec<&'static str> {
         if self.keeps_tokens() {
-            [&["calls", "unpriced_calls", "batch_calls", "cost_nusd"][..], &TOKEN_COLUMNS[..]].concat()
+            ["calls", "unpriced_calls", "batch_calls", "cost_nusd"]
+                .into_iter()
+                .chain(TokenClass::rolled_up_classes().map(TokenClass::name))
+                .collect()
         } else {
             vec!["calls", "unpriced_calls", "cost_nusd"]
         }
@@ -116,7 +119,7 @@ pub(crate) struct Counters {
     pub(crate) unpriced_calls: i64,
     pub(crate) batch_calls: i64,
     pub(crate) cost_nusd: i64,
-    pub(crate) tokens: [i64; 7],
+    pub(crate) tokens: [i64; ROLLED_UP_CLASSES],
 }
 
 impl Counters {
@@ -152,34 +155,32 @@ impl Counters {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct CounterOverflow;
 
-/// The token columns a rollup keeps, in [`TOKEN_COLUMNS`] order.
-fn token_columns(t: &TokenBuckets) -> [i64; 7] {
-    [
-        t.input_tokens,
-        t.cache_read_tokens,
-        t.cache_write_tokens,
-        t.cache_write_1h_tokens,
-        t.output_tokens,
-        t.reasoning_tokens,
-        t.web_search_requests,
-    ]
-    .map(to_i64)
+/// How many token classes the rollups keep.
+pub(crate) const ROLLED_UP_CLASSES: usize = {
+    let mut count = 0;
+    let mut i = 0;
+    while i < TokenClass::ALL.len() {
+        if TokenClass::ALL[i].rolled_up() {
+            count += 1;
+        }
+        i += 1;
+    }
+    count
+};
+
+/// The token columns a rollup keeps, in [`TokenClass::rolled_up_classes`] order.
+fn token_columns(t: &TokenBuckets) -> [i64; ROLLED_UP_CLASSES] {
+    let mut columns = [0; ROLLED_UP_CLASSES];
+    for (column, class) in columns.iter_mut().zip(TokenClass::rolled_up_classes()) {
+        *column = to_i64(class.of(t));
+    }
+    columns
 }
 
 /// Token counts are capped far below `i64::MAX` by the core (`MAX_TOKENS_PER_CALL`).
 pub(crate) fn to_i64(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
-
-pub(crate) const TOKEN_COLUMNS: [&str; 7] = [
-    "input_tokens",
-    "cache_read_tokens",
-    "cache_write_tokens",
-    "cache_write_1h_tokens",
-    "output_tokens",
-    "reasoning_tokens",
-    "web_search_requests",
-];
 
 /// Changes to every rollup table, keyed by level, each level's rows in key
 /// order (the order the upserts lock them in).

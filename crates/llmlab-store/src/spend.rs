@@ -1,38 +1,39 @@
 //! Spend read from the rollups: never a scan of the events table.
 
-use llmlab_core::{Money, TokenBuckets};
+use std::sync::LazyLock;
 
-use crate::rollups::DAY_MS;
+use llmlab_core::{Money, TokenClass};
+
+use crate::records::{count, token_buckets};
+use crate::rollups::{DAY_MS, Level};
 use crate::{BucketSpend, SpendRow, Store, StoreResult, with_pool};
 
-type SpendTuple = (String, String, String, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64);
+/// `cast(sum(r.c) as bigint) as c` for every counter of a spend row.
+static SUMS: LazyLock<String> = LazyLock::new(|| {
+    let sums: Vec<String> =
+        Level::Total.counter_columns().iter().map(|c| format!("cast(sum(r.{c}) as bigint) as {c}")).collect();
+    sums.join(", ")
+});
 
-const SUMS: &str = "cast(sum(r.calls) as bigint), cast(sum(r.unpriced_calls) as bigint), \
-    cast(sum(r.batch_calls) as bigint), cast(sum(r.cost_nusd) as bigint), cast(sum(r.input_tokens) as bigint), \
-    cast(sum(r.cache_read_tokens) as bigint), cast(sum(r.cache_write_tokens) as bigint), \
-    cast(sum(r.cache_write_1h_tokens) as bigint), cast(sum(r.output_tokens) as bigint), \
-    cast(sum(r.reasoning_tokens) as bigint), cast(sum(r.web_search_requests) as bigint)";
-
-fn spend_row(t: SpendTuple) -> SpendRow {
-    let n = |v: i64| u64::try_from(v).unwrap_or(0);
-    SpendRow {
-        provider: t.0,
-        model: t.1,
-        project: t.2,
-        calls: n(t.3),
-        unpriced_calls: n(t.4),
-        batch_calls: n(t.5),
-        cost: Money::from_nanos(t.6),
-        tokens: TokenBuckets {
-            input_tokens: n(t.7),
-            cache_read_tokens: n(t.8),
-            cache_write_tokens: n(t.9),
-            cache_write_1h_tokens: n(t.10),
-            output_tokens: n(t.11),
-            reasoning_tokens: n(t.12),
-            web_search_requests: n(t.13),
-            ..TokenBuckets::default()
-        },
+impl<'r, R> sqlx::FromRow<'r, R> for SpendRow
+where
+    R: sqlx::Row,
+    &'r str: sqlx::ColumnIndex<R>,
+    String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    fn from_row(row: &'r R) -> sqlx::Result<Self> {
+        let counter = |column: &'r str| row.try_get::<i64, _>(column).map(count);
+        Ok(SpendRow {
+            provider: row.try_get("provider")?,
+            model: row.try_get("model")?,
+            project: row.try_get("project")?,
+            calls: counter("calls")?,
+            unpriced_calls: counter("unpriced_calls")?,
+            batch_calls: counter("batch_calls")?,
+            cost: Money::from_nanos(row.try_get("cost_nusd")?),
+            tokens: token_buckets(row, TokenClass::rolled_up_classes())?,
+        })
     }
 }
 
@@ -76,11 +77,10 @@ impl Store {
         to: i64,
         project: Option<&str>,
     ) -> StoreResult<Vec<SpendRow>> {
-        let columns = "provider, model, project_id, calls, unpriced_calls, batch_calls, cost_nusd, input_tokens, \
-            cache_read_tokens, cache_write_tokens, cache_write_1h_tokens, output_tokens, reasoning_tokens, \
-            web_search_requests";
+        let columns = format!("provider, model, project_id, {}", Level::Daily.counter_columns().join(", "));
+        let sums = &*SUMS;
         let sql = format!(
-            "select r.provider, r.model, p.name, {SUMS} from ( \
+            "select r.provider, r.model, p.name as project, {sums} from ( \
                select {columns} from cost_daily where user_id = $1 and day >= $2 and day < $3 \
                union all select {columns} from cost_rollups where user_id = $1 and bucket >= $4 and bucket < $5 \
                union all select {columns} from cost_rollups where user_id = $1 and bucket >= $6 and bucket < $7 \
@@ -88,7 +88,7 @@ impl Store {
              group by r.provider, r.model, p.name"
         );
         let split = DaySplit::of(from, to);
-        let rows: Vec<SpendTuple> = with_pool!(self, pool => {
+        let rows: Vec<SpendRow> = with_pool!(self, pool => {
             sqlx::query_as(&sql)
                 .persistent(self.persistent)
                 .bind(user_id)
@@ -102,19 +102,19 @@ impl Store {
                 .fetch_all(pool)
                 .await
         })?;
-        Ok(rows.into_iter().map(spend_row).collect())
+        Ok(rows)
     }
 
     /// All-time spend per (provider, model, project), optionally for one project.
     pub async fn spend_all_time(&self, user_id: i64, project: Option<&str>) -> StoreResult<Vec<SpendRow>> {
         let sql = format!(
-            "select r.provider, r.model, p.name, {SUMS} from cost_totals r join projects p on p.id = r.project_id \
-             where r.user_id = $1 and ($2 is null or p.name = $2) group by r.provider, r.model, p.name"
+            "select r.provider, r.model, p.name as project, {} from cost_totals r join projects p on p.id = r.project_id \
+             where r.user_id = $1 and ($2 is null or p.name = $2) group by r.provider, r.model, p.name",
+            *SUMS
         );
-        let rows: Vec<SpendTuple> = with_pool!(self, pool => {
+        Ok(with_pool!(self, pool => {
             sqlx::query_as(&sql).persistent(self.persistent).bind(user_id).bind(project).fetch_all(pool).await
-        })?;
-        Ok(rows.into_iter().map(spend_row).collect())
+        })?)
     }
 
     /// Spend per `step` (hour or 15 minutes) in `[from, to)`, summed over

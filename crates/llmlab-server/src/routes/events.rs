@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
 use llmlab_api::{BatchRequest, BatchResponse, BatchResult, TrackEvent, TrackResponse, TrackedEvent};
 use llmlab_core::Money;
+use llmlab_core::TokenClass;
 use llmlab_store::{EventBatch, InsertOutcome, StoredEvent};
 use serde::Deserialize;
 
@@ -120,29 +121,21 @@ pub struct ExportQuery {
     pub tz: Option<String>,
 }
 
-/// The CSV header row.
-pub const CSV_COLUMNS: [&str; 20] = [
-    "timestamp",
-    "event_id",
-    "provider",
-    "model",
-    "project",
-    "input_tokens",
-    "cache_read_tokens",
-    "cache_write_tokens",
-    "cache_write_1h_tokens",
-    "output_tokens",
-    "reasoning_tokens",
-    "web_search_requests",
-    "cost_usd",
-    "cost_source",
-    "priced_as",
-    "unpriced_reason",
-    "service_tier",
-    "latency_ms",
-    "status",
-    "tags",
-];
+/// The CSV columns before the token counts.
+const CSV_COLUMNS_BEFORE_TOKENS: [&str; 5] = ["timestamp", "event_id", "provider", "model", "project"];
+/// The CSV columns after the token counts.
+const CSV_COLUMNS_AFTER_TOKENS: [&str; 8] =
+    ["cost_usd", "cost_source", "priced_as", "unpriced_reason", "service_tier", "latency_ms", "status", "tags"];
+
+/// The CSV header row: every stored token class ([`TokenClass::ALL`]) among the event's other columns.
+#[must_use]
+pub fn csv_columns() -> Vec<&'static str> {
+    CSV_COLUMNS_BEFORE_TOKENS
+        .into_iter()
+        .chain(TokenClass::ALL.iter().map(|c| c.name()))
+        .chain(CSV_COLUMNS_AFTER_TOKENS)
+        .collect()
+}
 
 /// Streams the account's events as CSV (header row, one row per event, oldest first).
 #[utoipa::path(get, path = "/api/events/export", tag = "events", security(("api_key" = [])), params(ExportQuery),
@@ -164,7 +157,7 @@ pub async fn export(
     let store = state.store.clone();
     let user_id = caller.user.id;
     tokio::spawn(async move {
-        if sender.send(Ok(Bytes::from(csv_line(&CSV_COLUMNS.map(str::to_owned))))).await.is_err() {
+        if sender.send(Ok(Bytes::from(csv_line(&csv_columns())))).await.is_err() {
             return;
         }
         let mut rows = store.export_events(user_id, from, to);
@@ -221,21 +214,19 @@ fn text_cell(value: &str) -> String {
 
 /// One CSV row. Only text cells go through [`text_cell`]: numbers (token
 /// counts, costs, latency) stay numbers a spreadsheet can add up.
-fn row_of(e: &StoredEvent) -> [String; 20] {
+fn row_of(e: &StoredEvent) -> Vec<String> {
     let text = |value: Option<&str>| text_cell(value.unwrap_or_default());
-    [
+    let mut row =
+        Vec::with_capacity(CSV_COLUMNS_BEFORE_TOKENS.len() + TokenClass::ALL.len() + CSV_COLUMNS_AFTER_TOKENS.len());
+    row.extend([
         text_cell(&rfc3339(e.occurred_at)),
         text_cell(&e.event_id),
         text_cell(&e.provider),
         text_cell(&e.model),
         text_cell(&e.project),
-        e.input_tokens.to_string(),
-        e.cache_read_tokens.to_string(),
-        e.cache_write_tokens.to_string(),
-        e.cache_write_1h_tokens.to_string(),
-        e.output_tokens.to_string(),
-        e.reasoning_tokens.to_string(),
-        e.web_search_requests.to_string(),
+    ]);
+    row.extend(e.tokens.counts().map(|(_, count)| count.to_string()));
+    row.extend([
         e.cost_nusd.map(|n| Money::from_nanos(n).to_string()).unwrap_or_default(),
         text(e.cost_source.as_deref()),
         text(e.priced_as.as_deref()),
@@ -244,11 +235,12 @@ fn row_of(e: &StoredEvent) -> [String; 20] {
         e.latency_ms.map(|l| l.to_string()).unwrap_or_default(),
         text(e.status.as_deref()),
         text(e.tags.as_deref()),
-    ]
+    ]);
+    row
 }
 
 /// One CSV record, quoted as needed, with its line ending.
-fn csv_line(fields: &[String]) -> Vec<u8> {
+fn csv_line<S: AsRef<[u8]>>(fields: &[S]) -> Vec<u8> {
     let mut writer = csv::Writer::from_writer(Vec::with_capacity(256));
     // Writing to a Vec cannot fail.
     let _ = writer.write_record(fields);
@@ -258,6 +250,16 @@ fn csv_line(fields: &[String]) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_header_has_every_token_class_column_in_table_order() {
+        let header = String::from_utf8(csv_line(&csv_columns())).unwrap();
+        let columns: Vec<&str> = header.trim_end().split(',').collect();
+        let tokens: Vec<&str> = TokenClass::ALL.iter().map(|c| c.name()).collect();
+        let at = columns.iter().position(|c| *c == tokens[0]).expect("the first token column");
+        assert_eq!(&columns[at..at + tokens.len()], &tokens[..]);
+        assert!(columns.contains(&"cache_read_audio_tokens") && columns.contains(&"output_audio_tokens"));
+    }
 
     #[test]
     fn text_cells_that_a_spreadsheet_would_run_get_a_leading_quote() {
