@@ -21,6 +21,53 @@ pub enum PriceSource {
     Catalog,
     /// The account's own price for the model.
     Custom,
+    /// The cost the caller stated with the event (`cost_usd`).
+    Explicit,
+}
+
+impl PriceSource {
+    /// The stored and wire name: `catalog`, `custom`, `explicit`.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            PriceSource::Catalog => "catalog",
+            PriceSource::Custom => "custom",
+            PriceSource::Explicit => "explicit",
+        }
+    }
+}
+
+/// Why a stored call is unpriced, as a stable code (the reason's sentence
+/// goes beside it): the causes of [`Unpriced`], plus a call that reported
+/// no usage at all.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UnpricedCode {
+    NoUsage,
+    NoModel,
+    UnknownModel,
+    Anomaly,
+    MissingPrice,
+}
+
+impl UnpricedCode {
+    /// The stored and wire name (`unknown_model`, …).
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            UnpricedCode::NoUsage => "no_usage",
+            UnpricedCode::NoModel => "no_model",
+            UnpricedCode::UnknownModel => "unknown_model",
+            UnpricedCode::Anomaly => "anomaly",
+            UnpricedCode::MissingPrice => "missing_price",
+        }
+    }
+
+    /// Whether adding a price for the model can price the call later.
+    #[must_use]
+    pub const fn repriceable(self) -> bool {
+        matches!(self, UnpricedCode::UnknownModel | UnpricedCode::MissingPrice)
+    }
 }
 
 /// Why a call is not priced.
@@ -35,6 +82,19 @@ pub enum Unpriced {
     Anomaly { detail: String },
     #[error("`{model}` has no `{class}` price, but the call used {tokens} of them")]
     MissingClassPrice { model: String, class: &'static str, tokens: u64 },
+}
+
+impl Unpriced {
+    /// The stable code of this cause.
+    #[must_use]
+    pub const fn code(&self) -> UnpricedCode {
+        match self {
+            Unpriced::NoModel => UnpricedCode::NoModel,
+            Unpriced::UnknownModel { .. } => UnpricedCode::UnknownModel,
+            Unpriced::Anomaly { .. } => UnpricedCode::Anomaly,
+            Unpriced::MissingClassPrice { .. } => UnpricedCode::MissingPrice,
+        }
+    }
 }
 
 /// The cost of one call at a set of prices.

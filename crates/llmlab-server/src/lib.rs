@@ -10,6 +10,7 @@ pub mod auth;
 pub mod budget;
 pub mod cache;
 pub mod clock;
+pub mod env_vars;
 pub mod error;
 pub mod ingest;
 pub mod json;

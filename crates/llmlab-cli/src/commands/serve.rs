@@ -4,6 +4,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use clap::Args;
+use llmlab_server::env_vars::ServerEnvVars;
 use llmlab_server::proxy::{self, ProxySettings};
 use llmlab_server::{ServeOptions, ServerSettings};
 use llmlab_store::DbSettings;
@@ -15,47 +16,48 @@ const EXAMPLES: &str = "\
 Examples:
   llmlab serve                                        SQLite in your data folder, on 127.0.0.1:8787
   llmlab serve --port 9000 --database-url sqlite://./llmlab.db
-  DATABASE_URL=postgres://user:pass@db:5432/llmlab llmlab serve --host 0.0.0.0
+  DATABASE_URL=postgres://user:pass@db:5432/llmlab llmlab serve --host 0.0.0.0";
 
-Environment:
-  DATABASE_URL        the database (`sqlite://PATH` or `postgres://…`)
-  LLMLAB_LOG          log filter, e.g. `info` (default) or `llmlab_server=debug`
-  LLMLAB_LOG_FORMAT   `json` for one JSON object per log line
-
+const PROXY_HELP: &str = "\
 Proxy (point an OpenAI, Anthropic or Gemini client at it, plus the header `X-LLMLab-Key: llm_…`):
   base URL http://HOST:PORT/proxy/openai/v1, …/proxy/anthropic, …/proxy/gemini";
 
+/// The text after the flags: examples, then every environment variable (from the one registry).
+fn after_help() -> String {
+    format!("{EXAMPLES}\n\n{}\n\n{PROXY_HELP}", ServerEnvVars::help())
+}
+
 /// Run the LLMLab server: REST API, dashboard and LLM proxy
 #[derive(Args)]
-#[command(after_help = EXAMPLES)]
+#[command(after_help = after_help())]
 pub(crate) struct ServeArgs {
     /// The address to listen on
-    #[arg(long, default_value = "127.0.0.1", env = "LLMLAB_HOST")]
+    #[arg(long, default_value = "127.0.0.1", env = ServerEnvVars::LLMLAB_HOST)]
     host: IpAddr,
     /// The port to listen on (0 picks a free one)
-    #[arg(long, default_value_t = 8787, env = "LLMLAB_PORT")]
+    #[arg(long, default_value_t = 8787, env = ServerEnvVars::LLMLAB_PORT)]
     port: u16,
     /// `sqlite://PATH` or `postgres://…`; default: a SQLite file in your data folder
-    #[arg(long, env = "DATABASE_URL", value_name = "URL", hide_env_values = true)]
+    #[arg(long, env = ServerEnvVars::DATABASE_URL, value_name = "URL", hide_env_values = true)]
     database_url: Option<String>,
     /// Mark the dashboard's session cookie `Secure` (set this behind HTTPS)
-    #[arg(long, env = "LLMLAB_SECURE_COOKIES")]
+    #[arg(long, env = ServerEnvVars::LLMLAB_SECURE_COOKIES)]
     secure_cookies: bool,
     /// Where the proxy forwards `/proxy/openai/…`
-    #[arg(long, env = "LLMLAB_UPSTREAM_OPENAI", value_name = "URL", default_value = proxy::DEFAULT_UPSTREAM_OPENAI)]
+    #[arg(long, env = ServerEnvVars::LLMLAB_UPSTREAM_OPENAI, value_name = "URL", default_value = proxy::DEFAULT_UPSTREAM_OPENAI)]
     upstream_openai: String,
     /// Where the proxy forwards `/proxy/anthropic/…`
-    #[arg(long, env = "LLMLAB_UPSTREAM_ANTHROPIC", value_name = "URL", default_value = proxy::DEFAULT_UPSTREAM_ANTHROPIC)]
+    #[arg(long, env = ServerEnvVars::LLMLAB_UPSTREAM_ANTHROPIC, value_name = "URL", default_value = proxy::DEFAULT_UPSTREAM_ANTHROPIC)]
     upstream_anthropic: String,
     /// Where the proxy forwards `/proxy/gemini/…`
-    #[arg(long, env = "LLMLAB_UPSTREAM_GEMINI", value_name = "URL", default_value = proxy::DEFAULT_UPSTREAM_GEMINI)]
+    #[arg(long, env = ServerEnvVars::LLMLAB_UPSTREAM_GEMINI, value_name = "URL", default_value = proxy::DEFAULT_UPSTREAM_GEMINI)]
     upstream_gemini: String,
     /// Seconds the proxy waits for an upstream's response headers before answering 504
-    #[arg(long, env = "LLMLAB_UPSTREAM_TIMEOUT", value_name = "SECONDS", default_value_t = proxy::DEFAULT_UPSTREAM_TIMEOUT.as_secs_f64())]
+    #[arg(long, env = ServerEnvVars::LLMLAB_UPSTREAM_TIMEOUT, value_name = "SECONDS", default_value_t = proxy::DEFAULT_UPSTREAM_TIMEOUT.as_secs_f64())]
     upstream_timeout: f64,
     /// Add `stream_options.include_usage` to proxied OpenAI chat streams that lack it, so their cost is
     /// known (the client then gets one extra chunk with empty `choices`)
-    #[arg(long, env = "LLMLAB_PROXY_INCLUDE_USAGE")]
+    #[arg(long, env = ServerEnvVars::LLMLAB_PROXY_INCLUDE_USAGE)]
     proxy_include_usage: bool,
 }
 
@@ -123,6 +125,35 @@ fn default_database_path() -> anyhow::Result<std::path::PathBuf> {
     Ok(base.join("llmlab").join("llmlab.db"))
 }
 
+/// The registry and the flags agree: every flag's `env` is a registered
+/// variable for that flag, and every registered flag variable is used.
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[derive(clap::Parser)]
+    struct Serve {
+        #[command(flatten)]
+        args: ServeArgs,
+    }
+
+    #[test]
+    fn every_flag_reads_its_registered_variable() {
+        let command = Serve::command();
+        let mut from_flags: Vec<(String, String)> = command
+            .get_arguments()
+            .filter_map(|a| Some((a.get_env()?.to_string_lossy().into_owned(), format!("--{}", a.get_long()?))))
+            .collect();
+        let mut registered: Vec<(String, String)> =
+            ServerEnvVars::ALL.iter().filter_map(|v| Some((v.name.to_owned(), v.flag?.to_owned()))).collect();
+        from_flags.sort();
+        registered.sort();
+        assert_eq!(from_flags, registered);
+    }
+}
+
 /// Resolves on Ctrl-C or SIGTERM.
 async fn shutdown_signal() {
     let interrupt = async {
@@ -149,9 +180,9 @@ async fn shutdown_signal() {
 /// Text lines escape control characters in values, so a request cannot forge a line.
 fn init_logging() {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_env("LLMLAB_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter = EnvFilter::try_from_env(ServerEnvVars::LLMLAB_LOG).unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
-    let installed = if std::env::var("LLMLAB_LOG_FORMAT").is_ok_and(|f| f == "json") {
+    let installed = if std::env::var(ServerEnvVars::LLMLAB_LOG_FORMAT).is_ok_and(|f| f == "json") {
         builder.json().try_init()
     } else {
         builder

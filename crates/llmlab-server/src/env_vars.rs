@@ -1,0 +1,110 @@
+//! Every environment variable `llmlab serve` reads, declared once (as uv's
+//! `EnvVars`): the flags take their `env` names from here, `llmlab serve
+//! --help` lists them from here, and a test checks that the deployment guide
+//! documents each one.
+
+/// One environment variable of the server.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EnvVar {
+    pub name: &'static str,
+    /// The flag it stands in for, if any.
+    pub flag: Option<&'static str>,
+    /// What it sets, for `--help` and the docs.
+    pub about: &'static str,
+}
+
+/// The server's environment variables.
+pub struct ServerEnvVars;
+
+impl ServerEnvVars {
+    pub const LLMLAB_HOST: &'static str = "LLMLAB_HOST";
+    pub const LLMLAB_PORT: &'static str = "LLMLAB_PORT";
+    pub const DATABASE_URL: &'static str = "DATABASE_URL";
+    pub const LLMLAB_SECURE_COOKIES: &'static str = "LLMLAB_SECURE_COOKIES";
+    pub const LLMLAB_UPSTREAM_OPENAI: &'static str = "LLMLAB_UPSTREAM_OPENAI";
+    pub const LLMLAB_UPSTREAM_ANTHROPIC: &'static str = "LLMLAB_UPSTREAM_ANTHROPIC";
+    pub const LLMLAB_UPSTREAM_GEMINI: &'static str = "LLMLAB_UPSTREAM_GEMINI";
+    pub const LLMLAB_UPSTREAM_TIMEOUT: &'static str = "LLMLAB_UPSTREAM_TIMEOUT";
+    pub const LLMLAB_PROXY_INCLUDE_USAGE: &'static str = "LLMLAB_PROXY_INCLUDE_USAGE";
+    pub const LLMLAB_LOG: &'static str = "LLMLAB_LOG";
+    pub const LLMLAB_LOG_FORMAT: &'static str = "LLMLAB_LOG_FORMAT";
+
+    /// Every variable, in the order `--help` lists them.
+    pub const ALL: &'static [EnvVar] = &[
+        EnvVar { name: Self::LLMLAB_HOST, flag: Some("--host"), about: "the address to listen on" },
+        EnvVar { name: Self::LLMLAB_PORT, flag: Some("--port"), about: "the port to listen on" },
+        EnvVar {
+            name: Self::DATABASE_URL,
+            flag: Some("--database-url"),
+            about: "the database (`sqlite://PATH` or `postgres://…`)",
+        },
+        EnvVar {
+            name: Self::LLMLAB_SECURE_COOKIES,
+            flag: Some("--secure-cookies"),
+            about: "`true` to mark the session cookie `Secure` (behind HTTPS)",
+        },
+        EnvVar {
+            name: Self::LLMLAB_UPSTREAM_OPENAI,
+            flag: Some("--upstream-openai"),
+            about: "where the proxy forwards OpenAI calls",
+        },
+        EnvVar {
+            name: Self::LLMLAB_UPSTREAM_ANTHROPIC,
+            flag: Some("--upstream-anthropic"),
+            about: "where the proxy forwards Anthropic calls",
+        },
+        EnvVar {
+            name: Self::LLMLAB_UPSTREAM_GEMINI,
+            flag: Some("--upstream-gemini"),
+            about: "where the proxy forwards Gemini calls",
+        },
+        EnvVar {
+            name: Self::LLMLAB_UPSTREAM_TIMEOUT,
+            flag: Some("--upstream-timeout"),
+            about: "seconds the proxy waits for an upstream's response headers",
+        },
+        EnvVar {
+            name: Self::LLMLAB_PROXY_INCLUDE_USAGE,
+            flag: Some("--proxy-include-usage"),
+            about: "`true` to ask OpenAI chat streams for their usage",
+        },
+        EnvVar {
+            name: Self::LLMLAB_LOG,
+            flag: None,
+            about: "log filter, e.g. `info` (default) or `llmlab_server=debug`",
+        },
+        EnvVar { name: Self::LLMLAB_LOG_FORMAT, flag: None, about: "`json` for one JSON object per log line" },
+    ];
+
+    /// The `Environment:` block of `llmlab serve --help`.
+    #[must_use]
+    pub fn help() -> String {
+        let width = Self::ALL.iter().map(|v| v.name.len()).max().unwrap_or(0);
+        let lines: Vec<String> = Self::ALL.iter().map(|v| format!("  {:width$}  {}", v.name, v.about)).collect();
+        format!("Environment:\n{}", lines.join("\n"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_deployment_guide_documents_every_variable() {
+        let guide = include_str!("../../../docs/deployment.md");
+        for var in ServerEnvVars::ALL {
+            assert!(guide.contains(&format!("`{}", var.name)), "docs/deployment.md does not mention `{}`", var.name);
+            if let Some(flag) = var.flag {
+                assert!(guide.contains(&format!("`{flag}`")), "docs/deployment.md does not mention `{flag}`");
+            }
+        }
+    }
+
+    #[test]
+    fn help_lists_every_variable() {
+        let help = ServerEnvVars::help();
+        for var in ServerEnvVars::ALL {
+            assert!(help.contains(var.name), "{help}");
+        }
+    }
+}
