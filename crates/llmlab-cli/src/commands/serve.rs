@@ -125,35 +125,6 @@ fn default_database_path() -> anyhow::Result<std::path::PathBuf> {
     Ok(base.join("llmlab").join("llmlab.db"))
 }
 
-/// The registry and the flags agree: every flag's `env` is a registered
-/// variable for that flag, and every registered flag variable is used.
-#[cfg(test)]
-mod tests {
-    use clap::CommandFactory;
-
-    use super::*;
-
-    #[derive(clap::Parser)]
-    struct Serve {
-        #[command(flatten)]
-        args: ServeArgs,
-    }
-
-    #[test]
-    fn every_flag_reads_its_registered_variable() {
-        let command = Serve::command();
-        let mut from_flags: Vec<(String, String)> = command
-            .get_arguments()
-            .filter_map(|a| Some((a.get_env()?.to_string_lossy().into_owned(), format!("--{}", a.get_long()?))))
-            .collect();
-        let mut registered: Vec<(String, String)> =
-            ServerEnvVars::ALL.iter().filter_map(|v| Some((v.name.to_owned(), v.flag?.to_owned()))).collect();
-        from_flags.sort();
-        registered.sort();
-        assert_eq!(from_flags, registered);
-    }
-}
-
 /// Resolves on Ctrl-C or SIGTERM.
 async fn shutdown_signal() {
     let interrupt = async {
@@ -191,4 +162,33 @@ fn init_logging() {
             .try_init()
     };
     let _ = installed;
+}
+
+/// The registry and the flags agree: every flag's `env` is a registered
+/// variable for that flag, and every registered flag variable is used.
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[derive(clap::Parser)]
+    struct Serve {
+        #[command(flatten)]
+        args: ServeArgs,
+    }
+
+    #[test]
+    fn every_flag_reads_its_registered_variable() {
+        let command = Serve::command();
+        let mut from_flags: Vec<(String, String)> = command
+            .get_arguments()
+            .filter_map(|a| Some((a.get_env()?.to_string_lossy().into_owned(), format!("--{}", a.get_long()?))))
+            .collect();
+        let mut registered: Vec<(String, String)> =
+            ServerEnvVars::ALL.iter().filter_map(|v| Some((v.name.to_owned(), v.flag?.to_owned()))).collect();
+        from_flags.sort();
+        registered.sort();
+        assert_eq!(from_flags, registered);
+    }
 }
