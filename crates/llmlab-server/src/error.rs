@@ -23,6 +23,8 @@ pub enum ErrorCode {
     UpstreamUnavailable,
     UpstreamTimeout,
     Internal,
+    /// A request body that is not declared as `application/json`.
+    UnsupportedMediaType,
 }
 
 impl ErrorCode {
@@ -39,6 +41,7 @@ impl ErrorCode {
             ErrorCode::UpstreamUnavailable => StatusCode::BAD_GATEWAY,
             ErrorCode::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
             ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            ErrorCode::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         }
     }
 
@@ -57,6 +60,7 @@ impl ErrorCode {
             ErrorCode::UpstreamUnavailable => "upstream_unavailable",
             ErrorCode::UpstreamTimeout => "upstream_timeout",
             ErrorCode::Internal => "internal_error",
+            ErrorCode::UnsupportedMediaType => "unsupported_media_type",
         }
     }
 }
