@@ -181,3 +181,25 @@ pub struct BatchResponse {
     pub results: Vec<BatchResult>,
     pub budget: BudgetStatus,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn input_tokens(json: &str) -> Result<Option<u64>, String> {
+        let body = format!(r#"{{"provider": "openai", "model": "gpt-4o", "input_tokens": {json}}}"#);
+        serde_json::from_str::<TrackEvent>(&body).map(|e| e.input_tokens).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn counts_are_whole_numbers_from_zero_to_i64_max_in_either_notation() {
+        assert_eq!(input_tokens("12"), Ok(Some(12)));
+        assert_eq!(input_tokens("12.0"), Ok(Some(12)));
+        assert_eq!(input_tokens("1e3"), Ok(Some(1000)));
+        assert_eq!(input_tokens("null"), Ok(None));
+        assert_eq!(input_tokens("9223372036854775807"), Ok(Some(i64::MAX as u64)));
+        for refused in ["12.5", "-1", "-0.5", "9223372036854775808", "1e19", "\"12\""] {
+            assert!(input_tokens(refused).is_err(), "{refused}");
+        }
+    }
+}

@@ -102,3 +102,39 @@ fn error_response(description: &str) -> RefOr<utoipa::openapi::Response> {
     let content = ContentBuilder::new().schema(Some(Ref::from_schema_name("ErrorBody"))).build();
     RefOr::T(ResponseBuilder::new().description(description).content("application/json", content).build())
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::Value;
+
+    /// The limits written as literals in `#[schema]` attributes are the ones the server enforces.
+    #[test]
+    fn literal_limits_in_the_document_are_the_server_s_own() {
+        let document = serde_json::to_value(crate::openapi()).unwrap();
+        let schemas = &document["components"]["schemas"];
+        assert_eq!(schemas["BatchRequest"]["properties"]["events"]["maxItems"], crate::ingest::MAX_BATCH_EVENTS);
+        let event = &schemas["TrackEvent"]["properties"];
+        for bucket in ["input_tokens", "output_tokens", "cache_read_audio_tokens", "web_search_requests"] {
+            assert_eq!(event[bucket]["maximum"], llmlab_core::usage::MAX_TOKENS_PER_CALL, "{bucket}");
+        }
+        assert_eq!(event["latency_ms"]["maximum"], i64::MAX);
+        assert_eq!(event["model"]["maxLength"], crate::labels::MAX_MODEL_CHARS);
+    }
+
+    #[test]
+    fn every_api_operation_lists_the_shared_answers_it_can_give() {
+        let document = serde_json::to_value(crate::openapi()).unwrap();
+        let operation = |path: &str, method: &str| document["paths"][path][method]["responses"].clone();
+        let has = |responses: &Value, status: &str| responses[status]["content"]["application/json"].is_object();
+        let track = operation("/api/events/track", "post");
+        for status in ["400", "401", "403", "413", "415", "422"] {
+            assert!(has(&track, status), "POST /api/events/track: {status}");
+        }
+        let summary = operation("/api/costs/summary", "get");
+        assert!(has(&summary, "401") && has(&summary, "422") && !has(&summary, "403"));
+        let health = operation("/health", "get");
+        assert!(!has(&health, "401"), "the health check needs no key");
+        let proxy = operation("/proxy/openai/{path}", "post");
+        assert!(proxy.get("415").is_none() && proxy.get("403").is_none(), "the proxy documents its own answers");
+    }
+}
