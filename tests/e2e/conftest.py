@@ -9,10 +9,12 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import tempfile
 import threading
 import urllib.request
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -143,3 +145,55 @@ def server_factory() -> Iterator[Callable[..., Server]]:
 def server(server_factory: Callable[..., Server]) -> Server:
     """A fresh server on its own SQLite database."""
     return server_factory()
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "") in ("true", "1")
+
+
+def _psql(admin_url: str, statement: str) -> None:
+    """Runs one statement as the PostgreSQL test server's admin (psql ships with the server)."""
+    psql = shutil.which("psql")
+    if psql is None:
+        raise RuntimeError("psql is not installed")
+    subprocess.run([psql, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", admin_url, "-c", statement], check=True)
+
+
+def _with_database(url: str, name: str) -> str:
+    """`url` with its database name replaced by `name` (the query string kept)."""
+    base, _, query = url.partition("?")
+    prefix = base.rsplit("/", 1)[0]
+    return f"{prefix}/{name}" + (f"?{query}" if query else "")
+
+
+@pytest.fixture
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh database of the backend named by the test's parameter: `sqlite`
+    (a file in a temporary folder) or `postgres` (a database created on the
+    server named by LLMLAB_TEST_PG_URL, dropped afterwards). Without
+    PostgreSQL the test is skipped, loudly, except under CI=true, where it fails.
+    """
+    backend = getattr(request, "param", "sqlite")
+    if backend == "sqlite":
+        yield f"sqlite://{tmp_path}/llmlab.db"
+        return
+    admin_url = os.environ.get("LLMLAB_TEST_PG_URL")
+    if not admin_url or shutil.which("psql") is None:
+        why = "LLMLAB_TEST_PG_URL is not set" if not admin_url else "psql is not installed"
+        if in_ci():
+            pytest.fail(f"{why}; CI=true, so the PostgreSQL tests cannot be skipped", pytrace=False)
+        pytest.skip(f"!!! {why}: this PostgreSQL test is SKIPPED !!!")
+    name = f"llmlab_e2e_{uuid.uuid4().hex}"
+    _psql(admin_url, f"create database {name}")
+    try:
+        yield _with_database(admin_url, name)
+    finally:
+        _psql(admin_url, f"drop database if exists {name} with (force)")
+
+
+@pytest.fixture
+def backend_server(database_url: str) -> Iterator[Server]:
+    """A fresh server on the database of `database_url` (parametrize it `indirect`)."""
+    server = start_server(database_url)
+    yield server
+    server.stop()

@@ -11,6 +11,7 @@ use crate::projects::Project;
 pub struct SignupRequest {
     /// An optional display name.
     #[serde(default)]
+    #[schema(schema_with = crate::limits::display_name)]
     pub name: Option<String>,
 }
 
@@ -59,6 +60,7 @@ pub struct ApiKeyInfo {
 #[serde(deny_unknown_fields)]
 pub struct CreateKeyRequest {
     #[serde(default)]
+    #[schema(schema_with = crate::limits::display_name)]
     pub name: Option<String>,
 }
 
@@ -74,13 +76,19 @@ pub struct CreateKeyResponse {
 #[serde(deny_unknown_fields)]
 pub struct UpdateAccountRequest {
     #[serde(default)]
+    #[schema(schema_with = crate::limits::display_name)]
     pub name: Option<String>,
     /// An IANA time zone such as `Europe/Paris`.
     #[serde(default)]
+    #[schema(schema_with = account_time_zone)]
     pub timezone: Option<String>,
     /// When true, the proxy refuses calls (429) once the budget is exceeded.
     #[serde(default)]
     pub hard_budget: Option<bool>,
+}
+
+fn account_time_zone() -> utoipa::openapi::schema::Schema {
+    crate::limits::time_zone(true, "The account's time zone: budget months and \"today\" use it.")
 }
 
 /// `GET /api/account`.

@@ -22,12 +22,26 @@ pub enum BudgetState {
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SetBudgetRequest {
-    /// A positive decimal string, e.g. `"500"`.
-    #[schema(value_type = String, example = "500")]
+    /// A positive decimal string, e.g. `"500"`, of at most one billion.
+    #[schema(schema_with = budget_amount)]
     pub amount_usd: Money,
     /// Only `monthly` (calendar months in the account's time zone).
     #[serde(default = "monthly")]
+    #[schema(schema_with = budget_period)]
     pub period: String,
+}
+
+fn budget_amount() -> utoipa::openapi::schema::Schema {
+    crate::limits::money(9, true, false, "A positive decimal string of USD, e.g. `\"500\"`, below one billion.")
+}
+
+fn budget_period() -> utoipa::openapi::schema::Schema {
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(["monthly"]))
+        .default(Some("monthly".into()))
+        .description(Some("Only `monthly` (calendar months in the account's time zone)."))
+        .into()
 }
 
 fn monthly() -> String {

@@ -3,7 +3,8 @@
 use std::collections::BTreeMap;
 
 use llmlab_core::{Money, TokenBuckets};
-use serde::{Deserialize, Serialize};
+use serde::de::Error as _;
+use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::value::RawValue;
 use utoipa::ToSchema;
 
@@ -19,40 +20,53 @@ use crate::budgets::BudgetStatus;
 #[serde(deny_unknown_fields)]
 pub struct TrackEvent {
     /// `openai`, `anthropic`, `google` (or `gemini`), or any other provider name.
+    #[schema(schema_with = crate::limits::provider)]
     pub provider: String,
     /// The model as the provider reported it, e.g. `gpt-4o-2024-08-06`.
+    #[schema(schema_with = crate::limits::model)]
     pub model: String,
     /// The provider's raw usage object, exactly as returned.
     #[serde(default, alias = "usageMetadata", alias = "usage_metadata")]
     #[schema(value_type = Option<Object>)]
     pub usage: Option<Box<RawValue>>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "whole_number")]
+    #[schema(minimum = 0, maximum = 1_000_000_000_000_usize)]
     pub input_tokens: Option<u64>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "whole_number")]
+    #[schema(minimum = 0, maximum = 1_000_000_000_000_usize)]
     pub cache_read_tokens: Option<u64>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "whole_number")]
+    #[schema(minimum = 0, maximum = 1_000_000_000_000_usize)]
     pub cache_write_tokens: Option<u64>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "whole_number")]
+    #[schema(minimum = 0, maximum = 1_000_000_000_000_usize)]
     pub cache_write_1h_tokens: Option<u64>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "whole_number")]
+    #[schema(minimum = 0, maximum = 1_000_000_000_000_usize)]
     pub output_tokens: Option<u64>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "whole_number")]
+    #[schema(minimum = 0, maximum = 1_000_000_000_000_usize)]
     pub reasoning_tokens: Option<u64>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "whole_number")]
+    #[schema(minimum = 0, maximum = 1_000_000_000_000_usize)]
     pub input_audio_tokens: Option<u64>,
     /// Part of `cache_read_tokens`: audio read from the prompt cache (Gemini prices it apart).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "whole_number")]
+    #[schema(minimum = 0, maximum = 1_000_000_000_000_usize)]
     pub cache_read_audio_tokens: Option<u64>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "whole_number")]
+    #[schema(minimum = 0, maximum = 1_000_000_000_000_usize)]
     pub output_audio_tokens: Option<u64>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "whole_number")]
+    #[schema(minimum = 0, maximum = 1_000_000_000_000_usize)]
     pub web_search_requests: Option<u64>,
     /// A decimal string that overrides the catalog price for this call.
     #[serde(default)]
-    #[schema(value_type = Option<String>, example = "0.0125")]
+    #[schema(schema_with = event_cost)]
     pub cost_usd: Option<Money>,
     /// A client-generated id (UUIDv7 recommended); a retried event is counted once.
     #[serde(default)]
+    #[schema(schema_with = crate::limits::event_id)]
     pub event_id: Option<String>,
     /// When the call happened (RFC 3339); defaults to when the server received it.
     #[serde(default)]
@@ -60,13 +74,17 @@ pub struct TrackEvent {
     pub timestamp: Option<String>,
     /// A project name; created on first use. Defaults to `default`.
     #[serde(default)]
+    #[schema(schema_with = crate::limits::project)]
     pub project: Option<String>,
     #[serde(default)]
+    #[schema(schema_with = crate::limits::tags)]
     pub tags: Option<BTreeMap<String, String>>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "whole_number")]
+    #[schema(minimum = 0, maximum = 9_223_372_036_854_775_807_usize)]
     pub latency_ms: Option<u64>,
     /// `ok`, `error`, or a provider status such as `429`.
     #[serde(default)]
+    #[schema(schema_with = crate::limits::status)]
     pub status: Option<String>,
     /// True for Batch API calls (billed at batch prices).
     #[serde(default)]
@@ -76,10 +94,37 @@ pub struct TrackEvent {
     pub service_tier: Option<String>,
 }
 
+fn event_cost() -> utoipa::openapi::schema::Schema {
+    crate::limits::money(
+        9,
+        false,
+        true,
+        "A decimal string of USD, such as `\"0.0125\"`, that overrides the catalog price for this call.",
+    )
+}
+
+/// A count or a duration: a JSON integer from 0 to `i64::MAX` (what the
+/// database stores). JSON Schema's `integer` includes numbers written with a
+/// zero fraction (`12.0`), and some clients send them so, so those count too.
+fn whole_number<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<u64>, D::Error> {
+    // 2^63 as a float; every integral float below it converts to u64 exactly.
+    const LIMIT: f64 = 9_223_372_036_854_775_808.0;
+    let Some(number) = Option::<serde_json::Number>::deserialize(deserializer)? else { return Ok(None) };
+    let whole = match (number.as_u64(), number.as_f64()) {
+        (Some(n), _) => i64::try_from(n).is_ok().then_some(n),
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // checked: integral, in 0..2^63
+        (None, Some(f)) => (f.fract() == 0.0 && (0.0..LIMIT).contains(&f)).then_some(f as u64),
+        (None, None) => None,
+    };
+    whole.map(Some).ok_or_else(|| D::Error::custom(format!("`{number}` is not a whole number from 0 to {}", i64::MAX)))
+}
+
 /// `POST /api/events/batch`: all events are stored, or none.
 #[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BatchRequest {
+    /// At most 10,000 events.
+    #[schema(max_items = 10000)]
     pub events: Vec<TrackEvent>,
 }
 
@@ -135,4 +180,26 @@ pub struct BatchResponse {
     /// One per event, in the order sent.
     pub results: Vec<BatchResult>,
     pub budget: BudgetStatus,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn input_tokens(json: &str) -> Result<Option<u64>, String> {
+        let body = format!(r#"{{"provider": "openai", "model": "gpt-4o", "input_tokens": {json}}}"#);
+        serde_json::from_str::<TrackEvent>(&body).map(|e| e.input_tokens).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn counts_are_whole_numbers_from_zero_to_i64_max_in_either_notation() {
+        assert_eq!(input_tokens("12"), Ok(Some(12)));
+        assert_eq!(input_tokens("12.0"), Ok(Some(12)));
+        assert_eq!(input_tokens("1e3"), Ok(Some(1000)));
+        assert_eq!(input_tokens("null"), Ok(None));
+        assert_eq!(input_tokens("9223372036854775807"), Ok(Some(i64::MAX as u64)));
+        for refused in ["12.5", "-1", "-0.5", "9223372036854775808", "1e19", "\"12\""] {
+            assert!(input_tokens(refused).is_err(), "{refused}");
+        }
+    }
 }

@@ -7,6 +7,7 @@ pub mod budgets;
 pub mod costs;
 pub mod error;
 pub mod events;
+pub mod limits;
 pub mod prices;
 pub mod projects;
 pub mod recommendations;

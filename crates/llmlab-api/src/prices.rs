@@ -10,23 +10,42 @@ use utoipa::ToSchema;
 #[serde(deny_unknown_fields)]
 pub struct SetPriceRequest {
     /// The model id as events report it (snapshots and prefixes are normalized).
+    #[schema(schema_with = crate::limits::model)]
     pub model: String,
-    /// The provider the price applies to; any when omitted.
+    /// The provider the price applies to; any when omitted or blank.
     #[serde(default)]
+    #[schema(schema_with = price_provider)]
     pub provider: Option<String>,
-    #[schema(value_type = String, example = "0.50")]
+    #[schema(schema_with = rate)]
     pub input_per_million_usd: Money,
-    #[schema(value_type = String, example = "1.50")]
+    #[schema(schema_with = rate)]
     pub output_per_million_usd: Money,
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = optional_rate)]
     pub cache_read_per_million_usd: Option<Money>,
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = optional_rate)]
     pub cache_write_per_million_usd: Option<Money>,
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = optional_rate)]
     pub cache_write_1h_per_million_usd: Option<Money>,
+}
+
+fn price_provider() -> utoipa::openapi::schema::Schema {
+    crate::limits::blank_or_text_schema(
+        crate::limits::MAX_PROVIDER_CHARS,
+        true,
+        "The provider the price applies to; any when omitted.",
+    )
+}
+
+/// USD per 1M tokens, at most 100,000 (far above any real model).
+fn rate() -> utoipa::openapi::schema::Schema {
+    crate::limits::money(5, false, false, "USD per 1M tokens, a decimal string such as `\"0.50\"`.")
+}
+
+fn optional_rate() -> utoipa::openapi::schema::Schema {
+    crate::limits::money(5, false, true, "USD per 1M tokens, a decimal string such as `\"0.50\"`.")
 }
 
 /// A stored custom price.

@@ -28,6 +28,8 @@ pub enum ErrorCode {
     /// A state-changing request authenticated by the session cookie that
     /// does not come from this server's own pages (CSRF).
     CrossSiteRequest,
+    /// A request body that is not declared as `application/json`.
+    UnsupportedMediaType,
 }
 
 /// What a 503 tells clients to wait before retrying, in seconds.
@@ -49,6 +51,7 @@ impl ErrorCode {
             ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             ErrorCode::DatabaseUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             ErrorCode::CrossSiteRequest => StatusCode::FORBIDDEN,
+            ErrorCode::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         }
     }
 
@@ -70,6 +73,7 @@ impl ErrorCode {
             ErrorCode::TotalOutOfRange => "total_out_of_range",
             ErrorCode::DatabaseUnavailable => "database_unavailable",
             ErrorCode::CrossSiteRequest => "cross_site_request",
+            ErrorCode::UnsupportedMediaType => "unsupported_media_type",
         }
     }
 }

@@ -9,7 +9,10 @@ use serde::de::DeserializeOwned;
 use crate::error::{ApiError, ErrorCode};
 
 /// A JSON request body of type `T`. An empty body reads as `{}`, so
-/// endpoints whose fields are all optional accept no body at all.
+/// endpoints whose fields are all optional accept no body at all (their
+/// `OpenAPI` request body is marked not required). A body that is not empty
+/// must come with `Content-Type: application/json` (parameters such as
+/// `charset` allowed), or the request is refused with 415.
 pub struct Json<T>(pub T);
 
 impl<S, T> FromRequest<S> for Json<T>
@@ -20,7 +23,8 @@ where
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let content_type = request.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let content_type =
+            request.headers().get(header::CONTENT_TYPE).map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
         let bytes = Bytes::from_request(request, state).await.map_err(|rejection| {
             if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
                 ApiError::new(
@@ -31,15 +35,43 @@ where
                 ApiError::new(ErrorCode::MalformedJson, format!("the request body could not be read: {rejection}"))
             }
         })?;
-        if let Some(kind) = content_type.filter(|c| !c.starts_with("application/json") && !bytes.is_empty()) {
-            return Err(ApiError::new(
-                ErrorCode::MalformedJson,
-                format!("expected `Content-Type: application/json`, got `{kind}`"),
-            ));
+        if !bytes.is_empty() {
+            check_content_type(content_type.as_deref())?;
         }
-        let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) { b"{}" } else { &bytes };
-        parse(bytes).map(Json)
+        let Some(&first) = bytes.iter().find(|b| !b.is_ascii_whitespace()) else {
+            return parse(b"{}").map(Json);
+        };
+        // Every body is an object; serde would also read a struct from an
+        // array of its fields in order (`[null, null]`), which no client means.
+        if first != b'{' {
+            parse::<serde::de::IgnoredAny>(&bytes)?;
+            return Err(ApiError::new(ErrorCode::InvalidField, "the body must be a JSON object"));
+        }
+        parse(&bytes).map(Json)
     }
+}
+
+/// Refuses a body that is not declared as JSON: no `Content-Type`, or a
+/// media type other than `application/json` (`application/jsonp`, `text/plain`…).
+fn check_content_type(content_type: Option<&str>) -> Result<(), ApiError> {
+    match content_type {
+        Some(value) if is_json(value) => Ok(()),
+        Some(value) => Err(ApiError::new(
+            ErrorCode::UnsupportedMediaType,
+            format!("expected `Content-Type: application/json`, got `{}`", value.trim()),
+        )),
+        None => Err(ApiError::new(
+            ErrorCode::UnsupportedMediaType,
+            "the request has a body but no `Content-Type`; send `Content-Type: application/json`",
+        )),
+    }
+}
+
+/// True for the media type `application/json` (any case), with or without
+/// parameters such as `; charset=utf-8` (RFC 9110 §8.3.1).
+fn is_json(content_type: &str) -> bool {
+    let essence = content_type.split(';').next().unwrap_or_default().trim();
+    essence.eq_ignore_ascii_case("application/json")
 }
 
 /// Parses JSON, naming the failing field: `events[3].model: missing field`.
@@ -68,5 +100,32 @@ fn strip_position(message: &str) -> String {
     match message.rfind(" at line ") {
         Some(at) => message[..at].to_owned(),
         None => message.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_json_media_type_is_json() {
+        for json in
+            ["application/json", "Application/JSON", "application/json; charset=utf-8", " application/json ;x=y"]
+        {
+            assert!(is_json(json), "{json}");
+        }
+        for other in ["application/jsonp", "application/json-seq", "text/plain", "application/x-json", "", "json"] {
+            assert!(!is_json(other), "{other}");
+        }
+    }
+
+    #[test]
+    fn a_body_without_a_json_content_type_is_refused_with_415() {
+        assert!(check_content_type(Some("application/json")).is_ok());
+        for refused in [None, Some("application/jsonp"), Some("text/plain")] {
+            let error = check_content_type(refused).unwrap_err();
+            assert_eq!(error.code, ErrorCode::UnsupportedMediaType, "{refused:?}");
+            assert!(error.message.contains("Content-Type"), "{}", error.message);
+        }
     }
 }

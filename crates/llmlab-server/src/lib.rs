@@ -14,7 +14,10 @@ pub mod env_vars;
 pub mod error;
 pub mod ingest;
 pub mod json;
+pub mod labels;
+mod openapi;
 pub mod proxy;
+pub mod query;
 pub mod routes;
 pub mod session;
 pub mod state;
@@ -83,7 +86,7 @@ impl utoipa::Modify for ApiKeySecurity {
 /// The API routes with their `OpenAPI` document.
 fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     use routes::{auth, budgets, costs, events, health, prices, projects, recommendations};
-    OpenApiRouter::with_openapi(ApiDoc::openapi())
+    let (router, mut document) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(health::get))
         .routes(routes!(auth::signup))
         .routes(routes!(auth::login))
@@ -101,7 +104,9 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(prices::delete))
         .routes(routes!(projects::list))
         .routes(routes!(recommendations::list))
-        .split_for_parts()
+        .split_for_parts();
+    openapi::complete(&mut document);
+    (router, document)
 }
 
 /// The `OpenAPI` document of every route.

@@ -15,6 +15,7 @@ mod server_accounts;
 mod server_costs;
 mod server_crash;
 mod server_events;
+mod server_hardening_api;
 mod server_hardening_edge;
 mod server_hardening_money;
 mod server_isolation;

@@ -28,6 +28,7 @@ use super::errors::{ProxyError, respond};
 use super::record::{CallMeta, Failure};
 use super::{Labels, Proxy, Upstream, gemini, openai};
 use crate::auth::{Caller, KEY_HEADER};
+use crate::labels;
 use crate::state::AppState;
 
 /// Request bodies up to this size are read whole before forwarding (so the
@@ -340,10 +341,9 @@ fn labels_of(headers: &HeaderMap) -> Result<Labels, String> {
             .transpose()
     };
     let project = match text("x-llmlab-project")? {
-        Some(project) => {
-            check_text(project, "X-LLMLab-Project", 100)?;
-            Some(project.to_owned())
-        }
+        Some(project) => Some(
+            labels::text(project, labels::MAX_PROJECT_CHARS).map_err(|e| format!("`X-LLMLab-Project` {e}"))?.to_owned(),
+        ),
         None => None,
     };
     let tags = match text("x-llmlab-tags")? {
@@ -353,20 +353,8 @@ fn labels_of(headers: &HeaderMap) -> Result<Labels, String> {
     Ok(Labels { project, tags })
 }
 
-fn check_text(value: &str, what: &str, max: usize) -> Result<(), String> {
-    if value.is_empty() {
-        return Err(format!("`{what}` must not be empty"));
-    }
-    if value.chars().count() > max {
-        return Err(format!("`{what}` must be at most {max} characters"));
-    }
-    if value.chars().any(char::is_control) {
-        return Err(format!("`{what}` must not contain control characters"));
-    }
-    Ok(())
-}
-
-/// `X-LLMLab-Tags`: a JSON object of strings, or `key=value` pairs separated by commas.
+/// `X-LLMLab-Tags`: a JSON object of strings, or `key=value` pairs separated
+/// by commas; checked by [`labels::check_tags`] like an event's `tags`.
 fn parse_tags(text: &str) -> Result<std::collections::BTreeMap<String, String>, String> {
     let tags: std::collections::BTreeMap<String, String> = if text.starts_with('{') {
         serde_json::from_str(text).map_err(|e| {
@@ -381,15 +369,7 @@ fn parse_tags(text: &str) -> Result<std::collections::BTreeMap<String, String>, 
             })
             .collect()
     };
-    if tags.len() > 50 {
-        return Err("`X-LLMLab-Tags` may carry at most 50 tags".to_owned());
-    }
-    for (key, value) in &tags {
-        check_text(key, "X-LLMLab-Tags", 64).map_err(|e| format!("{e} (tag name `{key}`)"))?;
-        if value.chars().count() > 500 {
-            return Err(format!("the value of tag `{key}` in `X-LLMLab-Tags` must be at most 500 characters"));
-        }
-    }
+    labels::check_tags(&tags).map_err(|e| format!("`X-LLMLab-Tags`: {e}"))?;
     Ok(tags)
 }
 
@@ -460,5 +440,8 @@ mod tests {
         assert!(parse_tags("=x").is_err());
         let many = (0..51).map(|i| format!("k{i}=v")).collect::<Vec<_>>().join(",");
         assert!(parse_tags(&many).is_err());
+        // A JSON value may carry what a header cannot: a NUL is refused like in an event's tags.
+        let nul = parse_tags(r#"{"a":"b\u0000c"}"#).unwrap_err();
+        assert!(nul.contains("control characters"), "{nul}");
     }
 }

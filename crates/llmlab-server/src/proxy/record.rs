@@ -36,6 +36,7 @@ use tokio::sync::mpsc;
 use super::{Labels, Upstream};
 use crate::auth::Caller;
 use crate::ingest::{CustomPrices, prepare_observed};
+use crate::labels;
 use crate::state::AppState;
 
 /// Most calls stored in one group.
@@ -323,7 +324,7 @@ fn model_of(usage: Option<&NormalizedUsage>, meta: &CallMeta) -> String {
     struct Requested {
         model: Option<String>,
     }
-    let usable = |m: &str| !m.trim().is_empty() && m.chars().count() <= 200 && !m.chars().any(char::is_control);
+    let usable = |m: &str| labels::text(m, labels::MAX_MODEL_CHARS).is_ok();
     usage
         .and_then(|u| u.model.clone())
         .filter(|m| usable(m))

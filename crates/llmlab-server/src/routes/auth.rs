@@ -16,15 +16,27 @@ use crate::auth::{Caller, authenticate, generate_key};
 use crate::clock::now_ms;
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::json::Json;
+use crate::labels;
 use crate::session;
 use crate::state::AppState;
 
-fn optional_name(name: Option<String>, field: &str) -> ApiResult<Option<String>> {
-    let Some(name) = name.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty()) else { return Ok(None) };
-    if name.chars().count() > 100 || name.chars().any(char::is_control) {
-        return Err(ApiError::invalid(field, "must be at most 100 characters, without control characters"));
-    }
-    Ok(Some(name))
+/// A display name: blank means none.
+fn optional_name(name: Option<&str>, field: &str) -> ApiResult<Option<String>> {
+    let Some(name) = name else { return Ok(None) };
+    let name = labels::optional_text(name, labels::MAX_NAME_CHARS).map_err(|e| ApiError::invalid(field, e))?;
+    Ok(name.map(str::to_owned))
+}
+
+/// Characters in a key's public id: `llm_` and 8 letters or digits.
+const KEY_ID_LEN: usize = 12;
+
+/// True when `key_id` has the shape of a key's public id. Anything else
+/// names no key (404, like another account's key), and never reaches the
+/// database: PostgreSQL would refuse a NUL in it with an error.
+fn is_key_id(key_id: &str) -> bool {
+    key_id.len() == KEY_ID_LEN
+        && key_id.starts_with("llm_")
+        && key_id.bytes().skip("llm_".len()).all(|b| b.is_ascii_alphanumeric())
 }
 
 /// Creates an account and its first API key; the key is shown only in this response.
@@ -34,7 +46,7 @@ pub async fn signup(
     State(state): State<AppState>,
     Json(request): Json<SignupRequest>,
 ) -> ApiResult<(StatusCode, Reply<SignupResponse>)> {
-    let name = optional_name(request.name, "name")?;
+    let name = optional_name(request.name.as_deref(), "name")?;
     let now = now_ms();
     let key = generate_key(Some("default".to_owned()), now);
     let public_id = format!("usr_{}", uuid::Uuid::now_v7().simple());
@@ -64,7 +76,7 @@ pub async fn login(
 }
 
 /// Signs the dashboard in: checks the key and sets the `HttpOnly` session cookie.
-#[utoipa::path(post, path = "/api/auth/session", tag = "auth", request_body = LoginRequest,
+#[utoipa::path(post, path = "/api/auth/session", tag = "auth", request_body(content = Option<LoginRequest>),
     responses((status = 200, body = LoginResponse, description = "Signed in; the response sets the session cookie"),
               (status = 401, body = llmlab_api::ErrorBody)))]
 pub async fn create_session(
@@ -133,7 +145,7 @@ pub async fn get_account(caller: Caller) -> Reply<Account> {
 }
 
 /// Changes the account's name, time zone or hard-budget setting.
-#[utoipa::path(patch, path = "/api/account", tag = "auth", security(("api_key" = [])), request_body = UpdateAccountRequest,
+#[utoipa::path(patch, path = "/api/account", tag = "auth", security(("api_key" = [])), request_body(content = Option<UpdateAccountRequest>),
     responses((status = 200, body = Account), (status = 422, body = llmlab_api::ErrorBody)))]
 pub async fn update_account(
     State(state): State<AppState>,
@@ -146,7 +158,7 @@ pub async fn update_account(
         })?;
     }
     let update = AccountUpdate {
-        name: optional_name(request.name, "name")?,
+        name: optional_name(request.name.as_deref(), "name")?,
         timezone: request.timezone,
         hard_budget: request.hard_budget,
     };
@@ -182,7 +194,7 @@ pub async fn create_key(
     caller: Caller,
     Json(request): Json<CreateKeyRequest>,
 ) -> ApiResult<(StatusCode, Reply<CreateKeyResponse>)> {
-    let name = optional_name(request.name, "name")?;
+    let name = optional_name(request.name.as_deref(), "name")?;
     let key = generate_key(name, now_ms());
     let stored = state.store.create_key(caller.user.id, &key.record).await?;
     Ok((StatusCode::CREATED, Reply(CreateKeyResponse { api_key: key.api_key, key: key_info(stored, &caller.key_id) })))
@@ -190,15 +202,22 @@ pub async fn create_key(
 
 /// Revokes one of the account's keys, at once.
 #[utoipa::path(delete, path = "/api/keys/{key_id}", tag = "auth", security(("api_key" = [])),
-    params(("key_id" = String, Path, description = "The key's public id, e.g. `llm_ab12cd34`")),
-    responses((status = 200, body = ApiKeyInfo), (status = 404, body = llmlab_api::ErrorBody)))]
+    params(("key_id" = String, Path, pattern = r"^llm_[0-9A-Za-z]{8}$",
+            description = "The key's public id, e.g. `llm_ab12cd34`")),
+    responses((status = 200, body = ApiKeyInfo),
+              (status = 404, body = llmlab_api::ErrorBody,
+               description = "The account has no such key; also any id that is not `llm_` and 8 letters or digits")))]
 pub async fn revoke_key(
     State(state): State<AppState>,
     caller: Caller,
     Path(key_id): Path<String>,
 ) -> ApiResult<Reply<ApiKeyInfo>> {
+    let not_found = || ApiError::not_found(format!("this account has no API key {key_id:?}"));
+    if !is_key_id(&key_id) {
+        return Err(not_found());
+    }
     let key = state.store.revoke_key(caller.user.id, &key_id, now_ms()).await.map_err(|e| match e {
-        llmlab_store::StoreError::NotFound => ApiError::not_found(format!("this account has no API key `{key_id}`")),
+        llmlab_store::StoreError::NotFound => not_found(),
         other => other.into(),
     })?;
     state.forget_account(caller.user.id);

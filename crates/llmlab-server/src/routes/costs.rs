@@ -1,12 +1,14 @@
 //! `GET /api/costs/summary`.
 
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use llmlab_api::CostSummary;
 use serde::Deserialize;
 
 use crate::auth::Caller;
-use crate::error::ApiResult;
+use crate::error::{ApiError, ApiResult};
+use crate::labels;
+use crate::query::Query;
 use crate::state::AppState;
 use crate::summary::{summarize, time_zone};
 
@@ -15,9 +17,27 @@ use crate::summary::{summarize, time_zone};
 #[into_params(parameter_in = Query)]
 pub struct SummaryQuery {
     /// An IANA time zone for "today", "this month" and the daily dates (default: the account's).
+    #[param(schema_with = query_time_zone)]
     pub tz: Option<String>,
     /// Only this project's spend.
+    #[param(schema_with = project_filter)]
     pub project: Option<String>,
+}
+
+/// A `tz` query parameter: a time zone name, or empty for the account's.
+pub(crate) fn query_time_zone() -> utoipa::openapi::schema::Schema {
+    let mut names: Vec<serde_json::Value> =
+        llmlab_api::limits::time_zone_names().into_iter().map(serde_json::Value::from).collect();
+    names.push(serde_json::Value::from(""));
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(names))
+        .description(Some("An IANA time zone name such as `Europe/Paris`; empty or omitted: the account's."))
+        .into()
+}
+
+fn project_filter() -> utoipa::openapi::schema::Schema {
+    llmlab_api::limits::blank_or_text_schema(labels::MAX_PROJECT_CHARS, false, "Only this project's spend.")
 }
 
 /// Spend today, this month and all time; by model, provider and project; the 30-day trend.
@@ -29,6 +49,10 @@ pub async fn summary(
     Query(query): Query<SummaryQuery>,
 ) -> ApiResult<Json<CostSummary>> {
     let (tz, tz_name) = time_zone(query.tz.as_deref(), &caller.user)?;
-    let project = query.project.as_deref().map(str::trim).filter(|p| !p.is_empty());
+    // A blank `project` means every project, like an omitted one.
+    let project = match query.project.as_deref() {
+        Some(p) => labels::optional_text(p, labels::MAX_PROJECT_CHARS).map_err(|e| ApiError::invalid("project", e))?,
+        None => None,
+    };
     Ok(Json(summarize(&state.store, &caller.user, &tz, tz_name, project).await?))
 }

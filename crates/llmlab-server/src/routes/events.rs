@@ -2,7 +2,7 @@
 
 use axum::Json as Reply;
 use axum::body::{Body, Bytes};
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
 use axum::response::{IntoResponse, Response};
@@ -19,6 +19,7 @@ use crate::clock::now_ms;
 use crate::error::{ApiError, ApiResult};
 use crate::ingest::{MAX_BATCH_EVENTS, PreparedEvent, prepare};
 use crate::json::Json;
+use crate::query::Query;
 use crate::state::AppState;
 
 /// Records one LLM call. Duplicate `event_id`s are answered 200 and not counted again.
@@ -114,11 +115,22 @@ async fn budget_after(
 #[into_params(parameter_in = Query)]
 pub struct ExportQuery {
     /// First day to include, `YYYY-MM-DD` (default: the beginning).
+    #[param(schema_with = export_from)]
     pub from: Option<String>,
     /// Last day to include, `YYYY-MM-DD` (default: today).
+    #[param(schema_with = export_to)]
     pub to: Option<String>,
     /// The time zone the days are in (default: the account's).
+    #[param(schema_with = crate::routes::costs::query_time_zone)]
     pub tz: Option<String>,
+}
+
+fn export_from() -> utoipa::openapi::schema::Schema {
+    llmlab_api::limits::date(false, "First day to include, `YYYY-MM-DD` (default: the beginning).")
+}
+
+fn export_to() -> utoipa::openapi::schema::Schema {
+    llmlab_api::limits::date(false, "Last day to include, `YYYY-MM-DD`, not before `from` (default: today).")
 }
 
 /// The CSV columns before the token counts.

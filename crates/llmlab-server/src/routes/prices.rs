@@ -15,6 +15,7 @@ use crate::clock::now_ms;
 use crate::error::{ApiError, ApiResult};
 use crate::ingest::rate_card;
 use crate::json::Json;
+use crate::labels;
 use crate::state::AppState;
 
 /// The most a price may be, per 1M tokens: far above any real model.
@@ -54,11 +55,15 @@ pub async fn set(
     caller: Caller,
     Json(request): Json<SetPriceRequest>,
 ) -> ApiResult<(StatusCode, Reply<SetPriceResponse>)> {
-    let model = request.model.trim();
-    if model.is_empty() || model.chars().count() > 200 {
-        return Err(ApiError::invalid("model", "must be 1 to 200 characters"));
+    let model = labels::text(&request.model, labels::MAX_MODEL_CHARS).map_err(|e| ApiError::invalid("model", e))?;
+    // A blank provider means "any", like an omitted one.
+    let provider = match request.provider.as_deref() {
+        Some(p) => {
+            labels::optional_text(p, labels::MAX_PROVIDER_CHARS).map_err(|e| ApiError::invalid("provider", e))?
+        }
+        None => None,
     }
-    let provider = request.provider.as_deref().map(str::trim).filter(|p| !p.is_empty()).map(Provider::parse);
+    .map(Provider::parse);
     let optional = |field: &str, v: Option<Money>| v.map(|m| check_price(field, m)).transpose();
     let now = now_ms();
     let price = CustomPrice {
@@ -99,12 +104,26 @@ pub async fn list(State(state): State<AppState>, caller: Caller) -> ApiResult<Re
     Ok(Reply(prices.into_iter().map(view).collect()))
 }
 
+/// `DELETE /api/prices/{model}` parameters.
+#[derive(serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct ModelPath {
+    /// The model id, as it was set.
+    #[param(schema_with = llmlab_api::limits::model, required = true)]
+    model: String,
+}
+
 /// Removes the account's price for a model (events priced with it keep their cost).
-#[utoipa::path(delete, path = "/api/prices/{model}", tag = "prices", security(("api_key" = [])),
-    params(("model" = String, Path, description = "The model id")),
-    responses((status = 204), (status = 404, body = llmlab_api::ErrorBody)))]
-pub async fn delete(State(state): State<AppState>, caller: Caller, Path(model): Path<String>) -> ApiResult<StatusCode> {
-    if state.store.delete_custom_price(caller.user.id, &canonical_model_id(&model)).await? {
+#[utoipa::path(delete, path = "/api/prices/{model}", tag = "prices", security(("api_key" = [])), params(ModelPath),
+    responses((status = 204, description = "Removed"),
+              (status = 404, body = llmlab_api::ErrorBody, description = "The account has no price for this model")))]
+pub async fn delete(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(ModelPath { model }): Path<ModelPath>,
+) -> ApiResult<StatusCode> {
+    let model = labels::text(&model, labels::MAX_MODEL_CHARS).map_err(|e| ApiError::invalid("model", e))?;
+    if state.store.delete_custom_price(caller.user.id, &canonical_model_id(model)).await? {
         state.forget_account(caller.user.id);
         Ok(StatusCode::NO_CONTENT)
     } else {

@@ -12,7 +12,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, LazyLock, Mutex};
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, ETAG, HOST, IF_NONE_MATCH};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -28,6 +28,7 @@ use super::{Visitor, assets, error_page, html_response, sign_in_page};
 use crate::auth::Caller;
 use crate::clock::now_ms;
 use crate::error::ApiResult;
+use crate::query::Query;
 use crate::routes::costs::SummaryQuery;
 use crate::routes::{budgets, costs, recommendations};
 use crate::state::AppState;
