@@ -186,7 +186,7 @@ pub async fn authenticate(state: &AppState, key: &str) -> Result<Caller, ApiErro
 fn touch(state: &AppState, key_id: &str) {
     let now = Instant::now();
     {
-        let mut touched = state.key_touches.lock().expect("key touch lock");
+        let mut touched = state.key_touches.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if touched.get(key_id).is_some_and(|at| now.duration_since(*at) < TOUCH_INTERVAL) {
             return;
         }

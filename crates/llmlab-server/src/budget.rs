@@ -70,7 +70,7 @@ pub struct Budgets {
 impl Budgets {
     /// Forgets an account's figures (after its budget or time zone changed).
     pub fn invalidate(&self, user_id: i64) {
-        self.months.lock().expect("budget cache lock").remove(&user_id);
+        self.months.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(&user_id);
     }
 
     /// The status after `new_events` (time, cost) were stored for `user`.
@@ -93,7 +93,7 @@ impl Budgets {
         if let Some(alert) = self.record_crossings(store, user.id, &mut month, status.state).await? {
             status.alert = Some(alert);
         }
-        self.months.lock().expect("budget cache lock").insert(user.id, month);
+        self.months.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(user.id, month);
         Ok(status)
     }
 
@@ -102,7 +102,7 @@ impl Budgets {
     /// to see it reloads it while concurrent ones keep using it: one reload
     /// per account per [`CACHE_TTL`], however many requests are in flight.
     fn cached(&self, user_id: i64, period: Period, new_events: &[(i64, Option<Money>)], fresh: bool) -> Option<Month> {
-        let mut months = self.months.lock().expect("budget cache lock");
+        let mut months = self.months.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let month = months.get_mut(&user_id).filter(|m| !fresh && m.period == period)?;
         // Events committed before this read are in the database, not yet here.
         for (_, cost) in new_events.iter().filter(|(at, _)| period.contains(*at)) {

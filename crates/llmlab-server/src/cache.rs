@@ -2,6 +2,11 @@
 //! row, the account's custom prices). The server that changes the data
 //! removes the entries at once; other replicas see the change when their
 //! entry expires, after the cache's time to live.
+//!
+//! The server's caches (these, the budget months, the render cache) take a
+//! poisoned lock as it is: a panic in one request must not turn every later
+//! request into an empty reply, and a cache entry is at worst stale until
+//! it expires.
 
 use std::collections::HashMap;
 use std::hash::Hash;
@@ -33,12 +38,12 @@ impl<K: Eq + Hash, V: Clone> TtlCache<K, V> {
 
     /// The value, if cached less than the time to live ago.
     pub fn get(&self, key: &K) -> Option<V> {
-        let entries = self.entries.lock().expect("cache lock");
+        let entries = self.entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         entries.get(key).filter(|(at, _)| at.elapsed() < self.ttl).map(|(_, v)| v.clone())
     }
 
     pub fn insert(&self, key: K, value: V) {
-        let mut entries = self.entries.lock().expect("cache lock");
+        let mut entries = self.entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if entries.len() > SWEEP_ABOVE {
             entries.retain(|_, (at, _)| at.elapsed() < self.ttl);
         }
@@ -47,7 +52,7 @@ impl<K: Eq + Hash, V: Clone> TtlCache<K, V> {
 
     /// Drops the entries `keep` rejects.
     pub fn retain(&self, keep: impl Fn(&K, &V) -> bool) {
-        self.entries.lock().expect("cache lock").retain(|k, (_, v)| keep(k, v));
+        self.entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner).retain(|k, (_, v)| keep(k, v));
     }
 }
 

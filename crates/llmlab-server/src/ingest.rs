@@ -17,6 +17,7 @@ use rust_decimal::Decimal;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::error::{ApiError, ApiResult};
+use crate::labels;
 
 /// Most events in one batch request.
 pub const MAX_BATCH_EVENTS: usize = 10_000;
@@ -120,11 +121,10 @@ fn prepare_with(
     usage_source: impl FnOnce(&Provider, &str, &dyn Fn(&str) -> String) -> ApiResult<Option<NormalizedUsage>>,
 ) -> ApiResult<PreparedEvent> {
     let name = |f: &str| format!("{field}{f}");
-    let provider_name = bounded_text(&event.provider, &name("provider"), 64)?;
-    let provider = Provider::parse(provider_name);
-    let model = bounded_text(&event.model, &name("model"), 200)?.to_owned();
+    let provider = Provider::parse(label(&event.provider, &name("provider"), labels::MAX_PROVIDER_CHARS)?);
+    let model = label(&event.model, &name("model"), labels::MAX_MODEL_CHARS)?.to_owned();
     let event_id = match &event.event_id {
-        Some(id) => bounded_text(id, &name("event_id"), 128)?.to_owned(),
+        Some(id) => label(id, &name("event_id"), labels::MAX_EVENT_ID_CHARS)?.to_owned(),
         None => uuid::Uuid::now_v7().to_string(),
     };
     let occurred_at = match &event.timestamp {
@@ -132,11 +132,19 @@ fn prepare_with(
         None => now,
     };
     let project = match &event.project {
-        Some(p) => bounded_text(p, &name("project"), 100)?.to_owned(),
+        Some(p) => label(p, &name("project"), labels::MAX_PROJECT_CHARS)?.to_owned(),
         None => llmlab_store::DEFAULT_PROJECT.to_owned(),
     };
-    let tags = validate_tags(event.tags.as_ref(), &name("tags"))?;
-    let status = event.status.as_deref().map(|s| bounded_text(s, &name("status"), 64)).transpose()?.map(str::to_owned);
+    let tags = labels::tags(event.tags.as_ref()).map_err(|e| {
+        let field = e.key().map_or_else(|| name("tags"), |key| format!("{}.{key}", name("tags")));
+        ApiError::invalid(&field, e)
+    })?;
+    let status = event
+        .status
+        .as_deref()
+        .map(|s| label(s, &name("status"), labels::MAX_STATUS_CHARS))
+        .transpose()?
+        .map(str::to_owned);
     let latency_ms = event.latency_ms.map(|l| i64::try_from(l).unwrap_or(i64::MAX));
 
     let usage = usage_source(&provider, &model, &name)?;
@@ -190,20 +198,6 @@ fn prepare_with(
     Ok(PreparedEvent { record, response })
 }
 
-fn bounded_text<'a>(value: &'a str, field: &str, max: usize) -> ApiResult<&'a str> {
-    let trimmed = value.trim();
-    if trimmed.is_empty() {
-        return Err(ApiError::invalid(field, "must not be empty"));
-    }
-    if trimmed.chars().count() > max {
-        return Err(ApiError::invalid(field, format!("must be at most {max} characters")));
-    }
-    if trimmed.chars().any(char::is_control) {
-        return Err(ApiError::invalid(field, "must not contain control characters"));
-    }
-    Ok(trimmed)
-}
-
 fn parse_timestamp(text: &str, field: &str, now: i64) -> ApiResult<i64> {
     let time = Timestamp::from_str(text.trim()).map_err(|_| {
         ApiError::invalid(field, format!("`{text}` is not an RFC 3339 time such as `2026-11-27T14:03:00Z`"))
@@ -221,18 +215,9 @@ fn parse_timestamp(text: &str, field: &str, now: i64) -> ApiResult<i64> {
     Ok(ms)
 }
 
-fn validate_tags(tags: Option<&std::collections::BTreeMap<String, String>>, field: &str) -> ApiResult<Option<String>> {
-    let Some(tags) = tags else { return Ok(None) };
-    if tags.len() > 50 {
-        return Err(ApiError::invalid(field, "at most 50 tags"));
-    }
-    for (key, value) in tags {
-        bounded_text(key, &format!("{field}.{key}"), 64)?;
-        if value.chars().count() > 500 {
-            return Err(ApiError::invalid(&format!("{field}.{key}"), "must be at most 500 characters"));
-        }
-    }
-    Ok(Some(serde_json::to_string(tags).map_err(ApiError::internal)?))
+/// A required label of an event (see [`labels::text`]), or a 422 naming `field`.
+fn label<'a>(value: &'a str, field: &str, max: usize) -> ApiResult<&'a str> {
+    labels::text(value, max).map_err(|problem| ApiError::invalid(field, problem))
 }
 
 /// The normalized usage of an event: from the raw provider usage, from the

@@ -104,12 +104,12 @@ static RENDERED: LazyLock<RenderCache> = LazyLock::new(RenderCache::default);
 
 impl RenderCache {
     fn get(&self, key: (usize, i64), etag: &str, base_url: &str) -> Option<Arc<str>> {
-        let cache = self.0.lock().expect("render cache lock");
+        let cache = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         cache.get(&key).filter(|r| r.etag == etag && r.base_url == base_url).map(|r| r.html.clone())
     }
 
     fn put(&self, key: (usize, i64), rendered: Rendered) {
-        let mut cache = self.0.lock().expect("render cache lock");
+        let mut cache = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if cache.len() >= CACHED_ACCOUNTS && !cache.contains_key(&key) {
             cache.clear();
         }
