@@ -25,7 +25,7 @@ pub struct TrackEvent {
     /// The model as the provider reported it, e.g. `gpt-4o-2024-08-06`.
     #[schema(schema_with = crate::limits::model)]
     pub model: String,
-    /// The provider's raw usage object, exactly as returned.
+    /// The provider's raw usage object, exactly as returned: at most 16 KiB, nested at most 16 levels.
     #[serde(default, alias = "usageMetadata", alias = "usage_metadata")]
     #[schema(value_type = Option<Object>)]
     pub usage: Option<Box<RawValue>>,
@@ -68,7 +68,8 @@ pub struct TrackEvent {
     #[serde(default)]
     #[schema(schema_with = crate::limits::event_id)]
     pub event_id: Option<String>,
-    /// When the call happened (RFC 3339); defaults to when the server received it.
+    /// When the call happened (RFC 3339), from 2000-01-01T00:00:00Z to a day ahead of the server's clock;
+    /// defaults to when the server received it.
     #[serde(default)]
     #[schema(value_type = Option<String>, format = DateTime)]
     pub timestamp: Option<String>,
@@ -96,10 +97,11 @@ pub struct TrackEvent {
 
 fn event_cost() -> utoipa::openapi::schema::Schema {
     crate::limits::money(
-        9,
+        7,
         false,
         true,
-        "A decimal string of USD, such as `\"0.0125\"`, that overrides the catalog price for this call.",
+        "A decimal string of USD, such as `\"0.0125\"`, that overrides the catalog price for this call; at most \
+         `1000000` (one event's maximum).",
     )
 }
 
