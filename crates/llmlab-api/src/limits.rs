@@ -1,6 +1,6 @@
 //! The limits of the API's text fields, and their `OpenAPI` schemas.
 //!
-//! The server checks text with `llmlab_server::labels`, which re-exports
+//! The server checks text with `llmlab_server::service::labels`, which re-exports
 //! these numbers; the schemas below state the same rules in the document, so
 //! a client (or a schema fuzzer) can tell from the document alone which
 //! values the server accepts. The rules are checked on the value as sent:

@@ -10,6 +10,8 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 
+mod import_cycles;
+
 /// The PostgreSQL the tests use when `LLMLAB_TEST_PG_URL` is not set.
 const DEFAULT_PG_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 
@@ -24,7 +26,7 @@ struct Cli {
 enum Task {
     /// Run the whole test suite: Rust (SQLite and PostgreSQL) and Python
     Test,
-    /// Check formatting and lints: rustfmt, clippy -D warnings, ruff and mypy --strict
+    /// Check formatting and lints: rustfmt, clippy -D warnings, no import circles, ruff and mypy --strict
     Lint,
 }
 
@@ -47,6 +49,7 @@ fn lint() -> anyhow::Result<()> {
         "-D",
         "warnings",
     ]))?;
+    check_import_circles(&root)?;
     let python = python_env(&root, &target_dir(&root))?;
     let bin = python.parent().expect("the venv's bin folder").to_owned();
     let sdk = root.join("sdk/python");
@@ -58,6 +61,24 @@ fn lint() -> anyhow::Result<()> {
     run(Command::new(bin.join("ruff")).current_dir(&e2e).arg("check"))?;
     run(Command::new(bin.join("ruff")).current_dir(&e2e).args(["format", "--check"]))?;
     eprintln!("\nlint clean");
+    Ok(())
+}
+
+/// Fails when a crate's modules import each other in a circle.
+fn check_import_circles(root: &Path) -> anyhow::Result<()> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(root.join("crates"))? {
+        let src = entry?.path().join("src");
+        if src.is_dir() {
+            for circle in import_cycles::circles(&src)? {
+                found.push(format!("{}: {}", src.display(), circle.join(" ⇄ ")));
+            }
+        }
+    }
+    if !found.is_empty() {
+        bail!("import circles (a module uses one that uses it back):\n  {}", found.join("\n  "));
+    }
+    eprintln!("no import circles");
     Ok(())
 }
 

@@ -10,7 +10,7 @@
 
 use std::collections::HashMap;
 use std::hash::Hash;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// How long a replica trusts a cached API key row and its account: a key
@@ -53,6 +53,40 @@ impl<K: Eq + Hash, V: Clone> TtlCache<K, V> {
     /// Drops the entries `keep` rejects.
     pub fn retain(&self, keep: impl Fn(&K, &V) -> bool) {
         self.entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner).retain(|k, (_, v)| keep(k, v));
+    }
+}
+
+/// Rendered dashboard panels per account, reused while the account's
+/// version (`ETag`) is unchanged: a reload, a second tab or a second poller
+/// costs only the version check. Lives in the server's state, so each
+/// server (and each test's server) has its own.
+#[derive(Default)]
+pub struct PageCache(Mutex<HashMap<i64, Page>>);
+
+/// One account's rendered panels.
+#[derive(Clone)]
+pub struct Page {
+    pub etag: String,
+    pub base_url: String,
+    pub html: Arc<str>,
+}
+
+/// Most accounts whose panels are kept; past it the cache starts over.
+const CACHED_PAGES: usize = 256;
+
+impl PageCache {
+    /// The account's panels, if rendered for this version and base URL.
+    pub fn get(&self, user_id: i64, etag: &str, base_url: &str) -> Option<Arc<str>> {
+        let pages = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        pages.get(&user_id).filter(|p| p.etag == etag && p.base_url == base_url).map(|p| p.html.clone())
+    }
+
+    pub fn put(&self, user_id: i64, page: Page) {
+        let mut pages = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if pages.len() >= CACHED_PAGES && !pages.contains_key(&user_id) {
+            pages.clear();
+        }
+        pages.insert(user_id, page);
     }
 }
 

@@ -7,21 +7,18 @@
 //! description, so `/api/openapi.json` cannot drift from the real routes.
 
 pub mod auth;
-pub mod budget;
 pub mod cache;
 pub mod clock;
 pub mod env_vars;
 pub mod error;
-pub mod ingest;
 pub mod json;
-pub mod labels;
 mod openapi;
 pub mod proxy;
 pub mod query;
 pub mod routes;
+pub mod service;
 pub mod session;
 pub mod state;
-pub mod summary;
 pub mod ui;
 
 use std::future::Future;
@@ -164,7 +161,7 @@ pub async fn serve(
         .await
         .map_err(|source| ServeError::Database { url: options.database.display_url(), source })?;
     let store = Arc::new(store);
-    let (writer, writer_task) = ingest::EventWriter::start(&store);
+    let (writer, writer_task) = service::ingest::EventWriter::start(&store);
     let state = AppState::new(store.clone(), writer, options.settings);
     let listener = tokio::net::TcpListener::bind(options.address)
         .await

@@ -112,13 +112,16 @@ mod tests {
     fn literal_limits_in_the_document_are_the_server_s_own() {
         let document = serde_json::to_value(crate::openapi()).unwrap();
         let schemas = &document["components"]["schemas"];
-        assert_eq!(schemas["BatchRequest"]["properties"]["events"]["maxItems"], crate::ingest::MAX_BATCH_EVENTS);
+        assert_eq!(
+            schemas["BatchRequest"]["properties"]["events"]["maxItems"],
+            crate::service::ingest::MAX_BATCH_EVENTS
+        );
         let event = &schemas["TrackEvent"]["properties"];
         for bucket in ["input_tokens", "output_tokens", "cache_read_audio_tokens", "web_search_requests"] {
             assert_eq!(event[bucket]["maximum"], llmlab_core::usage::MAX_TOKENS_PER_CALL, "{bucket}");
         }
         assert_eq!(event["latency_ms"]["maximum"], i64::MAX);
-        assert_eq!(event["model"]["maxLength"], crate::labels::MAX_MODEL_CHARS);
+        assert_eq!(event["model"]["maxLength"], crate::service::labels::MAX_MODEL_CHARS);
     }
 
     #[test]

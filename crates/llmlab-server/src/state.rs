@@ -1,17 +1,20 @@
-//! What every handler can reach.
+//! What every handler can reach, and the server's settings.
 
 use std::collections::HashMap;
 use std::ops::Deref;
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use llmlab_core::Catalog;
 use llmlab_store::Store;
 
-use crate::budget::Budgets;
-use crate::cache::{KEY_CACHE_TTL, PRICE_CACHE_TTL, TtlCache};
+use crate::cache::{KEY_CACHE_TTL, PRICE_CACHE_TTL, PageCache, TtlCache};
 use crate::error::ApiResult;
-use crate::ingest::{CustomPrices, EventWriter};
+// The components the state holds come from the files that define them, not
+// from the services that use the state: no import circle.
+use crate::service::budgets::tracker::Budgets;
+use crate::service::ingest::prepare::CustomPrices;
+use crate::service::ingest::writer::EventWriter;
 
 /// Server settings that handlers need.
 #[derive(Clone, Debug, Default)]
@@ -19,7 +22,47 @@ pub struct ServerSettings {
     /// Mark the session cookie `Secure` (set when served over HTTPS).
     pub secure_cookies: bool,
     /// Where the LLM proxy forwards calls, and how.
-    pub proxy: crate::proxy::ProxySettings,
+    pub proxy: ProxySettings,
+}
+
+/// The public API hosts the proxy forwards to unless told otherwise.
+pub const DEFAULT_UPSTREAM_OPENAI: &str = "https://api.openai.com";
+/// See [`DEFAULT_UPSTREAM_OPENAI`].
+pub const DEFAULT_UPSTREAM_ANTHROPIC: &str = "https://api.anthropic.com";
+/// See [`DEFAULT_UPSTREAM_OPENAI`].
+pub const DEFAULT_UPSTREAM_GEMINI: &str = "https://generativelanguage.googleapis.com";
+/// How long the proxy waits for an upstream's response headers by default.
+/// Non-streamed reasoning calls can think for minutes; the official SDKs
+/// wait 10 minutes, so the proxy does too.
+pub const DEFAULT_UPSTREAM_TIMEOUT: Duration = Duration::from_mins(10);
+
+/// How the proxy reaches the providers.
+#[derive(Clone, Debug)]
+pub struct ProxySettings {
+    /// Base URL for `/proxy/openai/…` (`LLMLAB_UPSTREAM_OPENAI`).
+    pub upstream_openai: String,
+    /// Base URL for `/proxy/anthropic/…` (`LLMLAB_UPSTREAM_ANTHROPIC`).
+    pub upstream_anthropic: String,
+    /// Base URL for `/proxy/gemini/…` (`LLMLAB_UPSTREAM_GEMINI`).
+    pub upstream_gemini: String,
+    /// Add `stream_options.include_usage` to OpenAI chat streams that do not
+    /// ask for it, so their usage (and cost) is known. Off by default: the
+    /// client then receives one extra chunk with empty `choices`.
+    pub include_usage: bool,
+    /// How long to wait for an upstream's response headers before answering 504.
+    pub upstream_timeout: Duration,
+}
+
+impl Default for ProxySettings {
+    fn default() -> Self {
+        ProxySettings {
+            upstream_openai: DEFAULT_UPSTREAM_OPENAI.to_owned(),
+            upstream_anthropic: DEFAULT_UPSTREAM_ANTHROPIC.to_owned(),
+            upstream_gemini: DEFAULT_UPSTREAM_GEMINI.to_owned(),
+            include_usage: false,
+            upstream_timeout: DEFAULT_UPSTREAM_TIMEOUT,
+        }
+    }
 }
 
 /// The shared state behind every request; cheap to clone.
@@ -36,6 +79,8 @@ pub struct Shared {
     pub keys: TtlCache<String, (llmlab_store::ApiKey, llmlab_store::User)>,
     /// account → its custom prices as rate cards.
     pub prices: TtlCache<i64, Arc<CustomPrices>>,
+    /// account → its rendered dashboard panels, reused while unchanged.
+    pub pages: PageCache,
     pub settings: ServerSettings,
 }
 
@@ -50,6 +95,7 @@ impl AppState {
             key_touches: Mutex::new(HashMap::new()),
             keys: TtlCache::new(KEY_CACHE_TTL),
             prices: TtlCache::new(PRICE_CACHE_TTL),
+            pages: PageCache::default(),
             settings,
         }))
     }

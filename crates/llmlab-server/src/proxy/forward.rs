@@ -28,7 +28,7 @@ use super::errors::{ProxyError, respond};
 use super::record::{CallMeta, Failure};
 use super::{Labels, Proxy, Upstream, gemini, openai};
 use crate::auth::{Caller, KEY_HEADER};
-use crate::labels;
+use crate::service::labels;
 use crate::state::AppState;
 
 /// Request bodies up to this size are read whole before forwarding (so the

@@ -24,7 +24,6 @@ mod tests;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock};
-use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{Request, State};
@@ -35,45 +34,10 @@ use crate::state::AppState;
 
 pub use forward::check_upstream_url;
 
-/// The public API hosts the proxy forwards to unless told otherwise.
-pub const DEFAULT_UPSTREAM_OPENAI: &str = "https://api.openai.com";
-/// See [`DEFAULT_UPSTREAM_OPENAI`].
-pub const DEFAULT_UPSTREAM_ANTHROPIC: &str = "https://api.anthropic.com";
-/// See [`DEFAULT_UPSTREAM_OPENAI`].
-pub const DEFAULT_UPSTREAM_GEMINI: &str = "https://generativelanguage.googleapis.com";
-/// How long the proxy waits for an upstream's response headers by default.
-/// Non-streamed reasoning calls can think for minutes; the official SDKs
-/// wait 10 minutes, so the proxy does too.
-pub const DEFAULT_UPSTREAM_TIMEOUT: Duration = Duration::from_mins(10);
-
-/// How the proxy reaches the providers.
-#[derive(Clone, Debug)]
-pub struct ProxySettings {
-    /// Base URL for `/proxy/openai/…` (`LLMLAB_UPSTREAM_OPENAI`).
-    pub upstream_openai: String,
-    /// Base URL for `/proxy/anthropic/…` (`LLMLAB_UPSTREAM_ANTHROPIC`).
-    pub upstream_anthropic: String,
-    /// Base URL for `/proxy/gemini/…` (`LLMLAB_UPSTREAM_GEMINI`).
-    pub upstream_gemini: String,
-    /// Add `stream_options.include_usage` to OpenAI chat streams that do not
-    /// ask for it, so their usage (and cost) is known. Off by default: the
-    /// client then receives one extra chunk with empty `choices`.
-    pub include_usage: bool,
-    /// How long to wait for an upstream's response headers before answering 504.
-    pub upstream_timeout: Duration,
-}
-
-impl Default for ProxySettings {
-    fn default() -> Self {
-        ProxySettings {
-            upstream_openai: DEFAULT_UPSTREAM_OPENAI.to_owned(),
-            upstream_anthropic: DEFAULT_UPSTREAM_ANTHROPIC.to_owned(),
-            upstream_gemini: DEFAULT_UPSTREAM_GEMINI.to_owned(),
-            include_usage: false,
-            upstream_timeout: DEFAULT_UPSTREAM_TIMEOUT,
-        }
-    }
-}
+pub use crate::state::{
+    DEFAULT_UPSTREAM_ANTHROPIC, DEFAULT_UPSTREAM_GEMINI, DEFAULT_UPSTREAM_OPENAI, DEFAULT_UPSTREAM_TIMEOUT,
+    ProxySettings,
+};
 
 /// Which provider a proxy route speaks for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -4,7 +4,7 @@
 //! Calls arrive on a channel as their bodies end. The task takes whatever
 //! has queued up (up to [`MAX_PER_FLUSH`]), and per account normalizes each
 //! response (`ResponseAccumulator::finish`), prices it with the account's
-//! custom prices and the catalog ([`crate::ingest::prepare_observed`], the
+//! custom prices and the catalog ([`crate::service::ingest::prepare_observed`], the
 //! same rules as `POST /api/events/track`), stores the group as one batch
 //! through the group-commit writer, and updates the account's budget figures
 //! (which is what the hard budget reads). Under load the groups grow, so the
@@ -35,8 +35,8 @@ use tokio::sync::mpsc;
 
 use super::{Labels, Upstream};
 use crate::auth::Caller;
-use crate::ingest::{CustomPrices, prepare_observed};
-use crate::labels;
+use crate::service::ingest::{CustomPrices, prepare_observed};
+use crate::service::labels;
 use crate::state::AppState;
 
 /// Most calls stored in one group.
@@ -294,7 +294,7 @@ fn event_of(call: Call, state: &AppState, custom: &CustomPrices, now: i64) -> Op
         provider: meta.upstream.provider().as_str().to_owned(),
         model,
         cost_usd: free.then_some(Money::ZERO),
-        timestamp: Some(crate::routes::rfc3339(meta.started_ms)),
+        timestamp: Some(crate::clock::rfc3339(meta.started_ms)),
         project: meta.labels.project,
         tags: meta.labels.tags,
         latency_ms: Some(u64::try_from(latency.as_millis()).unwrap_or(u64::MAX)),

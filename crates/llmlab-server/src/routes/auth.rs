@@ -9,14 +9,14 @@ use llmlab_api::{
     Account, ApiKeyInfo, CreateKeyRequest, CreateKeyResponse, LoginRequest, LoginResponse, Project, SignupRequest,
     SignupResponse, UpdateAccountRequest,
 };
-use llmlab_store::{AccountUpdate, ApiKey, NewUser, User};
+use llmlab_store::{AccountUpdate, NewUser, User};
 
-use super::rfc3339;
 use crate::auth::{Caller, authenticate, generate_key};
 use crate::clock::now_ms;
+use crate::clock::rfc3339;
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::json::Json;
-use crate::labels;
+use crate::service::{accounts, labels};
 use crate::session;
 use crate::state::AppState;
 
@@ -127,21 +127,11 @@ async fn login_response(state: &AppState, user: &User) -> ApiResult<LoginRespons
     })
 }
 
-fn account(user: &User) -> Account {
-    Account {
-        user_id: user.public_id.clone(),
-        name: user.name.clone(),
-        timezone: user.timezone.clone(),
-        hard_budget: user.hard_budget,
-        created_at: rfc3339(user.created_at),
-    }
-}
-
 /// The caller's account settings.
 #[utoipa::path(get, path = "/api/account", tag = "auth", security(("api_key" = [])),
     responses((status = 200, body = Account), (status = 401, body = llmlab_api::ErrorBody)))]
 pub async fn get_account(caller: Caller) -> Reply<Account> {
-    Reply(account(&caller.user))
+    Reply(accounts::account(&caller.user))
 }
 
 /// Changes the account's name, time zone or hard-budget setting.
@@ -164,26 +154,14 @@ pub async fn update_account(
     };
     let user = state.store.update_user(caller.user.id, &update).await?;
     state.forget_account(user.id);
-    Ok(Reply(account(&user)))
-}
-
-fn key_info(key: ApiKey, current: &str) -> ApiKeyInfo {
-    ApiKeyInfo {
-        current: key.key_id == current,
-        key_id: key.key_id,
-        name: key.name,
-        created_at: rfc3339(key.created_at),
-        last_used_at: key.last_used_at.map(rfc3339),
-        revoked_at: key.revoked_at.map(rfc3339),
-    }
+    Ok(Reply(accounts::account(&user)))
 }
 
 /// The account's API keys (never their secrets).
 #[utoipa::path(get, path = "/api/keys", tag = "auth", security(("api_key" = [])),
     responses((status = 200, body = Vec<ApiKeyInfo>), (status = 401, body = llmlab_api::ErrorBody)))]
 pub async fn list_keys(State(state): State<AppState>, caller: Caller) -> ApiResult<Reply<Vec<ApiKeyInfo>>> {
-    let keys = state.store.list_keys(caller.user.id).await?;
-    Ok(Reply(keys.into_iter().map(|k| key_info(k, &caller.key_id)).collect()))
+    Ok(Reply(accounts::keys(&state, &caller).await?))
 }
 
 /// Creates another API key; the key is shown only in this response.
@@ -197,7 +175,10 @@ pub async fn create_key(
     let name = optional_name(request.name.as_deref(), "name")?;
     let key = generate_key(name, now_ms());
     let stored = state.store.create_key(caller.user.id, &key.record).await?;
-    Ok((StatusCode::CREATED, Reply(CreateKeyResponse { api_key: key.api_key, key: key_info(stored, &caller.key_id) })))
+    Ok((
+        StatusCode::CREATED,
+        Reply(CreateKeyResponse { api_key: key.api_key, key: accounts::key_info(stored, &caller.key_id) }),
+    ))
 }
 
 /// Revokes one of the account's keys, at once.
@@ -222,5 +203,5 @@ pub async fn revoke_key(
     })?;
     state.forget_account(caller.user.id);
     tracing::info!(user = %caller.user.public_id, key = %key.key_id, "API key revoked");
-    Ok(Reply(key_info(key, &caller.key_id)))
+    Ok(Reply(accounts::key_info(key, &caller.key_id)))
 }

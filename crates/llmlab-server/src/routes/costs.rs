@@ -6,11 +6,10 @@ use llmlab_api::CostSummary;
 use serde::Deserialize;
 
 use crate::auth::Caller;
-use crate::error::{ApiError, ApiResult};
-use crate::labels;
+use crate::error::ApiResult;
 use crate::query::Query;
+use crate::service::{labels, summary};
 use crate::state::AppState;
-use crate::summary::{summarize, time_zone};
 
 /// `GET /api/costs/summary` parameters.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -48,11 +47,5 @@ pub async fn summary(
     caller: Caller,
     Query(query): Query<SummaryQuery>,
 ) -> ApiResult<Json<CostSummary>> {
-    let (tz, tz_name) = time_zone(query.tz.as_deref(), &caller.user)?;
-    // A blank `project` means every project, like an omitted one.
-    let project = match query.project.as_deref() {
-        Some(p) => labels::optional_text(p, labels::MAX_PROJECT_CHARS).map_err(|e| ApiError::invalid("project", e))?,
-        None => None,
-    };
-    Ok(Json(summarize(&state.store, &caller.user, &tz, tz_name, project).await?))
+    Ok(Json(summary::summary(&state, &caller.user, query.tz.as_deref(), query.project.as_deref()).await?))
 }

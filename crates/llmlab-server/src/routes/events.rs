@@ -1,25 +1,21 @@
-//! Tracking events, and exporting them as CSV.
+//! Tracking events, and exporting them as CSV: the HTTP side of the ingest
+//! and export services.
 
 use axum::Json as Reply;
-use axum::body::{Body, Bytes};
+use axum::body::Body;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
 use axum::response::{IntoResponse, Response};
-use futures::StreamExt;
-use llmlab_api::{BatchRequest, BatchResponse, BatchResult, TrackEvent, TrackResponse, TrackedEvent};
-use llmlab_core::Money;
-use llmlab_core::TokenClass;
-use llmlab_store::{EventBatch, InsertOutcome, StoredEvent};
+use llmlab_api::{BatchRequest, BatchResponse, BatchResult, TrackEvent, TrackResponse};
 use serde::Deserialize;
 
-use super::rfc3339;
 use crate::auth::Caller;
-use crate::clock::now_ms;
-use crate::error::{ApiError, ApiResult};
-use crate::ingest::{MAX_BATCH_EVENTS, PreparedEvent, prepare};
+use crate::error::ApiResult;
 use crate::json::Json;
 use crate::query::Query;
+use crate::service::ingest::{Ingested, ingest};
+use crate::service::{export, summary};
 use crate::state::AppState;
 
 /// Records one LLM call. Duplicate `event_id`s are answered 200 and not counted again.
@@ -32,9 +28,8 @@ pub async fn track(
     caller: Caller,
     Json(event): Json<TrackEvent>,
 ) -> ApiResult<(StatusCode, Reply<TrackResponse>)> {
-    let (mut results, inserted) = ingest(&state, &caller, vec![event], "").await?;
-    let event = results.pop().expect("one event in, one result out");
-    let budget = budget_after(&state, &caller, inserted).await?;
+    let Ingested { mut events, budget } = ingest(&state, &caller.user, vec![event], "").await?;
+    let event = events.pop().expect("one event in, one result out");
     let status = if event.duplicate { StatusCode::OK } else { StatusCode::CREATED };
     Ok((status, Reply(TrackResponse { event, budget })))
 }
@@ -48,14 +43,10 @@ pub async fn batch(
     caller: Caller,
     Json(request): Json<BatchRequest>,
 ) -> ApiResult<(StatusCode, Reply<BatchResponse>)> {
-    if request.events.len() > MAX_BATCH_EVENTS {
-        return Err(ApiError::invalid("events", format!("at most {MAX_BATCH_EVENTS} events per batch; split it")));
-    }
-    let (results, inserted) = ingest(&state, &caller, request.events, "events").await?;
-    let budget = budget_after(&state, &caller, inserted).await?;
-    let duplicates = results.iter().filter(|r| r.duplicate).count() as u64;
-    let inserted = results.len() as u64 - duplicates;
-    let results = results
+    let Ingested { events, budget } = ingest(&state, &caller.user, request.events, "events").await?;
+    let duplicates = events.iter().filter(|r| r.duplicate).count() as u64;
+    let inserted = events.len() as u64 - duplicates;
+    let results = events
         .into_iter()
         .map(|r| BatchResult {
             event_id: r.event_id,
@@ -66,48 +57,6 @@ pub async fn batch(
         })
         .collect();
     Ok((StatusCode::CREATED, Reply(BatchResponse { inserted, duplicates, results, budget })))
-}
-
-/// Validates and prices every event (any error rejects them all), then stores them.
-async fn ingest(
-    state: &AppState,
-    caller: &Caller,
-    events: Vec<TrackEvent>,
-    field: &str,
-) -> ApiResult<(Vec<TrackedEvent>, Vec<(i64, Option<Money>)>)> {
-    let custom = state.custom_prices(caller.user.id).await?;
-    let now = now_ms();
-    let prepared: Vec<PreparedEvent> = events
-        .into_iter()
-        .enumerate()
-        .map(|(i, e)| {
-            let prefix = if field.is_empty() { String::new() } else { format!("{field}[{i}].") };
-            prepare(&e, &prefix, state.catalog, &custom, now)
-        })
-        .collect::<ApiResult<_>>()?;
-    let (records, mut responses): (Vec<_>, Vec<_>) = prepared.into_iter().map(|p| (p.record, p.response)).unzip();
-    let times: Vec<(i64, Option<Money>)> = records.iter().map(|r| (r.occurred_at, r.price.cost())).collect();
-    let outcomes = state.writer.write(EventBatch { user_id: caller.user.id, events: records }).await?;
-    let mut inserted = Vec::new();
-    for ((response, outcome), time) in responses.iter_mut().zip(outcomes).zip(times) {
-        match outcome {
-            InsertOutcome::Inserted => inserted.push(time),
-            InsertOutcome::Duplicate { cost } => {
-                response.duplicate = true;
-                response.cost_usd = cost;
-                response.priced = cost.is_some();
-            }
-        }
-    }
-    Ok((responses, inserted))
-}
-
-async fn budget_after(
-    state: &AppState,
-    caller: &Caller,
-    inserted: Vec<(i64, Option<Money>)>,
-) -> ApiResult<llmlab_api::BudgetStatus> {
-    state.budgets.status(&state.store, &caller.user, &inserted, false).await
 }
 
 /// `GET /api/events/export` parameters.
@@ -133,22 +82,6 @@ fn export_to() -> utoipa::openapi::schema::Schema {
     llmlab_api::limits::date(false, "Last day to include, `YYYY-MM-DD`, not before `from` (default: today).")
 }
 
-/// The CSV columns before the token counts.
-const CSV_COLUMNS_BEFORE_TOKENS: [&str; 5] = ["timestamp", "event_id", "provider", "model", "project"];
-/// The CSV columns after the token counts.
-const CSV_COLUMNS_AFTER_TOKENS: [&str; 8] =
-    ["cost_usd", "cost_source", "priced_as", "unpriced_reason", "service_tier", "latency_ms", "status", "tags"];
-
-/// The CSV header row: every stored token class ([`TokenClass::ALL`]) among the event's other columns.
-#[must_use]
-pub fn csv_columns() -> Vec<&'static str> {
-    CSV_COLUMNS_BEFORE_TOKENS
-        .into_iter()
-        .chain(TokenClass::ALL.iter().map(|c| c.name()))
-        .chain(CSV_COLUMNS_AFTER_TOKENS)
-        .collect()
-}
-
 /// Streams the account's events as CSV (header row, one row per event, oldest first).
 #[utoipa::path(get, path = "/api/events/export", tag = "events", security(("api_key" = [])), params(ExportQuery),
     responses((status = 200, content_type = "text/csv", body = String), (status = 422, body = llmlab_api::ErrorBody)))]
@@ -157,34 +90,9 @@ pub async fn export(
     caller: Caller,
     Query(query): Query<ExportQuery>,
 ) -> ApiResult<Response> {
-    let (tz, _) = crate::summary::time_zone(query.tz.as_deref(), &caller.user)?;
-    let from = query.from.as_deref().map(|t| export_bound("from", t, &tz, false)).transpose()?.unwrap_or(0);
-    let to = query.to.as_deref().map(|t| export_bound("to", t, &tz, true)).transpose()?.unwrap_or(i64::MAX);
-    if from >= to {
-        return Err(ApiError::invalid("to", "must not be before `from`"));
-    }
-    // A producer task reads rows as the client consumes them; the channel's
-    // small bound keeps memory constant however many events there are.
-    let (sender, mut receiver) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(64);
-    let store = state.store.clone();
-    let user_id = caller.user.id;
-    tokio::spawn(async move {
-        if sender.send(Ok(Bytes::from(csv_line(&csv_columns())))).await.is_err() {
-            return;
-        }
-        let mut rows = store.export_events(user_id, from, to);
-        while let Some(row) = rows.next().await {
-            let item = row.map(|event| Bytes::from(csv_line(&row_of(&event)))).map_err(|e| {
-                tracing::error!(error = %e, "export failed mid-stream");
-                std::io::Error::other("export failed")
-            });
-            let failed = item.is_err();
-            if sender.send(item).await.is_err() || failed {
-                break; // the client went away, or the database failed
-            }
-        }
-    });
-    let body = Body::from_stream(futures::stream::poll_fn(move |cx| receiver.poll_recv(cx)));
+    let (tz, _) = summary::time_zone(query.tz.as_deref(), &caller.user)?;
+    let (from, to) = export::range(query.from.as_deref(), query.to.as_deref(), &tz)?;
+    let body = Body::from_stream(export::csv(state.store.clone(), caller.user.id, from, to));
     Ok((
         [
             (CONTENT_TYPE, "text/csv; charset=utf-8"),
@@ -193,122 +101,4 @@ pub async fn export(
         body,
     )
         .into_response())
-}
-
-/// The millisecond where the day `text` (`YYYY-MM-DD` in `tz`) starts, or,
-/// with `end`, where the next day starts. A date that parses can still be
-/// beyond the range of a timestamp (`9999-12-31`, `-009999-01-01`): that is
-/// the caller's 422, not a 500.
-fn export_bound(field: &str, text: &str, tz: &jiff::tz::TimeZone, end: bool) -> ApiResult<i64> {
-    let date: jiff::civil::Date = text
-        .trim()
-        .parse()
-        .map_err(|_| ApiError::invalid(field, format!("`{text}` is not a date such as `2026-11-27`")))?;
-    // The next day's start, not start + 24 h: a day is 23 or 25 hours long when the clocks change.
-    let day = if end { date.tomorrow().ok() } else { Some(date) };
-    let start = day.and_then(|day| day.to_zoned(tz.clone()).ok());
-    start.map(|start| start.timestamp().as_millisecond()).ok_or_else(|| {
-        let instead = if end { "to the last event" } else { "from the first event" };
-        ApiError::invalid(
-            field,
-            format!("`{text}` is outside the dates this server handles; leave `{field}` out to export {instead}"),
-        )
-    })
-}
-
-/// A text cell made safe to open in a spreadsheet: a leading `=`, `+`, `-`,
-/// `@`, tab or carriage return would make the spreadsheet run the cell as a
-/// formula, so such a cell gets a leading `'` (OWASP's advice for CSV
-/// injection). The CSV writer still quotes the cell as needed.
-fn text_cell(value: &str) -> String {
-    if value.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{value}") } else { value.to_owned() }
-}
-
-/// One CSV row. Only text cells go through [`text_cell`]: numbers (token
-/// counts, costs, latency) stay numbers a spreadsheet can add up.
-fn row_of(e: &StoredEvent) -> Vec<String> {
-    let text = |value: Option<&str>| text_cell(value.unwrap_or_default());
-    let mut row =
-        Vec::with_capacity(CSV_COLUMNS_BEFORE_TOKENS.len() + TokenClass::ALL.len() + CSV_COLUMNS_AFTER_TOKENS.len());
-    row.extend([
-        text_cell(&rfc3339(e.occurred_at)),
-        text_cell(&e.event_id),
-        text_cell(&e.provider),
-        text_cell(&e.model),
-        text_cell(&e.project),
-    ]);
-    row.extend(e.tokens.counts().map(|(_, count)| count.to_string()));
-    row.extend([
-        e.cost_nusd.map(|n| Money::from_nanos(n).to_string()).unwrap_or_default(),
-        text(e.cost_source.as_deref()),
-        text(e.priced_as.as_deref()),
-        text(e.unpriced_reason.as_deref()),
-        text_cell(&e.service_tier),
-        e.latency_ms.map(|l| l.to_string()).unwrap_or_default(),
-        text(e.status.as_deref()),
-        text(e.tags.as_deref()),
-    ]);
-    row
-}
-
-/// One CSV record, quoted as needed, with its line ending.
-fn csv_line<S: AsRef<[u8]>>(fields: &[S]) -> Vec<u8> {
-    let mut writer = csv::Writer::from_writer(Vec::with_capacity(256));
-    // Writing to a Vec cannot fail.
-    let _ = writer.write_record(fields);
-    writer.into_inner().unwrap_or_default()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_header_has_every_token_class_column_in_table_order() {
-        let header = String::from_utf8(csv_line(&csv_columns())).unwrap();
-        let columns: Vec<&str> = header.trim_end().split(',').collect();
-        let tokens: Vec<&str> = TokenClass::ALL.iter().map(|c| c.name()).collect();
-        let at = columns.iter().position(|c| *c == tokens[0]).expect("the first token column");
-        assert_eq!(&columns[at..at + tokens.len()], &tokens[..]);
-        assert!(columns.contains(&"cache_read_audio_tokens") && columns.contains(&"output_audio_tokens"));
-    }
-
-    #[test]
-    fn text_cells_that_a_spreadsheet_would_run_get_a_leading_quote() {
-        for risky in ["=HYPERLINK(\"http://x\")", "+1", "-2+3", "@SUM(A1)", "\tx", "\rx"] {
-            assert_eq!(text_cell(risky), format!("'{risky}"), "{risky:?}");
-        }
-        for plain in ["gpt-4o", "", "a=b", " =x", "'already"] {
-            assert_eq!(text_cell(plain), plain);
-        }
-        // Still one valid CSV record: the quote goes inside the quoted cell.
-        let line = csv_line(&[text_cell("=1,\"2\""), "3".to_owned()]);
-        assert_eq!(String::from_utf8(line).unwrap(), "\"'=1,\"\"2\"\"\",3\n");
-    }
-
-    #[test]
-    fn every_date_that_parses_gives_a_bound_or_a_422() {
-        let utc = jiff::tz::TimeZone::UTC;
-        let far_east = jiff::tz::TimeZone::get("Pacific/Kiritimati").unwrap();
-        for text in ["9999-12-31", "9999-12-30", "-009999-01-01", "-009999-01-02", "0000-01-01", "2026-03-29"] {
-            for tz in [&utc, &far_east] {
-                for (field, end) in [("from", false), ("to", true)] {
-                    match export_bound(field, text, tz, end) {
-                        Ok(ms) => assert!(jiff::Timestamp::from_millisecond(ms).is_ok(), "{text} {field}"),
-                        Err(e) => {
-                            assert_eq!(e.code, crate::error::ErrorCode::InvalidField, "{text} {field}");
-                            assert!(e.message.starts_with(&format!("`{field}`: `{text}`")), "{}", e.message);
-                        }
-                    }
-                }
-            }
-        }
-        let day = 86_400_000;
-        assert_eq!(export_bound("to", "1970-01-01", &utc, true).unwrap(), day);
-        assert_eq!(export_bound("from", "1970-01-02", &utc, false).unwrap(), day);
-        // Paris's spring-forward day is 23 hours long.
-        let paris = jiff::tz::TimeZone::get("Europe/Paris").unwrap();
-        let start = export_bound("from", "2026-03-29", &paris, false).unwrap();
-        assert_eq!(export_bound("to", "2026-03-29", &paris, true).unwrap() - start, 23 * 3_600_000);
-    }
 }

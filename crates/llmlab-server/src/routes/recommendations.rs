@@ -1,70 +1,18 @@
-//! `GET /api/recommendations`: the core's tips from the account's last 30 days.
-
-use std::collections::BTreeMap;
+//! `GET /api/recommendations`.
 
 use axum::Json;
 use axum::extract::State;
-use jiff::Timestamp;
 use llmlab_api::Recommendation;
-use llmlab_core::recommend::{ModelUsage, Window, recommend};
-use llmlab_core::{Money, Provider, TokenBuckets};
 
 use crate::auth::Caller;
-use crate::budget::account_tz;
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiResult;
+use crate::service::recommendations;
 use crate::state::AppState;
-
-/// Days of usage the tips are computed from.
-const WINDOW_DAYS: u32 = 30;
 
 /// Cost-saving tips from the last 30 days of the account's usage (in its time
 /// zone), largest monthly saving first; each states the figures it rests on.
 #[utoipa::path(get, path = "/api/recommendations", tag = "recommendations", security(("api_key" = [])),
     responses((status = 200, body = Vec<Recommendation>), (status = 401, body = llmlab_api::ErrorBody)))]
 pub async fn list(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Vec<Recommendation>>> {
-    let tz = account_tz(&caller.user);
-    let today = Timestamp::now().to_zoned(tz.clone()).date();
-    let window = Window::ending_on(today, WINDOW_DAYS).ok_or_else(|| ApiError::internal(std::fmt::Error))?;
-    let start = window.first_day().to_zoned(tz.clone()).map_err(ApiError::internal)?;
-    let end = today.tomorrow().map_err(ApiError::internal)?.to_zoned(tz).map_err(ApiError::internal)?;
-    let rows = state
-        .store
-        .spend_between(caller.user.id, start.timestamp().as_millisecond(), end.timestamp().as_millisecond(), None)
-        .await?;
-    // Rollups are per project; the engine wants one row per provider and model.
-    let mut usage: BTreeMap<(String, String), ModelUsage> = BTreeMap::new();
-    for row in rows {
-        let entry = usage.entry((row.provider.clone(), row.model.clone())).or_insert_with(|| ModelUsage {
-            provider: Provider::parse(&row.provider),
-            model: row.model.clone(),
-            calls: 0,
-            priced_calls: 0,
-            buckets: TokenBuckets::default(),
-            cost: Money::ZERO,
-            batch_calls: 0,
-        });
-        entry.calls += row.calls;
-        entry.priced_calls += row.calls - row.unpriced_calls;
-        // The rollups' token sums include unpriced calls; for a model the
-        // catalog knows those are rare (anomalies), so the mix stays close.
-        entry.buckets += row.tokens;
-        entry.cost += row.cost;
-        entry.batch_calls += row.batch_calls;
-    }
-    let usage: Vec<ModelUsage> = usage.into_values().collect();
-    let tips = recommend(state.catalog, &usage, window, today);
-    Ok(Json(
-        tips.into_iter()
-            .map(|tip| Recommendation {
-                kind: tip.kind.as_str().to_owned(),
-                title: tip.title,
-                detail: tip.detail,
-                provider: tip.provider.map(|p| p.to_string()),
-                current_model: tip.current_model,
-                suggested_model: tip.suggested_model,
-                monthly_savings_usd: tip.monthly_savings,
-                assumptions: tip.assumptions,
-            })
-            .collect(),
-    ))
+    Ok(Json(recommendations::tips(&state, &caller.user).await?))
 }

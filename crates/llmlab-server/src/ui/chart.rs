@@ -6,7 +6,7 @@ use llmlab_api::DailySpend;
 use llmlab_core::Money;
 use maud::{Markup, html};
 
-use super::format::{count, short_date, usd, usd_exact};
+use super::format::{count, scaled, short_date, usd, usd_exact};
 
 /// The chart's coordinate space: one 100-wide slot per day, 1000 high.
 const SLOT: i64 = 100;
@@ -14,16 +14,6 @@ const HEIGHT: i64 = 1000;
 const BAR: i64 = 70;
 /// The least height of a day with spend, so a small day is still visible.
 const MIN_BAR: i64 = 12;
-
-/// `part / whole` scaled to `0..=scale`, rounded down, in integers.
-#[must_use]
-pub(super) fn scaled(part: Money, whole: Money, scale: i64) -> i64 {
-    if whole.nanos() <= 0 || part.nanos() <= 0 {
-        return 0;
-    }
-    let value = i128::from(part.nanos()) * i128::from(scale) / i128::from(whole.nanos());
-    i64::try_from(value.clamp(0, i128::from(scale))).unwrap_or(scale)
-}
 
 /// The daily trend as a bar chart (the last bar is today), with its figures
 /// for screen readers and as a table behind a disclosure.

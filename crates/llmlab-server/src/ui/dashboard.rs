@@ -9,8 +9,7 @@
 //! the rendered panels are kept per account under that version, so a reload
 //! or another tab costs no more than a `304`.
 
-use std::collections::HashMap;
-use std::sync::{Arc, LazyLock, Mutex};
+use std::sync::Arc;
 
 use axum::extract::State;
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, ETAG, HOST, IF_NONE_MATCH};
@@ -26,11 +25,10 @@ use super::format::{calls, count, percent, share, shell_word, tokens, url_compon
 use super::layout::{self, Nav, kbd, panel};
 use super::{Visitor, assets, error_page, html_response, sign_in_page};
 use crate::auth::Caller;
+use crate::cache::Page;
 use crate::clock::now_ms;
 use crate::error::ApiResult;
-use crate::query::Query;
-use crate::routes::costs::SummaryQuery;
-use crate::routes::{budgets, costs, recommendations};
+use crate::service::{budgets, recommendations, summary};
 use crate::state::AppState;
 
 /// Tips shown at once; the others are behind a "Show more".
@@ -49,12 +47,13 @@ struct Data {
 }
 
 async fn load(state: &AppState, caller: &Caller) -> ApiResult<Data> {
+    let user = &caller.user;
     let (summary, budget, tips) = tokio::try_join!(
-        costs::summary(State(state.clone()), caller.clone(), Query(SummaryQuery { tz: None, project: None })),
-        budgets::status(State(state.clone()), caller.clone()),
-        recommendations::list(State(state.clone()), caller.clone()),
+        summary::summary(state, user, None, None),
+        budgets::status(state, user),
+        recommendations::tips(state, user),
     )?;
-    Ok(Data { summary: summary.0, budget: budget.0, tips: tips.0 })
+    Ok(Data { summary, budget, tips })
 }
 
 /// The `ETag` of what the panels would show now, computed without the summary.
@@ -84,49 +83,15 @@ fn base_url(state: &AppState, headers: &HeaderMap) -> String {
     format!("{scheme}://{host}")
 }
 
-/// Rendered panels, reused while their account's version is unchanged: a
-/// reload, a second tab or a second poller costs only the version check.
-/// Keyed by the store (tests run several in one process) and the account.
-#[derive(Default)]
-struct RenderCache(Mutex<HashMap<(usize, i64), Rendered>>);
-
-#[derive(Clone)]
-struct Rendered {
-    etag: String,
-    base_url: String,
-    html: Arc<str>,
-}
-
-/// Most accounts whose panels are kept; past it the cache starts over.
-const CACHED_ACCOUNTS: usize = 256;
-
-static RENDERED: LazyLock<RenderCache> = LazyLock::new(RenderCache::default);
-
-impl RenderCache {
-    fn get(&self, key: (usize, i64), etag: &str, base_url: &str) -> Option<Arc<str>> {
-        let cache = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        cache.get(&key).filter(|r| r.etag == etag && r.base_url == base_url).map(|r| r.html.clone())
-    }
-
-    fn put(&self, key: (usize, i64), rendered: Rendered) {
-        let mut cache = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if cache.len() >= CACHED_ACCOUNTS && !cache.contains_key(&key) {
-            cache.clear();
-        }
-        cache.insert(key, rendered);
-    }
-}
-
 /// The account's panels as HTML, and their `ETag`.
 async fn rendered_panels(state: &AppState, caller: &Caller, base_url: &str) -> ApiResult<(String, Arc<str>)> {
     // The version first: data newer than its version only costs one extra refresh.
     let etag = version(state, caller).await?;
-    let key = (Arc::as_ptr(&state.store) as usize, caller.user.id);
-    if let Some(html) = RENDERED.get(key, &etag, base_url) {
+    if let Some(html) = state.pages.get(caller.user.id, &etag, base_url) {
         return Ok((etag, html));
     }
     let html: Arc<str> = panels(&load(state, caller).await?, base_url).into_string().into();
-    RENDERED.put(key, Rendered { etag: etag.clone(), base_url: base_url.to_owned(), html: html.clone() });
+    state.pages.put(caller.user.id, Page { etag: etag.clone(), base_url: base_url.to_owned(), html: html.clone() });
     Ok((etag, html))
 }
 
@@ -291,7 +256,7 @@ fn budget_bar(status: &BudgetStatus, state: BudgetState, amount: Money) -> Marku
         BudgetState::Warning => ("fill-amber-500", "bg-amber-50 text-amber-900 ring-amber-200", "80% used", "warning"),
         _ => ("fill-emerald-600", "bg-emerald-50 text-emerald-800 ring-emerald-200", "On track", "ok"),
     };
-    let width = super::chart::scaled(status.spent_usd, amount, 1000);
+    let width = super::format::scaled(status.spent_usd, amount, 1000);
     let text = format!("{} of {} ({})", usd(status.spent_usd), usd(amount), percent(used));
     html! {
         div data-budget-state=(name) {

@@ -26,7 +26,7 @@ pub(super) fn calls(n: u64) -> String {
 /// `part` of `whole` as a percentage with one decimal, in integers: `42.1%`.
 #[must_use]
 pub(super) fn share(part: Money, whole: Money) -> String {
-    let per_mille = super::chart::scaled(part, whole, 1000);
+    let per_mille = scaled(part, whole, 1000);
     format!("{}.{}%", per_mille / 10, per_mille % 10)
 }
 
@@ -80,6 +80,16 @@ pub(super) fn shell_word(value: &str) -> String {
     let safe = !value.is_empty()
         && value.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'/' | b':' | b'@'));
     if safe { value.to_owned() } else { format!("'{}'", value.replace('\'', r"'\''")) }
+}
+
+/// `part / whole` scaled to `0..=scale`, rounded down, in integers.
+#[must_use]
+pub(super) fn scaled(part: Money, whole: Money, scale: i64) -> i64 {
+    if whole.nanos() <= 0 || part.nanos() <= 0 {
+        return 0;
+    }
+    let value = i128::from(part.nanos()) * i128::from(scale) / i128::from(whole.nanos());
+    i64::try_from(value.clamp(0, i128::from(scale))).unwrap_or(scale)
 }
 
 #[cfg(test)]

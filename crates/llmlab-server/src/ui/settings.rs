@@ -23,7 +23,7 @@ use super::layout::{self, BUTTON, BUTTON_DANGER, BUTTON_SECONDARY, INPUT, LABEL,
 use super::{Visitor, error_page, html_response, sign_in_page};
 use crate::auth::Caller;
 use crate::error::ApiResult;
-use crate::routes::{auth, budgets, prices, projects};
+use crate::service::{accounts, budgets, prices, projects};
 use crate::state::AppState;
 
 /// Every IANA time zone name the server knows, for the time zone field's suggestions.
@@ -49,14 +49,14 @@ struct Data {
 }
 
 async fn load(state: &AppState, caller: &Caller) -> ApiResult<Data> {
+    let user = &caller.user;
     let (keys, budget, projects, prices) = tokio::try_join!(
-        auth::list_keys(State(state.clone()), caller.clone()),
-        budgets::get(State(state.clone()), caller.clone()),
-        projects::list(State(state.clone()), caller.clone()),
-        prices::list(State(state.clone()), caller.clone()),
+        accounts::keys(state, caller),
+        budgets::current(state, user),
+        projects::list(state, user),
+        prices::list(state, user),
     )?;
-    let account = auth::get_account(caller.clone()).await.0;
-    Ok(Data { account, keys: keys.0, budget: budget.0, projects: projects.0, prices: prices.0 })
+    Ok(Data { account: accounts::account(user), keys, budget, projects, prices })
 }
 
 /// `GET /settings`.

@@ -21,7 +21,7 @@ impl App {
     async fn new() -> App {
         let db = TestDb::sqlite();
         let store = Arc::new(Store::connect(&DbSettings::from_url(db.url()).unwrap()).await.unwrap());
-        let (writer, _task) = crate::ingest::EventWriter::start(&store);
+        let (writer, _task) = crate::service::ingest::EventWriter::start(&store);
         let state = AppState::new(store, writer, ServerSettings::default());
         App { router: crate::router(state), _db: db }
     }

@@ -13,13 +13,27 @@ use llmlab_core::Money;
 use llmlab_core::catalog::canonical_model_id;
 use llmlab_store::{SeriesStep, SpendRow, Store, User};
 
-use crate::budget::{Period, account_tz};
 use crate::error::{ApiError, ApiResult};
+use crate::service::budgets::{Period, account_tz};
+use crate::service::labels;
+use crate::state::AppState;
 
 /// Days in the trend.
 const TREND_DAYS: i16 = 30;
 
 /// The time zone to report in: the `tz` parameter, else the account's.
+/// The summary as `GET /api/costs/summary` and the dashboard show it: in
+/// the requested time zone (default: the account's), for one project or
+/// all (a blank name means all).
+pub async fn summary(state: &AppState, user: &User, tz: Option<&str>, project: Option<&str>) -> ApiResult<CostSummary> {
+    let (tz, tz_name) = time_zone(tz, user)?;
+    let project = match project {
+        Some(p) => labels::optional_text(p, labels::MAX_PROJECT_CHARS).map_err(|e| ApiError::invalid("project", e))?,
+        None => None,
+    };
+    summarize(&state.store, user, &tz, tz_name, project).await
+}
+
 pub fn time_zone(requested: Option<&str>, user: &User) -> ApiResult<(TimeZone, String)> {
     match requested.map(str::trim).filter(|t| !t.is_empty()) {
         Some(name) => TimeZone::get(name)

@@ -1,0 +1,63 @@
+//! Ingest: a caller's events, validated and priced ([`prepare`]), stored by
+//! the group-commit [`writer`], answered with each event's price and the
+//! account's budget state. The REST API's track and batch endpoints and the
+//! proxy's recorder all come through here.
+
+pub mod prepare;
+pub mod writer;
+
+use llmlab_api::{BudgetStatus, TrackEvent, TrackedEvent};
+use llmlab_core::Money;
+use llmlab_store::{EventBatch, InsertOutcome, User};
+
+pub use prepare::{CustomPrices, PreparedEvent, prepare, prepare_observed, rate_card};
+pub use writer::EventWriter;
+
+use crate::clock::now_ms;
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+
+/// Most events in one batch request.
+pub const MAX_BATCH_EVENTS: usize = 10_000;
+
+/// What storing a caller's events gave: each event's answer, and the
+/// account's budget state after them.
+pub struct Ingested {
+    pub events: Vec<TrackedEvent>,
+    pub budget: BudgetStatus,
+}
+
+/// Validates and prices every event (any error rejects them all: `field`
+/// names the list, `events`, or is empty for one event), stores them, and
+/// adds the newly stored ones to the month's budget.
+pub async fn ingest(state: &AppState, user: &User, events: Vec<TrackEvent>, field: &str) -> ApiResult<Ingested> {
+    if events.len() > MAX_BATCH_EVENTS {
+        return Err(ApiError::invalid(field, format!("at most {MAX_BATCH_EVENTS} events per batch; split it")));
+    }
+    let custom = state.custom_prices(user.id).await?;
+    let now = now_ms();
+    let prepared: Vec<PreparedEvent> = events
+        .into_iter()
+        .enumerate()
+        .map(|(i, e)| {
+            let prefix = if field.is_empty() { String::new() } else { format!("{field}[{i}].") };
+            prepare(&e, &prefix, state.catalog, &custom, now)
+        })
+        .collect::<ApiResult<_>>()?;
+    let (records, mut answers): (Vec<_>, Vec<_>) = prepared.into_iter().map(|p| (p.record, p.response)).unzip();
+    let priced: Vec<(i64, Option<Money>)> = records.iter().map(|r| (r.occurred_at, r.price.cost())).collect();
+    let outcomes = state.writer.write(EventBatch { user_id: user.id, events: records }).await?;
+    let mut inserted = Vec::new();
+    for ((answer, outcome), time_and_cost) in answers.iter_mut().zip(outcomes).zip(priced) {
+        match outcome {
+            InsertOutcome::Inserted => inserted.push(time_and_cost),
+            InsertOutcome::Duplicate { cost } => {
+                answer.duplicate = true;
+                answer.cost_usd = cost;
+                answer.priced = cost.is_some();
+            }
+        }
+    }
+    let budget = state.budgets.status(&state.store, user, &inserted, false).await?;
+    Ok(Ingested { events: answers, budget })
+}

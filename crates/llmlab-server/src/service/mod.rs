@@ -1,0 +1,25 @@
+//! The server's services: what the REST API (`routes/`), the dashboard
+//! (`ui/`) and the proxy (`proxy/`) do, below the HTTP. Those three are
+//! peers above this layer: they parse a request, call one function here,
+//! and shape its answer. Nothing here knows about HTTP.
+//!
+//! | Module | What |
+//! | --- | --- |
+//! | `ingest/` | events: validate and price (`prepare`), store (`writer`, the group commit), answer with the budget |
+//! | `budgets` | the monthly budget and its state (80% / 100%), cached per account |
+//! | `summary` | today, this month, all time, by model/provider/project, the trend: from the rollups |
+//! | `recommendations` | the core's "switch X → Y" tips from the last 30 days |
+//! | `export` | events as CSV, streamed |
+//! | `prices` | an account's own prices, repricing its unpriced events |
+//! | `accounts`, `projects` | accounts, keys and projects as the API shows them |
+//! | `labels` | the one validator of the short texts the API stores |
+
+pub mod accounts;
+pub mod budgets;
+pub mod export;
+pub mod ingest;
+pub mod labels;
+pub mod prices;
+pub mod projects;
+pub mod recommendations;
+pub mod summary;
