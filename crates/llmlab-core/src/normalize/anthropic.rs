@@ -3,11 +3,15 @@
 //! Billing facts (reference §1.7, §1.8, G1, G4): `input_tokens` EXCLUDES the
 //! cache reads and writes, which are billed on top; `cache_creation` splits the
 //! writes into 5-minute and 1-hour TTLs; thinking is INSIDE `output_tokens`.
-//! In a stream, each `message_delta.usage` carries cumulative totals that
-//! OVERWRITE the fields they contain; they are never summed.
+//! In a stream, `message_start.message.usage` comes first and each
+//! `message_delta.usage` carries cumulative totals that OVERWRITE the fields
+//! they contain; they are never summed. The usage is complete at `message_stop`.
 
 use serde::Deserialize;
 
+use super::envelope::{Envelope, parse_embedded};
+use super::stream::{StreamIdentity, StreamRules, truncated};
+use super::{NormalizeError, parse_usage};
 use crate::provider::Provider;
 use crate::usage::{Anomaly, AnomalyKind, ApiKind, NormalizedUsage, ServiceTier, TokenBuckets};
 
@@ -125,6 +129,80 @@ pub(crate) fn normalize(usage: &AnthropicUsage) -> Result<NormalizedUsage, Strin
         anomalies,
         notes,
     })
+}
+
+/// An Anthropic stream so far; see the module docs.
+#[derive(Default)]
+pub(super) struct StreamUsage {
+    usage: Option<AnthropicUsage>,
+    deltas: usize,
+    stopped: bool,
+}
+
+impl StreamUsage {
+    fn start(&mut self, env: &Envelope<'_>, identity: &mut StreamIdentity) -> Result<(), NormalizeError> {
+        let Some(raw) = env.message else { return Ok(()) };
+        let message = parse_embedded(raw, "message")?;
+        identity.set_model(message.model());
+        if let Some(usage) = message.usage {
+            self.usage = Some(parse_usage(usage)?);
+        }
+        Ok(())
+    }
+
+    fn delta(&mut self, env: &Envelope<'_>) -> Result<(), NormalizeError> {
+        if let Some(raw) = env.usage {
+            let delta: AnthropicUsage = parse_usage(raw)?;
+            self.usage.get_or_insert_with(AnthropicUsage::default).overwrite_with(delta);
+            self.deltas += 1;
+        }
+        Ok(())
+    }
+}
+
+impl StreamRules for StreamUsage {
+    fn claims(kind: &str, _: &Envelope<'_>) -> bool {
+        matches!(
+            kind,
+            "message_start"
+                | "message_delta"
+                | "message_stop"
+                | "content_block_start"
+                | "content_block_delta"
+                | "content_block_stop"
+                | "ping"
+        )
+    }
+
+    fn apply(&mut self, kind: &str, env: &Envelope<'_>, identity: &mut StreamIdentity) -> Result<(), NormalizeError> {
+        if kind == "message_stop" {
+            self.stopped = true;
+            return Ok(());
+        }
+        identity.set_api(ApiKind::AnthropicMessages);
+        match kind {
+            "message_start" => self.start(env, identity),
+            "message_delta" => self.delta(env),
+            _ => Ok(()),
+        }
+    }
+
+    fn finish(&self, api: ApiKind) -> Result<NormalizedUsage, NormalizeError> {
+        let Some(usage) = &self.usage else {
+            return Err(truncated(api, "has no `message_start` event"));
+        };
+        if !self.stopped {
+            return Err(truncated(
+                api,
+                if self.deltas == 0 {
+                    "ended after `message_start`, before any `message_delta`"
+                } else {
+                    "ended before `message_stop`"
+                },
+            ));
+        }
+        normalize(usage).map_err(NormalizeError::InvalidUsage)
+    }
 }
 
 #[cfg(test)]

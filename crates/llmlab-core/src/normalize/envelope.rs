@@ -80,19 +80,6 @@ impl<'a> Envelope<'a> {
         self.model.as_deref().map(str::to_owned)
     }
 
-    /// True when a Gemini chunk's candidates carry a `finishReason`. An
-    /// unescaped `"finishReason"` inside the raw candidates can only be a key:
-    /// quotes inside strings are always escaped.
-    pub(super) fn gemini_finished(&self) -> bool {
-        let Some(candidates) = self.candidates else { return false };
-        ["\"finishReason\"", "\"finish_reason\""].iter().any(|key| {
-            candidates.match_indices(key).any(|(at, _)| {
-                let rest = candidates[at + key.len()..].trim_start();
-                rest.strip_prefix(':').is_some_and(|v| !v.trim_start().starts_with("null"))
-            })
-        })
-    }
-
     pub(super) fn error_message(&self) -> Option<String> {
         #[derive(Deserialize)]
         struct ErrorBody {
@@ -118,6 +105,18 @@ fn string(raw: &str) -> Option<Cow<'_, str>> {
     } else {
         Some(Cow::Borrowed(inner))
     }
+}
+
+/// Reads a body or frame as text; JSON is UTF-8.
+pub(super) fn utf8(bytes: &[u8]) -> Result<&str, NormalizeError> {
+    std::str::from_utf8(bytes).map_err(|e| NormalizeError::InvalidJson(format!("the body is not UTF-8 ({e})")))
+}
+
+/// Normalizes one complete JSON object body.
+pub(super) fn normalize_json_object(body: &[u8], hints: &Hints) -> Result<NormalizedUsage, NormalizeError> {
+    let text = utf8(body)?;
+    let envelope = parse_envelope(text)?;
+    normalize_object(&envelope, text, hints)
 }
 
 /// Reads the top-level members of one JSON object.
@@ -177,7 +176,7 @@ pub(super) fn normalize_object(
     let body_model = if api == ApiKind::GeminiGenerateContent { env.gemini_model() } else { env.model() };
     normalized.model = body_model.or_else(|| hints.model.clone());
     if matches!(api, ApiKind::OpenAiChat | ApiKind::OpenAiResponses) {
-        apply_openai_tier(&mut normalized, env.service_tier.as_deref());
+        openai::apply_service_tier(&mut normalized, env.service_tier.as_deref());
     }
     Ok(normalized)
 }
@@ -192,15 +191,6 @@ pub(super) fn normalize_api_usage(api: ApiKind, json: &str) -> Result<Normalized
         ApiKind::GeminiGenerateContent => gemini::normalize(&parse_usage::<GeminiUsage>(json)?),
     }
     .map_err(NormalizeError::InvalidUsage)
-}
-
-/// Applies an OpenAI response's `service_tier` (the tier actually used, G14).
-pub(super) fn apply_openai_tier(normalized: &mut NormalizedUsage, tier: Option<&str>) {
-    let (tier, note) = openai::service_tier(tier);
-    if normalized.service_tier == ServiceTier::Standard {
-        normalized.service_tier = tier;
-    }
-    normalized.notes.extend(note);
 }
 
 fn normalize_batch_line(env: &Envelope<'_>, hints: &Hints) -> Result<NormalizedUsage, NormalizeError> {

@@ -2,11 +2,16 @@
 //!
 //! Billing facts (reference §1.9, G1, G3): `promptTokenCount` INCLUDES the
 //! cached content; `thoughtsTokenCount` is OUTSIDE `candidatesTokenCount` and
-//! billed as output; `toolUsePromptTokenCount` is extra prompt. Streams carry
-//! running totals, so the last chunk's metadata replaces earlier ones.
+//! billed as output; `toolUsePromptTokenCount` is extra prompt. Streams
+//! (SSE, or a JSON array without `alt=sse`) carry running totals, so the last
+//! chunk's metadata replaces earlier ones; the usage is complete at a chunk
+//! with a `finishReason`.
 
 use serde::Deserialize;
 
+use super::NormalizeError;
+use super::envelope::{Envelope, normalize_api_usage};
+use super::stream::{StreamIdentity, StreamRules, truncated};
 use crate::provider::Provider;
 use crate::usage::{Anomaly, AnomalyKind, ApiKind, NormalizedUsage, ServiceTier, TokenBuckets};
 
@@ -116,6 +121,56 @@ pub(crate) fn normalize(usage: &GeminiUsage) -> Result<NormalizedUsage, String> 
         service_tier,
         anomalies,
         notes,
+    })
+}
+
+/// A Gemini stream so far; see the module docs.
+#[derive(Default)]
+pub(super) struct StreamUsage {
+    /// The latest raw `usageMetadata`, parsed only when the stream ends.
+    usage: Option<String>,
+    finished: bool,
+}
+
+impl StreamRules for StreamUsage {
+    fn claims(_: &str, env: &Envelope<'_>) -> bool {
+        env.looks_like_gemini()
+    }
+
+    fn apply(&mut self, _: &str, env: &Envelope<'_>, identity: &mut StreamIdentity) -> Result<(), NormalizeError> {
+        identity.set_api(ApiKind::GeminiGenerateContent);
+        identity.set_model(env.gemini_model());
+        if let Some(usage) = env.usage_metadata {
+            self.usage = Some(usage.to_owned());
+        }
+        self.finished |= env.candidates.is_some_and(has_finish_reason);
+        Ok(())
+    }
+
+    fn finish(&self, api: ApiKind) -> Result<NormalizedUsage, NormalizeError> {
+        let Some(usage) = &self.usage else {
+            return Err(if self.finished {
+                NormalizeError::NoUsage("no chunk carries `usageMetadata`".to_owned())
+            } else {
+                truncated(api, "ended before a chunk with usage")
+            });
+        };
+        if !self.finished {
+            return Err(truncated(api, "ended before a chunk with a `finishReason`"));
+        }
+        normalize_api_usage(api, usage)
+    }
+}
+
+/// True when a chunk's raw `candidates` carry a `finishReason`. An unescaped
+/// `"finishReason"` inside the raw JSON can only be a key: quotes inside
+/// strings are always escaped.
+fn has_finish_reason(candidates: &str) -> bool {
+    ["\"finishReason\"", "\"finish_reason\""].iter().any(|key| {
+        candidates.match_indices(key).any(|(at, _)| {
+            let rest = candidates[at + key.len()..].trim_start();
+            rest.strip_prefix(':').is_some_and(|v| !v.trim_start().starts_with("null"))
+        })
     })
 }
 

@@ -67,7 +67,7 @@ pub fn normalize_body(body: &[u8], hints: &Hints) -> Result<NormalizedUsage, Nor
     // A whole JSON object needs no accumulation: parse it in place.
     let trimmed = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body).trim_ascii_start();
     if trimmed.first() == Some(&b'{') {
-        return stream::normalize_json_object(trimmed, hints);
+        return envelope::normalize_json_object(trimmed, hints);
     }
     let mut accumulator = ResponseAccumulator::new(hints.clone());
     accumulator.push(body);

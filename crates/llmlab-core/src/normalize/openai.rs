@@ -4,9 +4,19 @@
 //! INCLUDE the cached tokens (and, on the newest models, the cache-write
 //! tokens), so uncached input is the difference; reasoning tokens are INSIDE
 //! `completion_tokens`/`output_tokens` and must not be added again.
+//!
+//! Streams (reference G6): chat's usage is the one chunk with a non-null
+//! `usage`, sent only with `stream_options.include_usage`, before
+//! `data: [DONE]`; the Responses API's is `response.usage` of its terminal
+//! event (`response.completed`, `response.incomplete` or `response.failed`).
+
+use std::borrow::Cow;
 
 use serde::Deserialize;
 
+use super::NormalizeError;
+use super::envelope::{Envelope, normalize_api_usage, parse_embedded};
+use super::stream::{StreamIdentity, StreamRules, truncated};
 use crate::provider::Provider;
 use crate::usage::{Anomaly, AnomalyKind, ApiKind, NormalizedUsage, ServiceTier, TokenBuckets};
 
@@ -74,6 +84,16 @@ impl OpenAiUsage {
 /// `default`, `auto` and `scale` bill at standard rates.
 pub(crate) fn service_tier(value: Option<&str>) -> (ServiceTier, Option<String>) {
     value.map_or((ServiceTier::Standard, None), ServiceTier::from_name)
+}
+
+/// Applies an OpenAI response's `service_tier`: the tier actually used (G14),
+/// which may differ from the one requested.
+pub(super) fn apply_service_tier(normalized: &mut NormalizedUsage, tier: Option<&str>) {
+    let (tier, note) = service_tier(tier);
+    if normalized.service_tier == ServiceTier::Standard {
+        normalized.service_tier = tier;
+    }
+    normalized.notes.extend(note);
 }
 
 /// Normalizes one OpenAI usage object. `api` is the API the caller knows
@@ -166,6 +186,118 @@ pub(crate) fn normalize(usage: &OpenAiUsage, api: Option<ApiKind>) -> Result<Nor
         anomalies,
         notes,
     })
+}
+
+/// An OpenAI stream so far, chat completions or Responses; see the module docs.
+#[derive(Default)]
+pub(super) struct StreamUsage {
+    chat: ChatStream,
+    responses: ResponsesStream,
+}
+
+#[derive(Default)]
+struct ChatStream {
+    /// The raw `usage` of the usage chunk, parsed only when the stream ends.
+    usage: Option<String>,
+    service_tier: Option<String>,
+    done: bool,
+}
+
+#[derive(Default)]
+struct ResponsesStream {
+    terminal_event: Option<String>,
+    usage: Option<String>,
+    service_tier: Option<String>,
+}
+
+/// The chat stream's last frame, the one frame that is not JSON.
+const DONE_MARKER: &[u8] = b"[DONE]";
+
+impl StreamUsage {
+    /// Notes chat's `data: [DONE]`; true when `data` is that marker.
+    pub(super) fn take_done_marker(&mut self, data: &[u8]) -> bool {
+        let done = data.trim_ascii() == DONE_MARKER;
+        self.chat.done |= done;
+        done
+    }
+
+    fn apply_chunk(&mut self, env: &Envelope<'_>, identity: &mut StreamIdentity) {
+        identity.set_api(ApiKind::OpenAiChat);
+        identity.set_model(env.model());
+        if let Some(tier) = &env.service_tier {
+            self.chat.service_tier = Some(tier.to_string());
+        }
+        if let Some(usage) = env.usage {
+            self.chat.usage = Some(usage.to_owned());
+        }
+    }
+
+    fn apply_responses_event(
+        &mut self,
+        kind: &str,
+        env: &Envelope<'_>,
+        identity: &mut StreamIdentity,
+    ) -> Result<(), NormalizeError> {
+        identity.set_api(ApiKind::OpenAiResponses);
+        let Some(raw) = env.response else { return Ok(()) };
+        let response = parse_embedded(raw, "response")?;
+        identity.set_model(response.model());
+        if matches!(kind, "response.completed" | "response.incomplete" | "response.failed") {
+            self.responses.terminal_event = Some(kind.to_owned());
+            self.responses.usage = response.usage.map(str::to_owned);
+            self.responses.service_tier = response.service_tier.map(Cow::into_owned);
+        }
+        Ok(())
+    }
+
+    fn finish_chat(&self, api: ApiKind) -> Result<NormalizedUsage, NormalizeError> {
+        match &self.chat.usage {
+            Some(usage) => {
+                let mut normalized = normalize_api_usage(ApiKind::OpenAiChat, usage)?;
+                apply_service_tier(&mut normalized, self.chat.service_tier.as_deref());
+                Ok(normalized)
+            }
+            None if self.chat.done => Err(NormalizeError::NoUsage(
+                "the stream has no usage chunk; request one with `\"stream_options\": {\"include_usage\": true}`"
+                    .to_owned(),
+            )),
+            None => Err(truncated(api, "ended before its usage chunk and `data: [DONE]`")),
+        }
+    }
+
+    fn finish_responses(&self, api: ApiKind) -> Result<NormalizedUsage, NormalizeError> {
+        let Some(terminal) = &self.responses.terminal_event else {
+            return Err(truncated(api, "ended before `response.completed`"));
+        };
+        let Some(usage) = &self.responses.usage else {
+            return Err(NormalizeError::NoUsage(format!("`{terminal}` carries no usage")));
+        };
+        let mut normalized = normalize_api_usage(api, usage)?;
+        apply_service_tier(&mut normalized, self.responses.service_tier.as_deref());
+        if terminal != "response.completed" {
+            normalized.notes.push(format!("the response ended with `{terminal}`"));
+        }
+        Ok(normalized)
+    }
+}
+
+impl StreamRules for StreamUsage {
+    fn claims(kind: &str, env: &Envelope<'_>) -> bool {
+        kind.starts_with("response.") || env.object.as_deref() == Some("chat.completion.chunk")
+    }
+
+    fn apply(&mut self, kind: &str, env: &Envelope<'_>, identity: &mut StreamIdentity) -> Result<(), NormalizeError> {
+        if kind.starts_with("response.") {
+            self.apply_responses_event(kind, env, identity)
+        } else {
+            self.apply_chunk(env, identity);
+            Ok(())
+        }
+    }
+
+    fn finish(&self, api: ApiKind) -> Result<NormalizedUsage, NormalizeError> {
+        if api == ApiKind::OpenAiResponses { self.finish_responses(api) } else { self.finish_chat(api) }
+    }
 }
 
 #[cfg(test)]
