@@ -46,6 +46,8 @@ class Worker:
         self.spool = Spool(
             settings.spool_dir, self.options.spool_max_bytes, self.options.spool_max_files
         )
+        self._max_queue = self.options.max_queue  # read on every call: one lookup, not two
+        self._batch_size = self.options.batch_size
         self._atexit_registered = False
         self._closed = False
         self._init_runtime_state()
@@ -84,19 +86,19 @@ class Worker:
     def enqueue(self, item: Item) -> None:
         """Queue one item; never blocks, never raises. Drops (and counts) when full."""
         queue = self._queue
-        if len(queue) >= self.options.max_queue:
+        if len(queue) >= self._max_queue:
             self.dropped = next(self._drop_counter)
             log_once(
                 "queue-full",
                 logging.WARNING,
                 "llmlab: event queue full (%d); dropping events until the worker catches up",
-                self.options.max_queue,
+                self._max_queue,
             )
             return
         queue.append(item)
         if self._thread is None:
             self._ensure_thread()
-        elif len(queue) >= self.options.batch_size:
+        elif len(queue) >= self._batch_size:
             self._wake.set()
 
     def pending(self) -> int:
