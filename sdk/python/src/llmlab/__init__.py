@@ -43,7 +43,7 @@ def configure(
     for every event. ``on_budget_alert(budget)`` is called (on the background
     thread) when the server reports the budget at ``warning`` or ``exceeded``.
     ``enabled=False`` turns tracking off. ``transport`` tunes the sender (see
-    ``llmlab._transport.TransportOptions``). Arguments left ``None`` keep their
+    ``llmlab._config.TransportOptions``). Arguments left ``None`` keep their
     earlier value.
     """
     try:

@@ -130,6 +130,25 @@ class Overrides:
 
 
 @dataclass
+class TransportOptions:
+    """Tuning knobs (``llmlab.configure(transport={...})``); the defaults suit most programs."""
+
+    batch_size: int = 100
+    flush_interval: float = 1.0
+    max_queue: int = 10_000
+    max_batch_bytes: int = 1 << 20
+    max_retries: int = 3
+    backoff_base: float = 0.5
+    backoff_max: float = 30.0
+    timeout: float = 5.0
+    spool_max_bytes: int = 16 << 20
+    spool_max_files: int = 2000
+    spool_retry_interval: float = 30.0
+    thread_restart_interval: float = 5.0
+    exit_timeout: float = 2.0
+
+
+@dataclass
 class Settings:
     """The resolved configuration."""
 

@@ -33,7 +33,10 @@ BUCKET_FIELDS = (
 #: ``time.perf_counter()`` reading (one clock call fewer on the hot path), made
 #: wall-clock time by the worker with ``wall_offset()``. ``options`` is the
 #: decorator's (anything with ``provider``, ``model``, ``project``, ``tags``);
-#: ``extra`` carries a manual record's ``buckets`` and ``cost_usd``, else None.
+#: ``extra`` carries a manual record's ``buckets``, ``service_tier``, ``batch``
+#: and ``cost_usd``, else None. A plain tuple, made once per tracked call and
+#: read once, by unpacking, in ``build_event``: a NamedTuple measured 100-130 ns
+#: more per decorated call (+15%), even made with ``fast_new``.
 Item = tuple[float, Optional[float], str, Any, Optional[Found], Optional["Mapping[str, Any]"]]
 
 
@@ -90,14 +93,14 @@ def build_event(
             "provider's response (or stream), or record it with llmlab.track()",
         )
         return None
-    provider = opts.provider or (found[0] if found else None) or "unknown"
+    provider = opts.provider or (found.provider if found else None) or "unknown"
     event: dict[str, Any] = {
         "event_id": uuid7(int(ts * 1000)),
         "timestamp": rfc3339(ts),
         "provider": provider,
-        "model": (found[1] if found else None) or opts.model or "unknown",
+        "model": (found.model if found else None) or opts.model or "unknown",
     }
-    usage = found[2] if found else None
+    usage = found.usage if found else None
     if usage is not None:
         data = to_jsonable(usage)
         if isinstance(data, dict):
@@ -125,8 +128,8 @@ def build_event(
     if latency_s is not None:
         event["latency_ms"] = max(0, round(latency_s * 1000))
     event["status"] = status
-    tier = found[3] if found else None
-    batch = found[4] if found else None
+    tier = found.service_tier if found else None
+    batch = found.batch if found else None
     if extra:
         tier = extra.get("service_tier") or tier
         batch = extra.get("batch") if extra.get("batch") is not None else batch

@@ -1,9 +1,20 @@
 """The never-raise contract: internal errors are logged, never propagated.
 
-Every SDK entry point that runs on the caller's thread wraps its own work in
-``capture_internal_exceptions()`` (or an inline ``try``/``except`` calling
-``internal_error`` where a context manager would cost too much on the hot
-path). Tests replace ``internal_error_hook`` to turn swallowed errors into
+There is one guard, written the same way everywhere the SDK runs on the
+caller's thread, on the worker, at fork and at exit::
+
+    try:
+        ...
+    except Exception as exc:  # noqa: BLE001
+        internal_error(exc)
+
+``internal_error`` logs to the ``llmlab`` logger at DEBUG and never raises.
+Not a context manager: on CPython 3.11+ a ``try`` that does not raise costs
+nothing, while ``with`` calls ``__enter__``/``__exit__`` every time; around
+the decorated call's enqueue that measured +220 ns a call (+25%) on our CI
+machine. ``BaseException``s that are not ``Exception`` (KeyboardInterrupt,
+SystemExit, GeneratorExit) pass through: they are the user's, not ours.
+Tests replace ``internal_error_hook`` to turn swallowed errors into
 failures, the way sentry-python's test suite does.
 """
 
@@ -11,10 +22,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import TYPE_CHECKING, Callable, Optional
-
-if TYPE_CHECKING:
-    from types import TracebackType
+from typing import Callable, Optional
 
 logger = logging.getLogger("llmlab")
 
@@ -49,35 +57,3 @@ def reset_log_once() -> None:
     """Forget which one-time messages were logged (tests and ``configure``)."""
     with _once_lock:
         _logged_once.clear()
-
-
-class _CaptureInternalExceptions:
-    """Reusable, allocation-free context manager that swallows ``Exception``.
-
-    ``BaseException`` subclasses that are not ``Exception`` (KeyboardInterrupt,
-    SystemExit, GeneratorExit) pass through: they are the user's, not ours.
-    """
-
-    __slots__ = ()
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(
-        self,
-        exc_type: Optional[type[BaseException]],
-        exc: Optional[BaseException],
-        tb: Optional[TracebackType],
-    ) -> bool:
-        if exc is not None and isinstance(exc, Exception):
-            internal_error(exc)
-            return True
-        return False
-
-
-_CAPTURE = _CaptureInternalExceptions()
-
-
-def capture_internal_exceptions() -> _CaptureInternalExceptions:
-    """``with capture_internal_exceptions(): ...`` swallows and logs internal errors."""
-    return _CAPTURE

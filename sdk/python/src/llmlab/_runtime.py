@@ -1,4 +1,4 @@
-"""Process-wide state: the resolved settings and the one transport, created lazily."""
+"""Process-wide state: the resolved settings and the one ``Worker`` (transport), made lazily."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import threading
 from typing import Any, Optional
 
 from ._budget import BudgetAlerts
-from ._config import Overrides, Settings, resolve
+from ._config import Overrides, Settings, TransportOptions, resolve
 from ._internal import internal_error, log_once
-from ._transport import Transport, TransportOptions
+from ._worker import Worker
 
 
 class Runtime:
@@ -20,11 +20,11 @@ class Runtime:
         self.overrides = Overrides()
         self.alerts = BudgetAlerts()
         self.settings: Optional[Settings] = None
-        self.transport: Optional[Transport] = None
+        self.transport: Optional[Worker] = None
         self.resolved = False
         self._lock = threading.Lock()
 
-    def get_transport(self) -> Optional[Transport]:
+    def get_transport(self) -> Optional[Worker]:
         """The transport, resolving the configuration on first use (never raises)."""
         if self.resolved:
             return self.transport
@@ -53,7 +53,7 @@ class Runtime:
             self.transport = None
             return
         options = TransportOptions(**self.overrides.transport)
-        self.transport = Transport(settings, options, self.alerts)
+        self.transport = Worker(settings, options, self.alerts)
 
     def reconfigure(self, **changes: Any) -> None:
         """Apply ``configure()`` values; the next tracked call picks them up."""

@@ -20,7 +20,8 @@ import llmlab
 from conftest import FAST_TRANSPORT, reset_runtime
 from llmlab import BudgetWarning, track_cost
 from llmlab._runtime import RUNTIME
-from llmlab._transport import Transport, parse_retry_after
+from llmlab._sender import parse_retry_after
+from llmlab._worker import Worker
 from support.fake_llmlab import FakeLLMLab, Scripted
 
 SDK_SRC = Path(__file__).resolve().parents[2] / "src"
@@ -39,7 +40,7 @@ def ask(i: int) -> dict[str, Any]:
     return response(i)
 
 
-def transport() -> Transport:
+def transport() -> Worker:
     t = RUNTIME.get_transport()
     assert t is not None
     return t

@@ -37,7 +37,7 @@ def extractor_for(cls: type) -> Extractor:
     if issubclass(cls, dict):
         fn = _extract_dict
     elif module.startswith("openai"):
-        fn = openai.from_response
+        fn = openai.from_object
     elif module.startswith("anthropic"):
         fn = anthropic.from_message
     elif module.startswith("google"):

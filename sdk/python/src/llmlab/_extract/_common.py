@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, NamedTuple, Optional
 
 
 def field(obj: Any, name: str) -> Any:
@@ -12,21 +12,26 @@ def field(obj: Any, name: str) -> Any:
     return getattr(obj, name, None)
 
 
-#: What one response told us: ``(provider, model, usage, service_tier, batch)``.
-#: ``usage`` stays the provider's own object (or dict) and is turned into JSON by
-#: the background worker, so the caller's thread never pays for it. A plain
-#: tuple, because building it is on the hot path.
-Found = tuple[str, Optional[str], Any, Optional[str], Optional[bool]]
+class Found(NamedTuple):
+    """What one response told us.
+
+    ``usage`` stays the provider's own object (or dict) and is turned into
+    JSON by the background worker, so the caller's thread never pays for it.
+    """
+
+    provider: str
+    model: Optional[str]
+    usage: Any
+    service_tier: Optional[str] = None
+    batch: Optional[bool] = None
 
 
-def found(
-    provider: str,
-    model: Optional[str],
-    usage: Any,
-    service_tier: Optional[str] = None,
-    batch: Optional[bool] = None,
-) -> Found:
-    return (provider, model, usage, service_tier, batch)
+#: ``fast_new(Found, (provider, model, usage, service_tier, batch))``: a NamedTuple
+#: made in C from a tuple of *all* its fields (nothing checks the count). Calling
+#: the class runs its Python ``__new__``: 240 ns, against 125 ns for this and 30 ns
+#: for a plain tuple on our CI machine. The response extractors run on every
+#: tracked call, so they use this; code that runs once per stream calls the class.
+fast_new = tuple.__new__
 
 
 def as_str(value: Any) -> Optional[str]:

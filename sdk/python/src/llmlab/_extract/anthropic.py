@@ -4,18 +4,23 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from ._common import Found, as_str, field, found
+from ._common import Found, as_str, fast_new, field
 
 PROVIDER = "anthropic"
 
 
 def from_message(obj: Any) -> Optional[Found]:
     """A ``Message``/``BetaMessage`` or its dict form."""
-    model = field(obj, "model")
-    usage = field(obj, "usage")
+    if isinstance(obj, dict):
+        model = obj.get("model")
+        usage = obj.get("usage")
+    else:
+        model = getattr(obj, "model", None)
+        usage = getattr(obj, "usage", None)
     if model is None and usage is None:
         return None
-    return (PROVIDER, model if type(model) is str else as_str(model), usage, None, None)
+    model = model if type(model) is str else as_str(model)
+    return fast_new(Found, (PROVIDER, model, usage, None, None))
 
 
 class MergedStreamUsage:
@@ -82,8 +87,8 @@ class StreamState:
             got = from_message(item)
             if got is not None:
                 self.saw = True
-                self.model = got[1] or self.model
-                self.final_usage = got[2]
+                self.model = got.model or self.model
+                self.final_usage = got.usage
 
     def result(self) -> Optional[Found]:
         if not self.saw:
@@ -91,4 +96,4 @@ class StreamState:
         usage: Any = self.final_usage
         if usage is None and self.usage.parts:
             usage = self.usage
-        return found(PROVIDER, self.model, usage)
+        return Found(PROVIDER, self.model, usage)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from ._common import Found, as_str, field, found
+from ._common import Found, as_str, fast_new, field
 
 PROVIDER = "google"
 
@@ -29,11 +29,21 @@ def model_of(obj: Any) -> Optional[str]:
 
 
 def from_response(obj: Any) -> Optional[Found]:
-    usage = usage_of(obj)
-    model = model_of(obj)
+    """A ``GenerateContentResponse`` or its REST JSON (``usage_of`` and ``model_of``, inlined)."""
+    if isinstance(obj, dict):
+        usage = obj.get("usage_metadata")
+        if usage is None:
+            usage = obj.get("usageMetadata")
+        model = obj.get("model_version")
+        if model is None:
+            model = obj.get("modelVersion")
+    else:
+        usage = getattr(obj, "usage_metadata", None)
+        model = getattr(obj, "model_version", None)
+    model = model if type(model) is str else as_str(model)
     if usage is None and model is None:
         return None
-    return (PROVIDER, model, usage, None, None)
+    return fast_new(Found, (PROVIDER, model, usage, None, None))
 
 
 class StreamState:
@@ -58,4 +68,4 @@ class StreamState:
     def result(self) -> Optional[Found]:
         if not self.saw:
             return None
-        return found(PROVIDER, self.model, self.usage)
+        return Found(PROVIDER, self.model, self.usage)

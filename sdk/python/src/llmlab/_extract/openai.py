@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from ._common import Found, as_str, field, found
+from ._common import Found, as_str, fast_new, field
 
 PROVIDER = "openai"
 
@@ -20,24 +20,33 @@ TERMINAL_RESPONSE_EVENTS = frozenset(
 
 def from_response(obj: Any) -> Optional[Found]:
     """A ChatCompletion, Response, CreateEmbeddingResponse or their dict forms."""
-    if isinstance(obj, dict):
-        response = obj.get("response")
-        if "custom_id" in obj and isinstance(response, dict):
-            # One line of a Batch API output file: the body is an ordinary response.
-            inner = from_response(response.get("body") or {})
-            if inner is not None:
-                inner = (*inner[:4], True)
-            return inner
-        model = obj.get("model")
-        usage = obj.get("usage")
-        tier = obj.get("service_tier")
-    else:
-        model = getattr(obj, "model", None)
-        usage = getattr(obj, "usage", None)
-        tier = getattr(obj, "service_tier", None)
+    if not isinstance(obj, dict):
+        return from_object(obj)
+    response = obj.get("response")
+    if "custom_id" in obj and isinstance(response, dict):
+        # One line of a Batch API output file: the body is an ordinary response.
+        inner = from_response(response.get("body") or {})
+        return None if inner is None else inner._replace(batch=True)
+    model = obj.get("model")
+    usage = obj.get("usage")
+    tier = obj.get("service_tier")
     if model is None and usage is None:
         return None
-    return (PROVIDER, model if type(model) is str else as_str(model), usage, as_str(tier), None)
+    model = model if type(model) is str else as_str(model)
+    tier = tier if type(tier) is str else as_str(tier)
+    return fast_new(Found, (PROVIDER, model, usage, tier, None))
+
+
+def from_object(obj: Any) -> Optional[Found]:
+    """``from_response`` for an SDK object (never a dict): the decorator's extractor for them."""
+    model = getattr(obj, "model", None)
+    usage = getattr(obj, "usage", None)
+    tier = getattr(obj, "service_tier", None)
+    if model is None and usage is None:
+        return None
+    model = model if type(model) is str else as_str(model)
+    tier = tier if type(tier) is str else as_str(tier)
+    return fast_new(Found, (PROVIDER, model, usage, tier, None))
 
 
 class StreamState:
@@ -58,10 +67,10 @@ class StreamState:
                 got = from_response(field(item, "response"))
                 if got is not None:
                     self.saw = True
-                    self.model = got[1] or self.model
-                    if got[2] is not None:
-                        self.usage = got[2]
-                    self.service_tier = got[3] or self.service_tier
+                    self.model = got.model or self.model
+                    if got.usage is not None:
+                        self.usage = got.usage
+                    self.service_tier = got.service_tier or self.service_tier
             return
         # Chat completion chunk: only the final one (choices == []) has usage.
         self.saw = True
@@ -78,4 +87,4 @@ class StreamState:
     def result(self) -> Optional[Found]:
         if not self.saw:
             return None
-        return found(PROVIDER, self.model, self.usage, self.service_tier)
+        return Found(PROVIDER, self.model, self.usage, self.service_tier)
