@@ -82,9 +82,9 @@ type PriceColumns<'a> = (Option<i64>, Option<&'static str>, Option<&'a str>, Opt
 fn price_columns(price: &EventPrice) -> PriceColumns<'_> {
     match price {
         EventPrice::Priced { cost, source, priced_as } => {
-            (Some(cost.nanos()), Some(*source), priced_as.as_deref(), None, None)
+            (Some(cost.nanos()), Some(source.as_str()), priced_as.as_deref(), None, None)
         }
-        EventPrice::Unpriced { code, reason } => (None, None, None, Some(*code), Some(reason.as_str())),
+        EventPrice::Unpriced { code, reason } => (None, None, None, Some(code.as_str()), Some(reason.as_str())),
     }
 }
 
@@ -120,7 +120,7 @@ impl BulkWrite for SqliteConnection {
                     .push_bind(priced_as)
                     .push_bind(code)
                     .push_bind(reason)
-                    .push_bind(e.service_tier)
+                    .push_bind(e.service_tier.as_str())
                     .push_bind(e.long_context)
                     .push_bind(e.latency_ms)
                     .push_bind(&e.status)
@@ -205,7 +205,7 @@ impl BulkWrite for PgConnection {
             .bind(prices.iter().map(|p| p.2).collect::<Vec<Option<&str>>>())
             .bind(prices.iter().map(|p| p.3).collect::<Vec<Option<&str>>>())
             .bind(prices.iter().map(|p| p.4).collect::<Vec<Option<&str>>>())
-            .bind(text(&|r| r.event.service_tier))
+            .bind(text(&|r| r.event.service_tier.as_str()))
             .bind(rows.iter().map(|r| r.event.long_context).collect::<Vec<bool>>())
             .bind(rows.iter().map(|r| r.event.latency_ms).collect::<Vec<Option<i64>>>())
             .bind(optional_text(&|r| r.event.status.as_deref()))

@@ -210,6 +210,7 @@ impl Store {
                 let page: Vec<StoredEvent> = sqlx::query_as(&format!(
                     "{} where e.user_id = $1 and e.model_key = $2 and e.cost_nusd is null \
                      and e.unpriced_code in ('unknown_model', 'missing_price') and e.id > $3 order by e.id limit 1000",
+                    // The codes for which UnpricedCode::repriceable() holds.
                     *STORED_EVENT_SELECT
                 )).persistent(self.persistent)
                 .bind(user_id)
@@ -227,7 +228,7 @@ impl Store {
                          unpriced_reason = null where id = $4 and user_id = $5",
                     ).persistent(self.persistent)
                     .bind(update.cost.nanos())
-                    .bind(update.source)
+                    .bind(update.source.as_str())
                     .bind(&update.priced_as)
                     .bind(update.event.id)
                     .bind(user_id)

@@ -1,6 +1,6 @@
 //! What the store reads and writes.
 
-use llmlab_core::{Money, TokenBuckets, TokenClass};
+use llmlab_core::{Money, PriceSource, ServiceTier, TokenBuckets, TokenClass, UnpricedCode};
 
 /// An account.
 #[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
@@ -63,16 +63,8 @@ pub struct ProjectSummary {
 /// How a stored event was priced.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum EventPrice {
-    Priced {
-        cost: Money,
-        source: &'static str,
-        priced_as: Option<String>,
-    },
-    /// `code` is one of `unknown_model`, `missing_price`, `anomaly`, `no_usage`, `no_model`.
-    Unpriced {
-        code: &'static str,
-        reason: String,
-    },
+    Priced { cost: Money, source: PriceSource, priced_as: Option<String> },
+    Unpriced { code: UnpricedCode, reason: String },
 }
 
 impl EventPrice {
@@ -97,7 +89,7 @@ pub struct NewEvent {
     pub occurred_at: i64,
     pub tokens: TokenBuckets,
     pub price: EventPrice,
-    pub service_tier: &'static str,
+    pub service_tier: ServiceTier,
     pub long_context: bool,
     pub latency_ms: Option<i64>,
     pub status: Option<String>,
@@ -109,7 +101,7 @@ pub struct NewEvent {
 
 impl NewEvent {
     pub(crate) fn is_batch_tier(&self) -> bool {
-        matches!(self.service_tier, "batch" | "flex")
+        matches!(self.service_tier, ServiceTier::Batch | ServiceTier::Flex)
     }
 }
 
@@ -278,7 +270,7 @@ pub struct BudgetRow {
 pub struct Repriced {
     pub event: StoredEvent,
     pub cost: Money,
-    pub source: &'static str,
+    pub source: PriceSource,
     pub priced_as: String,
 }
 

@@ -2,7 +2,7 @@
 //! backend, the same calls must give the same answers.
 
 use futures::TryStreamExt;
-use llmlab_core::{Money, TokenBuckets};
+use llmlab_core::{Money, PriceSource, ServiceTier, TokenBuckets, UnpricedCode};
 use llmlab_store::{
     CustomPrice, DbSettings, EventBatch, EventPrice, InsertOutcome, NewApiKey, NewEvent, NewUser, Repriced, SeriesStep,
     Store, StoreError, User, bucket_of,
@@ -34,14 +34,17 @@ fn event(id: &str, project: &str, model: &str, at: i64, cost: Option<i64>) -> Ne
         occurred_at: at,
         tokens: TokenBuckets { input_tokens: 100, output_tokens: 10, cache_read_tokens: 5, ..TokenBuckets::default() },
         price: match cost {
-            Some(nanos) => {
-                EventPrice::Priced { cost: Money::from_nanos(nanos), source: "catalog", priced_as: Some(model.into()) }
-            }
-            None => {
-                EventPrice::Unpriced { code: "unknown_model", reason: format!("`{model}` is not in the price catalog") }
-            }
+            Some(nanos) => EventPrice::Priced {
+                cost: Money::from_nanos(nanos),
+                source: PriceSource::Catalog,
+                priced_as: Some(model.into()),
+            },
+            None => EventPrice::Unpriced {
+                code: UnpricedCode::UnknownModel,
+                reason: format!("`{model}` is not in the price catalog"),
+            },
         },
-        service_tier: "standard",
+        service_tier: ServiceTier::Standard,
         long_context: false,
         latency_ms: Some(120),
         status: Some("ok".into()),
@@ -185,9 +188,10 @@ both_backends!(a_large_group_of_two_accounts_keeps_every_column, |db| async move
             web_search_requests: n_u % 2,
         };
         if n % 4 != 0 {
-            e.price = EventPrice::Priced { cost: Money::from_nanos(n * 10), source: "custom", priced_as: None };
+            e.price =
+                EventPrice::Priced { cost: Money::from_nanos(n * 10), source: PriceSource::Custom, priced_as: None };
         }
-        e.service_tier = if n % 5 == 0 { "batch" } else { "standard" };
+        e.service_tier = if n % 5 == 0 { ServiceTier::Batch } else { ServiceTier::Standard };
         e.long_context = n % 7 == 0;
         e.latency_ms = (n % 2 == 0).then_some(n);
         e.status = (n % 3 == 0).then(|| format!("status {n}"));
@@ -217,11 +221,11 @@ both_backends!(a_large_group_of_two_accounts_keeps_every_column, |db| async move
         assert_eq!(row.tokens(), event.tokens, "{}", event.event_id);
         assert_eq!(row.cost_nusd, event.price.cost().map(Money::nanos));
         let (source, code) = match &event.price {
-            EventPrice::Priced { source, .. } => (Some(*source), None),
-            EventPrice::Unpriced { code, .. } => (None, Some(*code)),
+            EventPrice::Priced { source, .. } => (Some(source.as_str()), None),
+            EventPrice::Unpriced { code, .. } => (None, Some(code.as_str())),
         };
         assert_eq!((row.cost_source.as_deref(), row.unpriced_code.as_deref()), (source, code));
-        assert_eq!((row.service_tier.as_str(), row.long_context), (event.service_tier, event.long_context));
+        assert_eq!((row.service_tier.as_str(), row.long_context), (event.service_tier.as_str(), event.long_context));
         assert_eq!((row.latency_ms, &row.status, &row.tags), (event.latency_ms, &event.status, &event.tags));
     }
     let all_time = store.spend_all_time(alice.id, None).await.unwrap();
@@ -253,7 +257,12 @@ both_backends!(a_custom_price_reprices_unpriced_events_and_rollups, |db| async m
         updated_at: NOW,
     };
     let reprice = |e: &llmlab_store::StoredEvent| {
-        Some(Repriced { event: e.clone(), cost: Money::from_nanos(42), source: "custom", priced_as: "acme-7b".into() })
+        Some(Repriced {
+            event: e.clone(),
+            cost: Money::from_nanos(42),
+            source: PriceSource::Custom,
+            priced_as: "acme-7b".into(),
+        })
     };
     let (stored, repriced) = store.set_custom_price(alice.id, &price, reprice, NOW).await.unwrap();
     assert_eq!(repriced, 2);

@@ -303,7 +303,7 @@ fn event_of(call: Call, state: &AppState, custom: &CustomPrices, now: i64) -> Op
     };
     match prepare_observed(&event, usage, state.catalog, custom, now) {
         Ok(mut prepared) => {
-            if let (EventPrice::Unpriced { code: "no_usage", reason }, Some(why)) =
+            if let (EventPrice::Unpriced { code: llmlab_core::UnpricedCode::NoUsage, reason }, Some(why)) =
                 (&mut prepared.record.price, unknown_reason)
             {
                 *reason = why;

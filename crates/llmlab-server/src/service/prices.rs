@@ -4,7 +4,7 @@
 use llmlab_api::{CustomPrice as PriceView, SetPriceRequest, SetPriceResponse};
 use llmlab_core::catalog::canonical_model_id;
 use llmlab_core::cost::quote;
-use llmlab_core::{Money, Provider, ServiceTier};
+use llmlab_core::{Money, PriceSource, Provider, ServiceTier};
 use llmlab_store::{CustomPrice, Repriced, StoredEvent, User};
 
 use crate::clock::now_ms;
@@ -78,7 +78,12 @@ pub async fn set(state: &AppState, user: &User, request: &SetPriceRequest) -> Ap
         if q.cost > llmlab_core::Money::MAX_PER_EVENT {
             return None;
         }
-        Some(Repriced { event: event.clone(), cost: q.cost, source: "custom", priced_as: price.model_key.clone() })
+        Some(Repriced {
+            event: event.clone(),
+            cost: q.cost,
+            source: PriceSource::Custom,
+            priced_as: price.model_key.clone(),
+        })
     };
     let (stored, repriced_events) = state.store.set_custom_price(user.id, &price, reprice, now).await?;
     state.forget_account(user.id);

@@ -10,7 +10,9 @@ use llmlab_api::{TrackEvent, TrackedEvent};
 use llmlab_core::catalog::canonical_model_id;
 use llmlab_core::cost::price_usage;
 use llmlab_core::normalize::normalize_usage_json;
-use llmlab_core::{Catalog, Money, NormalizedUsage, PriceSet, Provider, RateCard, ServiceTier, TokenBuckets, Unpriced};
+use llmlab_core::{
+    Catalog, Money, NormalizedUsage, PriceSet, PriceSource, Provider, RateCard, ServiceTier, TokenBuckets, UnpricedCode,
+};
 use llmlab_store::{CustomPrice, EventPrice, NewEvent};
 use rust_decimal::Decimal;
 
@@ -156,7 +158,7 @@ fn prepare_with(
         priced: priced.price.cost().is_some(),
         cost_usd: priced.price.cost(),
         cost_source: match &priced.price {
-            EventPrice::Priced { source, .. } => Some((*source).to_owned()),
+            EventPrice::Priced { source, .. } => Some(source.as_str().to_owned()),
             EventPrice::Unpriced { .. } => None,
         },
         priced_as: match &priced.price {
@@ -182,7 +184,7 @@ fn prepare_with(
         occurred_at,
         tokens,
         price: priced.price,
-        service_tier: tier.as_str(),
+        service_tier: tier,
         long_context: priced.long_context,
         latency_ms,
         status,
@@ -352,21 +354,18 @@ fn price(
             ));
         }
         notes.push("priced with the event's own `cost_usd`".to_owned());
-        let price = EventPrice::Priced { cost, source: "explicit", priced_as: None };
+        let price = EventPrice::Priced { cost, source: PriceSource::Explicit, priced_as: None };
         return Ok(PricedEvent { price, long_context: false, notes });
     }
     let Some(usage) = usage else {
         let reason = "no usage was reported for this call (for OpenAI streams, request `stream_options.include_usage`)";
-        let price = EventPrice::Unpriced { code: "no_usage", reason: reason.to_owned() };
+        let price = EventPrice::Unpriced { code: UnpricedCode::NoUsage, reason: reason.to_owned() };
         return Ok(PricedEvent { price, long_context: false, notes });
     };
     let mut usage = usage.clone();
     usage.service_tier = tier;
     let pricing = price_usage(catalog, &usage, Some(model), date, custom.card(provider, model_key));
-    let source = match pricing.source {
-        Some(llmlab_core::PriceSource::Custom) => "custom",
-        _ => "catalog",
-    };
+    let source = pricing.source.unwrap_or(PriceSource::Catalog);
     let (price, long_context) = match pricing.result {
         Ok(quote) if quote.cost > Money::MAX_PER_EVENT => {
             let field = if event.usage.is_some() { "usage" } else { "tokens" };
@@ -385,15 +384,7 @@ fn price(
             notes.extend(quote.notes);
             (EventPrice::Priced { cost: quote.cost, source, priced_as: pricing.priced_as }, quote.long_context)
         }
-        Err(unpriced) => {
-            let code = match unpriced {
-                Unpriced::NoModel => "no_model",
-                Unpriced::UnknownModel { .. } => "unknown_model",
-                Unpriced::Anomaly { .. } => "anomaly",
-                Unpriced::MissingClassPrice { .. } => "missing_price",
-            };
-            (EventPrice::Unpriced { code, reason: unpriced.to_string() }, false)
-        }
+        Err(unpriced) => (EventPrice::Unpriced { code: unpriced.code(), reason: unpriced.to_string() }, false),
     };
     Ok(PricedEvent { price, long_context, notes })
 }
