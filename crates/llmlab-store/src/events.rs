@@ -32,15 +32,7 @@ impl Store {
     /// commit), with their rollups, and reports per event whether it was new
     /// or a duplicate of an earlier `event_id`.
     pub async fn insert_events(&self, batches: &[EventBatch], now: i64) -> StoreResult<Vec<Vec<InsertOutcome>>> {
-        self.insert_events_in_one_transaction(batches, now).await.map_err(crate::out_of_range)
-    }
-
-    async fn insert_events_in_one_transaction(
-        &self,
-        batches: &[EventBatch],
-        now: i64,
-    ) -> StoreResult<Vec<Vec<InsertOutcome>>> {
-        with_pool!(self, pool => {
+        let inserted: StoreResult<_> = async { with_pool!(self, pool => {
             let mut tx = pool.begin().await?;
             let mut new_projects: HashMap<(i64, String), i64> = HashMap::new();
             let mut rows = Vec::with_capacity(batches.iter().map(|b| b.events.len()).sum());
@@ -114,7 +106,8 @@ impl Store {
             tx.commit().await?;
             self.remember_projects(new_projects);
             Ok(outcomes)
-        })
+        }) }.await;
+        inserted.map_err(crate::out_of_range)
     }
 
     /// Streams the account's events between `from` (inclusive) and `to`
@@ -170,19 +163,7 @@ impl Store {
     where
         F: Fn(&StoredEvent) -> Option<Repriced>,
     {
-        self.set_custom_price_and_reprice(user_id, price, reprice, now).await.map_err(crate::out_of_range)
-    }
-
-    async fn set_custom_price_and_reprice<F>(
-        &self,
-        user_id: i64,
-        price: &crate::CustomPrice,
-        reprice: F,
-        now: i64,
-    ) -> StoreResult<(crate::CustomPrice, u64)>
-    where
-        F: Fn(&StoredEvent) -> Option<Repriced>,
-    {
+        let repriced: StoreResult<_> = async {
         with_pool!(self, pool => {
             let mut tx = pool.begin().await?;
             let stored: crate::CustomPrice = sqlx::query_as(
@@ -245,5 +226,8 @@ impl Store {
             tx.commit().await?;
             Ok((stored, repriced_count))
         })
+        }
+        .await;
+        repriced.map_err(crate::out_of_range)
     }
 }

@@ -108,11 +108,13 @@ pub(crate) fn normalize(usage: &GeminiUsage) -> Result<NormalizedUsage, String> 
     if let Err(anomaly) = buckets.check_parts() {
         anomalies.push(anomaly);
     }
-    let service_tier = match usage.traffic_type.as_deref() {
-        Some("ON_DEMAND_FLEX") => ServiceTier::Flex,
-        Some("ON_DEMAND_PRIORITY") => ServiceTier::Priority,
-        _ => ServiceTier::Standard,
-    };
+    // Gemini names the tier in `trafficType`: `ON_DEMAND` (standard),
+    // `ON_DEMAND_FLEX`, `ON_DEMAND_PRIORITY`; the tier names map in core.
+    let service_tier = usage
+        .traffic_type
+        .as_deref()
+        .and_then(|traffic| traffic.strip_prefix("ON_DEMAND_"))
+        .map_or(ServiceTier::Standard, |tier| ServiceTier::from_name(tier).0);
     Ok(NormalizedUsage {
         provider: Provider::Google,
         api: Some(ApiKind::GeminiGenerateContent),
