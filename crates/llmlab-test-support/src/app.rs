@@ -113,3 +113,24 @@ fn init_log() {
         }
     });
 }
+
+#[cfg(test)]
+mod tests {
+    use reqwest::StatusCode;
+
+    use super::*;
+    use crate::Api;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_app_answers_on_its_port_then_stops_gracefully() {
+        let app = TestApp::start(TestBackend::Sqlite).await.expect("SQLite needs no configuration");
+        let health = Api::anonymous(&app).get("/health").await;
+        assert_eq!(health.status, StatusCode::OK, "{}", health.text);
+        assert_eq!(app.port().to_string(), app.base_url.rsplit(':').next().unwrap());
+        let base = app.base_url.clone();
+
+        app.stop().await;
+
+        assert!(reqwest::get(format!("{base}/health")).await.is_err(), "nothing listens after stop");
+    }
+}
