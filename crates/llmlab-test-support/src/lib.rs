@@ -5,12 +5,20 @@
 //! `LLMLAB_TEST_PG_URL` and dropped when the test ends. Without that variable
 //! the PostgreSQL tests are skipped with a loud message, except under
 //! `CI=true`, where a missing PostgreSQL fails the run.
+//!
+//! A server for a test: [`TestApp`] runs it in the test's process (the HTTP
+//! API tests); [`TestServer`] runs the `llmlab` binary (tests about the
+//! process: its log, signals, restarts, replicas). [`Api`] talks to either.
 #![allow(clippy::print_stderr)] // the skip notice is meant for the person running the tests
 
+mod app;
+mod client;
 mod server;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
+pub use app::TestApp;
+pub use client::{Api, Reachable, Reply};
 pub use server::TestServer;
 
 use sqlx::Connection;
@@ -122,6 +130,12 @@ impl Drop for TestDb {
             eprintln!("warning: could not drop a test database");
         }
     }
+}
+
+/// The repository's shared `fixtures/` folder (recorded provider bodies).
+#[must_use]
+pub fn fixtures_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures")
 }
 
 /// The PostgreSQL server for tests, from `LLMLAB_TEST_PG_URL`.

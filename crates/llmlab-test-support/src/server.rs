@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use crate::client::Reachable;
 use crate::{TestBackend, TestDb};
 
 /// A running server; killed when dropped.
@@ -146,6 +147,12 @@ impl TestServer {
 /// `kill(1)`: sends a signal without `unsafe` code in this crate.
 fn send_signal(pid: u32, signal: &str) -> bool {
     Command::new("kill").arg(format!("-{signal}")).arg(pid.to_string()).status().is_ok_and(|s| s.success())
+}
+
+impl Reachable for TestServer {
+    fn base_url(&self) -> &str {
+        &self.base_url
+    }
 }
 
 impl Drop for TestServer {

@@ -1,4 +1,6 @@
-//! Integration tests: the real `llmlab` binary, run as a user would.
+//! Integration tests: the real `llmlab` binary, run as a user would. The
+//! HTTP API itself is tested in-process in the server crate
+//! (`crates/llmlab-server/tests/api/`).
 
 mod api;
 mod cli_budget;
@@ -11,14 +13,8 @@ mod cli_optimize;
 mod cli_status;
 mod cost_command;
 mod prices_command;
-mod server_accounts;
-mod server_costs;
 mod server_crash;
-mod server_events;
-mod server_hardening_api;
-mod server_hardening_edge;
-mod server_hardening_money;
-mod server_isolation;
-mod server_openapi;
+mod server_log;
 mod server_outage;
+mod server_replicas;
 mod support;

@@ -1,12 +1,8 @@
 //! Helpers shared by the integration tests.
 
-use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-/// The repository's shared fixtures folder.
-pub(crate) fn fixtures_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures")
-}
+pub(crate) use llmlab_test_support::fixtures_dir;
 
 /// Runs `llmlab` with `args`, colour off, and returns its output.
 pub(crate) fn llmlab(args: &[&str]) -> Output {

@@ -1,9 +1,10 @@
 //! The cost summary and budgets on a real server.
 
+use llmlab_test_support::Api;
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::api::{Api, server_test};
+use crate::server_test;
 
 fn today_utc() -> jiff::civil::Date {
     jiff::Timestamp::now().to_zoned(jiff::tz::TimeZone::UTC).date()

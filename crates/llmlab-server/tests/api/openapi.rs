@@ -1,8 +1,9 @@
 //! The `OpenAPI` document matches the real routes.
 
+use llmlab_test_support::Api;
 use reqwest::{Method, StatusCode};
 
-use crate::api::{Api, server_test};
+use crate::server_test;
 
 server_test!(every_route_is_documented_and_every_documented_route_exists, |server| async move {
     let api = Api::signup(&server, "alice").await;

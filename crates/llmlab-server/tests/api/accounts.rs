@@ -1,9 +1,10 @@
 //! Accounts, keys, sign-in and health, on a real server.
 
+use llmlab_test_support::Api;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-use crate::api::{Api, server_test};
+use crate::server_test;
 
 server_test!(health_reports_the_database, |server| async move {
     let reply = Api::anonymous(&server).get("/health").await;
@@ -11,41 +12,6 @@ server_test!(health_reports_the_database, |server| async move {
     assert_eq!(reply.body["status"], "ok");
     let backend = reply.body["database"].as_str().unwrap();
     assert!(backend == "sqlite" || backend == "postgres");
-});
-
-server_test!(signup_and_login, |server| async move {
-    let anonymous = Api::anonymous(&server);
-    let empty_body = anonymous.send(Method::POST, "/api/auth/signup", None).await;
-    assert_eq!(empty_body.status, StatusCode::CREATED, "{}", empty_body.text);
-    let key = empty_body.body["api_key"].as_str().unwrap();
-    assert!(key.starts_with("llm_") && key.len() == 52, "{key}");
-    assert!(empty_body.body["user_id"].as_str().unwrap().starts_with("usr_"));
-
-    let login = anonymous.post("/api/auth/login", json!({ "api_key": key })).await;
-    assert_eq!(login.status, StatusCode::OK, "{}", login.text);
-    assert_eq!(login.body["user_id"], empty_body.body["user_id"]);
-    assert_eq!(login.body["projects"][0]["name"], "default");
-    let bearer = anonymous.with_key(key).send(Method::POST, "/api/auth/login", None).await;
-    assert_eq!(bearer.status, StatusCode::OK);
-
-    let wrong = anonymous
-        .post(
-            "/api/auth/login",
-            json!({ "api_key": format!("{}{}", &key[..51], if key.ends_with('x') { 'y' } else { 'x' }) }),
-        )
-        .await;
-    assert_eq!((wrong.status, wrong.code()), (StatusCode::UNAUTHORIZED, "invalid_api_key"));
-    let none = anonymous.send(Method::POST, "/api/auth/login", None).await;
-    assert_eq!((none.status, none.code()), (StatusCode::UNAUTHORIZED, "missing_api_key"));
-    let typo = anonymous.post("/api/auth/signup", json!({ "nmae": "x" })).await;
-    assert_eq!(typo.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(typo.message().contains("nmae"), "{}", typo.message());
-
-    // The whole log, to the last line: the key (and any wrong one) was sent four times.
-    assert!(server.signal("TERM").success());
-    let log = server.log();
-    assert!(log.contains("stopped"), "{log}");
-    assert!(!log.contains(&key[12..]) && !log.contains(&key[4..40]), "the key's secret must never be logged:\n{log}");
 });
 
 server_test!(every_protected_endpoint_needs_a_valid_key, |server| async move {

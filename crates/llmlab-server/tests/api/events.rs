@@ -1,11 +1,11 @@
 //! Tracking events on a real server: pricing, idempotency, validation, limits.
 
+use llmlab_test_support::{Api, fixtures_dir};
 use reqwest::{Method, StatusCode};
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 
-use crate::api::{Api, server_test};
-use crate::support::fixtures_dir;
+use crate::server_test;
 
 fn decimal(value: &Value) -> Decimal {
     value.as_str().unwrap_or_else(|| panic!("a decimal string, got {value}")).parse().unwrap()

@@ -1,9 +1,10 @@
 //! One account never sees another's data, through any endpoint.
 
+use llmlab_test_support::Api;
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::api::{Api, server_test};
+use crate::server_test;
 
 server_test!(another_users_data_is_never_visible, |server| async move {
     let alice = Api::signup(&server, "alice").await;

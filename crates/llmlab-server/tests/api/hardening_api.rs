@@ -4,10 +4,11 @@
 //! Every test runs on SQLite and PostgreSQL and expects the same answer.
 
 use llmlab_api::limits::{MAX_MODEL_CHARS, MAX_PROVIDER_CHARS, MAX_TAGS};
+use llmlab_test_support::{Api, Reply};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::api::{Api, Reply, server_test};
+use crate::server_test;
 
 /// Sends `body` as is, with `content_type` (none when `None`).
 async fn raw(api: &Api, method: Method, path: &str, content_type: Option<&str>, body: &'static str) -> Reply {
@@ -30,19 +31,6 @@ fn assert_invalid(reply: &Reply, field: &str) {
     assert_eq!(reply.code(), "invalid_field", "{}", reply.text);
     assert!(reply.message().contains(&format!("`{field}`")), "the message names `{field}`: {}", reply.text);
 }
-
-server_test!(a_key_id_with_a_nul_byte_is_not_found_on_every_backend, |server| async move {
-    let api = Api::signup(&server, "alice").await;
-    for path in ["/api/keys/llm_%00", "/api/keys/llm_%00abcdefg", "/api/keys/%00", "/api/keys/llm_abc"] {
-        let reply = api.delete(path).await;
-        assert_eq!(reply.status, StatusCode::NOT_FOUND, "{path}: {}", reply.text);
-        assert_eq!(reply.code(), "not_found", "{path}");
-    }
-    // A well-formed id of no key of this account: 404 as well.
-    assert_eq!(api.delete("/api/keys/llm_00000000").await.status, StatusCode::NOT_FOUND);
-    assert_eq!(api.get("/api/account").await.status, StatusCode::OK, "the caller's key still works");
-    assert!(!server.log().contains("request failed"), "no 5xx was logged:\n{}", server.log());
-});
 
 server_test!(a_nul_byte_in_the_summary_project_filter_is_422_on_every_backend, |server| async move {
     let api = Api::signup(&server, "alice").await;

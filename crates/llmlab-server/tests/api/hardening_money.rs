@@ -3,11 +3,12 @@
 //! only its own requests (issue 11).
 
 use futures::StreamExt;
+use llmlab_test_support::Api;
 use reqwest::StatusCode;
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 
-use crate::api::{Api, server_test};
+use crate::server_test;
 
 /// `count` events of `cost_usd` each, as one batch body.
 fn costly_batch(tag: &str, count: usize, cost_usd: &str) -> Value {

@@ -1,18 +1,19 @@
 //! Red-team findings at the server's edges (issue 11), each on a real server:
 //! cross-site writes with the session cookie, formulas in the CSV export,
-//! export dates beyond the timestamp range, key revocation across replicas,
-//! and forged log lines.
+//! export dates beyond the timestamp range. (Key revocation across replicas
+//! and forged log lines need the `llmlab serve` process: the CLI crate's
+//! `server_replicas` and `server_log` tests.)
 
-use llmlab_test_support::TestServer;
+use llmlab_test_support::{Api, Reply, TestApp};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-use crate::api::{Api, Reply, server_test};
+use crate::server_test;
 
 /// A request signed in with the dashboard's session cookie (as a browser
 /// sends it), with extra `headers` and an optional JSON body.
 async fn with_cookie(
-    server: &TestServer,
+    server: &TestApp,
     key: &str,
     method: Method,
     path: &str,
@@ -208,61 +209,4 @@ server_test!(export_dates_beyond_the_timestamp_range_are_a_422, |server| async m
     let wide = alice.get("/api/events/export?from=0001-01-01&to=9999-12-01").await;
     assert_eq!(wide.status, StatusCode::OK, "{}", wide.text);
     assert_eq!(export_rows(&wide.text).len(), 1, "{}", wide.text);
-});
-
-server_test!(a_key_revoked_on_one_replica_is_refused_by_another_once_its_cache_expires, |server| async move {
-    let replica = server.replica();
-    let on_a = Api::signup(&server, "alice").await;
-    let created = on_a.post("/api/keys", json!({ "name": "ci" })).await;
-    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
-    let second_key = created.body["api_key"].as_str().unwrap().to_owned();
-    let on_b = Api { base: replica.base_url.clone(), ..on_a.with_key(&second_key) };
-    assert_eq!(on_b.get("/api/account").await.status, StatusCode::OK, "replica B now caches the key");
-
-    let revoked = on_a.delete(&format!("/api/keys/{}", &second_key[..12])).await;
-    assert_eq!(revoked.status, StatusCode::OK, "{}", revoked.text);
-    let at_once = on_a.with_key(&second_key).get("/api/account").await;
-    assert_eq!(
-        (at_once.status, at_once.code()),
-        (StatusCode::UNAUTHORIZED, "revoked_api_key"),
-        "replica A forgets at once"
-    );
-
-    // docs/proxy.md and docs/deployment.md: other replicas refuse it within KEY_CACHE_TTL.
-    tokio::time::sleep(llmlab_server::cache::KEY_CACHE_TTL + std::time::Duration::from_millis(250)).await;
-    let later = on_b.get("/api/account").await;
-    assert_eq!((later.status, later.code()), (StatusCode::UNAUTHORIZED, "revoked_api_key"), "{}", later.text);
-    let proxied = reqwest::Client::new()
-        .post(format!("{}/proxy/openai/v1/chat/completions", replica.base_url))
-        .header("x-llmlab-key", &second_key)
-        .header("content-type", "application/json")
-        .body("{}")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(proxied.status(), StatusCode::UNAUTHORIZED);
-    assert_eq!(proxied.headers()["x-llmlab-error"], "llmlab_invalid_api_key");
-});
-
-server_test!(a_newline_in_a_logged_value_cannot_forge_a_log_line, |server| async move {
-    let alice = Api::signup(&server, "alice").await;
-    let marker = "forged-line-marker";
-    let model =
-        format!("probe-model\n2026-01-01T00:00:00.000000Z  INFO llmlab_server::routes::auth: {marker} API key revoked");
-
-    let reply = alice
-        .post("/api/prices", json!({ "model": model, "input_per_million_usd": "1", "output_per_million_usd": "1" }))
-        .await;
-
-    // Refusing such a name (422) is fine too; what must never happen is a line the server did not write.
-    assert!(matches!(reply.status, StatusCode::CREATED | StatusCode::UNPROCESSABLE_ENTITY), "{}", reply.text);
-    assert!(server.signal("TERM").success());
-    let log = server.log();
-    assert!(log.contains("stopped"), "{log}");
-    for line in log.lines().filter(|l| l.contains(marker)) {
-        assert!(line.contains("custom price set") && line.contains(r"probe-model\n2026"), "a forged line:\n{log}");
-    }
-    if reply.status == StatusCode::CREATED {
-        assert_eq!(log.lines().filter(|l| l.contains(marker)).count(), 1, "{log}");
-    }
 });
