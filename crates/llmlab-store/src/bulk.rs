@@ -146,9 +146,10 @@ impl BulkWrite for SqliteConnection {
     }
 }
 
-/// `unnest($1::int8[], $2::text[], …)` over `types`, the array type of each column.
-fn unnest(types: &[&str]) -> String {
-    let arrays: Vec<String> = types.iter().enumerate().map(|(i, t)| format!("${}::{t}[]", i + 1)).collect();
+/// `unnest($1::int8[], $2::text[], …)` over `types`, the array type of each
+/// column, numbering the parameters from `$first`.
+fn unnest(types: &[&str], first: usize) -> String {
+    let arrays: Vec<String> = types.iter().enumerate().map(|(i, t)| format!("${}::{t}[]", i + first)).collect();
     format!("unnest({})", arrays.join(", "))
 }
 
@@ -175,7 +176,7 @@ impl BulkWrite for PgConnection {
                  on conflict (user_id, event_id) do nothing returning user_id, event_id",
                 *EVENT_COLUMN_LIST,
                 types.len() + 1,
-                unnest(&types)
+                unnest(&types, 1)
             )
         });
         if rows.is_empty() {
@@ -217,41 +218,69 @@ impl BulkWrite for PgConnection {
     }
 
     async fn add_to_rollups(&mut self, changes: &RollupChanges, now: i64, persistent: bool) -> sqlx::Result<()> {
-        for (level, rows) in changes.levels() {
-            let sql = unnest_upsert(level);
-            let key = |f: fn(&RollupKey) -> i64| rows.keys().map(f).collect::<Vec<i64>>();
-            let mut query = sqlx::query(&sql).persistent(persistent).bind(key(|k| k.0));
-            if level.has_time() {
-                query = query.bind(key(|k| k.1));
-            }
-            if level.has_project() {
-                query = query.bind(key(|k| k.2));
-            }
-            if level.has_model() {
-                query = query
-                    .bind(rows.keys().map(|k| k.3.as_str()).collect::<Vec<&str>>())
-                    .bind(rows.keys().map(|k| k.4.as_str()).collect::<Vec<&str>>());
-            }
-            let counter = |f: &dyn Fn(&Counters) -> i64| rows.values().map(f).collect::<Vec<i64>>();
-            query = query.bind(counter(&|c| c.calls)).bind(counter(&|c| c.unpriced_calls));
-            if level.keeps_tokens() {
-                query = query.bind(counter(&|c| c.batch_calls));
-            }
-            query = query.bind(counter(&|c| c.cost_nusd));
-            if level.keeps_tokens() {
-                for class in 0..rollups::ROLLED_UP_CLASSES {
-                    query = query.bind(counter(&|c| c.tokens[class]));
+        let levels: Vec<_> = changes.levels().collect();
+        let account = levels.iter().find(|(level, _)| *level == Level::Account);
+        for &(level, rows) in &levels {
+            match (level, account) {
+                // The account's row rides in the all-time totals' statement: one
+                // round trip fewer per group commit (each costs the latency-bound
+                // committers about a sixth of their throughput).
+                (Level::Total, Some(&(_, account_rows))) => {
+                    let (totals, next) = unnest_upsert(Level::Total, 1);
+                    let (accounts, _) = unnest_upsert(Level::Account, next);
+                    let sql = format!("with totals as ({totals}) {accounts}");
+                    let query = bind_level(sqlx::query(&sql).persistent(persistent), Level::Total, rows, now);
+                    bind_level(query, Level::Account, account_rows, now).execute(&mut *self).await?;
+                }
+                (Level::Account, _) if levels.iter().any(|(l, _)| *l == Level::Total) => {}
+                _ => {
+                    let (sql, _) = unnest_upsert(level, 1);
+                    bind_level(sqlx::query(&sql).persistent(persistent), level, rows, now).execute(&mut *self).await?;
                 }
             }
-            query.bind(now).execute(&mut *self).await?;
         }
         Ok(())
     }
 }
 
+/// Binds one level's rows, column by column, as [`unnest_upsert`] expects them.
+fn bind_level<'q>(
+    mut query: sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>,
+    level: Level,
+    rows: &'q std::collections::BTreeMap<RollupKey, Counters>,
+    now: i64,
+) -> sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments> {
+    let key = |f: fn(&RollupKey) -> i64| rows.keys().map(f).collect::<Vec<i64>>();
+    query = query.bind(key(|k| k.0));
+    if level.has_time() {
+        query = query.bind(key(|k| k.1));
+    }
+    if level.has_project() {
+        query = query.bind(key(|k| k.2));
+    }
+    if level.has_model() {
+        query = query
+            .bind(rows.keys().map(|k| k.3.as_str()).collect::<Vec<&str>>())
+            .bind(rows.keys().map(|k| k.4.as_str()).collect::<Vec<&str>>());
+    }
+    let counter = |f: &dyn Fn(&Counters) -> i64| rows.values().map(f).collect::<Vec<i64>>();
+    query = query.bind(counter(&|c| c.calls)).bind(counter(&|c| c.unpriced_calls));
+    if level.keeps_tokens() {
+        query = query.bind(counter(&|c| c.batch_calls));
+    }
+    query = query.bind(counter(&|c| c.cost_nusd));
+    if level.keeps_tokens() {
+        for class in 0..rollups::ROLLED_UP_CLASSES {
+            query = query.bind(counter(&|c| c.tokens[class]));
+        }
+    }
+    query.bind(now)
+}
+
 /// The `unnest` upsert of one rollup level: every column but `created_at`
-/// is an `int8[]` or `text[]` parameter.
-fn unnest_upsert(level: Level) -> String {
+/// is an `int8[]` or `text[]` parameter, numbered from `$first`; also
+/// returns the number of the next parameter.
+fn unnest_upsert(level: Level, first: usize) -> (String, usize) {
     let key_columns: Vec<&str> = level.key_columns().split(", ").collect();
     let counters = level.counter_columns();
     let types: Vec<&str> = key_columns
@@ -259,15 +288,16 @@ fn unnest_upsert(level: Level) -> String {
         .map(|c| if matches!(*c, "provider" | "model") { "text" } else { "int8" })
         .chain(counters.iter().map(|_| "int8"))
         .collect();
-    format!(
+    let sql = format!(
         "insert into {} ({}, {}, created_at) select u.*, ${}::int8 from {} as u{}",
         level.table(),
         level.key_columns(),
         counters.join(", "),
-        types.len() + 1,
-        unnest(&types),
+        first + types.len(),
+        unnest(&types, first),
         rollups::add_on_conflict(level)
-    )
+    );
+    (sql, first + types.len() + 1)
 }
 
 #[cfg(test)]
@@ -275,9 +305,20 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_account_upsert_numbers_its_parameters_after_the_totals() {
+        let (totals, next) = unnest_upsert(Level::Total, 1);
+        // Key (4) + counters (4 + rolled-up token classes) + created_at.
+        assert_eq!(next, 1 + 4 + 4 + rollups::ROLLED_UP_CLASSES + 1);
+        assert!(totals.contains(&format!("${}::int8 from", next - 1)), "{totals}");
+        let (account, _) = unnest_upsert(Level::Account, next);
+        assert!(account.starts_with("insert into account_totals (user_id, calls"), "{account}");
+        assert!(account.contains(&format!("unnest(${next}::int8[]")), "{account}");
+    }
+
+    #[test]
     fn the_hourly_upsert_unnests_its_key_and_three_counters() {
         assert_eq!(
-            unnest_upsert(Level::Hourly),
+            unnest_upsert(Level::Hourly, 1).0,
             "insert into cost_hourly (user_id, hour, project_id, calls, unpriced_calls, cost_nusd, created_at) \
              select u.*, $7::int8 from unnest($1::int8[], $2::int8[], $3::int8[], $4::int8[], $5::int8[], $6::int8[]) as u \
              on conflict (user_id, hour, project_id) do update set calls = cost_hourly.calls + excluded.calls, \
