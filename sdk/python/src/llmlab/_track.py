@@ -339,7 +339,7 @@ class track:
                 "cost_usd": cost_usd,
             }
             provider_name = opts.provider or "unknown"
-            got = None if usage is None else Found(provider_name, opts.model, usage)
+            got = None if usage is None else (provider_name, opts.model, usage, None, None)
             transport.enqueue(
                 (self._start, _perf() - self._start, status or "ok", opts, got, extra)
             )

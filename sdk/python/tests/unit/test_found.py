@@ -1,4 +1,4 @@
-"""The per-response extractors build ``Found`` with ``fast_new``, which checks no field count."""
+"""The per-response extractors return a complete ``Found``: a plain tuple of all five fields."""
 
 from __future__ import annotations
 
@@ -23,55 +23,56 @@ CASES: list[tuple[Callable[[Any], Optional[Found]], Any, Found]] = [
     (
         openai.from_object,
         SimpleNamespace(model="gpt-4o", usage=USAGE, service_tier="default"),
-        Found("openai", "gpt-4o", USAGE, "default", None),
+        ("openai", "gpt-4o", USAGE, "default", None),
     ),
     (
         openai.from_object,
         SimpleNamespace(model="gpt-4o", usage=USAGE, service_tier=Tier()),
-        Found("openai", "gpt-4o", USAGE, "flex", None),
+        ("openai", "gpt-4o", USAGE, "flex", None),
     ),
     (
         openai.from_response,
         {"model": "gpt-4o", "usage": USAGE},
-        Found("openai", "gpt-4o", USAGE, None, None),
+        ("openai", "gpt-4o", USAGE, None, None),
     ),
     (
         openai.from_response,
         {"custom_id": "r1", "response": {"body": {"model": "gpt-4o", "usage": USAGE}}},
-        Found("openai", "gpt-4o", USAGE, None, True),
+        ("openai", "gpt-4o", USAGE, None, True),
     ),
     (
         anthropic.from_message,
         SimpleNamespace(model="claude-haiku-4-5", usage=USAGE),
-        Found("anthropic", "claude-haiku-4-5", USAGE, None, None),
+        ("anthropic", "claude-haiku-4-5", USAGE, None, None),
     ),
     (
         anthropic.from_message,
         {"type": "message", "model": "claude-haiku-4-5", "usage": USAGE},
-        Found("anthropic", "claude-haiku-4-5", USAGE, None, None),
+        ("anthropic", "claude-haiku-4-5", USAGE, None, None),
     ),
     (
         gemini.from_response,
         SimpleNamespace(model_version="gemini-2.5-flash", usage_metadata=USAGE),
-        Found("google", "gemini-2.5-flash", USAGE, None, None),
+        ("google", "gemini-2.5-flash", USAGE, None, None),
     ),
     (
         gemini.from_response,
         {"modelVersion": "gemini-2.5-flash", "usageMetadata": USAGE},
-        Found("google", "gemini-2.5-flash", USAGE, None, None),
+        ("google", "gemini-2.5-flash", USAGE, None, None),
     ),
 ]
 
 
 @pytest.mark.parametrize(("extract", "response", "expected"), CASES)
-def test_extractors_return_a_complete_found_with_named_fields(
+def test_extractors_return_a_complete_found_of_five_fields(
     extract: Callable[[Any], Optional[Found]], response: Any, expected: Found
 ) -> None:
     got = extract(response)
-    assert type(got) is Found
+    assert type(got) is tuple
     assert got == expected
-    assert len(got) == len(Found._fields)
-    assert (got.provider, got.model, got.usage) == expected[:3]
+    assert len(got) == 5
+    provider, model, usage, _, _ = got
+    assert (provider, model, usage) == expected[:3]
 
 
 @pytest.mark.parametrize(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple, Optional
+from typing import Any, Optional
 
 
 def field(obj: Any, name: str) -> Any:
@@ -12,26 +12,16 @@ def field(obj: Any, name: str) -> Any:
     return getattr(obj, name, None)
 
 
-class Found(NamedTuple):
-    """What one response told us.
-
-    ``usage`` stays the provider's own object (or dict) and is turned into
-    JSON by the background worker, so the caller's thread never pays for it.
-    """
-
-    provider: str
-    model: Optional[str]
-    usage: Any
-    service_tier: Optional[str] = None
-    batch: Optional[bool] = None
-
-
-#: ``fast_new(Found, (provider, model, usage, service_tier, batch))``: a NamedTuple
-#: made in C from a tuple of *all* its fields (nothing checks the count). Calling
-#: the class runs its Python ``__new__``: 240 ns, against 125 ns for this and 30 ns
-#: for a plain tuple on our CI machine. The response extractors run on every
-#: tracked call, so they use this; code that runs once per stream calls the class.
-fast_new = tuple.__new__
+#: What one response told us: ``(provider, model, usage, service_tier, batch)``.
+#:
+#: A plain tuple, always of all five, read only by unpacking it into named
+#: variables (never by index). ``usage`` stays the provider's own object (or
+#: dict) and is turned into JSON by the background worker, so the caller's
+#: thread never pays for it. Not a NamedTuple: one is made on every tracked
+#: call, and a tuple subclass misses CPython's tuple free-list, so each one
+#: counts toward the garbage collector; the overhead benchmark measured the
+#: named version 0.1-0.3 us slower per call (BENCHMARKS.md, the SDK).
+Found = tuple[str, Optional[str], Any, Optional[str], Optional[bool]]
 
 
 def as_str(value: Any) -> Optional[str]:

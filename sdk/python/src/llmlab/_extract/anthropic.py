@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from ._common import Found, as_str, fast_new, field
+from ._common import Found, as_str, field
 
 PROVIDER = "anthropic"
 
@@ -20,7 +20,7 @@ def from_message(obj: Any) -> Optional[Found]:
     if model is None and usage is None:
         return None
     model = model if type(model) is str else as_str(model)
-    return fast_new(Found, (PROVIDER, model, usage, None, None))
+    return (PROVIDER, model, usage, None, None)
 
 
 class MergedStreamUsage:
@@ -87,8 +87,9 @@ class StreamState:
             got = from_message(item)
             if got is not None:
                 self.saw = True
-                self.model = got.model or self.model
-                self.final_usage = got.usage
+                _, model, usage, _, _ = got
+                self.model = model or self.model
+                self.final_usage = usage
 
     def result(self) -> Optional[Found]:
         if not self.saw:
@@ -96,4 +97,4 @@ class StreamState:
         usage: Any = self.final_usage
         if usage is None and self.usage.parts:
             usage = self.usage
-        return Found(PROVIDER, self.model, usage)
+        return (PROVIDER, self.model, usage, None, None)

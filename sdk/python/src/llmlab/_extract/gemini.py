@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from ._common import Found, as_str, fast_new, field
+from ._common import Found, as_str, field
 
 PROVIDER = "google"
 
@@ -43,7 +43,7 @@ def from_response(obj: Any) -> Optional[Found]:
     model = model if type(model) is str else as_str(model)
     if usage is None and model is None:
         return None
-    return fast_new(Found, (PROVIDER, model, usage, None, None))
+    return (PROVIDER, model, usage, None, None)
 
 
 class StreamState:
@@ -68,4 +68,4 @@ class StreamState:
     def result(self) -> Optional[Found]:
         if not self.saw:
             return None
-        return Found(PROVIDER, self.model, self.usage)
+        return (PROVIDER, self.model, self.usage, None, None)

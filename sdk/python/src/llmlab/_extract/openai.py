@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from ._common import Found, as_str, fast_new, field
+from ._common import Found, as_str, field
 
 PROVIDER = "openai"
 
@@ -26,7 +26,10 @@ def from_response(obj: Any) -> Optional[Found]:
     if "custom_id" in obj and isinstance(response, dict):
         # One line of a Batch API output file: the body is an ordinary response.
         inner = from_response(response.get("body") or {})
-        return None if inner is None else inner._replace(batch=True)
+        if inner is None:
+            return None
+        provider, model, usage, tier, _ = inner
+        return (provider, model, usage, tier, True)
     model = obj.get("model")
     usage = obj.get("usage")
     tier = obj.get("service_tier")
@@ -34,7 +37,7 @@ def from_response(obj: Any) -> Optional[Found]:
         return None
     model = model if type(model) is str else as_str(model)
     tier = tier if type(tier) is str else as_str(tier)
-    return fast_new(Found, (PROVIDER, model, usage, tier, None))
+    return (PROVIDER, model, usage, tier, None)
 
 
 def from_object(obj: Any) -> Optional[Found]:
@@ -46,7 +49,7 @@ def from_object(obj: Any) -> Optional[Found]:
         return None
     model = model if type(model) is str else as_str(model)
     tier = tier if type(tier) is str else as_str(tier)
-    return fast_new(Found, (PROVIDER, model, usage, tier, None))
+    return (PROVIDER, model, usage, tier, None)
 
 
 class StreamState:
@@ -67,10 +70,11 @@ class StreamState:
                 got = from_response(field(item, "response"))
                 if got is not None:
                     self.saw = True
-                    self.model = got.model or self.model
-                    if got.usage is not None:
-                        self.usage = got.usage
-                    self.service_tier = got.service_tier or self.service_tier
+                    _, model, usage, tier, _ = got
+                    self.model = model or self.model
+                    if usage is not None:
+                        self.usage = usage
+                    self.service_tier = tier or self.service_tier
             return
         # Chat completion chunk: only the final one (choices == []) has usage.
         self.saw = True
@@ -87,4 +91,4 @@ class StreamState:
     def result(self) -> Optional[Found]:
         if not self.saw:
             return None
-        return Found(PROVIDER, self.model, self.usage, self.service_tier)
+        return (PROVIDER, self.model, self.usage, self.service_tier, None)
