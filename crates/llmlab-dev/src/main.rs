@@ -153,7 +153,10 @@ fn python_env(root: &Path, target: &Path) -> anyhow::Result<PathBuf> {
         run(Command::new("python3").args(["-m", "venv"]).arg(&venv))?;
     }
     let requirements = root.join("tests/e2e/requirements.txt");
-    let mut inputs = std::fs::read_to_string(root.join("sdk/python/pyproject.toml"))?;
+    // The SDK is installed editable from this checkout: another checkout
+    // (a CI clone) sharing the target folder installs its own.
+    let mut inputs = format!("{}\n", root.display());
+    inputs.push_str(&std::fs::read_to_string(root.join("sdk/python/pyproject.toml"))?);
     inputs.push_str(&std::fs::read_to_string(&requirements).unwrap_or_default());
     let stamp = venv.join(".llmlab-inputs");
     if std::fs::read_to_string(&stamp).ok().as_deref() != Some(inputs.as_str()) {

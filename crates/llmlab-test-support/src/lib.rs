@@ -168,6 +168,34 @@ fn with_database(url: &str, database: &str) -> String {
     }
 }
 
+/// Defines `on_sqlite` and `on_postgres` tests, each running `$body` with a
+/// fresh server from `$start(backend)` (`TestApp::start` in process, or a
+/// crate's own start of the `llmlab serve` binary) bound to `$server`; a
+/// `None` from `$start` skips the test (no PostgreSQL configured, outside CI).
+#[macro_export]
+macro_rules! server_test_with {
+    ($start:path, $name:ident, |$server:ident| $body:expr) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn on_sqlite() {
+                #[allow(unused_mut)]
+                let Some(mut $server) = $start($crate::TestBackend::Sqlite).await else { return };
+                $body.await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn on_postgres() {
+                #[allow(unused_mut)]
+                let Some(mut $server) = $start($crate::TestBackend::Postgres).await else { return };
+                $body.await;
+            }
+        }
+    };
+}
+
 /// Defines one `#[tokio::test]` per backend running the same async body with
 /// a fresh `TestDb`: `both_backends!(name, |db| async move { … });`
 #[macro_export]

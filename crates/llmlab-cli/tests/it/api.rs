@@ -12,31 +12,10 @@ pub(crate) async fn start(backend: TestBackend) -> Option<TestServer> {
     TestServer::start(std::path::Path::new(BIN), backend).await
 }
 
-/// Defines `on_sqlite`, `on_postgres` and `on_pgbouncer` tests running `$body` with a fresh server.
+/// Defines `on_sqlite` and `on_postgres` tests running `$body` with a fresh `llmlab serve` process.
 macro_rules! server_test {
     ($name:ident, |$server:ident| $body:expr) => {
-        mod $name {
-            #[allow(unused_imports)]
-            use super::*;
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn on_sqlite() {
-                #[allow(unused_mut)]
-                let Some(mut $server) = crate::api::start(llmlab_test_support::TestBackend::Sqlite).await else {
-                    return;
-                };
-                $body.await;
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn on_postgres() {
-                #[allow(unused_mut)]
-                let Some(mut $server) = crate::api::start(llmlab_test_support::TestBackend::Postgres).await else {
-                    return;
-                };
-                $body.await;
-            }
-        }
+        llmlab_test_support::server_test_with!(crate::api::start, $name, |$server| $body);
     };
 }
 pub(crate) use server_test;

@@ -13,32 +13,10 @@ mod hardening_money;
 mod isolation;
 mod openapi;
 
-/// Defines `on_sqlite` and `on_postgres` tests running `$body` with a fresh server.
+/// Defines `on_sqlite` and `on_postgres` tests running `$body` with a fresh in-process server.
 macro_rules! server_test {
     ($name:ident, |$server:ident| $body:expr) => {
-        mod $name {
-            #[allow(unused_imports)]
-            use super::*;
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn on_sqlite() {
-                let Some($server) = llmlab_test_support::TestApp::start(llmlab_test_support::TestBackend::Sqlite).await
-                else {
-                    return;
-                };
-                $body.await;
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn on_postgres() {
-                let Some($server) =
-                    llmlab_test_support::TestApp::start(llmlab_test_support::TestBackend::Postgres).await
-                else {
-                    return;
-                };
-                $body.await;
-            }
-        }
+        llmlab_test_support::server_test_with!(llmlab_test_support::TestApp::start, $name, |$server| $body);
     };
 }
 pub(crate) use server_test;
