@@ -125,6 +125,18 @@ pub enum ApiKind {
 }
 
 impl ApiKind {
+    /// How messages name it: `OpenAI chat completion`, `Anthropic message`, …
+    #[must_use]
+    pub fn label(self) -> &'static str {
+        match self {
+            ApiKind::OpenAiChat => "OpenAI chat completion",
+            ApiKind::OpenAiResponses => "OpenAI Responses API",
+            ApiKind::OpenAiEmbeddings => "OpenAI embeddings",
+            ApiKind::AnthropicMessages => "Anthropic message",
+            ApiKind::GeminiGenerateContent => "Gemini generateContent",
+        }
+    }
+
     /// The wire name, e.g. `openai.chat`.
     #[must_use]
     pub fn as_str(self) -> &'static str {

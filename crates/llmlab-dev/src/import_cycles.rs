@@ -9,6 +9,9 @@
 //! and the crate root (`lib.rs`, `main.rs`) is left out as a target: it is
 //! the crate's public face, which every module may re-export through.
 //! A bare `super::*` is read as an inline test module's glob of its own file.
+//! A parent reaching its own child by a bare path (`envelope::parse(…)` in
+//! `normalize/mod.rs`) is not counted either: parent and children are one
+//! module tree; circles between siblings and across layers are what count.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};

@@ -10,7 +10,7 @@
 use serde::Deserialize;
 
 use super::envelope::{Envelope, parse_embedded};
-use super::stream::{StreamIdentity, StreamRules, truncated};
+use super::stream::rules::{StreamIdentity, StreamRules, truncated};
 use super::{NormalizeError, parse_usage};
 use crate::provider::Provider;
 use crate::usage::{Anomaly, AnomalyKind, ApiKind, NormalizedUsage, ServiceTier, TokenBuckets};

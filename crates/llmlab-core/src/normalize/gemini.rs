@@ -9,9 +9,9 @@
 
 use serde::Deserialize;
 
-use super::NormalizeError;
-use super::envelope::{Envelope, normalize_api_usage};
-use super::stream::{StreamIdentity, StreamRules, truncated};
+use super::envelope::Envelope;
+use super::stream::rules::{StreamIdentity, StreamRules, truncated};
+use super::{NormalizeError, parse_usage};
 use crate::provider::Provider;
 use crate::usage::{Anomaly, AnomalyKind, ApiKind, NormalizedUsage, ServiceTier, TokenBuckets};
 
@@ -160,7 +160,7 @@ impl StreamRules for StreamUsage {
         if !self.finished {
             return Err(truncated(api, "ended before a chunk with a `finishReason`"));
         }
-        normalize_api_usage(api, usage)
+        normalize(&parse_usage::<GeminiUsage>(usage)?).map_err(NormalizeError::InvalidUsage)
     }
 }
 

@@ -9,6 +9,7 @@
 //!   SDK sends it to the server.
 
 mod anthropic;
+mod dispatch;
 mod envelope;
 mod gemini;
 mod openai;
@@ -67,7 +68,7 @@ pub fn normalize_body(body: &[u8], hints: &Hints) -> Result<NormalizedUsage, Nor
     // A whole JSON object needs no accumulation: parse it in place.
     let trimmed = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body).trim_ascii_start();
     if trimmed.first() == Some(&b'{') {
-        return envelope::normalize_json_object(trimmed, hints);
+        return dispatch::normalize_json_object(trimmed, hints);
     }
     let mut accumulator = ResponseAccumulator::new(hints.clone());
     accumulator.push(body);
@@ -91,7 +92,7 @@ pub fn normalize_usage_json(provider: &Provider, usage_json: &str) -> Result<Nor
 }
 
 fn normalize_usage_of_unknown_shape(provider: &Provider, usage_json: &str) -> Result<NormalizedUsage, NormalizeError> {
-    let shape = envelope::guess_usage_shape(usage_json)?.ok_or_else(|| {
+    let shape = dispatch::guess_usage_shape(usage_json)?.ok_or_else(|| {
         NormalizeError::InvalidUsage(
             "the usage object is not in an OpenAI, Anthropic or Gemini shape; send token buckets instead".into(),
         )

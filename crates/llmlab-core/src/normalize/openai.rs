@@ -14,9 +14,9 @@ use std::borrow::Cow;
 
 use serde::Deserialize;
 
-use super::NormalizeError;
-use super::envelope::{Envelope, normalize_api_usage, parse_embedded};
-use super::stream::{StreamIdentity, StreamRules, truncated};
+use super::envelope::{Envelope, parse_embedded};
+use super::stream::rules::{StreamIdentity, StreamRules, truncated};
+use super::{NormalizeError, parse_usage};
 use crate::provider::Provider;
 use crate::usage::{Anomaly, AnomalyKind, ApiKind, NormalizedUsage, ServiceTier, TokenBuckets};
 
@@ -94,6 +94,11 @@ pub(super) fn apply_service_tier(normalized: &mut NormalizedUsage, tier: Option<
         normalized.service_tier = tier;
     }
     normalized.notes.extend(note);
+}
+
+/// Normalizes the JSON text of one OpenAI usage object of `api`.
+fn normalize_json(api: ApiKind, json: &str) -> Result<NormalizedUsage, NormalizeError> {
+    normalize(&parse_usage::<OpenAiUsage>(json)?, Some(api)).map_err(NormalizeError::InvalidUsage)
 }
 
 /// Normalizes one OpenAI usage object. `api` is the API the caller knows
@@ -253,7 +258,7 @@ impl StreamUsage {
     fn finish_chat(&self, api: ApiKind) -> Result<NormalizedUsage, NormalizeError> {
         match &self.chat.usage {
             Some(usage) => {
-                let mut normalized = normalize_api_usage(ApiKind::OpenAiChat, usage)?;
+                let mut normalized = normalize_json(ApiKind::OpenAiChat, usage)?;
                 apply_service_tier(&mut normalized, self.chat.service_tier.as_deref());
                 Ok(normalized)
             }
@@ -272,7 +277,7 @@ impl StreamUsage {
         let Some(usage) = &self.responses.usage else {
             return Err(NormalizeError::NoUsage(format!("`{terminal}` carries no usage")));
         };
-        let mut normalized = normalize_api_usage(api, usage)?;
+        let mut normalized = normalize_json(api, usage)?;
         apply_service_tier(&mut normalized, self.responses.service_tier.as_deref());
         if terminal != "response.completed" {
             normalized.notes.push(format!("the response ended with `{terminal}`"));

@@ -14,12 +14,15 @@
 //! share: the API and model, unreadable frames and error events.
 
 mod json_array;
+pub(super) mod rules;
 mod sse;
 
 use json_array::JsonArrayScanner;
+use rules::{StreamIdentity, StreamRules};
 use sse::{SseDecoder, UnterminatedEvent};
 
-use super::envelope::{Envelope, api_label, normalize_json_object, parse_envelope, utf8};
+use super::dispatch::normalize_json_object;
+use super::envelope::{Envelope, parse_envelope, utf8};
 use super::{Hints, MAX_BODY_BYTES, NormalizeError, anthropic, check_provider, gemini, openai};
 use crate::usage::{ApiKind, NormalizedUsage};
 
@@ -122,47 +125,6 @@ impl ResponseAccumulator {
         self.body = body;
         rest
     }
-}
-
-/// One provider's stream rules: which frames are its own, what each one
-/// contributes to the usage, and what the usage is when the stream ends.
-pub(super) trait StreamRules {
-    /// Whether a frame is this provider's; `kind` is its `type`, else its SSE event name.
-    fn claims(kind: &str, env: &Envelope<'_>) -> bool
-    where
-        Self: Sized;
-
-    /// Takes one of this provider's frames.
-    fn apply(&mut self, kind: &str, env: &Envelope<'_>, identity: &mut StreamIdentity) -> Result<(), NormalizeError>;
-
-    /// The usage of the ended stream, whose first frames showed it is `api`'s.
-    fn finish(&self, api: ApiKind) -> Result<NormalizedUsage, NormalizeError>;
-}
-
-/// Which API and model a stream's frames name.
-#[derive(Default)]
-pub(super) struct StreamIdentity {
-    api: Option<ApiKind>,
-    model: Option<String>,
-}
-
-impl StreamIdentity {
-    /// The first frame that shows an API decides it; later frames cannot change it.
-    pub(super) fn set_api(&mut self, api: ApiKind) {
-        self.api.get_or_insert(api);
-    }
-
-    /// The last frame that names a model wins.
-    pub(super) fn set_model(&mut self, model: Option<String>) {
-        if model.is_some() {
-            self.model = model;
-        }
-    }
-}
-
-/// The error of a stream that ended before its usage was complete.
-pub(super) fn truncated(api: ApiKind, why: &str) -> NormalizeError {
-    NormalizeError::Truncated(format!("the {} stream {why}", api_label(api)))
 }
 
 /// Each provider's stream so far.
@@ -272,7 +234,7 @@ impl StreamState {
         if let Some(error) = &self.error_event {
             return Err(NormalizeError::NoUsage(format!(
                 "the {} stream ended with an error event: {error}",
-                api_label(api)
+                api.label()
             )));
         }
         self.providers.of(api).finish(api)
