@@ -2,6 +2,8 @@
 //! names the problem. 5xx responses carry a generic message; the cause is
 //! logged once, never sent.
 
+use std::sync::Arc;
+
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -138,28 +140,24 @@ impl ApiError {
         )
     }
 
-    /// The error for a failed storage call.
+    /// The error for a failed storage call. Shared (`Arc`) because the
+    /// group-commit writer answers every request of a failed group with the
+    /// same error; the cause stays the store's own error, logged, never sent.
     #[must_use]
-    pub fn from_store(error: &StoreError) -> Self {
-        match error {
+    pub fn from_store(error: Arc<StoreError>) -> Self {
+        match &*error {
             StoreError::NotFound => ApiError::not_found("not found"),
             StoreError::Conflict(what) => ApiError::new(ErrorCode::Conflict, what.clone()),
             StoreError::OutOfRange => ApiError::total_out_of_range(),
-            other => {
-                let cause = std::io::Error::other(other.to_string());
-                if other.is_unavailable() { ApiError::database_unavailable(cause) } else { ApiError::internal(cause) }
-            }
+            other if other.is_unavailable() => ApiError::database_unavailable(error),
+            _ => ApiError::internal(error),
         }
     }
 }
 
 impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
-        match error {
-            StoreError::NotFound | StoreError::Conflict(_) | StoreError::OutOfRange => ApiError::from_store(&error),
-            other if other.is_unavailable() => ApiError::database_unavailable(other),
-            other => ApiError::internal(other),
-        }
+        ApiError::from_store(Arc::new(error))
     }
 }
 

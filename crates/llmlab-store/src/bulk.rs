@@ -187,7 +187,6 @@ impl BulkWrite for PgConnection {
         let optional_text =
             |f: &dyn for<'r> Fn(&'r EventRow<'_>) -> Option<&'r str>| rows.iter().map(f).collect::<Vec<Option<&str>>>();
         let prices: Vec<PriceColumns<'_>> = rows.iter().map(|r| price_columns(&r.event.price)).collect();
-        let counts: Vec<Vec<i64>> = rows.iter().map(|r| token_counts(r.event).collect()).collect();
         let mut query = sqlx::query_as::<_, (i64, String)>(SQL.as_str())
             .persistent(persistent)
             .bind(column(&|r| r.user_id))
@@ -197,8 +196,8 @@ impl BulkWrite for PgConnection {
             .bind(text(&|r| &r.event.model))
             .bind(text(&|r| &r.event.model_key))
             .bind(column(&|r| r.event.occurred_at));
-        for class in 0..TokenClass::ALL.len() {
-            query = query.bind(counts.iter().map(|c| c[class]).collect::<Vec<i64>>());
+        for &class in TokenClass::ALL {
+            query = query.bind(rows.iter().map(|r| to_i64(class.of(&r.event.tokens))).collect::<Vec<i64>>());
         }
         query
             .bind(prices.iter().map(|p| p.0).collect::<Vec<Option<i64>>>())

@@ -1,7 +1,8 @@
 //! Ingest: a caller's events, validated and priced ([`prepare`]), stored by
 //! the group-commit [`writer`], answered with each event's price and the
-//! account's budget state. The REST API's track and batch endpoints and the
-//! proxy's recorder all come through here.
+//! account's budget state. The REST API's track and batch endpoints call
+//! [`ingest`]; the proxy's recorder, which flushes many accounts' calls at
+//! once, uses [`prepare_observed`] and the same writer.
 
 pub mod prepare;
 pub mod writer;

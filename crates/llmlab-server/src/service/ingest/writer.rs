@@ -63,7 +63,7 @@ impl EventWriter {
             .map_err(|_| ApiError::internal(std::io::Error::other("the event writer has stopped")))?;
         let result =
             outcome.await.map_err(|_| ApiError::internal(std::io::Error::other("the event writer stopped")))?;
-        result.map_err(|e| ApiError::from_store(&e))
+        result.map_err(ApiError::from_store)
     }
 }
 
