@@ -32,7 +32,7 @@ impl Store {
     /// commit), with their rollups, and reports per event whether it was new
     /// or a duplicate of an earlier `event_id`.
     pub async fn insert_events(&self, batches: &[EventBatch], now: i64) -> StoreResult<Vec<Vec<InsertOutcome>>> {
-        let inserted: StoreResult<_> = async { with_pool!(self, pool => {
+        with_pool!(self, pool => {
             let mut tx = pool.begin().await?;
             let mut new_projects: HashMap<(i64, String), i64> = HashMap::new();
             let mut rows = Vec::with_capacity(batches.iter().map(|b| b.events.len()).sum());
@@ -106,8 +106,7 @@ impl Store {
             tx.commit().await?;
             self.remember_projects(new_projects);
             Ok(outcomes)
-        }) }.await;
-        inserted.map_err(crate::out_of_range)
+        })
     }
 
     /// Streams the account's events between `from` (inclusive) and `to`
@@ -163,7 +162,6 @@ impl Store {
     where
         F: Fn(&StoredEvent) -> Option<Repriced>,
     {
-        let repriced: StoreResult<_> = async {
         with_pool!(self, pool => {
             let mut tx = pool.begin().await?;
             let stored: crate::CustomPrice = sqlx::query_as(
@@ -226,8 +224,5 @@ impl Store {
             tx.commit().await?;
             Ok((stored, repriced_count))
         })
-        }
-        .await;
-        repriced.map_err(crate::out_of_range)
     }
 }

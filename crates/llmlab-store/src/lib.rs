@@ -83,7 +83,25 @@ pub enum StoreError {
     #[error("the account's all-time totals would pass the largest value LLMLab can store")]
     OutOfRange,
     #[error(transparent)]
-    Database(#[from] sqlx::Error),
+    Database(sqlx::Error),
+}
+
+/// Every database error becomes a [`StoreError`] here, so the one that means
+/// "a total passed the 64-bit range" is [`StoreError::OutOfRange`] wherever
+/// it happens: PostgreSQL's `numeric_value_out_of_range` (22003), or
+/// SQLite's `account_totals_in_range` check (SQLite turns an overflowing
+/// integer sum into a float, which the check refuses).
+impl From<sqlx::Error> for StoreError {
+    fn from(error: sqlx::Error) -> Self {
+        match &error {
+            sqlx::Error::Database(db)
+                if db.code().as_deref() == Some("22003") || db.message().contains("account_totals_in_range") =>
+            {
+                StoreError::OutOfRange
+            }
+            _ => StoreError::Database(error),
+        }
+    }
 }
 
 impl From<rollups::CounterOverflow> for StoreError {
@@ -132,21 +150,6 @@ impl StoreError {
                 // 57P01-03: admin shutdown, crash shutdown, cannot connect now; 08xxx: connection exceptions.
                 c.starts_with("57P") || c.starts_with("08")
             }))
-    }
-}
-
-/// Turns a database error that means "a total passed the 64-bit range" into
-/// [`StoreError::OutOfRange`]: PostgreSQL's `numeric_value_out_of_range`
-/// (22003), or SQLite's `account_totals_in_range` check (SQLite turns an
-/// overflowing integer sum into a float, which the check refuses).
-pub(crate) fn out_of_range(error: StoreError) -> StoreError {
-    match &error {
-        StoreError::Database(sqlx::Error::Database(db))
-            if db.code().as_deref() == Some("22003") || db.message().contains("account_totals_in_range") =>
-        {
-            StoreError::OutOfRange
-        }
-        _ => error,
     }
 }
 
