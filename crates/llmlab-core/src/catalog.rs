@@ -722,14 +722,22 @@ mod tests {
                 texts.push(period.source.clone());
             }
             for text in texts {
-                assert!(!words(&text).iter().any(|w| codes.contains(&w.as_str())), "{}: a code is left in {text}", entry.id);
+                assert!(
+                    !words(&text).iter().any(|w| codes.contains(&w.as_str())),
+                    "{}: a code is left in {text}",
+                    entry.id
+                );
             }
         }
         let gpt_4o = builtin().entry("gpt-4o").unwrap();
         let names: Vec<(&str, &str)> = gpt_4o.sources.iter().map(|s| (s.name.as_str(), s.date.as_str())).collect();
         assert_eq!(
             names,
-            [("LiteLLM 1.110.2", "2026-11-20"), ("pydantic/genai-prices", "2026-08-21"), ("OpenAI API pricing page", "2026-11-27")]
+            [
+                ("LiteLLM 1.110.2", "2026-11-20"),
+                ("pydantic/genai-prices", "2026-08-21"),
+                ("OpenAI API pricing page", "2026-11-27")
+            ]
         );
         assert!(gpt_4o.source.starts_with("LiteLLM 1.110.2 gpt-4o (= "), "{}", gpt_4o.source);
         assert!(gpt_4o.source.contains("; pydantic/genai-prices agrees;"), "{}", gpt_4o.source);

@@ -189,10 +189,7 @@ async fn first_connection(options: &PgConnectOptions) -> StoreResult<()> {
         Err(_) => {
             return Err(StoreError::Connect(ConnectError {
                 problem: ConnectProblem::TimedOut,
-                detail: format!(
-                    "no answer from {address} within {} seconds",
-                    FIRST_CONNECTION_TIMEOUT.as_secs()
-                ),
+                detail: format!("no answer from {address} within {} seconds", FIRST_CONNECTION_TIMEOUT.as_secs()),
             }));
         }
     };

@@ -110,8 +110,8 @@ def _debug_binary() -> Path:
     """The binary under test, found as the shared conftest's `llmlab_bin` finds it
     (this test needs no wheel: the re-prompt is the binary's own behaviour)."""
     configured = os.environ.get("LLMLAB_BIN")
-    repo = Path(__file__).resolve().parents[3]
-    path = Path(configured) if configured else Path(os.environ.get("CARGO_TARGET_DIR", repo / "target")) / "debug" / "llmlab"
+    target = Path(os.environ.get("CARGO_TARGET_DIR", Path(__file__).resolve().parents[3] / "target"))
+    path = Path(configured) if configured else target / "debug" / "llmlab"
     assert path.exists(), f"{path} does not exist: build it with `cargo build -p llmlab-cli`"
     return path
 

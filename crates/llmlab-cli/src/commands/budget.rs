@@ -162,7 +162,10 @@ mod tests {
     #[test]
     fn an_amount_too_large_to_store_is_named_as_typed() {
         let message = err("12345678901234567890");
-        assert!(message.starts_with("`12345678901234567890` is more than LLMLab can store (at most $9,223,"), "{message}");
+        assert!(
+            message.starts_with("`12345678901234567890` is more than LLMLab can store (at most $9,223,"),
+            "{message}"
+        );
         assert!(!message.contains(".0`"), "{message}");
         assert!(err("$12,345,678,901,234,567,890.50").starts_with("`$12,345,678,901,234,567,890.50` is more than"));
     }

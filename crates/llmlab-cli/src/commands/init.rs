@@ -138,8 +138,11 @@ fn choose_server(args: &InitArgs, settings: &Settings, interactive: bool) -> any
     if settings.base_url.source == Source::Env || !interactive {
         return Ok(settings.base_url.value.clone());
     }
-    let mut default =
-        if settings.base_url.source == Source::File { settings.base_url.value.clone() } else { DEFAULT_BASE_URL.to_owned() };
+    let mut default = if settings.base_url.source == Source::File {
+        settings.base_url.value.clone()
+    } else {
+        DEFAULT_BASE_URL.to_owned()
+    };
     // A typo or a server that is not up yet is asked again, with the reason, instead of ending `init`.
     loop {
         let Some(answer) = printer::ask("LLMLab server", Some(&default))? else {

@@ -116,7 +116,9 @@ fn connect_hint(problem: llmlab_store::ConnectProblem) -> &'static str {
             "create it (`createdb NAME`, or `create database NAME;` in psql) or name an existing one in the URL"
         }
         ConnectProblem::TimedOut => "check the host, the port and any firewall between this machine and the database",
-        ConnectProblem::Other => "check `--database-url` / `DATABASE_URL`; `sqlite://PATH` works without a database server",
+        ConnectProblem::Other => {
+            "check `--database-url` / `DATABASE_URL`; `sqlite://PATH` works without a database server"
+        }
     }
 }
 

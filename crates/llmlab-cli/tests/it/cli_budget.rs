@@ -50,7 +50,12 @@ server_test!(budget_clear_removes_it_and_its_warnings_for_this_account_only, |se
     assert_eq!(kept.body["budget"]["amount_usd"], "50", "another account's budget stays: {}", kept.text);
 
     let both = machine.run(&["budget", "5", "--clear"]);
-    assert_eq!(both.status.code(), Some(1), "clap rejects an amount with --clear, a usage error: {}", transcript(&both));
+    assert_eq!(
+        both.status.code(),
+        Some(1),
+        "clap rejects an amount with --clear, a usage error: {}",
+        transcript(&both)
+    );
 });
 
 #[test]

@@ -2,6 +2,7 @@
 //! LLMLab, a project that does not exist, a database that refuses, each as
 //! one sentence that says what to do, with exit status 1.
 
+use std::fmt::Write as _;
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::process::{Command, Stdio};
@@ -34,7 +35,7 @@ fn a_value_that_does_not_parse_is_one_sentence_naming_the_flag_with_exit_status_
         for internals in ["jiff", "failed to parse", "invalid digit", "invalid IP address syntax", "float literal"] {
             assert!(!text.contains(internals), "{args:?} shows parser internals: {text}");
         }
-        all.push_str(&format!("$ llmlab {}\n{text}\n", args.join(" ")));
+        let _ = writeln!(all, "$ llmlab {}\n{text}", args.join(" "));
     }
     // No redaction: every value here is fixed, and the dates in the messages are part of them.
     insta::assert_snapshot!("usage_value_errors", all);
@@ -81,7 +82,8 @@ fn foreign_server(status: &'static str, content_type: &'static str) -> String {
             let Ok(mut stream) = stream else { continue };
             let mut request = [0_u8; 8192];
             let _ = stream.read(&mut request);
-            let body = "<!DOCTYPE html><html><head><title>Not LLMLab</title></head>\n<body><h1>It works!</h1></body></html>\n";
+            let body =
+                "<!DOCTYPE html><html><head><title>Not LLMLab</title></head>\n<body><h1>It works!</h1></body></html>\n";
             let _ = write!(
                 stream,
                 "HTTP/1.1 {status}\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
@@ -110,7 +112,7 @@ fn a_server_that_is_not_llmlab_is_named_with_its_status_never_its_page() {
         assert_eq!(output.status.code(), Some(1), "{text}");
         assert!(text.contains("does not look like an LLMLab server"), "{text}");
         assert!(!text.contains("html") && !text.contains("It works"), "the page is not shown: {text}");
-        all.push_str(&format!("$ llmlab {} (answering {status}, {content_type})\n{text}\n", args.join(" ")));
+        let _ = writeln!(all, "$ llmlab {} (answering {status}, {content_type})\n{text}", args.join(" "));
     }
     snapshot!(machine, "not_llmlab", all.replace(&machine.server, "[URL]"));
 }
@@ -160,8 +162,11 @@ fn serve_names_a_refused_database_connection_at_once() {
     let machine = Machine::new("http://127.0.0.1:1");
     let port = closed_port();
 
-    let output =
-        serve_expecting_failure(&machine, &format!("postgres://llmlab:secret@127.0.0.1:{port}/llmlab"), Duration::from_secs(8));
+    let output = serve_expecting_failure(
+        &machine,
+        &format!("postgres://llmlab:secret@127.0.0.1:{port}/llmlab"),
+        Duration::from_secs(8),
+    );
 
     assert_eq!(output.status.code(), Some(1), "{}", transcript(&output));
     let lines = error_lines(&output).replace(&port.to_string(), "[PORT]");
@@ -184,7 +189,8 @@ fn serve_names_a_database_that_rejects_the_user_at_once() {
     assert!(lines.contains("cannot connect to the database postgres://llmlab_no_such_role:***@"), "{lines}");
     // Trust authentication says the role does not exist; password authentication says the password failed.
     assert!(
-        lines.contains("role \"llmlab_no_such_role\" does not exist") || lines.contains("password authentication failed"),
+        lines.contains("role \"llmlab_no_such_role\" does not exist")
+            || lines.contains("password authentication failed"),
         "{lines}"
     );
     assert!(lines.contains("hint: check the user name and password in the URL"), "{lines}");

@@ -62,12 +62,17 @@ server_test!(export_timestamps_have_three_fractional_digits_and_rfc3339_bounds_s
     assert_eq!(reply.status, reqwest::StatusCode::CREATED, "{}", reply.text);
 
     let day = machine.run(&["export", "--from", "2026-03-01", "--to", "2026-03-01", "--tz", "UTC"]);
-    let instants = machine.run(&["export", "--from", "2026-03-01T10:00:01.81Z", "--to", "2026-03-01T11:00:02.518+01:00"]);
+    let instants =
+        machine.run(&["export", "--from", "2026-03-01T10:00:01.81Z", "--to", "2026-03-01T11:00:02.518+01:00"]);
 
     assert_eq!(day.status.code(), Some(0), "{}", transcript(&day));
     assert_eq!(instants.status.code(), Some(0), "{}", transcript(&instants));
     let first_columns = |output: &std::process::Output| {
-        stdout(output).lines().map(|l| l.split(',').take(2).collect::<Vec<_>>().join(",")).collect::<Vec<_>>().join("\n")
+        stdout(output)
+            .lines()
+            .map(|l| l.split(',').take(2).collect::<Vec<_>>().join(","))
+            .collect::<Vec<_>>()
+            .join("\n")
     };
     // No redaction: the exact text of the timestamps is what this checks.
     insta::assert_snapshot!("export_timestamps", first_columns(&day));

@@ -56,5 +56,8 @@ fn one_model_names_its_sources_and_their_dates_not_codes() {
     }
     insta::assert_snapshot!("prices_o3_human", text);
     let entry: Value = serde_json::from_str(&stdout(&json)).unwrap();
-    insta::assert_json_snapshot!("prices_gpt_4o_sources", serde_json::json!({ "source": entry["source"], "sources": entry["sources"] }));
+    insta::assert_json_snapshot!(
+        "prices_gpt_4o_sources",
+        serde_json::json!({ "source": entry["source"], "sources": entry["sources"] })
+    );
 }

@@ -36,7 +36,11 @@ pub(crate) fn query_time_zone() -> utoipa::openapi::schema::Schema {
 }
 
 fn project_filter() -> utoipa::openapi::schema::Schema {
-    llmlab_api::limits::blank_or_text_schema(labels::MAX_PROJECT_CHARS, false, "Only this project's spend; a project the account does not have is a 404 (`project_not_found`).")
+    llmlab_api::limits::blank_or_text_schema(
+        labels::MAX_PROJECT_CHARS,
+        false,
+        "Only this project's spend; a project the account does not have is a 404 (`project_not_found`).",
+    )
 }
 
 /// Spend today, this month and all time; by model, provider and project; the 30-day trend.

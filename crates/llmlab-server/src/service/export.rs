@@ -71,7 +71,8 @@ pub fn csv_columns() -> Vec<&'static str> {
 /// `-009999-01-01`): that is the caller's 422, not a 500.
 fn export_bound(field: &str, text: &str, tz: &jiff::tz::TimeZone, end: bool) -> ApiResult<i64> {
     let text = text.trim();
-    let invalid = || ApiError::invalid(field, format!("`{text}` is not a date such as `2026-11-27` or an RFC 3339 time"));
+    let invalid =
+        || ApiError::invalid(field, format!("`{text}` is not a date such as `2026-11-27` or an RFC 3339 time"));
     // With a time, only an instant: jiff's `Date` parser would keep the day and drop the time.
     if text.contains(['T', 't', ' ']) {
         let instant: jiff::Timestamp = text.parse().map_err(|_| invalid())?;
