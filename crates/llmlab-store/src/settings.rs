@@ -205,6 +205,8 @@ pub enum ConnectProblem {
     Refused,
     /// The host name does not resolve.
     UnknownHost,
+    /// Something answers at the host and port, but not PostgreSQL.
+    NotPostgres,
     /// The database refused the user name or password.
     Authentication,
     /// The database named in the URL does not exist.
@@ -234,6 +236,15 @@ impl ConnectError {
                 let host = address.rsplit_once(':').map_or(address, |(host, _)| host);
                 (ConnectProblem::UnknownHost, format!("unknown host `{host}` ({io})"))
             }
+            // Something answered, but not in PostgreSQL's protocol (a web server on that port, say).
+            sqlx::Error::Io(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => (
+                ConnectProblem::NotPostgres,
+                format!("something answers at {address}, but not as PostgreSQL does ({io})"),
+            ),
+            sqlx::Error::Protocol(detail) => (
+                ConnectProblem::NotPostgres,
+                format!("something answers at {address}, but not as PostgreSQL does ({detail})"),
+            ),
             sqlx::Error::Io(io) if io.kind() == std::io::ErrorKind::TimedOut => {
                 (ConnectProblem::TimedOut, format!("no answer from {address} ({io})"))
             }

@@ -109,6 +109,9 @@ fn connect_hint(problem: llmlab_store::ConnectProblem) -> &'static str {
             "is PostgreSQL running there? Start it, or fix the host and port in `--database-url` / `DATABASE_URL`"
         }
         ConnectProblem::UnknownHost => "check the host name in `--database-url` / `DATABASE_URL`",
+        ConnectProblem::NotPostgres => {
+            "check the port in `--database-url` / `DATABASE_URL`: PostgreSQL listens on 5432 unless told otherwise"
+        }
         ConnectProblem::Authentication => {
             "check the user name and password in the URL: `postgres://USER:PASSWORD@HOST:5432/DATABASE`"
         }

@@ -175,6 +175,19 @@ fn serve_names_a_refused_database_connection_at_once() {
 }
 
 #[test]
+fn serve_says_when_what_answers_at_the_database_address_is_not_postgresql() {
+    let machine = Machine::new("http://127.0.0.1:1");
+    let web = foreign_server("200 OK", "text/html").replace("http://", "");
+
+    let output = serve_expecting_failure(&machine, &format!("postgres://llmlab@{web}/llmlab"), Duration::from_secs(8));
+
+    assert_eq!(output.status.code(), Some(1), "{}", transcript(&output));
+    let lines = error_lines(&output);
+    assert!(lines.contains(&format!("something answers at {web}, but not as PostgreSQL does")), "{lines}");
+    assert!(lines.contains("hint: check the port"), "{lines}");
+}
+
+#[test]
 fn serve_names_a_database_that_rejects_the_user_at_once() {
     let Some(admin) = llmlab_test_support::postgres_admin_url() else { return };
     let machine = Machine::new("http://127.0.0.1:1");
