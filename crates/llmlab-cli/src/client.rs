@@ -175,7 +175,11 @@ impl Client {
             // Every LLMLab error carries `{"error": {"code", "message"}}`; anything else is another program.
             _ if body.is_none() => self.not_llmlab(status),
             s if s.is_client_error() => {
-                UserError::new(message.unwrap_or_else(|| format!("{s}: {}", one_line(&text)))).into()
+                let error = UserError::new(message.unwrap_or_else(|| format!("{s}: {}", one_line(&text))));
+                match code {
+                    "project_not_found" => error.with_hint("leave out `--project` to see the whole account").into(),
+                    _ => error.into(),
+                }
             }
             s => anyhow::anyhow!(
                 "the server at `{}` failed ({s}): {}",
