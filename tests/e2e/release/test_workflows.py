@@ -115,5 +115,5 @@ def test_the_release_publishes_everything_with_trusted_publishing() -> None:
 def test_every_action_is_pinned_to_a_major_version() -> None:
     for job_name, job in release()["jobs"].items():
         for step in uses(job):
-            name, _, ref = step["uses"].partition("@")
+            _action, _, ref = step["uses"].partition("@")
             assert ref in {"release/v1"} or (ref.startswith("v") and ref[1:].isdigit()), f"{job_name}: {step['uses']}"

@@ -496,6 +496,15 @@ mod tests {
 
     const HOSTILE: &str = "<img src=x onerror=alert(1)>";
 
+    #[test]
+    fn the_empty_state_installs_from_a_clone_and_signs_in_with_the_key_not_a_new_account() {
+        let html = empty_state("https://llmlab.example.com").into_string();
+        assert!(html.contains("git clone https://github.com/llmlab/llmlab\ncd llmlab\n"), "{html}");
+        assert!(html.contains("pip install ./crates/llmlab-cli ./sdk/python\n"), "{html}");
+        assert!(html.contains("llmlab init --server https://llmlab.example.com \\\n  --api-key llm_…"), "{html}");
+        assert!(!html.contains("llmlab[cli]"), "not on PyPI yet: {html}");
+    }
+
     fn money(s: &str) -> Money {
         s.parse().unwrap()
     }
