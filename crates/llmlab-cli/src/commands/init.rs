@@ -123,7 +123,7 @@ pub(crate) fn run(args: &InitArgs) -> anyhow::Result<ExitStatus> {
     Ok(ExitStatus::Success)
 }
 
-/// Where the SDK comes from until it is on PyPI (the clone has the CLI too).
+/// Where the SDK comes from until it is published (the clone has the CLI too).
 const REPOSITORY: &str = "https://github.com/llmlab/llmlab";
 
 /// The next step: three lines of Python.

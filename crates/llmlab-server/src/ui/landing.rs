@@ -8,7 +8,7 @@ use maud::{Markup, html};
 use super::layout::{self, Nav};
 use super::{html_response, session};
 
-/// Until the packages are on PyPI, from a clone (the same lines as the README).
+/// Until the packages are published, from a clone (as crates/llmlab-cli/README.md says).
 const QUICKSTART: &str = "git clone https://github.com/llmlab/llmlab
 cd llmlab
 pip install ./crates/llmlab-cli ./sdk/python
