@@ -39,9 +39,11 @@ RUN useradd --system --uid 10001 --user-group --home-dir /data --no-create-home 
 COPY --from=build /usr/local/bin/llmlab /usr/local/bin/llmlab
 COPY --chmod=0755 docker/entrypoint.sh /usr/local/bin/llmlab-entrypoint
 VOLUME /data
+# HOME too: `llmlab` commands run in the container (`docker exec`) keep their files in the volume.
 ENV DATABASE_URL=sqlite:///data/llmlab.db \
     LLMLAB_HOST=0.0.0.0 \
-    LLMLAB_PORT=8787
+    LLMLAB_PORT=8787 \
+    HOME=/data
 EXPOSE 8787
 # No curl in the image: bash asks /health over a plain TCP connection.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \

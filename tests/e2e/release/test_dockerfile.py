@@ -82,7 +82,12 @@ def test_the_runtime_image_holds_the_binary_a_volume_and_a_health_check() -> Non
     ], "only the binary (and the entrypoint) reach the image, never target/"
     assert only(runtime, "VOLUME").value == ("/data",)
     assert only(runtime, "EXPOSE").value == ("8787",)
-    assert env(runtime) == {"DATABASE_URL": "sqlite:///data/llmlab.db", "LLMLAB_HOST": "0.0.0.0", "LLMLAB_PORT": "8787"}
+    assert env(runtime) == {
+        "DATABASE_URL": "sqlite:///data/llmlab.db",
+        "LLMLAB_HOST": "0.0.0.0",
+        "LLMLAB_PORT": "8787",
+        "HOME": "/data",
+    }
     assert only(runtime, "ENTRYPOINT").value == ("llmlab-entrypoint",)
     assert only(runtime, "CMD").value == ("serve",)
     health = " ".join(only(runtime, "HEALTHCHECK").value)
