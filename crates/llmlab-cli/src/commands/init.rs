@@ -114,13 +114,17 @@ pub(crate) fn run(args: &InitArgs) -> anyhow::Result<ExitStatus> {
         ));
         printer::info(&format!("{GREEN}✓{GREEN:#} Wrote {} (mode 0600)", result.config_path));
         printer::info(&format!(
-            "\nNext: `pip install llmlab`, then track any function that calls an LLM {DIM}(the SDK reads this config){DIM:#}:\n"
+            "\nNext: the Python SDK tracks any function that calls an LLM {DIM}(it reads this config){DIM:#}. Install it \
+             from a clone of {REPOSITORY} with `pip install ./sdk/python` (on PyPI, once published: `pip install llmlab`):\n"
         ));
         printer::out(SNIPPET);
         printer::info(&format!("\nThen `{BOLD}llmlab status{BOLD:#}` shows the spend."));
     }
     Ok(ExitStatus::Success)
 }
+
+/// Where the SDK comes from until it is published (the clone has the CLI too).
+const REPOSITORY: &str = "https://github.com/llmlab/llmlab";
 
 /// The next step: three lines of Python.
 const SNIPPET: &str = "\
