@@ -20,7 +20,8 @@ pub struct CostSummary {
     pub today_calls: u64,
     pub month_calls: u64,
     pub all_time_calls: u64,
-    /// Calls stored without a price (unknown model, no usage, or an anomaly), all time.
+    /// Calls stored without a price (unknown provider or model, no usage, or an anomaly), all time.
+    /// Calls the provider refused (an error status, no usage) cost $0 and are not counted here.
     pub unpriced_calls: u64,
     /// Unpriced calls per model, so they can be fixed with a custom price.
     pub unpriced_models: Vec<UnpricedModel>,

@@ -2,8 +2,9 @@
 //! once per event to nano-USD.
 //!
 //! A call is priced only when every token class it used has a price. Otherwise
-//! it is unpriced with a reason (unknown model, a class the catalog has no
-//! price for, a usage anomaly): never a silent $0.
+//! it is unpriced with a reason (unknown provider or model, a class the
+//! catalog has no price for, a usage anomaly): never a silent $0. The one
+//! deliberate $0 is a call the provider refused ([`refused_status`]).
 
 use jiff::civil::Date;
 use rust_decimal::Decimal;
@@ -23,6 +24,8 @@ pub enum PriceSource {
     Custom,
     /// The cost the caller stated with the event (`cost_usd`).
     Explicit,
+    /// Exactly $0: the provider refused the call (see [`refused_status`]).
+    Refused,
 }
 
 impl PriceSource {
@@ -33,6 +36,7 @@ impl PriceSource {
             PriceSource::Catalog => "catalog",
             PriceSource::Custom => "custom",
             PriceSource::Explicit => "explicit",
+            PriceSource::Refused => "refused",
         }
     }
 }
@@ -45,6 +49,7 @@ impl PriceSource {
 pub enum UnpricedCode {
     NoUsage,
     NoModel,
+    UnknownProvider,
     UnknownModel,
     Anomaly,
     MissingPrice,
@@ -57,6 +62,7 @@ impl UnpricedCode {
         match self {
             UnpricedCode::NoUsage => "no_usage",
             UnpricedCode::NoModel => "no_model",
+            UnpricedCode::UnknownProvider => "unknown_provider",
             UnpricedCode::UnknownModel => "unknown_model",
             UnpricedCode::Anomaly => "anomaly",
             UnpricedCode::MissingPrice => "missing_price",
@@ -66,7 +72,7 @@ impl UnpricedCode {
     /// Whether adding a price for the model can price the call later.
     #[must_use]
     pub const fn repriceable(self) -> bool {
-        matches!(self, UnpricedCode::UnknownModel | UnpricedCode::MissingPrice)
+        matches!(self, UnpricedCode::UnknownProvider | UnpricedCode::UnknownModel | UnpricedCode::MissingPrice)
     }
 }
 
@@ -76,6 +82,14 @@ impl UnpricedCode {
 pub enum Unpriced {
     #[error("the response names no model")]
     NoModel,
+    /// A provider LLMLab has no prices for: accepted (users price their own
+    /// providers' models), with the nearest built-in name when it looks like a typo.
+    #[error(
+        "provider `{provider}` is not built in{}; price its models with `llmlab prices set {model} --provider \
+         {provider} …` or POST /api/prices",
+        did_you_mean(.suggestion.as_deref())
+    )]
+    UnknownProvider { provider: String, suggestion: Option<&'static str>, model: String },
     #[error("`{model}` is not in the price catalog; add a price with `llmlab prices set` or POST /api/prices")]
     UnknownModel { model: String },
     #[error("the usage is inconsistent: {detail}")]
@@ -90,11 +104,35 @@ impl Unpriced {
     pub const fn code(&self) -> UnpricedCode {
         match self {
             Unpriced::NoModel => UnpricedCode::NoModel,
+            Unpriced::UnknownProvider { .. } => UnpricedCode::UnknownProvider,
             Unpriced::UnknownModel { .. } => UnpricedCode::UnknownModel,
             Unpriced::Anomaly { .. } => UnpricedCode::Anomaly,
             Unpriced::MissingClassPrice { .. } => UnpricedCode::MissingPrice,
         }
     }
+}
+
+fn did_you_mean(suggestion: Option<&str>) -> String {
+    suggestion.map(|name| format!(" (did you mean `{name}`?)")).unwrap_or_default()
+}
+
+/// The HTTP status of a call the provider refused, read from an event's
+/// `status` (`"404"`, `"429"`, `"500"`): a 4xx or 5xx answer. A refused call
+/// that reported no usage costs exactly $0, since providers do not bill the
+/// calls they refuse; it is priced (source [`PriceSource::Refused`]), never
+/// unpriced. `ok`, `error` (no HTTP answer at all: the provider may have
+/// billed) and any other status are not refusals. This is the one place the
+/// rule lives: the API, the SDK's events and the proxy all go through it.
+#[must_use]
+pub fn refused_status(status: &str) -> Option<u16> {
+    let code: u16 = status.trim().parse().ok()?;
+    (400..=599).contains(&code).then_some(code)
+}
+
+/// The note beside the $0 of a refused call.
+#[must_use]
+pub fn refused_note(status: u16) -> String {
+    format!("the provider refused the call (HTTP {status}); refused calls are not billed, so it costs $0")
 }
 
 /// The cost of one call at a set of prices.
@@ -161,6 +199,12 @@ pub fn price_usage(
     };
     let (card, priced_as, model_match, source) = if let Some(card) = custom {
         (card, crate::catalog::canonical_model_id(model), None, PriceSource::Custom)
+    } else if !usage.provider.is_known() {
+        return unpriced(Unpriced::UnknownProvider {
+            provider: usage.provider.as_str().to_owned(),
+            suggestion: usage.provider.suggestion(),
+            model: model.to_owned(),
+        });
     } else if let Some(found) = catalog.resolve(Some(&usage.provider), model) {
         (found.entry.rates_on(on), found.entry.id.clone(), Some(found.matched_by), PriceSource::Catalog)
     } else {
@@ -387,6 +431,32 @@ mod tests {
         let p = price_usage(Catalog::builtin(), &usage, None, Date::constant(2026, 11, 27), None);
         assert!(matches!(p.result, Err(Unpriced::UnknownModel { .. })));
         assert_eq!(p.cost(), None);
+    }
+
+    #[test]
+    fn an_unknown_provider_is_named_with_the_nearest_built_in_one_not_blamed_on_the_model() {
+        let usage = NormalizedUsage::from_buckets(Provider::parse("opena"), Some("gpt-4o".into()), TokenBuckets::default());
+        let p = price_usage(Catalog::builtin(), &usage, None, Date::constant(2026, 11, 27), None);
+        let reason = p.result.unwrap_err();
+        assert_eq!(reason.code(), UnpricedCode::UnknownProvider);
+        assert_eq!(
+            reason.to_string(),
+            "provider `opena` is not built in (did you mean `openai`?); price its models with `llmlab prices set \
+             gpt-4o --provider opena …` or POST /api/prices"
+        );
+        let own = NormalizedUsage::from_buckets(Provider::parse("acme"), Some("acme-7b".into()), TokenBuckets::default());
+        let p = price_usage(Catalog::builtin(), &own, None, Date::constant(2026, 11, 27), None);
+        assert!(p.result.unwrap_err().to_string().starts_with("provider `acme` is not built in; price its models"));
+    }
+
+    #[test]
+    fn only_an_http_error_status_is_a_refusal() {
+        for (status, refused) in [("404", Some(404)), ("429", Some(429)), (" 500 ", Some(500)), ("599", Some(599))] {
+            assert_eq!(refused_status(status), refused, "{status}");
+        }
+        for status in ["ok", "error", "cancelled", "200", "399", "600", "4O4", ""] {
+            assert_eq!(refused_status(status), None, "{status}");
+        }
     }
 
     #[test]

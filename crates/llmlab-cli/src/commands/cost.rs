@@ -26,7 +26,7 @@ pub(crate) struct CostArgs {
     /// The response body file; `-` or nothing reads standard input
     #[arg(value_name = "FILE")]
     file: Option<PathBuf>,
-    /// The provider (`openai`, `anthropic`, `google`); detected from the body when omitted
+    /// The provider (`openai`, `anthropic`, `google` or its alias `gemini`); detected from the body when omitted
     #[arg(long, value_name = "P")]
     provider: Option<String>,
     /// Price as this model instead of the one the body names
