@@ -4,7 +4,7 @@
 //! A call is priced only when every token class it used has a price. Otherwise
 //! it is unpriced with a reason (unknown provider or model, a class the
 //! catalog has no price for, a usage anomaly): never a silent $0. The one
-//! deliberate $0 is a call the provider refused ([`refused_status`]).
+//! deliberate $0 is a call the provider refused ([`refused_call`]).
 
 use jiff::civil::Date;
 use rust_decimal::Decimal;
@@ -24,7 +24,7 @@ pub enum PriceSource {
     Custom,
     /// The cost the caller stated with the event (`cost_usd`).
     Explicit,
-    /// Exactly $0: the provider refused the call (see [`refused_status`]).
+    /// Exactly $0: the provider refused the call (see [`refused_call`]).
     Refused,
 }
 
@@ -67,6 +67,21 @@ impl UnpricedCode {
             UnpricedCode::Anomaly => "anomaly",
             UnpricedCode::MissingPrice => "missing_price",
         }
+    }
+
+    /// The code of a stored or wire name (`unknown_model`, …).
+    #[must_use]
+    pub fn from_name(name: &str) -> Option<UnpricedCode> {
+        [
+            UnpricedCode::NoUsage,
+            UnpricedCode::NoModel,
+            UnpricedCode::UnknownProvider,
+            UnpricedCode::UnknownModel,
+            UnpricedCode::Anomaly,
+            UnpricedCode::MissingPrice,
+        ]
+        .into_iter()
+        .find(|code| code.as_str() == name)
     }
 
     /// Whether adding a price for the model can price the call later.
@@ -116,16 +131,21 @@ fn did_you_mean(suggestion: Option<&str>) -> String {
     suggestion.map(|name| format!(" (did you mean `{name}`?)")).unwrap_or_default()
 }
 
-/// The HTTP status of a call the provider refused, read from an event's
-/// `status` (`"404"`, `"429"`, `"500"`): a 4xx or 5xx answer. A refused call
-/// that reported no usage costs exactly $0, since providers do not bill the
-/// calls they refuse; it is priced (source [`PriceSource::Refused`]), never
-/// unpriced. `ok`, `error` (no HTTP answer at all: the provider may have
-/// billed) and any other status are not refusals. This is the one place the
-/// rule lives: the API, the SDK's events and the proxy all go through it.
+/// The HTTP status of a call the provider refused, or `None`: a call whose
+/// event `status` is a 4xx or 5xx answer (`"404"`, `"429"`, `"500"`) and
+/// that reported no usage. Such a call costs exactly $0, since providers do
+/// not bill the calls they refuse; it is priced (source
+/// [`PriceSource::Refused`]), never unpriced. `ok`, `error` (no HTTP answer
+/// at all: the provider may have billed) and any other status are not
+/// refusals, and an error answer that does report usage is priced from it.
+/// This is the one place the rule lives: events from the API, the SDK and
+/// the proxy all go through it.
 #[must_use]
-pub fn refused_status(status: &str) -> Option<u16> {
-    let code: u16 = status.trim().parse().ok()?;
+pub fn refused_call(status: Option<&str>, usage: Option<&NormalizedUsage>) -> Option<u16> {
+    if usage.is_some() {
+        return None;
+    }
+    let code: u16 = status?.trim().parse().ok()?;
     (400..=599).contains(&code).then_some(code)
 }
 
@@ -450,13 +470,29 @@ mod tests {
     }
 
     #[test]
-    fn only_an_http_error_status_is_a_refusal() {
+    fn codes_read_back_from_their_names_and_only_price_problems_are_fixed_by_a_price() {
+        for name in ["no_usage", "no_model", "unknown_provider", "unknown_model", "anomaly", "missing_price"] {
+            assert_eq!(UnpricedCode::from_name(name).map(UnpricedCode::as_str), Some(name));
+        }
+        assert_eq!(UnpricedCode::from_name("refused"), None);
+        let fixed: Vec<&str> = ["no_usage", "unknown_provider", "unknown_model", "missing_price", "anomaly"]
+            .into_iter()
+            .filter(|n| UnpricedCode::from_name(n).is_some_and(UnpricedCode::repriceable))
+            .collect();
+        assert_eq!(fixed, ["unknown_provider", "unknown_model", "missing_price"]);
+    }
+
+    #[test]
+    fn only_an_http_error_status_without_usage_is_a_refusal() {
         for (status, refused) in [("404", Some(404)), ("429", Some(429)), (" 500 ", Some(500)), ("599", Some(599))] {
-            assert_eq!(refused_status(status), refused, "{status}");
+            assert_eq!(refused_call(Some(status), None), refused, "{status}");
         }
         for status in ["ok", "error", "cancelled", "200", "399", "600", "4O4", ""] {
-            assert_eq!(refused_status(status), None, "{status}");
+            assert_eq!(refused_call(Some(status), None), None, "{status}");
         }
+        assert_eq!(refused_call(None, None), None);
+        let usage = NormalizedUsage::from_buckets(Provider::OpenAi, None, TokenBuckets::default());
+        assert_eq!(refused_call(Some("400"), Some(&usage)), None, "an error that reports usage is billed");
     }
 
     #[test]

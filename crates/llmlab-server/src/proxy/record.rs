@@ -18,7 +18,7 @@
 //!   upstream broke off) or `cancelled` (the client went away);
 //! - a billed endpoint's error answer (4xx/5xx), or no connection at all:
 //!   status = the HTTP status, which the core's rule for refused calls
-//!   (`llmlab_core::refused_status`, the same for SDK events) prices at $0;
+//!   (`llmlab_core::refused_call`, the same for SDK events) prices at $0;
 //! - no answer after the request was sent (timeout, reset): unpriced, since
 //!   the provider may have billed it.
 

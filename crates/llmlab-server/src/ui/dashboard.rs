@@ -416,11 +416,14 @@ fn unpriced_model(m: &UnpricedModel) -> Markup {
                 " (" (m.provider) "): " (calls(m.calls))
             }
             @if let Some(reason) = &m.reason { p class="mt-1 text-xs text-slate-700" data-reason { (prose(reason)) } }
-            p class="mt-2 text-sm" {
-                a href={ "/settings?model=" (url_component(&m.model)) "&provider=" (url_component(&m.provider)) "#prices" } class=(layout::LINK) {
-                    "Add a price in Settings" span class="sr-only" { " for " (m.model) }
+            // A price cannot fix a call that reported no usage (or an anomaly): no false fix.
+            @if m.priced_by_a_price() {
+                p class="mt-2 text-sm" {
+                    a href={ "/settings?model=" (url_component(&m.model)) "&provider=" (url_component(&m.provider)) "#prices" } class=(layout::LINK) {
+                        "Add a price in Settings" span class="sr-only" { " for " (m.model) }
+                    }
+                    " or run " (kbd(&command))
                 }
-                " or run " (kbd(&command))
             }
         }
     }
@@ -540,6 +543,7 @@ mod tests {
                 provider: "custom".to_owned(),
                 model: HOSTILE.to_owned(),
                 calls: 10,
+                code: Some("unknown_model".to_owned()),
                 reason: Some(format!("unknown model `{HOSTILE}`")),
             }],
             by_model: vec![model("gpt-4o", "3", 0), model(HOSTILE, "0", 10)],
@@ -601,6 +605,7 @@ mod tests {
             provider: "opena".to_owned(),
             model: "gpt-4o".to_owned(),
             calls: 2,
+            code: Some("unknown_provider".to_owned()),
             reason: Some(
                 "provider `opena` is not built in (did you mean `openai`?); price its models with `llmlab prices set \
                  gpt-4o --provider opena …` or POST /api/prices"
@@ -623,6 +628,21 @@ mod tests {
         assert!(html.contains(">openai</code>?)"), "{html}");
         assert!(html.contains("with <code") && html.contains(">cache_control</code>."), "{html}");
         assert!(html.contains(">claude-sonnet-4-5</code> reads cache"), "{html}");
+    }
+
+    #[test]
+    fn a_call_without_usage_is_listed_without_a_price_fix_it_would_not_need() {
+        let mut data = summary(20);
+        data.unpriced_models = vec![UnpricedModel {
+            provider: "openai".to_owned(),
+            model: "gpt-4o".to_owned(),
+            calls: 1,
+            code: Some("no_usage".to_owned()),
+            reason: Some("no usage was reported for this call".to_owned()),
+        }];
+        let html = render(data, status(BudgetState::None, None, "3", None), vec![]);
+        assert!(html.contains("no usage was reported for this call"), "{html}");
+        assert!(!html.contains("llmlab prices set gpt-4o") && !html.contains("Add a price in Settings"), "{html}");
     }
 
     #[test]

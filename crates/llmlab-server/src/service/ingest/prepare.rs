@@ -8,7 +8,7 @@ use std::str::FromStr;
 use jiff::Timestamp;
 use llmlab_api::{TrackEvent, TrackedEvent};
 use llmlab_core::catalog::canonical_model_id;
-use llmlab_core::cost::{price_usage, refused_note, refused_status};
+use llmlab_core::cost::{price_usage, refused_call, refused_note};
 use llmlab_core::normalize::normalize_usage_json;
 use llmlab_core::{
     Catalog, Money, NormalizedUsage, PriceSet, PriceSource, Provider, RateCard, ServiceTier, TokenBuckets, UnpricedCode,
@@ -384,8 +384,10 @@ fn price(
         let price = EventPrice::Priced { cost, source: PriceSource::Explicit, priced_as: None };
         return Ok(PricedEvent { price, long_context: false, notes });
     }
+    // The proxy's `unknown_cost` marks a status that is LLMLab's own (a 502
+    // after the request went out), not the provider's refusal.
+    let refused = refused_call(call.status, usage).filter(|_| call.unknown_cost.is_none());
     let Some(usage) = usage else {
-        let refused = call.status.and_then(refused_status).filter(|_| call.unknown_cost.is_none());
         let price = if let Some(status) = refused {
             notes.push(refused_note(status));
             EventPrice::Priced { cost: Money::ZERO, source: PriceSource::Refused, priced_as: None }

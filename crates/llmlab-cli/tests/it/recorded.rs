@@ -1,6 +1,7 @@
-//! Provider names on every CLI input: `gemini` is `google`, and a provider
-//! that is not built in is named (with the nearest built-in name) where
-//! unpriced calls are listed.
+//! What gets recorded, as the CLI shows it: `gemini` is `google` on every
+//! input, a provider that is not built in is named (with the nearest
+//! built-in name) where unpriced calls are listed, and a fix is suggested
+//! only where a price fixes the call.
 
 use serde_json::{Value, json};
 
@@ -78,4 +79,21 @@ server_test!(status_names_an_unknown_provider_and_the_nearest_built_in_one, |ser
         "{text}"
     );
     assert!(!text.contains("`gpt-4o` is not in the price catalog"), "{text}");
+});
+
+server_test!(status_suggests_a_price_only_where_a_price_would_fix_the_calls, |server| async move {
+    let (machine, api) = seeded(&server).await;
+    // No usage and no HTTP error: unpriced, but no price would fix it.
+    api.post("/api/events/track", json!({ "provider": "openai", "model": "gpt-4o", "status": "error" })).await;
+    // Refused by the provider: $0, not listed at all.
+    api.post("/api/events/track", json!({ "provider": "openai", "model": "gpt-5-typo", "status": "404" })).await;
+
+    let output = machine.run(&["status"]);
+
+    let text = transcript(&output);
+    assert!(text.contains("warning: 2 calls have no price"), "{text}");
+    assert!(text.contains("  gpt-4o (openai), 1 call: no usage was reported for this call"), "{text}");
+    assert!(!text.contains("fix: llmlab prices set gpt-4o "), "{text}");
+    assert!(text.contains("fix: llmlab prices set acme-1 --provider acme"), "{text}");
+    assert!(!text.contains("gpt-5-typo (openai)"), "{text}");
 });
