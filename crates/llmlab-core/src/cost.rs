@@ -455,7 +455,8 @@ mod tests {
 
     #[test]
     fn an_unknown_provider_is_named_with_the_nearest_built_in_one_not_blamed_on_the_model() {
-        let usage = NormalizedUsage::from_buckets(Provider::parse("opena"), Some("gpt-4o".into()), TokenBuckets::default());
+        let usage =
+            NormalizedUsage::from_buckets(Provider::parse("opena"), Some("gpt-4o".into()), TokenBuckets::default());
         let p = price_usage(Catalog::builtin(), &usage, None, Date::constant(2026, 11, 27), None);
         let reason = p.result.unwrap_err();
         assert_eq!(reason.code(), UnpricedCode::UnknownProvider);
@@ -464,7 +465,8 @@ mod tests {
             "provider `opena` is not built in (did you mean `openai`?); price its models with `llmlab prices set \
              gpt-4o --provider opena …` or POST /api/prices"
         );
-        let own = NormalizedUsage::from_buckets(Provider::parse("acme"), Some("acme-7b".into()), TokenBuckets::default());
+        let own =
+            NormalizedUsage::from_buckets(Provider::parse("acme"), Some("acme-7b".into()), TokenBuckets::default());
         let p = price_usage(Catalog::builtin(), &own, None, Date::constant(2026, 11, 27), None);
         assert!(p.result.unwrap_err().to_string().starts_with("provider `acme` is not built in; price its models"));
     }

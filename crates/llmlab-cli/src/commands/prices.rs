@@ -49,7 +49,9 @@ pub(crate) fn run(args: &PricesArgs) -> anyhow::Result<ExitStatus> {
     let provider = args.provider.as_deref().map(Provider::parse);
     if let Some(p) = provider.as_ref().filter(|p| !p.is_known()) {
         let hint = match p.suggestion() {
-            Some(name) => format!("did you mean `{name}`? The built-in providers are `openai`, `anthropic` and `google`"),
+            Some(name) => {
+                format!("did you mean `{name}`? The built-in providers are `openai`, `anthropic` and `google`")
+            }
             None => "use `openai`, `anthropic` or `google` (or its alias `gemini`)".to_owned(),
         };
         return Err(UserError::new(format!("the catalog has no models of provider `{p}`")).with_hint(hint).into());

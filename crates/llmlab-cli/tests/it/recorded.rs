@@ -31,7 +31,10 @@ fn prices_provider_takes_gemini_and_google_alike() {
 fn cost_provider_takes_gemini_and_google_alike_and_shows_google() {
     let usage = br#"{"promptTokenCount": 1000, "candidatesTokenCount": 100, "totalTokenCount": 1100}"#;
     let priced = |name: &str| {
-        json_of(&["cost", "--provider", name, "--model", "gemini-2.5-flash", "--json", "--on", "2026-11-27"], Some(usage))
+        json_of(
+            &["cost", "--provider", name, "--model", "gemini-2.5-flash", "--json", "--on", "2026-11-27"],
+            Some(usage),
+        )
     };
 
     let (gemini, google) = (priced("gemini"), priced("google"));

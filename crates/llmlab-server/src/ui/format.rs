@@ -95,7 +95,7 @@ pub(super) fn prose(text: &str) -> Markup {
     let pieces: Vec<&str> = text.split('`').collect();
     // Pieces at odd positions were between two backticks; with an even count
     // of pieces the last backtick has no partner and its text stays plain.
-    let paired = if pieces.len() % 2 == 0 { pieces.len() - 1 } else { pieces.len() };
+    let paired = if pieces.len().is_multiple_of(2) { pieces.len() - 1 } else { pieces.len() };
     html! {
         @for (i, piece) in pieces.iter().enumerate() {
             @if i >= paired {

@@ -17,9 +17,11 @@ server_test!(a_call_the_provider_refused_costs_zero_and_is_never_in_the_unpriced
     let api = Api::signup(&server, "alice").await;
 
     // What the SDK sends for an official client's APIStatusError, and the proxy for an error answer.
-    for (provider, model, status) in
-        [("openai", "gpt-5-typo", "404"), ("anthropic", "claude-haiku-4-5", "429"), ("google", "gemini-2.5-flash", "500")]
-    {
+    for (provider, model, status) in [
+        ("openai", "gpt-5-typo", "404"),
+        ("anthropic", "claude-haiku-4-5", "429"),
+        ("google", "gemini-2.5-flash", "500"),
+    ] {
         let reply = track(&api, json!({ "provider": provider, "model": model, "status": status })).await;
         assert_eq!(reply["priced"], true, "{reply}");
         assert_eq!(reply["cost_usd"], "0", "{reply}");
@@ -33,7 +35,10 @@ server_test!(a_call_the_provider_refused_costs_zero_and_is_never_in_the_unpriced
         .post("/api/events/batch", json!({ "events": [{ "provider": "openai", "model": "gpt-4o", "status": "429" }] }))
         .await;
     assert_eq!(batch.status, StatusCode::CREATED, "{}", batch.text);
-    assert_eq!((batch.body["results"][0]["priced"].clone(), batch.body["results"][0]["cost_usd"].clone()), (json!(true), json!("0")));
+    assert_eq!(
+        (batch.body["results"][0]["priced"].clone(), batch.body["results"][0]["cost_usd"].clone()),
+        (json!(true), json!("0"))
+    );
 
     let summary = api.get("/api/costs/summary").await;
     assert_eq!(summary.body["all_time_calls"], 4, "{}", summary.text);
@@ -81,7 +86,8 @@ server_test!(an_unknown_provider_is_named_with_the_nearest_built_in_one_and_can_
     assert_eq!((opena["model"].clone(), opena["reason"].clone()), (json!("gpt-4o"), json!(reason)));
 
     // A custom provider stays accepted: its own price prices its calls, earlier ones included.
-    let price = json!({ "model": "gpt-4o", "provider": "opena", "input_per_million_usd": "1", "output_per_million_usd": "1" });
+    let price =
+        json!({ "model": "gpt-4o", "provider": "opena", "input_per_million_usd": "1", "output_per_million_usd": "1" });
     let set = api.post("/api/prices", price).await;
     assert_eq!((set.status, set.body["repriced_events"].clone()), (StatusCode::CREATED, json!(2)), "{}", set.text);
     assert_eq!(track(&api, event).await["cost_usd"], "1");
@@ -94,16 +100,26 @@ server_test!(gemini_and_google_are_one_provider_shown_as_google_on_every_input, 
     for name in ["gemini", "google", "Gemini"] {
         let event = json!({ "provider": name, "model": "gemini-2.5-flash", "input_tokens": 1_000_000 });
         let reply = track(&api, event).await;
-        assert_eq!((reply["cost_usd"].clone(), reply["priced_as"].clone()), (json!("0.3"), json!("gemini-2.5-flash")), "{name}");
+        assert_eq!(
+            (reply["cost_usd"].clone(), reply["priced_as"].clone()),
+            (json!("0.3"), json!("gemini-2.5-flash")),
+            "{name}"
+        );
     }
     let summary = api.get("/api/costs/summary").await;
-    assert_eq!(summary.body["by_provider"], json!([{ "provider": "google", "cost_usd": "0.9", "calls": 3 }]), "{}", summary.text);
+    assert_eq!(
+        summary.body["by_provider"],
+        json!([{ "provider": "google", "cost_usd": "0.9", "calls": 3 }]),
+        "{}",
+        summary.text
+    );
     assert_eq!(summary.body["by_model"][0]["provider"], "google");
 
     // Prices: set under one name, applied to events under the other, listed as `google`.
     for (set_as, tracked_as) in [("gemini", "google"), ("google", "gemini")] {
         let model = format!("tuned-{set_as}");
-        let price = json!({ "model": model, "provider": set_as, "input_per_million_usd": "2", "output_per_million_usd": "2" });
+        let price =
+            json!({ "model": model, "provider": set_as, "input_per_million_usd": "2", "output_per_million_usd": "2" });
         let set = api.post("/api/prices", price).await;
         assert_eq!(set.status, StatusCode::CREATED, "{}", set.text);
         assert_eq!(set.body["price"]["provider"], "google", "{}", set.text);
