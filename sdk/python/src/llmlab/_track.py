@@ -58,12 +58,18 @@ class _Options:
         self.model = model
 
 
-def _emit(opts: _Options, start: float, found: Optional[Found], status: str) -> None:
-    """Queue one item for a finished call or stream (never raises)."""
+def _emit(
+    opts: _Options, start: float, found: Optional[Found], status: str, request: Any = None
+) -> None:
+    """Queue one item for a finished call or stream (never raises).
+
+    ``request`` is the request of a call that raised (its model is read on the worker).
+    """
     try:
         transport = RUNTIME.transport if RUNTIME.resolved else RUNTIME.get_transport()
         if transport is not None:
-            transport.enqueue((start, _perf() - start, status, opts, found, None))
+            extra = None if request is None else {"request": request}
+            transport.enqueue((start, _perf() - start, status, opts, found, extra))
     except Exception as exc:  # noqa: BLE001
         internal_error(exc)
 
@@ -77,13 +83,11 @@ def _emit_failure(opts: _Options, start: float, exc: BaseException) -> None:
     is parsed on the worker.
     """
     try:
-        transport = RUNTIME.transport if RUNTIME.resolved else RUNTIME.get_transport()
-        if transport is not None:
-            status, found, request = describe(exc)
-            extra = None if request is None else {"request": request}
-            transport.enqueue((start, _perf() - start, status, opts, found, extra))
+        status, found, request = describe(exc)
     except Exception as error:  # noqa: BLE001
         internal_error(error)
+        status, found, request = "error", None, None
+    _emit(opts, start, found, status, request)
 
 
 def _handle_result(opts: _Options, start: float, result: Any) -> Any:

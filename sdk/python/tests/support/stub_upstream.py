@@ -20,7 +20,8 @@ Two ways to pick the body served:
   ambiguous one gets 409 naming the candidates, none gets 404.
 
 ``load_error_fixtures()`` adds the provider error answers of ``fixtures/errors``
-(served with their ``status``, so the official clients raise their errors).
+(served with their ``status``, so the official clients raise their errors); a
+base URL pinning one gets its answer for any request, streamed or not.
 
 Bodies are sent byte for byte, SSE as ``text/event-stream``; with
 ``chunked=True`` they go out in small chunked-encoding pieces to exercise
@@ -232,6 +233,10 @@ class StubUpstream:
             fixture = self.fixtures.get(key)
             if fixture is None:
                 return _error(404, f"no fixture {key!r}")
+            if fixture.status != 200:
+                # An error answer comes whatever was asked: streamed or not, any method.
+                entry["fixture"] = fixture.key
+                return fixture.status, fixture.content_type, fixture.body
             if _norm_path(rest) != _norm_path(fixture.request["path"]):
                 return _error(400, f"fixture {key} answers {fixture.request['path']}, not {rest}")
             if stream != fixture.stream:

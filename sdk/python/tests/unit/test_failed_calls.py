@@ -7,7 +7,8 @@ model and the HTTP status (the server prices that at $0), never model ``unknown`
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import asyncio
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import pytest
@@ -132,3 +133,58 @@ def test_the_servers_word_on_an_unknown_provider_is_logged_once_per_provider(
 
     warnings = [r.getMessage() for r in caplog.records if "opena" in r.getMessage()]
     assert warnings == [f"llmlab: {reason}"]
+
+
+HELPERS = [
+    (fx, v)
+    for fx in ERRORS
+    if fx.api in ("openai.chat", "anthropic.messages")
+    for v in (drivers.HELPER_SYNC, drivers.HELPER_ASYNC)
+]
+
+
+@pytest.mark.parametrize(("fx", "variant"), HELPERS, ids=[f"{f.key}-{v}" for f, v in HELPERS])
+def test_a_stream_helper_whose_request_is_refused_is_recorded_as_a_refusal(
+    fx: Fixture, variant: str, stub: StubUpstream, tracking: FakeLLMLab
+) -> None:
+    tracked = raised(lambda: drivers.run(fx, stub, variant, track_cost()))
+
+    assert raised_status(tracked) == fx.status
+    assert llmlab.flush(5) == 0
+    [event] = tracking.event_list()
+    assert (event["provider"], event["model"], event["status"]) == (
+        fx.expected["provider"],
+        fx.request["model"],
+        str(fx.status),
+    )
+
+
+def test_a_generator_whose_stream_request_is_refused_is_recorded_as_a_refusal(
+    stub: StubUpstream, tracking: FakeLLMLab
+) -> None:
+    fx = next(f for f in ERRORS if f.key == "errors/gemini_generate_model_not_found")
+    client = drivers.gemini_client(stub, fx)
+
+    @track_cost(project="gen")
+    def chunks() -> Iterator[Any]:
+        yield from client.models.generate_content_stream(model="gemini-9-flash", contents="hi")
+
+    @track_cost(project="agen")
+    async def async_chunks() -> AsyncIterator[Any]:
+        stream = await client.aio.models.generate_content_stream(
+            model="gemini-9-flash", contents="hi"
+        )
+        async for chunk in stream:
+            yield chunk
+
+    async def consume() -> list[Any]:
+        return [chunk async for chunk in async_chunks()]
+
+    assert raised_status(raised(lambda: list(chunks()))) == 404
+    assert raised_status(raised(lambda: asyncio.run(consume()))) == 404
+    assert llmlab.flush(5) == 0
+    events = tracking.event_list()
+    assert [(e["project"], e["provider"], e["model"], e["status"]) for e in events] == [
+        ("gen", "google", "gemini-9-flash", "404"),
+        ("agen", "google", "gemini-9-flash", "404"),
+    ]
