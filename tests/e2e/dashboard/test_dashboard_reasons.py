@@ -5,13 +5,14 @@ a provider that is not built in is named with the built-in one it resembles.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from dashboard_support import track
 from playwright.sync_api import expect
 
 
-def test_reasons_show_code_not_backticks_and_name_an_unknown_provider(server: Any, tab: Any) -> None:
+def test_reasons_show_code_not_backticks_and_name_an_unknown_provider(server: Any, tab: Any, screenshots: Path) -> None:
     page = tab.page
     key = server.signup()
     # Large uncached Anthropic prompts: the prompt-caching tip, whose detail names `cache_control`.
@@ -34,4 +35,5 @@ def test_reasons_show_code_not_backticks_and_name_an_unknown_provider(server: An
     assert reasons.count() >= 2
     texts = reasons.all_inner_texts()
     assert not [t for t in texts if "`" in t], texts
+    tab.screenshot(screenshots, "reasons")
     tab.assert_clean()
