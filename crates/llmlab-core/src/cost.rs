@@ -102,7 +102,7 @@ pub enum Unpriced {
     #[error(
         "provider `{provider}` is not built in{}; price its models with `llmlab prices set {model} --provider \
          {provider} …` or POST /api/prices",
-        did_you_mean(.suggestion.as_deref())
+        did_you_mean(.provider, .suggestion.as_deref())
     )]
     UnknownProvider { provider: String, suggestion: Option<&'static str>, model: String },
     #[error("`{model}` is not in the price catalog; add a price with `llmlab prices set` or POST /api/prices")]
@@ -127,8 +127,17 @@ impl Unpriced {
     }
 }
 
-fn did_you_mean(suggestion: Option<&str>) -> String {
-    suggestion.map(|name| format!(" (did you mean `{name}`?)")).unwrap_or_default()
+/// What an unknown provider name most likely means: a typo of a built-in
+/// one, or (the SDK's `unknown`) no name at all.
+fn did_you_mean(provider: &str, suggestion: Option<&str>) -> String {
+    match suggestion {
+        Some(name) => format!(" (did you mean `{name}`?)"),
+        None if provider == "unknown" => {
+            " (the call named no provider: give `openai`, `anthropic` or `google`, e.g. `track_cost(provider=…)`)"
+                .to_owned()
+        }
+        None => String::new(),
+    }
 }
 
 /// The HTTP status of a call the provider refused, or `None`: a call whose
@@ -469,6 +478,10 @@ mod tests {
             NormalizedUsage::from_buckets(Provider::parse("acme"), Some("acme-7b".into()), TokenBuckets::default());
         let p = price_usage(Catalog::builtin(), &own, None, Date::constant(2026, 11, 27), None);
         assert!(p.result.unwrap_err().to_string().starts_with("provider `acme` is not built in; price its models"));
+        let unnamed =
+            NormalizedUsage::from_buckets(Provider::parse("unknown"), Some("m".into()), TokenBuckets::default());
+        let p = price_usage(Catalog::builtin(), &unnamed, None, Date::constant(2026, 11, 27), None);
+        assert!(p.result.unwrap_err().to_string().contains("the call named no provider"));
     }
 
     #[test]
