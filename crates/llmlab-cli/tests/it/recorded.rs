@@ -45,6 +45,18 @@ fn cost_provider_takes_gemini_and_google_alike_and_shows_google() {
 }
 
 #[test]
+fn a_typo_in_the_cost_provider_flag_is_named_with_the_built_in_name_not_ignored() {
+    let usage = br#"{"prompt_tokens": 1200, "completion_tokens": 80}"#;
+    let output = llmlab_with_stdin(&["cost", "--provider", "opena", "--model", "gpt-4o"], Some(usage));
+
+    assert_eq!(output.status.code(), Some(1));
+    let message = stderr(&output);
+    assert!(message.starts_with("error: provider `opena` is not built in"), "{message}");
+    assert!(message.contains("hint: did you mean `openai`?"), "{message}");
+    assert!(stdout(&output).is_empty(), "{}", stdout(&output));
+}
+
+#[test]
 fn a_typo_in_the_prices_provider_flag_suggests_the_built_in_name() {
     let output = llmlab(&["prices", "--provider", "opena"]);
 
