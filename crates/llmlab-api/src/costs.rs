@@ -1,6 +1,6 @@
 //! `GET /api/costs/summary`.
 
-use llmlab_core::Money;
+use llmlab_core::{Money, UnpricedCode};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -20,7 +20,8 @@ pub struct CostSummary {
     pub today_calls: u64,
     pub month_calls: u64,
     pub all_time_calls: u64,
-    /// Calls stored without a price (unknown model, no usage, or an anomaly), all time.
+    /// Calls stored without a price (unknown provider or model, no usage, or an anomaly), all time.
+    /// Calls the provider refused (an error status, no usage) cost $0 and are not counted here.
     pub unpriced_calls: u64,
     /// Unpriced calls per model, so they can be fixed with a custom price.
     pub unpriced_models: Vec<UnpricedModel>,
@@ -75,11 +76,24 @@ pub struct DailySpend {
     pub calls: u64,
 }
 
+impl UnpricedModel {
+    /// Whether a price for the model would price these calls (so a
+    /// `llmlab prices set` suggestion helps); true when the cause is not known.
+    #[must_use]
+    pub fn priced_by_a_price(&self) -> bool {
+        self.code.as_deref().is_none_or(|code| UnpricedCode::from_name(code).is_none_or(UnpricedCode::repriceable))
+    }
+}
+
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 pub struct UnpricedModel {
     pub provider: String,
     pub model: String,
     pub calls: u64,
-    /// Why these calls have no price (the most recent reason).
+    /// Why these calls have no price, as a stable code (see the track response's `unpriced_code`);
+    /// only `unknown_provider`, `unknown_model` and `missing_price` are fixed by adding a price.
+    #[serde(default)]
+    pub code: Option<String>,
+    /// Why these calls have no price (the reason of one of them).
     pub reason: Option<String>,
 }

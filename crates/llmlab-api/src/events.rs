@@ -140,10 +140,17 @@ pub struct TrackedEvent {
     /// Decimal string, or `null` when unpriced.
     #[schema(value_type = Option<String>)]
     pub cost_usd: Option<Money>,
-    /// `catalog`, `custom` (the account's own price) or `explicit` (the event's `cost_usd`).
+    /// `catalog`, `custom` (the account's own price), `explicit` (the event's `cost_usd`) or `refused`
+    /// (exactly $0: a `status` of 400-599 and no usage, a call the provider refused and does not bill).
     pub cost_source: Option<String>,
     /// The catalog or custom model id the price came from.
     pub priced_as: Option<String>,
+    /// Why the call is unpriced, as a stable code: `unknown_provider`, `unknown_model`, `missing_price`
+    /// (adding a price fixes these), `no_usage`, `no_model` or `anomaly`.
+    #[serde(default)]
+    pub unpriced_code: Option<String>,
+    /// Why the call is unpriced, as a sentence (an unknown provider is named, with the nearest
+    /// built-in name when it looks like a typo).
     pub unpriced_reason: Option<String>,
     #[schema(value_type = Object)]
     pub tokens: TokenBuckets,
@@ -171,6 +178,9 @@ pub struct BatchResult {
     pub priced: bool,
     #[schema(value_type = Option<String>)]
     pub cost_usd: Option<Money>,
+    /// As in the track response.
+    #[serde(default)]
+    pub unpriced_code: Option<String>,
     pub unpriced_reason: Option<String>,
 }
 

@@ -80,14 +80,20 @@ pub fn provider() -> Schema {
     label_schema(
         MAX_PROVIDER_CHARS,
         false,
-        "`openai`, `anthropic`, `google` (or `gemini`), or any other provider name.",
+        "`openai`, `anthropic`, `google` (`gemini` is accepted and stored as `google`), or any other provider \
+         name (its calls are unpriced, with the nearest built-in name if it looks like a typo, until priced with \
+         `POST /api/prices`).",
     )
 }
 
 /// An optional `provider`.
 #[must_use]
 pub fn optional_provider() -> Schema {
-    label_schema(MAX_PROVIDER_CHARS, true, "The provider the price applies to; any when omitted.")
+    label_schema(
+        MAX_PROVIDER_CHARS,
+        true,
+        "The provider the price applies to (`gemini` is stored as `google`); any when omitted.",
+    )
 }
 
 /// `model` of an event or a price.
@@ -115,7 +121,12 @@ pub fn project() -> Schema {
 /// An event's optional `status`.
 #[must_use]
 pub fn status() -> Schema {
-    label_schema(MAX_STATUS_CHARS, true, "`ok`, `error`, or a provider status such as `429`.")
+    label_schema(
+        MAX_STATUS_CHARS,
+        true,
+        "`ok`, `error`, or the provider's HTTP status such as `429`. An event with a 4xx/5xx status and no usage is \
+         a call the provider refused: it costs exactly $0 (`cost_source` `refused`), never unpriced.",
+    )
 }
 
 /// An optional display name (blank means none).

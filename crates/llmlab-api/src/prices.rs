@@ -35,7 +35,7 @@ fn price_provider() -> utoipa::openapi::schema::Schema {
     crate::limits::blank_or_text_schema(
         crate::limits::MAX_PROVIDER_CHARS,
         true,
-        "The provider the price applies to; any when omitted.",
+        "The provider the price applies to (`gemini` is stored as `google`); any when omitted.",
     )
 }
 

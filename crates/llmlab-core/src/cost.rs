@@ -2,8 +2,9 @@
 //! once per event to nano-USD.
 //!
 //! A call is priced only when every token class it used has a price. Otherwise
-//! it is unpriced with a reason (unknown model, a class the catalog has no
-//! price for, a usage anomaly): never a silent $0.
+//! it is unpriced with a reason (unknown provider or model, a class the
+//! catalog has no price for, a usage anomaly): never a silent $0. The one
+//! deliberate $0 is a call the provider refused ([`refused_call`]).
 
 use jiff::civil::Date;
 use rust_decimal::Decimal;
@@ -23,6 +24,8 @@ pub enum PriceSource {
     Custom,
     /// The cost the caller stated with the event (`cost_usd`).
     Explicit,
+    /// Exactly $0: the provider refused the call (see [`refused_call`]).
+    Refused,
 }
 
 impl PriceSource {
@@ -33,6 +36,7 @@ impl PriceSource {
             PriceSource::Catalog => "catalog",
             PriceSource::Custom => "custom",
             PriceSource::Explicit => "explicit",
+            PriceSource::Refused => "refused",
         }
     }
 }
@@ -45,6 +49,7 @@ impl PriceSource {
 pub enum UnpricedCode {
     NoUsage,
     NoModel,
+    UnknownProvider,
     UnknownModel,
     Anomaly,
     MissingPrice,
@@ -57,16 +62,32 @@ impl UnpricedCode {
         match self {
             UnpricedCode::NoUsage => "no_usage",
             UnpricedCode::NoModel => "no_model",
+            UnpricedCode::UnknownProvider => "unknown_provider",
             UnpricedCode::UnknownModel => "unknown_model",
             UnpricedCode::Anomaly => "anomaly",
             UnpricedCode::MissingPrice => "missing_price",
         }
     }
 
+    /// The code of a stored or wire name (`unknown_model`, …).
+    #[must_use]
+    pub fn from_name(name: &str) -> Option<UnpricedCode> {
+        [
+            UnpricedCode::NoUsage,
+            UnpricedCode::NoModel,
+            UnpricedCode::UnknownProvider,
+            UnpricedCode::UnknownModel,
+            UnpricedCode::Anomaly,
+            UnpricedCode::MissingPrice,
+        ]
+        .into_iter()
+        .find(|code| code.as_str() == name)
+    }
+
     /// Whether adding a price for the model can price the call later.
     #[must_use]
     pub const fn repriceable(self) -> bool {
-        matches!(self, UnpricedCode::UnknownModel | UnpricedCode::MissingPrice)
+        matches!(self, UnpricedCode::UnknownProvider | UnpricedCode::UnknownModel | UnpricedCode::MissingPrice)
     }
 }
 
@@ -76,6 +97,14 @@ impl UnpricedCode {
 pub enum Unpriced {
     #[error("the response names no model")]
     NoModel,
+    /// A provider LLMLab has no prices for: accepted (users price their own
+    /// providers' models), with the nearest built-in name when it looks like a typo.
+    #[error(
+        "provider `{provider}` is not built in{}; price its models with `llmlab prices set {model} --provider \
+         {provider} …` or POST /api/prices",
+        did_you_mean(.provider, .suggestion.as_deref())
+    )]
+    UnknownProvider { provider: String, suggestion: Option<&'static str>, model: String },
     #[error("`{model}` is not in the price catalog; add a price with `llmlab prices set` or POST /api/prices")]
     UnknownModel { model: String },
     #[error("the usage is inconsistent: {detail}")]
@@ -90,11 +119,49 @@ impl Unpriced {
     pub const fn code(&self) -> UnpricedCode {
         match self {
             Unpriced::NoModel => UnpricedCode::NoModel,
+            Unpriced::UnknownProvider { .. } => UnpricedCode::UnknownProvider,
             Unpriced::UnknownModel { .. } => UnpricedCode::UnknownModel,
             Unpriced::Anomaly { .. } => UnpricedCode::Anomaly,
             Unpriced::MissingClassPrice { .. } => UnpricedCode::MissingPrice,
         }
     }
+}
+
+/// What an unknown provider name most likely means: a typo of a built-in
+/// one, or (the SDK's `unknown`) no name at all.
+fn did_you_mean(provider: &str, suggestion: Option<&str>) -> String {
+    match suggestion {
+        Some(name) => format!(" (did you mean `{name}`?)"),
+        None if provider == "unknown" => {
+            " (the call named no provider: give `openai`, `anthropic` or `google`, e.g. `track_cost(provider=…)`)"
+                .to_owned()
+        }
+        None => String::new(),
+    }
+}
+
+/// The HTTP status of a call the provider refused, or `None`: a call whose
+/// event `status` is a 4xx or 5xx answer (`"404"`, `"429"`, `"500"`) and
+/// that reported no usage. Such a call costs exactly $0, since providers do
+/// not bill the calls they refuse; it is priced (source
+/// [`PriceSource::Refused`]), never unpriced. `ok`, `error` (no HTTP answer
+/// at all: the provider may have billed) and any other status are not
+/// refusals, and an error answer that does report usage is priced from it.
+/// This is the one place the rule lives: events from the API, the SDK and
+/// the proxy all go through it.
+#[must_use]
+pub fn refused_call(status: Option<&str>, usage: Option<&NormalizedUsage>) -> Option<u16> {
+    if usage.is_some() {
+        return None;
+    }
+    let code: u16 = status?.trim().parse().ok()?;
+    (400..=599).contains(&code).then_some(code)
+}
+
+/// The note beside the $0 of a refused call.
+#[must_use]
+pub fn refused_note(status: u16) -> String {
+    format!("the provider refused the call (HTTP {status}); refused calls are not billed, so it costs $0")
 }
 
 /// The cost of one call at a set of prices.
@@ -161,6 +228,12 @@ pub fn price_usage(
     };
     let (card, priced_as, model_match, source) = if let Some(card) = custom {
         (card, crate::catalog::canonical_model_id(model), None, PriceSource::Custom)
+    } else if !usage.provider.is_known() {
+        return unpriced(Unpriced::UnknownProvider {
+            provider: usage.provider.as_str().to_owned(),
+            suggestion: usage.provider.suggestion(),
+            model: model.to_owned(),
+        });
     } else if let Some(found) = catalog.resolve(Some(&usage.provider), model) {
         (found.entry.rates_on(on), found.entry.id.clone(), Some(found.matched_by), PriceSource::Catalog)
     } else {
@@ -387,6 +460,54 @@ mod tests {
         let p = price_usage(Catalog::builtin(), &usage, None, Date::constant(2026, 11, 27), None);
         assert!(matches!(p.result, Err(Unpriced::UnknownModel { .. })));
         assert_eq!(p.cost(), None);
+    }
+
+    #[test]
+    fn an_unknown_provider_is_named_with_the_nearest_built_in_one_not_blamed_on_the_model() {
+        let usage =
+            NormalizedUsage::from_buckets(Provider::parse("opena"), Some("gpt-4o".into()), TokenBuckets::default());
+        let p = price_usage(Catalog::builtin(), &usage, None, Date::constant(2026, 11, 27), None);
+        let reason = p.result.unwrap_err();
+        assert_eq!(reason.code(), UnpricedCode::UnknownProvider);
+        assert_eq!(
+            reason.to_string(),
+            "provider `opena` is not built in (did you mean `openai`?); price its models with `llmlab prices set \
+             gpt-4o --provider opena …` or POST /api/prices"
+        );
+        let own =
+            NormalizedUsage::from_buckets(Provider::parse("acme"), Some("acme-7b".into()), TokenBuckets::default());
+        let p = price_usage(Catalog::builtin(), &own, None, Date::constant(2026, 11, 27), None);
+        assert!(p.result.unwrap_err().to_string().starts_with("provider `acme` is not built in; price its models"));
+        let unnamed =
+            NormalizedUsage::from_buckets(Provider::parse("unknown"), Some("m".into()), TokenBuckets::default());
+        let p = price_usage(Catalog::builtin(), &unnamed, None, Date::constant(2026, 11, 27), None);
+        assert!(p.result.unwrap_err().to_string().contains("the call named no provider"));
+    }
+
+    #[test]
+    fn codes_read_back_from_their_names_and_only_price_problems_are_fixed_by_a_price() {
+        for name in ["no_usage", "no_model", "unknown_provider", "unknown_model", "anomaly", "missing_price"] {
+            assert_eq!(UnpricedCode::from_name(name).map(UnpricedCode::as_str), Some(name));
+        }
+        assert_eq!(UnpricedCode::from_name("refused"), None);
+        let fixed: Vec<&str> = ["no_usage", "unknown_provider", "unknown_model", "missing_price", "anomaly"]
+            .into_iter()
+            .filter(|n| UnpricedCode::from_name(n).is_some_and(UnpricedCode::repriceable))
+            .collect();
+        assert_eq!(fixed, ["unknown_provider", "unknown_model", "missing_price"]);
+    }
+
+    #[test]
+    fn only_an_http_error_status_without_usage_is_a_refusal() {
+        for (status, refused) in [("404", Some(404)), ("429", Some(429)), (" 500 ", Some(500)), ("599", Some(599))] {
+            assert_eq!(refused_call(Some(status), None), refused, "{status}");
+        }
+        for status in ["ok", "error", "cancelled", "200", "399", "600", "4O4", ""] {
+            assert_eq!(refused_call(Some(status), None), None, "{status}");
+        }
+        assert_eq!(refused_call(None, None), None);
+        let usage = NormalizedUsage::from_buckets(Provider::OpenAi, None, TokenBuckets::default());
+        assert_eq!(refused_call(Some("400"), Some(&usage)), None, "an error that reports usage is billed");
     }
 
     #[test]

@@ -16,7 +16,9 @@ pub mod token_class;
 pub mod usage;
 
 pub use catalog::{Catalog, ModelEntry, PriceSet, RateCard};
-pub use cost::{CostLine, PriceSource, Pricing, Quote, Unpriced, UnpricedCode, price_usage};
+pub use cost::{
+    CostLine, PriceSource, Pricing, Quote, Unpriced, UnpricedCode, price_usage, refused_call, refused_note,
+};
 pub use money::Money;
 pub use normalize::{Hints, NormalizeError, ResponseAccumulator, normalize_body, normalize_usage_json};
 pub use provider::Provider;

@@ -7,9 +7,13 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// A provider name as used in events, the catalog and the CLI.
 ///
-/// `google` and `gemini` are the same provider (the Gemini Developer API);
-/// any other string is kept as [`Provider::Other`] so events from providers we
-/// have no rules for are still stored (and shown as unpriced).
+/// `google` and `gemini` are the same provider (the Gemini Developer API).
+/// `google` is the one name stored and shown (the catalog, stored events and
+/// the SDK's responses use it); `gemini` (the proxy route `/proxy/gemini/…`
+/// and the product's name) is accepted as an alias on every input, because
+/// every input goes through [`Provider::parse`].
+/// Any other string is kept as [`Provider::Other`] so events from providers we
+/// have no rules for are still stored (and shown as unpriced until priced).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Provider {
     OpenAi,
@@ -47,7 +51,26 @@ impl Provider {
     pub fn is_known(&self) -> bool {
         !matches!(self, Provider::Other(_))
     }
+
+    /// For a provider that is not built in, the built-in name it is most
+    /// likely a typo of (`opena` → `openai`), or `None` when it looks like a
+    /// provider of its own (`mistral`, `groq`): close by edit distance, at
+    /// most one edit in three letters.
+    #[must_use]
+    pub fn suggestion(&self) -> Option<&'static str> {
+        let Provider::Other(name) = self else { return None };
+        SUGGESTED_NAMES
+            .iter()
+            .map(|candidate| (strsim::damerau_levenshtein(name, candidate), *candidate))
+            .filter(|&(distance, candidate)| distance > 0 && distance <= candidate.len() / 3)
+            .min_by_key(|&(distance, _)| distance)
+            .map(|(_, candidate)| candidate)
+    }
 }
+
+/// The built-in names a typo is compared with: each provider's shown name,
+/// and `gemini`, the alias users type most.
+const SUGGESTED_NAMES: [&str; 4] = ["openai", "anthropic", "google", "gemini"];
 
 impl fmt::Display for Provider {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -84,6 +107,19 @@ mod tests {
         assert_eq!(Provider::parse("gemini"), Provider::Google);
         assert_eq!(Provider::parse(" Google "), Provider::Google);
         assert_eq!(Provider::Google.as_str(), "google");
+    }
+
+    #[test]
+    fn a_typo_of_a_built_in_name_gets_the_nearest_one_and_other_providers_none() {
+        assert_eq!(Provider::parse("opena").suggestion(), Some("openai"));
+        assert_eq!(Provider::parse("OpenAl").suggestion(), Some("openai"));
+        assert_eq!(Provider::parse("antropic").suggestion(), Some("anthropic"));
+        assert_eq!(Provider::parse("gemni").suggestion(), Some("gemini"));
+        assert_eq!(Provider::parse("gogle").suggestion(), Some("google"));
+        for own in ["mistral", "groq", "cohere", "openrouter", "xai", "deepseek", "acme"] {
+            assert_eq!(Provider::parse(own).suggestion(), None, "{own}");
+        }
+        assert_eq!(Provider::OpenAi.suggestion(), None);
     }
 
     #[test]

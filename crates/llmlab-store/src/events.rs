@@ -188,7 +188,8 @@ impl Store {
             loop {
                 let page: Vec<StoredEvent> = sqlx::query_as(&format!(
                     "{} where e.user_id = $1 and e.model_key = $2 and e.cost_nusd is null \
-                     and e.unpriced_code in ('unknown_model', 'missing_price') and e.id > $3 order by e.id limit 1000",
+                     and e.unpriced_code in ('unknown_provider', 'unknown_model', 'missing_price') \
+                     and e.id > $3 order by e.id limit 1000",
                     // The codes for which UnpricedCode::repriceable() holds.
                     *STORED_EVENT_SELECT
                 )).persistent(self.persistent)

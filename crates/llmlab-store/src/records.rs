@@ -243,6 +243,15 @@ impl SpendRow {
 }
 
 /// An account's own price for a model, decimal strings in USD per 1M tokens.
+/// Why one of a model's calls is unpriced: its stable code and its sentence.
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+pub struct UnpricedCause {
+    #[sqlx(rename = "unpriced_code")]
+    pub code: Option<String>,
+    #[sqlx(rename = "unpriced_reason")]
+    pub reason: Option<String>,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
 pub struct CustomPrice {
     pub model_key: String,

@@ -6,7 +6,7 @@ use llmlab_core::{Money, TokenClass};
 
 use crate::records::{count, token_buckets};
 use crate::rollups::{DAY_MS, Level};
-use crate::{BucketSpend, SpendRow, Store, StoreResult, with_pool};
+use crate::{BucketSpend, SpendRow, Store, StoreResult, UnpricedCause, with_pool};
 
 /// `cast(sum(r.c) as bigint) as c` for every counter of a spend row.
 static SUMS: LazyLock<String> = LazyLock::new(|| {
@@ -157,7 +157,7 @@ impl Store {
     }
 
     /// Why one of the account's calls to `model` (of `provider`, canonical id
-    /// `model_key`) is unpriced, if it has any. One row off the partial index
+    /// `model_key`) is unpriced (its code and reason), if it has any. One row off the partial index
     /// of unpriced events: the totals already count the calls, and reading
     /// every unpriced event would grow with them.
     pub async fn unpriced_reason(
@@ -166,10 +166,10 @@ impl Store {
         provider: &str,
         model: &str,
         model_key: &str,
-    ) -> StoreResult<Option<String>> {
-        let reason: Option<Option<String>> = with_pool!(self, pool => {
-            sqlx::query_scalar(
-                "select unpriced_reason from cost_events where user_id = $1 and model_key = $2 \
+    ) -> StoreResult<Option<UnpricedCause>> {
+        let cause: Option<UnpricedCause> = with_pool!(self, pool => {
+            sqlx::query_as(
+                "select unpriced_code, unpriced_reason from cost_events where user_id = $1 and model_key = $2 \
                  and cost_nusd is null and provider = $3 and model = $4 limit 1",
             ).persistent(self.persistent)
             .bind(user_id)
@@ -179,7 +179,7 @@ impl Store {
             .fetch_optional(pool)
             .await
         })?;
-        Ok(reason.flatten())
+        Ok(cause)
     }
 }
 

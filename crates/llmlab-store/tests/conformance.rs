@@ -149,8 +149,9 @@ both_backends!(events_are_counted_once_with_rollups, |db| async move {
     assert_eq!(names, ["default", "search"]);
     assert_eq!(projects[1].calls, 2);
 
-    let reason = store.unpriced_reason(alice.id, "openai", "acme-7b", "acme-7b").await.unwrap();
-    assert_eq!(reason.as_deref(), Some("`acme-7b` is not in the price catalog"));
+    let cause = store.unpriced_reason(alice.id, "openai", "acme-7b", "acme-7b").await.unwrap().unwrap();
+    assert_eq!(cause.reason.as_deref(), Some("`acme-7b` is not in the price catalog"));
+    assert_eq!(cause.code.as_deref(), Some("unknown_model"));
     assert_eq!(store.unpriced_reason(alice.id, "openai", "gpt-4o", "gpt-4o").await.unwrap(), None, "priced");
     assert_eq!(store.unpriced_reason(bob.id, "openai", "acme-7b", "acme-7b").await.unwrap(), None, "not bob's");
 

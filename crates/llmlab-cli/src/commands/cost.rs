@@ -26,7 +26,7 @@ pub(crate) struct CostArgs {
     /// The response body file; `-` or nothing reads standard input
     #[arg(value_name = "FILE")]
     file: Option<PathBuf>,
-    /// The provider (`openai`, `anthropic`, `google`); detected from the body when omitted
+    /// The provider (`openai`, `anthropic`, `google` or its alias `gemini`); detected from the body when omitted
     #[arg(long, value_name = "P")]
     provider: Option<String>,
     /// Price as this model instead of the one the body names
@@ -44,8 +44,17 @@ pub(crate) struct CostArgs {
 }
 
 pub(crate) fn run(args: &CostArgs) -> anyhow::Result<ExitStatus> {
+    let provider = args.provider.as_deref().map(Provider::parse);
+    if let Some(p) = provider.as_ref().filter(|p| !p.is_known()) {
+        // Only the built-in providers' usage shapes and prices are known offline.
+        let hint = match p.suggestion() {
+            Some(name) => format!("did you mean `{name}`?"),
+            None => "use `openai`, `anthropic` or `google` (or its alias `gemini`), or omit `--provider`".to_owned(),
+        };
+        return Err(UserError::new(format!("provider `{p}` is not built in")).with_hint(hint).into());
+    }
     let body = read_body(args.file.as_ref())?;
-    let hints = Hints { provider: args.provider.as_deref().map(Provider::parse), model: args.model.clone() };
+    let hints = Hints { provider, model: args.model.clone() };
     let mut usage = normalize_body(&body, &hints).map_err(|e| UserError::new(e.to_string()))?;
     if args.batch {
         usage.service_tier = ServiceTier::Batch;

@@ -14,6 +14,7 @@ const EXAMPLES: &str = "\
 Examples:
   llmlab prices                       Every model, $ per 1M tokens
   llmlab prices --provider anthropic  One provider's models
+  llmlab prices --provider gemini     Google's models (`gemini` and `google` are one provider)
   llmlab prices gpt-4o-2024-08-06     One model (snapshots resolve to their entry)
   llmlab prices o3 --json             The full entry, history included, as JSON
   llmlab prices set my-model --input 0.5 --output 1.5   Your account's own price (see `prices set --help`)";
@@ -27,7 +28,7 @@ pub(crate) struct PricesArgs {
     /// A model id or snapshot; omit to list the whole catalog
     #[arg(value_name = "MODEL")]
     model: Option<String>,
-    /// Only list this provider's models (`openai`, `anthropic`, `google`)
+    /// Only list this provider's models (`openai`, `anthropic`, `google`; `gemini` is the same as `google`)
     #[arg(long, value_name = "P")]
     provider: Option<String>,
     /// Print JSON instead of a table
@@ -47,9 +48,13 @@ pub(crate) fn run(args: &PricesArgs) -> anyhow::Result<ExitStatus> {
     let catalog = Catalog::builtin();
     let provider = args.provider.as_deref().map(Provider::parse);
     if let Some(p) = provider.as_ref().filter(|p| !p.is_known()) {
-        return Err(UserError::new(format!("the catalog has no models of provider `{p}`"))
-            .with_hint("use `openai`, `anthropic` or `google`")
-            .into());
+        let hint = match p.suggestion() {
+            Some(name) => {
+                format!("did you mean `{name}`? The built-in providers are `openai`, `anthropic` and `google`")
+            }
+            None => "use `openai`, `anthropic` or `google` (or its alias `gemini`)".to_owned(),
+        };
+        return Err(UserError::new(format!("the catalog has no models of provider `{p}`")).with_hint(hint).into());
     }
     match &args.model {
         Some(model) => show_model(catalog, provider.as_ref(), model, args.json),

@@ -41,7 +41,7 @@ pub(crate) struct PricesSetArgs {
     /// USD per 1M tokens written to the 1-hour cache
     #[arg(long, value_name = "USD", allow_hyphen_values = true)]
     cache_write_1h: Option<String>,
-    /// Only for this provider's events [default: any provider]
+    /// Only for this provider's events (`gemini` is stored as `google`) [default: any provider]
     #[arg(long, value_name = "P")]
     provider: Option<String>,
     #[command(flatten)]

@@ -199,10 +199,13 @@ fn warn_unpriced(summary: &CostSummary) {
     for model in &summary.unpriced_models {
         let reason = model.reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default();
         printer::info(&format!("  {} ({}), {}{DIM}{reason}{DIM:#}", model.model, model.provider, calls(model.calls)));
-        printer::info(&format!(
-            "    {CYAN}fix:{CYAN:#} llmlab prices set {} --provider {} --input USD_PER_1M --output USD_PER_1M",
-            model.model, model.provider
-        ));
+        // A price cannot fix a call that reported no usage (or an anomaly): no false fix.
+        if model.priced_by_a_price() {
+            printer::info(&format!(
+                "    {CYAN}fix:{CYAN:#} llmlab prices set {} --provider {} --input USD_PER_1M --output USD_PER_1M",
+                model.model, model.provider
+            ));
+        }
     }
 }
 

@@ -14,6 +14,7 @@ mod cli_optimize;
 mod cli_status;
 mod cost_command;
 mod prices_command;
+mod recorded;
 mod server_crash;
 mod server_log;
 mod server_outage;

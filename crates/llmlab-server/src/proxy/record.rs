@@ -17,7 +17,8 @@
 //!   unpriced, with the normalizer's reason, status `ok`, `error` (the
 //!   upstream broke off) or `cancelled` (the client went away);
 //! - a billed endpoint's error answer (4xx/5xx), or no connection at all:
-//!   $0 (providers do not bill refused calls), status = the HTTP status;
+//!   status = the HTTP status, which the core's rule for refused calls
+//!   (`llmlab_core::refused_call`, the same for SDK events) prices at $0;
 //! - no answer after the request was sent (timeout, reset): unpriced, since
 //!   the provider may have billed it.
 
@@ -30,7 +31,7 @@ use bytes::Bytes;
 use llmlab_api::TrackEvent;
 use llmlab_core::normalize::{Hints, ResponseAccumulator, normalize_body};
 use llmlab_core::{Money, NormalizedUsage};
-use llmlab_store::{EventBatch, EventPrice, InsertOutcome, NewEvent};
+use llmlab_store::{EventBatch, InsertOutcome, NewEvent};
 use tokio::sync::mpsc;
 
 use super::{Labels, Upstream};
@@ -240,14 +241,16 @@ fn event_of(call: Call, state: &AppState, custom: &CustomPrices, now: i64) -> Op
         }
         Outcome::Failed { status, failure } => Err((status, failure)),
     };
-    let (usage, status, free, unknown_reason) = match answered {
+    // An error status without usage is priced at $0 by the core's rule for
+    // refused calls, unless `unknown_reason` says the provider may have billed.
+    let (usage, status, unknown_reason) = match answered {
         Ok((status, normalized, end)) => {
             let success = (200..300).contains(&status);
             match normalized {
-                Ok(usage) => (Some(usage), if success { "ok".to_owned() } else { status.to_string() }, false, None),
+                Ok(usage) => (Some(usage), if success { "ok".to_owned() } else { status.to_string() }, None),
                 Err(_) if !meta.billed_endpoint => return None,
                 // The provider refused the call: nothing was billed.
-                Err(_) if !success => (None, status.to_string(), true, None),
+                Err(_) if !success => (None, status.to_string(), None),
                 Err(error) => {
                     let (status, why) = match end {
                         BodyEnd::Complete => ("ok", error.to_string()),
@@ -256,17 +259,17 @@ fn event_of(call: Call, state: &AppState, custom: &CustomPrices, now: i64) -> Op
                             ("cancelled", format!("the client disconnected before the end of the response: {error}"))
                         }
                     };
-                    (None, status.to_owned(), false, Some(why))
+                    (None, status.to_owned(), Some(why))
                 }
             }
         }
         Err(_) if !meta.billed_endpoint => return None,
         Err((status, failure)) => match failure {
-            Failure::NotSent => (None, status.to_string(), true, None),
+            // Nothing was sent, so nothing was billed: the 502 is a refusal.
+            Failure::NotSent => (None, status.to_string(), None),
             Failure::NoAnswer => (
                 None,
                 status.to_string(),
-                false,
                 Some(
                     "the upstream closed the connection without answering; the provider may have billed the call"
                         .into(),
@@ -275,13 +278,11 @@ fn event_of(call: Call, state: &AppState, custom: &CustomPrices, now: i64) -> Op
             Failure::BrokeOff => (
                 None,
                 status.to_string(),
-                false,
                 Some("the upstream broke off its answer; the provider may have billed the call".into()),
             ),
             Failure::TimedOut(limit) => (
                 None,
                 status.to_string(),
-                false,
                 Some(format!(
                     "the upstream did not answer within {} s; the provider may have billed the call",
                     limit.as_secs_f64()
@@ -293,7 +294,6 @@ fn event_of(call: Call, state: &AppState, custom: &CustomPrices, now: i64) -> Op
     let event = TrackEvent {
         provider: meta.upstream.provider().as_str().to_owned(),
         model,
-        cost_usd: free.then_some(Money::ZERO),
         timestamp: Some(crate::clock::rfc3339(meta.started_ms)),
         project: meta.labels.project,
         tags: meta.labels.tags,
@@ -301,15 +301,8 @@ fn event_of(call: Call, state: &AppState, custom: &CustomPrices, now: i64) -> Op
         status: Some(status),
         ..TrackEvent::default()
     };
-    match prepare_observed(&event, usage, state.catalog, custom, now) {
-        Ok(mut prepared) => {
-            if let (EventPrice::Unpriced { code: llmlab_core::UnpricedCode::NoUsage, reason }, Some(why)) =
-                (&mut prepared.record.price, unknown_reason)
-            {
-                *reason = why;
-            }
-            Some(prepared.record)
-        }
+    match prepare_observed(&event, usage, unknown_reason, state.catalog, custom, now) {
+        Ok(prepared) => Some(prepared.record),
         Err(error) => {
             tracing::error!(error = %error.message, "proxy: a call could not be recorded");
             None

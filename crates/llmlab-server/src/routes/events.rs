@@ -53,6 +53,7 @@ pub async fn batch(
             duplicate: r.duplicate,
             priced: r.priced,
             cost_usd: r.cost_usd,
+            unpriced_code: r.unpriced_code,
             unpriced_reason: r.unpriced_reason,
         })
         .collect();

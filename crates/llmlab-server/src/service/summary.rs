@@ -207,12 +207,13 @@ async fn all_time_unpriced(store: &Store, user: &User, all_time: &[SpendRow]) ->
     models.sort_by_key(|m| std::cmp::Reverse(m.unpriced_calls));
     let mut list = Vec::with_capacity(models.len());
     for (rank, m) in models.into_iter().enumerate() {
-        let reason = if rank < MAX_UNPRICED_REASONS {
+        let cause = if rank < MAX_UNPRICED_REASONS {
             store.unpriced_reason(user.id, &m.provider, &m.model, &canonical_model_id(&m.model)).await?
         } else {
             None
         };
-        list.push(UnpricedModel { reason, provider: m.provider, model: m.model, calls: m.unpriced_calls });
+        let (code, reason) = cause.map_or((None, None), |c| (c.code, c.reason));
+        list.push(UnpricedModel { code, reason, provider: m.provider, model: m.model, calls: m.unpriced_calls });
     }
     Ok(list)
 }

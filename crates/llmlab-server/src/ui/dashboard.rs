@@ -21,7 +21,7 @@ use maud::{Markup, PreEscaped, html};
 use sha2::{Digest, Sha256};
 
 use super::chart::{share_bar, trend};
-use super::format::{calls, count, percent, share, shell_word, tokens, url_component, usd, usd_exact};
+use super::format::{calls, count, percent, prose, share, shell_word, tokens, url_component, usd, usd_exact};
 use super::layout::{self, Nav, kbd, panel};
 use super::{Visitor, assets, error_page, html_response, sign_in_page};
 use crate::auth::Caller;
@@ -415,12 +415,15 @@ fn unpriced_model(m: &UnpricedModel) -> Markup {
                 span class="model-name font-semibold break-all" { (m.model) }
                 " (" (m.provider) "): " (calls(m.calls))
             }
-            @if let Some(reason) = &m.reason { p class="mt-1 text-xs text-slate-700" { (reason) } }
-            p class="mt-2 text-sm" {
-                a href={ "/settings?model=" (url_component(&m.model)) "&provider=" (url_component(&m.provider)) "#prices" } class=(layout::LINK) {
-                    "Add a price in Settings" span class="sr-only" { " for " (m.model) }
+            @if let Some(reason) = &m.reason { p class="mt-1 text-xs text-slate-700" data-reason { (prose(reason)) } }
+            // A price cannot fix a call that reported no usage (or an anomaly): no false fix.
+            @if m.priced_by_a_price() {
+                p class="mt-2 text-sm" {
+                    a href={ "/settings?model=" (url_component(&m.model)) "&provider=" (url_component(&m.provider)) "#prices" } class=(layout::LINK) {
+                        "Add a price in Settings" span class="sr-only" { " for " (m.model) }
+                    }
+                    " or run " (kbd(&command))
                 }
-                " or run " (kbd(&command))
             }
         }
     }
@@ -474,13 +477,13 @@ fn tip_item(tip: &Recommendation) -> Markup {
                     }
                 }
             }
-            h3 class="mt-2 font-semibold break-words text-slate-900" { (tip.title) }
-            p class="mt-1 text-sm break-words text-slate-700" { (tip.detail) }
+            h3 class="mt-2 font-semibold break-words text-slate-900" { (prose(&tip.title)) }
+            p class="mt-1 text-sm break-words text-slate-700" data-reason { (prose(&tip.detail)) }
             @if !tip.assumptions.is_empty() {
                 details class="mt-2 text-sm" {
                     summary class="cursor-pointer rounded text-indigo-700 hover:underline focus-visible:outline-2 focus-visible:outline-indigo-700" { "The figures behind it" }
                     ul class="mt-1 list-disc space-y-0.5 pl-5 text-slate-700" {
-                        @for line in &tip.assumptions { li class="break-words" { (line) } }
+                        @for line in &tip.assumptions { li class="break-words" data-reason { (prose(line)) } }
                     }
                 }
             }
@@ -540,6 +543,7 @@ mod tests {
                 provider: "custom".to_owned(),
                 model: HOSTILE.to_owned(),
                 calls: 10,
+                code: Some("unknown_model".to_owned()),
                 reason: Some(format!("unknown model `{HOSTILE}`")),
             }],
             by_model: vec![model("gpt-4o", "3", 0), model(HOSTILE, "0", 10)],
@@ -592,6 +596,53 @@ mod tests {
             html.contains("llmlab prices set '&lt;img src=x onerror=alert(1)&gt;' --provider custom --input"),
             "{html}"
         );
+    }
+
+    #[test]
+    fn reasons_and_tips_show_their_backticked_names_as_code_not_as_backticks() {
+        let mut data = summary(20);
+        data.unpriced_models = vec![UnpricedModel {
+            provider: "opena".to_owned(),
+            model: "gpt-4o".to_owned(),
+            calls: 2,
+            code: Some("unknown_provider".to_owned()),
+            reason: Some(
+                "provider `opena` is not built in (did you mean `openai`?); price its models with `llmlab prices set \
+                 gpt-4o --provider opena …` or POST /api/prices"
+                    .to_owned(),
+            ),
+        }];
+        let tip = Recommendation {
+            kind: "prompt_caching".to_owned(),
+            title: "Cache the prompt".to_owned(),
+            detail: "Mark the end of the fixed prefix with `cache_control`.".to_owned(),
+            provider: Some("anthropic".to_owned()),
+            current_model: None,
+            suggested_model: None,
+            monthly_savings_usd: None,
+            assumptions: vec!["`claude-sonnet-4-5` reads cache at 10% of input".to_owned()],
+        };
+        let html = render(data, status(BudgetState::None, None, "3", None), vec![tip]);
+        assert!(!html.contains('`'), "{html}");
+        assert!(html.contains(">opena</code> is not built in (did you mean <code "), "{html}");
+        assert!(html.contains(">openai</code>?)"), "{html}");
+        assert!(html.contains("with <code") && html.contains(">cache_control</code>."), "{html}");
+        assert!(html.contains(">claude-sonnet-4-5</code> reads cache"), "{html}");
+    }
+
+    #[test]
+    fn a_call_without_usage_is_listed_without_a_price_fix_it_would_not_need() {
+        let mut data = summary(20);
+        data.unpriced_models = vec![UnpricedModel {
+            provider: "openai".to_owned(),
+            model: "gpt-4o".to_owned(),
+            calls: 1,
+            code: Some("no_usage".to_owned()),
+            reason: Some("no usage was reported for this call".to_owned()),
+        }];
+        let html = render(data, status(BudgetState::None, None, "3", None), vec![]);
+        assert!(html.contains("no usage was reported for this call"), "{html}");
+        assert!(!html.contains("llmlab prices set gpt-4o") && !html.contains("Add a price in Settings"), "{html}");
     }
 
     #[test]

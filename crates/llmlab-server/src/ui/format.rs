@@ -1,13 +1,17 @@
-//! How numbers, money, dates and command lines are shown on the pages.
-//! Escaping is maud's job (every `(value)` in a template is HTML-escaped);
-//! these helpers only turn values into display text, or into a URL path
-//! segment or a shell word, where HTML escaping alone is not enough.
+//! How numbers, money, dates, command lines and sentences are shown on the
+//! pages. Escaping is maud's job (every `(value)` in a template is
+//! HTML-escaped); these helpers only turn values into display text, or into
+//! a URL path segment or a shell word, where HTML escaping alone is not
+//! enough, and [`prose`] marks up the one construct reasons use.
 
 use std::fmt::Write as _;
 
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 use llmlab_core::Money;
+use maud::{Markup, html};
+
+use super::layout::kbd;
 /// Dollars, counts and token counts read as in the CLI and the tips.
 pub(super) use llmlab_core::display::{compact as tokens, count, usd};
 
@@ -82,6 +86,29 @@ pub(super) fn shell_word(value: &str) -> String {
     if safe { value.to_owned() } else { format!("'{}'", value.replace('\'', r"'\''")) }
 }
 
+/// A sentence written for the terminal (a recommendation, an unpriced
+/// reason), with its `` `code` `` spans shown as inline code instead of raw
+/// backticks. Every piece goes through maud's escaping, so a hostile model
+/// name stays text; an unpaired backtick is kept as it is.
+#[must_use]
+pub(super) fn prose(text: &str) -> Markup {
+    let pieces: Vec<&str> = text.split('`').collect();
+    // Pieces at odd positions were between two backticks; with an even count
+    // of pieces the last backtick has no partner and its text stays plain.
+    let paired = if pieces.len().is_multiple_of(2) { pieces.len() - 1 } else { pieces.len() };
+    html! {
+        @for (i, piece) in pieces.iter().enumerate() {
+            @if i >= paired {
+                "`" (piece)
+            } @else if i % 2 == 1 {
+                (kbd(piece))
+            } @else {
+                (piece)
+            }
+        }
+    }
+}
+
 /// `part / whole` scaled to `0..=scale`, rounded down, in integers.
 #[must_use]
 pub(super) fn scaled(part: Money, whole: Money, scale: i64) -> i64 {
@@ -129,6 +156,27 @@ mod tests {
         assert_eq!(url_component("meta/llama 3?x=1&y"), "meta%2Fllama%203%3Fx%3D1%26y");
         assert_eq!(url_component("<img src=x>"), "%3Cimg%20src%3Dx%3E");
         assert_eq!(url_component("é"), "%C3%A9");
+    }
+
+    #[test]
+    fn backticked_spans_in_a_reason_become_escaped_inline_code() {
+        let html = prose("`gpt-4o` is not in the price catalog; add a price with `llmlab prices set`").into_string();
+        assert!(!html.contains('`'), "{html}");
+        assert_eq!(html.matches("<code ").count(), 2, "{html}");
+        assert!(html.contains(">gpt-4o</code> is not in the price catalog; add a price with <code "), "{html}");
+        assert!(html.ends_with(">llmlab prices set</code>"), "{html}");
+    }
+
+    #[test]
+    fn a_hostile_name_inside_backticks_stays_text_and_a_lone_backtick_stays_plain() {
+        let html = prose("`<img src=x onerror=alert(1)>` & co").into_string();
+        assert!(html.contains("&lt;img src=x onerror=alert(1)&gt;</code> &amp; co"), "{html}");
+        assert!(!html.contains("<img"), "{html}");
+        assert_eq!(prose("no code here").into_string(), "no code here");
+        assert_eq!(prose("one ` backtick").into_string(), "one ` backtick");
+        let odd = prose("`a` then ` b").into_string();
+        assert!(odd.contains(">a</code> then ` b"), "{odd}");
+        assert_eq!(prose("").into_string(), "");
     }
 
     #[test]

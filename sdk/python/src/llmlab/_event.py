@@ -12,6 +12,7 @@ import time
 from typing import TYPE_CHECKING, Any, Optional
 
 from ._extract import Found, to_jsonable
+from ._extract.failure import requested_model
 from ._internal import log_once
 
 if TYPE_CHECKING:
@@ -34,7 +35,8 @@ BUCKET_FIELDS = (
 #: wall-clock time by the worker with ``wall_offset()``. ``options`` is the
 #: decorator's (anything with ``provider``, ``model``, ``project``, ``tags``);
 #: ``extra`` carries a manual record's ``buckets``, ``service_tier``, ``batch``
-#: and ``cost_usd``, else None. A plain tuple, made once per tracked call and
+#: and ``cost_usd``, or a failed call's ``request`` (for the requested model),
+#: else None. A plain tuple, made once per tracked call and
 #: read once, by unpacking, in ``build_event``: a NamedTuple measured 100-130 ns
 #: more per decorated call (+15%), like ``Found``.
 Item = tuple[float, Optional[float], str, Any, Optional[Found], Optional["Mapping[str, Any]"]]
@@ -99,6 +101,9 @@ def build_event(
         return None
     found_provider, found_model, usage, tier, batch = found if found is not None else _NOTHING_FOUND
     provider = opts.provider or found_provider or "unknown"
+    if found_model is None and extra is not None and extra.get("request") is not None:
+        # A call that raised: the model it asked for, as the proxy records it.
+        found_model = requested_model(extra["request"])
     event: dict[str, Any] = {
         "event_id": uuid7(int(ts * 1000)),
         "timestamp": rfc3339(ts),

@@ -253,6 +253,7 @@ class Sender:
             if isinstance(inserted, int):
                 self.sent += inserted
             self.alerts.handle(payload.get("budget"))
+            _warn_unknown_providers(payload.get("results"))
 
     def _new_connection(self) -> http.client.HTTPConnection:
         import http.client
@@ -301,3 +302,15 @@ def _error_message(payload: Any) -> str:
         if isinstance(error, dict):
             return f"{error.get('code')}: {error.get('message')}"
     return "no details"
+
+
+def _warn_unknown_providers(results: Any) -> None:
+    """Say once per provider when the server does not know it (``provider="opena"``):
+    its calls stay unpriced until priced, and a typo would otherwise go unnoticed."""
+    if not isinstance(results, list):
+        return
+    for result in results:
+        if isinstance(result, dict) and result.get("unpriced_code") == "unknown_provider":
+            reason = str(result.get("unpriced_reason") or "")
+            provider = reason.split("`")[1] if reason.count("`") >= 2 else reason
+            log_once(f"unknown-provider-{provider}", logging.WARNING, "llmlab: %s", reason)

@@ -19,13 +19,16 @@ import weakref
 from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from ._extract import Found, StreamAccumulator
+from ._extract.failure import describe
 from ._internal import internal_error, log_once
 
 if TYPE_CHECKING:
     from collections.abc import AsyncGenerator, Awaitable, Generator
 
-#: Called once per stream with what was found and ``"ok"`` or ``"error"``.
-Finish = Callable[[Optional[Found], str], None]
+#: Called once per stream with what was found, the status (``"ok"``, ``"error"``,
+#: or the HTTP status of a call the provider refused) and the request of a call
+#: that raised before its stream began (for the requested model), else None.
+Finish = Callable[[Optional[Found], str, Any], None]
 
 RESPONSE, STREAM, MANAGER, GENERATOR, ASYNC_GENERATOR = range(5)
 
@@ -67,13 +70,18 @@ class _Once:
         self.acc = acc
         self.finish: Optional[Finish] = finish
 
-    def __call__(self, status: str) -> None:
+    def __call__(self, status: str, failure: Optional[BaseException] = None) -> None:
+        """Finish with ``status``; ``failure`` is the exception the stream's request raised."""
         finish = self.finish
         if finish is None:
             return
         self.finish = None
         try:
-            finish(self.acc.result(), status)
+            found, request = self.acc.result(), None
+            if failure is not None:
+                status, raised, request = describe(failure)
+                found = found or raised
+            finish(found, status, request)
         except Exception as exc:  # noqa: BLE001
             internal_error(exc)
 
@@ -233,8 +241,8 @@ def _call_then_patch(request: Callable[[], Any], finish: Finish) -> Callable[[],
     def api_request() -> Any:
         try:
             raw = request()
-        except Exception:
-            finish(None, "error")
+        except Exception as exc:
+            _Once(StreamAccumulator(), finish)("error", exc)
             raise
         follow(raw, finish)
         return raw
@@ -245,8 +253,8 @@ def _call_then_patch(request: Callable[[], Any], finish: Finish) -> Callable[[],
 async def _await_then_patch(request: Awaitable[Any], finish: Finish) -> Any:
     try:
         raw = await request
-    except Exception:
-        finish(None, "error")
+    except Exception as exc:
+        _Once(StreamAccumulator(), finish)("error", exc)
         raise
     follow(raw, finish)
     return raw
@@ -286,7 +294,7 @@ def _unknown(obj: Any) -> None:
 
 def observe_generator(gen: Generator[Any, Any, Any], done: _Once) -> Generator[Any, Any, Any]:
     """Yield what ``gen`` yields, forward send/throw/close, then record (PEP 380 expansion)."""
-    status = "ok"
+    failure: Optional[BaseException] = None
     try:
         try:
             item = next(gen)
@@ -311,18 +319,19 @@ def observe_generator(gen: Generator[Any, Any, Any], done: _Once) -> Generator[A
     except GeneratorExit:
         gen.close()
         raise
-    except Exception:
-        status = "error"
+    except Exception as exc:
+        failure = exc
         raise
     finally:
-        done(status)
+        done("error" if failure is not None else "ok", failure)
+        failure = None  # no cycle through the traceback's frame
 
 
 async def observe_async_generator(
     agen: AsyncGenerator[Any, Any], done: _Once
 ) -> AsyncGenerator[Any, Any]:
     """The async-generator twin of ``observe_generator``."""
-    status = "ok"
+    failure: Optional[BaseException] = None
     try:
         try:
             item = await agen.__anext__()
@@ -347,11 +356,12 @@ async def observe_async_generator(
     except GeneratorExit:
         await agen.aclose()
         raise
-    except Exception:
-        status = "error"
+    except Exception as exc:
+        failure = exc
         raise
     finally:
-        done(status)
+        done("error" if failure is not None else "ok", failure)
+        failure = None  # no cycle through the traceback's frame
 
 
 def new_done(finish: Finish) -> _Once:

@@ -24,6 +24,7 @@ from typing import (
 from . import _streams
 from ._event import BUCKET_FIELDS
 from ._extract import Found, extractor_for
+from ._extract.failure import describe
 from ._internal import internal_error
 from ._runtime import RUNTIME
 
@@ -57,14 +58,36 @@ class _Options:
         self.model = model
 
 
-def _emit(opts: _Options, start: float, found: Optional[Found], status: str) -> None:
-    """Queue one item for a finished call or stream (never raises)."""
+def _emit(
+    opts: _Options, start: float, found: Optional[Found], status: str, request: Any = None
+) -> None:
+    """Queue one item for a finished call or stream (never raises).
+
+    ``request`` is the request of a call that raised (its model is read on the worker).
+    """
     try:
         transport = RUNTIME.transport if RUNTIME.resolved else RUNTIME.get_transport()
         if transport is not None:
-            transport.enqueue((start, _perf() - start, status, opts, found, None))
+            extra = None if request is None else {"request": request}
+            transport.enqueue((start, _perf() - start, status, opts, found, extra))
     except Exception as exc:  # noqa: BLE001
         internal_error(exc)
+
+
+def _emit_failure(opts: _Options, start: float, exc: BaseException) -> None:
+    """Queue one item for a call that raised (never raises).
+
+    A provider's error answer (404 unknown model, 429, 500) is recorded as
+    the proxy records it: the requested model and the HTTP status, which the
+    server prices at $0. Only attributes are read here; the request's model
+    is parsed on the worker.
+    """
+    try:
+        status, found, request = describe(exc)
+    except Exception as error:  # noqa: BLE001
+        internal_error(error)
+        status, found, request = "error", None, None
+    _emit(opts, start, found, status, request)
 
 
 def _handle_result(opts: _Options, start: float, result: Any) -> Any:
@@ -118,8 +141,8 @@ def _wrap(fn: F, opts: _Options) -> F:
             start = _perf()
             try:
                 result = await fn(*args, **kwargs)
-            except Exception:
-                _emit(opts, start, None, "error")
+            except Exception as exc:
+                _emit_failure(opts, start, exc)
                 raise
             return _handle_result(opts, start, result)
 
@@ -130,8 +153,8 @@ def _wrap(fn: F, opts: _Options) -> F:
         start = _perf()
         try:
             result = fn(*args, **kwargs)
-        except Exception:
-            _emit(opts, start, None, "error")
+        except Exception as exc:
+            _emit_failure(opts, start, exc)
             raise
         # The common case inlined: a response of a class seen before, tracking on.
         transport = RUNTIME.transport
@@ -267,7 +290,7 @@ class track:
         tb: Optional[TracebackType],
     ) -> None:
         if exc is not None and isinstance(exc, Exception) and self._recorded == 0:
-            _emit(self._opts, self._start, None, "error")
+            _emit_failure(self._opts, self._start, exc)
 
     async def __aenter__(self) -> track:
         return self.__enter__()

@@ -19,6 +19,10 @@ Two ways to pick the body served:
   model in a Gemini path) and the stream flag; a unique match is served, an
   ambiguous one gets 409 naming the candidates, none gets 404.
 
+``load_error_fixtures()`` adds the provider error answers of ``fixtures/errors``
+(served with their ``status``, so the official clients raise their errors); a
+base URL pinning one gets its answer for any request, streamed or not.
+
 Bodies are sent byte for byte, SSE as ``text/event-stream``; with
 ``chunked=True`` they go out in small chunked-encoding pieces to exercise
 stream parsers. Every request is logged in ``requests``.
@@ -77,16 +81,30 @@ class Fixture:
         return None if value is None else str(value)
 
     @property
+    def status(self) -> int:
+        """The HTTP status served: 200, or an error fixture's 4xx/5xx."""
+        return int(self.expected.get("status", 200))
+
+    @property
     def content_type(self) -> str:
         return "text/event-stream" if self.is_sse else "application/json"
 
 
 def load_fixtures(root: Path = FIXTURES_DIR) -> list[Fixture]:
-    """Every valid fixture under ``root`` (``invalid/`` is left out), sorted by key."""
+    """Every valid fixture under ``root`` (not ``invalid/`` nor ``errors/``), sorted by key."""
+    return _load(root, _PROVIDER_DIRS)
+
+
+def load_error_fixtures(root: Path = FIXTURES_DIR) -> list[Fixture]:
+    """The provider error answers in ``errors/`` (each with its HTTP ``status``), sorted by key."""
+    return _load(root, ("errors",))
+
+
+def _load(root: Path, directories: tuple[str, ...]) -> list[Fixture]:
     if not root.is_dir():
         raise FileNotFoundError(f"fixtures folder not found at {root}")
     out: list[Fixture] = []
-    for directory in _PROVIDER_DIRS:
+    for directory in directories:
         for expected_path in sorted((root / directory).glob("*.expected.json")):
             name = expected_path.name[: -len(".expected.json")]
             bodies = sorted((root / directory).glob(f"{name}.body.*"))
@@ -215,6 +233,10 @@ class StubUpstream:
             fixture = self.fixtures.get(key)
             if fixture is None:
                 return _error(404, f"no fixture {key!r}")
+            if fixture.status != 200:
+                # An error answer comes whatever was asked: streamed or not, any method.
+                entry["fixture"] = fixture.key
+                return fixture.status, fixture.content_type, fixture.body
             if _norm_path(rest) != _norm_path(fixture.request["path"]):
                 return _error(400, f"fixture {key} answers {fixture.request['path']}, not {rest}")
             if stream != fixture.stream:
@@ -230,7 +252,7 @@ class StubUpstream:
                 return _error(409, f"{len(names)} fixtures match {path}: {names}")
             fixture = candidates[0]
         entry["fixture"] = fixture.key
-        return 200, fixture.content_type, fixture.body
+        return fixture.status, fixture.content_type, fixture.body
 
     def _match(self, path: str, body: Any, stream: bool) -> list[Fixture]:
         want_path = _norm_path(path)

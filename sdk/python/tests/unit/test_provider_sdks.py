@@ -179,5 +179,6 @@ def test_a_provider_error_is_reraised_unchanged(tracking: FakeLLMLab) -> None:
     assert "no fixture matches" in json.dumps(info.value.body)
     assert llmlab.flush(5) == 0
     [event] = tracking.event_list()
-    assert event["status"] == "error"
+    # Recorded as the proxy records it: the HTTP status and the requested model.
+    assert (event["status"], event["model"]) == ("404", "gpt-4o")
     assert drop_nulls(event).get("usage") is None

@@ -56,6 +56,11 @@ pub async fn ingest(state: &AppState, user: &User, events: Vec<TrackEvent>, fiel
                 answer.duplicate = true;
                 answer.cost_usd = cost;
                 answer.priced = cost.is_some();
+                if answer.priced {
+                    // The stored event is priced, whatever pricing it again said.
+                    answer.unpriced_code = None;
+                    answer.unpriced_reason = None;
+                }
             }
         }
     }

@@ -8,7 +8,7 @@ use std::str::FromStr;
 use jiff::Timestamp;
 use llmlab_api::{TrackEvent, TrackedEvent};
 use llmlab_core::catalog::canonical_model_id;
-use llmlab_core::cost::price_usage;
+use llmlab_core::cost::{price_usage, refused_call, refused_note};
 use llmlab_core::normalize::normalize_usage_json;
 use llmlab_core::{
     Catalog, Money, NormalizedUsage, PriceSet, PriceSource, Provider, RateCard, ServiceTier, TokenBuckets, UnpricedCode,
@@ -90,20 +90,33 @@ pub fn prepare(
     custom: &CustomPrices,
     now: i64,
 ) -> ApiResult<PreparedEvent> {
-    prepare_with(event, field, catalog, custom, now, |provider, model, name| usage_of(event, provider, model, &name))
+    prepare_with(event, field, catalog, custom, now, |provider, model, name| {
+        Ok(Observed { usage: usage_of(event, provider, model, &name)?, unknown_cost: None })
+    })
 }
 
 /// [`prepare`] for a call whose usage the server read itself (the proxy
 /// normalizes the provider's response): `event` carries everything but the
 /// usage, which is `usage` (`None` when the response reported none).
+/// `unknown_cost` says why a call without usage may still have been billed
+/// (the upstream broke off, timed out): it is then unpriced with that
+/// reason, whatever its status, instead of priced as a refusal.
 pub fn prepare_observed(
     event: &TrackEvent,
     usage: Option<NormalizedUsage>,
+    unknown_cost: Option<String>,
     catalog: &Catalog,
     custom: &CustomPrices,
     now: i64,
 ) -> ApiResult<PreparedEvent> {
-    prepare_with(event, "", catalog, custom, now, |_, _, _| Ok(usage))
+    prepare_with(event, "", catalog, custom, now, |_, _, _| Ok(Observed { usage, unknown_cost }))
+}
+
+/// What is known about a call's usage.
+struct Observed {
+    usage: Option<NormalizedUsage>,
+    /// See [`prepare_observed`].
+    unknown_cost: Option<String>,
 }
 
 /// The body of [`prepare`], with the usage coming from `usage_source`
@@ -114,7 +127,7 @@ fn prepare_with(
     catalog: &Catalog,
     custom: &CustomPrices,
     now: i64,
-    usage_source: impl FnOnce(&Provider, &str, &dyn Fn(&str) -> String) -> ApiResult<Option<NormalizedUsage>>,
+    usage_source: impl FnOnce(&Provider, &str, &dyn Fn(&str) -> String) -> ApiResult<Observed>,
 ) -> ApiResult<PreparedEvent> {
     let name = |f: &str| format!("{field}{f}");
     let provider = Provider::parse(label(&event.provider, &name("provider"), labels::MAX_PROVIDER_CHARS)?);
@@ -143,13 +156,14 @@ fn prepare_with(
         .map(str::to_owned);
     let latency_ms = event.latency_ms.map(|l| i64::try_from(l).unwrap_or(i64::MAX));
 
-    let usage = usage_source(&provider, &model, &name)?;
+    let Observed { usage, unknown_cost } = usage_source(&provider, &model, &name)?;
     let (tier, tier_note) = service_tier(event, usage.as_ref());
     let model_key = canonical_model_id(&model);
     let date = Timestamp::from_millisecond(occurred_at).map_err(|e| ApiError::invalid(&name("timestamp"), e))?;
     let date = date.to_zoned(jiff::tz::TimeZone::UTC).date();
 
-    let mut priced = price(event, usage.as_ref(), tier, &provider, &model, &model_key, catalog, custom, date, &name)?;
+    let call = Call { event, usage: usage.as_ref(), unknown_cost, status: status.as_deref(), tier };
+    let mut priced = price(&call, &provider, &model, &model_key, catalog, custom, date, &name)?;
     priced.notes.extend(tier_note);
     let tokens = usage.as_ref().map(|u| u.buckets).unwrap_or_default();
     let response = TrackedEvent {
@@ -164,6 +178,10 @@ fn prepare_with(
         priced_as: match &priced.price {
             EventPrice::Priced { priced_as, .. } => priced_as.clone(),
             EventPrice::Unpriced { .. } => None,
+        },
+        unpriced_code: match &priced.price {
+            EventPrice::Unpriced { code, .. } => Some(code.as_str().to_owned()),
+            EventPrice::Priced { .. } => None,
         },
         unpriced_reason: match &priced.price {
             EventPrice::Unpriced { reason, .. } => Some(reason.clone()),
@@ -329,11 +347,19 @@ struct PricedEvent {
     notes: Vec<String>,
 }
 
+/// What pricing needs to know about the call itself.
+struct Call<'a> {
+    event: &'a TrackEvent,
+    usage: Option<&'a NormalizedUsage>,
+    /// See [`prepare_observed`].
+    unknown_cost: Option<String>,
+    status: Option<&'a str>,
+    tier: ServiceTier,
+}
+
 #[allow(clippy::too_many_arguments)] // one call site; a struct would only rename the arguments
 fn price(
-    event: &TrackEvent,
-    usage: Option<&NormalizedUsage>,
-    tier: ServiceTier,
+    call: &Call<'_>,
     provider: &Provider,
     model: &str,
     model_key: &str,
@@ -342,6 +368,7 @@ fn price(
     date: jiff::civil::Date,
     name: &impl Fn(&str) -> String,
 ) -> ApiResult<PricedEvent> {
+    let Call { event, usage, tier, .. } = *call;
     let mut notes = usage.map(|u| u.notes.clone()).unwrap_or_default();
     if let Some(cost) = event.cost_usd {
         if cost < Money::ZERO {
@@ -357,9 +384,20 @@ fn price(
         let price = EventPrice::Priced { cost, source: PriceSource::Explicit, priced_as: None };
         return Ok(PricedEvent { price, long_context: false, notes });
     }
+    // The proxy's `unknown_cost` marks a status that is LLMLab's own (a 502
+    // after the request went out), not the provider's refusal.
+    let refused = refused_call(call.status, usage).filter(|_| call.unknown_cost.is_none());
     let Some(usage) = usage else {
-        let reason = "no usage was reported for this call (for OpenAI streams, request `stream_options.include_usage`)";
-        let price = EventPrice::Unpriced { code: UnpricedCode::NoUsage, reason: reason.to_owned() };
+        let price = if let Some(status) = refused {
+            notes.push(refused_note(status));
+            EventPrice::Priced { cost: Money::ZERO, source: PriceSource::Refused, priced_as: None }
+        } else {
+            let reason = call.unknown_cost.clone().unwrap_or_else(|| {
+                "no usage was reported for this call (for OpenAI streams, request `stream_options.include_usage`)"
+                    .to_owned()
+            });
+            EventPrice::Unpriced { code: UnpricedCode::NoUsage, reason }
+        };
         return Ok(PricedEvent { price, long_context: false, notes });
     };
     let mut usage = usage.clone();
