@@ -16,5 +16,6 @@ mod prices_command;
 mod server_crash;
 mod server_log;
 mod server_outage;
+mod server_public;
 mod server_replicas;
 mod support;

@@ -189,7 +189,13 @@ function initSignIn() {
     signup.addEventListener("click", async () => {
       signup.disabled = true;
       try {
-        const account = await api("POST", "/api/auth/signup", {});
+        // The optional name, and the invite on an invite-only server (a whole link is fine).
+        const body = {};
+        const name = $("#signup-name")?.value.trim();
+        if (name) body.name = name;
+        const invite = $("#signup-invite")?.value.trim();
+        if (invite) body.invite = invite;
+        const account = await api("POST", "/api/auth/signup", body);
         pendingKey = account.api_key;
         $("#new-account-key").textContent = pendingKey;
         $("#signup-result").hidden = false;
@@ -255,6 +261,10 @@ async function runApi(element, body, errorElement) {
   }
   const root = $("#panels[data-source]");
   if (root) await refresh(root);
+  if (after === "new-invite" && result?.url) {
+    $("#new-invite-url").textContent = result.url;
+    $("#new-invite-box").hidden = false;
+  }
   if (after === "new-key" && result?.api_key) {
     $("#new-key-value").textContent = result.api_key;
     $("#new-key-box").hidden = false;
