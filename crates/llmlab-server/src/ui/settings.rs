@@ -226,9 +226,9 @@ fn key_row(key: &ApiKeyInfo, tz: &TimeZone) -> Markup {
 
 fn sessions(list: &[SessionInfo], tz: &TimeZone) -> Markup {
     html! {
-        (heading("sessions-title", "Signed-in browsers", &html! {
-            "Each browser signed in to this dashboard. Sessions end after 30 days, when signed out here, or when the "
-            "API key they were opened with is revoked."
+        (heading("sessions-title", "Sessions", &html! {
+            "The browsers signed in to this dashboard. A session ends after 30 days, when it is signed out here, or "
+            "when the API key it was opened with is revoked."
         }))
         div class="mt-4 overflow-x-auto" {
             table id="sessions-table" class="w-full text-left text-sm" {
@@ -254,7 +254,7 @@ fn sessions(list: &[SessionInfo], tz: &TimeZone) -> Markup {
                             td class={ (TD) " hidden sm:table-cell" } { (local_time(&session.created_at, tz)) }
                             td class={ (TD) " hidden md:table-cell" } { (local_time(&session.last_seen_at, tz)) }
                             td class={ (TD) " text-right" } {
-                                button type="button" class=(BUTTON_DANGER) data-api={ "DELETE /api/auth/sessions/" (url_component(&session.session_id)) }
+                                button type="button" class={ (BUTTON_DANGER) " whitespace-nowrap" } data-api={ "DELETE /api/auth/sessions/" (url_component(&session.session_id)) }
                                     data-confirm="Click again to sign out" data-after=(if session.current { "signed-out" } else { "refresh" })
                                     data-success="Signed out that browser." {
                                     "Sign out" span class="sr-only" { " " (session.user_agent.as_deref().unwrap_or("unknown browser")) " (" (session.session_id) ")" }

@@ -211,7 +211,9 @@ function initSignIn() {
       try {
         await api("POST", "/api/auth/session", { api_key: pendingKey });
         pendingKey = null;
-        location.reload();
+        // From an invite link (/signup?invite=…), on to the dashboard; elsewhere the page itself.
+        if (location.pathname === "/signup") location.assign("/dashboard");
+        else location.reload();
       } catch (err) {
         showMessage($("#signup-error"), err.message);
       }
