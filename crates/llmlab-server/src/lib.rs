@@ -57,7 +57,9 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
                        `POST /api/auth/signup`). Money is a decimal string in fields ending `_usd`; times are RFC 3339. \
                        Errors are `{\"error\": {\"code\", \"message\"}}`. A request that changes data with the \
                        dashboard's session cookie instead of a key must come from the dashboard's own pages \
-                       (`Origin` / `Sec-Fetch-Site`), or it gets 403 `cross_site_request`."
+                       (`Origin` / `Sec-Fetch-Site`), or it gets 403 `cross_site_request`. Who may sign up is the \
+                       server's choice (`llmlab serve --signup open|closed|invite`); sign-up and sign-in are \
+                       rate-limited per client address (429 `rate_limited`, `Retry-After`)."
     ),
     paths(proxy::docs::openai, proxy::docs::anthropic, proxy::docs::gemini),
     modifiers(&ApiKeySecurity),
@@ -181,6 +183,12 @@ pub async fn serve(
         .await
         .map_err(|source| ServeError::Database { url: options.database.display_url(), source })?;
     log_signup_policy(&settings);
+    // Ended sessions and used or expired invites are never read again.
+    match store.purge_ended(clock::now_ms()).await {
+        Ok(0) => {}
+        Ok(purged) => tracing::info!(purged, "deleted ended sessions and invites"),
+        Err(error) => tracing::warn!(%error, "could not delete ended sessions and invites"),
+    }
     let (writer, writer_task) = service::ingest::EventWriter::start(&store);
     let state = AppState::new(store.clone(), writer, settings);
     let listener = tokio::net::TcpListener::bind(options.address)

@@ -102,6 +102,28 @@ impl Store {
         .map_err(StoreError::from)
     }
 
+    /// Deletes the sessions and invites that ended (expired, signed out,
+    /// used) before `before`: nothing reads them any more. How many rows went.
+    pub async fn purge_ended(&self, before: i64) -> StoreResult<u64> {
+        let sessions = with_pool!(self, pool => {
+            sqlx::query("delete from sessions where expires_at < $1 or revoked_at < $1")
+                .persistent(self.persistent)
+                .bind(before)
+                .execute(pool)
+                .await
+                .map(|done| done.rows_affected())
+        })?;
+        let invites = with_pool!(self, pool => {
+            sqlx::query("delete from invites where expires_at < $1 or used_at < $1")
+                .persistent(self.persistent)
+                .bind(before)
+                .execute(pool)
+                .await
+                .map(|done| done.rows_affected())
+        })?;
+        Ok(sessions + invites)
+    }
+
     /// Stores a sign-up invitation.
     pub async fn create_invite(&self, invite: &NewInvite) -> StoreResult<()> {
         with_pool!(self, pool => {

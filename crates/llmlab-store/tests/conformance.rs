@@ -352,6 +352,11 @@ both_backends!(sessions_are_listed_ended_and_die_with_their_key, |db| async move
     assert_eq!(store.revoke_sessions(alice.id, NOW + 3).await.unwrap(), 1, "sign out everywhere");
     assert!(store.list_sessions(alice.id, NOW).await.unwrap().is_empty());
     assert_eq!(store.list_sessions(bob.id, NOW).await.unwrap().len(), 1, "other accounts keep theirs");
+
+    // Ended sessions are purged; open ones stay.
+    assert_eq!(store.purge_ended(NOW + 4).await.unwrap(), 3);
+    assert!(store.find_session("token-a2").await.unwrap().is_none());
+    assert!(store.find_session("token-b1").await.unwrap().is_some());
 });
 
 both_backends!(an_invite_creates_one_account_before_it_expires, |db| async move {

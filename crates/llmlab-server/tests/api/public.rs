@@ -433,3 +433,33 @@ server_test!(a_chunked_body_over_the_limit_still_gets_413, |server| async move {
 
     assert!(status.starts_with("HTTP/1.1 413"), "{status}");
 });
+
+async fn behind_https(backend: TestBackend) -> Option<TestApp> {
+    TestApp::start_with(backend, ServerSettings { secure_cookies: true, ..ServerSettings::default() }).await
+}
+
+server_test_with!(behind_https, behind_a_tls_proxy_the_session_cookie_is_secure, |server| async move {
+    let alice = Api::signup(&server, "alice").await;
+    let host = server.base_url.trim_start_matches("http://").to_owned();
+    let sign_in = |origin: Option<String>| {
+        let mut request = alice
+            .client
+            .post(format!("{}/api/auth/session", alice.base))
+            .header("content-type", "application/json")
+            .body(json!({ "api_key": alice.key }).to_string());
+        if let Some(origin) = origin {
+            request = request.header("origin", origin);
+        }
+        request.send()
+    };
+
+    let from_https_page = sign_in(Some(format!("https://{host}"))).await.unwrap();
+    let from_http_page = sign_in(Some(format!("http://{host}"))).await.unwrap();
+
+    assert_eq!(from_https_page.status(), StatusCode::OK);
+    let cookie = from_https_page.headers()["set-cookie"].to_str().unwrap();
+    assert!(cookie.contains("; HttpOnly; SameSite=Strict") && cookie.ends_with("; Secure"), "{cookie}");
+    assert_eq!(from_http_page.status(), StatusCode::FORBIDDEN, "a plain-HTTP page is another origin");
+    let signed_out = alice.delete("/api/auth/session").await;
+    assert!(signed_out.headers["set-cookie"].to_str().unwrap().ends_with("; Secure"));
+});
