@@ -158,8 +158,11 @@ pub async fn create_session(
     Ok(([(SET_COOKIE, cookie)], Reply(body)).into_response())
 }
 
-/// Opens a session for `caller` (signed in with a key) and returns its `Set-Cookie` value.
+/// Opens a session for `caller` (signed in with a key) and returns its
+/// `Set-Cookie` value. A session the browser had is ended: its cookie is
+/// about to be replaced, and a session nobody holds should not stay open.
 pub async fn open_session(state: &AppState, caller: &Caller, headers: &HeaderMap) -> ApiResult<String> {
+    end_cookie_session(state, headers).await?;
     let token = session::new_token();
     let now = now_ms();
     let ttl = i64::try_from(session::SESSION_TTL.as_millis()).unwrap_or(i64::MAX);
@@ -179,17 +182,24 @@ pub async fn open_session(state: &AppState, caller: &Caller, headers: &HeaderMap
 /// Signs the dashboard out: ends this browser's session and clears its cookie.
 #[utoipa::path(delete, path = "/api/auth/session", tag = "auth", responses((status = 204)))]
 pub async fn delete_session(State(state): State<AppState>, uri: Uri, headers: HeaderMap) -> ApiResult<Response> {
-    if let Some(token) = session::token_from_cookie(&headers) {
+    if session::token_from_cookie(&headers).is_some() {
         session::check_same_origin(&headers, &uri, state.settings.secure_cookies)
             .map_err(|refusal| crate::auth::cross_site_error(&refusal))?;
-        if session::is_token(&token)
-            && let Some(found) = state.store.find_session(&session::hash_token(&token)).await?
-        {
-            state.store.revoke_session(found.user_id, &found.public_id, now_ms()).await?;
-        }
+        end_cookie_session(&state, &headers).await?;
     }
     Ok((StatusCode::NO_CONTENT, [(SET_COOKIE, session::sign_out_cookie(state.settings.secure_cookies))])
         .into_response())
+}
+
+/// Ends the session whose token the request's cookie holds, if any.
+async fn end_cookie_session(state: &AppState, headers: &HeaderMap) -> ApiResult<()> {
+    if let Some(token) = session::token_from_cookie(headers).filter(|t| session::is_token(t))
+        && let Some(found) = state.store.find_session(&session::hash_token(&token)).await?
+        && found.revoked_at.is_none()
+    {
+        state.store.revoke_session(found.user_id, &found.public_id, now_ms()).await?;
+    }
+    Ok(())
 }
 
 /// The account's open dashboard sessions (signed-in browsers), newest first.

@@ -463,3 +463,27 @@ server_test_with!(behind_https, behind_a_tls_proxy_the_session_cookie_is_secure,
     let signed_out = alice.delete("/api/auth/session").await;
     assert!(signed_out.headers["set-cookie"].to_str().unwrap().ends_with("; Secure"));
 });
+
+server_test!(signing_in_again_in_a_browser_ends_its_previous_session, |server| async move {
+    let alice = Api::signup(&server, "alice").await;
+    let key = alice.key.clone().unwrap();
+    let first = Browser::sign_in(&alice, &key, "firefox").await;
+
+    let again = alice
+        .client
+        .post(format!("{}/api/auth/session", alice.base))
+        .header("content-type", "application/json")
+        .header("cookie", &first.cookie)
+        .header("origin", &alice.base)
+        .body(json!({ "api_key": key }).to_string())
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(again.status(), StatusCode::OK);
+    let cookie = again.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
+    let second = Browser { cookie, ..first.clone() };
+    assert_refused(&first.send(Method::GET, "/api/account").await, StatusCode::UNAUTHORIZED, "session_ended");
+    assert_eq!(second.send(Method::GET, "/api/account").await.status, StatusCode::OK);
+    assert_eq!(alice.get("/api/auth/sessions").await.body.as_array().unwrap().len(), 1);
+});
