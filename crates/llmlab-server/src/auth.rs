@@ -4,6 +4,10 @@
 //! A key is `llm_` + 8 characters of public id + 40 secret characters
 //! (base62, about 238 bits). The first 12 characters (`llm_` + id) are the
 //! `key_id` that finds the row; the hash of the whole key proves possession.
+//!
+//! The [`Caller`] extractor takes a key from a header, or a dashboard
+//! session from its cookie ([`crate::session`]); a session signs in as the
+//! key it was opened with, for as long as both are valid.
 
 use std::time::{Duration, Instant};
 
