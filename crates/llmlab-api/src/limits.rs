@@ -159,6 +159,19 @@ pub fn date(nullable: bool, description: &str) -> Schema {
         .into()
 }
 
+/// A calendar date, `YYYY-MM-DD`, or an RFC 3339 time such as
+/// `2026-12-07T10:00:00Z` (an offset is required).
+#[must_use]
+pub fn date_or_time(description: &str) -> Schema {
+    ObjectBuilder::new()
+        .schema_type(string_type(false))
+        .pattern(Some(
+            r"^[0-9]{4}-[0-9]{2}-[0-9]{2}([Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2}))?$",
+        ))
+        .description(Some(description))
+        .into()
+}
+
 /// Every IANA time zone name the server knows, sorted (names are matched
 /// without regard to case).
 #[must_use]

@@ -97,10 +97,29 @@ impl Client {
     }
 
     async fn json<T: DeserializeOwned>(&self, path: &str, response: reqwest::Response) -> anyhow::Result<T> {
+        let status = response.status();
         let bytes = response.bytes().await.map_err(|e| self.transport_error(&e))?;
         serde_json::from_slice(&bytes).map_err(|e| {
+            // Not JSON at all (a web page, a login form): another program answers at that address.
+            if serde_json::from_slice::<serde::de::IgnoredAny>(&bytes).is_err() {
+                return self.not_llmlab(status);
+            }
             anyhow::anyhow!("the server at `{}` sent an unexpected answer to `{path}`: {e}", self.base_url)
         })
+    }
+
+    /// Another program answers at the server's address; its body (an HTML
+    /// page, usually) is never shown, only the status.
+    fn not_llmlab(&self, status: StatusCode) -> anyhow::Error {
+        UserError::new(format!(
+            "the server at `{}` does not look like an LLMLab server (HTTP {})",
+            self.base_url,
+            status_text(status)
+        ))
+        .with_hint(
+            "check the URL: `llmlab config` shows where it comes from; `--server` or `LLMLAB_BASE_URL` points at another",
+        )
+        .into()
     }
 
     /// A connection failure, named with the URL and how to start a server.
@@ -129,19 +148,38 @@ impl Client {
         let message = body.as_ref().map(|b| b.error.message.clone());
         let key = self.api_key.as_deref().map(mask_key).unwrap_or_default();
         match status {
-            StatusCode::UNAUTHORIZED => {
+            StatusCode::UNAUTHORIZED if body.is_some() => {
                 let what = if code == "revoked_api_key" { "was revoked" } else { "is not valid there" };
                 UserError::new(format!("the server at `{}` rejected the API key `{key}`: it {what}", self.base_url))
                     .with_hint("run `llmlab init` to sign up, or `llmlab init --api-key llm_…` to use another key")
                     .into()
             }
-            StatusCode::NOT_FOUND if body.is_none() => {
+            // axum's answer to a route it does not have: an empty 404 (an older LLMLab, or a typo in the path).
+            StatusCode::NOT_FOUND if text.trim().is_empty() => {
                 UserError::new(format!("the server at `{}` has no `{method} {}`", self.base_url, route(path)))
                     .with_hint("is it an LLMLab server, and up to date?")
                     .into()
             }
+            // A proxy in front of LLMLab answers these itself while LLMLab is down.
+            StatusCode::BAD_GATEWAY | StatusCode::SERVICE_UNAVAILABLE | StatusCode::GATEWAY_TIMEOUT
+                if body.is_none() =>
+            {
+                UserError::new(format!(
+                    "the server at `{}` answered HTTP {} without LLMLab's error body",
+                    self.base_url,
+                    status_text(status)
+                ))
+                .with_hint("if LLMLab runs behind a proxy there, check that `llmlab serve` is running behind it")
+                .into()
+            }
+            // Every LLMLab error carries `{"error": {"code", "message"}}`; anything else is another program.
+            _ if body.is_none() => self.not_llmlab(status),
             s if s.is_client_error() => {
-                UserError::new(message.unwrap_or_else(|| format!("{s}: {}", one_line(&text)))).into()
+                let error = UserError::new(message.unwrap_or_else(|| format!("{s}: {}", one_line(&text))));
+                match code {
+                    "project_not_found" => error.with_hint("leave out `--project` to see the whole account").into(),
+                    _ => error.into(),
+                }
             }
             s => anyhow::anyhow!(
                 "the server at `{}` failed ({s}): {}",
@@ -149,6 +187,14 @@ impl Client {
                 message.unwrap_or_else(|| one_line(&text))
             ),
         }
+    }
+}
+
+/// `501 Not Implemented`.
+fn status_text(status: StatusCode) -> String {
+    match status.canonical_reason() {
+        Some(reason) => format!("{} {reason}", status.as_u16()),
+        None => status.as_u16().to_string(),
     }
 }
 

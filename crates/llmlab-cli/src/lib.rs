@@ -9,6 +9,7 @@ mod commands;
 mod config;
 mod display;
 mod logging;
+mod parse;
 mod printer;
 
 use std::process::ExitCode;
@@ -53,7 +54,8 @@ Examples:
   llmlab prices claude-sonnet-4-5      Show one model's prices
   llmlab completions zsh               Shell completions
 
-Exit status: 0 success, 1 a problem to fix (input, server, key), 2 an unexpected error.";
+Exit status: 0 success, 1 a problem to fix (a mistyped command or value, the server, the key),
+2 an unexpected error.";
 
 #[derive(Parser)]
 #[command(name = "llmlab", version, about = ABOUT, after_help = EXAMPLES, propagate_version = true)]
@@ -79,7 +81,10 @@ enum Command {
 /// Parses the command line, runs the command and maps its outcome to an exit code.
 #[must_use]
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => return printer::report_usage_error(&error).into(),
+    };
     let outcome = match cli.command {
         Command::Serve(args) => commands::serve::run(&args),
         Command::Init(args) => commands::init::run(&args),

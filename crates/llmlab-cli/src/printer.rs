@@ -57,6 +57,35 @@ pub(crate) fn report_error(error: &anyhow::Error) -> ExitStatus {
     ExitStatus::Error
 }
 
+/// Prints clap's verdict on the command line. `--help` and `--version` go
+/// to stdout with status 0. A usage error is a problem the user can fix, so
+/// it exits 1 like every other one (clap's own convention is 2, which this
+/// CLI keeps for unexpected errors). A value that did not parse is one line
+/// naming the flag and the value parser's sentence (`parse.rs`); the other
+/// usage errors keep clap's text, which names the flag and suggests fixes.
+pub(crate) fn report_usage_error(error: &clap::Error) -> ExitStatus {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    if !error.use_stderr() {
+        let _ = error.print();
+        return ExitStatus::Success;
+    }
+    let parser_sentence = std::error::Error::source(error).map(ToString::to_string);
+    match (error.kind(), parser_sentence) {
+        (ErrorKind::ValueValidation, Some(sentence)) => {
+            let flag = match error.get(ContextKind::InvalidArg) {
+                Some(ContextValue::String(arg)) => arg.split(' ').next().unwrap_or(arg).to_owned(),
+                _ => String::new(),
+            };
+            let place = if flag.starts_with('-') { format!("{flag}: ") } else { String::new() };
+            anstream::eprintln!("{RED}error{RED:#}: {place}{sentence}");
+        }
+        _ => {
+            let _ = error.print();
+        }
+    }
+    ExitStatus::Failure
+}
+
 /// Writes data to stdout.
 pub(crate) fn out(text: &str) {
     anstream::print!("{text}");
@@ -97,13 +126,22 @@ pub(crate) fn hint(text: &str) {
 /// Asks `question` on stderr and reads one line from stdin (trimmed); the
 /// empty answer or end of input gives `default`. Only call it on a terminal.
 pub(crate) fn prompt(question: &str, default: Option<&str>) -> std::io::Result<String> {
+    Ok(ask(question, default)?.unwrap_or_else(|| default.unwrap_or_default().to_owned()))
+}
+
+/// Like [`prompt`], but `None` at the end of input (Ctrl-D), so a question
+/// asked again after a wrong answer cannot loop forever on a closed input.
+pub(crate) fn ask(question: &str, default: Option<&str>) -> std::io::Result<Option<String>> {
     let shown = default.filter(|d| !d.is_empty()).map(|d| format!(" {DIM}[{d}]{DIM:#}")).unwrap_or_default();
     anstream::eprint!("{BOLD}?{BOLD:#} {question}{shown}: ");
     std::io::Write::flush(&mut std::io::stderr())?;
     let mut line = String::new();
-    std::io::stdin().read_line(&mut line)?;
+    if std::io::stdin().read_line(&mut line)? == 0 {
+        anstream::eprintln!();
+        return Ok(None);
+    }
     let answer = line.trim();
-    Ok(if answer.is_empty() { default.unwrap_or_default().to_owned() } else { answer.to_owned() })
+    Ok(Some(if answer.is_empty() { default.unwrap_or_default().to_owned() } else { answer.to_owned() }))
 }
 
 /// Asks for a secret on the controlling terminal without echoing what is

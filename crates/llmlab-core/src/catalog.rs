@@ -157,7 +157,10 @@ impl RateCard {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct PriceHistoryEntry {
     pub until: Date,
+    /// Where the prices come from, in words (the file's source codes replaced by the sources' names).
     pub source: String,
+    /// The sources cited, with their dates.
+    pub sources: Vec<CatalogSource>,
     #[serde(flatten)]
     pub rates: RateCard,
 }
@@ -183,7 +186,10 @@ pub struct ModelEntry {
     /// never suggest a model that is about to go away.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deprecated_on: Option<Date>,
+    /// Where the prices come from, in words (the file's source codes replaced by the sources' names).
     pub source: String,
+    /// The sources cited, with their dates.
+    pub sources: Vec<CatalogSource>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notes: Option<String>,
     #[serde(flatten)]
@@ -207,7 +213,63 @@ impl ModelEntry {
 struct CatalogFile {
     schema: u32,
     updated: Date,
+    #[serde(default)]
+    sources: Vec<CatalogSource>,
     models: Vec<ModelEntryFile>,
+}
+
+/// A reference the catalog's prices were taken from, declared once in the
+/// file (`[[sources]]`) and cited by its `code` in the entries' `source`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CatalogSource {
+    /// How the file cites it: a short code (`L110`) or the page's URL. Not shown to users.
+    #[serde(skip_serializing)]
+    pub code: String,
+    /// What it is, e.g. `LiteLLM 1.110.2` or `OpenAI API pricing page`.
+    pub name: String,
+    /// When it was published or read, as precisely as known (`2026-11-20`, `early 2026`).
+    pub date: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+}
+
+/// The file's source codes, turned into names for people.
+struct SourceTable<'a>(&'a [CatalogSource]);
+
+impl SourceTable<'_> {
+    /// The sources `text` cites, in the table's order.
+    fn cited(&self, text: &str) -> Vec<CatalogSource> {
+        self.0.iter().filter(|s| cites(text, &s.code)).cloned().collect()
+    }
+
+    /// `text` with each short code replaced by its source's name (URLs stay: they are readable and useful).
+    fn expand(&self, text: &str) -> String {
+        let mut out = String::with_capacity(text.len() * 2);
+        let mut rest = text;
+        while let Some(start) = rest.find(char::is_alphanumeric) {
+            out.push_str(&rest[..start]);
+            rest = &rest[start..];
+            let end = rest.find(|c: char| !c.is_alphanumeric()).unwrap_or(rest.len());
+            let word = &rest[..end];
+            match self.0.iter().find(|s| !s.code.contains("://") && s.code == word) {
+                Some(source) => out.push_str(&source.name),
+                None => out.push_str(word),
+            }
+            rest = &rest[end..];
+        }
+        out.push_str(rest);
+        out
+    }
+}
+
+/// Whether `text` cites `code`: a URL anywhere, a short code as a whole word
+/// (`GP` is not cited by `GPT`).
+fn cites(text: &str, code: &str) -> bool {
+    if code.contains("://") {
+        return text.contains(code);
+    }
+    text.split(|c: char| !c.is_alphanumeric()).any(|word| word == code)
 }
 
 /// The rate-card fields as written in the file. (`serde(flatten)` would
@@ -253,8 +315,8 @@ struct PriceHistoryFile {
     request_fees: Option<RequestFees>,
 }
 
-impl From<ModelEntryFile> for ModelEntry {
-    fn from(f: ModelEntryFile) -> Self {
+impl ModelEntry {
+    fn from_file(f: ModelEntryFile, sources: &SourceTable<'_>) -> Self {
         ModelEntry {
             id: f.id,
             provider: f.provider,
@@ -265,8 +327,9 @@ impl From<ModelEntryFile> for ModelEntry {
             alternatives: f.alternatives,
             effective_from: f.effective_from,
             deprecated_on: f.deprecated_on,
-            source: f.source,
-            notes: f.notes,
+            sources: sources.cited(&f.source),
+            source: sources.expand(&f.source),
+            notes: f.notes.map(|n| sources.expand(&n)),
             rates: RateCard {
                 standard: f.standard,
                 batch: f.batch,
@@ -280,7 +343,8 @@ impl From<ModelEntryFile> for ModelEntry {
                 .into_iter()
                 .map(|h| PriceHistoryEntry {
                     until: h.until,
-                    source: h.source,
+                    sources: sources.cited(&h.source),
+                    source: sources.expand(&h.source),
                     rates: RateCard {
                         standard: h.standard,
                         batch: h.batch,
@@ -335,7 +399,8 @@ impl Catalog {
         if file.schema != 1 {
             return Err(CatalogError::Parse(format!("unsupported schema version {}", file.schema)));
         }
-        let models: Vec<ModelEntry> = file.models.into_iter().map(ModelEntry::from).collect();
+        let table = SourceTable(&file.sources);
+        let models: Vec<ModelEntry> = file.models.into_iter().map(|m| ModelEntry::from_file(m, &table)).collect();
         let mut index = HashMap::new();
         for (position, entry) in models.iter().enumerate() {
             validate_entry(entry)?;
@@ -642,6 +707,40 @@ mod tests {
         let after = o3.rates_on(Date::constant(2025, 7, 1));
         assert_eq!(before.standard.input, Decimal::new(10, 0));
         assert_eq!(after.standard.input, Decimal::new(2, 0));
+    }
+
+    #[test]
+    fn every_entry_names_its_sources_instead_of_citing_codes() {
+        let codes = ["L110", "L81", "GP"];
+        let words = |text: &str| text.split(|c: char| !c.is_alphanumeric()).map(str::to_owned).collect::<Vec<_>>();
+        for entry in builtin().models() {
+            assert!(!entry.sources.is_empty(), "{} cites no declared source: {}", entry.id, entry.source);
+            let mut texts = vec![entry.source.clone()];
+            texts.extend(entry.notes.clone());
+            for period in &entry.history {
+                assert!(!period.sources.is_empty(), "{} history cites no declared source", entry.id);
+                texts.push(period.source.clone());
+            }
+            for text in texts {
+                assert!(
+                    !words(&text).iter().any(|w| codes.contains(&w.as_str())),
+                    "{}: a code is left in {text}",
+                    entry.id
+                );
+            }
+        }
+        let gpt_4o = builtin().entry("gpt-4o").unwrap();
+        let names: Vec<(&str, &str)> = gpt_4o.sources.iter().map(|s| (s.name.as_str(), s.date.as_str())).collect();
+        assert_eq!(
+            names,
+            [
+                ("LiteLLM 1.110.2", "2026-11-20"),
+                ("pydantic/genai-prices", "2026-08-21"),
+                ("OpenAI API pricing page", "2026-11-27")
+            ]
+        );
+        assert!(gpt_4o.source.starts_with("LiteLLM 1.110.2 gpt-4o (= "), "{}", gpt_4o.source);
+        assert!(gpt_4o.source.contains("; pydantic/genai-prices agrees;"), "{}", gpt_4o.source);
     }
 
     #[test]

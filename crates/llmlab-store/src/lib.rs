@@ -28,7 +28,7 @@ use sqlx::sqlite::SqlitePool;
 
 pub use accounts::DEFAULT_PROJECT;
 pub use records::*;
-pub use settings::{Backend, DbSettings, redact};
+pub use settings::{Backend, ConnectError, ConnectProblem, DbSettings, redact};
 pub use spend::SeriesStep;
 
 /// Runs `$body` with `$pool` bound to the concrete executor of `$store`, so
@@ -77,6 +77,9 @@ pub enum StoreError {
     Conflict(String),
     #[error("the database URL is invalid: {0}")]
     InvalidUrl(String),
+    /// The first connection, made at start-up, failed.
+    #[error(transparent)]
+    Connect(#[from] ConnectError),
     #[error("migrations failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     /// A write would carry an account's totals past what a 64-bit integer

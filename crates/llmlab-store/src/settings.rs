@@ -157,6 +157,7 @@ impl DbSettings {
                 let options = PgConnectOptions::from_str(&self.sqlx_url())
                     .map_err(|e| StoreError::InvalidUrl(e.to_string()))?
                     .disable_statement_logging();
+                first_connection(&options).await?;
                 let pool = PgPoolOptions::new()
                     .max_connections(self.max_connections)
                     // While the database is down a request waits this long for a
@@ -168,6 +169,98 @@ impl DbSettings {
                 Ok(if self.prepared_statements() { Pool::Postgres(pool) } else { Pool::PostgresPooled(pool) })
             }
         }
+    }
+}
+
+/// How long the first connection may take before start-up gives up.
+const FIRST_CONNECTION_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Opens (and closes) one connection outside the pool. The pool retries a
+/// failed connection until its acquire timeout and then reports only "pool
+/// timed out"; one direct attempt gets the real reason at once (refused,
+/// unknown host, login or database rejected), for a few milliseconds more
+/// on a good start.
+async fn first_connection(options: &PgConnectOptions) -> StoreResult<()> {
+    let address = format!("{}:{}", options.get_host(), options.get_port());
+    let attempt = tokio::time::timeout(FIRST_CONNECTION_TIMEOUT, options.connect()).await;
+    let connection = match attempt {
+        Ok(Ok(connection)) => connection,
+        Ok(Err(error)) => return Err(StoreError::Connect(ConnectError::of(&error, &address))),
+        Err(_) => {
+            return Err(StoreError::Connect(ConnectError {
+                problem: ConnectProblem::TimedOut,
+                detail: format!("no answer from {address} within {} seconds", FIRST_CONNECTION_TIMEOUT.as_secs()),
+            }));
+        }
+    };
+    // A failed goodbye does not matter: the server works either way.
+    let _ = sqlx::Connection::close(connection).await;
+    Ok(())
+}
+
+/// What kept the server from connecting to its database at start-up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConnectProblem {
+    /// Nothing accepts connections at the host and port.
+    Refused,
+    /// The host name does not resolve.
+    UnknownHost,
+    /// Something answers at the host and port, but not PostgreSQL.
+    NotPostgres,
+    /// The database refused the user name or password.
+    Authentication,
+    /// The database named in the URL does not exist.
+    NoDatabase,
+    /// No answer in time (a firewall dropping packets, a host that is down).
+    TimedOut,
+    /// Anything else (TLS, a protocol error…).
+    Other,
+}
+
+/// Why the first connection failed, in one sentence.
+#[derive(Debug, thiserror::Error)]
+#[error("{detail}")]
+pub struct ConnectError {
+    pub problem: ConnectProblem,
+    pub detail: String,
+}
+
+impl ConnectError {
+    fn of(error: &sqlx::Error, address: &str) -> ConnectError {
+        let (problem, detail) = match error {
+            sqlx::Error::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused => {
+                (ConnectProblem::Refused, format!("connection refused: nothing accepts connections at {address}"))
+            }
+            // The resolver's failure has no kind of its own; its message says "lookup".
+            sqlx::Error::Io(io) if io.to_string().contains("lookup") => {
+                let host = address.rsplit_once(':').map_or(address, |(host, _)| host);
+                (ConnectProblem::UnknownHost, format!("unknown host `{host}` ({io})"))
+            }
+            // Something answered, but not in PostgreSQL's protocol (a web server on that port, say).
+            sqlx::Error::Io(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => (
+                ConnectProblem::NotPostgres,
+                format!("something answers at {address}, but not as PostgreSQL does ({io})"),
+            ),
+            sqlx::Error::Protocol(detail) => (
+                ConnectProblem::NotPostgres,
+                format!("something answers at {address}, but not as PostgreSQL does ({detail})"),
+            ),
+            sqlx::Error::Io(io) if io.kind() == std::io::ErrorKind::TimedOut => {
+                (ConnectProblem::TimedOut, format!("no answer from {address} ({io})"))
+            }
+            sqlx::Error::Database(db) => {
+                let problem = match db.code().as_deref() {
+                    // 28000 invalid_authorization_specification (an unknown role), 28P01 invalid_password.
+                    Some(code) if code.starts_with("28") => ConnectProblem::Authentication,
+                    // 3D000 invalid_catalog_name: the database does not exist.
+                    Some("3D000") => ConnectProblem::NoDatabase,
+                    _ => ConnectProblem::Other,
+                };
+                (problem, format!("PostgreSQL at {address} said: {}", db.message()))
+            }
+            other => (ConnectProblem::Other, format!("cannot connect to {address}: {other}")),
+        };
+        ConnectError { problem, detail }
     }
 }
 

@@ -1,5 +1,6 @@
 """`llmlab init` at a real terminal (a pseudo-terminal): it asks its questions,
-and the API key typed at its prompt is never echoed back."""
+the API key typed at its prompt is never echoed back, and a server that cannot
+be reached is asked for again."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import fcntl
 import os
 import pty
 import select
+import socket
 import subprocess
 import termios
 import time
@@ -102,3 +104,44 @@ def test_init_at_a_terminal_hides_the_typed_key_and_saves_it(installed_cli: Path
     assert key not in terminal.screen, "the key typed at the prompt was echoed"
     assert f'api_key = "{key}"' in config.read_text()
     assert oct(config.stat().st_mode & 0o777) == "0o600"
+
+
+def _debug_binary() -> Path:
+    """The binary under test, found as the shared conftest's `llmlab_bin` finds it
+    (this test needs no wheel: the re-prompt is the binary's own behaviour)."""
+    configured = os.environ.get("LLMLAB_BIN")
+    target = Path(os.environ.get("CARGO_TARGET_DIR", Path(__file__).resolve().parents[3] / "target"))
+    path = Path(configured) if configured else target / "debug" / "llmlab"
+    assert path.exists(), f"{path} does not exist: build it with `cargo build -p llmlab-cli`"
+    return path
+
+
+def test_init_at_a_terminal_asks_again_when_the_server_is_unreachable(server: Any, tmp_path: Path) -> None:
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    unreachable = f"http://127.0.0.1:{closed.getsockname()[1]}"
+    closed.close()  # nothing listens there now
+    config = tmp_path / "config.toml"
+    env = {**os.environ, "LLMLAB_CONFIG": str(config), "NO_COLOR": "1", "TERM": "dumb"}
+    env.pop("LLMLAB_API_KEY", None)
+    env.pop("LLMLAB_BASE_URL", None)
+    terminal = Terminal([str(_debug_binary()), "init"], env)
+
+    terminal.read_until("LLMLab server")
+    terminal.type(unreachable)
+    screen = terminal.read_until("Type another URL")
+    terminal.read_until(f"LLMLab server [{unreachable}]", timeout=10)
+    terminal.type("not a url")
+    terminal.read_until("LLMLab server [not a url]")
+    terminal.type(server.base_url)
+    terminal.read_until("API key (hidden")
+    terminal.wait_until_echo_is_off()
+    terminal.type("")  # empty: create an account
+    terminal.read_until("Account name (optional)")
+    terminal.type("")
+    status = terminal.finish()
+
+    assert status == 0, terminal.screen
+    assert f"error: cannot reach the LLMLab server at `{unreachable}`" in screen, screen
+    assert terminal.screen.count("? LLMLab server") == 3, terminal.screen
+    assert f'base_url = "{server.base_url}"' in config.read_text()

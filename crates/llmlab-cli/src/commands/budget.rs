@@ -112,7 +112,17 @@ fn parse_amount(raw: &str) -> anyhow::Result<Money> {
             .with_hint("use a positive number such as `500`")
             .into());
     }
-    Money::from_decimal_usd(value).map_err(|e| UserError::new(e.to_string()).into())
+    // The error names the amount as typed: the decimal built above (`….0`) is ours, not the user's.
+    Money::from_decimal_usd(value).map_err(|_| too_large(raw).into())
+}
+
+/// An amount beyond what LLMLab stores, named as the user typed it.
+fn too_large(raw: &str) -> UserError {
+    UserError::new(format!(
+        "`{}` is more than LLMLab can store (at most {})",
+        raw.trim(),
+        crate::display::usd(Money::MAX)
+    ))
 }
 
 #[cfg(test)]
@@ -147,5 +157,16 @@ mod tests {
         for bad in ["abc", "", "$", "1,50", "1.2.3", "5e3", ",500", "12abc", "1,5000"] {
             assert_eq!(err(bad), format!("`{bad}` is not an amount of dollars"), "{bad}");
         }
+    }
+
+    #[test]
+    fn an_amount_too_large_to_store_is_named_as_typed() {
+        let message = err("12345678901234567890");
+        assert!(
+            message.starts_with("`12345678901234567890` is more than LLMLab can store (at most $9,223,"),
+            "{message}"
+        );
+        assert!(!message.contains(".0`"), "{message}");
+        assert!(err("$12,345,678,901,234,567,890.50").starts_with("`$12,345,678,901,234,567,890.50` is more than"));
     }
 }

@@ -36,7 +36,7 @@ pub(crate) struct CostArgs {
     #[arg(long)]
     batch: bool,
     /// Price at the rates in force on this date (default: today, UTC)
-    #[arg(long, value_name = "YYYY-MM-DD")]
+    #[arg(long, value_name = "YYYY-MM-DD", value_parser = crate::parse::date)]
     on: Option<Date>,
     /// Print a JSON object instead of a table
     #[arg(long)]

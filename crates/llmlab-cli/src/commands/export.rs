@@ -4,7 +4,6 @@ use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 use clap::Args;
-use jiff::civil::Date;
 use reqwest::Method;
 
 use crate::ExitStatus;
@@ -12,6 +11,7 @@ use crate::client::{Client, block_on};
 use crate::commands::status::query_string;
 use crate::config::{ServerArgs, Settings};
 use crate::display::count;
+use crate::parse::DateOrTime;
 use crate::printer::{self, GREEN, Progress, UserError};
 
 const EXAMPLES: &str = "\
@@ -19,6 +19,7 @@ Examples:
   llmlab export > events.csv                           Every event, oldest first
   llmlab export --output march.csv --from 2026-03-01 --to 2026-03-31
   llmlab export --from 2026-03-01 | grep gpt-4o        Stream it into another tool
+  llmlab export --from 2026-03-01T09:00:00Z --to 2026-03-01T17:30:00+01:00   Between two instants
 
 Columns: timestamp, event_id, provider, model, project, the token buckets
 (input, cache read, cache write 5m/1h, output, reasoning, web search
@@ -34,12 +35,12 @@ pub(crate) struct ExportArgs {
     /// Write to this file instead of standard output
     #[arg(long, short, value_name = "FILE")]
     output: Option<PathBuf>,
-    /// First day to include, `YYYY-MM-DD` [default: the first event]
-    #[arg(long, value_name = "DATE")]
-    from: Option<Date>,
-    /// Last day to include, `YYYY-MM-DD` [default: today]
-    #[arg(long, value_name = "DATE")]
-    to: Option<Date>,
+    /// First day to include, `YYYY-MM-DD`, or the first instant, an RFC 3339 time [default: the first event]
+    #[arg(long, value_name = "DATE", value_parser = crate::parse::date_or_time)]
+    from: Option<DateOrTime>,
+    /// Last day to include, `YYYY-MM-DD`, or the last instant, an RFC 3339 time [default: today]
+    #[arg(long, value_name = "DATE", value_parser = crate::parse::date_or_time)]
+    to: Option<DateOrTime>,
     /// The time zone the dates are in [default: the account's]
     #[arg(long, value_name = "ZONE")]
     tz: Option<String>,
@@ -48,9 +49,13 @@ pub(crate) struct ExportArgs {
 }
 
 pub(crate) fn run(args: &ExportArgs) -> anyhow::Result<ExitStatus> {
-    if let (Some(from), Some(to)) = (args.from, args.to)
-        && to < from
-    {
+    let reversed = match (args.from, args.to) {
+        (Some(DateOrTime::Day(from)), Some(DateOrTime::Day(to))) => to < from,
+        (Some(DateOrTime::Instant(from)), Some(DateOrTime::Instant(to))) => to < from,
+        // A day against an instant depends on the time zone: the server checks it.
+        _ => false,
+    };
+    if let (true, Some(from), Some(to)) = (reversed, args.from, args.to) {
         return Err(UserError::new(format!("`--to {to}` is before `--from {from}`")).into());
     }
     let settings = Settings::load(&args.server)?;

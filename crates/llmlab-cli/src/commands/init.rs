@@ -118,13 +118,17 @@ pub(crate) fn run(args: &InitArgs) -> anyhow::Result<ExitStatus> {
         ));
         printer::info(&format!("{GREEN}✓{GREEN:#} Wrote {} (mode 0600)", result.config_path));
         printer::info(&format!(
-            "\nNext: `pip install llmlab`, then track any function that calls an LLM {DIM}(the SDK reads this config){DIM:#}:\n"
+            "\nNext: the Python SDK tracks any function that calls an LLM {DIM}(it reads this config){DIM:#}. Install it \
+             from a clone of {REPOSITORY} with `pip install ./sdk/python` (on PyPI, once published: `pip install llmlab`):\n"
         ));
         printer::out(SNIPPET);
         printer::info(&format!("\nThen `{BOLD}llmlab status{BOLD:#}` shows the spend."));
     }
     Ok(ExitStatus::Success)
 }
+
+/// Where the SDK comes from until it is published (the clone has the CLI too).
+const REPOSITORY: &str = "https://github.com/llmlab/llmlab";
 
 /// The next step: three lines of Python.
 const SNIPPET: &str = "\
@@ -148,9 +152,34 @@ fn choose_server(args: &InitArgs, settings: &Settings, interactive: bool) -> any
     if settings.base_url.source == Source::Env || !interactive {
         return Ok(settings.base_url.value.clone());
     }
-    let default = if settings.base_url.source == Source::File { &settings.base_url.value } else { DEFAULT_BASE_URL };
-    let answer = printer::prompt("LLMLab server", Some(default))?;
-    normalize_base_url(&answer, Source::Flag, None)
+    let mut default = if settings.base_url.source == Source::File {
+        settings.base_url.value.clone()
+    } else {
+        DEFAULT_BASE_URL.to_owned()
+    };
+    // A typo or a server that is not up yet is asked again, with the reason, instead of ending `init`.
+    loop {
+        let Some(answer) = printer::ask("LLMLab server", Some(&default))? else {
+            return Err(UserError::new("no server given: the input ended")
+                .with_hint("run `llmlab init --server URL`")
+                .into());
+        };
+        match normalize_base_url(&answer, Source::Flag, None).and_then(|url| check_server(&url).map(|()| url)) {
+            Ok(url) => return Ok(url),
+            Err(error) => {
+                printer::report_error(&error);
+                printer::info("Type another URL, or press Ctrl-C to stop.");
+                default = answer;
+            }
+        }
+    }
+}
+
+/// Whether an LLMLab server answers at `base_url` (its `/health`).
+fn check_server(base_url: &str) -> anyhow::Result<()> {
+    let client = Client::new(base_url, None)?;
+    block_on(client.get::<llmlab_api::Health>("/health"))??;
+    Ok(())
 }
 
 /// Without a key given: the stored one if it still works (and the user keeps

@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 
 use clap::Args;
-use llmlab_core::catalog::{ModelEntry, ModelMatch, PriceSet, RateCard};
+use llmlab_core::catalog::{CatalogSource, ModelEntry, ModelMatch, PriceSet, RateCard};
 use llmlab_core::{Catalog, Provider};
 use rust_decimal::Decimal;
 
@@ -136,7 +136,9 @@ fn show_model(catalog: &Catalog, provider: Option<&Provider>, model: &str, json:
     if !entry.snapshots.is_empty() {
         let _ = writeln!(text, "snapshots: {}", entry.snapshots.join(", "));
     }
-    let _ = writeln!(text, "effective from {}; source: {}", entry.effective_from, entry.source);
+    let _ = writeln!(text, "effective from {}", entry.effective_from);
+    let _ = writeln!(text, "sources: {}", source_names(&entry.sources));
+    let _ = write!(text, "{DIM}{}{DIM:#}", crate::display::wrap(&entry.source, 100, "  "));
     if let Some(notes) = &entry.notes {
         let _ = writeln!(text, "{notes}");
     }
@@ -157,7 +159,8 @@ fn show_model(catalog: &Catalog, provider: Option<&Provider>, model: &str, json:
         let _ = writeln!(text, "\nweb search: ${} per request", fee.normalize());
     }
     for period in &entry.history {
-        let _ = writeln!(text, "\nuntil {} ({}):", period.until, period.source);
+        let _ = writeln!(text, "\nuntil {} (sources: {}):", period.until, source_names(&period.sources));
+        let _ = write!(text, "{DIM}{}{DIM:#}", crate::display::wrap(&period.source, 100, "  "));
         text.push_str(&rate_table(&period.rates).render());
     }
     if !entry.alternatives.is_empty() {
@@ -165,6 +168,14 @@ fn show_model(catalog: &Catalog, provider: Option<&Provider>, model: &str, json:
     }
     printer::out(&text);
     Ok(ExitStatus::Success)
+}
+
+/// `LiteLLM 1.110.2 (2026-11-20), pydantic/genai-prices (2026-08-21)`.
+fn source_names(sources: &[CatalogSource]) -> String {
+    if sources.is_empty() {
+        return "not recorded".to_owned();
+    }
+    sources.iter().map(|s| format!("{} ({})", s.name, s.date)).collect::<Vec<_>>().join(", ")
 }
 
 fn rate_table(card: &RateCard) -> Table {

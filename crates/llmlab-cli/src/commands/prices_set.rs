@@ -56,6 +56,12 @@ pub(crate) fn run(args: &PricesSetArgs) -> anyhow::Result<ExitStatus> {
         let text = raw.trim().trim_start_matches('$');
         match text.parse::<Money>() {
             Ok(m) if m >= Money::ZERO && !text.contains(['e', 'E']) => Ok(m),
+            Err(llmlab_core::money::MoneyError::OutOfRange(_)) => Err(UserError::new(format!(
+                "`--{flag} {}` is more than LLMLab can store (at most {} per 1M tokens)",
+                raw.trim(),
+                crate::display::usd(Money::MAX)
+            ))
+            .into()),
             _ => Err(UserError::new(format!("`--{flag} {raw}` is not a price"))
                 .with_hint("give USD per 1M tokens as a number such as `2.50`")
                 .into()),

@@ -40,10 +40,10 @@ fn after_help() -> String {
 #[command(after_help = after_help())]
 pub(crate) struct ServeArgs {
     /// The address to listen on
-    #[arg(long, default_value = "127.0.0.1", env = ServerEnvVars::LLMLAB_HOST)]
+    #[arg(long, default_value = "127.0.0.1", env = ServerEnvVars::LLMLAB_HOST, value_parser = crate::parse::ip_address)]
     host: IpAddr,
     /// The port to listen on (0 picks a free one)
-    #[arg(long, default_value_t = 8787, env = ServerEnvVars::LLMLAB_PORT)]
+    #[arg(long, default_value_t = 8787, env = ServerEnvVars::LLMLAB_PORT, value_parser = crate::parse::port)]
     port: u16,
     /// `sqlite://PATH` or `postgres://…`; default: a SQLite file in your data folder
     #[arg(long, env = ServerEnvVars::DATABASE_URL, value_name = "URL", hide_env_values = true)]
@@ -73,7 +73,7 @@ pub(crate) struct ServeArgs {
     #[arg(long, env = ServerEnvVars::LLMLAB_UPSTREAM_GEMINI, value_name = "URL", default_value = proxy::DEFAULT_UPSTREAM_GEMINI)]
     upstream_gemini: String,
     /// Seconds the proxy waits for an upstream's response headers before answering 504
-    #[arg(long, env = ServerEnvVars::LLMLAB_UPSTREAM_TIMEOUT, value_name = "SECONDS", default_value_t = proxy::DEFAULT_UPSTREAM_TIMEOUT.as_secs_f64())]
+    #[arg(long, env = ServerEnvVars::LLMLAB_UPSTREAM_TIMEOUT, value_name = "SECONDS", default_value_t = proxy::DEFAULT_UPSTREAM_TIMEOUT.as_secs_f64(), value_parser = crate::parse::seconds)]
     upstream_timeout: f64,
     /// Add `stream_options.include_usage` to proxied OpenAI chat streams that lack it, so their cost is
     /// known (the client then gets one extra chunk with empty `choices`)
@@ -118,6 +118,11 @@ pub(crate) fn run(args: &ServeArgs) -> anyhow::Result<ExitStatus> {
         Err(llmlab_server::ServeError::Bind { address, source }) => {
             Err(UserError::new(format!("cannot listen on {address}: {source}"))
                 .with_hint("is another `llmlab serve` running? pick another port with `--port`")
+                .into())
+        }
+        Err(llmlab_server::ServeError::Database { url, source: llmlab_store::StoreError::Connect(cause) }) => {
+            Err(UserError::new(format!("cannot connect to the database {url}: {cause}"))
+                .with_hint(connect_hint(cause.problem))
                 .into())
         }
         Err(error @ llmlab_server::ServeError::Database { .. }) => Err(UserError::new(error.to_string()).into()),
@@ -169,6 +174,30 @@ fn show_admin_token(token: &str) {
          (POST /api/auth/invites). Lost it? Set {} instead.",
         ServerEnvVars::LLMLAB_ADMIN_TOKEN
     ));
+}
+
+/// What to do about a database the server could not connect to.
+fn connect_hint(problem: llmlab_store::ConnectProblem) -> &'static str {
+    use llmlab_store::ConnectProblem;
+    match problem {
+        ConnectProblem::Refused => {
+            "is PostgreSQL running there? Start it, or fix the host and port in `--database-url` / `DATABASE_URL`"
+        }
+        ConnectProblem::UnknownHost => "check the host name in `--database-url` / `DATABASE_URL`",
+        ConnectProblem::NotPostgres => {
+            "check the port in `--database-url` / `DATABASE_URL`: PostgreSQL listens on 5432 unless told otherwise"
+        }
+        ConnectProblem::Authentication => {
+            "check the user name and password in the URL: `postgres://USER:PASSWORD@HOST:5432/DATABASE`"
+        }
+        ConnectProblem::NoDatabase => {
+            "create it (`createdb NAME`, or `create database NAME;` in psql) or name an existing one in the URL"
+        }
+        ConnectProblem::TimedOut => "check the host, the port and any firewall between this machine and the database",
+        ConnectProblem::Other => {
+            "check `--database-url` / `DATABASE_URL`; `sqlite://PATH` works without a database server"
+        }
+    }
 }
 
 /// The proxy's settings, each upstream URL checked so a typo fails at start-up.

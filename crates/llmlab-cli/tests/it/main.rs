@@ -6,6 +6,7 @@ mod api;
 mod cli_budget;
 mod cli_config;
 mod cli_env;
+mod cli_errors;
 mod cli_export;
 mod cli_init;
 mod cli_misc;

@@ -43,3 +43,21 @@ fn the_whole_catalog_lists_as_a_table() {
     assert!(text.starts_with("provider"));
     assert!(text.lines().count() > 50);
 }
+
+#[test]
+fn one_model_names_its_sources_and_their_dates_not_codes() {
+    let human = llmlab(&["prices", "o3"]);
+    let json = llmlab(&["prices", "gpt-4o", "--json"]);
+
+    assert!(human.status.success(), "{}", stderr(&human));
+    let text = stdout(&human);
+    for code in ["L110", "L81", "GP "] {
+        assert!(!text.contains(code), "`{code}` is an internal code:\n{text}");
+    }
+    insta::assert_snapshot!("prices_o3_human", text);
+    let entry: Value = serde_json::from_str(&stdout(&json)).unwrap();
+    insta::assert_json_snapshot!(
+        "prices_gpt_4o_sources",
+        serde_json::json!({ "source": entry["source"], "sources": entry["sources"] })
+    );
+}

@@ -18,7 +18,7 @@ pub struct SummaryQuery {
     /// An IANA time zone for "today", "this month" and the daily dates (default: the account's).
     #[param(schema_with = query_time_zone)]
     pub tz: Option<String>,
-    /// Only this project's spend.
+    /// Only this project's spend; a name the account does not have is a 404 (`project_not_found`).
     #[param(schema_with = project_filter)]
     pub project: Option<String>,
 }
@@ -36,12 +36,19 @@ pub(crate) fn query_time_zone() -> utoipa::openapi::schema::Schema {
 }
 
 fn project_filter() -> utoipa::openapi::schema::Schema {
-    llmlab_api::limits::blank_or_text_schema(labels::MAX_PROJECT_CHARS, false, "Only this project's spend.")
+    llmlab_api::limits::blank_or_text_schema(
+        labels::MAX_PROJECT_CHARS,
+        false,
+        "Only this project's spend; a project the account does not have is a 404 (`project_not_found`).",
+    )
 }
 
 /// Spend today, this month and all time; by model, provider and project; the 30-day trend.
 #[utoipa::path(get, path = "/api/costs/summary", tag = "costs", security(("api_key" = [])), params(SummaryQuery),
-    responses((status = 200, body = CostSummary), (status = 422, body = llmlab_api::ErrorBody)))]
+    responses((status = 200, body = CostSummary),
+        (status = 404, body = llmlab_api::ErrorBody,
+            description = "`project` names a project the account does not have (`project_not_found`); the message lists its projects"),
+        (status = 422, body = llmlab_api::ErrorBody)))]
 pub async fn summary(
     State(state): State<AppState>,
     caller: Caller,

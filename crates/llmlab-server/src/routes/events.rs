@@ -63,10 +63,10 @@ pub async fn batch(
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ExportQuery {
-    /// First day to include, `YYYY-MM-DD` (default: the beginning).
+    /// First day to include, `YYYY-MM-DD`, or the first instant, an RFC 3339 time (default: the beginning).
     #[param(schema_with = export_from)]
     pub from: Option<String>,
-    /// Last day to include, `YYYY-MM-DD` (default: today).
+    /// Last day to include, `YYYY-MM-DD`, or the last instant, an RFC 3339 time (default: today).
     #[param(schema_with = export_to)]
     pub to: Option<String>,
     /// The time zone the days are in (default: the account's).
@@ -75,11 +75,17 @@ pub struct ExportQuery {
 }
 
 fn export_from() -> utoipa::openapi::schema::Schema {
-    llmlab_api::limits::date(false, "First day to include, `YYYY-MM-DD` (default: the beginning).")
+    llmlab_api::limits::date_or_time(
+        "First day to include, `YYYY-MM-DD` in `tz`, or the first instant to include, an RFC 3339 time \
+         (default: the beginning).",
+    )
 }
 
 fn export_to() -> utoipa::openapi::schema::Schema {
-    llmlab_api::limits::date(false, "Last day to include, `YYYY-MM-DD`, not before `from` (default: today).")
+    llmlab_api::limits::date_or_time(
+        "Last day to include, `YYYY-MM-DD` in `tz`, or the last instant to include, an RFC 3339 time; not before \
+         `from` (default: today).",
+    )
 }
 
 /// Streams the account's events as CSV (header row, one row per event, oldest first).

@@ -12,7 +12,8 @@ use crate::clock::rfc3339;
 use crate::error::{ApiError, ApiResult};
 
 /// `[from, to)` in Unix ms for the local days `from` to `to` (`YYYY-MM-DD`,
-/// both included) in `tz`; either end open when not given.
+/// both included) in `tz`, or from and to the instants they name (RFC 3339,
+/// both included); either end open when not given.
 pub fn range(from: Option<&str>, to: Option<&str>, tz: &jiff::tz::TimeZone) -> ApiResult<(i64, i64)> {
     let from = from.map(|t| export_bound("from", t, tz, false)).transpose()?.unwrap_or(0);
     let to = to.map(|t| export_bound("to", t, tz, true)).transpose()?.unwrap_or(i64::MAX);
@@ -64,14 +65,20 @@ pub fn csv_columns() -> Vec<&'static str> {
 }
 
 /// The millisecond where the day `text` (`YYYY-MM-DD` in `tz`) starts, or,
-/// with `end`, where the next day starts. A date that parses can still be
-/// beyond the range of a timestamp (`9999-12-31`, `-009999-01-01`): that is
-/// the caller's 422, not a 500.
+/// with `end`, where the next day starts; for an RFC 3339 time, its
+/// millisecond (with `end`, the next one: the bound is included). A date that
+/// parses can still be beyond the range of a timestamp (`9999-12-31`,
+/// `-009999-01-01`): that is the caller's 422, not a 500.
 fn export_bound(field: &str, text: &str, tz: &jiff::tz::TimeZone, end: bool) -> ApiResult<i64> {
-    let date: jiff::civil::Date = text
-        .trim()
-        .parse()
-        .map_err(|_| ApiError::invalid(field, format!("`{text}` is not a date such as `2026-11-27`")))?;
+    let text = text.trim();
+    let invalid =
+        || ApiError::invalid(field, format!("`{text}` is not a date such as `2026-11-27` or an RFC 3339 time"));
+    // With a time, only an instant: jiff's `Date` parser would keep the day and drop the time.
+    if text.contains(['T', 't', ' ']) {
+        let instant: jiff::Timestamp = text.parse().map_err(|_| invalid())?;
+        return Ok(instant.as_millisecond().saturating_add(i64::from(end)));
+    }
+    let date: jiff::civil::Date = text.parse().map_err(|_| invalid())?;
     // The next day's start, not start + 24 h: a day is 23 or 25 hours long when the clocks change.
     let day = if end { date.tomorrow().ok() } else { Some(date) };
     let start = day.and_then(|day| day.to_zoned(tz.clone()).ok());
@@ -178,5 +185,20 @@ mod tests {
         let paris = jiff::tz::TimeZone::get("Europe/Paris").unwrap();
         let start = export_bound("from", "2026-03-29", &paris, false).unwrap();
         assert_eq!(export_bound("to", "2026-03-29", &paris, true).unwrap() - start, 23 * 3_600_000);
+    }
+
+    #[test]
+    fn an_rfc3339_bound_is_that_instant_both_ends_included() {
+        let paris = jiff::tz::TimeZone::get("Europe/Paris").unwrap();
+        let at = jiff::Timestamp::from_millisecond(1_796_637_600_518).unwrap();
+        assert_eq!(export_bound("from", "2026-12-07T10:00:00.518Z", &paris, false).unwrap(), at.as_millisecond());
+        assert_eq!(export_bound("from", "2026-12-07T11:00:00.518+01:00", &paris, false).unwrap(), at.as_millisecond());
+        assert_eq!(export_bound("to", "2026-12-07T10:00:00.518Z", &paris, true).unwrap(), at.as_millisecond() + 1);
+        // A time without an offset is no instant, and its day is not silently taken instead.
+        for bad in ["2026-12-07T10:00:00", "2026-12-07Tnoon", "2026-12-07 10:00"] {
+            assert!(export_bound("from", bad, &paris, false).is_err(), "{bad}");
+        }
+        let (from, to) = range(Some("2026-12-07T10:00:00Z"), Some("2026-12-07T10:00:00Z"), &paris).unwrap();
+        assert_eq!(to - from, 1, "one millisecond: the instant itself");
     }
 }

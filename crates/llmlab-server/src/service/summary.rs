@@ -13,7 +13,7 @@ use llmlab_core::Money;
 use llmlab_core::catalog::canonical_model_id;
 use llmlab_store::{SeriesStep, SpendRow, Store, User};
 
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::service::budgets::{Period, account_tz};
 use crate::service::labels;
 use crate::state::AppState;
@@ -31,7 +31,24 @@ pub async fn summary(state: &AppState, user: &User, tz: Option<&str>, project: O
         Some(p) => labels::optional_text(p, labels::MAX_PROJECT_CHARS).map_err(|e| ApiError::invalid("project", e))?,
         None => None,
     };
+    if let Some(name) = project {
+        check_project_exists(state, user, name).await?;
+    }
     summarize(&state.store, user, &tz, tz_name, project).await
+}
+
+/// A 404 naming the account's projects when it has none called `name`: a
+/// typo would otherwise read as a project that cost nothing.
+async fn check_project_exists(state: &AppState, user: &User, name: &str) -> ApiResult<()> {
+    let projects = state.store.list_projects(user.id).await?;
+    if projects.iter().any(|p| p.name == name) {
+        return Ok(());
+    }
+    let names: Vec<String> = projects.iter().map(|p| format!("`{}`", p.name)).collect();
+    Err(ApiError::new(
+        ErrorCode::ProjectNotFound,
+        format!("this account has no project `{name}`; its projects are {}", names.join(", ")),
+    ))
 }
 
 pub fn time_zone(requested: Option<&str>, user: &User) -> ApiResult<(TimeZone, String)> {

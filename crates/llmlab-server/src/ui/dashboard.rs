@@ -169,14 +169,18 @@ fn panels(data: &Data, base_url: &str) -> Markup {
 }
 
 fn empty_state(base_url: &str) -> Markup {
-    let setup = "pip install \"llmlab[cli]\"\nllmlab init    # saves the server and key for the CLI and SDK";
+    // Lines short enough for their column at 1280 px (a test checks that no block scrolls there).
+    let setup = format!(
+        "git clone https://github.com/llmlab/llmlab\ncd llmlab\npip install ./crates/llmlab-cli ./sdk/python\n\
+         llmlab init --server {base_url} \\\n  --api-key llm_…   # your key"
+    );
     let snippet = "from llmlab import track_cost\nfrom openai import OpenAI\n\nclient = OpenAI()\n\n\
-                   @track_cost(provider=\"openai\")\ndef ask(question: str):\n    return client.chat.completions.create(\n        \
-                   model=\"gpt-4o-mini\",\n        messages=[{\"role\": \"user\", \"content\": question}],\n    )\n\nask(\"Hello!\")";
+                   @track_cost(provider=\"openai\")\ndef ask(prompt: str):\n    return client.chat.completions.create(\n        \
+                   model=\"gpt-4o-mini\",\n        messages=[{\"role\": \"user\", \"content\": prompt}],\n    )\n\nask(\"Hello!\")";
     let curl = format!(
-        "curl -X POST {base_url}/api/events/track \\\n  -H \"Authorization: Bearer $LLMLAB_API_KEY\" \\\n  \
+        "curl {base_url}/api/events/track \\\n  -H \"Authorization: Bearer $LLMLAB_API_KEY\" \\\n  \
          -H 'content-type: application/json' \\\n  \
-         -d '{{\"provider\": \"openai\", \"model\": \"gpt-4o-mini\", \"input_tokens\": 1200, \"output_tokens\": 300}}'"
+         -d '{{\"provider\": \"openai\", \"model\": \"gpt-4o-mini\",\n       \"input_tokens\": 1200, \"output_tokens\": 300}}'"
     );
     html! {
         div class="rounded-lg bg-white p-5 shadow-sm ring-1 ring-slate-200 sm:p-6" {
@@ -188,9 +192,11 @@ fn empty_state(base_url: &str) -> Markup {
                 li class="min-w-0 lg:col-start-1 lg:row-start-1" {
                     h3 class="font-semibold" { "1. Install and run " (kbd("llmlab init")) }
                     p class="mt-1 text-sm text-slate-700" {
+                        "From a clone until the packages are on PyPI (then " (kbd("pip install llmlab-cli llmlab")) "). "
+                        "Give " (kbd("init")) " the key you signed in with: without " (kbd("--api-key")) " it creates another account. "
                         "Or set " (kbd("LLMLAB_API_KEY")) " and " (kbd(&format!("LLMLAB_BASE_URL={base_url}"))) "."
                     }
-                    div class="mt-2" { (layout::code("empty-setup", "setup commands", setup)) }
+                    div class="mt-2" { (layout::code("empty-setup", "setup commands", &setup)) }
                 }
                 li class="min-w-0 lg:col-start-2 lg:row-span-2 lg:row-start-1" {
                     h3 class="font-semibold" { "2. Decorate the function that calls the model" }
@@ -487,6 +493,15 @@ mod tests {
     use super::*;
 
     const HOSTILE: &str = "<img src=x onerror=alert(1)>";
+
+    #[test]
+    fn the_empty_state_installs_from_a_clone_and_signs_in_with_the_key_not_a_new_account() {
+        let html = empty_state("https://llmlab.example.com").into_string();
+        assert!(html.contains("git clone https://github.com/llmlab/llmlab\ncd llmlab\n"), "{html}");
+        assert!(html.contains("pip install ./crates/llmlab-cli ./sdk/python\n"), "{html}");
+        assert!(html.contains("llmlab init --server https://llmlab.example.com \\\n  --api-key llm_…"), "{html}");
+        assert!(!html.contains("llmlab[cli]"), "not on PyPI yet: {html}");
+    }
 
     fn money(s: &str) -> Money {
         s.parse().unwrap()

@@ -8,8 +8,12 @@ use maud::{Markup, html};
 use super::layout::{self, Nav};
 use super::{html_response, session};
 
-const QUICKSTART: &str = "pip install \"llmlab[cli]\"
-llmlab serve    # in another terminal
+/// Until the packages are published, from a clone (as crates/llmlab-cli/README.md says).
+const QUICKSTART: &str = "git clone https://github.com/llmlab/llmlab
+cd llmlab
+pip install ./crates/llmlab-cli ./sdk/python
+llmlab serve
+# then, in a second terminal:
 llmlab init";
 
 const SNIPPET: &str = "from llmlab import track_cost
@@ -62,18 +66,23 @@ fn body(signed_in: bool) -> Markup {
         }
         section class="mt-10" aria-labelledby="quickstart-title" {
             h2 id="quickstart-title" class="text-2xl font-bold tracking-tight" { "Quickstart" }
-            ol class="mt-4 grid gap-6 lg:grid-cols-[1fr_1.5fr_1fr]" {
-                li class="min-w-0" {
+            // Two columns, the Python example on the right: each code block gets the width of its longest line.
+            ol class="mt-4 grid gap-6 lg:grid-cols-2 lg:grid-rows-[auto_1fr]" {
+                li class="min-w-0 lg:col-start-1 lg:row-start-1" {
                     h3 class="font-semibold" { "1. Install and sign up" }
-                    p class="mt-1 text-sm text-slate-700" { "One command installs the CLI and the SDK; " (layout::kbd("llmlab init")) " creates your account and writes the config both read." }
+                    p class="mt-1 text-sm text-slate-700" {
+                        "Install the CLI (built with Rust 1.95+) and the SDK from a clone; once published they will be "
+                        (layout::kbd("pip install llmlab-cli llmlab")) ". " (layout::kbd("llmlab init"))
+                        " creates your account and writes the config both read."
+                    }
                     div class="mt-3" { (layout::code("quickstart-install", "install commands", QUICKSTART)) }
                 }
-                li class="min-w-0" {
+                li class="min-w-0 lg:col-start-2 lg:row-span-2 lg:row-start-1" {
                     h3 class="font-semibold" { "2. Decorate your function" }
                     p class="mt-1 text-sm text-slate-700" { "Works with the official OpenAI, Anthropic and Google GenAI clients, sync or async, streaming included." }
                     div class="mt-3" { (layout::code("quickstart-snippet", "Python example", SNIPPET)) }
                 }
-                li class="min-w-0" {
+                li class="min-w-0 lg:col-start-1 lg:row-start-2" {
                     h3 class="font-semibold" { "3. Look at the numbers" }
                     p class="mt-1 text-sm text-slate-700" { "Here on the dashboard, or in the terminal: spend and trend, a $500 monthly budget with warnings at 80% and 100%, and what to change to spend less." }
                     div class="mt-3" { (layout::code("quickstart-cli", "CLI commands", STATUS)) }
@@ -83,7 +92,7 @@ fn body(signed_in: bool) -> Markup {
         section class="mt-10" aria-labelledby="flows-title" {
             h2 id="flows-title" class="text-2xl font-bold tracking-tight" { "Three things that just work" }
             div class="mt-4 grid gap-4 md:grid-cols-3" {
-                (flow("Instant visibility", &["pip install \"llmlab[cli]\"", "llmlab serve", "llmlab init", "llmlab status", "llmlab optimize"],
+                (flow("Instant visibility", &["pip install ./crates/llmlab-cli ./sdk/python", "llmlab serve", "llmlab init", "llmlab status", "llmlab optimize"],
                     "From install to your spend and your first tips in under two minutes."))
                 (flow("Automatic tracking", &["from llmlab import track_cost", "@track_cost(provider=\"openai\")"],
                     "Every call's tokens and cost appear in the CLI and on this dashboard within seconds, streams and async included. No other code."))
@@ -115,7 +124,7 @@ fn flow(title: &str, steps: &[&str], outcome: &str) -> Markup {
         div class="flex flex-col rounded-lg bg-white p-5 shadow-sm ring-1 ring-slate-200" {
             h3 class="font-semibold" { (title) }
             ol class="mt-3 space-y-1 font-mono text-xs text-slate-800" {
-                @for step in steps { li class="rounded bg-slate-100 px-2 py-1 break-all" { (step) } }
+                @for step in steps { li class="rounded bg-slate-100 px-2 py-1 [overflow-wrap:anywhere]" { (step) } }
             }
             p class="mt-3 text-sm text-slate-700" { (outcome) }
         }

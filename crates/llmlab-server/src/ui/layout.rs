@@ -125,24 +125,126 @@ pub(super) fn panel(id: &str, title: &str, body: &Markup) -> Markup {
     }
 }
 
-/// A block of code or shell commands with a copy button.
+/// A block of code or shell commands. Its label and Copy button sit in a bar
+/// above the code, so the button never covers the end of a line.
 #[must_use]
 pub(super) fn code(id: &str, label: &str, text: &str) -> Markup {
+    code_block(id, label, text, false)
+}
+
+/// A block like [`code`] whose long lines wrap instead of scrolling: for a
+/// command that holds a key, which has no word to break at.
+#[must_use]
+pub(super) fn code_wrapping(id: &str, label: &str, text: &str) -> Markup {
+    code_block(id, label, text, true)
+}
+
+fn code_block(id: &str, label: &str, text: &str, wrap: bool) -> Markup {
+    let lines = if wrap { "whitespace-pre-wrap [overflow-wrap:anywhere]" } else { "overflow-x-auto" };
     html! {
-        div class="relative" {
-            pre class="overflow-x-auto rounded-md bg-slate-900 p-3 pr-16 text-xs leading-relaxed text-slate-100 focus-visible:outline-2 focus-visible:outline-indigo-500 sm:text-sm"
+        div class="rounded-md bg-slate-900" {
+            div class="flex items-center justify-between gap-2 border-b border-slate-700 py-1 pr-1 pl-3" {
+                span class="truncate text-xs text-slate-400" aria-hidden="true" { (label) }
+                (copy_button(id, label))
+            }
+            pre class={ "rounded-b-md p-3 text-xs leading-relaxed text-slate-100 focus-visible:outline-2 focus-visible:outline-indigo-500 sm:text-sm " (lines) }
                 role="group" aria-label=(label) tabindex="0" {
                 code id=(id) { (text) }
-            }
-            button type="button" data-copy=(id) class="absolute top-2 right-2 rounded bg-slate-700 px-2 py-1 text-xs font-medium text-white hover:bg-slate-600 focus-visible:outline-2 focus-visible:outline-white" {
-                "Copy" span class="sr-only" { " " (label) }
             }
         }
     }
 }
 
-/// Inline code.
+/// A button copying the text of the element `target`.
+fn copy_button(target: &str, label: &str) -> Markup {
+    html! {
+        button type="button" data-copy=(target) class="shrink-0 rounded bg-slate-700 px-2 py-1 text-xs font-medium text-white hover:bg-slate-600 focus-visible:outline-2 focus-visible:outline-white" {
+            "Copy" span class="sr-only" { " " (label) }
+        }
+    }
+}
+
+/// Where the script shows a key just created (it is never in the page as
+/// served): the key with its Copy button beside it, then the one command that
+/// saves it for the CLI and the SDK. A plain `llmlab init` would sign up a
+/// second account instead, so the page spells out `--api-key`.
+#[must_use]
+pub(super) fn new_key(id: &str, label: &str) -> Markup {
+    let command_id = format!("{id}-init");
+    html! {
+        div class="flex items-start gap-2 rounded-md bg-slate-900 py-1 pr-1 pl-3" {
+            code id=(id) data-new-key=(command_id) class="min-w-0 flex-1 py-1 font-mono text-sm text-slate-100 [overflow-wrap:anywhere]" {}
+            (copy_button(id, label))
+        }
+        p class="mt-3 text-sm text-slate-700" {
+            "To use it from this machine, save it with " (kbd("--api-key")) " (a plain " (kbd("llmlab init"))
+            " would create another account):"
+        }
+        div class="mt-2" { (code_wrapping(&command_id, "llmlab init command", "")) }
+    }
+}
+
+/// Inline code. Short code never breaks; a path breaks only after a `/`, and
+/// a long command only at its spaces (never inside a word: no `break-all`).
 #[must_use]
 pub(super) fn kbd(text: &str) -> Markup {
-    html! { code class="rounded bg-slate-100 px-1.5 py-0.5 font-mono text-[0.85em] text-slate-800 break-all" { (text) } }
+    const CLASS: &str = "rounded bg-slate-100 px-1.5 py-0.5 font-mono text-[0.85em] text-slate-800";
+    if text.contains('/') {
+        return html! { code class={ (CLASS) " [overflow-wrap:anywhere]" } { (path_with_breaks(text)) } };
+    }
+    let wrap = if text.contains(' ') && text.chars().count() > SHORT_CODE { "" } else { " whitespace-nowrap" };
+    html! { code class={ (CLASS) (wrap) } { (text) } }
+}
+
+/// Inline code up to this many characters is kept on one line.
+const SHORT_CODE: usize = 24;
+
+/// `text` with a line-break opportunity (`<wbr>`) after each run of slashes.
+fn path_with_breaks(text: &str) -> Markup {
+    let parts = path_parts(text);
+    html! {
+        @for (i, part) in parts.iter().enumerate() {
+            @if i > 0 { wbr; }
+            (part)
+        }
+    }
+}
+
+/// `text` cut after each run of slashes: `~/.config/x` → `~/`, `.config/`, `x`.
+fn path_parts(text: &str) -> Vec<&str> {
+    let mut parts = Vec::new();
+    let mut start = 0;
+    let mut previous = None;
+    for (i, c) in text.char_indices() {
+        if previous == Some('/') && c != '/' {
+            parts.push(&text[start..i]);
+            start = i;
+        }
+        previous = Some(c);
+    }
+    parts.push(&text[start..]);
+    parts
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_path_breaks_only_after_its_slashes() {
+        assert_eq!(path_parts("~/.config/llmlab/config.toml"), ["~/", ".config/", "llmlab/", "config.toml"]);
+        assert_eq!(path_parts("URL=http://127.0.0.1:8787/"), ["URL=http://", "127.0.0.1:8787/"]);
+        assert_eq!(
+            kbd("~/.config/llmlab/config.toml").into_string(),
+            "<code class=\"rounded bg-slate-100 px-1.5 py-0.5 font-mono text-[0.85em] text-slate-800 \
+             [overflow-wrap:anywhere]\">~/<wbr>.config/<wbr>llmlab/<wbr>config.toml</code>"
+        );
+    }
+
+    #[test]
+    fn short_inline_code_never_wraps_and_long_commands_wrap_only_at_spaces() {
+        assert!(kbd("llmlab init").into_string().contains("whitespace-nowrap"));
+        let long = kbd("llmlab prices set gpt-x --input 1 --output 2").into_string();
+        assert!(!long.contains("whitespace-nowrap") && !long.contains("break-all"), "{long}");
+    }
 }

@@ -184,7 +184,7 @@ fn signup_section(policy: SignupPolicy, invite: Option<&str>) -> Markup {
                     p class="text-sm font-medium text-slate-900" {
                         "Your API key, shown only this once. Copy it now: the SDK and the CLI need it."
                     }
-                    (layout::code("new-account-key", "your new API key", ""))
+                    div { (layout::new_key("new-account-key", "your new API key")) }
                     button type="button" id="signup-continue" class={ (layout::BUTTON) " w-full" } { "I saved it: open the dashboard" }
                 }
             }

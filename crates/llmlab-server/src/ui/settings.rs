@@ -167,7 +167,7 @@ fn keys(keys: &[ApiKeyInfo], tz: &TimeZone) -> Markup {
         (form_error("create-key-error"))
         div id="new-key-box" class="mt-3 rounded-md bg-emerald-50 p-3 ring-1 ring-emerald-200" hidden {
             p class="text-sm font-medium text-emerald-900" { "Your new key, shown only this once. Copy it now:" }
-            div class="mt-2" { (layout::code("new-key-value", "the new API key", "")) }
+            div class="mt-2" { (layout::new_key("new-key-value", "the new API key")) }
         }
         div class="mt-4 overflow-x-auto" {
             table id="keys-table" class="w-full text-left text-sm" {

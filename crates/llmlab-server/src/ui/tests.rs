@@ -216,3 +216,22 @@ async fn the_sign_up_form_follows_the_servers_policy() {
     assert!(invite.contains(r#"id="signup-invite""#) && invite.contains(r#"value="inv_abc""#), "{invite}");
     assert!(closed.contains("does not accept sign-ups") && !closed.contains(r#"id="signup-button""#), "{closed}");
 }
+
+#[tokio::test]
+async fn the_landing_page_installs_from_a_clone_and_names_the_pypi_packages_to_come() {
+    let app = App::new().await;
+    let (_, html) = app.get("/", None, None).await;
+    assert!(html.contains("git clone https://github.com/llmlab/llmlab\ncd llmlab\n"), "{html}");
+    assert!(html.contains("pip install ./crates/llmlab-cli ./sdk/python\n"), "{html}");
+    assert!(html.contains("pip install llmlab-cli llmlab"), "the names once published: {html}");
+    assert!(!html.contains("llmlab[cli]"), "not on PyPI yet: {html}");
+}
+
+#[tokio::test]
+async fn the_sign_up_result_has_room_for_the_key_and_the_init_command_that_uses_it() {
+    let app = App::new().await;
+    let (_, html) = app.get("/dashboard", None, None).await;
+    assert!(html.contains(r#"id="new-account-key" data-new-key="new-account-key-init""#), "{html}");
+    assert!(html.contains(r#"<code id="new-account-key-init">"#), "{html}");
+    assert!(html.contains("would create another account"), "{html}");
+}

@@ -147,3 +147,26 @@ server_test!(recommendations_name_the_saving_sorted_largest_first, |server| asyn
     let bob = Api::signup(&server, "bob").await;
     assert_eq!(bob.get("/api/recommendations").await.body, json!([]), "tips come from one's own usage only");
 });
+
+server_test!(a_summary_of_a_project_the_account_does_not_have_is_a_404_listing_its_projects, |server| async move {
+    let api = Api::signup(&server, "alice").await;
+    for project in ["web", "batch-jobs"] {
+        let event = json!({ "provider": "openai", "model": "gpt-4o", "input_tokens": 1_000, "project": project });
+        assert_eq!(api.post("/api/events/track", event).await.status, StatusCode::CREATED);
+    }
+    let bob = Api::signup(&server, "bob").await;
+    let event = json!({ "provider": "openai", "model": "gpt-4o", "input_tokens": 1_000, "project": "bobs-secret" });
+    assert_eq!(bob.post("/api/events/track", event).await.status, StatusCode::CREATED);
+
+    let reply = api.get("/api/costs/summary?project=nope").await;
+
+    assert_eq!((reply.status, reply.code()), (StatusCode::NOT_FOUND, "project_not_found"), "{}", reply.text);
+    assert_eq!(
+        reply.message(),
+        "this account has no project `nope`; its projects are `batch-jobs`, `default`, `web`",
+        "the account's own projects only, by name"
+    );
+    let known = api.get("/api/costs/summary?project=web").await;
+    assert_eq!((known.status, known.body["project"].as_str()), (StatusCode::OK, Some("web")), "{}", known.text);
+    assert_eq!(api.get("/api/costs/summary?project=default").await.status, StatusCode::OK);
+});

@@ -39,8 +39,10 @@ server_test!(a_nul_byte_in_the_summary_project_filter_is_422_on_every_backend, |
     // Blank still means every project.
     let all = api.get("/api/costs/summary?project=%20").await;
     assert_eq!((all.status, all.body["project"].clone()), (StatusCode::OK, Value::Null), "{}", all.text);
+    let event = json!({ "provider": "openai", "model": "gpt-4o", "input_tokens": 1, "project": "web" });
+    assert_eq!(api.post("/api/events/track", event).await.status, StatusCode::CREATED);
     let one = api.get("/api/costs/summary?project=%20web%20").await;
-    assert_eq!(one.body["project"], "web");
+    assert_eq!(one.body["project"], "web", "{}", one.text);
 });
 
 server_test!(prices_refuse_control_characters_and_overlong_models_and_providers, |server| async move {

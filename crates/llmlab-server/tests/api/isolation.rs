@@ -47,9 +47,10 @@ server_test!(another_users_data_is_never_visible, |server| async move {
             assert!(!reply.text.contains(leak), "{path} shows Alice's `{leak}`: {}", reply.text);
         }
     }
-    // Naming Alice's project gives Bob an empty summary (the name is only echoed back).
-    let probe = bob.get("/api/costs/summary?project=alice-project").await.body;
-    assert_eq!((probe["all_time_usd"].as_str(), probe["all_time_calls"].as_u64()), (Some("0"), Some(0)));
+    // Naming Alice's project tells Bob that he has no such project, listing only his own.
+    let probe = bob.get("/api/costs/summary?project=alice-project").await;
+    assert_eq!((probe.status, probe.code()), (StatusCode::NOT_FOUND, "project_not_found"), "{}", probe.text);
+    assert_eq!(probe.message(), "this account has no project `alice-project`; its projects are `default`");
     let summary = bob.get("/api/costs/summary").await.body;
     assert_eq!(summary["all_time_usd"], "0.15");
     let alice_key_id = &alice.key.as_deref().unwrap()[..12];

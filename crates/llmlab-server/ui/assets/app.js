@@ -197,7 +197,7 @@ function initSignIn() {
         if (invite) body.invite = invite;
         const account = await api("POST", "/api/auth/signup", body);
         pendingKey = account.api_key;
-        $("#new-account-key").textContent = pendingKey;
+        showNewKey("new-account-key", pendingKey);
         $("#signup-result").hidden = false;
         signup.hidden = true;
         showMessage($("#signup-error"), "");
@@ -228,6 +228,17 @@ function initSignIn() {
       location.assign("/dashboard");
     }
   });
+}
+
+/**
+ * Shows a key just created in `layout::new_key`'s box, and the `llmlab init` command that saves it
+ * for this server (a plain `llmlab init` would sign up another account).
+ */
+function showNewKey(id, key) {
+  const box = document.getElementById(id);
+  box.textContent = key;
+  document.getElementById(box.dataset.newKey).textContent =
+    `llmlab init --server ${location.origin} \\\n  --api-key ${key}`;
 }
 
 // ---- Settings: forms and buttons that call the REST API -----------------------
@@ -268,7 +279,7 @@ async function runApi(element, body, errorElement) {
     $("#new-invite-box").hidden = false;
   }
   if (after === "new-key" && result?.api_key) {
-    $("#new-key-value").textContent = result.api_key;
+    showNewKey("new-key-value", result.api_key);
     $("#new-key-box").hidden = false;
   }
   let message = element.dataset.success ?? "Saved.";
