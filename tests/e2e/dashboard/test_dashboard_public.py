@@ -35,6 +35,7 @@ def test_an_invite_link_signs_up_a_named_account_that_manages_its_sessions(
     tab.goto(invite["url"].removeprefix(server.base_url))
     expect(page.get_by_label("Invite link")).to_have_value(invite["invite"])
     page.get_by_label("Your name (optional)").fill("Ada Lovelace")
+    tab.screenshot(screenshots, "public-invite-signup")
     page.get_by_role("button", name="Create an account").click()
     expect(page.locator("#new-account-key")).to_have_text(re.compile(r"^llm_[0-9A-Za-z]{48}$"))
     key = page.locator("#new-account-key").inner_text()
