@@ -365,7 +365,9 @@ server_test!(a_cross_site_form_post_is_refused_on_every_form_route, |server| asy
     assert_eq!(alice.get("/api/auth/sessions").await.body.as_array().unwrap().len(), 1);
 });
 
-/// Sends `head` then `body` on a new connection and returns the first line of the answer.
+/// Sends `head` then `body` on a new connection and returns the first line
+/// of the answer. The connection stays open meanwhile, as a client still
+/// sending a long body would keep it.
 async fn raw_exchange(base_url: &str, head: String, body: Vec<u8>) -> String {
     let address = base_url.trim_start_matches("http://");
     let stream = tokio::net::TcpStream::connect(address).await.unwrap();
@@ -373,7 +375,8 @@ async fn raw_exchange(base_url: &str, head: String, body: Vec<u8>) -> String {
     let sending = tokio::spawn(async move {
         writer.write_all(head.as_bytes()).await?;
         writer.write_all(&body).await?;
-        writer.flush().await
+        writer.flush().await?;
+        Ok::<_, std::io::Error>(writer)
     });
     let mut answer = Vec::new();
     let mut buffer = [0u8; 4096];
