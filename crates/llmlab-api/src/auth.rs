@@ -13,6 +13,11 @@ pub struct SignupRequest {
     #[serde(default)]
     #[schema(schema_with = crate::limits::display_name)]
     pub name: Option<String>,
+    /// An invitation (`inv_…`, or the whole invite link), needed when the
+    /// server runs with `--signup invite`; it is used up by this sign-up.
+    #[serde(default)]
+    #[schema(max_length = 2048)]
+    pub invite: Option<String>,
 }
 
 /// The new account and its first API key, shown only this once.
@@ -99,4 +104,46 @@ pub struct Account {
     pub timezone: String,
     pub hard_budget: bool,
     pub created_at: String,
+}
+
+/// A signed-in browser (a dashboard session), as listed in settings.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct SessionInfo {
+    /// The session's public id, e.g. `ses_ab12cd34ef56`.
+    pub session_id: String,
+    /// The public id of the API key it was opened with (revoking that key ends it).
+    pub key_id: String,
+    /// The browser's `User-Agent` when it signed in, shortened.
+    pub user_agent: Option<String>,
+    pub created_at: String,
+    pub last_seen_at: String,
+    pub expires_at: String,
+    /// True for the session this request was made with.
+    pub current: bool,
+}
+
+/// `DELETE /api/auth/sessions`: how many sessions were ended.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct SessionsEnded {
+    pub ended: u64,
+}
+
+/// `POST /api/auth/invites` (the body may be empty).
+#[derive(Clone, Debug, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateInviteRequest {
+    /// Hours until the invite expires: 1 to 720 (30 days); default 72.
+    #[serde(default)]
+    #[schema(minimum = 1, maximum = 720)]
+    pub expires_in_hours: Option<u32>,
+}
+
+/// A new invitation, shown only this once: single use, expiring.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct InviteResponse {
+    /// The invite token (`inv_…`): `llmlab init --invite inv_…`, or `{"invite": …}` in a sign-up.
+    pub invite: String,
+    /// The dashboard's sign-up page with the invite filled in.
+    pub url: String,
+    pub expires_at: String,
 }

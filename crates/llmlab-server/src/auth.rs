@@ -4,19 +4,21 @@
 //! A key is `llm_` + 8 characters of public id + 40 secret characters
 //! (base62, about 238 bits). The first 12 characters (`llm_` + id) are the
 //! `key_id` that finds the row; the hash of the whole key proves possession.
+//!
+//! The [`Caller`] extractor takes a key from a header, or a dashboard
+//! session from its cookie ([`crate::session`]); a session signs in as the
+//! key it was opened with, for as long as both are valid.
 
 use std::time::{Duration, Instant};
 
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
-use llmlab_store::{NewApiKey, User};
-use rand::TryRngCore;
-use rand::rngs::OsRng;
-use sha2::{Digest, Sha256};
+use llmlab_store::{ApiKey, NewApiKey, User};
 use subtle::ConstantTimeEq;
 
 use crate::error::{ApiError, ErrorCode};
+use crate::secrets::{random_chars, sha256_hex};
 use crate::session::{self, CrossSite};
 use crate::state::AppState;
 
@@ -25,8 +27,7 @@ const ID_LEN: usize = 8;
 const SECRET_LEN: usize = 40;
 /// Full length of a key.
 pub const KEY_LEN: usize = PREFIX.len() + ID_LEN + SECRET_LEN;
-const ALPHABET: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-/// `last_used_at` is written at most this often per key.
+/// `last_used_at` (`last_seen_at`) is written at most this often per key (session).
 const TOUCH_INTERVAL: Duration = Duration::from_mins(10);
 /// Header the proxy takes LLMLab's key from (the provider's key stays in `Authorization`).
 pub const KEY_HEADER: &str = "x-llmlab-key";
@@ -47,19 +48,6 @@ pub fn generate_key(name: Option<String>, now: i64) -> GeneratedKey {
     GeneratedKey { api_key: key, record }
 }
 
-/// `n` uniformly random base62 characters (rejection sampling, no modulo bias).
-fn random_chars(n: usize) -> impl Iterator<Item = char> {
-    let mut out = Vec::with_capacity(n);
-    let mut buffer = [0u8; 64];
-    while out.len() < n {
-        OsRng.try_fill_bytes(&mut buffer).expect("the operating system's random source works");
-        // 62 × 4 = 248: bytes below it map evenly onto the alphabet.
-        out.extend(buffer.iter().filter(|&&b| b < 248).map(|&b| char::from(ALPHABET[usize::from(b % 62)])));
-    }
-    out.truncate(n);
-    out.into_iter()
-}
-
 /// The public id of a key: its first 12 characters.
 #[must_use]
 pub fn key_id(key: &str) -> &str {
@@ -70,7 +58,7 @@ pub fn key_id(key: &str) -> &str {
 /// hash suffices; a slow KDF protects guessable passwords, not random keys.
 #[must_use]
 pub fn hash_key(key: &str) -> String {
-    hex::encode(Sha256::digest(key.as_bytes()))
+    sha256_hex(key)
 }
 
 /// True when `key` has the shape of an LLMLab key.
@@ -83,46 +71,68 @@ pub fn is_well_formed(key: &str) -> bool {
 #[derive(Clone, Debug)]
 pub struct Caller {
     pub user: User,
+    /// The API key used, or the one the dashboard session was opened with.
     pub key_id: String,
+    /// The dashboard session's public id, when the session cookie signed the request.
+    pub session: Option<String>,
 }
 
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let (key, source) = presented_key(parts)?;
-        // A browser attaches the cookie to requests other pages make; a header key it never adds by itself.
-        if source == KeySource::Cookie && !parts.method.is_safe() {
-            session::check_same_origin(&parts.headers, &parts.uri, state.settings.secure_cookies)
-                .map_err(|refusal| cross_site_error(&refusal))?;
+        match presented(parts)? {
+            Credential::Key(key) => authenticate(state, &key).await,
+            Credential::Session(token) => {
+                // A browser attaches the cookie to requests other pages make; a header key it never adds by itself.
+                if !parts.method.is_safe() {
+                    session::check_same_origin(&parts.headers, &parts.uri, state.settings.secure_cookies)
+                        .map_err(|refusal| cross_site_error(&refusal))?;
+                }
+                authenticate_session(state, &token).await
+            }
         }
-        authenticate(state, &key).await
     }
 }
 
-/// Where a request's key came from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum KeySource {
-    /// `Authorization: Bearer` or `X-LLMLab-Key`.
-    Header,
-    /// The dashboard's session cookie.
-    Cookie,
+/// Guards a request that signs in (opens a session): refused with 403 when a
+/// browser marks it as sent by another site ([`session::check_not_cross_site`]).
+/// An extractor, so it runs before the body is read.
+pub struct SignInFromThisSite;
+
+impl FromRequestParts<AppState> for SignInFromThisSite {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        session::check_not_cross_site(&parts.headers, &parts.uri, state.settings.secure_cookies)
+            .map(|()| SignInFromThisSite)
+            .map_err(|refusal| cross_site_error(&refusal))
+    }
 }
 
-/// The key a request carries: `Authorization: Bearer`, `X-LLMLab-Key`, or the dashboard's session cookie.
-fn presented_key(parts: &Parts) -> Result<(String, KeySource), ApiError> {
+/// What a request authenticates with.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Credential {
+    /// `Authorization: Bearer` or `X-LLMLab-Key`.
+    Key(String),
+    /// The dashboard's session cookie (its token).
+    Session(String),
+}
+
+/// The credential a request carries: `Authorization: Bearer`, `X-LLMLab-Key`, or the dashboard's session cookie.
+fn presented(parts: &Parts) -> Result<Credential, ApiError> {
     let header = |name| parts.headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim);
     if let Some(value) = header(KEY_HEADER) {
-        return Ok((value.to_owned(), KeySource::Header));
+        return Ok(Credential::Key(value.to_owned()));
     }
     if let Some(value) = header(AUTHORIZATION.as_str()) {
         let token = value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer ")).ok_or_else(|| {
             ApiError::new(ErrorCode::InvalidApiKey, "the Authorization header must be `Bearer llm_…`")
         })?;
-        return Ok((token.trim().to_owned(), KeySource::Header));
+        return Ok(Credential::Key(token.trim().to_owned()));
     }
-    if let Some(key) = session::key_from_cookie(&parts.headers) {
-        return Ok((key, KeySource::Cookie));
+    if let Some(token) = session::token_from_cookie(&parts.headers) {
+        return Ok(Credential::Session(token));
     }
     Err(ApiError::new(
         ErrorCode::MissingApiKey,
@@ -131,7 +141,7 @@ fn presented_key(parts: &Parts) -> Result<(String, KeySource), ApiError> {
 }
 
 /// The 403 for a cookie-authenticated request that does not come from this server's pages.
-fn cross_site_error(refusal: &CrossSite) -> ApiError {
+pub(crate) fn cross_site_error(refusal: &CrossSite) -> ApiError {
     let why = match refusal {
         CrossSite::FetchSite(site) => {
             format!("the browser says another site or origin sent it (`Sec-Fetch-Site: {site}`)")
@@ -158,17 +168,7 @@ pub async fn authenticate(state: &AppState, key: &str) -> Result<Caller, ApiErro
     if !is_well_formed(key) {
         return Err(invalid());
     }
-    let id = key_id(key).to_owned();
-    let found = if let Some(found) = state.keys.get(&id) {
-        Some(found)
-    } else {
-        let found = state.store.find_key(&id).await?;
-        if let Some(found) = &found {
-            state.keys.insert(id, found.clone());
-        }
-        found
-    };
-    let Some((record, user)) = found else {
+    let Some((record, user)) = find_key(state, key_id(key)).await? else {
         return Err(invalid());
     };
     let presented = hash_key(key);
@@ -178,25 +178,83 @@ pub async fn authenticate(state: &AppState, key: &str) -> Result<Caller, ApiErro
     if record.revoked_at.is_some() {
         return Err(ApiError::new(ErrorCode::RevokedApiKey, "this API key was revoked"));
     }
-    touch(state, &record.key_id);
-    Ok(Caller { user, key_id: record.key_id })
+    touch(state, &record.key_id, Touched::Key);
+    Ok(Caller { user, key_id: record.key_id, session: None })
 }
 
-/// Updates `last_used_at` in the background, at most every [`TOUCH_INTERVAL`].
-fn touch(state: &AppState, key_id: &str) {
+/// The key row with this public id and its account, through the short-lived cache.
+async fn find_key(state: &AppState, key_id: &str) -> Result<Option<(ApiKey, User)>, ApiError> {
+    if let Some(found) = state.keys.get(&key_id.to_owned()) {
+        return Ok(Some(found));
+    }
+    let found = state.store.find_key(key_id).await?;
+    if let Some(found) = &found {
+        state.keys.insert(key_id.to_owned(), found.clone());
+    }
+    Ok(found)
+}
+
+/// The 401 for a session cookie that signs in no more.
+#[must_use]
+pub fn session_ended() -> ApiError {
+    ApiError::new(
+        ErrorCode::SessionEnded,
+        "your dashboard session has ended (signed out, expired, or its API key was revoked): sign in again",
+    )
+}
+
+/// Checks a session cookie's token: the session must be open, unexpired,
+/// and its key not revoked. Read from the database on every request, so
+/// ending a session takes effect at once on every replica.
+pub async fn authenticate_session(state: &AppState, token: &str) -> Result<Caller, ApiError> {
+    if !session::is_token(token) {
+        return Err(session_ended());
+    }
+    let Some(found) = state.store.find_session(&session::hash_token(token)).await? else {
+        return Err(session_ended());
+    };
+    if found.revoked_at.is_some() || found.expires_at <= crate::clock::now_ms() {
+        return Err(session_ended());
+    }
+    let Some((key, user)) = find_key(state, &found.key_id).await? else {
+        return Err(session_ended());
+    };
+    if key.revoked_at.is_some() || user.id != found.user_id {
+        return Err(session_ended());
+    }
+    touch(state, &found.public_id, Touched::Session);
+    Ok(Caller { user, key_id: key.key_id, session: Some(found.public_id) })
+}
+
+/// What [`touch`] records the use of.
+#[derive(Clone, Copy)]
+enum Touched {
+    Key,
+    Session,
+}
+
+/// Updates a key's `last_used_at` or a session's `last_seen_at` in the
+/// background, at most every [`TOUCH_INTERVAL`] (key ids and session ids
+/// have different prefixes, so one map serves both).
+fn touch(state: &AppState, id: &str, what: Touched) {
     let now = Instant::now();
     {
         let mut touched = state.key_touches.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if touched.get(key_id).is_some_and(|at| now.duration_since(*at) < TOUCH_INTERVAL) {
+        if touched.get(id).is_some_and(|at| now.duration_since(*at) < TOUCH_INTERVAL) {
             return;
         }
-        touched.insert(key_id.to_owned(), now);
+        touched.insert(id.to_owned(), now);
     }
     let store = state.store.clone();
-    let key_id = key_id.to_owned();
+    let id = id.to_owned();
     tokio::spawn(async move {
-        if let Err(error) = store.touch_key(&key_id, crate::clock::now_ms()).await {
-            tracing::warn!(%error, "could not record a key's last use");
+        let at = crate::clock::now_ms();
+        let done = match what {
+            Touched::Key => store.touch_key(&id, at).await,
+            Touched::Session => store.touch_session(&id, at).await,
+        };
+        if let Err(error) = done {
+            tracing::warn!(%error, "could not record a key's or a session's last use");
         }
     });
 }

@@ -21,6 +21,10 @@ impl ServerEnvVars {
     pub const LLMLAB_PORT: &'static str = "LLMLAB_PORT";
     pub const DATABASE_URL: &'static str = "DATABASE_URL";
     pub const LLMLAB_SECURE_COOKIES: &'static str = "LLMLAB_SECURE_COOKIES";
+    pub const LLMLAB_SIGNUP: &'static str = "LLMLAB_SIGNUP";
+    pub const LLMLAB_ADMIN_TOKEN: &'static str = "LLMLAB_ADMIN_TOKEN";
+    pub const LLMLAB_AUTH_RATE_LIMIT: &'static str = "LLMLAB_AUTH_RATE_LIMIT";
+    pub const LLMLAB_TRUST_PROXY_HEADERS: &'static str = "LLMLAB_TRUST_PROXY_HEADERS";
     pub const LLMLAB_UPSTREAM_OPENAI: &'static str = "LLMLAB_UPSTREAM_OPENAI";
     pub const LLMLAB_UPSTREAM_ANTHROPIC: &'static str = "LLMLAB_UPSTREAM_ANTHROPIC";
     pub const LLMLAB_UPSTREAM_GEMINI: &'static str = "LLMLAB_UPSTREAM_GEMINI";
@@ -42,6 +46,26 @@ impl ServerEnvVars {
             name: Self::LLMLAB_SECURE_COOKIES,
             flag: Some("--secure-cookies"),
             about: "`true` to mark the session cookie `Secure` (behind HTTPS)",
+        },
+        EnvVar {
+            name: Self::LLMLAB_SIGNUP,
+            flag: Some("--signup"),
+            about: "who may sign up: `open`, `closed` or `invite` (default: open on loopback, closed otherwise)",
+        },
+        EnvVar {
+            name: Self::LLMLAB_ADMIN_TOKEN,
+            flag: None,
+            about: "the admin token that creates accounts and invites (default: generated at first start, shown once)",
+        },
+        EnvVar {
+            name: Self::LLMLAB_AUTH_RATE_LIMIT,
+            flag: Some("--auth-rate-limit"),
+            about: "sign-up and sign-in attempts per client address, e.g. `10/min` (the default) or `off`",
+        },
+        EnvVar {
+            name: Self::LLMLAB_TRUST_PROXY_HEADERS,
+            flag: Some("--trust-proxy-headers"),
+            about: "`true` to take the client address from `X-Forwarded-For` (behind a reverse proxy)",
         },
         EnvVar {
             name: Self::LLMLAB_UPSTREAM_OPENAI,

@@ -16,6 +16,10 @@ pub enum ErrorCode {
     MissingApiKey,
     InvalidApiKey,
     RevokedApiKey,
+    /// The dashboard session cookie names a session that ended (or never existed).
+    SessionEnded,
+    /// The `Authorization` header holds a token that is not the server's admin token.
+    InvalidAdminToken,
     MalformedJson,
     InvalidField,
     PayloadTooLarge,
@@ -34,6 +38,14 @@ pub enum ErrorCode {
     CrossSiteRequest,
     /// A request body that is not declared as `application/json`.
     UnsupportedMediaType,
+    /// Sign-up refused: the server runs with `--signup closed`.
+    SignupClosed,
+    /// Sign-up refused: the server runs with `--signup invite` and the request has no invite.
+    InviteRequired,
+    /// Sign-up refused: the invite is unknown, used or expired.
+    InviteInvalid,
+    /// Too many sign-up or sign-in attempts from one address.
+    RateLimited,
 }
 
 /// What a 503 tells clients to wait before retrying, in seconds.
@@ -43,18 +55,25 @@ impl ErrorCode {
     #[must_use]
     pub fn status(self) -> StatusCode {
         match self {
-            ErrorCode::MissingApiKey | ErrorCode::InvalidApiKey | ErrorCode::RevokedApiKey => StatusCode::UNAUTHORIZED,
+            ErrorCode::MissingApiKey
+            | ErrorCode::InvalidApiKey
+            | ErrorCode::RevokedApiKey
+            | ErrorCode::SessionEnded
+            | ErrorCode::InvalidAdminToken => StatusCode::UNAUTHORIZED,
             ErrorCode::MalformedJson => StatusCode::BAD_REQUEST,
             ErrorCode::InvalidField | ErrorCode::TotalOutOfRange => StatusCode::UNPROCESSABLE_ENTITY,
             ErrorCode::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ErrorCode::NotFound | ErrorCode::ProjectNotFound => StatusCode::NOT_FOUND,
             ErrorCode::Conflict => StatusCode::CONFLICT,
-            ErrorCode::BudgetExceeded => StatusCode::TOO_MANY_REQUESTS,
+            ErrorCode::BudgetExceeded | ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             ErrorCode::UpstreamUnavailable => StatusCode::BAD_GATEWAY,
             ErrorCode::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
             ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             ErrorCode::DatabaseUnavailable => StatusCode::SERVICE_UNAVAILABLE,
-            ErrorCode::CrossSiteRequest => StatusCode::FORBIDDEN,
+            ErrorCode::CrossSiteRequest
+            | ErrorCode::SignupClosed
+            | ErrorCode::InviteRequired
+            | ErrorCode::InviteInvalid => StatusCode::FORBIDDEN,
             ErrorCode::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         }
     }
@@ -65,6 +84,8 @@ impl ErrorCode {
             ErrorCode::MissingApiKey => "missing_api_key",
             ErrorCode::InvalidApiKey => "invalid_api_key",
             ErrorCode::RevokedApiKey => "revoked_api_key",
+            ErrorCode::SessionEnded => "session_ended",
+            ErrorCode::InvalidAdminToken => "invalid_admin_token",
             ErrorCode::MalformedJson => "malformed_json",
             ErrorCode::InvalidField => "invalid_field",
             ErrorCode::PayloadTooLarge => "payload_too_large",
@@ -79,6 +100,10 @@ impl ErrorCode {
             ErrorCode::DatabaseUnavailable => "database_unavailable",
             ErrorCode::CrossSiteRequest => "cross_site_request",
             ErrorCode::UnsupportedMediaType => "unsupported_media_type",
+            ErrorCode::SignupClosed => "signup_closed",
+            ErrorCode::InviteRequired => "invite_required",
+            ErrorCode::InviteInvalid => "invite_invalid",
+            ErrorCode::RateLimited => "rate_limited",
         }
     }
 }

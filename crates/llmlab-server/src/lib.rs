@@ -12,12 +12,15 @@ pub mod clock;
 pub mod env_vars;
 pub mod error;
 pub mod json;
+pub mod limits;
 mod openapi;
 pub mod proxy;
 pub mod query;
 pub mod routes;
+pub mod secrets;
 pub mod service;
 pub mod session;
+pub mod signup;
 pub mod state;
 pub mod ui;
 
@@ -54,7 +57,9 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
                        `POST /api/auth/signup`). Money is a decimal string in fields ending `_usd`; times are RFC 3339. \
                        Errors are `{\"error\": {\"code\", \"message\"}}`. A request that changes data with the \
                        dashboard's session cookie instead of a key must come from the dashboard's own pages \
-                       (`Origin` / `Sec-Fetch-Site`), or it gets 403 `cross_site_request`."
+                       (`Origin` / `Sec-Fetch-Site`), or it gets 403 `cross_site_request`. Who may sign up is the \
+                       server's choice (`llmlab serve --signup open|closed|invite`); sign-up and sign-in are \
+                       rate-limited per client address (429 `rate_limited`, `Retry-After`)."
     ),
     paths(proxy::docs::openai, proxy::docs::anthropic, proxy::docs::gemini),
     modifiers(&ApiKeySecurity),
@@ -88,6 +93,9 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(auth::signup))
         .routes(routes!(auth::login))
         .routes(routes!(auth::create_session, auth::delete_session))
+        .routes(routes!(auth::list_sessions, auth::end_all_sessions))
+        .routes(routes!(auth::end_session))
+        .routes(routes!(auth::create_invite))
         .routes(routes!(auth::get_account, auth::update_account))
         .routes(routes!(auth::list_keys, auth::create_key))
         .routes(routes!(auth::revoke_key))
@@ -119,6 +127,12 @@ pub fn router(state: AppState) -> Router {
     api.route("/api/openapi.json", get(move || async move { axum::Json(document.as_ref().clone()) }))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .merge(ui::router())
+        // Not the proxy's: it forwards bodies as they come, and provider requests (images) can be larger.
+        .layer(axum::middleware::from_fn(limits::refuse_oversized))
+        .layer(axum::middleware::from_fn_with_state(
+            limits::AuthGate::new(state.settings.auth_rate_limit, state.settings.trust_proxy_headers),
+            limits::limit_auth,
+        ))
         .merge(proxy::router())
         .layer(
             // Spans carry the method and path only: a query string can hold a provider key (Gemini's `?key=`).
@@ -146,6 +160,9 @@ pub struct ServeOptions {
     pub address: SocketAddr,
     pub database: DbSettings,
     pub settings: ServerSettings,
+    /// Shows an admin token generated at this start (the only time it is
+    /// ever shown); `None` writes it to the log instead.
+    pub show_admin_token: Option<fn(&str)>,
 }
 
 /// Opens the database (running migrations), binds, and serves until
@@ -161,8 +178,19 @@ pub async fn serve(
         .await
         .map_err(|source| ServeError::Database { url: options.database.display_url(), source })?;
     let store = Arc::new(store);
+    let mut settings = options.settings;
+    settings.admin_token_hash = admin_token(&store, &settings, options.show_admin_token)
+        .await
+        .map_err(|source| ServeError::Database { url: options.database.display_url(), source })?;
+    log_signup_policy(&settings);
+    // Ended sessions and used or expired invites are never read again.
+    match store.purge_ended(clock::now_ms()).await {
+        Ok(0) => {}
+        Ok(purged) => tracing::info!(purged, "deleted ended sessions and invites"),
+        Err(error) => tracing::warn!(%error, "could not delete ended sessions and invites"),
+    }
     let (writer, writer_task) = service::ingest::EventWriter::start(&store);
-    let state = AppState::new(store.clone(), writer, options.settings);
+    let state = AppState::new(store.clone(), writer, settings);
     let listener = tokio::net::TcpListener::bind(options.address)
         .await
         .map_err(|source| ServeError::Bind { address: options.address.to_string(), source })?;
@@ -175,6 +203,51 @@ pub async fn serve(
     store.close().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The hash of the admin token in force: `LLMLAB_ADMIN_TOKEN`'s, else the
+/// one stored at an earlier start. A server whose sign-up is not open and
+/// that has neither generates one now, stores its hash and shows it once
+/// (of several replicas starting together, only the one that stored it).
+async fn admin_token(
+    store: &Store,
+    settings: &ServerSettings,
+    show: Option<fn(&str)>,
+) -> Result<Option<String>, StoreError> {
+    if let Some(configured) = &settings.admin_token_hash {
+        return Ok(Some(configured.clone()));
+    }
+    if let Some(stored) = store.admin_token_hash().await? {
+        return Ok(Some(stored));
+    }
+    if settings.signup == signup::SignupPolicy::Open {
+        return Ok(None);
+    }
+    let token = signup::generate_admin_token();
+    let hash = signup::hash_secret(&token);
+    if store.init_admin_token(&hash, clock::now_ms()).await? {
+        if let Some(show) = show {
+            show(&token);
+        } else {
+            tracing::warn!(
+                "generated the admin token {token}: it is shown only now (the server keeps its hash); use it as \
+                 `Authorization: Bearer …` to create accounts and invites. Lost? Set LLMLAB_ADMIN_TOKEN instead"
+            );
+        }
+        return Ok(Some(hash));
+    }
+    store.admin_token_hash().await
+}
+
+/// Says at start who may sign up, and why.
+fn log_signup_policy(settings: &ServerSettings) {
+    let why = match (settings.signup_explicit, settings.signup) {
+        (true, _) => "set by --signup / LLMLAB_SIGNUP",
+        (false, signup::SignupPolicy::Open) => "the default when listening on a loopback address only",
+        (false, _) => "the default when listening beyond loopback; --signup open|invite changes it",
+    };
+    let admin = if settings.admin_token_hash.is_some() { "an admin token is set" } else { "no admin token" };
+    tracing::info!(signup = %settings.signup, "sign-up policy: {} ({why}; {admin})", settings.signup);
 }
 
 /// Serves with `TCP_NODELAY` on every connection (without it, kept-alive
@@ -192,6 +265,8 @@ async fn serve_until(
             tracing::warn!(%error, "could not set TCP_NODELAY");
         }
     });
+    // The peer's address, for the per-address limits on sign-up and sign-in.
+    let app = app.into_make_service_with_connect_info::<SocketAddr>();
     let server = axum::serve(listener, app).with_graceful_shutdown(async move {
         shutdown.await;
         tracing::info!("shutting down: finishing running requests");

@@ -60,7 +60,8 @@ fn complete_operation(operation: &mut Operation, changes_state: bool) {
     if authenticated {
         add(
             "401",
-            "No API key, or one that is not valid or was revoked (`missing_api_key`, `invalid_api_key`, `revoked_api_key`).",
+            "No API key, or one that is not valid or was revoked (`missing_api_key`, `invalid_api_key`, `revoked_api_key`), \
+             or a dashboard session that has ended (`session_ended`).",
         );
     }
     if changes_state {

@@ -10,6 +10,8 @@ use llmlab_store::Store;
 
 use crate::cache::{KEY_CACHE_TTL, PRICE_CACHE_TTL, PageCache, TtlCache};
 use crate::error::ApiResult;
+use crate::limits::AuthRateLimit;
+use crate::signup::SignupPolicy;
 // The components the state holds come from the files that define them, not
 // from the services that use the state: no import circle.
 use crate::service::budgets::tracker::Budgets;
@@ -17,12 +19,38 @@ use crate::service::ingest::prepare::CustomPrices;
 use crate::service::ingest::writer::EventWriter;
 
 /// Server settings that handlers need.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct ServerSettings {
     /// Mark the session cookie `Secure` (set when served over HTTPS).
     pub secure_cookies: bool,
+    /// Who may create an account (`--signup`).
+    pub signup: SignupPolicy,
+    /// Whether `--signup` was given, or [`SignupPolicy::default_for`] chose it (for the start-up log).
+    pub signup_explicit: bool,
+    /// SHA-256 of `LLMLAB_ADMIN_TOKEN`, hex. Without it, a server whose
+    /// sign-up is not open generates a token at first start and stores its hash.
+    pub admin_token_hash: Option<String>,
+    /// Sign-up and sign-in attempts allowed per client address; `None`: unlimited.
+    pub auth_rate_limit: Option<AuthRateLimit>,
+    /// Take the client's address from `X-Forwarded-For` (set by a reverse
+    /// proxy) instead of the connection's peer.
+    pub trust_proxy_headers: bool,
     /// Where the LLM proxy forwards calls, and how.
     pub proxy: ProxySettings,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        ServerSettings {
+            secure_cookies: false,
+            signup: SignupPolicy::Open,
+            signup_explicit: false,
+            admin_token_hash: None,
+            auth_rate_limit: Some(AuthRateLimit::default()),
+            trust_proxy_headers: false,
+            proxy: ProxySettings::default(),
+        }
+    }
 }
 
 /// The public API hosts the proxy forwards to unless told otherwise.
@@ -110,6 +138,21 @@ impl AppState {
         let prices = Arc::new(CustomPrices::new(&self.store.custom_prices(user_id).await?));
         self.prices.insert(user_id, prices.clone());
         Ok(prices)
+    }
+
+    /// The hash of the admin token in force (configured, or generated at first start), if there is one.
+    #[must_use]
+    pub fn admin_token_hash(&self) -> Option<&str> {
+        self.settings.admin_token_hash.as_deref()
+    }
+
+    /// This server's address as the visitor reached it (`Host`), for
+    /// snippets and links; `https` when the server runs with `--secure-cookies`.
+    #[must_use]
+    pub fn base_url(&self, headers: &axum::http::HeaderMap) -> String {
+        let host = headers.get(axum::http::header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("127.0.0.1:8787");
+        let scheme = if self.settings.secure_cookies { "https" } else { "http" };
+        format!("{scheme}://{host}")
     }
 
     /// Forgets what is cached about an account (after it changed).

@@ -18,6 +18,17 @@ const KEY_COLUMNS: &str = "user_id, key_id, secret_hash, name, created_at, last_
 impl Store {
     /// Creates an account, its first API key and its default project, atomically.
     pub async fn create_user(&self, user: &NewUser, key: &NewApiKey) -> StoreResult<User> {
+        self.insert_user(user, key, None).await
+    }
+
+    /// [`Store::create_user`], using up the invitation whose token hashes to
+    /// `invite_hash` in the same transaction: `NotFound` (and no account)
+    /// when it does not exist, was used, or has expired at the user's `created_at`.
+    pub async fn create_invited_user(&self, user: &NewUser, key: &NewApiKey, invite_hash: &str) -> StoreResult<User> {
+        self.insert_user(user, key, Some(invite_hash)).await
+    }
+
+    async fn insert_user(&self, user: &NewUser, key: &NewApiKey, invite_hash: Option<&str>) -> StoreResult<User> {
         with_pool!(self, pool => {
             let mut tx = pool.begin().await?;
             let created: User = sqlx::query_as(&format!(
@@ -46,6 +57,21 @@ impl Store {
                 .bind(user.created_at)
                 .execute(&mut *tx)
                 .await?;
+            if let Some(invite_hash) = invite_hash {
+                // Single use: of two sign-ups racing with one invite, one updates the row.
+                let used = sqlx::query(
+                    "update invites set used_at = $1, used_by = $2 \
+                     where token_hash = $3 and used_at is null and expires_at > $1",
+                ).persistent(self.persistent)
+                .bind(user.created_at)
+                .bind(created.id)
+                .bind(invite_hash)
+                .execute(&mut *tx)
+                .await?;
+                if used.rows_affected() == 0 {
+                    return Err(StoreError::NotFound);
+                }
+            }
             tx.commit().await?;
             Ok(created)
         })
@@ -133,20 +159,31 @@ impl Store {
         })
     }
 
-    /// Revokes one of the account's keys; `NotFound` if it has no such key.
+    /// Revokes one of the account's keys and ends the dashboard sessions
+    /// opened with it, atomically; `NotFound` if it has no such key.
     pub async fn revoke_key(&self, user_id: i64, key_id: &str, now: i64) -> StoreResult<ApiKey> {
         with_pool!(self, pool => {
-            sqlx::query_as(&format!(
+            let mut tx = pool.begin().await?;
+            let key: Option<ApiKey> = sqlx::query_as(&format!(
                 "update api_keys set revoked_at = coalesce(revoked_at, $1) where user_id = $2 and key_id = $3 \
                  returning {KEY_COLUMNS}"
             )).persistent(self.persistent)
             .bind(now)
             .bind(user_id)
             .bind(key_id)
-            .fetch_optional(pool)
-            .await
-        })?
-        .ok_or(StoreError::NotFound)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let Some(key) = key else { return Err(StoreError::NotFound) };
+            sqlx::query("update sessions set revoked_at = $1 where user_id = $2 and key_id = $3 and revoked_at is null")
+                .persistent(self.persistent)
+                .bind(now)
+                .bind(user_id)
+                .bind(key_id)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            Ok(key)
+        })
     }
 
     /// The account's projects with their all-time totals, by name.

@@ -16,6 +16,7 @@ mod events;
 mod prices;
 mod records;
 mod rollups;
+mod sessions;
 mod settings;
 mod spend;
 

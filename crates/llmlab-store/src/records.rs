@@ -43,6 +43,44 @@ pub struct ApiKey {
     pub revoked_at: Option<i64>,
 }
 
+/// A new dashboard session: the hash of its cookie token and who it signs in.
+#[derive(Clone, Debug)]
+pub struct NewSession {
+    pub public_id: String,
+    /// SHA-256 of the cookie's token, hex; the token itself is never stored.
+    pub token_hash: String,
+    pub user_id: i64,
+    /// The API key the session was opened with.
+    pub key_id: String,
+    pub user_agent: Option<String>,
+    pub created_at: i64,
+    pub expires_at: i64,
+}
+
+/// A dashboard session row (never its token).
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+pub struct Session {
+    pub public_id: String,
+    pub user_id: i64,
+    pub key_id: String,
+    pub user_agent: Option<String>,
+    pub created_at: i64,
+    pub last_seen_at: i64,
+    pub expires_at: i64,
+    pub revoked_at: Option<i64>,
+}
+
+/// A new sign-up invitation.
+#[derive(Clone, Debug)]
+pub struct NewInvite {
+    /// SHA-256 of the invite token, hex.
+    pub token_hash: String,
+    /// The account that created it; `None` for the server's admin token.
+    pub created_by: Option<i64>,
+    pub created_at: i64,
+    pub expires_at: i64,
+}
+
 /// Changes to an account; `None` leaves a field as it is.
 #[derive(Clone, Debug, Default)]
 pub struct AccountUpdate {

@@ -4,8 +4,8 @@
 use futures::TryStreamExt;
 use llmlab_core::{Money, PriceSource, ServiceTier, TokenBuckets, UnpricedCode};
 use llmlab_store::{
-    CustomPrice, DbSettings, EventBatch, EventPrice, InsertOutcome, NewApiKey, NewEvent, NewUser, Repriced, SeriesStep,
-    Store, StoreError, User, bucket_of,
+    CustomPrice, DbSettings, EventBatch, EventPrice, InsertOutcome, NewApiKey, NewEvent, NewInvite, NewSession,
+    NewUser, Repriced, SeriesStep, Store, StoreError, User, bucket_of,
 };
 use llmlab_test_support::{TestDb, both_backends};
 
@@ -303,4 +303,96 @@ both_backends!(budgets_and_alerts_are_recorded_once, |db| async move {
     assert!(!store.record_budget_alert(alice.id, "2026-11-01", "warning", NOW).await.unwrap());
     assert!(store.record_budget_alert(alice.id, "2026-12-01", "warning", NOW).await.unwrap());
     assert_eq!(store.budget_alerts(alice.id, "2026-11-01").await.unwrap(), ["warning"]);
+});
+
+fn session(id: &str, user: &User, key_id: &str, at: i64) -> NewSession {
+    NewSession {
+        public_id: format!("ses_{id}"),
+        token_hash: format!("token-{id}"),
+        user_id: user.id,
+        key_id: key_id.into(),
+        user_agent: Some("Firefox".into()),
+        created_at: at,
+        expires_at: at + 1_000,
+    }
+}
+
+both_backends!(sessions_are_listed_ended_and_die_with_their_key, |db| async move {
+    let store = open(&db).await;
+    let alice = user(&store, "alice").await;
+    let bob = user(&store, "bob").await;
+    let second = NewApiKey { key_id: "llm_alice2".into(), secret_hash: "h2".into(), name: None, created_at: NOW };
+    store.create_key(alice.id, &second).await.unwrap();
+    for (id, key) in [("a1", "llm_alice"), ("a2", "llm_alice"), ("a3", "llm_alice2")] {
+        store.create_session(&session(id, &alice, key, NOW)).await.unwrap();
+    }
+    store.create_session(&session("b1", &bob, "llm_bob", NOW)).await.unwrap();
+
+    let found = store.find_session("token-a1").await.unwrap().unwrap();
+    assert_eq!((found.public_id.as_str(), found.user_id, found.key_id.as_str()), ("ses_a1", alice.id, "llm_alice"));
+    assert_eq!((found.last_seen_at, found.expires_at, found.revoked_at), (NOW, NOW + 1_000, None));
+    assert!(store.find_session("token-none").await.unwrap().is_none());
+    store.touch_session("ses_a1", NOW + 5).await.unwrap();
+    assert_eq!(store.find_session("token-a1").await.unwrap().unwrap().last_seen_at, NOW + 5);
+    assert_eq!(store.list_sessions(alice.id, NOW).await.unwrap().len(), 3);
+    assert!(store.list_sessions(alice.id, NOW + 1_000).await.unwrap().is_empty(), "expired sessions are not listed");
+
+    // Another account's session can neither be listed nor ended.
+    assert!(matches!(store.revoke_session(bob.id, "ses_a1", NOW).await, Err(StoreError::NotFound)));
+    assert_eq!(store.list_sessions(bob.id, NOW).await.unwrap().len(), 1);
+    let ended = store.revoke_session(alice.id, "ses_a1", NOW + 1).await.unwrap();
+    assert_eq!(ended.revoked_at, Some(NOW + 1));
+
+    // Revoking a key ends the sessions opened with it, and only those.
+    store.revoke_key(alice.id, "llm_alice2", NOW + 2).await.unwrap();
+    assert_eq!(store.find_session("token-a3").await.unwrap().unwrap().revoked_at, Some(NOW + 2));
+    let open: Vec<String> =
+        store.list_sessions(alice.id, NOW).await.unwrap().into_iter().map(|s| s.public_id).collect();
+    assert_eq!(open, ["ses_a2"]);
+
+    assert_eq!(store.revoke_sessions(alice.id, NOW + 3).await.unwrap(), 1, "sign out everywhere");
+    assert!(store.list_sessions(alice.id, NOW).await.unwrap().is_empty());
+    assert_eq!(store.list_sessions(bob.id, NOW).await.unwrap().len(), 1, "other accounts keep theirs");
+
+    // Ended sessions are purged; open ones stay.
+    assert_eq!(store.purge_ended(NOW + 4).await.unwrap(), 3);
+    assert!(store.find_session("token-a2").await.unwrap().is_none());
+    assert!(store.find_session("token-b1").await.unwrap().is_some());
+});
+
+both_backends!(an_invite_creates_one_account_before_it_expires, |db| async move {
+    let store = open(&db).await;
+    let alice = user(&store, "alice").await;
+    let invite = |hash: &str, expires_at| NewInvite {
+        token_hash: hash.into(),
+        created_by: Some(alice.id),
+        created_at: NOW,
+        expires_at,
+    };
+    store.create_invite(&invite("inv-1", NOW + 100)).await.unwrap();
+    store.create_invite(&NewInvite { created_by: None, ..invite("inv-old", NOW + 10) }).await.unwrap();
+    let new = |name: &str, at| {
+        let key = NewApiKey { key_id: format!("llm_{name}"), secret_hash: name.into(), name: None, created_at: at };
+        (NewUser { public_id: format!("usr_{name}"), name: None, created_at: at }, key)
+    };
+
+    let (carol, key) = new("carol", NOW + 1);
+    let created = store.create_invited_user(&carol, &key, "inv-1").await.unwrap();
+    assert_eq!(created.public_id, "usr_carol");
+    let (dave, key) = new("dave", NOW + 2);
+    assert!(matches!(store.create_invited_user(&dave, &key, "inv-1").await, Err(StoreError::NotFound)), "used");
+    assert!(store.find_key("llm_dave").await.unwrap().is_none(), "a refused invite creates nothing");
+    assert!(matches!(store.create_invited_user(&dave, &key, "inv-none").await, Err(StoreError::NotFound)));
+    let (erin, key) = new("erin", NOW + 10);
+    assert!(matches!(store.create_invited_user(&erin, &key, "inv-old").await, Err(StoreError::NotFound)), "expired");
+    let (erin, key) = new("erin", NOW + 9);
+    store.create_invited_user(&erin, &key, "inv-old").await.unwrap();
+});
+
+both_backends!(the_admin_token_is_stored_once, |db| async move {
+    let store = open(&db).await;
+    assert_eq!(store.admin_token_hash().await.unwrap(), None);
+    assert!(store.init_admin_token("first", NOW).await.unwrap());
+    assert!(!store.init_admin_token("second", NOW).await.unwrap(), "a second replica keeps the first token");
+    assert_eq!(store.admin_token_hash().await.unwrap().as_deref(), Some("first"));
 });

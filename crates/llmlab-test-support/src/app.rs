@@ -37,6 +37,7 @@ impl TestApp {
             address: SocketAddr::from(([127, 0, 0, 1], 0)),
             database: DbSettings::from_url(db.url()).expect("the test database's URL is valid"),
             settings,
+            show_admin_token: None,
         };
         let (ready, bound) = oneshot::channel::<SocketAddr>();
         let (stop, stopped) = oneshot::channel::<()>();

@@ -18,6 +18,7 @@ Examples:
   llmlab init                                     Ask for the server, sign up, write the config
   llmlab init --yes                               Sign up on http://127.0.0.1:8787 without asking
   llmlab init --server https://llmlab.example.com --api-key llm_…
+  llmlab init --invite https://llmlab.example.com/signup?invite=inv_…   Sign up with an invite link
   LLMLAB_API_KEY=llm_… llmlab init --json         In CI: verify the key, write the config, print JSON
 
 Without a key, `init` creates an account on the server. It never prompts when
@@ -36,6 +37,9 @@ pub(crate) struct InitArgs {
     /// A name for a new account
     #[arg(long, value_name = "NAME")]
     name: Option<String>,
+    /// Sign up with an invite (the link or its `inv_…` token), on a server run with `--signup invite`
+    #[arg(long, value_name = "LINK")]
+    invite: Option<String>,
     /// Print the outcome as JSON (the key is masked)
     #[arg(long)]
     json: bool,
@@ -139,6 +143,12 @@ fn choose_server(args: &InitArgs, settings: &Settings, interactive: bool) -> any
     if let Some(flag) = args.server.server.as_deref() {
         return normalize_base_url(flag, Source::Flag, None);
     }
+    // An invite link names its server.
+    if let Some((server, _)) = args.invite.as_deref().and_then(|link| link.trim().split_once("/signup?"))
+        && (server.starts_with("http://") || server.starts_with("https://"))
+    {
+        return normalize_base_url(server, Source::Flag, None);
+    }
     if settings.base_url.source == Source::Env || !interactive {
         return Ok(settings.base_url.value.clone());
     }
@@ -200,7 +210,8 @@ async fn obtain_key(
         (None, true) => Some(printer::prompt("Account name (optional)", None)?).filter(|n| !n.is_empty()),
         (None, false) => None,
     };
-    let signup: SignupResponse = anonymous.post("/api/auth/signup", &SignupRequest { name }).await?;
+    let request = SignupRequest { name, invite: args.invite.clone() };
+    let signup: SignupResponse = anonymous.post("/api/auth/signup", &request).await?;
     Ok((signup.api_key, true))
 }
 

@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use clap::Args;
 use llmlab_server::env_vars::ServerEnvVars;
+use llmlab_server::limits::{self, AuthRateLimit};
 use llmlab_server::proxy::{self, ProxySettings};
+use llmlab_server::signup::{self, SignupPolicy};
 use llmlab_server::{ServeOptions, ServerSettings};
 use llmlab_store::DbSettings;
 
@@ -16,7 +18,13 @@ const EXAMPLES: &str = "\
 Examples:
   llmlab serve                                        SQLite in your data folder, on 127.0.0.1:8787
   llmlab serve --port 9000 --database-url sqlite://./llmlab.db
-  DATABASE_URL=postgres://user:pass@db:5432/llmlab llmlab serve --host 0.0.0.0";
+  DATABASE_URL=postgres://user:pass@db:5432/llmlab llmlab serve --host 0.0.0.0
+  llmlab serve --host 0.0.0.0 --signup invite         Reachable from the network; accounts by invitation
+  llmlab serve --host 0.0.0.0 --secure-cookies --trust-proxy-headers   Behind a TLS-terminating proxy
+
+Sign-ups: open on a loopback address, closed anywhere else unless `--signup` says
+otherwise. Closed and invite-only servers have an admin token (`LLMLAB_ADMIN_TOKEN`,
+or one generated at first start and shown once) that creates accounts and invites.";
 
 const PROXY_HELP: &str = "\
 Proxy (point an OpenAI, Anthropic or Gemini client at it, plus the header `X-LLMLab-Key: llm_…`):
@@ -43,6 +51,18 @@ pub(crate) struct ServeArgs {
     /// Mark the dashboard's session cookie `Secure` (set this behind HTTPS)
     #[arg(long, env = ServerEnvVars::LLMLAB_SECURE_COOKIES)]
     secure_cookies: bool,
+    /// Who may create an account: `open` (anyone), `closed` (only with the admin token), `invite` (with an
+    /// invite link) [default: open on a loopback address, closed otherwise]
+    #[arg(long, env = ServerEnvVars::LLMLAB_SIGNUP, value_name = "POLICY", value_parser = parse_signup)]
+    signup: Option<SignupPolicy>,
+    /// Sign-up and sign-in attempts allowed per client address: `N/s`, `N/min` or `N/h` (N at once, then
+    /// spread over the period), or `off`
+    #[arg(long, env = ServerEnvVars::LLMLAB_AUTH_RATE_LIMIT, value_name = "RATE", default_value = "10/min",
+          value_parser = parse_rate)]
+    auth_rate_limit: RateSetting,
+    /// Take the client's address from the last `X-Forwarded-For` entry (only behind a reverse proxy that sets it)
+    #[arg(long, env = ServerEnvVars::LLMLAB_TRUST_PROXY_HEADERS)]
+    trust_proxy_headers: bool,
     /// Where the proxy forwards `/proxy/openai/…`
     #[arg(long, env = ServerEnvVars::LLMLAB_UPSTREAM_OPENAI, value_name = "URL", default_value = proxy::DEFAULT_UPSTREAM_OPENAI)]
     upstream_openai: String,
@@ -72,7 +92,16 @@ pub(crate) fn run(args: &ServeArgs) -> anyhow::Result<ExitStatus> {
     let options = ServeOptions {
         address: SocketAddr::new(args.host, args.port),
         database: database.clone(),
-        settings: ServerSettings { secure_cookies: args.secure_cookies, proxy: proxy_settings(args)? },
+        settings: ServerSettings {
+            secure_cookies: args.secure_cookies,
+            signup: args.signup.unwrap_or_else(|| SignupPolicy::default_for(args.host)),
+            signup_explicit: args.signup.is_some(),
+            admin_token_hash: admin_token_hash()?,
+            auth_rate_limit: args.auth_rate_limit.0,
+            trust_proxy_headers: args.trust_proxy_headers,
+            proxy: proxy_settings(args)?,
+        },
+        show_admin_token: Some(show_admin_token),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let on_ready = move |address: SocketAddr| {
@@ -99,6 +128,52 @@ pub(crate) fn run(args: &ServeArgs) -> anyhow::Result<ExitStatus> {
         Err(error @ llmlab_server::ServeError::Database { .. }) => Err(UserError::new(error.to_string()).into()),
         Err(other) => Err(other.into()),
     }
+}
+
+/// `--auth-rate-limit`: a rate, or `None` for `off` (clap reads an
+/// `Option` field as "flag absent", hence the wrapper).
+#[derive(Clone, Copy, Debug)]
+struct RateSetting(Option<AuthRateLimit>);
+
+fn parse_rate(value: &str) -> Result<RateSetting, String> {
+    limits::parse_auth_rate_limit(value).map(RateSetting)
+}
+
+/// `--signup`, with the accepted values in the error.
+fn parse_signup(value: &str) -> Result<SignupPolicy, String> {
+    value.parse()
+}
+
+/// The hash of `LLMLAB_ADMIN_TOKEN`, if set. Read from the environment
+/// only (a flag would show it in the process list), and never logged.
+fn admin_token_hash() -> anyhow::Result<Option<String>> {
+    let Ok(token) = std::env::var(ServerEnvVars::LLMLAB_ADMIN_TOKEN) else { return Ok(None) };
+    let token = token.trim();
+    if token.is_empty() {
+        return Ok(None);
+    }
+    if token.len() < MIN_ADMIN_TOKEN_CHARS {
+        return Err(UserError::new(format!(
+            "{}: the admin token must be at least {MIN_ADMIN_TOKEN_CHARS} characters",
+            ServerEnvVars::LLMLAB_ADMIN_TOKEN
+        ))
+        .with_hint("generate one with `openssl rand -hex 32`")
+        .into());
+    }
+    Ok(Some(signup::hash_secret(token)))
+}
+
+/// The shortest admin token accepted: it guards every account's creation.
+const MIN_ADMIN_TOKEN_CHARS: usize = 24;
+
+/// Shows the admin token generated at this (first) start: the only time it is shown.
+fn show_admin_token(token: &str) {
+    crate::printer::note(&format!(
+        "generated an admin token, shown only now (the server keeps its hash): {token}\n  \
+         Use it as `Authorization: Bearer …` to create accounts (POST /api/auth/signup) and invite links \
+         (POST /api/auth/invites). Lost it? Set {} instead.",
+        ServerEnvVars::LLMLAB_ADMIN_TOKEN
+    ));
 }
 
 /// What to do about a database the server could not connect to.

@@ -109,3 +109,56 @@ fn init_rejects_a_server_that_is_not_a_url() {
 
     snapshot!(machine, "init_bad_url", transcript(&output));
 }
+
+/// A server that accepts no sign-ups, and one that takes invites (both with this admin token).
+const ADMIN: &str = "llmadm_cli-test-admin-token-0123456789";
+
+async fn with_policy(
+    backend: llmlab_test_support::TestBackend,
+    signup: llmlab_server::signup::SignupPolicy,
+) -> Option<llmlab_test_support::TestApp> {
+    let settings = llmlab_server::ServerSettings {
+        signup,
+        admin_token_hash: Some(llmlab_server::signup::hash_secret(ADMIN)),
+        ..llmlab_server::ServerSettings::default()
+    };
+    llmlab_test_support::TestApp::start_with(backend, settings).await
+}
+
+async fn closed(backend: llmlab_test_support::TestBackend) -> Option<llmlab_test_support::TestApp> {
+    with_policy(backend, llmlab_server::signup::SignupPolicy::Closed).await
+}
+
+async fn invite_only(backend: llmlab_test_support::TestBackend) -> Option<llmlab_test_support::TestApp> {
+    with_policy(backend, llmlab_server::signup::SignupPolicy::Invite).await
+}
+
+llmlab_test_support::server_test_with!(closed, init_on_a_closed_server_says_to_ask_its_operator, |server| async move {
+    let machine = Machine::new(&server.base_url);
+
+    // The server runs in this process: let it answer while the CLI waits.
+    let output = tokio::task::block_in_place(|| machine.run(&["init", "--server", &server.base_url, "--yes"]));
+
+    snapshot!(machine, "init_signup_closed", transcript(&output));
+    assert_eq!(output.status.code(), Some(1), "{}", transcript(&output));
+    assert!(!machine.config.exists(), "nothing is written");
+});
+
+llmlab_test_support::server_test_with!(invite_only, init_signs_up_with_an_invite_link, |server| async move {
+    let invite = Api::anonymous(&server).with_key(ADMIN).post("/api/auth/invites", serde_json::json!({})).await;
+    let link = invite.body["url"].as_str().unwrap().to_owned();
+    let machine = Machine::new(&server.base_url);
+
+    let without = tokio::task::block_in_place(|| machine.run(&["init", "--server", &server.base_url, "--yes"]));
+    // The link names the server: no `--server` needed.
+    let with = tokio::task::block_in_place(|| machine.run(&["init", "--invite", &link, "--json"]));
+
+    assert_eq!(without.status.code(), Some(1), "{}", transcript(&without));
+    assert!(transcript(&without).contains("invite link"), "{}", transcript(&without));
+    assert_eq!(with.status.code(), Some(0), "{}", transcript(&with));
+    let body: serde_json::Value = serde_json::from_slice(&with.stdout).unwrap();
+    assert_eq!(
+        (body["created_account"].as_bool(), body["base_url"].as_str()),
+        (Some(true), Some(server.base_url.as_str()))
+    );
+});

@@ -18,5 +18,6 @@ mod recorded;
 mod server_crash;
 mod server_log;
 mod server_outage;
+mod server_public;
 mod server_replicas;
 mod support;

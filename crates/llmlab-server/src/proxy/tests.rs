@@ -147,6 +147,7 @@ impl Harness {
             address: "127.0.0.1:0".parse().unwrap(),
             database: DbSettings::from_url(db.url()).unwrap(),
             settings: ServerSettings { proxy, ..ServerSettings::default() },
+            show_admin_token: None,
         };
         let (ready, bound) = tokio::sync::oneshot::channel::<SocketAddr>();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

@@ -12,7 +12,7 @@
 use std::sync::Arc;
 
 use axum::extract::State;
-use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, ETAG, HOST, IF_NONE_MATCH};
+use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, ETAG, IF_NONE_MATCH};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use llmlab_api::{BudgetState, BudgetStatus, CostSummary, ModelSpend, Recommendation, UnpricedModel};
@@ -78,9 +78,7 @@ async fn version(state: &AppState, caller: &Caller) -> ApiResult<String> {
 
 /// This server's address as the visitor reached it, for the copyable snippets.
 fn base_url(state: &AppState, headers: &HeaderMap) -> String {
-    let host = headers.get(HOST).and_then(|h| h.to_str().ok()).unwrap_or("127.0.0.1:8787");
-    let scheme = if state.settings.secure_cookies { "https" } else { "http" };
-    format!("{scheme}://{host}")
+    state.base_url(headers)
 }
 
 /// The account's panels as HTML, and their `ETag`.
@@ -99,18 +97,18 @@ async fn rendered_panels(state: &AppState, caller: &Caller, base_url: &str) -> A
 pub(super) async fn page(State(state): State<AppState>, headers: HeaderMap) -> Response {
     let caller = match Visitor::of(&state, &headers).await {
         Ok(Visitor::SignedIn(caller)) => caller,
-        Ok(visitor) => return sign_in_page(&visitor, Nav::Dashboard),
+        Ok(visitor) => return sign_in_page(&state, &visitor, Nav::Dashboard),
         Err(error) => return error_page(&error, Nav::Dashboard),
     };
     let (etag, html) = match rendered_panels(&state, &caller, &base_url(&state, &headers)).await {
         Ok(rendered) => rendered,
         Err(error) => return error_page(&error, Nav::Dashboard),
     };
-    let who = caller.user.name.clone().unwrap_or_else(|| caller.user.public_id.clone());
+    let who = super::display_name(&caller.user);
     let body = html! {
         div class="flex flex-wrap items-baseline justify-between gap-x-4 gap-y-1" {
             h1 class="text-2xl font-bold tracking-tight" { "Dashboard" }
-            p class="text-sm text-slate-600" { "Signed in as " span class="font-medium text-slate-800 break-all" { (who) } }
+            p class="text-sm text-slate-600" { "Signed in as " span id="signed-in-as" class="font-medium text-slate-800 break-all" title=(caller.user.public_id) { (who) } }
         }
         div id="panels" class="mt-4 grid grid-cols-1 gap-4 lg:grid-cols-3" data-source="/dashboard/panels"
             data-poll=(POLL_MS) data-etag=(etag) {

@@ -34,7 +34,7 @@ llmlab optimize";
 
 /// `GET /`.
 pub(super) async fn page(headers: axum::http::HeaderMap) -> Response {
-    let signed_in = session::key_from_cookie(&headers).is_some_and(|k| !k.is_empty());
+    let signed_in = session::token_from_cookie(&headers).is_some();
     html_response(StatusCode::OK, layout::page("Know what every LLM call costs", Nav::Home, false, &body(signed_in)))
 }
 

@@ -28,9 +28,10 @@ use maud::{Markup, html};
 use serde::Deserialize;
 use tower_http::compression::CompressionLayer;
 
-use crate::auth::{Caller, authenticate};
+use crate::auth::{Caller, SignInFromThisSite, authenticate, authenticate_session};
 use crate::error::{ApiError, ErrorCode};
 use crate::session;
+use crate::signup::SignupPolicy;
 use crate::state::AppState;
 use layout::Nav;
 
@@ -48,6 +49,7 @@ pub fn router() -> Router<AppState> {
         .route("/settings", get(settings::page))
         .route("/settings/sections", get(settings::fragment))
         .route("/session", post(sign_in_form))
+        .route("/signup", get(signup_page))
         .merge(assets::router())
         .layer(axum::middleware::map_response(security_headers))
         .layer(CompressionLayer::new())
@@ -74,28 +76,33 @@ enum Visitor {
     SignedIn(Caller),
     /// No session cookie.
     Anonymous,
-    /// A session cookie whose key is no longer valid (revoked, or unknown).
+    /// A session cookie whose session ended (signed out elsewhere, expired, its key revoked).
     Expired,
 }
 
 impl Visitor {
     async fn of(state: &AppState, headers: &HeaderMap) -> Result<Visitor, ApiError> {
-        let Some(key) = session::key_from_cookie(headers).filter(|k| !k.is_empty()) else {
+        let Some(token) = session::token_from_cookie(headers) else {
             return Ok(Visitor::Anonymous);
         };
-        match authenticate(state, &key).await {
+        match authenticate_session(state, &token).await {
             Ok(caller) => Ok(Visitor::SignedIn(caller)),
-            Err(error)
-                if matches!(
-                    error.code,
-                    ErrorCode::InvalidApiKey | ErrorCode::RevokedApiKey | ErrorCode::MissingApiKey
-                ) =>
-            {
-                Ok(Visitor::Expired)
-            }
+            Err(error) if error.code == ErrorCode::SessionEnded => Ok(Visitor::Expired),
             Err(error) => Err(error),
         }
     }
+}
+
+/// The name to greet a signed-in account with: its name, or a short form
+/// of its id (`usr_…` and the last 8 characters, which are random) when it has none.
+#[must_use]
+pub(crate) fn display_name(user: &llmlab_store::User) -> String {
+    if let Some(name) = user.name.as_deref().filter(|n| !n.trim().is_empty()) {
+        return name.to_owned();
+    }
+    let id = &user.public_id;
+    let tail = id.char_indices().rev().nth(7).map_or(id.as_str(), |(at, _)| &id[at..]);
+    if tail.len() + 4 >= id.len() { id.clone() } else { format!("usr_…{tail}") }
 }
 
 /// An HTML response that is never cached (it may hold account data).
@@ -113,11 +120,80 @@ fn html_response(status: StatusCode, markup: Markup) -> Response {
 
 /// The sign-in page, shown at `/dashboard` and `/settings` to a visitor
 /// without a valid session; it clears a stale cookie.
-fn sign_in_page(visitor: &Visitor, nav: Nav) -> Response {
-    sign_in_page_with(visitor, nav, None)
+fn sign_in_page(state: &AppState, visitor: &Visitor, nav: Nav) -> Response {
+    sign_in_page_with(state, visitor, nav, &SignInPage::default())
 }
 
-fn sign_in_page_with(visitor: &Visitor, nav: Nav, error: Option<&str>) -> Response {
+/// What the sign-in page shows besides the forms.
+#[derive(Default)]
+struct SignInPage<'a> {
+    /// The sign-in form's error.
+    error: Option<&'a str>,
+    /// The invite from the link the visitor opened (`/signup?invite=…`).
+    invite: Option<&'a str>,
+}
+
+/// `GET /signup[?invite=…]`: the sign-up form, with the invite of the link filled in.
+async fn signup_page(
+    State(state): State<AppState>,
+    axum::extract::Query(query): axum::extract::Query<SignupQuery>,
+) -> Response {
+    let invite = query.invite.as_deref().map(str::trim).filter(|i| !i.is_empty());
+    sign_in_page_with(&state, &Visitor::Anonymous, Nav::Dashboard, &SignInPage { error: None, invite })
+}
+
+#[derive(Deserialize)]
+struct SignupQuery {
+    invite: Option<String>,
+}
+
+/// The sign-up part of the sign-in page, as the server's policy allows.
+fn signup_section(policy: SignupPolicy, invite: Option<&str>) -> Markup {
+    html! {
+        div class="mt-6 rounded-lg bg-white p-5 shadow-sm ring-1 ring-slate-200" {
+            h2 class="text-base font-semibold" id="signup" { "New to LLMLab?" }
+            @if policy == SignupPolicy::Closed {
+                p id="signup-closed" class="mt-1 text-sm text-slate-700" {
+                    "This server does not accept sign-ups. Ask its operator for an account, then sign in with your API key."
+                }
+            } @else {
+                p class="mt-1 text-sm text-slate-600" {
+                    @if policy == SignupPolicy::Invite {
+                        "This server creates accounts by invitation. Paste the invite link you were given."
+                    } @else {
+                        "Create an account on this server. You get an API key for the SDK, the CLI and this dashboard."
+                    }
+                }
+                div class="mt-3 space-y-3" {
+                    @if policy == SignupPolicy::Invite {
+                        div {
+                            label for="signup-invite" class=(layout::LABEL) { "Invite link" }
+                            input id="signup-invite" name="invite" type="text" required autocomplete="off" spellcheck="false"
+                                autocapitalize="off" placeholder="https://…/signup?invite=inv_…" value=[invite] class={ (layout::INPUT) " mt-1" };
+                        }
+                    }
+                    div {
+                        label for="signup-name" class=(layout::LABEL) { "Your name " span class="font-normal text-slate-600" { "(optional)" } }
+                        input id="signup-name" name="name" type="text" maxlength="100" autocomplete="name" placeholder="e.g. Ada"
+                            class={ (layout::INPUT) " mt-1" };
+                    }
+                }
+                button type="button" id="signup-button" class={ (layout::BUTTON_SECONDARY) " mt-3 w-full" } { "Create an account" }
+                p id="signup-error" class="mt-2 text-sm font-medium text-red-700" role="alert" hidden {}
+                div id="signup-result" class="mt-4 space-y-3" hidden {
+                    p class="text-sm font-medium text-slate-900" {
+                        "Your API key, shown only this once. Copy it now: the SDK and the CLI need it."
+                    }
+                    div { (layout::new_key("new-account-key", "your new API key")) }
+                    button type="button" id="signup-continue" class={ (layout::BUTTON) " w-full" } { "I saved it: open the dashboard" }
+                }
+            }
+        }
+    }
+}
+
+fn sign_in_page_with(state: &AppState, visitor: &Visitor, nav: Nav, shown: &SignInPage<'_>) -> Response {
+    let error = shown.error;
     let expired = matches!(visitor, Visitor::Expired);
     let next = if nav == Nav::Settings { "/settings" } else { "/dashboard" };
     let body = html! {
@@ -125,7 +201,7 @@ fn sign_in_page_with(visitor: &Visitor, nav: Nav, error: Option<&str>) -> Respon
             h1 class="text-2xl font-bold tracking-tight" { "Sign in to your dashboard" }
             @if expired {
                 p class="mt-4 rounded-md bg-amber-50 p-3 text-sm text-amber-900 ring-1 ring-amber-200" role="status" id="session-ended" {
-                    "You were signed out: the API key of this session was revoked or is no longer valid."
+                    "You were signed out: this session ended (signed out from settings, expired after 30 days, or its API key was revoked)."
                 }
             }
             noscript {
@@ -146,23 +222,11 @@ fn sign_in_page_with(visitor: &Visitor, nav: Nav, error: Option<&str>) -> Respon
                 p id="signin-error" data-error class="text-sm font-medium text-red-700" role="alert" hidden[error.is_none()] { (error.unwrap_or_default()) }
                 button type="submit" class={ (layout::BUTTON) " w-full" } { "Sign in" }
             }
-            div class="mt-6 rounded-lg bg-white p-5 shadow-sm ring-1 ring-slate-200" {
-                h2 class="text-base font-semibold" id="signup" { "New to LLMLab?" }
-                p class="mt-1 text-sm text-slate-600" { "Create an account on this server. You get an API key for the SDK, the CLI and this dashboard." }
-                button type="button" id="signup-button" class={ (layout::BUTTON_SECONDARY) " mt-3 w-full" } { "Create an account" }
-                p id="signup-error" class="mt-2 text-sm font-medium text-red-700" role="alert" hidden {}
-                div id="signup-result" class="mt-4 space-y-3" hidden {
-                    p class="text-sm font-medium text-slate-900" {
-                        "Your API key, shown only this once. Copy it now: the SDK and the CLI need it."
-                    }
-                    div { (layout::new_key("new-account-key", "your new API key")) }
-                    button type="button" id="signup-continue" class={ (layout::BUTTON) " w-full" } { "I saved it: open the dashboard" }
-                }
-            }
+            (signup_section(state.settings.signup, shown.invite))
         }
     };
     let mut response = html_response(StatusCode::OK, layout::page("Sign in", nav, false, &body));
-    if expired && let Ok(value) = HeaderValue::from_str(&session::sign_out_cookie()) {
+    if expired && let Ok(value) = HeaderValue::from_str(&session::sign_out_cookie(state.settings.secure_cookies)) {
         response.headers_mut().insert(SET_COOKIE, value);
     }
     response
@@ -177,18 +241,21 @@ struct SignInForm {
 
 /// `POST /session`: signs in from the plain HTML form (the script uses
 /// `POST /api/auth/session` instead), then redirects to the page it came from.
-async fn sign_in_form(State(state): State<AppState>, headers: HeaderMap, Form(form): Form<SignInForm>) -> Response {
+async fn sign_in_form(
+    State(state): State<AppState>,
     // Only this site's own form: no signing a visitor into another account from elsewhere.
-    let site = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok());
-    if site.is_some_and(|s| s != "same-origin" && s != "none") {
-        return StatusCode::FORBIDDEN.into_response();
-    }
+    _: SignInFromThisSite,
+    headers: HeaderMap,
+    Form(form): Form<SignInForm>,
+) -> Response {
     let nav = if form.next.as_deref() == Some("/settings") { Nav::Settings } else { Nav::Dashboard };
     let next = if nav == Nav::Settings { "/settings" } else { "/dashboard" };
-    let key = form.api_key.trim();
-    match authenticate(&state, key).await {
-        Ok(_) => {
-            let cookie = session::sign_in_cookie(key, state.settings.secure_cookies);
+    let signed_in = match authenticate(&state, form.api_key.trim()).await {
+        Ok(caller) => crate::routes::auth::open_session(&state, &caller, &headers).await,
+        Err(error) => Err(error),
+    };
+    match signed_in {
+        Ok(cookie) => {
             let mut response = StatusCode::SEE_OTHER.into_response();
             if let Ok(value) = HeaderValue::from_str(&cookie) {
                 response.headers_mut().insert(SET_COOKIE, value);
@@ -197,8 +264,8 @@ async fn sign_in_form(State(state): State<AppState>, headers: HeaderMap, Form(fo
             response
         }
         Err(error) if error.code.status() == StatusCode::UNAUTHORIZED => {
-            let mut response =
-                sign_in_page_with(&Visitor::Anonymous, nav, Some("This API key is not valid, or it was revoked."));
+            let shown = SignInPage { error: Some("This API key is not valid, or it was revoked."), invite: None };
+            let mut response = sign_in_page_with(&state, &Visitor::Anonymous, nav, &shown);
             *response.status_mut() = StatusCode::UNAUTHORIZED;
             response
         }

@@ -13,7 +13,7 @@ use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use jiff::tz::TimeZone;
-use llmlab_api::{Account, ApiKeyInfo, BudgetResponse, CustomPrice, Project};
+use llmlab_api::{Account, ApiKeyInfo, BudgetResponse, CustomPrice, Project, SessionInfo};
 use llmlab_core::Money;
 use maud::{Markup, html};
 use serde::Deserialize;
@@ -24,6 +24,7 @@ use super::{Visitor, error_page, html_response, sign_in_page};
 use crate::auth::Caller;
 use crate::error::ApiResult;
 use crate::service::{accounts, budgets, prices, projects};
+use crate::signup::SignupPolicy;
 use crate::state::AppState;
 
 /// Every IANA time zone name the server knows, for the time zone field's suggestions.
@@ -43,6 +44,9 @@ pub(super) struct Prefill {
 struct Data {
     account: Account,
     keys: Vec<ApiKeyInfo>,
+    sessions: Vec<SessionInfo>,
+    /// The server runs with `--signup invite`: members can invite others.
+    invites: bool,
     budget: BudgetResponse,
     projects: Vec<Project>,
     prices: Vec<CustomPrice>,
@@ -50,13 +54,15 @@ struct Data {
 
 async fn load(state: &AppState, caller: &Caller) -> ApiResult<Data> {
     let user = &caller.user;
-    let (keys, budget, projects, prices) = tokio::try_join!(
+    let (keys, sessions, budget, projects, prices) = tokio::try_join!(
         accounts::keys(state, caller),
+        accounts::sessions(state, caller),
         budgets::current(state, user),
         projects::list(state, user),
         prices::list(state, user),
     )?;
-    Ok(Data { account: accounts::account(user), keys, budget, projects, prices })
+    let invites = state.settings.signup == SignupPolicy::Invite;
+    Ok(Data { account: accounts::account(user), keys, sessions, invites, budget, projects, prices })
 }
 
 /// `GET /settings`.
@@ -67,7 +73,7 @@ pub(super) async fn page(
 ) -> Response {
     let caller = match Visitor::of(&state, &headers).await {
         Ok(Visitor::SignedIn(caller)) => caller,
-        Ok(visitor) => return sign_in_page(&visitor, Nav::Settings),
+        Ok(visitor) => return sign_in_page(&state, &visitor, Nav::Settings),
         Err(error) => return error_page(&error, Nav::Settings),
     };
     let data = match load(&state, &caller).await {
@@ -77,7 +83,7 @@ pub(super) async fn page(
     let body = html! {
         h1 class="text-2xl font-bold tracking-tight" { "Settings" }
         nav aria-label="Settings sections" class="mt-3 flex flex-wrap gap-2 text-sm" {
-            @for (anchor, label) in [("keys", "API keys"), ("budget", "Budget"), ("prices", "Custom prices"), ("projects", "Projects"), ("timezone", "Time zone")] {
+            @for (anchor, label) in [("keys", "API keys"), ("sessions", "Sessions"), ("budget", "Budget"), ("prices", "Custom prices"), ("projects", "Projects"), ("timezone", "Time zone")] {
                 a href={ "#" (anchor) } class="rounded-md bg-white px-3 py-1.5 font-medium text-slate-700 ring-1 ring-slate-200 hover:bg-slate-100 focus-visible:outline-2 focus-visible:outline-indigo-700" { (label) }
             }
         }
@@ -116,6 +122,10 @@ fn sections(data: &Data, prefill: &Prefill) -> Markup {
     let tz = TimeZone::get(&data.account.timezone).unwrap_or(TimeZone::UTC);
     html! {
         section id="keys" data-panel="keys" aria-labelledby="keys-title" class=(SECTION) { (keys(&data.keys, &tz)) }
+        section id="sessions" data-panel="sessions" aria-labelledby="sessions-title" class=(SECTION) {
+            (sessions(&data.sessions, &tz))
+            @if data.invites { (invite()) }
+        }
         section id="budget" data-panel="budget" aria-labelledby="budget-title" class=(SECTION) { (budget(&data.budget, &data.account)) }
         section id="prices" data-panel="prices" aria-labelledby="prices-title" class=(SECTION) { (custom_prices(&data.prices, prefill)) }
         section id="projects" data-panel="projects" aria-labelledby="projects-title" class=(SECTION) { (project_list(&data.projects, &tz)) }
@@ -209,6 +219,69 @@ fn key_row(key: &ApiKeyInfo, tz: &TimeZone) -> Markup {
                         span id="current-key-note" class="mt-1 block text-xs text-slate-600" { "signs you out" }
                     }
                 }
+            }
+        }
+    }
+}
+
+fn sessions(list: &[SessionInfo], tz: &TimeZone) -> Markup {
+    html! {
+        (heading("sessions-title", "Sessions", &html! {
+            "The browsers signed in to this dashboard. A session ends after 30 days, when it is signed out here, or "
+            "when the API key it was opened with is revoked."
+        }))
+        div class="mt-4 overflow-x-auto" {
+            table id="sessions-table" class="w-full text-left text-sm" {
+                caption class="sr-only" { "Your signed-in browsers" }
+                thead class="text-xs text-slate-600" {
+                    tr {
+                        th scope="col" class=(TH) { "Browser" }
+                        th scope="col" class={ (TH) " hidden sm:table-cell" } { "Signed in" }
+                        th scope="col" class={ (TH) " hidden md:table-cell" } { "Last seen" }
+                        th scope="col" class=(TH) { span class="sr-only" { "Actions" } }
+                    }
+                }
+                tbody {
+                    @for session in list {
+                        tr class="border-t border-slate-100 align-top" data-session-id=(session.session_id) {
+                            td class=(TD) {
+                                span class="block font-medium break-all" { (session.user_agent.as_deref().unwrap_or("unknown browser")) }
+                                span class="text-xs text-slate-600" {
+                                    "key " code { (session.key_id) "…" }
+                                    @if session.current { " · " span class="session-current font-medium text-emerald-800" { "this session" } }
+                                }
+                            }
+                            td class={ (TD) " hidden sm:table-cell" } { (local_time(&session.created_at, tz)) }
+                            td class={ (TD) " hidden md:table-cell" } { (local_time(&session.last_seen_at, tz)) }
+                            td class={ (TD) " text-right" } {
+                                button type="button" class={ (BUTTON_DANGER) " whitespace-nowrap" } data-api={ "DELETE /api/auth/sessions/" (url_component(&session.session_id)) }
+                                    data-confirm="Click again to sign out" data-after=(if session.current { "signed-out" } else { "refresh" })
+                                    data-success="Signed out that browser." {
+                                    "Sign out" span class="sr-only" { " " (session.user_agent.as_deref().unwrap_or("unknown browser")) " (" (session.session_id) ")" }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        button type="button" id="sign-out-everywhere" class={ (BUTTON_DANGER) " mt-3" } data-api="DELETE /api/auth/sessions"
+            data-confirm="Click again to sign out everywhere" data-after="signed-out" {
+            "Sign out everywhere"
+        }
+    }
+}
+
+/// Creating an invite link, on a server with `--signup invite`.
+fn invite() -> Markup {
+    html! {
+        div class="mt-5 border-t border-slate-100 pt-4" {
+            h3 class="text-base font-semibold" id="invite-title" { "Invite someone" }
+            p class="mt-1 text-sm text-slate-600" { "This server creates accounts by invitation. A link works once, for 3 days." }
+            button type="button" id="invite-button" class={ (BUTTON_SECONDARY) " mt-3" } data-api="POST /api/auth/invites"
+                data-after="new-invite" data-success="Invite link created." { "Create an invite link" }
+            div id="new-invite-box" class="mt-3" hidden {
+                (layout::code("new-invite-url", "the invite link", ""))
             }
         }
     }
@@ -432,6 +505,16 @@ mod tests {
                 revoked_at: None,
                 current: true,
             }],
+            sessions: vec![SessionInfo {
+                session_id: "ses_abcdefghijkl".to_owned(),
+                key_id: "llm_abcd1234".to_owned(),
+                user_agent: Some(HOSTILE.to_owned()),
+                created_at: "2026-11-27T10:00:00Z".to_owned(),
+                last_seen_at: "2026-11-27T10:00:00Z".to_owned(),
+                expires_at: "2026-12-27T10:00:00Z".to_owned(),
+                current: true,
+            }],
+            invites: true,
             budget: BudgetResponse { budget: None },
             projects: vec![Project {
                 name: HOSTILE.to_owned(),
@@ -462,6 +545,9 @@ mod tests {
         assert!(html.contains(r#"data-after="signed-out""#), "the current key's revoke button signs out");
         assert!(html.contains("2026-11-27 11:00"), "times are in the account's zone: {html}");
         assert!(html.contains("No budget is set.") && !html.contains("budget-remove"), "nothing to remove");
+        assert!(html.contains(r#"data-api="DELETE /api/auth/sessions/ses_abcdefghijkl""#), "{html}");
+        assert!(html.contains("this session") && html.contains("Sign out everywhere"), "{html}");
+        assert!(html.contains(r#"data-api="POST /api/auth/invites""#), "an invite-only server lets members invite");
     }
 
     #[test]

@@ -19,11 +19,27 @@ struct App {
 
 impl App {
     async fn new() -> App {
+        App::with(ServerSettings::default()).await
+    }
+
+    async fn with(settings: ServerSettings) -> App {
         let db = TestDb::sqlite();
         let store = Arc::new(Store::connect(&DbSettings::from_url(db.url()).unwrap()).await.unwrap());
         let (writer, _task) = crate::service::ingest::EventWriter::start(&store);
-        let state = AppState::new(store, writer, ServerSettings::default());
+        let state = AppState::new(store, writer, settings);
         App { router: crate::router(state), _db: db }
+    }
+
+    /// Opens a dashboard session with `key`; its cookie's token.
+    async fn sign_in(&self, key: &str) -> String {
+        let request = Request::post("/api/auth/session")
+            .header("authorization", format!("Bearer {key}"))
+            .body(Body::empty())
+            .unwrap();
+        let (response, body) = self.send(request).await;
+        assert_eq!(response.status(), StatusCode::OK, "{body}");
+        let cookie = header(&response, SET_COOKIE.as_str());
+        cookie.split(';').next().unwrap().trim_start_matches("llmlab_session=").to_owned()
     }
 
     async fn send(&self, request: Request<Body>) -> (Response<Body>, String) {
@@ -33,10 +49,11 @@ impl App {
         (Response::from_parts(parts, Body::empty()), String::from_utf8_lossy(&bytes).into_owned())
     }
 
-    async fn get(&self, path: &str, key: Option<&str>, etag: Option<&str>) -> (Response<Body>, String) {
+    /// `GET path`, with the session cookie `token` if any.
+    async fn get(&self, path: &str, token: Option<&str>, etag: Option<&str>) -> (Response<Body>, String) {
         let mut request = Request::get(path);
-        if let Some(key) = key {
-            request = request.header(COOKIE, format!("llmlab_session={key}"));
+        if let Some(token) = token {
+            request = request.header(COOKIE, format!("llmlab_session={token}"));
         }
         if let Some(etag) = etag {
             request = request.header(IF_NONE_MATCH, etag);
@@ -54,7 +71,13 @@ impl App {
     }
 
     async fn signup(&self) -> String {
-        let (_, body) = self.send(Request::post("/api/auth/signup").body(Body::empty()).unwrap()).await;
+        self.signup_with("").await
+    }
+
+    /// Signs up with the JSON `body` (empty: none); the new key.
+    async fn signup_with(&self, body: &str) -> String {
+        let request = Request::post("/api/auth/signup").header(CONTENT_TYPE, "application/json");
+        let (_, body) = self.send(request.body(Body::from(body.to_owned())).unwrap()).await;
         let body: serde_json::Value = serde_json::from_str(&body).unwrap();
         body["api_key"].as_str().unwrap().to_owned()
     }
@@ -109,21 +132,22 @@ async fn a_revoked_session_key_shows_the_sign_in_page_and_clears_the_cookie() {
 async fn the_panels_answer_304_until_an_event_arrives() {
     let app = App::new().await;
     let key = app.signup().await;
-    let (page, html) = app.get("/dashboard", Some(&key), None).await;
+    let session = app.sign_in(&key).await;
+    let (page, html) = app.get("/dashboard", Some(&session), None).await;
     assert_eq!(page.status(), StatusCode::OK);
     assert!(html.contains(r#"data-panel="empty""#), "a new account sees the empty state");
     assert!(!html.contains(&key), "the key is never in the page");
     let etag = html.split("data-etag=\"").nth(1).unwrap();
     let etag = etag[..etag.find('"').unwrap()].replace("&quot;", "\"");
 
-    let (response, body) = app.get("/dashboard/panels", Some(&key), Some(&etag)).await;
+    let (response, body) = app.get("/dashboard/panels", Some(&session), Some(&etag)).await;
     assert_eq!(response.status(), StatusCode::NOT_MODIFIED);
     assert!(body.is_empty());
     assert_eq!(header(&response, "etag"), etag);
 
     let event = r#"{"provider": "openai", "model": "<b>gpt</b>", "input_tokens": 10, "output_tokens": 5}"#;
     assert_eq!(app.post_json("/api/events/track", &key, event).await, StatusCode::CREATED);
-    let (response, body) = app.get("/dashboard/panels", Some(&key), Some(&etag)).await;
+    let (response, body) = app.get("/dashboard/panels", Some(&session), Some(&etag)).await;
     assert_eq!(response.status(), StatusCode::OK);
     assert_ne!(header(&response, ETAG.as_str()), etag);
     assert!(body.contains(r#"data-panel="totals""#) && !body.contains(r#"data-panel="empty""#));
@@ -144,7 +168,9 @@ async fn the_plain_sign_in_form_sets_the_cookie_and_redirects_without_a_key_in_t
     let (response, _) = app.send(form(&key, "same-origin")).await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     assert_eq!(header(&response, LOCATION.as_str()), "/settings");
-    assert!(header(&response, SET_COOKIE.as_str()).contains("HttpOnly; SameSite=Strict"));
+    let cookie = header(&response, SET_COOKIE.as_str());
+    assert!(cookie.contains("HttpOnly; SameSite=Strict"), "{cookie}");
+    assert!(!cookie.contains(&key[12..]), "the cookie holds a session token, not the key: {cookie}");
 
     let (response, body) = app.send(form("llm_wrong", "same-origin")).await;
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
@@ -152,6 +178,43 @@ async fn the_plain_sign_in_form_sets_the_cookie_and_redirects_without_a_key_in_t
 
     let (response, _) = app.send(form(&key, "cross-site")).await;
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn the_dashboard_greets_the_account_by_its_name_or_a_short_id() {
+    let app = App::new().await;
+    let named = app.sign_in(&app.signup_with(r#"{"name": "Ada Lovelace"}"#).await).await;
+    let unnamed = app.sign_in(&app.signup().await).await;
+
+    let (_, named_page) = app.get("/dashboard", Some(&named), None).await;
+    let (_, unnamed_page) = app.get("/dashboard", Some(&unnamed), None).await;
+
+    let greeting = |page: &str| {
+        let at = page.find(r#"id="signed-in-as""#).expect("a greeting");
+        let text = &page[at..];
+        text[text.find('>').unwrap() + 1..text.find("</span>").unwrap()].to_owned()
+    };
+    assert_eq!(greeting(&named_page), "Ada Lovelace");
+    let short = greeting(&unnamed_page);
+    assert!(short.starts_with("usr_…") && short.chars().count() == 13, "{short}");
+}
+
+#[tokio::test]
+async fn the_sign_up_form_follows_the_servers_policy() {
+    use crate::signup::SignupPolicy;
+    let page = |policy| async move {
+        let app = App::with(ServerSettings { signup: policy, ..ServerSettings::default() }).await;
+        app.get("/signup?invite=inv_abc", None, None).await.1
+    };
+
+    let open = page(SignupPolicy::Open).await;
+    let invite = page(SignupPolicy::Invite).await;
+    let closed = page(SignupPolicy::Closed).await;
+
+    assert!(open.contains(r#"id="signup-button""#) && open.contains(r#"id="signup-name""#), "{open}");
+    assert!(!open.contains(r#"id="signup-invite""#));
+    assert!(invite.contains(r#"id="signup-invite""#) && invite.contains(r#"value="inv_abc""#), "{invite}");
+    assert!(closed.contains("does not accept sign-ups") && !closed.contains(r#"id="signup-button""#), "{closed}");
 }
 
 #[tokio::test]

@@ -35,6 +35,10 @@ server_test!(every_protected_endpoint_needs_a_valid_key, |server| async move {
         (Method::DELETE, "/api/keys/llm_12345678"),
         (Method::GET, "/api/account"),
         (Method::PATCH, "/api/account"),
+        (Method::GET, "/api/auth/sessions"),
+        (Method::DELETE, "/api/auth/sessions"),
+        (Method::DELETE, "/api/auth/sessions/ses_000000000000"),
+        (Method::POST, "/api/auth/invites"),
     ] {
         let missing = anonymous.send(method.clone(), path, Some(b"{}".to_vec())).await;
         assert_eq!((missing.status, missing.code()), (StatusCode::UNAUTHORIZED, "missing_api_key"), "{method} {path}");

@@ -262,10 +262,9 @@ server_test!(an_oversized_body_gets_413_and_writes_nothing, |server| async move 
     let event =
         json!({ "provider": "openai", "model": "gpt-4o", "input_tokens": 10, "tags": { "padding": "x".repeat(400) } });
     let events: Vec<Value> = (0..1_000).map(|_| event.clone()).collect();
-    // Valid JSON padded to one byte over 8 MiB. The server reads the whole body
-    // before refusing it, so the client has sent everything and reads the
-    // 413; a body far over the limit would leave the client writing into a
-    // connection the server has closed (a broken pipe, not an answer).
+    // Valid JSON padded to one byte over 8 MiB. The server refuses it from its
+    // `Content-Length` at once, and keeps reading (and dropping) the rest while
+    // the client sends it, so the client reads the 413, not a broken pipe.
     let mut body = json!({ "events": events }).to_string().into_bytes();
     body.resize(llmlab_server::BODY_LIMIT + 1, b' ');
     let reply = api.send(Method::POST, "/api/events/batch", Some(body)).await;

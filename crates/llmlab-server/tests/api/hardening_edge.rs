@@ -10,11 +10,19 @@ use serde_json::json;
 
 use crate::server_test;
 
-/// A request signed in with the dashboard's session cookie (as a browser
-/// sends it), with extra `headers` and an optional JSON body.
+/// Opens a dashboard session with `key`: the token its cookie holds.
+async fn open_session(server: &TestApp, key: &str) -> String {
+    let signed_in = Api::anonymous(server).post("/api/auth/session", json!({ "api_key": key })).await;
+    assert_eq!(signed_in.status, StatusCode::OK, "{}", signed_in.text);
+    let cookie = signed_in.headers["set-cookie"].to_str().unwrap();
+    cookie.split(';').next().unwrap().trim_start_matches("llmlab_session=").to_owned()
+}
+
+/// A request signed in with the dashboard's session cookie holding `token`
+/// (as a browser sends it), with extra `headers` and an optional JSON body.
 async fn with_cookie(
     server: &TestApp,
-    key: &str,
+    token: &str,
     method: Method,
     path: &str,
     headers: &[(&str, &str)],
@@ -22,7 +30,7 @@ async fn with_cookie(
 ) -> Reply {
     let mut request = reqwest::Client::new()
         .request(method, format!("{}{path}", server.base_url))
-        .header("cookie", format!("theme=dark; llmlab_session={key}"));
+        .header("cookie", format!("theme=dark; llmlab_session={token}"));
     for (name, value) in headers {
         request = request.header(*name, *value);
     }
@@ -42,6 +50,7 @@ const EVIL: [(&str, &str); 2] = [("origin", "http://evil.example"), ("sec-fetch-
 server_test!(cookie_writes_from_another_site_are_refused, |server| async move {
     let alice = Api::signup(&server, "alice").await;
     let key = alice.key.clone().unwrap();
+    let cookie = open_session(&server, &key).await;
     let own_key = format!("/api/keys/{}", &key[..12]);
     let writes = [
         (Method::POST, "/api/budgets", json!({ "amount_usd": "1" })),
@@ -61,7 +70,7 @@ server_test!(cookie_writes_from_another_site_are_refused, |server| async move {
 
     // As the red team sent them: no Content-Type, cross-site headers.
     for (method, path, body) in writes {
-        let reply = with_cookie(&server, &key, method.clone(), path, &EVIL, Some(body)).await;
+        let reply = with_cookie(&server, &cookie, method.clone(), path, &EVIL, Some(body)).await;
         assert_eq!(
             (reply.status, reply.code()),
             (StatusCode::FORBIDDEN, "cross_site_request"),
@@ -81,7 +90,8 @@ server_test!(cookie_writes_from_another_site_are_refused, |server| async move {
     ];
     for headers in refusals {
         let reply =
-            with_cookie(&server, &key, Method::POST, "/api/budgets", headers, Some(json!({ "amount_usd": "1" }))).await;
+            with_cookie(&server, &cookie, Method::POST, "/api/budgets", headers, Some(json!({ "amount_usd": "1" })))
+                .await;
         assert_eq!(
             (reply.status, reply.code()),
             (StatusCode::FORBIDDEN, "cross_site_request"),
@@ -101,23 +111,24 @@ server_test!(cookie_writes_from_another_site_are_refused, |server| async move {
 server_test!(the_dashboards_own_requests_and_header_keys_still_work, |server| async move {
     let alice = Api::signup(&server, "alice").await;
     let key = alice.key.clone().unwrap();
+    let cookie = open_session(&server, &key).await;
     let json_type = ("content-type", "application/json");
     let budget = || Some(json!({ "amount_usd": "5" }));
 
     // What the dashboard's fetch() sends, and what older browsers send (Origin only, or Sec-Fetch-Site only).
     let browser = [("origin", server.base_url.as_str()), ("sec-fetch-site", "same-origin"), json_type];
     for headers in [&browser[..], &[browser[0], json_type], &[browser[1], json_type]] {
-        let set = with_cookie(&server, &key, Method::POST, "/api/budgets", headers, budget()).await;
+        let set = with_cookie(&server, &cookie, Method::POST, "/api/budgets", headers, budget()).await;
         assert!(set.status.is_success(), "{headers:?}: {}", set.text);
     }
     let created =
-        with_cookie(&server, &key, Method::POST, "/api/keys", &browser, Some(json!({ "name": "laptop" }))).await;
+        with_cookie(&server, &cookie, Method::POST, "/api/keys", &browser, Some(json!({ "name": "laptop" }))).await;
     assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
-    let removed = with_cookie(&server, &key, Method::DELETE, "/api/budgets", &browser[..2], None).await;
+    let removed = with_cookie(&server, &cookie, Method::DELETE, "/api/budgets", &browser[..2], None).await;
     assert_eq!(removed.status, StatusCode::OK, "{}", removed.text);
 
     // Reads with the cookie are not affected: another site cannot read the answer anyway.
-    let read = with_cookie(&server, &key, Method::GET, "/api/budgets", &EVIL, None).await;
+    let read = with_cookie(&server, &cookie, Method::GET, "/api/budgets", &EVIL, None).await;
     assert_eq!(read.status, StatusCode::OK, "{}", read.text);
 
     // A key in a header is never the browser's doing, whatever the page.

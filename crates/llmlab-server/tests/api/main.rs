@@ -12,6 +12,7 @@ mod hardening_edge;
 mod hardening_money;
 mod isolation;
 mod openapi;
+mod public;
 mod recorded;
 
 /// Defines `on_sqlite` and `on_postgres` tests running `$body` with a fresh in-process server.

@@ -16,6 +16,9 @@ server_test!(every_route_is_documented_and_every_documented_route_exists, |serve
         "/api/auth/signup",
         "/api/auth/login",
         "/api/auth/session",
+        "/api/auth/sessions",
+        "/api/auth/sessions/{session_id}",
+        "/api/auth/invites",
         "/api/account",
         "/api/keys",
         "/api/keys/{key_id}",
@@ -33,8 +36,11 @@ server_test!(every_route_is_documented_and_every_documented_route_exists, |serve
     }
     // Every documented operation is routed: no 404 (unknown path) or 405 (unknown method).
     for (path, operations) in paths {
-        let concrete =
-            path.replace("{key_id}", "llm_00000000").replace("{model}", "nothing").replace("{path}", "v1/models");
+        let concrete = path
+            .replace("{key_id}", "llm_00000000")
+            .replace("{model}", "nothing")
+            .replace("{path}", "v1/models")
+            .replace("{session_id}", "ses_000000000000");
         for method in operations.as_object().unwrap().keys() {
             let method: Method = method.to_uppercase().parse().unwrap();
             let reply = api.send(method.clone(), &concrete, Some(b"{}".to_vec())).await;

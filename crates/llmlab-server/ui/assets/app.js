@@ -189,7 +189,13 @@ function initSignIn() {
     signup.addEventListener("click", async () => {
       signup.disabled = true;
       try {
-        const account = await api("POST", "/api/auth/signup", {});
+        // The optional name, and the invite on an invite-only server (a whole link is fine).
+        const body = {};
+        const name = $("#signup-name")?.value.trim();
+        if (name) body.name = name;
+        const invite = $("#signup-invite")?.value.trim();
+        if (invite) body.invite = invite;
+        const account = await api("POST", "/api/auth/signup", body);
         pendingKey = account.api_key;
         showNewKey("new-account-key", pendingKey);
         $("#signup-result").hidden = false;
@@ -205,7 +211,9 @@ function initSignIn() {
       try {
         await api("POST", "/api/auth/session", { api_key: pendingKey });
         pendingKey = null;
-        location.reload();
+        // From an invite link (/signup?invite=…), on to the dashboard; elsewhere the page itself.
+        if (location.pathname === "/signup") location.assign("/dashboard");
+        else location.reload();
       } catch (err) {
         showMessage($("#signup-error"), err.message);
       }
@@ -266,6 +274,10 @@ async function runApi(element, body, errorElement) {
   }
   const root = $("#panels[data-source]");
   if (root) await refresh(root);
+  if (after === "new-invite" && result?.url) {
+    $("#new-invite-url").textContent = result.url;
+    $("#new-invite-box").hidden = false;
+  }
   if (after === "new-key" && result?.api_key) {
     showNewKey("new-key-value", result.api_key);
     $("#new-key-box").hidden = false;
