@@ -80,7 +80,9 @@ fn coverage() -> anyhow::Result<()> {
     let mut measured = BTreeMap::new();
 
     if !Command::new("cargo").args(["tarpaulin", "--version"]).output().is_ok_and(|o| o.status.success()) {
-        bail!("cargo-tarpaulin is not installed: `cargo install cargo-tarpaulin --locked` (crates.io; no rustup component needed)");
+        bail!(
+            "cargo-tarpaulin is not installed: `cargo install cargo-tarpaulin --locked` (crates.io; no rustup component needed)"
+        );
     }
     let plan = Plan::decide(in_ci(), |service, url| llmlab_pg_probe::probe_blocking(service, url, PROBE_TIMEOUT))?;
     announce(&plan);
@@ -99,7 +101,7 @@ fn coverage() -> anyhow::Result<()> {
 
     let python_started = Instant::now();
     // The SDK's integration tests run the `llmlab` binary.
-    run(Command::new("cargo").current_dir(&root).args(["build", "--quiet", "-p", "llmlab-cli"]))?;
+    build_llmlab(&root)?;
     let python = python_env(&root, &target)?;
     let json = reports.join("python-coverage.json");
     run(Command::new(&python)
@@ -270,6 +272,15 @@ fn cargo_test_names(list: &str) -> Vec<String> {
     list.lines().filter_map(|line| line.strip_suffix(": test")).map(str::to_owned).collect()
 }
 
+/// `target/debug/llmlab`, as the Rust tests built it. Not `cargo build -p
+/// llmlab-cli`: without the workspace's dev-dependencies some shared crates
+/// (getrandom, rustix, zerocopy, regex-automata) get other features, and that
+/// build would compile llmlab-server, reqwest and what they use once more
+/// (70 s here). After the Rust tests this is a no-op of a second.
+fn build_llmlab(root: &Path) -> anyhow::Result<()> {
+    run(Command::new("cargo").current_dir(root).args(["build", "--quiet", "--workspace", "--tests"]))
+}
+
 /// Where cargo puts build output (`CARGO_TARGET_DIR`, else `target/`).
 fn target_dir(root: &Path) -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from)
@@ -295,7 +306,9 @@ fn python_env(root: &Path, target: &Path) -> anyhow::Result<PathBuf> {
     let stamp = venv.join(".llmlab-inputs");
     if std::fs::read_to_string(&stamp).ok().as_deref() != Some(inputs.as_str()) {
         let started = Instant::now();
-        eprintln!("installing the SDK and the Python test packages (pip prints each one; a minute or two the first time)…");
+        eprintln!(
+            "installing the SDK and the Python test packages (pip prints each one; a minute or two the first time)…"
+        );
         let mut pip = Command::new(&python);
         pip.args(["-m", "pip", "install", "--progress-bar", "off", "--disable-pip-version-check", "-e"])
             .arg(format!("{}[dev]", root.join("sdk/python").display()));
@@ -314,7 +327,7 @@ fn python_env(root: &Path, target: &Path) -> anyhow::Result<PathBuf> {
 /// skip reasons and counts are added to `skipped`.
 fn python_tests(root: &Path, plan: &Plan, skipped: &mut BTreeMap<String, usize>) -> anyhow::Result<()> {
     let target = target_dir(root);
-    run(Command::new("cargo").current_dir(root).args(["build", "--quiet", "-p", "llmlab-cli"]))?;
+    build_llmlab(root)?;
     let python = python_env(root, &target)?;
     let output = target.join("test-output");
     std::fs::create_dir_all(&output)?;

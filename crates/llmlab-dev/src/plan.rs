@@ -243,9 +243,10 @@ mod tests {
         let port = closed_port();
         let plan = Plan::decide(false, |service, _| Err(unusable_at(port, service))).expect("a plan");
         let reason = plan.skips[0].reason.clone();
-        let rust: Vec<String> = ["store::budgets::on_postgres", "store::budgets::on_pgbouncer", "api::signup::on_postgres"]
-            .map(str::to_owned)
-            .to_vec();
+        let rust: Vec<String> =
+            ["store::budgets::on_postgres", "store::budgets::on_pgbouncer", "api::signup::on_postgres"]
+                .map(str::to_owned)
+                .to_vec();
         let chromium = "/usr/bin/chromium does not exist (install Debian's chromium: `apt-get install -y chromium`)";
         let python = BTreeMap::from([(reason.clone(), 2), (chromium.to_owned(), 4)]);
         let report = report(&tally(&plan, &rust, &python));

@@ -55,7 +55,10 @@ impl Service {
     /// The URL the tests use: the variable's value, else [`Service::default_url`].
     #[must_use]
     pub fn url(self) -> String {
-        std::env::var(self.env_var()).ok().filter(|url| !url.trim().is_empty()).unwrap_or_else(|| self.default_url().to_owned())
+        std::env::var(self.env_var())
+            .ok()
+            .filter(|url| !url.trim().is_empty())
+            .unwrap_or_else(|| self.default_url().to_owned())
     }
 
     /// The shape of a URL to put in the variable (the fix of most failures).
@@ -136,7 +139,10 @@ impl fmt::Display for Unusable {
         match &self.failure {
             Failure::InvalidUrl(why) => write!(f, "{var} is not a PostgreSQL URL ({why}): set {var}={example}"),
             Failure::UnknownHost => {
-                write!(f, "{name} host `{host}` is unknown (the name does not resolve): set {var}={example} with a host that exists")
+                write!(
+                    f,
+                    "{name} host `{host}` is unknown (the name does not resolve): set {var}={example} with a host that exists"
+                )
             }
             Failure::Refused => {
                 write!(f, "{at} refused the connection (nothing listens there): start {name}, or set {var}={example}")
@@ -151,7 +157,10 @@ impl fmt::Display for Unusable {
                 "{at} refused the passwordless user `{user}` ({why}): set {var}={example}, or run `cargo dev test` with {name}'s trust auth for `{user}`"
             ),
             Failure::Authentication(why) => {
-                write!(f, "{at} refused user `{user}` with the password given ({why}): fix the user or password in {var}")
+                write!(
+                    f,
+                    "{at} refused user `{user}` with the password given ({why}): fix the user or password in {var}"
+                )
             }
             Failure::NotAllowed(why) => {
                 write!(f, "{at} does not let user `{user}` in ({why}): set {var}={example} with a user it accepts")

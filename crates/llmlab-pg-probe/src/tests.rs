@@ -82,7 +82,7 @@ async fn a_server_that_never_answers_times_out() {
     let port = listener.local_addr().expect("an address").port();
     let _held = tokio::spawn(async move {
         let (socket, _) = listener.accept().await.expect("a client");
-        tokio::time::sleep(Duration::from_secs(60)).await;
+        tokio::time::sleep(Duration::from_mins(1)).await;
         drop(socket);
     });
     let unusable = probed(&format!("postgres://postgres@127.0.0.1:{port}/postgres"), Duration::from_millis(300)).await;

@@ -13,6 +13,7 @@
 //! A server for a test: [`TestApp`] runs it in the test's process (the HTTP
 //! API tests); [`TestServer`] runs the `llmlab` binary (tests about the
 //! process: its log, signals, restarts, replicas). [`Api`] talks to either.
+#![allow(clippy::print_stderr)] // a test database left behind is worth a warning
 
 mod app;
 mod client;
@@ -127,7 +128,8 @@ impl Drop for TestDb {
         let dropped = std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
             runtime.block_on(async move {
-                let mut admin = sqlx::PgConnection::connect(llmlab_pg_probe::without_pooler_flag(&admin_url).as_str()).await?;
+                let mut admin =
+                    sqlx::PgConnection::connect(llmlab_pg_probe::without_pooler_flag(&admin_url).as_str()).await?;
                 sqlx::raw_sql(&format!("drop database if exists {name} with (force)")).execute(&mut admin).await?;
                 admin.close().await
             })
@@ -159,9 +161,9 @@ pub fn postgres_admin_url() -> String {
 async fn admin_connection(service: Service, url: &str) -> sqlx::PgConnection {
     match llmlab_pg_probe::connect(service, url, Duration::from_secs(10)).await {
         Ok(connection) => connection,
-        Err(unusable) => panic!(
-            "{unusable} (`cargo dev test` checks this before the run and skips these tests outside CI)"
-        ),
+        Err(unusable) => {
+            panic!("{unusable} (`cargo dev test` checks this before the run and skips these tests outside CI)")
+        }
     }
 }
 
