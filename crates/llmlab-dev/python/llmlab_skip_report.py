@@ -18,7 +18,9 @@ _REASONS: Counter[str] = Counter()
 
 def _reason(report: Any) -> str:
     longrepr = report.longrepr
-    reason = str(longrepr[2]) if isinstance(longrepr, tuple) and len(longrepr) == 3 else str(longrepr)
+    reason = (
+        str(longrepr[2]) if isinstance(longrepr, tuple) and len(longrepr) == 3 else str(longrepr)
+    )
     return reason.removeprefix("Skipped: ")
 
 

@@ -65,6 +65,15 @@ fn lint() -> anyhow::Result<()> {
     // tests/e2e/ruff.toml extends the SDK's rules with test-code exemptions.
     run(Command::new(bin.join("ruff")).current_dir(&e2e).arg("check"))?;
     run(Command::new(bin.join("ruff")).current_dir(&e2e).args(["format", "--check"]))?;
+    // `cargo dev test`'s pytest plugin, under the SDK's rules.
+    let plugins = root.join("crates/llmlab-dev/python");
+    let rules = sdk.join("pyproject.toml");
+    run(Command::new(bin.join("ruff")).current_dir(&plugins).arg("check").arg("--config").arg(&rules).arg("."))?;
+    run(Command::new(bin.join("ruff"))
+        .current_dir(&plugins)
+        .args(["format", "--check", "--config"])
+        .arg(&rules)
+        .arg("."))?;
     eprintln!("\nlint clean");
     Ok(())
 }
@@ -96,7 +105,10 @@ fn coverage() -> anyhow::Result<()> {
     tarpaulin.arg("--").args(plan.cargo_test_skips());
     servers_env(&mut tarpaulin, &plan);
     run(&mut tarpaulin)?;
-    measured.extend(coverage::rust_by_crate(&coverage::read(&reports.join("tarpaulin-report.json"))?)?);
+    measured.extend(coverage::rust_by_crate(
+        &coverage::read(&reports.join("tarpaulin-report.json"))?,
+        coverage::RUST_CRATES,
+    )?);
     eprintln!("Rust coverage measured in {}", elapsed(rust_started));
 
     let python_started = Instant::now();
@@ -144,12 +156,37 @@ fn in_ci() -> bool {
 }
 
 fn run(command: &mut Command) -> anyhow::Result<()> {
-    eprintln!("+ {command:?}");
-    let status = command.status().with_context(|| format!("cannot start {command:?}"))?;
+    // The command's Debug shows the variables set for it: a database URL may hold a password.
+    let shown = without_passwords(&format!("{command:?}"));
+    eprintln!("+ {shown}");
+    let status = command.status().with_context(|| format!("cannot start {shown}"))?;
     if !status.success() {
-        bail!("{command:?} failed with {status}");
+        bail!("{shown} failed with {status}");
     }
     Ok(())
+}
+
+/// `text` with the password of every `scheme://user:password@host` replaced by `***`.
+fn without_passwords(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("://") {
+        let (before, after) = rest.split_at(at + 3);
+        out.push_str(before);
+        let end = after.find(|c: char| c == '/' || c == '"' || c.is_whitespace()).unwrap_or(after.len());
+        let authority = &after[..end];
+        match authority.rsplit_once('@').and_then(|(userinfo, host)| Some((userinfo.split_once(':')?.0, host))) {
+            Some((user, host)) => {
+                out.push_str(user);
+                out.push_str(":***@");
+                out.push_str(host);
+            }
+            None => out.push_str(authority),
+        }
+        rest = &after[end..];
+    }
+    out.push_str(rest);
+    out
 }
 
 fn has_nextest() -> bool {
@@ -374,4 +411,20 @@ fn python_tests(root: &Path, plan: &Plan, skipped: &mut BTreeMap<String, usize>)
         eprintln!("{} done in {}", suite.display(), elapsed(started));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::without_passwords;
+
+    #[test]
+    fn passwords_in_printed_commands_are_hidden() {
+        assert_eq!(
+            without_passwords(r#"LLMLAB_TEST_PG_URL="postgres://alice:s3cret@db:5432/app" "cargo" "nextest""#),
+            r#"LLMLAB_TEST_PG_URL="postgres://alice:***@db:5432/app" "cargo" "nextest""#
+        );
+        let plain = r#"LLMLAB_TEST_PG_URL="postgres://postgres@127.0.0.1:5432/postgres" LLMLAB_BIN="/t/llmlab""#;
+        assert_eq!(without_passwords(plain), plain);
+        assert_eq!(without_passwords("http://h:8080/x"), "http://h:8080/x");
+    }
 }

@@ -86,8 +86,8 @@ def cli_wheel(pytestconfig: pytest.Config) -> Iterator[Path]:
     with tempfile.TemporaryDirectory(prefix="llmlab-wheel-") as out:
         profile = os.environ.get("LLMLAB_CLI_WHEEL_PROFILE", "dev")
         command = [*_maturin(), "build", "--profile", profile, "-m", str(CLI_CRATE / "Cargo.toml"), "-o", out]
-        seconds = _run_with_progress(pytestconfig, f"building the llmlab-cli wheel (maturin, {profile} profile)", command)
-        TIMINGS[f"wheel build (maturin, {profile})"] = seconds
+        what = f"building the llmlab-cli wheel (maturin, {profile} profile)"
+        TIMINGS[f"wheel build (maturin, {profile})"] = _run_with_progress(pytestconfig, what, command)
         yield _one(Path(out), "llmlab_cli-*.whl")
 
 
@@ -99,7 +99,8 @@ def sdk_wheel(pytestconfig: pytest.Config) -> Iterator[Path]:
             sys.executable, "-m", "pip", "wheel", "--no-deps", "--progress-bar", "off",
             "--disable-pip-version-check", str(SDK), "-w", out,
         ]  # fmt: skip
-        TIMINGS["SDK wheel build (pip wheel)"] = _run_with_progress(pytestconfig, "building the llmlab SDK wheel", command)
+        what = "building the llmlab SDK wheel"
+        TIMINGS["SDK wheel build (pip wheel)"] = _run_with_progress(pytestconfig, what, command)
         yield _one(Path(out), "llmlab-*.whl")
 
 
