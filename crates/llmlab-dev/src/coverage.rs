@@ -8,19 +8,20 @@ use std::path::Path;
 
 use anyhow::{Context, bail};
 
-/// The crates measured. Not all: under tarpaulin (ptrace) the server's and
-/// CLI's tests, which start servers and processes by the hundred, would take
-/// far longer than CI's budget allows; llmlab-core holds the logic that
-/// decides money, so it is measured, with the test runner's probe.
-pub(crate) const RUST_CRATES: &[&str] = &["llmlab-core", "llmlab-pg-probe"];
+/// The crates measured: the ones that decide money (llmlab-core prices,
+/// llmlab-store keeps the totals) and the test runner's probe. Not all: under
+/// tarpaulin (ptrace) the server's and the CLI's tests, which start servers
+/// and processes by the hundred, would not fit CI's time budget.
+pub(crate) const RUST_CRATES: &[&str] = &["llmlab-core", "llmlab-store", "llmlab-pg-probe"];
 
 /// The lowest line coverage (percent) each measured unit may have: a couple
 /// of points under what was measured when the floor was set (README,
 /// "Coverage"). Raise a floor when coverage rises; never lower one to pass.
 pub(crate) const FLOORS: &[(&str, f64)] = &[
-    ("llmlab-core", 90.0),     // measured 92.2%
-    ("llmlab-pg-probe", 72.0), // measured 73.9%
-    ("llmlab", 85.0),          // measured 87.5%
+    ("llmlab-core", 91.0),     // measured 93.0%
+    ("llmlab-store", 88.0),    // measured 90.4%
+    ("llmlab-pg-probe", 74.0), // measured 76.5%
+    ("llmlab", 85.0),          // measured 87.4%
     ("llmlab._extract", 84.0), // measured 86.7%
 ];
 
@@ -161,8 +162,8 @@ mod tests {
         let mut measured = BTreeMap::new();
         measured.insert("llmlab-core".to_owned(), Lines { covered: 50, coverable: 100 });
         let (table, below) = verdict(&measured);
-        assert!(table.contains("llmlab-core         50.0%  (50 of 100 lines; floor 90%)"), "{table}");
-        assert_eq!(below[0], "llmlab-core: 50.0% is below its floor of 90%");
+        assert!(table.contains("llmlab-core         50.0%  (50 of 100 lines; floor 91%)"), "{table}");
+        assert_eq!(below[0], "llmlab-core: 50.0% is below its floor of 91%");
         assert!(below.contains(&"llmlab: not measured (it has a floor)".to_owned()), "{below:?}");
     }
 }
