@@ -120,7 +120,9 @@ fn coverage() -> anyhow::Result<()> {
         .current_dir(root.join("sdk/python"))
         .args(["-m", "pytest", "-q", "-p", "no:cacheprovider", "--cov=llmlab", "--cov-report=term"])
         .arg(format!("--cov-report=json:{}", json.display()))
-        .env("LLMLAB_BIN", target.join("debug").join("llmlab")))?;
+        .env("LLMLAB_BIN", target.join("debug").join("llmlab"))
+        // coverage.py's data file, out of the checkout.
+        .env("COVERAGE_FILE", reports.join(".coverage")))?;
     measured.extend(coverage::python_by_package(&coverage::read(&json)?)?);
     eprintln!("Python coverage measured in {}", elapsed(python_started));
 
