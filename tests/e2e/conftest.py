@@ -166,23 +166,30 @@ def _with_database(url: str, name: str) -> str:
     return f"{prefix}/{name}" + (f"?{query}" if query else "")
 
 
+#: The PostgreSQL the tests use when LLMLAB_TEST_PG_URL is not set (as `.ci/run` starts it).
+DEFAULT_PG_URL = "postgres://postgres@127.0.0.1:5432/postgres"
+
+
 @pytest.fixture
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A fresh database of the backend named by the test's parameter: `sqlite`
     (a file in a temporary folder) or `postgres` (a database created on the
-    server named by LLMLAB_TEST_PG_URL, dropped afterwards). Without
-    PostgreSQL the test is skipped, loudly, except under CI=true, where it fails.
+    server of LLMLAB_TEST_PG_URL, or its default, dropped afterwards).
+
+    Whether PostgreSQL is usable is decided before the run: `cargo dev test`
+    probes it and, when it cannot be used (never under CI=true), sets
+    LLMLAB_TEST_SKIP_POSTGRES to the reason these tests are skipped with.
     """
     backend = getattr(request, "param", "sqlite")
     if backend == "sqlite":
         yield f"sqlite://{tmp_path}/llmlab.db"
         return
-    admin_url = os.environ.get("LLMLAB_TEST_PG_URL")
-    if not admin_url or shutil.which("psql") is None:
-        why = "LLMLAB_TEST_PG_URL is not set" if not admin_url else "psql is not installed"
-        if in_ci():
-            pytest.fail(f"{why}; CI=true, so the PostgreSQL tests cannot be skipped", pytrace=False)
-        pytest.skip(f"!!! {why}: this PostgreSQL test is SKIPPED !!!")
+    skip = os.environ.get("LLMLAB_TEST_SKIP_POSTGRES")
+    if skip:
+        pytest.skip(skip)
+    admin_url = os.environ.get("LLMLAB_TEST_PG_URL") or DEFAULT_PG_URL
+    if shutil.which("psql") is None:
+        pytest.fail("psql is not installed: `apt-get install -y postgresql-client`", pytrace=False)
     name = f"llmlab_e2e_{uuid.uuid4().hex}"
     _psql(admin_url, f"create database {name}")
     try:

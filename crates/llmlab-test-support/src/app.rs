@@ -23,16 +23,15 @@ pub struct TestApp {
 }
 
 impl TestApp {
-    /// Serves on a fresh database of `backend` with the default settings;
-    /// `None` when PostgreSQL is not configured (outside CI).
-    pub async fn start(backend: TestBackend) -> Option<TestApp> {
+    /// Serves on a fresh database of `backend` with the default settings.
+    pub async fn start(backend: TestBackend) -> TestApp {
         TestApp::start_with(backend, ServerSettings::default()).await
     }
 
     /// [`TestApp::start`] with the given settings.
-    pub async fn start_with(backend: TestBackend, settings: ServerSettings) -> Option<TestApp> {
+    pub async fn start_with(backend: TestBackend, settings: ServerSettings) -> TestApp {
         init_log();
-        let db = TestDb::new(backend).await?;
+        let db = TestDb::new(backend).await;
         let options = ServeOptions {
             address: SocketAddr::from(([127, 0, 0, 1], 0)),
             database: DbSettings::from_url(db.url()).expect("the test database's URL is valid"),
@@ -54,7 +53,7 @@ impl TestApp {
             Ok(Err(_)) => panic!("the server did not start: {:?}", task.await),
             Err(elapsed) => panic!("the server did not start within 30 s: {elapsed}"),
         };
-        Some(TestApp { base_url: format!("http://{address}"), stop: Some(stop), task: Some(task), db })
+        TestApp { base_url: format!("http://{address}"), stop: Some(stop), task: Some(task), db }
     }
 
     /// The database the server uses.
@@ -124,7 +123,7 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn an_app_answers_on_its_port_then_stops_gracefully() {
-        let app = TestApp::start(TestBackend::Sqlite).await.expect("SQLite needs no configuration");
+        let app = TestApp::start(TestBackend::Sqlite).await;
         let health = Api::anonymous(&app).get("/health").await;
         assert_eq!(health.status, StatusCode::OK, "{}", health.text);
         assert_eq!(app.port().to_string(), app.base_url.rsplit(':').next().unwrap());

@@ -2,14 +2,18 @@
 //!
 //! Every test gets its own database: a SQLite file in a temporary folder, or
 //! a PostgreSQL database `llmlab_test_<uuid>` created on the server named by
-//! `LLMLAB_TEST_PG_URL` and dropped when the test ends. Without that variable
-//! the PostgreSQL tests are skipped with a loud message, except under
-//! `CI=true`, where a missing PostgreSQL fails the run.
+//! `LLMLAB_TEST_PG_URL` (default: `postgres://postgres@127.0.0.1:5432/postgres`)
+//! and dropped when the test ends. A test never skips itself: when that
+//! server cannot be used it fails with one line saying what failed and how
+//! to fix it. Which tests run is decided before the run: `cargo dev test`
+//! probes PostgreSQL and PgBouncer and leaves out (nextest: skips) the tests
+//! named `on_postgres` / `on_pgbouncer` it cannot run, except under
+//! `CI=true`, where an unusable server fails the run.
 //!
 //! A server for a test: [`TestApp`] runs it in the test's process (the HTTP
 //! API tests); [`TestServer`] runs the `llmlab` binary (tests about the
 //! process: its log, signals, restarts, replicas). [`Api`] talks to either.
-#![allow(clippy::print_stderr)] // the skip notice is meant for the person running the tests
+#![allow(clippy::print_stderr)] // a test database left behind is worth a warning
 
 mod app;
 mod client;
@@ -21,6 +25,9 @@ pub use app::TestApp;
 pub use client::{Api, Reachable, Reply};
 pub use server::TestServer;
 
+use std::time::Duration;
+
+use llmlab_pg_probe::Service;
 use sqlx::Connection;
 
 /// The backend a test runs against.
@@ -55,41 +62,42 @@ impl TestDb {
         }
     }
 
-    /// A fresh PostgreSQL database, or `None` (test skipped) when no server is configured.
-    pub async fn postgres() -> Option<TestDb> {
-        let admin_url = postgres_admin_url()?;
+    /// A fresh PostgreSQL database on the server of `LLMLAB_TEST_PG_URL`
+    /// (or its default).
+    ///
+    /// # Panics
+    /// With one line naming what failed, when that server cannot be used.
+    pub async fn postgres() -> TestDb {
+        let admin_url = postgres_admin_url();
         let name = format!("llmlab_test_{}", uuid::Uuid::now_v7().simple());
-        let mut admin = sqlx::PgConnection::connect(without_pooler_flag(&admin_url).as_str())
-            .await
-            .unwrap_or_else(|e| panic!("cannot connect to LLMLAB_TEST_PG_URL: {e}"));
+        let mut admin = admin_connection(Service::Postgres, &admin_url).await;
         // Simple-protocol statements: they also work through a transaction-mode pooler.
         sqlx::raw_sql(&format!("create database {name}")).execute(&mut admin).await.expect("create the test database");
         let _ = admin.close().await;
         let url = with_database(&admin_url, &name);
-        Some(TestDb { url, backend: TestBackend::Postgres, _dir: None, postgres: Some((admin_url, name)) })
+        TestDb { url, backend: TestBackend::Postgres, _dir: None, postgres: Some((admin_url, name)) }
     }
 
     /// A fresh PostgreSQL database reached through the transaction-mode
-    /// PgBouncer named by `LLMLAB_TEST_PGBOUNCER_URL`; `None` (skipped) when
-    /// that is not set, except under `CI=true`, where it must be.
-    pub async fn pgbouncer() -> Option<TestDb> {
-        let Ok(bouncer) = std::env::var("LLMLAB_TEST_PGBOUNCER_URL") else {
-            let in_ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
-            assert!(!in_ci, "CI=true but LLMLAB_TEST_PGBOUNCER_URL is not set: the PgBouncer tests must run");
-            eprintln!("!!! LLMLAB_TEST_PGBOUNCER_URL is not set: this PgBouncer test is SKIPPED !!!");
-            return None;
-        };
-        let mut db = TestDb::postgres().await?;
+    /// PgBouncer of `LLMLAB_TEST_PGBOUNCER_URL` (or its default).
+    ///
+    /// # Panics
+    /// With one line naming what failed, when PostgreSQL or PgBouncer cannot be used.
+    pub async fn pgbouncer() -> TestDb {
+        let bouncer = Service::PgBouncer.url();
+        let mut db = TestDb::postgres().await;
         let name = db.postgres.as_ref().map(|(_, name)| name.clone()).expect("a PostgreSQL test database");
         db.url = with_database(&bouncer, &name);
         db.backend = TestBackend::PgBouncer;
-        Some(db)
+        // Fail here, in one line, rather than as a server that cannot start.
+        let _ = admin_connection(Service::PgBouncer, &db.url).await.close().await;
+        db
     }
 
-    /// A fresh database of the given backend (`None`: skipped).
-    pub async fn new(backend: TestBackend) -> Option<TestDb> {
+    /// A fresh database of the given backend.
+    pub async fn new(backend: TestBackend) -> TestDb {
         match backend {
-            TestBackend::Sqlite => Some(TestDb::sqlite()),
+            TestBackend::Sqlite => TestDb::sqlite(),
             TestBackend::Postgres => TestDb::postgres().await,
             TestBackend::PgBouncer => TestDb::pgbouncer().await,
         }
@@ -120,7 +128,8 @@ impl Drop for TestDb {
         let dropped = std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
             runtime.block_on(async move {
-                let mut admin = sqlx::PgConnection::connect(without_pooler_flag(&admin_url).as_str()).await?;
+                let mut admin =
+                    sqlx::PgConnection::connect(llmlab_pg_probe::without_pooler_flag(&admin_url).as_str()).await?;
                 sqlx::raw_sql(&format!("drop database if exists {name} with (force)")).execute(&mut admin).await?;
                 admin.close().await
             })
@@ -138,24 +147,24 @@ pub fn fixtures_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures")
 }
 
-/// The PostgreSQL server for tests, from `LLMLAB_TEST_PG_URL`.
-///
-/// # Panics
-/// Under `CI=true` when the variable is not set.
+/// The PostgreSQL server for tests: `LLMLAB_TEST_PG_URL`, else
+/// `postgres://postgres@127.0.0.1:5432/postgres`.
 #[must_use]
-pub fn postgres_admin_url() -> Option<String> {
-    if let Ok(url) = std::env::var("LLMLAB_TEST_PG_URL") {
-        return Some(url);
-    }
-    let in_ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
-    assert!(!in_ci, "CI=true but LLMLAB_TEST_PG_URL is not set: the PostgreSQL tests must run");
-    eprintln!("!!! LLMLAB_TEST_PG_URL is not set: this PostgreSQL test is SKIPPED !!!");
-    None
+pub fn postgres_admin_url() -> String {
+    Service::Postgres.url()
 }
 
-/// sqlx does not know our `pgbouncer=true` URL flag.
-fn without_pooler_flag(url: &str) -> String {
-    url.replace("&pgbouncer=true", "").replace("?pgbouncer=true&", "?").replace("?pgbouncer=true", "")
+/// A connection to `service` at `url`.
+///
+/// # Panics
+/// With the probe's one line (what failed, how to fix it) when there is none.
+async fn admin_connection(service: Service, url: &str) -> sqlx::PgConnection {
+    match llmlab_pg_probe::connect(service, url, Duration::from_secs(10)).await {
+        Ok(connection) => connection,
+        Err(unusable) => {
+            panic!("{unusable} (`cargo dev test` checks this before the run and skips these tests outside CI)")
+        }
+    }
 }
 
 /// `url` with its database name replaced by `database`.
@@ -170,8 +179,8 @@ fn with_database(url: &str, database: &str) -> String {
 
 /// Defines `on_sqlite` and `on_postgres` tests, each running `$body` with a
 /// fresh server from `$start(backend)` (`TestApp::start` in process, or a
-/// crate's own start of the `llmlab serve` binary) bound to `$server`; a
-/// `None` from `$start` skips the test (no PostgreSQL configured, outside CI).
+/// crate's own start of the `llmlab serve` binary) bound to `$server`.
+/// `cargo dev test` leaves out the `on_postgres` ones when PostgreSQL cannot be used.
 #[macro_export]
 macro_rules! server_test_with {
     ($start:path, $name:ident, |$server:ident| $body:expr) => {
@@ -182,14 +191,14 @@ macro_rules! server_test_with {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn on_sqlite() {
                 #[allow(unused_mut)]
-                let Some(mut $server) = $start($crate::TestBackend::Sqlite).await else { return };
+                let mut $server = $start($crate::TestBackend::Sqlite).await;
                 $body.await;
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn on_postgres() {
                 #[allow(unused_mut)]
-                let Some(mut $server) = $start($crate::TestBackend::Postgres).await else { return };
+                let mut $server = $start($crate::TestBackend::Postgres).await;
                 $body.await;
             }
         }
@@ -213,13 +222,13 @@ macro_rules! both_backends {
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn on_postgres() {
-                let Some($db) = $crate::TestDb::postgres().await else { return };
+                let $db = $crate::TestDb::postgres().await;
                 $body.await;
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn on_pgbouncer() {
-                let Some($db) = $crate::TestDb::pgbouncer().await else { return };
+                let $db = $crate::TestDb::pgbouncer().await;
                 $body.await;
             }
         }

@@ -23,9 +23,8 @@ pub struct TestServer {
 }
 
 impl TestServer {
-    /// Starts `binary serve` on a fresh database of `backend`; `None` when
-    /// PostgreSQL is not configured (outside CI).
-    pub async fn start(binary: &Path, backend: TestBackend) -> Option<TestServer> {
+    /// Starts `binary serve` on a fresh database of `backend`.
+    pub async fn start(binary: &Path, backend: TestBackend) -> TestServer {
         Self::start_reaching_database(binary, backend, str::to_owned).await
     }
 
@@ -35,8 +34,8 @@ impl TestServer {
         binary: &Path,
         backend: TestBackend,
         reach: impl FnOnce(&str) -> String,
-    ) -> Option<TestServer> {
-        let db = TestDb::new(backend).await?;
+    ) -> TestServer {
+        let db = TestDb::new(backend).await;
         let database_url = reach(db.url());
         let log_dir = tempfile::tempdir().expect("a temporary folder");
         let mut server = TestServer {
@@ -50,7 +49,7 @@ impl TestServer {
             _log_dir: log_dir,
         };
         server.launch(0);
-        Some(server)
+        server
     }
 
     /// Another server process on the same database, as a second replica

@@ -1,6 +1,7 @@
 """SPEC §2 flow 1 with the CLI installed as users install it.
 
-`pip install llmlab-cli` (the wheel built by maturin, in a fresh virtualenv)
+`pip install llmlab-cli` (the wheel built by maturin, in a fresh virtualenv
+with the SDK's wheel)
 → `llmlab serve` → `llmlab init` → `llmlab status` → `llmlab budget` →
 `llmlab optimize` → `llmlab export` → `llmlab config`, all non-interactive
 (stdin is not a terminal), asserting on what a user would read. The whole
@@ -16,7 +17,6 @@ import json
 import os
 import stat
 import subprocess
-import sys
 import time
 from decimal import Decimal
 from pathlib import Path
@@ -102,9 +102,10 @@ def test_flow_1_from_wheel_to_tips(
     key = next(line.split('"')[1] for line in config.splitlines() if line.startswith("api_key"))
     assert f'base_url = "{server.base_url}"' in config
     assert key not in init.stdout + init.stderr, "the key is only in the config file"
+    # The SDK installed from its wheel, in the same fresh virtualenv.
     sdk = subprocess.run(
         [
-            sys.executable,
+            str(python),
             "-c",
             "from llmlab import _config; s = _config.resolve(_config.Overrides()); print(s.base_url, s.api_key)",
         ],

@@ -8,7 +8,7 @@ pub(crate) use llmlab_test_support::Api;
 
 pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_llmlab");
 
-pub(crate) async fn start(backend: TestBackend) -> Option<TestServer> {
+pub(crate) async fn start(backend: TestBackend) -> TestServer {
     TestServer::start(std::path::Path::new(BIN), backend).await
 }
 

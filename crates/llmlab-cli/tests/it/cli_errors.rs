@@ -188,8 +188,8 @@ fn serve_says_when_what_answers_at_the_database_address_is_not_postgresql() {
 }
 
 #[test]
-fn serve_names_a_database_that_rejects_the_user_at_once() {
-    let Some(admin) = llmlab_test_support::postgres_admin_url() else { return };
+fn serve_names_a_database_that_rejects_the_user_at_once_on_postgres() {
+    let admin = llmlab_test_support::postgres_admin_url();
     let machine = Machine::new("http://127.0.0.1:1");
     let mut url = reqwest::Url::parse(&admin).expect("LLMLAB_TEST_PG_URL is a URL");
     url.set_username("llmlab_no_such_role").unwrap();

@@ -116,7 +116,7 @@ const ADMIN: &str = "llmadm_cli-test-admin-token-0123456789";
 async fn with_policy(
     backend: llmlab_test_support::TestBackend,
     signup: llmlab_server::signup::SignupPolicy,
-) -> Option<llmlab_test_support::TestApp> {
+) -> llmlab_test_support::TestApp {
     let settings = llmlab_server::ServerSettings {
         signup,
         admin_token_hash: Some(llmlab_server::signup::hash_secret(ADMIN)),
@@ -125,11 +125,11 @@ async fn with_policy(
     llmlab_test_support::TestApp::start_with(backend, settings).await
 }
 
-async fn closed(backend: llmlab_test_support::TestBackend) -> Option<llmlab_test_support::TestApp> {
+async fn closed(backend: llmlab_test_support::TestBackend) -> llmlab_test_support::TestApp {
     with_policy(backend, llmlab_server::signup::SignupPolicy::Closed).await
 }
 
-async fn invite_only(backend: llmlab_test_support::TestBackend) -> Option<llmlab_test_support::TestApp> {
+async fn invite_only(backend: llmlab_test_support::TestBackend) -> llmlab_test_support::TestApp {
     with_policy(backend, llmlab_server::signup::SignupPolicy::Invite).await
 }
 

@@ -18,22 +18,22 @@ use crate::server_test;
 const ADMIN: &str = "llmadm_test-admin-token-0123456789abcdef";
 
 /// A server with `policy` and the admin token [`ADMIN`].
-async fn with_policy(backend: TestBackend, policy: SignupPolicy) -> Option<TestApp> {
+async fn with_policy(backend: TestBackend, policy: SignupPolicy) -> TestApp {
     let settings =
         ServerSettings { signup: policy, admin_token_hash: Some(hash_secret(ADMIN)), ..ServerSettings::default() };
     TestApp::start_with(backend, settings).await
 }
 
-async fn closed(backend: TestBackend) -> Option<TestApp> {
+async fn closed(backend: TestBackend) -> TestApp {
     with_policy(backend, SignupPolicy::Closed).await
 }
 
-async fn invite_only(backend: TestBackend) -> Option<TestApp> {
+async fn invite_only(backend: TestBackend) -> TestApp {
     with_policy(backend, SignupPolicy::Invite).await
 }
 
 /// A server allowing 3 sign-up or sign-in attempts per address a minute; `trust` reads `X-Forwarded-For`.
-async fn limited(backend: TestBackend, trust: bool) -> Option<TestApp> {
+async fn limited(backend: TestBackend, trust: bool) -> TestApp {
     let settings = ServerSettings {
         auth_rate_limit: Some("3/min".parse::<AuthRateLimit>().unwrap()),
         trust_proxy_headers: trust,
@@ -42,11 +42,11 @@ async fn limited(backend: TestBackend, trust: bool) -> Option<TestApp> {
     TestApp::start_with(backend, settings).await
 }
 
-async fn limited_trusting(backend: TestBackend) -> Option<TestApp> {
+async fn limited_trusting(backend: TestBackend) -> TestApp {
     limited(backend, true).await
 }
 
-async fn limited_direct(backend: TestBackend) -> Option<TestApp> {
+async fn limited_direct(backend: TestBackend) -> TestApp {
     limited(backend, false).await
 }
 
@@ -437,7 +437,7 @@ server_test!(a_chunked_body_over_the_limit_still_gets_413, |server| async move {
     assert!(status.starts_with("HTTP/1.1 413"), "{status}");
 });
 
-async fn behind_https(backend: TestBackend) -> Option<TestApp> {
+async fn behind_https(backend: TestBackend) -> TestApp {
     TestApp::start_with(backend, ServerSettings { secure_cookies: true, ..ServerSettings::default() }).await
 }
 
