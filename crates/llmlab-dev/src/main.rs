@@ -149,8 +149,14 @@ fn check_import_circles(root: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The checkout `cargo dev` was run in. `cargo run` sets `CARGO_MANIFEST_DIR`
+/// for the process; it is preferred over the compile-time value because two
+/// checkouts sharing one `CARGO_TARGET_DIR` can run a binary built in the other
+/// (cargo compares file times, not contents), which would test the wrong tree.
 fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("the repository root exists")
+    let manifest_dir =
+        std::env::var_os("CARGO_MANIFEST_DIR").map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from);
+    manifest_dir.join("../..").canonicalize().expect("the repository root exists")
 }
 
 fn in_ci() -> bool {
