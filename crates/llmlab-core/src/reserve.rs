@@ -91,6 +91,8 @@ pub enum ReserveError {
     InvalidJson(String),
     #[error("the request body must be a JSON object")]
     NotAnObject,
+    #[error("the request body is not a valid request: {0}")]
+    Invalid(String),
     #[error("the request names no model")]
     NoModel,
     #[error("`{field}` {problem}")]
@@ -354,7 +356,7 @@ impl<'a> RequestFacts<'a> {
         TopLevel(&mut facts).deserialize(&mut deserializer).map_err(|e| match e.classify() {
             serde_json::error::Category::Data => match FIELD_ERROR.take() {
                 Some((field, problem)) => ReserveError::InvalidField { field, problem },
-                None => ReserveError::InvalidJson(e.to_string()),
+                None => ReserveError::Invalid(e.to_string()),
             },
             _ => ReserveError::InvalidJson(e.to_string()),
         })?;
@@ -384,23 +386,86 @@ fn field_error<E: de::Error>(field: &'static str, problem: impl fmt::Display) ->
 
 /// A non-negative integer (or `null`) named `field`.
 fn count<'de, A: MapAccess<'de>>(map: &mut A, field: &'static str) -> Result<Option<u64>, A::Error> {
-    let value: Option<serde_json::Number> = map
-        .next_value()
-        .map_err(|e: A::Error| field_error(field, format_args!("must be a non-negative integer ({e})")))?;
-    match value {
-        None => Ok(None),
-        Some(n) => n
-            .as_u64()
-            .map(Some)
-            .ok_or_else(|| field_error(field, format_args!("must be a non-negative integer, not `{n}`"))),
+    match map.next_value::<Loose<'de>>()? {
+        Loose::Null => Ok(None),
+        Loose::Count(n) => Ok(Some(n)),
+        other => Err(field_error(field, format_args!("must be a non-negative integer, not {other}"))),
     }
 }
 
 /// A string (or `null`) named `field`.
 fn text<'de, A: MapAccess<'de>>(map: &mut A, field: &'static str) -> Result<Option<Cow<'de, str>>, A::Error> {
-    map.next_value::<Option<CowStr<'de>>>()
-        .map(|v| v.map(|s| s.0))
-        .map_err(|e: A::Error| field_error(field, format_args!("must be a string ({e})")))
+    match map.next_value::<Loose<'de>>()? {
+        Loose::Null => Ok(None),
+        Loose::Text(s) => Ok(Some(s)),
+        other => Err(field_error(field, format_args!("must be a string, not {other}"))),
+    }
+}
+
+/// Any JSON value, kept only as far as a field's type check needs, so a
+/// wrong type is reported by the field's name while syntax errors stay
+/// syntax errors.
+enum Loose<'de> {
+    Null,
+    Count(u64),
+    Text(Cow<'de, str>),
+    Other(String),
+}
+
+impl fmt::Display for Loose<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Loose::Null => f.write_str("`null`"),
+            Loose::Count(n) => write!(f, "`{n}`"),
+            Loose::Text(s) => write!(f, "the string `{}`", s.chars().take(40).collect::<String>()),
+            Loose::Other(what) => f.write_str(what),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Loose<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Loose<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(Loose::Null)
+            }
+            fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(Loose::Null)
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+                Ok(Loose::Count(v))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+                Ok(Loose::Other(format!("`{v}`")))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+                Ok(Loose::Other(format!("`{v}`")))
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
+                Ok(Loose::Other(format!("`{v}`")))
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(Loose::Text(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Loose::Text(Cow::Owned(v.to_owned())))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(Loose::Other("a list".to_owned()))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(Loose::Other("an object".to_owned()))
+            }
+        }
+        deserializer.deserialize_any(V)
+    }
 }
 
 /// A string that borrows from the body unless it has escapes.
@@ -481,9 +546,7 @@ impl<'de: 'a, 'a> Visitor<'de> for TopLevel<'_, 'a> {
                 }
                 "generationConfig" | "generation_config" => map.next_value_seed(GenerationConfig(facts))?,
                 "modalities" => {
-                    let modalities: Option<Vec<CowStr<'de>>> = map.next_value().map_err(|e: A::Error| {
-                        field_error("modalities", format_args!("must be a list of strings ({e})"))
-                    })?;
+                    let modalities: Option<Vec<CowStr<'de>>> = map.next_value()?;
                     facts.audio_output |= modalities.iter().flatten().any(|m| m.0.eq_ignore_ascii_case("audio"));
                 }
                 "tools" => map.next_value_seed(Tools(facts))?,
@@ -544,12 +607,7 @@ impl<'de: 'a, 'a> Visitor<'de> for GenerationConfig<'_, 'a> {
                     facts.choices = count(&mut map, "generationConfig.candidateCount")?;
                 }
                 "responseModalities" | "response_modalities" => {
-                    let modalities: Option<Vec<CowStr<'de>>> = map.next_value().map_err(|e: A::Error| {
-                        field_error(
-                            "generationConfig.responseModalities",
-                            format_args!("must be a list of strings ({e})"),
-                        )
-                    })?;
+                    let modalities: Option<Vec<CowStr<'de>>> = map.next_value()?;
                     facts.audio_output |= modalities.iter().flatten().any(|m| m.0.eq_ignore_ascii_case("audio"));
                 }
                 _ => {
@@ -792,5 +850,450 @@ impl<'de: 'a, 'a> Visitor<'de> for TypeValue<'_, 'a> {
     }
     fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<(), A::Error> {
         Scan(self.0).visit_map(map)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::str::FromStr;
+
+    use proptest::prelude::*;
+    use rust_decimal::Decimal;
+    use serde_json::{Value, json};
+
+    use super::*;
+    use crate::catalog::PriceSet;
+    use crate::cost::price_usage;
+    use crate::usage::NormalizedUsage;
+
+    const ON: Date = Date::constant(2026, 11, 27);
+
+    fn body_of(value: &Value) -> Vec<u8> {
+        serde_json::to_vec(value).unwrap()
+    }
+
+    fn reserve_json(provider: &Provider, path: &str, body: &Value) -> Reservation {
+        reserve(Catalog::builtin(), provider, path, &body_of(body), ON, None).unwrap()
+    }
+
+    fn bounded(reservation: Reservation) -> WorstCase {
+        match reservation {
+            Reservation::Bounded(worst) => worst,
+            other => panic!("expected a bound, got {other:?}"),
+        }
+    }
+
+    /// `input` tokens at `input_price` plus `output` tokens at `output_price` (USD per 1M), rounded once.
+    fn usd(input: u64, input_price: &str, output: u64, output_price: &str) -> Money {
+        let exact = Decimal::from(input) * Decimal::from_str(input_price).unwrap()
+            + Decimal::from(output) * Decimal::from_str(output_price).unwrap();
+        Money::from_decimal_usd(exact / Decimal::from(1_000_000)).unwrap()
+    }
+
+    fn input_bound(body: &Value) -> u64 {
+        body_of(body).len() as u64 + HIDDEN_PROMPT_TOKENS
+    }
+
+    #[test]
+    fn paths_name_their_api_and_gemini_paths_their_model() {
+        let cases = [
+            ("/v1/chat/completions", ApiKind::OpenAiChat, None),
+            ("/proxy/openai/v1/responses?x=1", ApiKind::OpenAiResponses, None),
+            ("/v1/embeddings", ApiKind::OpenAiEmbeddings, None),
+            ("/v1/messages", ApiKind::AnthropicMessages, None),
+            ("/v1beta/openai/chat/completions", ApiKind::OpenAiChat, None),
+            ("/v1beta/models/gemini-2.5-pro:generateContent", ApiKind::GeminiGenerateContent, Some("gemini-2.5-pro")),
+            (
+                "/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse",
+                ApiKind::GeminiGenerateContent,
+                Some("gemini-2.5-flash"),
+            ),
+        ];
+        for (path, api, model) in cases {
+            assert_eq!(request_api(path).unwrap(), (api, model), "{path}");
+        }
+        for path in ["/v1/models", "/v1/messages/count_tokens", "/v1/files", ""] {
+            assert!(matches!(request_api(path), Err(ReserveError::UnsupportedPath(_))), "{path}");
+        }
+    }
+
+    #[test]
+    fn openai_chat_prefers_max_completion_tokens_over_max_tokens() {
+        let body = json!({"model": "gpt-4o-mini", "max_completion_tokens": 100, "max_tokens": 9000,
+            "messages": [{"role": "user", "content": "Hi"}]});
+        let worst = bounded(reserve_json(&Provider::OpenAi, "/v1/chat/completions", &body));
+        assert_eq!(worst.buckets.output_tokens, 100);
+        assert_eq!(worst.buckets.input_tokens, input_bound(&body));
+        assert_eq!(worst.cost, usd(input_bound(&body), "0.15", 100, "0.6"));
+        assert_eq!(worst.priced_as, "gpt-4o-mini");
+
+        let body = json!({"model": "gpt-4o-mini", "max_tokens": 300, "messages": []});
+        assert_eq!(bounded(reserve_json(&Provider::OpenAi, "/v1/chat/completions", &body)).buckets.output_tokens, 300);
+    }
+
+    #[test]
+    fn every_choice_asked_for_is_billed() {
+        let body = json!({"model": "gpt-4o-mini", "max_tokens": 300, "n": 3, "messages": []});
+        assert_eq!(bounded(reserve_json(&Provider::OpenAi, "/v1/chat/completions", &body)).buckets.output_tokens, 900);
+        let body = json!({"contents": [], "generationConfig": {"maxOutputTokens": 50, "candidateCount": 2}});
+        let path = "/v1beta/models/gemini-2.5-flash:generateContent";
+        assert_eq!(bounded(reserve_json(&Provider::Google, path, &body)).buckets.output_tokens, 100);
+    }
+
+    #[test]
+    fn without_a_limit_the_output_is_the_models_maximum_from_the_catalog() {
+        let body = json!({"model": "gpt-4o", "messages": [{"role": "user", "content": "Hi"}]});
+        let worst = bounded(reserve_json(&Provider::OpenAi, "/v1/chat/completions", &body));
+        assert_eq!(worst.buckets.output_tokens, 16_384);
+        assert!(worst.notes.iter().any(|n| n.contains("maximum of 16384")), "{:?}", worst.notes);
+        assert_eq!(worst.cost, usd(input_bound(&body), "2.5", 16_384, "10"));
+    }
+
+    #[test]
+    fn openai_responses_reads_max_output_tokens() {
+        let body = json!({"model": "gpt-5-mini", "max_output_tokens": 512, "max_tokens": 7, "input": "Hello"});
+        let worst = bounded(reserve_json(&Provider::OpenAi, "/v1/responses", &body));
+        assert_eq!(worst.buckets.output_tokens, 512);
+        let body = json!({"model": "gpt-5-mini", "input": "Hello"});
+        assert_eq!(bounded(reserve_json(&Provider::OpenAi, "/v1/responses", &body)).buckets.output_tokens, 128_000);
+    }
+
+    #[test]
+    fn openai_input_is_priced_at_the_automatic_cache_write_where_the_model_has_one() {
+        let body = json!({"model": "gpt-5.6", "max_output_tokens": 10, "input": "Hello"});
+        let worst = bounded(reserve_json(&Provider::OpenAi, "/v1/responses", &body));
+        assert_eq!(worst.buckets.cache_write_tokens, input_bound(&body));
+        assert_eq!(worst.cost, usd(input_bound(&body), "5", 10, "20"));
+        let extended = json!({"model": "gpt-5.6", "max_output_tokens": 10, "input": "Hello",
+            "prompt_cache_retention": "24h"});
+        let worst = bounded(reserve_json(&Provider::OpenAi, "/v1/responses", &extended));
+        assert_eq!(worst.buckets.cache_write_1h_tokens, input_bound(&extended));
+    }
+
+    #[test]
+    fn anthropic_reads_max_tokens_and_prices_cache_control_at_the_write_rate() {
+        let plain = json!({"model": "claude-sonnet-4-5", "max_tokens": 1000,
+            "messages": [{"role": "user", "content": "Hi"}]});
+        let worst = bounded(reserve_json(&Provider::Anthropic, "/v1/messages", &plain));
+        assert_eq!(worst.cost, usd(input_bound(&plain), "3", 1000, "15"));
+
+        let cached = json!({"model": "claude-sonnet-4-5", "max_tokens": 1000,
+            "system": [{"type": "text", "text": "rules", "cache_control": {"type": "ephemeral"}}],
+            "messages": [{"role": "user", "content": "Hi"}]});
+        let worst = bounded(reserve_json(&Provider::Anthropic, "/v1/messages", &cached));
+        assert_eq!(worst.buckets.cache_write_tokens, input_bound(&cached));
+        assert_eq!(worst.cost, usd(input_bound(&cached), "3.75", 1000, "15"));
+
+        let hour = json!({"model": "claude-sonnet-4-5", "max_tokens": 1000,
+            "system": [{"type": "text", "text": "rules", "cache_control": {"type": "ephemeral", "ttl": "1h"}}],
+            "messages": [{"role": "user", "content": [{"type": "text", "text": "Hi",
+                "cache_control": {"type": "ephemeral"}}]}]});
+        let worst = bounded(reserve_json(&Provider::Anthropic, "/v1/messages", &hour));
+        assert_eq!(worst.buckets.cache_write_1h_tokens, input_bound(&hour));
+        assert_eq!(worst.cost, usd(input_bound(&hour), "6", 1000, "15"));
+    }
+
+    #[test]
+    fn gemini_takes_the_model_from_the_path_and_the_limit_from_generation_config() {
+        let body = json!({"contents": [{"role": "user", "parts": [{"text": "Hi"}]}],
+            "generationConfig": {"maxOutputTokens": 200, "temperature": 0.2}});
+        let path = "/v1beta/models/gemini-2.5-flash:generateContent";
+        let worst = bounded(reserve_json(&Provider::Google, path, &body));
+        assert_eq!(worst.priced_as, "gemini-2.5-flash");
+        assert_eq!(worst.cost, usd(input_bound(&body), "0.3", 200, "2.5"));
+        let no_limit = json!({"contents": []});
+        assert_eq!(bounded(reserve_json(&Provider::Google, path, &no_limit)).buckets.output_tokens, 65_536);
+    }
+
+    #[test]
+    fn embeddings_have_no_output() {
+        let body = json!({"model": "text-embedding-3-small", "input": ["a", "b"]});
+        let worst = bounded(reserve_json(&Provider::OpenAi, "/v1/embeddings", &body));
+        assert_eq!(worst.buckets.output_tokens, 0);
+        assert_eq!(worst.cost, usd(input_bound(&body), "0.02", 0, "0"));
+    }
+
+    #[test]
+    fn an_input_bound_above_the_threshold_prices_the_long_context_tier() {
+        let path = "/v1beta/models/gemini-2.5-pro:generateContent";
+        let text = |len: usize| {
+            json!({"contents": [{"parts": [{"text": "x".repeat(len)}]}],
+            "generationConfig": {"maxOutputTokens": 1000}})
+        };
+        let short = bounded(reserve_json(&Provider::Google, path, &text(150_000)));
+        assert!(!short.long_context);
+        assert_eq!(short.cost, usd(input_bound(&text(150_000)), "1.25", 1000, "10"));
+        let long = bounded(reserve_json(&Provider::Google, path, &text(250_000)));
+        assert!(long.long_context);
+        assert_eq!(long.cost, usd(input_bound(&text(250_000)), "2.5", 1000, "15"));
+    }
+
+    #[test]
+    fn the_requested_tier_is_priced_and_priority_is_dearer() {
+        let body = |tier: &str| json!({"model": "gpt-4o", "max_tokens": 100, "service_tier": tier, "messages": []});
+        let priority = bounded(reserve_json(&Provider::OpenAi, "/v1/chat/completions", &body("priority")));
+        assert_eq!(priority.table, ServiceTier::Priority);
+        assert_eq!(priority.cost, usd(input_bound(&body("priority")), "4.25", 100, "17"));
+        let auto = bounded(reserve_json(&Provider::OpenAi, "/v1/chat/completions", &body("auto")));
+        assert_eq!(auto.table, ServiceTier::Standard);
+        assert!(auto.cost < priority.cost);
+        let batch = bounded(reserve_json(&Provider::OpenAi, "/v1/chat/completions", &body("batch")));
+        assert_eq!(batch.table, ServiceTier::Standard, "a live call is never billed at batch rates");
+        let flex = json!({"model": "o3", "max_completion_tokens": 100, "service_tier": "flex", "messages": []});
+        assert_eq!(bounded(reserve_json(&Provider::OpenAi, "/v1/chat/completions", &flex)).table, ServiceTier::Batch);
+    }
+
+    #[test]
+    fn a_model_priced_at_zero_is_free_even_without_any_bound() {
+        let free = RateCard::standard_only(PriceSet::default());
+        let body = body_of(&json!({"model": "llama-local", "messages": [{"content": [{"type": "image_url"}]}]}));
+        let own = Provider::parse("ollama");
+        let reservation = reserve(Catalog::builtin(), &own, "/v1/chat/completions", &body, ON, Some(&free)).unwrap();
+        assert_eq!(reservation, Reservation::Free { priced_as: "llama-local".into() });
+        assert_eq!(reservation.cost(), Some(Money::ZERO));
+    }
+
+    #[test]
+    fn a_custom_price_bounds_an_uncatalogued_model_when_the_request_sets_its_limits() {
+        let card =
+            RateCard::standard_only(PriceSet { input: Decimal::ONE, output: Decimal::TWO, ..PriceSet::default() });
+        let own = Provider::parse("acme");
+        let limited = body_of(&json!({"model": "acme-7b", "max_tokens": 10, "messages": []}));
+        let worst =
+            bounded(reserve(Catalog::builtin(), &own, "/v1/chat/completions", &limited, ON, Some(&card)).unwrap());
+        assert_eq!(worst.cost, usd(limited.len() as u64 + HIDDEN_PROMPT_TOKENS, "1", 10, "2"));
+        let open = body_of(&json!({"model": "acme-7b", "messages": []}));
+        let reservation = reserve(Catalog::builtin(), &own, "/v1/chat/completions", &open, ON, Some(&card)).unwrap();
+        assert!(matches!(reservation, Reservation::Unbounded { .. }), "{reservation:?}");
+        assert_eq!(reservation.cost(), None);
+    }
+
+    #[test]
+    fn unknown_models_and_providers_are_unpriced_never_zero() {
+        let body = json!({"model": "acme-llm-7b", "max_tokens": 10, "messages": []});
+        let reservation = reserve_json(&Provider::OpenAi, "/v1/chat/completions", &body);
+        assert_eq!(reservation, Reservation::Unpriced(Unpriced::UnknownModel { model: "acme-llm-7b".into() }));
+        assert_eq!(reservation.cost(), None);
+        let body = json!({"model": "gpt-4o", "max_tokens": 10, "messages": []});
+        let reservation = reserve_json(&Provider::parse("openrouter"), "/v1/chat/completions", &body);
+        assert!(matches!(reservation, Reservation::Unpriced(Unpriced::UnknownProvider { .. })), "{reservation:?}");
+        let wrong_provider = reserve_json(&Provider::Anthropic, "/v1/chat/completions", &body);
+        assert!(matches!(wrong_provider, Reservation::Unpriced(Unpriced::UnknownModel { .. })));
+    }
+
+    #[test]
+    fn a_model_without_a_maximum_output_needs_the_request_to_set_one() {
+        let body = json!({"model": "claude-3-haiku", "messages": [{"role": "user", "content": "Hi"}]});
+        let reservation = reserve_json(&Provider::Anthropic, "/v1/messages", &body);
+        let Reservation::Unbounded { reason, .. } = reservation else { panic!("{reservation:?}") };
+        assert!(reason.contains("no maximum output"), "{reason}");
+        let body = json!({"model": "claude-3-haiku", "max_tokens": 100, "messages": []});
+        assert!(matches!(reserve_json(&Provider::Anthropic, "/v1/messages", &body), Reservation::Bounded(_)));
+    }
+
+    #[test]
+    fn content_the_bytes_do_not_bound_takes_the_context_window() {
+        let cases = [
+            (
+                Provider::OpenAi,
+                "/v1/chat/completions",
+                json!({"model": "gpt-4o", "max_tokens": 10, "messages": [
+                {"role": "user", "content": [{"type": "image_url", "image_url": {"url": "https://x/y.png"}}]}]}),
+            ),
+            (
+                Provider::OpenAi,
+                "/v1/responses",
+                json!({"model": "gpt-4o", "max_output_tokens": 10,
+                "input": [{"role": "user", "content": [{"type": "input_file", "file_id": "file-abc"}]}]}),
+            ),
+            (
+                Provider::OpenAi,
+                "/v1/responses",
+                json!({"model": "gpt-4o", "max_output_tokens": 10,
+                "previous_response_id": "resp_1", "input": "and then?"}),
+            ),
+            (
+                Provider::OpenAi,
+                "/v1/responses",
+                json!({"model": "gpt-4o", "max_output_tokens": 10,
+                "tools": [{"type": "web_search"}], "input": "news?"}),
+            ),
+            (
+                Provider::Anthropic,
+                "/v1/messages",
+                json!({"model": "claude-haiku-4-5", "max_tokens": 10, "messages": [
+                {"role": "user", "content": [{"type": "document", "source": {"type": "base64", "data": "JVBER"}}]}]}),
+            ),
+            (
+                Provider::Anthropic,
+                "/v1/messages",
+                json!({"model": "claude-haiku-4-5", "max_tokens": 10,
+                "tools": [{"type": "web_fetch_20250910", "name": "web_fetch"}], "messages": []}),
+            ),
+            (
+                Provider::Google,
+                "/v1beta/models/gemini-2.5-flash:generateContent",
+                json!({
+                "cachedContent": "cachedContents/abc", "contents": [], "generationConfig": {"maxOutputTokens": 10}}),
+            ),
+            (
+                Provider::Google,
+                "/v1beta/models/gemini-2.5-flash:generateContent",
+                json!({"contents": [{"parts": [
+                {"fileData": {"mimeType": "video/mp4", "fileUri": "https://x"}}]}], "generationConfig": {"maxOutputTokens": 10}}),
+            ),
+            (
+                Provider::Google,
+                "/v1beta/models/gemini-2.5-flash:generateContent",
+                json!({"contents": [],
+                "tools": [{"googleSearch": {}}], "generationConfig": {"maxOutputTokens": 10}}),
+            ),
+        ];
+        for (provider, path, body) in cases {
+            let worst = bounded(reserve_json(&provider, path, &body));
+            let window = Catalog::builtin().resolve(Some(&provider), &worst.priced_as).unwrap().entry.max_input_tokens;
+            assert_eq!(Some(worst.buckets.prompt_tokens()), window, "{body}");
+            assert!(worst.notes.iter().any(|n| n.contains("context window")), "{:?}", worst.notes);
+        }
+        let text_only = json!({"model": "gpt-4o", "max_tokens": 10, "tools": [{"type": "function",
+            "function": {"name": "f", "parameters": {"type": "object"}}}], "messages": []});
+        let worst = bounded(reserve_json(&Provider::OpenAi, "/v1/chat/completions", &text_only));
+        assert_eq!(worst.buckets.input_tokens, input_bound(&text_only), "function tools are text in the body");
+        let gemini_functions = json!({"contents": [], "tools": [{"functionDeclarations": [{"name": "f"}]}]});
+        let worst = bounded(reserve_json(
+            &Provider::Google,
+            "/v1beta/models/gemini-2.5-flash:generateContent",
+            &gemini_functions,
+        ));
+        assert_eq!(worst.buckets.input_tokens, input_bound(&gemini_functions));
+    }
+
+    #[test]
+    fn unbounded_content_on_a_model_without_a_context_window_is_unbounded() {
+        let body = json!({"model": "claude-3-haiku", "max_tokens": 10, "messages": [{"role": "user",
+            "content": [{"type": "image", "source": {"type": "url", "url": "https://x/y.png"}}]}]});
+        let reservation = reserve_json(&Provider::Anthropic, "/v1/messages", &body);
+        let Reservation::Unbounded { reason, .. } = reservation else { panic!("{reservation:?}") };
+        assert!(reason.contains("an image") && reason.contains("no context window"), "{reason}");
+    }
+
+    #[test]
+    fn anthropic_web_searches_are_billed_up_to_max_uses_and_unbounded_without_it() {
+        let body = json!({"model": "claude-sonnet-4-5", "max_tokens": 100,
+            "tools": [{"type": "web_search_20250305", "name": "web_search", "max_uses": 5}], "messages": []});
+        let worst = bounded(reserve_json(&Provider::Anthropic, "/v1/messages", &body));
+        assert_eq!(worst.buckets.web_search_requests, 5);
+        assert_eq!(worst.cost, usd(200_000, "3", 100, "15") + Money::from_nanos(50_000_000));
+        let body = json!({"model": "claude-sonnet-4-5", "max_tokens": 100,
+            "tools": [{"type": "web_search_20250305", "name": "web_search"}], "messages": []});
+        let reservation = reserve_json(&Provider::Anthropic, "/v1/messages", &body);
+        assert!(matches!(reservation, Reservation::Unbounded { ref reason, .. } if reason.contains("max_uses")));
+    }
+
+    #[test]
+    fn audio_output_is_priced_at_the_audio_rate() {
+        let body = json!({"model": "gpt-4o-audio-preview", "modalities": ["text", "audio"], "max_tokens": 100,
+            "messages": [{"role": "user", "content": "Say hi"}]});
+        let worst = bounded(reserve_json(&Provider::OpenAi, "/v1/chat/completions", &body));
+        assert_eq!(worst.cost, usd(input_bound(&body), "2.5", 100, "80"));
+    }
+
+    #[test]
+    fn malformed_bodies_get_a_typed_error_naming_the_problem() {
+        let at = |body: &[u8]| reserve(Catalog::builtin(), &Provider::OpenAi, "/v1/chat/completions", body, ON, None);
+        assert!(matches!(at(b"{\"model\": "), Err(ReserveError::InvalidJson(_))));
+        assert!(matches!(at(b""), Err(ReserveError::InvalidJson(_))));
+        assert!(matches!(at(b"{} trailing"), Err(ReserveError::InvalidJson(_))));
+        assert_eq!(at(b"[1, 2]"), Err(ReserveError::NotAnObject));
+        assert_eq!(at(b"42"), Err(ReserveError::NotAnObject));
+        assert_eq!(at(br#"{"messages": []}"#), Err(ReserveError::NoModel));
+        assert_eq!(at(br#"{"model": "  "}"#), Err(ReserveError::NoModel));
+        for (body, field) in [
+            (&br#"{"model": "gpt-4o", "max_tokens": "ten"}"#[..], "max_tokens"),
+            (br#"{"model": "gpt-4o", "max_completion_tokens": -1}"#, "max_completion_tokens"),
+            (br#"{"model": "gpt-4o", "n": 1.5}"#, "n"),
+            (br#"{"model": 4}"#, "model"),
+            (br#"{"model": "gpt-4o", "tools": [{"type": "web_search", "max_uses": "x"}]}"#, "tools[].max_uses"),
+        ] {
+            match at(body) {
+                Err(ReserveError::InvalidField { field: named, problem }) => {
+                    assert_eq!(named, field, "{problem}");
+                }
+                other => panic!("{}: {other:?}", String::from_utf8_lossy(body)),
+            }
+        }
+        let err = at(br#"{"model": "gpt-4o", "max_tokens": "ten"}"#).unwrap_err().to_string();
+        assert!(err.starts_with("`max_tokens` must be a non-negative integer"), "{err}");
+        let gemini = reserve(
+            Catalog::builtin(),
+            &Provider::Google,
+            "/v1beta/models/x:generateContent",
+            br#"{"generationConfig": {"maxOutputTokens": "many"}}"#,
+            ON,
+            None,
+        );
+        assert!(matches!(gemini, Err(ReserveError::InvalidField { field: "generationConfig.maxOutputTokens", .. })));
+        assert!(matches!(
+            reserve(Catalog::builtin(), &Provider::OpenAi, "/v1/files", b"{}", ON, None),
+            Err(ReserveError::UnsupportedPath(_))
+        ));
+    }
+
+    #[test]
+    fn null_fields_are_absent_fields() {
+        let body = json!({"model": "gpt-4o", "max_tokens": null, "max_completion_tokens": 5, "n": null,
+            "service_tier": null, "tools": null, "messages": [{"role": "user", "content": null}]});
+        let worst = bounded(reserve_json(&Provider::OpenAi, "/v1/chat/completions", &body));
+        assert_eq!(worst.buckets.output_tokens, 5);
+    }
+
+    /// A request whose prompt is `text` and output at most `max_tokens`, and
+    /// the prompt split the response could report.
+    fn chat_case() -> impl Strategy<Value = (String, u64, u64, u64, u64, bool)> {
+        ("[a-zé€ \n\"\\\\]{0,400}", 1u64..5000, 0u64..=100, 0u64..=100, 0u64..=100, any::<bool>())
+    }
+
+    proptest! {
+        /// Whatever the response reports within the request's limits (any
+        /// cached/uncached split of a prompt no larger than the text, any
+        /// output up to the limit), its actual cost is never above the bound.
+        #[test]
+        fn no_response_within_the_requests_limits_costs_more_than_the_bound(
+            (text, max_tokens, read_pct, write_pct, out_pct, cache) in chat_case()
+        ) {
+            let block = if cache {
+                json!({"type": "text", "text": text, "cache_control": {"type": "ephemeral", "ttl": "1h"}})
+            } else {
+                json!({"type": "text", "text": text})
+            };
+            let body = json!({"model": "claude-sonnet-4-5", "max_tokens": max_tokens,
+                "messages": [{"role": "user", "content": [block]}]});
+            let worst = bounded(reserve_json(&Provider::Anthropic, "/v1/messages", &body));
+            // Any tokenizer gives at most one token per byte of the text itself.
+            let prompt = text.len() as u64;
+            let read = prompt * read_pct / 100;
+            let write = if cache { (prompt - read) * write_pct / 100 } else { 0 };
+            let (write_5m, write_1h) = if write_pct % 2 == 0 { (write, 0) } else { (0, write) };
+            let buckets = TokenBuckets {
+                input_tokens: prompt - read - write,
+                cache_read_tokens: read,
+                cache_write_tokens: write_5m,
+                cache_write_1h_tokens: write_1h,
+                output_tokens: max_tokens * out_pct / 100,
+                ..TokenBuckets::default()
+            };
+            let actual = NormalizedUsage::from_buckets(Provider::Anthropic, Some("claude-sonnet-4-5".into()), buckets);
+            let actual = price_usage(Catalog::builtin(), &actual, None, ON, None).cost().unwrap();
+            prop_assert!(actual <= worst.cost, "actual {actual} > bound {}", worst.cost);
+        }
+
+        /// More text never lowers the bound.
+        #[test]
+        fn the_bound_grows_with_the_body(text in "[a-z ]{0,300}", more in "[a-z ]{1,300}") {
+            let body = |t: &str| json!({"model": "gpt-4o", "max_tokens": 64, "messages": [{"role": "user", "content": t}]});
+            let short = bounded(reserve_json(&Provider::OpenAi, "/v1/chat/completions", &body(&text)));
+            let long = bounded(reserve_json(&Provider::OpenAi, "/v1/chat/completions", &body(&format!("{text}{more}"))));
+            prop_assert!(short.cost <= long.cost);
+        }
     }
 }
