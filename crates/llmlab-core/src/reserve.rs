@@ -6,7 +6,7 @@
 //!
 //! A text prompt costs at most one token per byte of the request body. Every
 //! tokenizer these providers use (byte-level BPE for OpenAI and Anthropic,
-//! SentencePiece with byte fallback for Gemini) emits tokens that each cover
+//! `SentencePiece` with byte fallback for Gemini) emits tokens that each cover
 //! at least one byte of UTF-8 text, and the body holds that text plus JSON
 //! syntax and escapes, which only add bytes (`\n` is two bytes for one
 //! character). The JSON around each message (`{"role":"user","content":""}`,
@@ -213,55 +213,14 @@ pub fn reserve(
     }
     let (max_input, max_output) = limits;
     let mut notes = Vec::new();
-
-    let body_bound = (body.len() as u64).saturating_add(HIDDEN_PROMPT_TOKENS);
-    let input = match (&facts.unbounded_input, max_input) {
-        (None, _) => body_bound,
-        (Some(_), Some(window)) => {
-            notes.push(format!("{}: the input is bounded by the context window", facts.unbounded_input_reason()));
-            window.max(body_bound)
-        }
-        (Some(_), None) => {
-            let reason =
-                format!("{}, and `{priced_as}` has no context window in the catalog", facts.unbounded_input_reason());
-            return Ok(Reservation::Unbounded { priced_as, reason });
-        }
-    };
-
-    let output = if api == ApiKind::OpenAiEmbeddings {
-        0
-    } else {
-        let requested = match api {
-            ApiKind::OpenAiChat => facts.max_completion_tokens.or(facts.max_tokens),
-            ApiKind::OpenAiResponses => facts.max_output_tokens,
-            ApiKind::AnthropicMessages => facts.max_tokens,
-            ApiKind::GeminiGenerateContent => facts.max_output_tokens_gemini,
-            ApiKind::OpenAiEmbeddings => Some(0),
-        };
-        let per_choice = match (requested, max_output) {
-            (Some(limit), _) => limit,
-            (None, Some(limit)) => {
-                notes.push(format!("the request sets no output limit: `{priced_as}`'s maximum of {limit} tokens"));
-                limit
-            }
-            (None, None) => {
-                let reason =
-                    format!("the request sets no output limit and `{priced_as}` has no maximum output in the catalog");
-                return Ok(Reservation::Unbounded { priced_as, reason });
-            }
-        };
-        per_choice.saturating_mul(facts.choices.unwrap_or(1).max(1))
-    };
-
-    // Only a model with a per-search fee bills searches (the actual call is priced the same way).
-    let search_fee = card.request_fees.as_ref().is_some_and(|f| f.web_search.is_some());
-    let web_searches = match facts.web_search {
-        WebSearch::MaxUses(uses) if search_fee => uses,
-        WebSearch::Unlimited if search_fee => {
-            let reason = "the web_search tool sets no `max_uses`, and each search is billed".to_owned();
-            return Ok(Reservation::Unbounded { priced_as, reason });
-        }
-        _ => 0,
+    let bounds = input_bound(&facts, body.len(), max_input, &priced_as, &mut notes).and_then(|input| {
+        let output = output_bound(api, &facts, max_output, &priced_as, &mut notes)?;
+        let searches = web_searches(&facts, card)?;
+        Ok((input, output, searches))
+    });
+    let (input, output, searches) = match bounds {
+        Ok(bounds) => bounds,
+        Err(reason) => return Ok(Reservation::Unbounded { priced_as, reason }),
     };
 
     // Anthropic's `standard_only` is the standard tier by another name.
@@ -275,14 +234,14 @@ pub fn reserve(
         }
     };
 
-    let base = TokenBuckets { output_tokens: output, web_search_requests: web_searches, ..TokenBuckets::default() };
+    let base = TokenBuckets { output_tokens: output, web_search_requests: searches, ..TokenBuckets::default() };
     let base = if facts.audio_output { TokenBuckets { output_audio_tokens: output, ..base } } else { base };
     let as_input =
         TokenBuckets { input_tokens: input, input_audio_tokens: if facts.audio_input { input } else { 0 }, ..base };
     let mut candidates = vec![as_input];
     let (write_5m, write_1h) = match api {
-        ApiKind::AnthropicMessages => (facts.cache_control, facts.cache_1h),
-        ApiKind::OpenAiChat | ApiKind::OpenAiResponses => (true, facts.extended_retention),
+        ApiKind::AnthropicMessages => (facts.caching >= Caching::FiveMinutes, facts.caching == Caching::OneHour),
+        ApiKind::OpenAiChat | ApiKind::OpenAiResponses => (true, facts.caching == Caching::OneHour),
         _ => (false, false),
     };
     if write_5m && card.standard.cache_write_5m.is_some() {
@@ -311,6 +270,69 @@ pub fn reserve(
     }))
 }
 
+/// The most prompt tokens the call can be billed for, or why there is no bound.
+fn input_bound(
+    facts: &RequestFacts<'_>,
+    body_bytes: usize,
+    max_input: Option<u64>,
+    priced_as: &str,
+    notes: &mut Vec<String>,
+) -> Result<u64, String> {
+    let body_bound = (body_bytes as u64).saturating_add(HIDDEN_PROMPT_TOKENS);
+    let Some(what) = facts.unbounded_input else { return Ok(body_bound) };
+    let why = format!("the request has {what}, whose tokens its bytes do not bound");
+    match max_input {
+        Some(window) => {
+            notes.push(format!("{why}: the input is bounded by the context window"));
+            Ok(window.max(body_bound))
+        }
+        None => Err(format!("{why}, and `{priced_as}` has no context window in the catalog")),
+    }
+}
+
+/// The most output tokens the call can be billed for, every choice included.
+fn output_bound(
+    api: ApiKind,
+    facts: &RequestFacts<'_>,
+    max_output: Option<u64>,
+    priced_as: &str,
+    notes: &mut Vec<String>,
+) -> Result<u64, String> {
+    let requested = match api {
+        ApiKind::OpenAiEmbeddings => return Ok(0),
+        ApiKind::OpenAiChat => facts.max_completion_tokens.or(facts.max_tokens),
+        ApiKind::OpenAiResponses => facts.max_output_tokens,
+        ApiKind::AnthropicMessages => facts.max_tokens,
+        ApiKind::GeminiGenerateContent => facts.max_output_tokens_gemini,
+    };
+    let per_choice = match (requested, max_output) {
+        (Some(limit), _) => limit,
+        (None, Some(limit)) => {
+            notes.push(format!("the request sets no output limit: `{priced_as}`'s maximum of {limit} tokens"));
+            limit
+        }
+        (None, None) => {
+            return Err(format!(
+                "the request sets no output limit and `{priced_as}` has no maximum output in the catalog"
+            ));
+        }
+    };
+    Ok(per_choice.saturating_mul(facts.choices.unwrap_or(1).max(1)))
+}
+
+/// The web searches the call can be billed for: only a model with a
+/// per-search fee bills them (the actual call is priced the same way).
+fn web_searches(facts: &RequestFacts<'_>, card: &RateCard) -> Result<u64, String> {
+    let search_fee = card.request_fees.as_ref().is_some_and(|f| f.web_search.is_some());
+    match facts.web_search {
+        WebSearch::MaxUses(uses) if search_fee => Ok(uses),
+        WebSearch::Unlimited if search_fee => {
+            Err("the web_search tool sets no `max_uses`, and each search is billed".to_owned())
+        }
+        _ => Ok(0),
+    }
+}
+
 /// Whether a request asks for Anthropic web searches, which are billed per search.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 enum WebSearch {
@@ -332,9 +354,8 @@ struct RequestFacts<'a> {
     service_tier: Option<Cow<'a, str>>,
     /// The first thing found whose tokens the body's bytes do not bound.
     unbounded_input: Option<&'static str>,
-    cache_control: bool,
-    cache_1h: bool,
-    extended_retention: bool,
+    /// The longest prompt caching the request asks for.
+    caching: Caching,
     audio_input: bool,
     audio_output: bool,
     web_search: WebSearch,
@@ -362,10 +383,6 @@ impl<'a> RequestFacts<'a> {
         })?;
         deserializer.end().map_err(|e| ReserveError::InvalidJson(e.to_string()))?;
         Ok(facts)
-    }
-
-    fn unbounded_input_reason(&self) -> String {
-        format!("the request has {}, whose tokens its bytes do not bound", self.unbounded_input.unwrap_or("content"))
     }
 
     fn mark_unbounded(&mut self, what: &'static str) {
@@ -542,7 +559,9 @@ impl<'de: 'a, 'a> Visitor<'de> for TopLevel<'_, 'a> {
                 "service_tier" | "serviceTier" => facts.service_tier = text(&mut map, "service_tier")?,
                 "prompt_cache_retention" => {
                     let retention = text(&mut map, "prompt_cache_retention")?;
-                    facts.extended_retention = retention.is_some_and(|r| r != "in_memory");
+                    if retention.is_some_and(|r| r != "in_memory") {
+                        facts.caching = Caching::OneHour;
+                    }
                 }
                 "generationConfig" | "generation_config" => map.next_value_seed(GenerationConfig(facts))?,
                 "modalities" => {
@@ -659,10 +678,7 @@ impl<'de: 'a, 'a> Visitor<'de> for Tools<'_, 'a> {
                     (WebSearch::None, Some(uses)) => WebSearch::MaxUses(uses),
                 };
             }
-            if tool.cache_control {
-                self.0.cache_control = true;
-                self.0.cache_1h |= tool.cache_1h;
-            }
+            self.0.caching = self.0.caching.max(tool.caching);
         }
         Ok(())
     }
@@ -673,12 +689,9 @@ impl<'de: 'a, 'a> Visitor<'de> for Tools<'_, 'a> {
 struct Tool<'de> {
     kind: Option<Cow<'de, str>>,
     max_uses: Option<u64>,
-    /// Anthropic client tools (`name` + `input_schema`) and OpenAI function tools.
-    function_like: bool,
     /// Gemini's built-ins are keys of their own (`googleSearch`, `codeExecution`, …).
     other_keys: bool,
-    cache_control: bool,
-    cache_1h: bool,
+    caching: Caching,
 }
 
 impl<'de> Deserialize<'de> for Tool<'de> {
@@ -697,10 +710,7 @@ impl<'de> Deserialize<'de> for Tool<'de> {
                         "max_uses" => tool.max_uses = count(&mut map, "tools[].max_uses")?,
                         "cache_control" => {
                             let control: Option<CacheControl<'de>> = map.next_value()?;
-                            if let Some(control) = control {
-                                tool.cache_control = true;
-                                tool.cache_1h |= control.is_1h();
-                            }
+                            tool.caching = tool.caching.max(Caching::of(control.as_ref()));
                         }
                         "name"
                         | "input_schema"
@@ -710,7 +720,6 @@ impl<'de> Deserialize<'de> for Tool<'de> {
                         | "strict"
                         | "functionDeclarations"
                         | "function_declarations" => {
-                            tool.function_like = true;
                             map.next_value::<IgnoredAny>()?;
                         }
                         _ => {
@@ -733,13 +742,26 @@ struct CacheControl<'a> {
     ttl: Option<Cow<'a, str>>,
 }
 
-impl CacheControl<'_> {
-    fn is_1h(&self) -> bool {
-        self.ttl.as_deref() == Some("1h")
+/// Prompt caching a request asks for, cheapest first.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
+enum Caching {
+    #[default]
+    None,
+    FiveMinutes,
+    OneHour,
+}
+
+impl Caching {
+    fn of(control: Option<&CacheControl<'_>>) -> Caching {
+        match control {
+            None => Caching::None,
+            Some(c) if c.ttl.as_deref() == Some("1h") => Caching::OneHour,
+            Some(_) => Caching::FiveMinutes,
+        }
     }
 }
 
-/// Walks any value, noting cache_control blocks and content the body's
+/// Walks any value, noting `cache_control` blocks and content the body's
 /// bytes do not bound, without building it.
 struct Scan<'f, 'a>(&'f mut RequestFacts<'a>);
 
@@ -783,10 +805,7 @@ impl<'de: 'a, 'a> Visitor<'de> for Scan<'_, 'a> {
             let key = key.0.as_ref();
             if key == "cache_control" {
                 let control: Option<CacheControl<'de>> = map.next_value()?;
-                if let Some(control) = control {
-                    facts.cache_control = true;
-                    facts.cache_1h |= control.is_1h();
-                }
+                facts.caching = facts.caching.max(Caching::of(control.as_ref()));
             } else if key == "type" {
                 map.next_value_seed(TypeValue(facts))?;
             } else if let Some(what) = unbounded_key(key) {
