@@ -45,7 +45,12 @@
 //! applies to reasoning/thinking tokens too; otherwise the model's
 //! `max_output_tokens` from the catalog, otherwise [`Reservation::Unbounded`].
 //! It is multiplied by the number of choices asked for (`n`,
-//! `candidateCount`): each is billed.
+//! `candidateCount`): each is billed. OpenAI's Predicted Outputs bill
+//! rejected prediction tokens as output too, so a `prediction` adds the
+//! body's bytes. Gemini's documentation says thinking is separate from
+//! `maxOutputTokens`, but the API counts thoughts within it (reported in
+//! googleapis/python-genai#782 and #2062, and the reason callers raise it
+//! when thinking is on); the bound follows the API.
 //!
 //! # Pricing the bound
 //!
@@ -214,7 +219,12 @@ pub fn reserve(
     let (max_input, max_output) = limits;
     let mut notes = Vec::new();
     let bounds = input_bound(&facts, body.len(), max_input, &priced_as, &mut notes).and_then(|input| {
-        let output = output_bound(api, &facts, max_output, &priced_as, &mut notes)?;
+        let mut output = output_bound(api, &facts, max_output, &priced_as, &mut notes)?;
+        if facts.prediction && api == ApiKind::OpenAiChat {
+            // Rejected prediction tokens are billed as output; the prediction is in the body.
+            notes.push("the prediction's tokens may be billed as output: the body's bytes are added".to_owned());
+            output = output.saturating_add(body.len() as u64);
+        }
         let searches = web_searches(&facts, card)?;
         Ok((input, output, searches))
     });
@@ -358,6 +368,8 @@ struct RequestFacts<'a> {
     caching: Caching,
     audio_input: bool,
     audio_output: bool,
+    /// OpenAI Predicted Outputs: rejected prediction tokens are billed as output.
+    prediction: bool,
     web_search: WebSearch,
 }
 
@@ -569,6 +581,7 @@ impl<'de: 'a, 'a> Visitor<'de> for TopLevel<'_, 'a> {
                     facts.audio_output |= modalities.iter().flatten().any(|m| m.0.eq_ignore_ascii_case("audio"));
                 }
                 "tools" => map.next_value_seed(Tools(facts))?,
+                "prediction" => facts.prediction = map.next_value::<Option<IgnoredAny>>()?.is_some(),
                 "cachedContent" | "cached_content" => {
                     if map.next_value::<Option<IgnoredAny>>()?.is_some() {
                         facts.mark_unbounded("cached content");
@@ -1256,6 +1269,14 @@ mod tests {
             reserve(Catalog::builtin(), &Provider::OpenAi, "/v1/files", b"{}", ON, None),
             Err(ReserveError::UnsupportedPath(_))
         ));
+    }
+
+    #[test]
+    fn a_prediction_may_be_billed_as_output() {
+        let body = json!({"model": "gpt-4o", "max_tokens": 100, "prediction": {"type": "content", "content": "fn main() {}"},
+            "messages": [{"role": "user", "content": "Rename main"}]});
+        let worst = bounded(reserve_json(&Provider::OpenAi, "/v1/chat/completions", &body));
+        assert_eq!(worst.buckets.output_tokens, 100 + body_of(&body).len() as u64);
     }
 
     #[test]
