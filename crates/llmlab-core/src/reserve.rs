@@ -1280,6 +1280,17 @@ mod tests {
     }
 
     #[test]
+    fn reservations_serialize_with_their_kind_and_money_as_a_string() {
+        let body = json!({"model": "gpt-4o-mini", "max_tokens": 10, "messages": []});
+        let value = serde_json::to_value(reserve_json(&Provider::OpenAi, "/v1/chat/completions", &body)).unwrap();
+        assert_eq!(value["kind"], "bounded");
+        assert!(value["cost"].is_string(), "{value}");
+        let body = json!({"model": "acme-llm-7b", "max_tokens": 10, "messages": []});
+        let value = serde_json::to_value(reserve_json(&Provider::OpenAi, "/v1/chat/completions", &body)).unwrap();
+        assert_eq!((value["kind"].as_str(), value["code"].as_str()), (Some("unpriced"), Some("unknown_model")));
+    }
+
+    #[test]
     fn null_fields_are_absent_fields() {
         let body = json!({"model": "gpt-4o", "max_tokens": null, "max_completion_tokens": 5, "n": null,
             "service_tier": null, "tools": null, "messages": [{"role": "user", "content": null}]});
