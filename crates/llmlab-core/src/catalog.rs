@@ -146,6 +146,19 @@ pub struct RateCard {
 }
 
 impl RateCard {
+    /// True when every price on the card is zero (a local model, a custom
+    /// $0 price): any call to it costs exactly $0.
+    #[must_use]
+    pub fn is_free(&self) -> bool {
+        let tables = [Some(&self.standard), self.batch.as_ref(), self.flex.as_ref(), self.priority.as_ref()];
+        let long = self
+            .long_context
+            .iter()
+            .flat_map(|l| [Some(&l.standard), l.batch.as_ref(), l.flex.as_ref(), l.priority.as_ref()]);
+        let fees = self.request_fees.iter().filter_map(|f| f.web_search);
+        tables.into_iter().chain(long).flatten().flat_map(PriceSet::all_prices).chain(fees).all(|p| p.is_zero())
+    }
+
     /// A card with only standard prices, as an account's custom price is.
     #[must_use]
     pub fn standard_only(standard: PriceSet) -> Self {
@@ -192,6 +205,12 @@ pub struct ModelEntry {
     pub sources: Vec<CatalogSource>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notes: Option<String>,
+    /// The most tokens a prompt may hold (the context window), when the sources give it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_input_tokens: Option<u64>,
+    /// The most tokens one response may generate, reasoning included, when the sources give it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_output_tokens: Option<u64>,
     #[serde(flatten)]
     pub rates: RateCard,
     /// Earlier price periods, oldest first.
@@ -292,6 +311,10 @@ struct ModelEntryFile {
     source: String,
     #[serde(default)]
     notes: Option<String>,
+    #[serde(default)]
+    max_input_tokens: Option<u64>,
+    #[serde(default)]
+    max_output_tokens: Option<u64>,
     standard: PriceSet,
     batch: Option<PriceSet>,
     flex: Option<PriceSet>,
@@ -330,6 +353,8 @@ impl ModelEntry {
             sources: sources.cited(&f.source),
             source: sources.expand(&f.source),
             notes: f.notes.map(|n| sources.expand(&n)),
+            max_input_tokens: f.max_input_tokens,
+            max_output_tokens: f.max_output_tokens,
             rates: RateCard {
                 standard: f.standard,
                 batch: f.batch,

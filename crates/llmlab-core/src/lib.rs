@@ -12,6 +12,7 @@ pub mod normalize;
 pub mod provider;
 pub mod recommend;
 pub mod report;
+pub mod reserve;
 pub mod token_class;
 pub mod usage;
 
@@ -24,4 +25,5 @@ pub use normalize::{Hints, NormalizeError, ResponseAccumulator, normalize_body, 
 pub use provider::Provider;
 pub use recommend::{ModelUsage, Tip, TipKind, Window, recommend};
 pub use report::CostReport;
+pub use reserve::{Reservation, ReserveError, WorstCase, reserve};
 pub use usage::{Anomaly, ApiKind, NormalizedUsage, ServiceTier, TokenBuckets, TokenClass};
