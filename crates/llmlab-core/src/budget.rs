@@ -12,15 +12,19 @@ use jiff::tz::TimeZone;
 use jiff::{Timestamp, ToSpan};
 use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
+use serde::{Deserialize, Serialize};
 
 use crate::Money;
 
 /// How often a budget starts over. Day, week and month are calendar periods
-/// in the account's time zone; a week starts on Monday.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+/// in the account's time zone; a week starts on Monday. Serialized by its
+/// [`BudgetPeriod::as_str`] name; `monthly` is read as `month`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum BudgetPeriod {
     Day,
     Week,
+    #[serde(alias = "monthly")]
     Month,
     /// Never resets: everything ever spent counts.
     Total,
@@ -442,6 +446,9 @@ mod tests {
         assert_eq!(error, BudgetError::UnknownPeriod("yearly".to_owned()));
         assert_eq!(error.to_string(), "`yearly` is not a budget period; use `day`, `week`, `month` or `total`");
         assert!("Month".parse::<BudgetPeriod>().is_err());
+        assert_eq!(serde_json::to_string(&BudgetPeriod::Week).unwrap(), r#""week""#);
+        assert_eq!(serde_json::from_str::<BudgetPeriod>(r#""monthly""#).unwrap(), BudgetPeriod::Month);
+        assert_eq!(serde_json::from_str::<BudgetPeriod>(r#""total""#).unwrap(), BudgetPeriod::Total);
     }
 
     #[test]
@@ -684,6 +691,39 @@ mod tests {
                 _ => 28..=31,
             };
             prop_assert!(hours >= days.start() * 24 - 2 && hours <= days.end() * 24 + 2, "{hours} h");
+            let first_day = bounds.first_day.unwrap();
+            match period {
+                BudgetPeriod::Week => prop_assert_eq!(first_day.weekday(), jiff::civil::Weekday::Monday),
+                BudgetPeriod::Month => prop_assert_eq!(first_day.day(), 1),
+                _ => prop_assert_eq!(Some(first_day), Some(now.to_zoned(tz.clone()).date())),
+            }
+        }
+
+        #[test]
+        fn a_crossing_is_projected_between_now_and_the_end_exactly_when_the_projection_passes_the_threshold(
+            spent in 0i64..1_000_000_000_000,
+            amount in 1i64..1_000_000_000_000,
+            threshold in 1u32..=100_000,
+            into_ms in 0i64..2_678_400_000,
+            period in 0usize..3,
+        ) {
+            let (spent, amount, threshold) = (Money::from_nanos(spent), Money::from_nanos(amount), Percent(threshold));
+            let start = BudgetPeriod::ALL[period].bounds(at("2026-10-01T00:00:00Z"), &tz("Europe/Berlin")).unwrap();
+            let length = start.length_ms().unwrap();
+            let now = Timestamp::from_millisecond(start.start.as_millisecond() + into_ms % length).unwrap();
+            let crossing = projected_crossing(spent, amount, threshold, &start, now);
+            let elapsed = i128::from(start.elapsed_ms(now).unwrap());
+            // Unrounded projection > target ⇔ spent × length × 10⁴ > amount × threshold × elapsed.
+            let passes = i128::from(spent.nanos()) * i128::from(length) * 10_000
+                > i128::from(amount.nanos()) * i128::from(threshold.0) * elapsed;
+            match crossing {
+                Some(Crossing::Reached) => prop_assert!(threshold.reached(spent, amount)),
+                Some(Crossing::At(t)) => {
+                    prop_assert!(passes && !threshold.reached(spent, amount));
+                    prop_assert!(now < t && Some(t) < start.end);
+                }
+                None => prop_assert!(!passes && !threshold.reached(spent, amount)),
+            }
         }
     }
 }
