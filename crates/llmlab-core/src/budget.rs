@@ -113,7 +113,9 @@ pub struct PeriodBounds {
     pub period: BudgetPeriod,
     /// The period's first local day; `None` for `Total`.
     pub first_day: Option<Date>,
+    /// The first instant in the period.
     pub start: Timestamp,
+    /// The first instant of the next period; `None` for `Total`.
     pub end: Option<Timestamp>,
 }
 
@@ -309,8 +311,11 @@ impl FromStr for Thresholds {
 /// Where spend stands against a budget's amount.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum BudgetState {
+    /// Below every threshold under 100%.
     Ok,
+    /// From the lowest threshold under 100% (80% by default).
     Warning,
+    /// From exactly 100% of the amount.
     Exceeded,
 }
 
