@@ -14,7 +14,7 @@ use llmlab_core::catalog::canonical_model_id;
 use llmlab_store::{SeriesStep, SpendRow, Store, User};
 
 use crate::error::{ApiError, ApiResult, ErrorCode};
-use crate::service::budgets::{Period, account_tz};
+use crate::service::budgets::{account_tz, month_of};
 use crate::service::labels;
 use crate::state::AppState;
 
@@ -70,12 +70,12 @@ pub async fn summarize(
 ) -> ApiResult<CostSummary> {
     let now = Timestamp::now();
     let today = now.to_zoned(tz.clone()).date();
-    let month = Period::month_of(now, tz)?;
+    let month = month_of(now, tz)?.ms_range();
     let first_trend_day = today.checked_sub(jiff::Span::new().days(TREND_DAYS - 1)).map_err(ApiError::internal)?;
     let trend_start = midnight(first_trend_day, tz)?;
     let tomorrow = midnight(today.tomorrow().map_err(ApiError::internal)?, tz)?;
 
-    let month_rows = store.spend_between(user.id, month.start_ms, month.end_ms, project).await?;
+    let month_rows = store.spend_between(user.id, month.start, month.end, project).await?;
     let step = series_step(first_trend_day, today, tz)?;
     let buckets = store.spend_series(user.id, trend_start, tomorrow, project, step).await?;
     let all_time = store.spend_all_time(user.id, project).await?;

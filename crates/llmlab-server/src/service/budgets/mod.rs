@@ -8,7 +8,7 @@ use llmlab_api::{Budget, BudgetResponse, BudgetStatus, SetBudgetRequest};
 use llmlab_core::Money;
 use llmlab_store::{BudgetRow, User};
 
-pub use tracker::{Budgets, Period, account_tz, state_of};
+pub use tracker::{Budgets, account_tz, month_of};
 
 use crate::clock::{now_ms, rfc3339};
 use crate::error::{ApiError, ApiResult};

@@ -1,18 +1,19 @@
 //! Budget state: spent this calendar month (in the account's time zone)
-//! against the monthly budget, decided with exact integers, and each
-//! threshold crossing recorded once per period.
+//! against the monthly budget, and each threshold crossing recorded once per
+//! period. The arithmetic (periods, states, projection) is
+//! [`llmlab_core::budget`]'s; this module reads, caches and records.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
-use jiff::civil::Date;
 use jiff::tz::TimeZone;
 use llmlab_api::{BudgetState, BudgetStatus};
 use llmlab_core::Money;
+use llmlab_core::budget::{self, BudgetPeriod, PeriodBounds, Thresholds};
 use llmlab_store::{BudgetRow, Store, User};
-use rust_decimal::Decimal;
+use rust_decimal::prelude::ToPrimitive;
 
 use crate::error::{ApiError, ApiResult};
 
@@ -20,28 +21,9 @@ use crate::error::{ApiError, ApiResult};
 /// replicas' events show up within this time.
 const CACHE_TTL: Duration = Duration::from_secs(5);
 
-/// A calendar month in a time zone, as Unix ms `[start, end)`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Period {
-    pub first_day: Date,
-    pub start_ms: i64,
-    pub end_ms: i64,
-}
-
-impl Period {
-    /// The month containing `now` in `tz`.
-    pub fn month_of(now: Timestamp, tz: &TimeZone) -> ApiResult<Period> {
-        let local = now.to_zoned(tz.clone());
-        let first_day = local.date().first_of_month();
-        let start = first_day.to_zoned(tz.clone()).map_err(ApiError::internal)?;
-        let next = first_day.last_of_month().tomorrow().map_err(ApiError::internal)?;
-        let end = next.to_zoned(tz.clone()).map_err(ApiError::internal)?;
-        Ok(Period { first_day, start_ms: start.timestamp().as_millisecond(), end_ms: end.timestamp().as_millisecond() })
-    }
-
-    fn contains(&self, ms: i64) -> bool {
-        (self.start_ms..self.end_ms).contains(&ms)
-    }
+/// The calendar month containing `now` in `tz`.
+pub fn month_of(now: Timestamp, tz: &TimeZone) -> ApiResult<PeriodBounds> {
+    BudgetPeriod::Month.bounds(now, tz).map_err(ApiError::internal)
 }
 
 /// The account's time zone, or UTC if it was stored unreadable.
@@ -53,7 +35,7 @@ pub fn account_tz(user: &User) -> TimeZone {
 #[derive(Clone)]
 struct Month {
     loaded: Instant,
-    period: Period,
+    period: PeriodBounds,
     budget: Option<BudgetRow>,
     spent: Money,
     unpriced: u64,
@@ -83,7 +65,7 @@ impl Budgets {
         fresh: bool,
     ) -> ApiResult<BudgetStatus> {
         let now = Timestamp::now();
-        let period = Period::month_of(now, &account_tz(user))?;
+        let period = month_of(now, &account_tz(user))?;
         let cached = self.cached(user.id, period, new_events, fresh);
         let mut month = match cached {
             Some(month) => month,
@@ -101,11 +83,18 @@ impl Budgets {
     /// read from the database. When an entry goes stale, the first request
     /// to see it reloads it while concurrent ones keep using it: one reload
     /// per account per [`CACHE_TTL`], however many requests are in flight.
-    fn cached(&self, user_id: i64, period: Period, new_events: &[(i64, Option<Money>)], fresh: bool) -> Option<Month> {
+    fn cached(
+        &self,
+        user_id: i64,
+        period: PeriodBounds,
+        new_events: &[(i64, Option<Money>)],
+        fresh: bool,
+    ) -> Option<Month> {
         let mut months = self.months.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let month = months.get_mut(&user_id).filter(|m| !fresh && m.period == period)?;
         // Events committed before this read are in the database, not yet here.
-        for (_, cost) in new_events.iter().filter(|(at, _)| period.contains(*at)) {
+        let range = period.ms_range();
+        for (_, cost) in new_events.iter().filter(|(at, _)| range.contains(at)) {
             match cost {
                 Some(cost) => month.spent += *cost,
                 None => month.unpriced += 1,
@@ -133,7 +122,7 @@ impl Budgets {
             BudgetState::Ok | BudgetState::None => &[],
         };
         let mut newest = None;
-        let period_start = month.period.first_day.to_string();
+        let period_start = month.period.key();
         for (threshold, as_state) in reached {
             if month.recorded.contains(*threshold) {
                 continue;
@@ -149,10 +138,11 @@ impl Budgets {
     }
 }
 
-async fn load_month(store: &Store, user_id: i64, period: Period) -> ApiResult<Month> {
-    let rows = store.spend_between(user_id, period.start_ms, period.end_ms, None).await?;
+async fn load_month(store: &Store, user_id: i64, period: PeriodBounds) -> ApiResult<Month> {
+    let range = period.ms_range();
+    let rows = store.spend_between(user_id, range.start, range.end, None).await?;
     let budget = store.budget(user_id).await?;
-    let recorded = store.budget_alerts(user_id, &period.first_day.to_string()).await?.into_iter().collect();
+    let recorded = store.budget_alerts(user_id, &period.key()).await?.into_iter().collect();
     Ok(Month {
         loaded: Instant::now(),
         period,
@@ -165,89 +155,29 @@ async fn load_month(store: &Store, user_id: i64, period: Period) -> ApiResult<Mo
 
 /// The state of a month's spend against its budget, at `now`.
 fn evaluate(month: &Month, now: Timestamp) -> BudgetStatus {
-    let Some(budget) = &month.budget else {
+    let Some(row) = &month.budget else {
         return BudgetStatus::none(month.spent, month.unpriced);
     };
-    let amount = Money::from_nanos(budget.amount_nusd);
+    let amount = Money::from_nanos(row.amount_nusd);
+    // A display figure only; states are decided on exact integers.
+    let percent = budget::percent_used(month.spent, amount).to_f64().unwrap_or(f64::MAX);
     BudgetStatus {
-        state: state_of(month.spent, amount),
+        state: api_state(Thresholds::default().state(month.spent, amount)),
         amount_usd: Some(amount),
         spent_usd: month.spent,
-        percent_used: Some(percent(month.spent, amount)),
-        projected_usd: Some(projected(month.spent, month.period, now)),
-        period: Some(budget.period.clone()),
-        period_start: Some(month.period.first_day.to_string()),
+        percent_used: Some(percent),
+        projected_usd: budget::projected(month.spent, &month.period, now),
+        period: Some(row.period.clone()),
+        period_start: month.period.first_day.map(|day| day.to_string()),
         unpriced_calls: month.unpriced,
         alert: None,
     }
 }
 
-/// `warning` from exactly 80%, `exceeded` from exactly 100%, in integer nano-USD.
-#[must_use]
-pub fn state_of(spent: Money, amount: Money) -> BudgetState {
-    let spent = i128::from(spent.nanos());
-    let amount = i128::from(amount.nanos());
-    if spent >= amount {
-        BudgetState::Exceeded
-    } else if spent * 5 >= amount * 4 {
-        BudgetState::Warning
-    } else {
-        BudgetState::Ok
-    }
-}
-
-/// `spent / amount × 100`, rounded to two places; a display figure only.
-fn percent(spent: Money, amount: Money) -> f64 {
-    if amount.nanos() == 0 {
-        return 0.0;
-    }
-    let exact = Decimal::from(spent.nanos()) * Decimal::ONE_HUNDRED / Decimal::from(amount.nanos());
-    rust_decimal::prelude::ToPrimitive::to_f64(&exact.round_dp(2)).unwrap_or(f64::MAX)
-}
-
-/// Month-end spend at the run rate so far: spent × month length ÷ elapsed.
-fn projected(spent: Money, period: Period, now: Timestamp) -> Money {
-    let elapsed = (now.as_millisecond() - period.start_ms).max(1);
-    let length = period.end_ms - period.start_ms;
-    let exact = Decimal::from(spent.nanos()) * Decimal::from(length) / Decimal::from(elapsed);
-    Money::from_nanos(rust_decimal::prelude::ToPrimitive::to_i64(&exact.round()).unwrap_or(i64::MAX))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn usd(s: &str) -> Money {
-        s.parse().unwrap()
-    }
-
-    #[test]
-    fn states_change_exactly_at_80_and_100_percent() {
-        let budget = usd("500");
-        assert_eq!(state_of(usd("399.999999999"), budget), BudgetState::Ok);
-        assert_eq!(state_of(usd("400"), budget), BudgetState::Warning);
-        assert_eq!(state_of(usd("499.999999999"), budget), BudgetState::Warning);
-        assert_eq!(state_of(usd("500"), budget), BudgetState::Exceeded);
-        assert_eq!(state_of(usd("0.000000008"), usd("0.00000001")), BudgetState::Warning);
-        assert_eq!(state_of(usd("0.000000007"), usd("0.00000001")), BudgetState::Ok);
-    }
-
-    #[test]
-    fn months_follow_the_time_zone() {
-        let tz = TimeZone::get("America/New_York").unwrap();
-        // 2026-12-01 03:00 UTC is still November 30th in New York.
-        let now: Timestamp = "2026-12-01T03:00:00Z".parse().unwrap();
-        let period = Period::month_of(now, &tz).unwrap();
-        assert_eq!(period.first_day, Date::constant(2026, 11, 1));
-        let utc = Period::month_of(now, &TimeZone::UTC).unwrap();
-        assert_eq!(utc.first_day, Date::constant(2026, 12, 1));
-    }
-
-    #[test]
-    fn projection_scales_the_run_rate_to_the_whole_month() {
-        let period = Period::month_of("2026-11-16T00:00:00Z".parse().unwrap(), &TimeZone::UTC).unwrap();
-        // Half of November (15 of 30 days) gone, $100 spent → $200 projected.
-        let projected = projected(usd("100"), period, "2026-11-16T00:00:00Z".parse().unwrap());
-        assert_eq!(projected, usd("200"));
+fn api_state(state: budget::BudgetState) -> BudgetState {
+    match state {
+        budget::BudgetState::Ok => BudgetState::Ok,
+        budget::BudgetState::Warning => BudgetState::Warning,
+        budget::BudgetState::Exceeded => BudgetState::Exceeded,
     }
 }
