@@ -104,6 +104,15 @@ class Tab:
         # A selector, not a JS predicate: the page's CSP forbids the eval a predicate needs.
         self.page.wait_for_selector("html[data-rendered]", state="attached")
 
+    def click_to_load(self, locator: Any) -> None:
+        """Clicks what makes the page script load a page (after a request of its
+        own), and waits for that page to render. Waiting for the marker alone
+        would pass at once on the page being left, which has it too; the next
+        `goto` would then abort the navigation still in flight."""
+        with self.page.expect_navigation():
+            locator.click()
+        self.wait_rendered()
+
     def screenshot(self, folder: Path, name: str) -> None:
         """Saves a full-page screenshot at desktop width and at 360 px."""
         page = self.page

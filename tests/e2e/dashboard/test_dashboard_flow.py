@@ -43,8 +43,7 @@ def test_a_new_user_tracks_calls_sets_a_budget_revokes_keys_and_is_signed_out(
     key_box = page.locator("#new-account-key")
     expect(key_box).to_have_text(re.compile(r"^llm_[0-9A-Za-z]{48}$"))
     key = key_box.inner_text()
-    page.get_by_role("button", name="I saved it: open the dashboard").click()
-    tab.wait_rendered()
+    tab.click_to_load(page.get_by_role("button", name="I saved it: open the dashboard"))
 
     # The empty state shows how to start.
     expect(page.get_by_role("heading", name="No calls tracked yet")).to_be_visible()

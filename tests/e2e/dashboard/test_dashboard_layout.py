@@ -85,8 +85,7 @@ def sign_up_in_the_browser(tab: Any) -> str:
 
 
 def continue_to_the_dashboard(tab: Any) -> None:
-    tab.page.get_by_role("button", name="I saved it: open the dashboard").click()
-    tab.wait_rendered()
+    tab.click_to_load(tab.page.get_by_role("button", name="I saved it: open the dashboard"))
 
 
 def test_code_blocks_fit_their_width_at_1280_px(tab: Any) -> None:

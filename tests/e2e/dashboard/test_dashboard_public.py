@@ -39,8 +39,7 @@ def test_an_invite_link_signs_up_a_named_account_that_manages_its_sessions(
     page.get_by_role("button", name="Create an account").click()
     expect(page.locator("#new-account-key")).to_have_text(re.compile(r"^llm_[0-9A-Za-z]{48}$"))
     key = page.locator("#new-account-key").inner_text()
-    page.get_by_role("button", name="I saved it: open the dashboard").click()
-    tab.wait_rendered()
+    tab.click_to_load(page.get_by_role("button", name="I saved it: open the dashboard"))
 
     # Greeted by name, not by an id.
     expect(page.locator("#signed-in-as")).to_have_text("Ada Lovelace")

@@ -54,8 +54,7 @@ def test_a_model_named_like_an_html_tag_renders_as_text_and_runs_nothing(
     page.add_init_script(TRAP)
     tab.goto("/dashboard")
     page.get_by_label("API key", exact=True).fill(key)
-    page.get_by_role("button", name="Sign in").click()
-    tab.wait_rendered()
+    tab.click_to_load(page.get_by_role("button", name="Sign in"))
 
     # The name is shown, as text, in the table and in the unpriced panel.
     expect(page.locator(".model-name", has_text=HOSTILE)).to_have_count(2)
