@@ -1272,6 +1272,49 @@ mod tests {
     }
 
     #[test]
+    fn a_limit_of_any_other_json_kind_is_named_in_the_error() {
+        let at = |body: &str| {
+            reserve(Catalog::builtin(), &Provider::OpenAi, "/v1/chat/completions", body.as_bytes(), ON, None)
+        };
+        for (value, shown) in [
+            ("true", "`true`"),
+            ("-1", "`-1`"),
+            ("1.5", "`1.5`"),
+            ("[1]", "a list"),
+            ("{\"a\": 1}", "an object"),
+            ("\"ten\"", "the string `ten`"),
+        ] {
+            match at(&format!(r#"{{"model": "gpt-4o", "max_tokens": {value}}}"#)) {
+                Err(ReserveError::InvalidField { field: "max_tokens", problem }) => {
+                    assert!(problem.contains(shown), "{value}: {problem}");
+                }
+                other => panic!("{value}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn values_of_every_json_kind_elsewhere_in_the_body_are_read_past() {
+        // `type` keys whose values are not content kinds, and every other kind of value
+        // where the bound does not look: none of them is an error or unbounds the call.
+        let body = json!({"model": "gpt-4o-mini", "max_tokens": 10, "temperature": 0.7, "seed": -3,
+            "stream": true, "user": null, "logit_bias": {"50256": -100},
+            "messages": [{"role": "user", "content": [
+                {"type": "text", "text": "Hi"}, {"type": 5}, {"type": true}, {"type": null}, {"type": 1.5},
+                {"type": -2}, {"type": ["text"]}, {"type": {"nested": "text"}}]}]});
+        let worst = bounded(reserve_json(&Provider::OpenAi, "/v1/chat/completions", &body));
+        assert_eq!(worst.buckets.input_tokens, input_bound(&body));
+        assert_eq!(worst.buckets.output_tokens, 10);
+        // An escaped key or model name is read the same as a plain one.
+        let escaped = br#"{"mod\u0065l": "gpt-4o-mini", "max_tok\u0065ns": 10, "messages": []}"#;
+        let worst = match reserve(Catalog::builtin(), &Provider::OpenAi, "/v1/chat/completions", escaped, ON, None) {
+            Ok(Reservation::Bounded(worst)) => worst,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!((worst.priced_as.as_str(), worst.buckets.output_tokens), ("gpt-4o-mini", 10));
+    }
+
+    #[test]
     fn a_prediction_may_be_billed_as_output() {
         let body = json!({"model": "gpt-4o", "max_tokens": 100, "prediction": {"type": "content", "content": "fn main() {}"},
             "messages": [{"role": "user", "content": "Rename main"}]});
