@@ -575,12 +575,12 @@ impl<'de: 'a, 'a> Visitor<'de> for TopLevel<'_, 'a> {
                         facts.caching = Caching::OneHour;
                     }
                 }
-                "generationConfig" | "generation_config" => map.next_value_seed(GenerationConfig(facts))?,
+                "generationConfig" | "generation_config" => map.next_value_seed(OrNull(GenerationConfig(facts)))?,
                 "modalities" => {
                     let modalities: Option<Vec<CowStr<'de>>> = map.next_value()?;
                     facts.audio_output |= modalities.iter().flatten().any(|m| m.0.eq_ignore_ascii_case("audio"));
                 }
-                "tools" => map.next_value_seed(Tools(facts))?,
+                "tools" => map.next_value_seed(OrNull(Tools(facts)))?,
                 "prediction" => facts.prediction = map.next_value::<Option<IgnoredAny>>()?.is_some(),
                 "cachedContent" | "cached_content" => {
                     if map.next_value::<Option<IgnoredAny>>()?.is_some() {
@@ -604,20 +604,21 @@ impl<'de: 'a, 'a> Visitor<'de> for TopLevel<'_, 'a> {
     }
 }
 
-/// Gemini's `generationConfig`.
-struct GenerationConfig<'f, 'a>(&'f mut RequestFacts<'a>);
+/// `null`, or what the seed `S` reads: an optional object or list that a
+/// request may also send as `null`.
+struct OrNull<S>(S);
 
-impl<'de: 'a, 'a> DeserializeSeed<'de> for GenerationConfig<'_, 'a> {
+impl<'de, S: DeserializeSeed<'de, Value = ()>> DeserializeSeed<'de> for OrNull<S> {
     type Value = ();
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
         deserializer.deserialize_option(self)
     }
 }
 
-impl<'de: 'a, 'a> Visitor<'de> for GenerationConfig<'_, 'a> {
+impl<'de, S: DeserializeSeed<'de, Value = ()>> Visitor<'de> for OrNull<S> {
     type Value = ();
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a generationConfig object")
+        f.write_str("null or a value")
     }
     fn visit_none<E: de::Error>(self) -> Result<(), E> {
         Ok(())
@@ -626,7 +627,24 @@ impl<'de: 'a, 'a> Visitor<'de> for GenerationConfig<'_, 'a> {
         Ok(())
     }
     fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        self.0.deserialize(deserializer)
+    }
+}
+
+/// Gemini's `generationConfig`.
+struct GenerationConfig<'f, 'a>(&'f mut RequestFacts<'a>);
+
+impl<'de: 'a, 'a> DeserializeSeed<'de> for GenerationConfig<'_, 'a> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
         deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de: 'a, 'a> Visitor<'de> for GenerationConfig<'_, 'a> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a generationConfig object")
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         let facts = self.0;
@@ -658,7 +676,7 @@ struct Tools<'f, 'a>(&'f mut RequestFacts<'a>);
 impl<'de: 'a, 'a> DeserializeSeed<'de> for Tools<'_, 'a> {
     type Value = ();
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
-        deserializer.deserialize_option(self)
+        deserializer.deserialize_seq(self)
     }
 }
 
@@ -666,15 +684,6 @@ impl<'de: 'a, 'a> Visitor<'de> for Tools<'_, 'a> {
     type Value = ();
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a list of tools")
-    }
-    fn visit_none<E: de::Error>(self) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
-        deserializer.deserialize_seq(self)
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
         while let Some(tool) = seq.next_element::<Tool<'de>>()? {
@@ -774,6 +783,25 @@ impl Caching {
     }
 }
 
+/// The visitor methods of a walk for numbers and booleans: nothing in them
+/// changes the bound.
+macro_rules! numbers_and_booleans_say_nothing {
+    () => {
+        fn visit_bool<E: de::Error>(self, _: bool) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_i64<E: de::Error>(self, _: i64) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_u64<E: de::Error>(self, _: u64) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_f64<E: de::Error>(self, _: f64) -> Result<(), E> {
+            Ok(())
+        }
+    };
+}
+
 /// Walks any value, noting `cache_control` blocks and content the body's
 /// bytes do not bound, without building it.
 struct Scan<'f, 'a>(&'f mut RequestFacts<'a>);
@@ -790,18 +818,7 @@ impl<'de: 'a, 'a> Visitor<'de> for Scan<'_, 'a> {
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("any JSON value")
     }
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<(), E> {
-        Ok(())
-    }
+    numbers_and_booleans_say_nothing!();
     fn visit_str<E: de::Error>(self, _: &str) -> Result<(), E> {
         Ok(())
     }
@@ -862,18 +879,7 @@ impl<'de: 'a, 'a> Visitor<'de> for TypeValue<'_, 'a> {
         }
         Ok(())
     }
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<(), E> {
-        Ok(())
-    }
+    numbers_and_booleans_say_nothing!();
     fn visit_unit<E: de::Error>(self) -> Result<(), E> {
         Ok(())
     }
