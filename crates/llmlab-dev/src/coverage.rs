@@ -18,7 +18,7 @@ pub(crate) const RUST_CRATES: &[&str] = &["llmlab-core", "llmlab-store", "llmlab
 /// of points under what was measured when the floor was set (README,
 /// "Coverage"). Raise a floor when coverage rises; never lower one to pass.
 pub(crate) const FLOORS: &[(&str, f64)] = &[
-    ("llmlab-core", 91.0),     // measured 93.0%; 92.6% with reserve.rs and budget.rs
+    ("llmlab-core", 91.0),     // measured 93.0%; 92.8% with reserve.rs and budget.rs
     ("llmlab-store", 88.0),    // measured 89.5%
     ("llmlab-pg-probe", 74.0), // measured 76.5%
     ("llmlab", 85.0),          // measured 88.1%
