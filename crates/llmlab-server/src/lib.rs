@@ -128,10 +128,9 @@ pub fn router(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .merge(ui::router())
         // Not the proxy's: it forwards bodies as they come, and provider requests (images) can be larger.
-        .layer(axum::middleware::from_fn(limits::refuse_oversized))
         .layer(axum::middleware::from_fn_with_state(
             limits::AuthGate::new(state.settings.auth_rate_limit, state.settings.trust_proxy_headers),
-            limits::limit_auth,
+            limits::guard,
         ))
         .merge(proxy::router())
         .layer(

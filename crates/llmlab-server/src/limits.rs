@@ -107,7 +107,7 @@ impl AuthLimiter {
     }
 }
 
-/// What [`limit_auth`] needs: the buckets (none: no limit) and where the client address comes from.
+/// What [`guard`] needs to limit sign-ins: the buckets (none: no limit) and where the client address comes from.
 #[derive(Clone)]
 pub struct AuthGate {
     limiter: Option<AuthLimiter>,
@@ -121,16 +121,27 @@ impl AuthGate {
     }
 }
 
-/// The middleware limiting sign-up and sign-in attempts per client address.
-pub async fn limit_auth(State(gate): State<AuthGate>, request: Request, next: Next) -> Response {
-    let limited = request.method() == Method::POST && LIMITED.contains(&request.uri().path());
-    if let (true, Some(limiter)) = (limited, &gate.limiter) {
-        let address = client_address(&request, gate.trust_proxy_headers);
-        if let Err(wait) = limiter.check(bucket(address)) {
-            return too_many(wait);
-        }
+/// The one middleware in front of the API and the pages: bodies refused from
+/// their `Content-Length`, then sign-up and sign-in attempts limited per
+/// client address. One layer, not one per check: each `from_fn` layer costs
+/// every request a clone of the service below it and a boxed future (two of
+/// them cost single-event track 7% on SQLite; BENCHMARKS.md).
+pub async fn guard(State(gate): State<AuthGate>, request: Request, next: Next) -> Response {
+    if announces_too_much(&request) {
+        return refuse_oversized(request);
+    }
+    if let Some(refused) = limit_auth(&gate, &request) {
+        return refused;
     }
     next.run(request).await
+}
+
+/// A 429 when `request` is a sign-up or sign-in attempt over its address's limit.
+fn limit_auth(gate: &AuthGate, request: &Request) -> Option<Response> {
+    let limited = request.method() == Method::POST && LIMITED.contains(&request.uri().path());
+    let limiter = gate.limiter.as_ref().filter(|_| limited)?;
+    let address = client_address(request, gate.trust_proxy_headers);
+    limiter.check(bucket(address)).err().map(too_many)
 }
 
 /// The 429, with `Retry-After` in whole seconds (rounded up).
@@ -187,8 +198,9 @@ fn bucket(address: IpAddr) -> IpAddr {
 const LINGER_BYTES: u64 = 2 * crate::BODY_LIMIT as u64;
 const LINGER_TIME: Duration = Duration::from_secs(5);
 
-/// Refuses a body whose `Content-Length` announces more than
-/// [`crate::BODY_LIMIT`] at once, from the header, before reading any of it.
+/// Whether the request's `Content-Length` announces more than
+/// [`crate::BODY_LIMIT`]: such a body is refused at once, from the header,
+/// before any of it is read.
 /// Chunked bodies (no length) are still cut off at the limit as they are read.
 ///
 /// A client is usually still sending when the 413 goes out. Closing the
@@ -196,20 +208,22 @@ const LINGER_TIME: Duration = Duration::from_secs(5);
 /// client would see a broken pipe instead of the answer; so the rest of the
 /// body is read and dropped in the background (a lingering close), at most
 /// [`LINGER_BYTES`] for at most [`LINGER_TIME`], then the connection closes.
-pub async fn refuse_oversized(request: Request, next: Next) -> Response {
+fn announces_too_much(request: &Request) -> bool {
     let announced = request.headers().get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.trim().parse::<u64>().ok());
-    if announced.is_some_and(|length| length > crate::BODY_LIMIT as u64) {
-        tokio::spawn(linger(request.into_body()));
-        let mut response = ApiError::new(
-            ErrorCode::PayloadTooLarge,
-            format!("the request body is larger than the {} limit", crate::BODY_LIMIT_TEXT),
-        )
-        .into_response();
-        // The rest of the body is not read: the connection cannot carry another request.
-        response.headers_mut().insert(CONNECTION, HeaderValue::from_static("close"));
-        return response;
-    }
-    next.run(request).await
+    announced.is_some_and(|length| length > crate::BODY_LIMIT as u64)
+}
+
+/// The 413 for a body announced too large, whose unread rest lingers.
+fn refuse_oversized(request: Request) -> Response {
+    tokio::spawn(linger(request.into_body()));
+    let mut response = ApiError::new(
+        ErrorCode::PayloadTooLarge,
+        format!("the request body is larger than the {} limit", crate::BODY_LIMIT_TEXT),
+    )
+    .into_response();
+    // The rest of the body is not read: the connection cannot carry another request.
+    response.headers_mut().insert(CONNECTION, HeaderValue::from_static("close"));
+    response
 }
 
 /// Reads and drops `body` until it ends, [`LINGER_BYTES`] were read or [`LINGER_TIME`] passed.
