@@ -170,33 +170,36 @@ fn model_spend(row: SpendRow) -> ModelSpend {
 }
 
 fn by_provider(rows: &[SpendRow]) -> Vec<ProviderSpend> {
-    let mut merged: BTreeMap<&str, (Money, u64)> = BTreeMap::new();
-    for row in rows {
-        let entry = merged.entry(&row.provider).or_default();
-        entry.0 += row.cost;
-        entry.1 += row.calls;
-    }
-    let mut list: Vec<ProviderSpend> = merged
-        .into_iter()
-        .map(|(provider, (cost_usd, calls))| ProviderSpend { provider: provider.to_owned(), cost_usd, calls })
-        .collect();
-    list.sort_by_key(|s| std::cmp::Reverse(s.cost_usd));
-    list
+    merged_by(
+        rows,
+        |row| &row.provider,
+        |provider, cost_usd, calls| ProviderSpend { provider: provider.to_owned(), cost_usd, calls },
+    )
 }
 
 fn by_project(rows: &[SpendRow]) -> Vec<ProjectSpend> {
+    merged_by(
+        rows,
+        |row| &row.project,
+        |project, cost_usd, calls| ProjectSpend { project: project.to_owned(), cost_usd, calls },
+    )
+}
+
+/// Spend and calls summed per `key` of the rows, dearest first (ties in key order).
+fn merged_by<'r, T>(
+    rows: &'r [SpendRow],
+    key: impl Fn(&'r SpendRow) -> &'r str,
+    build: impl Fn(&str, Money, u64) -> T,
+) -> Vec<T> {
     let mut merged: BTreeMap<&str, (Money, u64)> = BTreeMap::new();
     for row in rows {
-        let entry = merged.entry(&row.project).or_default();
+        let entry = merged.entry(key(row)).or_default();
         entry.0 += row.cost;
         entry.1 += row.calls;
     }
-    let mut list: Vec<ProjectSpend> = merged
-        .into_iter()
-        .map(|(project, (cost_usd, calls))| ProjectSpend { project: project.to_owned(), cost_usd, calls })
-        .collect();
-    list.sort_by_key(|s| std::cmp::Reverse(s.cost_usd));
-    list
+    let mut list: Vec<_> = merged.into_iter().collect();
+    list.sort_by_key(|(_, (cost, _))| std::cmp::Reverse(*cost));
+    list.into_iter().map(|(key, (cost, calls))| build(key, cost, calls)).collect()
 }
 
 /// Models with unpriced calls, from the totals, most calls first; the first
