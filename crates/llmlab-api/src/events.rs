@@ -93,6 +93,10 @@ pub struct TrackEvent {
     /// The service tier the response reports (`flex`, `priority`, `default`…).
     #[serde(default)]
     pub service_tier: Option<String>,
+    /// The hold `POST /api/budgets/reserve` made for this call: storing the
+    /// event releases it (in the same transaction), replacing it with the actual cost.
+    #[serde(default)]
+    pub reservation_id: Option<String>,
 }
 
 fn event_cost() -> utoipa::openapi::schema::Schema {

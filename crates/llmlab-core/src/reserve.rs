@@ -190,6 +190,52 @@ pub fn reserve(
 ) -> Result<Reservation, ReserveError> {
     let (api, path_model) = request_api(path)?;
     let facts = RequestFacts::read(body)?;
+    reserve_facts(catalog, provider, api, path_model, &facts, body.len(), on, custom)
+}
+
+/// The worst-case cost of a call whose request LLMLab does not see (the
+/// SDK's hard mode without the request): its input is bounded by the
+/// model's context window, its output by `max_output_tokens` or the model's
+/// maximum. Much looser than [`reserve`]; a model without a context window
+/// in the catalog gives [`Reservation::Unbounded`].
+///
+/// # Errors
+/// [`ReserveError::NoModel`] for an empty model.
+pub fn reserve_unseen(
+    catalog: &Catalog,
+    provider: &Provider,
+    model: &str,
+    max_output_tokens: Option<u64>,
+    on: Date,
+    custom: Option<&RateCard>,
+) -> Result<Reservation, ReserveError> {
+    let api = match provider {
+        Provider::Anthropic => ApiKind::AnthropicMessages,
+        Provider::Google => ApiKind::GeminiGenerateContent,
+        _ => ApiKind::OpenAiChat,
+    };
+    let facts = RequestFacts {
+        model: Some(Cow::Borrowed(model)),
+        max_tokens: max_output_tokens,
+        max_output_tokens_gemini: max_output_tokens,
+        unbounded_input: Some("an input LLMLab did not see"),
+        ..RequestFacts::default()
+    };
+    reserve_facts(catalog, provider, api, None, &facts, 0, on, custom)
+}
+
+/// [`reserve`] once the request is read.
+#[allow(clippy::too_many_arguments)] // the request, its size, and what it is priced with
+fn reserve_facts(
+    catalog: &Catalog,
+    provider: &Provider,
+    api: ApiKind,
+    path_model: Option<&str>,
+    facts: &RequestFacts<'_>,
+    body_len: usize,
+    on: Date,
+    custom: Option<&RateCard>,
+) -> Result<Reservation, ReserveError> {
     let model = match api {
         ApiKind::GeminiGenerateContent => path_model.map(Cow::Borrowed).or(facts.model.clone()),
         _ => facts.model.clone(),
@@ -218,14 +264,14 @@ pub fn reserve(
     }
     let (max_input, max_output) = limits;
     let mut notes = Vec::new();
-    let bounds = input_bound(&facts, body.len(), max_input, &priced_as, &mut notes).and_then(|input| {
-        let mut output = output_bound(api, &facts, max_output, &priced_as, &mut notes)?;
+    let bounds = input_bound(facts, body_len, max_input, &priced_as, &mut notes).and_then(|input| {
+        let mut output = output_bound(api, facts, max_output, &priced_as, &mut notes)?;
         if facts.prediction && api == ApiKind::OpenAiChat {
             // Rejected prediction tokens are billed as output; the prediction is in the body.
             notes.push("the prediction's tokens may be billed as output: the body's bytes are added".to_owned());
-            output = output.saturating_add(body.len() as u64);
+            output = output.saturating_add(body_len as u64);
         }
-        let searches = web_searches(&facts, card)?;
+        let searches = web_searches(facts, card)?;
         Ok((input, output, searches))
     });
     let (input, output, searches) = match bounds {

@@ -30,6 +30,7 @@ impl ServerEnvVars {
     pub const LLMLAB_UPSTREAM_GEMINI: &'static str = "LLMLAB_UPSTREAM_GEMINI";
     pub const LLMLAB_UPSTREAM_TIMEOUT: &'static str = "LLMLAB_UPSTREAM_TIMEOUT";
     pub const LLMLAB_PROXY_INCLUDE_USAGE: &'static str = "LLMLAB_PROXY_INCLUDE_USAGE";
+    pub const LLMLAB_BUDGET_HOLD_TTL: &'static str = "LLMLAB_BUDGET_HOLD_TTL";
     pub const LLMLAB_LOG: &'static str = "LLMLAB_LOG";
     pub const LLMLAB_LOG_FORMAT: &'static str = "LLMLAB_LOG_FORMAT";
 
@@ -91,6 +92,11 @@ impl ServerEnvVars {
             name: Self::LLMLAB_PROXY_INCLUDE_USAGE,
             flag: Some("--proxy-include-usage"),
             about: "`true` to ask OpenAI chat streams for their usage",
+        },
+        EnvVar {
+            name: Self::LLMLAB_BUDGET_HOLD_TTL,
+            flag: Some("--budget-hold-ttl"),
+            about: "seconds a hard budget holds a call's cost when its event never comes",
         },
         EnvVar {
             name: Self::LLMLAB_LOG,

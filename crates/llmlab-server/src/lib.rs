@@ -105,6 +105,10 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(costs::summary))
         .routes(routes!(budgets::get, budgets::set, budgets::remove))
         .routes(routes!(budgets::status))
+        .routes(routes!(budgets::list_scoped, budgets::create_scoped))
+        .routes(routes!(budgets::get_scoped, budgets::update_scoped, budgets::delete_scoped))
+        .routes(routes!(budgets::reserve))
+        .routes(routes!(budgets::release))
         .routes(routes!(prices::list, prices::set))
         .routes(routes!(prices::delete))
         .routes(routes!(projects::list))
@@ -190,12 +194,14 @@ pub async fn serve(
     }
     let (writer, writer_task) = service::ingest::EventWriter::start(&store);
     let state = AppState::new(store.clone(), writer, settings);
+    let sweeper = service::budgets::holds::spawn_sweeper(&state);
     let listener = tokio::net::TcpListener::bind(options.address)
         .await
         .map_err(|source| ServeError::Bind { address: options.address.to_string(), source })?;
     let bound = listener.local_addr()?;
     on_ready(bound);
     serve_until(listener, router(state), shutdown).await?;
+    sweeper.abort();
     if tokio::time::timeout(SHUTDOWN_GRACE, writer_task).await.is_err() {
         tracing::error!("the event writer did not finish in time");
     }

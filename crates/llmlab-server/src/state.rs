@@ -14,6 +14,7 @@ use crate::limits::AuthRateLimit;
 use crate::signup::SignupPolicy;
 // The components the state holds come from the files that define them, not
 // from the services that use the state: no import circle.
+use crate::service::budgets::budget::Budget;
 use crate::service::budgets::tracker::Budgets;
 use crate::service::ingest::prepare::CustomPrices;
 use crate::service::ingest::writer::EventWriter;
@@ -37,6 +38,8 @@ pub struct ServerSettings {
     pub trust_proxy_headers: bool,
     /// Where the LLM proxy forwards calls, and how.
     pub proxy: ProxySettings,
+    /// How long a hard budget's hold on a call lasts without its event.
+    pub holds: HoldSettings,
 }
 
 impl Default for ServerSettings {
@@ -49,6 +52,7 @@ impl Default for ServerSettings {
             auth_rate_limit: Some(AuthRateLimit::default()),
             trust_proxy_headers: false,
             proxy: ProxySettings::default(),
+            holds: HoldSettings::default(),
         }
     }
 }
@@ -63,6 +67,27 @@ pub const DEFAULT_UPSTREAM_GEMINI: &str = "https://generativelanguage.googleapis
 /// Non-streamed reasoning calls can think for minutes; the official SDKs
 /// wait 10 minutes, so the proxy does too.
 pub const DEFAULT_UPSTREAM_TIMEOUT: Duration = Duration::from_mins(10);
+
+/// How long a hard budget's hold lasts by default when no event releases
+/// it: longer than the proxy waits for an answer ([`DEFAULT_UPSTREAM_TIMEOUT`]),
+/// with room for the answer to stream.
+pub const DEFAULT_HOLD_TTL: Duration = Duration::from_mins(15);
+/// How long a server trusts its copy of an account's hard budgets: a hard
+/// budget created or changed through another replica is enforced here
+/// within this time (at once on the replica that changed it).
+pub const HARD_BUDGET_CACHE_TTL: Duration = Duration::from_secs(2);
+
+/// How long hard-budget holds last (`--budget-hold-ttl`).
+#[derive(Clone, Copy, Debug)]
+pub struct HoldSettings {
+    pub ttl: Duration,
+}
+
+impl Default for HoldSettings {
+    fn default() -> Self {
+        HoldSettings { ttl: DEFAULT_HOLD_TTL }
+    }
+}
 
 /// How the proxy reaches the providers.
 #[derive(Clone, Debug)]
@@ -107,6 +132,8 @@ pub struct Shared {
     pub keys: TtlCache<String, (llmlab_store::ApiKey, llmlab_store::User)>,
     /// account → its custom prices as rate cards.
     pub prices: TtlCache<i64, Arc<CustomPrices>>,
+    /// account → its hard budgets, for the proxy's check before each call.
+    pub hard_budgets: TtlCache<i64, Arc<Vec<Budget>>>,
     /// account → its rendered dashboard panels, reused while unchanged.
     pub pages: PageCache,
     pub settings: ServerSettings,
@@ -123,6 +150,7 @@ impl AppState {
             key_touches: Mutex::new(HashMap::new()),
             keys: TtlCache::new(KEY_CACHE_TTL),
             prices: TtlCache::new(PRICE_CACHE_TTL),
+            hard_budgets: TtlCache::new(HARD_BUDGET_CACHE_TTL),
             pages: PageCache::default(),
             settings,
         }))
@@ -160,6 +188,7 @@ impl AppState {
         self.keys.retain(|_, (_, user)| user.id != user_id);
         self.prices.retain(|id, _| *id != user_id);
         self.budgets.invalidate(user_id);
+        self.hard_budgets.retain(|id, _| *id != user_id);
     }
 }
 

@@ -1,45 +1,607 @@
-//! Budgets and the record of threshold crossings.
+//! Budgets, what each has counted per period, the holds hard budgets place
+//! on calls in flight, and the record of threshold crossings.
+//!
+//! Counting happens where events are stored: [`Store::insert_events`] adds
+//! each new event's cost to every budget covering it (its period's row in
+//! `budget_spend`) and releases the holds its call placed, in the events'
+//! own transaction, so spent + held never misses a call in between. A
+//! budget created or changed is counted once from the stored events
+//! ([`Store::save_budget`]). On PostgreSQL both take a lock on the account's
+//! `users` row first (the writer a shared one): a count and a concurrent
+//! group commit then see each other completely or not at all, so no event is
+//! counted twice or missed.
+//!
+//! A hold is a conditional update (`spent + reserved + amount <= amount`) on
+//! every hard budget of the call in one transaction: atomic across replicas
+//! on PostgreSQL (the row lock serializes concurrent holds and the condition
+//! is re-checked on the newest row), and under SQLite's single writer lock.
 
-use crate::{BudgetRow, Store, StoreResult, with_pool};
+use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
+use std::str::FromStr;
+
+use jiff::Timestamp;
+use jiff::tz::TimeZone;
+use llmlab_core::budget::{BudgetPeriod, CallLabels, PeriodBounds, Scope};
+use sqlx::Connection as _;
+use sqlx::{PgConnection, SqliteConnection};
+
+use crate::bulk::EventRow;
+use crate::settings::Backend;
+use crate::{BudgetRow, HoldOutcome, NewBudget, PeriodSpend, Store, StoreError, StoreResult, with_pool};
+
+const BUDGET_COLUMNS: &str =
+    "id, user_id, scope, target, period, amount_nusd, hard, thresholds, created_at, updated_at";
+
+/// A budget as the event writer needs it: what it covers, and the period
+/// key of an event time in its account's time zone.
+pub(crate) struct Counted {
+    id: i64,
+    user_id: i64,
+    scope: Scope,
+    period: BudgetPeriod,
+    tz: TimeZone,
+}
+
+impl Counted {
+    fn from_row(id: i64, user_id: i64, scope: &str, target: &str, period: &str, tz: &str) -> Option<Counted> {
+        let scope = Scope::parse(scope, target).ok()?;
+        let period = BudgetPeriod::from_str(period).ok()?;
+        Some(Counted { id, user_id, scope, period, tz: TimeZone::get(tz).unwrap_or(TimeZone::UTC) })
+    }
+
+    fn period_key(&self, at_ms: i64) -> Option<String> {
+        let at = Timestamp::from_millisecond(at_ms).ok()?;
+        Some(self.period.bounds(at, &self.tz).ok()?.key())
+    }
+}
+
+/// Changes to (budget id, period key) rows: spent nano-USD and unpriced calls.
+type SpendDeltas = BTreeMap<(i64, String), (i64, i64)>;
+
+/// The labels a stored event is matched on.
+fn labels_of<'a>(event: &'a crate::NewEvent, tags: Option<&'a BTreeMap<String, String>>) -> CallLabels<'a> {
+    CallLabels { project: &event.project, api_key: event.api_key.as_deref(), tags }
+}
+
+/// What each budget of `budgets` gains from the new events among `rows`.
+fn deltas_of(budgets: &[Counted], rows: &[EventRow<'_>], inserted: &[bool]) -> SpendDeltas {
+    let mut deltas = SpendDeltas::new();
+    for (row, _) in rows.iter().zip(inserted).filter(|(_, new)| **new) {
+        let mine: Vec<&Counted> = budgets.iter().filter(|b| b.user_id == row.user_id).collect();
+        if mine.is_empty() {
+            continue;
+        }
+        let tags: Option<BTreeMap<String, String>> = if mine.iter().any(|b| b.scope.needs_tags()) {
+            row.event.tags.as_deref().and_then(|t| serde_json::from_str(t).ok())
+        } else {
+            None
+        };
+        let labels = labels_of(row.event, tags.as_ref());
+        let cost = row.event.price.cost().map(llmlab_core::Money::nanos);
+        for budget in mine.into_iter().filter(|b| b.scope.covers(&labels)) {
+            let Some(key) = budget.period_key(row.event.occurred_at) else { continue };
+            let entry = deltas.entry((budget.id, key)).or_default();
+            match cost {
+                Some(cost) => entry.0 = entry.0.saturating_add(cost),
+                None => entry.1 += 1,
+            }
+        }
+    }
+    deltas
+}
+
+/// The budget statements of a transaction, on either backend.
+pub(crate) trait BudgetTx {
+    /// PostgreSQL: a shared lock on each account's row, in id order.
+    fn lock_accounts(&mut self, user_ids: &[i64], exclusive: bool) -> impl Future<Output = sqlx::Result<()>> + Send;
+    /// The budgets of these accounts, with each account's time zone.
+    fn counted_budgets(&mut self, user_ids: &[i64]) -> impl Future<Output = sqlx::Result<Vec<Counted>>> + Send;
+    /// Adds to the (budget, period) rows, creating them as needed.
+    fn add_spend(&mut self, deltas: &SpendDeltas) -> impl Future<Output = sqlx::Result<()>> + Send;
+    /// Deletes these holds ((user, reservation id)) and subtracts them from what their budgets hold.
+    fn release_holds(&mut self, holds: &[(i64, &str)]) -> impl Future<Output = sqlx::Result<u64>> + Send;
+    /// Deletes the holds that expired by `now`, and subtracts them.
+    fn release_expired(&mut self, now: i64) -> impl Future<Output = sqlx::Result<u64>> + Send;
+    /// Sets a budget's current period from the stored events.
+    fn recount(&mut self, budget: &BudgetRow, bounds: &PeriodBounds) -> impl Future<Output = StoreResult<()>> + Send;
+}
+
+macro_rules! budget_tx {
+    ($connection:ty, $db:ty) => {
+        impl BudgetTx for $connection {
+            async fn lock_accounts(&mut self, user_ids: &[i64], exclusive: bool) -> sqlx::Result<()> {
+                let mut query = sqlx::QueryBuilder::<$db>::new("select id from users where id in (");
+                let mut ids = query.separated(", ");
+                for id in user_ids {
+                    ids.push_bind(*id);
+                }
+                query.push(if exclusive { ") order by id for update" } else { ") order by id for share" });
+                query.build().fetch_all(&mut *self).await?;
+                Ok(())
+            }
+
+            async fn counted_budgets(&mut self, user_ids: &[i64]) -> sqlx::Result<Vec<Counted>> {
+                let mut query = sqlx::QueryBuilder::<$db>::new(
+                    "select b.id, b.user_id, b.scope, b.target, b.period, u.timezone from budgets b \
+                     join users u on u.id = b.user_id where b.user_id in (",
+                );
+                let mut ids = query.separated(", ");
+                for id in user_ids {
+                    ids.push_bind(*id);
+                }
+                query.push(")");
+                let rows: Vec<(i64, i64, String, String, String, String)> =
+                    query.build_query_as().fetch_all(&mut *self).await?;
+                Ok(rows
+                    .iter()
+                    .filter_map(|(id, user, scope, target, period, tz)| {
+                        Counted::from_row(*id, *user, scope, target, period, tz)
+                    })
+                    .collect())
+            }
+
+            async fn add_spend(&mut self, deltas: &SpendDeltas) -> sqlx::Result<()> {
+                let rows: Vec<(&(i64, String), &(i64, i64))> = deltas.iter().collect();
+                for chunk in crate::statement_chunks(&rows) {
+                    let mut query = sqlx::QueryBuilder::<$db>::new(
+                        "insert into budget_spend (budget_id, period_key, spent_nusd, unpriced_calls) ",
+                    );
+                    query.push_values(chunk, |mut row, ((budget, key), (spent, unpriced))| {
+                        row.push_bind(*budget).push_bind(key.as_str()).push_bind(*spent).push_bind(*unpriced);
+                    });
+                    query.push(
+                        " on conflict (budget_id, period_key) do update set \
+                         spent_nusd = budget_spend.spent_nusd + excluded.spent_nusd, \
+                         unpriced_calls = budget_spend.unpriced_calls + excluded.unpriced_calls",
+                    );
+                    query.build().execute(&mut *self).await?;
+                }
+                Ok(())
+            }
+
+            async fn release_holds(&mut self, holds: &[(i64, &str)]) -> sqlx::Result<u64> {
+                if holds.is_empty() {
+                    return Ok(0);
+                }
+                let mut query = sqlx::QueryBuilder::<$db>::new("delete from budget_reservations where ");
+                let mut any = query.separated(" or ");
+                for (user, id) in holds {
+                    any.push("(user_id = ").push_bind_unseparated(*user);
+                    any.push_unseparated(" and id = ").push_bind_unseparated(*id).push_unseparated(")");
+                }
+                query.push(" returning budget_id, period_key, amount_nusd");
+                let released: Vec<(i64, String, i64)> = query.build_query_as().fetch_all(&mut *self).await?;
+                subtract(&mut *self, &released).await
+            }
+
+            async fn release_expired(&mut self, now: i64) -> sqlx::Result<u64> {
+                let released: Vec<(i64, String, i64)> = sqlx::query_as(
+                    "delete from budget_reservations where expires_at <= $1 returning budget_id, period_key, amount_nusd",
+                )
+                .bind(now)
+                .fetch_all(&mut *self)
+                .await?;
+                subtract(&mut *self, &released).await
+            }
+
+            async fn recount(&mut self, budget: &BudgetRow, bounds: &PeriodBounds) -> StoreResult<()> {
+                let Some(counted) = Counted::from_row(budget.id, budget.user_id, &budget.scope, &budget.target, &budget.period, "UTC")
+                else {
+                    return Err(StoreError::Conflict(format!("budget {} has an unreadable scope or period", budget.id)));
+                };
+                let range = bounds.ms_range();
+                let rows: Vec<(String, Option<String>, Option<String>, Option<i64>)> = sqlx::query_as(
+                    "select p.name, e.api_key, e.tags, e.cost_nusd from cost_events e join projects p on p.id = e.project_id \
+                     where e.user_id = $1 and e.occurred_at >= $2 and e.occurred_at < $3",
+                )
+                .bind(budget.user_id)
+                .bind(range.start)
+                .bind(range.end)
+                .fetch_all(&mut *self)
+                .await?;
+                let (mut spent, mut unpriced) = (0i64, 0i64);
+                for (project, api_key, tags, cost) in &rows {
+                    let tags: Option<BTreeMap<String, String>> = if counted.scope.needs_tags() {
+                        tags.as_deref().and_then(|t| serde_json::from_str(t).ok())
+                    } else {
+                        None
+                    };
+                    let labels = CallLabels { project, api_key: api_key.as_deref(), tags: tags.as_ref() };
+                    if counted.scope.covers(&labels) {
+                        match cost {
+                            Some(cost) => spent = spent.saturating_add(*cost),
+                            None => unpriced += 1,
+                        }
+                    }
+                }
+                let key = bounds.key();
+                // Rows of other periods (the budget's period changed) would be read under a wrong key later.
+                sqlx::query("delete from budget_spend where budget_id = $1 and period_key <> $2")
+                    .bind(budget.id)
+                    .bind(&key)
+                    .execute(&mut *self)
+                    .await?;
+                // What calls in flight hold is kept: their events release it.
+                sqlx::query(
+                    "insert into budget_spend (budget_id, period_key, spent_nusd, unpriced_calls) values ($1, $2, $3, $4) \
+                     on conflict (budget_id, period_key) do update set spent_nusd = excluded.spent_nusd, \
+                     unpriced_calls = excluded.unpriced_calls",
+                )
+                .bind(budget.id)
+                .bind(&key)
+                .bind(spent)
+                .bind(unpriced)
+                .execute(&mut *self)
+                .await?;
+                Ok(())
+            }
+        }
+    };
+}
+
+budget_tx!(SqliteConnection, sqlx::Sqlite);
+budget_tx!(PgConnection, sqlx::Postgres);
+
+/// Subtracts released holds from their budgets' held amounts; returns how many holds.
+async fn subtract<C>(connection: &mut C, released: &[(i64, String, i64)]) -> sqlx::Result<u64>
+where
+    C: SubtractHeld + Send,
+{
+    let mut totals: BTreeMap<(i64, &str), i64> = BTreeMap::new();
+    for (budget, key, amount) in released {
+        *totals.entry((*budget, key.as_str())).or_default() += amount;
+    }
+    for ((budget, key), amount) in totals {
+        connection.subtract_held(budget, key, amount).await?;
+    }
+    Ok(released.len() as u64)
+}
+
+/// One `reserved_nusd -= amount` (its own trait so [`subtract`] is written once).
+pub(crate) trait SubtractHeld {
+    fn subtract_held(&mut self, budget: i64, key: &str, amount: i64) -> impl Future<Output = sqlx::Result<()>> + Send;
+}
+
+macro_rules! subtract_held {
+    ($connection:ty) => {
+        impl SubtractHeld for $connection {
+            async fn subtract_held(&mut self, budget: i64, key: &str, amount: i64) -> sqlx::Result<()> {
+                sqlx::query(
+                    "update budget_spend set reserved_nusd = reserved_nusd - $1 where budget_id = $2 and period_key = $3",
+                )
+                .bind(amount)
+                .bind(budget)
+                .bind(key)
+                .execute(&mut *self)
+                .await?;
+                Ok(())
+            }
+        }
+    };
+}
+
+subtract_held!(SqliteConnection);
+subtract_held!(PgConnection);
+
+/// The budget work of a group commit, inside its transaction: count the new
+/// events, release the holds of every event's call (new or a retry).
+pub(crate) async fn count_events<C>(
+    connection: &mut C,
+    backend: Backend,
+    rows: &[EventRow<'_>],
+    inserted: &[bool],
+) -> sqlx::Result<()>
+where
+    C: BudgetTx + Send,
+{
+    let mut users: Vec<i64> = rows.iter().map(|r| r.user_id).collect();
+    users.sort_unstable();
+    users.dedup();
+    if backend == Backend::Postgres {
+        connection.lock_accounts(&users, false).await?;
+    }
+    let budgets = connection.counted_budgets(&users).await?;
+    if !budgets.is_empty() {
+        let deltas = deltas_of(&budgets, rows, inserted);
+        if !deltas.is_empty() {
+            connection.add_spend(&deltas).await?;
+        }
+    }
+    let holds: Vec<(i64, &str)> =
+        rows.iter().filter_map(|r| Some((r.user_id, r.event.reservation_id.as_deref()?))).collect();
+    connection.release_holds(&holds).await?;
+    Ok(())
+}
 
 impl Store {
-    /// The account's budget, if any.
+    /// Every budget of the account, oldest first.
+    pub async fn budgets(&self, user_id: i64) -> StoreResult<Vec<BudgetRow>> {
+        let sql = format!("select {BUDGET_COLUMNS} from budgets where user_id = $1 order by id");
+        Ok(with_pool!(self, pool => {
+            sqlx::query_as(&sql).persistent(self.persistent).bind(user_id).fetch_all(pool).await
+        })?)
+    }
+
+    /// One budget of the account.
+    pub async fn budget_by_id(&self, user_id: i64, id: i64) -> StoreResult<Option<BudgetRow>> {
+        let sql = format!("select {BUDGET_COLUMNS} from budgets where user_id = $1 and id = $2");
+        Ok(with_pool!(self, pool => {
+            sqlx::query_as(&sql).persistent(self.persistent).bind(user_id).bind(id).fetch_optional(pool).await
+        })?)
+    }
+
+    /// The account's monthly budget (the seed API's one budget), if set.
     pub async fn budget(&self, user_id: i64) -> StoreResult<Option<BudgetRow>> {
+        let sql = format!(
+            "select {BUDGET_COLUMNS} from budgets where user_id = $1 and scope = 'account' and target = '' and period = 'month'"
+        );
         Ok(with_pool!(self, pool => {
-            sqlx::query_as("select amount_nusd, period, created_at, updated_at from budgets where user_id = $1").persistent(self.persistent)
-                .bind(user_id)
-                .fetch_optional(pool)
-                .await
+            sqlx::query_as(&sql).persistent(self.persistent).bind(user_id).fetch_optional(pool).await
         })?)
     }
 
-    /// Sets (or replaces) the account's budget.
-    pub async fn set_budget(&self, user_id: i64, amount_nusd: i64, period: &str, now: i64) -> StoreResult<BudgetRow> {
-        Ok(with_pool!(self, pool => {
-            sqlx::query_as(
-                "insert into budgets (user_id, amount_nusd, period, created_at, updated_at) values ($1, $2, $3, $4, $4) \
-                 on conflict (user_id) do update set amount_nusd = excluded.amount_nusd, period = excluded.period, \
-                 updated_at = excluded.updated_at returning amount_nusd, period, created_at, updated_at",
-            ).persistent(self.persistent)
-            .bind(user_id)
-            .bind(amount_nusd)
-            .bind(period)
-            .bind(now)
-            .fetch_one(pool)
-            .await
-        })?)
+    /// Creates the budget of a scope and period, or replaces its amount,
+    /// hardness and thresholds if the scope has one of that period; then
+    /// counts its current period (`bounds`) from the stored events. `true`
+    /// when it was created.
+    pub async fn save_budget(
+        &self,
+        user_id: i64,
+        budget: &NewBudget,
+        bounds: &PeriodBounds,
+        now: i64,
+    ) -> StoreResult<(BudgetRow, bool)> {
+        let existing_sql = format!(
+            "select {BUDGET_COLUMNS} from budgets where user_id = $1 and scope = $2 and target = $3 and period = $4"
+        );
+        let update_sql = format!(
+            "update budgets set amount_nusd = $1, hard = $2, thresholds = $3, updated_at = $4 where id = $5 returning {BUDGET_COLUMNS}"
+        );
+        let insert_sql = format!(
+            "insert into budgets (user_id, scope, target, period, amount_nusd, hard, thresholds, created_at, updated_at) \
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $8) returning {BUDGET_COLUMNS}"
+        );
+        with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            if self.backend == Backend::Postgres {
+                (*tx).lock_accounts(&[user_id], true).await?;
+            }
+            let existing: Option<BudgetRow> = sqlx::query_as(&existing_sql).persistent(self.persistent)
+                .bind(user_id).bind(&budget.scope).bind(&budget.target).bind(&budget.period)
+                .fetch_optional(&mut *tx).await?;
+            let (row, created): (BudgetRow, bool) = match existing {
+                Some(existing) => (
+                    sqlx::query_as(&update_sql).persistent(self.persistent)
+                        .bind(budget.amount_nusd).bind(budget.hard).bind(&budget.thresholds).bind(now).bind(existing.id)
+                        .fetch_one(&mut *tx).await?,
+                    false,
+                ),
+                None => (
+                    sqlx::query_as(&insert_sql).persistent(self.persistent)
+                        .bind(user_id).bind(&budget.scope).bind(&budget.target).bind(&budget.period)
+                        .bind(budget.amount_nusd).bind(budget.hard).bind(&budget.thresholds).bind(now)
+                        .fetch_one(&mut *tx).await
+                        .map_err(|e| crate::on_unique(e, "this scope already has a budget of this period"))?,
+                    true,
+                ),
+            };
+            if created {
+                (*tx).recount(&row, bounds).await?;
+            }
+            tx.commit().await?;
+            Ok((row, created))
+        })
     }
 
-    /// Removes the account's budget; `true` when there was one.
+    /// Changes a budget's amount, hardness, thresholds or period; a new
+    /// period is counted from the stored events (`bounds`: its current one).
+    /// `None` when the account has no such budget.
+    #[allow(clippy::too_many_arguments)] // each is one column of the change
+    pub async fn update_budget(
+        &self,
+        user_id: i64,
+        id: i64,
+        amount_nusd: Option<i64>,
+        hard: Option<bool>,
+        thresholds: Option<&str>,
+        period: Option<(&str, &PeriodBounds)>,
+        now: i64,
+    ) -> StoreResult<Option<BudgetRow>> {
+        let sql = format!(
+            "update budgets set amount_nusd = coalesce($1, amount_nusd), hard = coalesce($2, hard), \
+             thresholds = coalesce($3, thresholds), period = coalesce($4, period), updated_at = $5 \
+             where user_id = $6 and id = $7 returning {BUDGET_COLUMNS}"
+        );
+        with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            if self.backend == Backend::Postgres && period.is_some() {
+                (*tx).lock_accounts(&[user_id], true).await?;
+            }
+            let row: Option<BudgetRow> = sqlx::query_as(&sql).persistent(self.persistent)
+                .bind(amount_nusd).bind(hard).bind(thresholds).bind(period.map(|(p, _)| p)).bind(now)
+                .bind(user_id).bind(id)
+                .fetch_optional(&mut *tx).await
+                .map_err(|e| crate::on_unique(e, "this scope already has a budget of that period"))?;
+            if let (Some(row), Some((_, bounds))) = (&row, period) {
+                (*tx).recount(row, bounds).await?;
+            }
+            tx.commit().await?;
+            Ok(row)
+        })
+    }
+
+    /// Counts every budget of the account again from the stored events
+    /// (after its time zone changed, or its events were repriced);
+    /// `bounds_of` gives each budget's current period.
+    pub async fn recount_budgets<F>(&self, user_id: i64, bounds_of: F) -> StoreResult<()>
+    where
+        F: Fn(&BudgetRow) -> Option<PeriodBounds> + Send + Sync,
+    {
+        let budgets = self.budgets(user_id).await?;
+        if budgets.is_empty() {
+            return Ok(());
+        }
+        with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            if self.backend == Backend::Postgres {
+                (*tx).lock_accounts(&[user_id], true).await?;
+            }
+            for budget in &budgets {
+                if let Some(bounds) = bounds_of(budget) {
+                    (*tx).recount(budget, &bounds).await?;
+                }
+            }
+            tx.commit().await?;
+            StoreResult::Ok(())
+        })
+    }
+
+    /// Removes one budget (its counts and holds with it); `true` when there was one.
+    pub async fn delete_budget_by_id(&self, user_id: i64, id: i64) -> StoreResult<bool> {
+        with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            sqlx::query("delete from budget_reservations where user_id = $1 and budget_id = $2").persistent(self.persistent)
+                .bind(user_id).bind(id).execute(&mut *tx).await?;
+            sqlx::query("delete from budget_spend where budget_id in (select id from budgets where user_id = $1 and id = $2)")
+                .persistent(self.persistent).bind(user_id).bind(id).execute(&mut *tx).await?;
+            let deleted = sqlx::query("delete from budgets where user_id = $1 and id = $2").persistent(self.persistent)
+                .bind(user_id).bind(id).execute(&mut *tx).await?.rows_affected();
+            tx.commit().await?;
+            StoreResult::Ok(deleted > 0)
+        })
+    }
+
+    /// Removes the account's monthly budget (the seed API's); `true` when there was one.
     pub async fn delete_budget(&self, user_id: i64) -> StoreResult<bool> {
-        let deleted = with_pool!(self, pool => {
-            sqlx::query("delete from budgets where user_id = $1").persistent(self.persistent)
-                .bind(user_id)
-                .execute(pool)
-                .await
-                .map(|r| r.rows_affected())
+        match self.budget(user_id).await? {
+            Some(row) => self.delete_budget_by_id(user_id, row.id).await,
+            None => Ok(false),
+        }
+    }
+
+    /// What each (budget, period key) has counted and holds; missing rows
+    /// are zero. Only the account's own budgets are read.
+    pub async fn period_spend(
+        &self,
+        user_id: i64,
+        periods: &[(i64, String)],
+    ) -> StoreResult<HashMap<(i64, String), PeriodSpend>> {
+        if periods.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let rows: Vec<(i64, String, i64, i64, i64)> = with_pool!(self, pool => {
+            let mut query = sqlx::QueryBuilder::new(
+                "select s.budget_id, s.period_key, s.spent_nusd, s.reserved_nusd, s.unpriced_calls from budget_spend s \
+                 join budgets b on b.id = s.budget_id where b.user_id = ",
+            );
+            query.push_bind(user_id).push(" and (");
+            let mut any = query.separated(" or ");
+            for (budget, key) in periods {
+                any.push("(s.budget_id = ").push_bind_unseparated(*budget);
+                any.push_unseparated(" and s.period_key = ").push_bind_unseparated(key.as_str()).push_unseparated(")");
+            }
+            query.push(")");
+            query.build_query_as().persistent(self.persistent).fetch_all(pool).await
         })?;
-        Ok(deleted > 0)
+        Ok(rows
+            .into_iter()
+            .map(|(budget, key, spent, reserved, unpriced)| {
+                ((budget, key), PeriodSpend { spent_nusd: spent, reserved_nusd: reserved, unpriced_calls: unpriced })
+            })
+            .collect())
+    }
+
+    /// Holds `amount_nusd` on every budget in `holds` ((budget id, period
+    /// key)) for the call `reservation_id`, all or none: each must still
+    /// cover it (`spent + reserved + amount <= budget`). The hold lapses at
+    /// `expires_at` unless the call's event releases it first.
+    pub async fn hold(
+        &self,
+        user_id: i64,
+        reservation_id: &str,
+        holds: &[(i64, String)],
+        amount_nusd: i64,
+        now: i64,
+        expires_at: i64,
+    ) -> StoreResult<HoldOutcome> {
+        let mut holds = holds.to_vec();
+        // One order for every transaction: two calls never wait on each other's rows crosswise.
+        holds.sort();
+        with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            for (budget, key) in &holds {
+                let mut held = 0;
+                for attempt in 0..2 {
+                    held = sqlx::query(
+                        "update budget_spend set reserved_nusd = reserved_nusd + $1 where budget_id = $2 and period_key = $3 \
+                         and spent_nusd + reserved_nusd + $1 <= (select amount_nusd from budgets where id = $2 and user_id = $4)",
+                    ).persistent(self.persistent)
+                    .bind(amount_nusd).bind(*budget).bind(key.as_str()).bind(user_id)
+                    .execute(&mut *tx).await?.rows_affected();
+                    if held > 0 || attempt > 0 {
+                        break;
+                    }
+                    // The period's first hold: its row may not exist yet.
+                    let created = sqlx::query(
+                        "insert into budget_spend (budget_id, period_key) values ($1, $2) on conflict (budget_id, period_key) do nothing",
+                    ).persistent(self.persistent)
+                    .bind(*budget).bind(key.as_str())
+                    .execute(&mut *tx).await?.rows_affected();
+                    if created == 0 {
+                        break;
+                    }
+                }
+                if held == 0 {
+                    let spend: Option<PeriodSpend> = sqlx::query_as(
+                        "select spent_nusd, reserved_nusd, unpriced_calls from budget_spend where budget_id = $1 and period_key = $2",
+                    ).persistent(self.persistent)
+                    .bind(*budget).bind(key.as_str())
+                    .fetch_optional(&mut *tx).await?;
+                    tx.rollback().await?;
+                    return StoreResult::Ok(HoldOutcome::Refused { budget_id: *budget, spend: spend.unwrap_or_default() });
+                }
+            }
+            let mut query = sqlx::QueryBuilder::new(
+                "insert into budget_reservations (id, budget_id, user_id, period_key, amount_nusd, created_at, expires_at) ",
+            );
+            query.push_values(&holds, |mut row, (budget, key)| {
+                row.push_bind(reservation_id).push_bind(*budget).push_bind(user_id).push_bind(key.as_str())
+                    .push_bind(amount_nusd).push_bind(now).push_bind(expires_at);
+            });
+            query.build().persistent(self.persistent).execute(&mut *tx).await?;
+            tx.commit().await?;
+            StoreResult::Ok(HoldOutcome::Held)
+        })
+    }
+
+    /// Releases a call's holds without an event (the call was never made);
+    /// `true` when it held anything.
+    pub async fn release_hold(&self, user_id: i64, reservation_id: &str) -> StoreResult<bool> {
+        with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let released = (*tx).release_holds(&[(user_id, reservation_id)]).await?;
+            tx.commit().await?;
+            StoreResult::Ok(released > 0)
+        })
+    }
+
+    /// Releases every hold that expired by `now` (the call's server died, or
+    /// its event never came); how many. Cheap when there are none.
+    pub async fn expire_holds(&self, now: i64) -> StoreResult<u64> {
+        let due: Option<i64> = with_pool!(self, pool => {
+            sqlx::query_scalar("select 1 from budget_reservations where expires_at <= $1 limit 1")
+                .persistent(self.persistent).bind(now).fetch_optional(pool).await
+        })?;
+        if due.is_none() {
+            return Ok(0);
+        }
+        with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let released = (*tx).release_expired(now).await?;
+            tx.commit().await?;
+            StoreResult::Ok(released)
+        })
     }
 
     /// Records that `threshold` was crossed in the period starting

@@ -60,13 +60,16 @@ impl Store {
             // An id inserted by this group counts once; any repeat of it is a duplicate.
             let mut changes = RollupChanges::default();
             let mut outcomes: Vec<Vec<InsertOutcome>> = Vec::with_capacity(batches.len());
-            let mut rows = rows.iter();
+            let mut is_new = Vec::with_capacity(rows.len());
+            let mut each_row = rows.iter();
             for batch in batches {
-                let outcome = rows
+                let outcome = each_row
                     .by_ref()
                     .take(batch.events.len())
                     .map(|row| {
-                        if inserted.remove(&(row.user_id, row.event.event_id.clone())) {
+                        let new = inserted.remove(&(row.user_id, row.event.event_id.clone()));
+                        is_new.push(new);
+                        if new {
                             changes.add_event(row.user_id, row.project_id, row.event)?;
                             Ok(InsertOutcome::Inserted)
                         } else {
@@ -77,6 +80,7 @@ impl Store {
                 outcomes.push(outcome);
             }
             BulkWrite::add_to_rollups(&mut *tx, &changes, now, self.persistent).await?;
+            crate::budgets::count_events(&mut *tx, self.backend, &rows, &is_new).await?;
             for (batch, outcome) in batches.iter().zip(outcomes.iter_mut()) {
                 let duplicate_ids: Vec<&str> = batch
                     .events

@@ -135,6 +135,11 @@ pub struct NewEvent {
     pub tags: Option<String>,
     /// The provider's raw usage object, JSON text.
     pub raw_usage: Option<String>,
+    /// The public id (`llm_…`) of the API key that recorded it: what key budgets count.
+    pub api_key: Option<String>,
+    /// The budget hold this call placed before it was sent; storing the
+    /// event releases it in the same transaction.
+    pub reservation_id: Option<String>,
 }
 
 impl NewEvent {
@@ -303,13 +308,51 @@ pub struct CustomPrice {
     pub updated_at: i64,
 }
 
-/// A monthly budget.
+/// A budget: its scope (`account`, `project`, `key`, `tag`) and target, its
+/// period (`day`, `week`, `month`, `total`) and amount.
 #[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
 pub struct BudgetRow {
-    pub amount_nusd: i64,
+    pub id: i64,
+    pub user_id: i64,
+    pub scope: String,
+    /// `""` for the account; the project, the key's public id, or `key=value`.
+    pub target: String,
     pub period: String,
+    pub amount_nusd: i64,
+    pub hard: bool,
+    /// Comma-separated warning percentages (`80,100`).
+    pub thresholds: String,
     pub created_at: i64,
     pub updated_at: i64,
+}
+
+/// A budget to create, or to replace when its scope already has one of that period.
+#[derive(Clone, Debug)]
+pub struct NewBudget {
+    pub scope: String,
+    pub target: String,
+    pub period: String,
+    pub amount_nusd: i64,
+    pub hard: bool,
+    pub thresholds: String,
+}
+
+/// What a budget has counted in one period, and holds in flight.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, sqlx::FromRow)]
+pub struct PeriodSpend {
+    pub spent_nusd: i64,
+    pub reserved_nusd: i64,
+    pub unpriced_calls: i64,
+}
+
+/// The outcome of trying to hold an amount on every hard budget of a call.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum HoldOutcome {
+    /// Held on every budget, until the event releases it or it expires.
+    Held,
+    /// This budget cannot cover the amount (nothing was held anywhere);
+    /// its period's figures as they stood.
+    Refused { budget_id: i64, spend: PeriodSpend },
 }
 
 /// A repriced event: its row id and new price.

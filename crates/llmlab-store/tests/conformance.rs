@@ -50,6 +50,8 @@ fn event(id: &str, project: &str, model: &str, at: i64, cost: Option<i64>) -> Ne
         status: Some("ok".into()),
         tags: Some(r#"{"team":"search"}"#.into()),
         raw_usage: None,
+        api_key: None,
+        reservation_id: None,
     }
 }
 
@@ -296,9 +298,22 @@ both_backends!(budgets_and_alerts_are_recorded_once, |db| async move {
     let store = open(&db).await;
     let alice = user(&store, "alice").await;
     assert!(store.budget(alice.id).await.unwrap().is_none());
-    store.set_budget(alice.id, 500_000_000_000, "monthly", NOW).await.unwrap();
-    let updated = store.set_budget(alice.id, 100_000_000_000, "monthly", NOW + 1).await.unwrap();
+    let month = |amount| llmlab_store::NewBudget {
+        scope: "account".into(),
+        target: String::new(),
+        period: "month".into(),
+        amount_nusd: amount,
+        hard: false,
+        thresholds: "80,100".into(),
+    };
+    let bounds = llmlab_core::budget::BudgetPeriod::Month
+        .bounds(jiff::Timestamp::from_millisecond(NOW).unwrap(), &jiff::tz::TimeZone::UTC)
+        .unwrap();
+    let (_, created) = store.save_budget(alice.id, &month(500_000_000_000), &bounds, NOW).await.unwrap();
+    let (updated, again) = store.save_budget(alice.id, &month(100_000_000_000), &bounds, NOW + 1).await.unwrap();
+    assert!(created && !again);
     assert_eq!((updated.amount_nusd, updated.created_at, updated.updated_at), (100_000_000_000, NOW, NOW + 1));
+    assert_eq!(store.budget(alice.id).await.unwrap(), Some(updated));
     assert!(store.record_budget_alert(alice.id, "2026-11-01", "warning", NOW).await.unwrap());
     assert!(!store.record_budget_alert(alice.id, "2026-11-01", "warning", NOW).await.unwrap());
     assert!(store.record_budget_alert(alice.id, "2026-12-01", "warning", NOW).await.unwrap());

@@ -7,6 +7,7 @@ use clap::Args;
 use llmlab_server::env_vars::ServerEnvVars;
 use llmlab_server::limits::{self, AuthRateLimit};
 use llmlab_server::proxy::{self, ProxySettings};
+use llmlab_server::service::budgets::holds::{DEFAULT_HOLD_TTL, HoldSettings};
 use llmlab_server::signup::{self, SignupPolicy};
 use llmlab_server::{ServeOptions, ServerSettings};
 use llmlab_store::DbSettings;
@@ -79,6 +80,10 @@ pub(crate) struct ServeArgs {
     /// known (the client then gets one extra chunk with empty `choices`)
     #[arg(long, env = ServerEnvVars::LLMLAB_PROXY_INCLUDE_USAGE)]
     proxy_include_usage: bool,
+    /// Seconds a hard budget holds a call's worst-case cost when the call's event never comes (its server
+    /// was killed mid-call); every server releases lapsed holds each second. Keep it above the longest call
+    #[arg(long, env = ServerEnvVars::LLMLAB_BUDGET_HOLD_TTL, value_name = "SECONDS", default_value_t = DEFAULT_HOLD_TTL.as_secs_f64(), value_parser = crate::parse::seconds)]
+    budget_hold_ttl: f64,
 }
 
 pub(crate) fn run(args: &ServeArgs) -> anyhow::Result<ExitStatus> {
@@ -100,6 +105,7 @@ pub(crate) fn run(args: &ServeArgs) -> anyhow::Result<ExitStatus> {
             auth_rate_limit: args.auth_rate_limit.0,
             trust_proxy_headers: args.trust_proxy_headers,
             proxy: proxy_settings(args)?,
+            holds: hold_settings(args)?,
         },
         show_admin_token: Some(show_admin_token),
     };
@@ -219,6 +225,14 @@ fn proxy_settings(args: &ServeArgs) -> anyhow::Result<ProxySettings> {
         include_usage: args.proxy_include_usage,
         upstream_timeout: Duration::from_secs_f64(args.upstream_timeout),
     })
+}
+
+/// How long hard-budget holds last (`--budget-hold-ttl`).
+fn hold_settings(args: &ServeArgs) -> anyhow::Result<HoldSettings> {
+    if !(args.budget_hold_ttl.is_finite() && args.budget_hold_ttl > 0.0) {
+        return Err(UserError::new("--budget-hold-ttl: must be a positive number of seconds").into());
+    }
+    Ok(HoldSettings { ttl: Duration::from_secs_f64(args.budget_hold_ttl) })
 }
 
 /// `~/.local/share/llmlab/llmlab.db` (or the platform's data folder).

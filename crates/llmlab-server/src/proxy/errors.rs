@@ -23,6 +23,8 @@ pub(crate) enum ProxyError {
     InvalidKey,
     BadHeader,
     BudgetExceeded,
+    /// A hard budget covers the call, and its cost has no bound to hold.
+    BudgetUnbounded,
     UpstreamUnavailable,
     UpstreamTimeout,
     Internal,
@@ -32,7 +34,7 @@ impl ProxyError {
     fn status(self) -> StatusCode {
         match self {
             ProxyError::MissingKey | ProxyError::InvalidKey => StatusCode::UNAUTHORIZED,
-            ProxyError::BadHeader => StatusCode::BAD_REQUEST,
+            ProxyError::BadHeader | ProxyError::BudgetUnbounded => StatusCode::BAD_REQUEST,
             ProxyError::BudgetExceeded => StatusCode::TOO_MANY_REQUESTS,
             ProxyError::UpstreamUnavailable => StatusCode::BAD_GATEWAY,
             ProxyError::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
@@ -47,6 +49,7 @@ impl ProxyError {
             ProxyError::InvalidKey => "llmlab_invalid_api_key",
             ProxyError::BadHeader => "llmlab_invalid_header",
             ProxyError::BudgetExceeded => "llmlab_budget_exceeded",
+            ProxyError::BudgetUnbounded => "llmlab_budget_unbounded",
             ProxyError::UpstreamUnavailable => "llmlab_upstream_unavailable",
             ProxyError::UpstreamTimeout => "llmlab_upstream_timeout",
             ProxyError::Internal => "llmlab_internal_error",
@@ -56,7 +59,9 @@ impl ProxyError {
     /// OpenAI's `error.type` for this status.
     fn openai_type(self) -> &'static str {
         match self {
-            ProxyError::MissingKey | ProxyError::InvalidKey | ProxyError::BadHeader => "invalid_request_error",
+            ProxyError::MissingKey | ProxyError::InvalidKey | ProxyError::BadHeader | ProxyError::BudgetUnbounded => {
+                "invalid_request_error"
+            }
             ProxyError::BudgetExceeded => "insufficient_quota",
             ProxyError::UpstreamUnavailable | ProxyError::UpstreamTimeout | ProxyError::Internal => "server_error",
         }
@@ -66,7 +71,7 @@ impl ProxyError {
     fn anthropic_type(self) -> &'static str {
         match self {
             ProxyError::MissingKey | ProxyError::InvalidKey => "authentication_error",
-            ProxyError::BadHeader => "invalid_request_error",
+            ProxyError::BadHeader | ProxyError::BudgetUnbounded => "invalid_request_error",
             ProxyError::BudgetExceeded => "rate_limit_error",
             ProxyError::UpstreamUnavailable | ProxyError::UpstreamTimeout | ProxyError::Internal => "api_error",
         }
@@ -76,7 +81,7 @@ impl ProxyError {
     fn gemini_status(self) -> &'static str {
         match self {
             ProxyError::MissingKey | ProxyError::InvalidKey => "UNAUTHENTICATED",
-            ProxyError::BadHeader => "INVALID_ARGUMENT",
+            ProxyError::BadHeader | ProxyError::BudgetUnbounded => "INVALID_ARGUMENT",
             ProxyError::BudgetExceeded => "RESOURCE_EXHAUSTED",
             ProxyError::UpstreamUnavailable => "UNAVAILABLE",
             ProxyError::UpstreamTimeout => "DEADLINE_EXCEEDED",
@@ -114,7 +119,7 @@ pub(crate) fn respond(upstream: Upstream, error: ProxyError, message: &str) -> R
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     headers.insert("x-llmlab-error", HeaderValue::from_static(error.code()));
-    if error == ProxyError::BudgetExceeded {
+    if matches!(error, ProxyError::BudgetExceeded | ProxyError::BudgetUnbounded) {
         headers.insert("x-should-retry", HeaderValue::from_static("false"));
     }
     response

@@ -21,13 +21,13 @@ use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
-use llmlab_api::BudgetState;
 
 use super::body::RecordedBody;
 use super::errors::{ProxyError, respond};
 use super::record::{CallMeta, Failure};
 use super::{Labels, Proxy, Upstream, gemini, openai};
 use crate::auth::{Caller, KEY_HEADER};
+use crate::service::budgets::holds;
 use crate::service::labels;
 use crate::state::AppState;
 
@@ -144,11 +144,29 @@ pub(crate) async fn handle(proxy: &Proxy, upstream: Upstream, state: AppState, r
         }
         _ => (body, None),
     };
+    let reservation = if recorded && billed_endpoint {
+        match hold_for(upstream, &state, &caller, &labels, rest, request_body.as_deref()).await {
+            Ok(reservation) => reservation,
+            Err(refusal) => return refusal,
+        }
+    } else {
+        None
+    };
     parts.uri = uri;
     // The client may speak HTTP/2 to us; the upstream connection is HTTP/1.1.
     parts.version = axum::http::Version::HTTP_11;
 
-    let meta = CallMeta { caller, upstream, labels, started, started_ms, billed_endpoint, url_model, request_body };
+    let meta = CallMeta {
+        caller,
+        upstream,
+        labels,
+        started,
+        started_ms,
+        billed_endpoint,
+        url_model,
+        request_body,
+        reservation,
+    };
     let sent =
         tokio::time::timeout(settings.upstream_timeout, proxy.client.client.request(Request::from_parts(parts, body)));
     let response = match sent.await {
@@ -251,31 +269,40 @@ async fn admit(upstream: Upstream, state: &AppState, headers: &HeaderMap) -> Res
     })?;
     let labels = labels_of(headers)
         .map_err(|message| respond(upstream, ProxyError::BadHeader, &format!("LLMLab proxy: {message}")))?;
-    if caller.user.hard_budget
-        && let Some(refusal) = hard_budget_refusal(state, &caller.user, upstream).await
-    {
-        return Err(refusal);
-    }
     Ok((caller, labels))
 }
 
-/// A 429 in the provider's format when the account's hard budget is exceeded.
-async fn hard_budget_refusal(state: &AppState, user: &llmlab_store::User, upstream: Upstream) -> Option<Response> {
-    match state.budgets.status(&state.store, user, &[], false).await {
-        Ok(status) if status.state == BudgetState::Exceeded => {
-            let spent = status.spent_usd;
-            let amount = status.amount_usd.map_or_else(|| "?".to_owned(), |a| a.to_string());
-            let message = format!(
-                "LLMLab hard budget reached: ${spent} spent of the ${amount} budget this month, so this call was \
-                 not sent. Raise the budget (`llmlab budget <amount>`) or turn the hard budget off in the settings"
-            );
-            Some(respond(upstream, ProxyError::BudgetExceeded, &message))
+/// Holds the call's worst-case cost on the hard budgets that cover it: the
+/// hold's id, or the refusal to answer instead of sending the call.
+async fn hold_for(
+    upstream: Upstream,
+    state: &AppState,
+    caller: &Caller,
+    labels: &Labels,
+    path: &str,
+    body: Option<&[u8]>,
+) -> Result<Option<String>, Response> {
+    let provider = upstream.provider();
+    let request = match body {
+        Some(body) => holds::Request::Seen { path, body },
+        None => holds::Request::Unread,
+    };
+    let call = holds::Call {
+        provider: &provider,
+        labels: holds::labels(labels.project.as_deref(), &caller.key_id, labels.tags.as_ref()),
+        request,
+    };
+    match holds::admit(state, &caller.user, &call).await {
+        Ok(holds::Admission::Send(hold)) => Ok(hold.map(|h| h.id)),
+        Ok(holds::Admission::Refuse(refusal)) => {
+            let error = if refusal.over_budget { ProxyError::BudgetExceeded } else { ProxyError::BudgetUnbounded };
+            Err(respond(upstream, error, &refusal.message))
         }
-        Ok(_) => None,
         Err(error) => {
-            // A database hiccup must not take every LLM call down with it: the call goes through.
-            tracing::error!(error = %error, "proxy: could not read the budget; forwarding the call");
-            None
+            // A database outage must not take every LLM call down with it:
+            // the call goes through, unheld (and is recorded when the database is back).
+            tracing::error!(error = %error, "proxy: could not check the hard budgets; forwarding the call");
+            Ok(None)
         }
     }
 }

@@ -62,6 +62,8 @@ pub(crate) struct CallMeta {
     pub(crate) url_model: Option<String>,
     /// The request body, when it was read whole (for the requested model).
     pub(crate) request_body: Option<Bytes>,
+    /// The hold the call placed on its hard budgets; its event releases it.
+    pub(crate) reservation: Option<String>,
 }
 
 /// How a streamed response body ended.
@@ -203,7 +205,23 @@ async fn flush(state: &AppState, calls: Vec<Call>) {
             }
         };
         let now = crate::clock::now_ms();
-        let events: Vec<NewEvent> = calls.into_iter().filter_map(|call| event_of(call, state, &custom, now)).collect();
+        let mut unrecorded_holds = Vec::new();
+        let events: Vec<NewEvent> = calls
+            .into_iter()
+            .filter_map(|call| {
+                let hold = call.meta.reservation.clone();
+                let event = event_of(call, state, &custom, now);
+                if event.is_none() {
+                    unrecorded_holds.extend(hold);
+                }
+                event
+            })
+            .collect();
+        for hold in unrecorded_holds {
+            if let Err(error) = state.store.release_hold(caller.user.id, &hold).await {
+                tracing::warn!(%error, "proxy: could not release a budget hold; it lapses when it expires");
+            }
+        }
         if events.is_empty() {
             continue;
         }
@@ -291,6 +309,8 @@ fn event_of(call: Call, state: &AppState, custom: &CustomPrices, now: i64) -> Op
         },
     };
     let model = model_of(usage.as_ref(), &meta);
+    let api_key = meta.caller.key_id.clone();
+    let reservation = meta.reservation.clone();
     let event = TrackEvent {
         provider: meta.upstream.provider().as_str().to_owned(),
         model,
@@ -302,7 +322,7 @@ fn event_of(call: Call, state: &AppState, custom: &CustomPrices, now: i64) -> Op
         ..TrackEvent::default()
     };
     match prepare_observed(&event, usage, unknown_reason, state.catalog, custom, now) {
-        Ok(prepared) => Some(prepared.record),
+        Ok(prepared) => Some(NewEvent { api_key: Some(api_key), reservation_id: reservation, ..prepared.record }),
         Err(error) => {
             tracing::error!(error = %error.message, "proxy: a call could not be recorded");
             None

@@ -377,6 +377,13 @@ pub async fn update_account(
     };
     let user = state.store.update_user(caller.user.id, &update).await?;
     state.forget_account(user.id);
+    if let Some(hard) = request.hard_budget {
+        crate::service::budgets::set_account_hardness(&state, &user, hard).await?;
+    }
+    if user.timezone != caller.user.timezone {
+        // Calendar periods start at another instant: count them again.
+        crate::service::budgets::recount(&state, &user).await?;
+    }
     Ok(Reply(accounts::account(&user)))
 }
 

@@ -28,7 +28,7 @@ pub async fn track(
     caller: Caller,
     Json(event): Json<TrackEvent>,
 ) -> ApiResult<(StatusCode, Reply<TrackResponse>)> {
-    let Ingested { mut events, budget } = ingest(&state, &caller.user, vec![event], "").await?;
+    let Ingested { mut events, budget } = ingest(&state, &caller.user, &caller.key_id, vec![event], "").await?;
     let event = events.pop().expect("one event in, one result out");
     let status = if event.duplicate { StatusCode::OK } else { StatusCode::CREATED };
     Ok((status, Reply(TrackResponse { event, budget })))
@@ -43,7 +43,7 @@ pub async fn batch(
     caller: Caller,
     Json(request): Json<BatchRequest>,
 ) -> ApiResult<(StatusCode, Reply<BatchResponse>)> {
-    let Ingested { events, budget } = ingest(&state, &caller.user, request.events, "events").await?;
+    let Ingested { events, budget } = ingest(&state, &caller.user, &caller.key_id, request.events, "events").await?;
     let duplicates = events.iter().filter(|r| r.duplicate).count() as u64;
     let inserted = events.len() as u64 - duplicates;
     let results = events

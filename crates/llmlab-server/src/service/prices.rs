@@ -87,6 +87,9 @@ pub async fn set(state: &AppState, user: &User, request: &SetPriceRequest) -> Ap
     };
     let (stored, repriced_events) = state.store.set_custom_price(user.id, &price, reprice, now).await?;
     state.forget_account(user.id);
+    if repriced_events > 0 {
+        crate::service::budgets::recount(state, user).await?;
+    }
     tracing::info!(user = %user.public_id, model = %stored.model_key, repriced_events, "custom price set");
     Ok(SetPriceResponse { price: view(stored), repriced_events })
 }

@@ -161,13 +161,15 @@ fn evaluate(month: &Month, now: Timestamp) -> BudgetStatus {
     let amount = Money::from_nanos(row.amount_nusd);
     // A display figure only; states are decided on exact integers.
     let percent = budget::percent_used(month.spent, amount).to_f64().unwrap_or(f64::MAX);
+    let thresholds: Thresholds = row.thresholds.parse().unwrap_or_default();
     BudgetStatus {
-        state: api_state(Thresholds::default().state(month.spent, amount)),
+        state: api_state(thresholds.state(month.spent, amount)),
         amount_usd: Some(amount),
         spent_usd: month.spent,
         percent_used: Some(percent),
         projected_usd: budget::projected(month.spent, &month.period, now),
-        period: Some(row.period.clone()),
+        // The seed API's name for the account's `month` budget.
+        period: Some("monthly".to_owned()),
         period_start: month.period.first_day.map(|day| day.to_string()),
         unpriced_calls: month.unpriced,
         alert: None,

@@ -9,7 +9,7 @@ pub mod writer;
 
 use llmlab_api::{BudgetStatus, TrackEvent, TrackedEvent};
 use llmlab_core::Money;
-use llmlab_store::{EventBatch, InsertOutcome, User};
+use llmlab_store::{EventBatch, InsertOutcome, NewEvent, User};
 
 pub use prepare::{CustomPrices, PreparedEvent, prepare, prepare_observed, rate_card};
 pub use writer::EventWriter;
@@ -29,9 +29,16 @@ pub struct Ingested {
 }
 
 /// Validates and prices every event (any error rejects them all: `field`
-/// names the list, `events`, or is empty for one event), stores them, and
-/// adds the newly stored ones to the month's budget.
-pub async fn ingest(state: &AppState, user: &User, events: Vec<TrackEvent>, field: &str) -> ApiResult<Ingested> {
+/// names the list, `events`, or is empty for one event), stores them as
+/// recorded with the API key `api_key` (its public id), and adds the newly
+/// stored ones to the month's budget.
+pub async fn ingest(
+    state: &AppState,
+    user: &User,
+    api_key: &str,
+    events: Vec<TrackEvent>,
+    field: &str,
+) -> ApiResult<Ingested> {
     if events.len() > MAX_BATCH_EVENTS {
         return Err(ApiError::invalid(field, format!("at most {MAX_BATCH_EVENTS} events per batch; split it")));
     }
@@ -45,7 +52,11 @@ pub async fn ingest(state: &AppState, user: &User, events: Vec<TrackEvent>, fiel
             prepare(&e, &prefix, state.catalog, &custom, now)
         })
         .collect::<ApiResult<_>>()?;
-    let (records, mut answers): (Vec<_>, Vec<_>) = prepared.into_iter().map(|p| (p.record, p.response)).unzip();
+    let (mut records, mut answers): (Vec<NewEvent>, Vec<_>) =
+        prepared.into_iter().map(|p| (p.record, p.response)).unzip();
+    for record in &mut records {
+        record.api_key = Some(api_key.to_owned());
+    }
     let priced: Vec<(i64, Option<Money>)> = records.iter().map(|r| (r.occurred_at, r.price.cost())).collect();
     let outcomes = state.writer.write(EventBatch { user_id: user.id, events: records }).await?;
     let mut inserted = Vec::new();

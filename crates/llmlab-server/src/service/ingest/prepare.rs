@@ -59,7 +59,14 @@ impl CustomPrices {
         CustomPrices(cards)
     }
 
-    fn card(&self, provider: &Provider, model_key: &str) -> Option<&RateCard> {
+    /// True when the account set no price.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The account's price for a model (by canonical id) at this provider, if it set one.
+    pub fn card(&self, provider: &Provider, model_key: &str) -> Option<&RateCard> {
         let (only_for, card) = self.0.get(model_key)?;
         only_for.as_ref().is_none_or(|p| p == provider).then_some(card)
     }
@@ -155,6 +162,12 @@ fn prepare_with(
         .transpose()?
         .map(str::to_owned);
     let latency_ms = event.latency_ms.map(|l| i64::try_from(l).unwrap_or(i64::MAX));
+    let reservation_id = event
+        .reservation_id
+        .as_deref()
+        .map(|id| label(id, &name("reservation_id"), labels::MAX_EVENT_ID_CHARS))
+        .transpose()?
+        .map(str::to_owned);
 
     let Observed { usage, unknown_cost } = usage_source(&provider, &model, &name)?;
     let (tier, tier_note) = service_tier(event, usage.as_ref());
@@ -208,6 +221,9 @@ fn prepare_with(
         status,
         tags,
         raw_usage: event.usage.as_ref().map(|raw| raw.get().to_owned()),
+        // Set by the caller, who knows which key sent the event.
+        api_key: None,
+        reservation_id,
     };
     Ok(PreparedEvent { record, response })
 }

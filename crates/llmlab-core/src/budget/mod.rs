@@ -16,6 +16,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::Money;
 
+mod scope;
+
+pub use scope::{CallLabels, Scope};
+
 /// How often a budget starts over. Day, week and month are calendar periods
 /// in the account's time zone; a week starts on Monday. Serialized by its
 /// [`BudgetPeriod::as_str`] name; `monthly` is read as `month`.
@@ -404,6 +408,8 @@ pub enum BudgetError {
     Duplicate(Percent),
     #[error("a budget has at most 10 thresholds, not {0}")]
     TooMany(usize),
+    #[error("{0}")]
+    InvalidScope(String),
     #[error("the budget period falls outside the supported dates: {0}")]
     OutOfRange(String),
 }
