@@ -94,34 +94,52 @@ fn deltas_of(budgets: &[Counted], rows: &[EventRow<'_>], inserted: &[bool]) -> S
 /// The budget statements of a transaction, on either backend.
 pub(crate) trait BudgetTx {
     /// PostgreSQL: a shared lock on each account's row, in id order.
-    fn lock_accounts(&mut self, user_ids: &[i64], exclusive: bool) -> impl Future<Output = sqlx::Result<()>> + Send;
+    fn lock_accounts(
+        &mut self,
+        user_ids: &[i64],
+        exclusive: bool,
+        persistent: bool,
+    ) -> impl Future<Output = sqlx::Result<()>> + Send;
     /// The budgets of these accounts, with each account's time zone.
-    fn counted_budgets(&mut self, user_ids: &[i64]) -> impl Future<Output = sqlx::Result<Vec<Counted>>> + Send;
+    fn counted_budgets(
+        &mut self,
+        user_ids: &[i64],
+        persistent: bool,
+    ) -> impl Future<Output = sqlx::Result<Vec<Counted>>> + Send;
     /// Adds to the (budget, period) rows, creating them as needed.
-    fn add_spend(&mut self, deltas: &SpendDeltas) -> impl Future<Output = sqlx::Result<()>> + Send;
+    fn add_spend(&mut self, deltas: &SpendDeltas, persistent: bool) -> impl Future<Output = sqlx::Result<()>> + Send;
     /// Deletes these holds ((user, reservation id)) and subtracts them from what their budgets hold.
-    fn release_holds(&mut self, holds: &[(i64, &str)]) -> impl Future<Output = sqlx::Result<u64>> + Send;
+    fn release_holds(
+        &mut self,
+        holds: &[(i64, &str)],
+        persistent: bool,
+    ) -> impl Future<Output = sqlx::Result<u64>> + Send;
     /// Deletes the holds that expired by `now`, and subtracts them.
-    fn release_expired(&mut self, now: i64) -> impl Future<Output = sqlx::Result<u64>> + Send;
+    fn release_expired(&mut self, now: i64, persistent: bool) -> impl Future<Output = sqlx::Result<u64>> + Send;
     /// Sets a budget's current period from the stored events.
-    fn recount(&mut self, budget: &BudgetRow, bounds: &PeriodBounds) -> impl Future<Output = StoreResult<()>> + Send;
+    fn recount(
+        &mut self,
+        budget: &BudgetRow,
+        bounds: &PeriodBounds,
+        persistent: bool,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
 }
 
 macro_rules! budget_tx {
     ($connection:ty, $db:ty) => {
         impl BudgetTx for $connection {
-            async fn lock_accounts(&mut self, user_ids: &[i64], exclusive: bool) -> sqlx::Result<()> {
+            async fn lock_accounts(&mut self, user_ids: &[i64], exclusive: bool, persistent: bool) -> sqlx::Result<()> {
                 let mut query = sqlx::QueryBuilder::<$db>::new("select id from users where id in (");
                 let mut ids = query.separated(", ");
                 for id in user_ids {
                     ids.push_bind(*id);
                 }
                 query.push(if exclusive { ") order by id for update" } else { ") order by id for share" });
-                query.build().fetch_all(&mut *self).await?;
+                query.build().persistent(persistent).fetch_all(&mut *self).await?;
                 Ok(())
             }
 
-            async fn counted_budgets(&mut self, user_ids: &[i64]) -> sqlx::Result<Vec<Counted>> {
+            async fn counted_budgets(&mut self, user_ids: &[i64], persistent: bool) -> sqlx::Result<Vec<Counted>> {
                 let mut query = sqlx::QueryBuilder::<$db>::new(
                     "select b.id, b.user_id, b.scope, b.target, b.period, u.timezone from budgets b \
                      join users u on u.id = b.user_id where b.user_id in (",
@@ -132,7 +150,7 @@ macro_rules! budget_tx {
                 }
                 query.push(")");
                 let rows: Vec<(i64, i64, String, String, String, String)> =
-                    query.build_query_as().fetch_all(&mut *self).await?;
+                    query.build_query_as().persistent(persistent).fetch_all(&mut *self).await?;
                 Ok(rows
                     .iter()
                     .filter_map(|(id, user, scope, target, period, tz)| {
@@ -141,7 +159,7 @@ macro_rules! budget_tx {
                     .collect())
             }
 
-            async fn add_spend(&mut self, deltas: &SpendDeltas) -> sqlx::Result<()> {
+            async fn add_spend(&mut self, deltas: &SpendDeltas, persistent: bool) -> sqlx::Result<()> {
                 let rows: Vec<(&(i64, String), &(i64, i64))> = deltas.iter().collect();
                 for chunk in crate::statement_chunks(&rows) {
                     let mut query = sqlx::QueryBuilder::<$db>::new(
@@ -155,12 +173,12 @@ macro_rules! budget_tx {
                          spent_nusd = budget_spend.spent_nusd + excluded.spent_nusd, \
                          unpriced_calls = budget_spend.unpriced_calls + excluded.unpriced_calls",
                     );
-                    query.build().execute(&mut *self).await?;
+                    query.build().persistent(persistent).execute(&mut *self).await?;
                 }
                 Ok(())
             }
 
-            async fn release_holds(&mut self, holds: &[(i64, &str)]) -> sqlx::Result<u64> {
+            async fn release_holds(&mut self, holds: &[(i64, &str)], persistent: bool) -> sqlx::Result<u64> {
                 if holds.is_empty() {
                     return Ok(0);
                 }
@@ -171,21 +189,22 @@ macro_rules! budget_tx {
                     any.push_unseparated(" and id = ").push_bind_unseparated(*id).push_unseparated(")");
                 }
                 query.push(" returning budget_id, period_key, amount_nusd");
-                let released: Vec<(i64, String, i64)> = query.build_query_as().fetch_all(&mut *self).await?;
-                subtract(&mut *self, &released).await
+                let released: Vec<(i64, String, i64)> = query.build_query_as().persistent(persistent).fetch_all(&mut *self).await?;
+                subtract(&mut *self, &released, persistent).await
             }
 
-            async fn release_expired(&mut self, now: i64) -> sqlx::Result<u64> {
+            async fn release_expired(&mut self, now: i64, persistent: bool) -> sqlx::Result<u64> {
                 let released: Vec<(i64, String, i64)> = sqlx::query_as(
                     "delete from budget_reservations where expires_at <= $1 returning budget_id, period_key, amount_nusd",
                 )
+                .persistent(persistent)
                 .bind(now)
                 .fetch_all(&mut *self)
                 .await?;
-                subtract(&mut *self, &released).await
+                subtract(&mut *self, &released, persistent).await
             }
 
-            async fn recount(&mut self, budget: &BudgetRow, bounds: &PeriodBounds) -> StoreResult<()> {
+            async fn recount(&mut self, budget: &BudgetRow, bounds: &PeriodBounds, persistent: bool) -> StoreResult<()> {
                 let Some(counted) = Counted::from_row(budget.id, budget.user_id, &budget.scope, &budget.target, &budget.period, "UTC")
                 else {
                     return Err(StoreError::Conflict(format!("budget {} has an unreadable scope or period", budget.id)));
@@ -195,6 +214,7 @@ macro_rules! budget_tx {
                     "select p.name, e.api_key, e.tags, e.cost_nusd from cost_events e join projects p on p.id = e.project_id \
                      where e.user_id = $1 and e.occurred_at >= $2 and e.occurred_at < $3",
                 )
+                .persistent(persistent)
                 .bind(budget.user_id)
                 .bind(range.start)
                 .bind(range.end)
@@ -218,6 +238,7 @@ macro_rules! budget_tx {
                 let key = bounds.key();
                 // Rows of other periods (the budget's period changed) would be read under a wrong key later.
                 sqlx::query("delete from budget_spend where budget_id = $1 and period_key <> $2")
+                .persistent(persistent)
                     .bind(budget.id)
                     .bind(&key)
                     .execute(&mut *self)
@@ -228,6 +249,7 @@ macro_rules! budget_tx {
                      on conflict (budget_id, period_key) do update set spent_nusd = excluded.spent_nusd, \
                      unpriced_calls = excluded.unpriced_calls",
                 )
+                .persistent(persistent)
                 .bind(budget.id)
                 .bind(&key)
                 .bind(spent)
@@ -244,7 +266,7 @@ budget_tx!(SqliteConnection, sqlx::Sqlite);
 budget_tx!(PgConnection, sqlx::Postgres);
 
 /// Subtracts released holds from their budgets' held amounts; returns how many holds.
-async fn subtract<C>(connection: &mut C, released: &[(i64, String, i64)]) -> sqlx::Result<u64>
+async fn subtract<C>(connection: &mut C, released: &[(i64, String, i64)], persistent: bool) -> sqlx::Result<u64>
 where
     C: SubtractHeld + Send,
 {
@@ -253,23 +275,30 @@ where
         *totals.entry((*budget, key.as_str())).or_default() += amount;
     }
     for ((budget, key), amount) in totals {
-        connection.subtract_held(budget, key, amount).await?;
+        connection.subtract_held(budget, key, amount, persistent).await?;
     }
     Ok(released.len() as u64)
 }
 
 /// One `reserved_nusd -= amount` (its own trait so [`subtract`] is written once).
 pub(crate) trait SubtractHeld {
-    fn subtract_held(&mut self, budget: i64, key: &str, amount: i64) -> impl Future<Output = sqlx::Result<()>> + Send;
+    fn subtract_held(
+        &mut self,
+        budget: i64,
+        key: &str,
+        amount: i64,
+        persistent: bool,
+    ) -> impl Future<Output = sqlx::Result<()>> + Send;
 }
 
 macro_rules! subtract_held {
     ($connection:ty) => {
         impl SubtractHeld for $connection {
-            async fn subtract_held(&mut self, budget: i64, key: &str, amount: i64) -> sqlx::Result<()> {
+            async fn subtract_held(&mut self, budget: i64, key: &str, amount: i64, persistent: bool) -> sqlx::Result<()> {
                 sqlx::query(
                     "update budget_spend set reserved_nusd = reserved_nusd - $1 where budget_id = $2 and period_key = $3",
                 )
+                .persistent(persistent)
                 .bind(amount)
                 .bind(budget)
                 .bind(key)
@@ -289,6 +318,7 @@ subtract_held!(PgConnection);
 pub(crate) async fn count_events<C>(
     connection: &mut C,
     backend: Backend,
+    persistent: bool,
     rows: &[EventRow<'_>],
     inserted: &[bool],
 ) -> sqlx::Result<()>
@@ -299,18 +329,18 @@ where
     users.sort_unstable();
     users.dedup();
     if backend == Backend::Postgres {
-        connection.lock_accounts(&users, false).await?;
+        connection.lock_accounts(&users, false, persistent).await?;
     }
-    let budgets = connection.counted_budgets(&users).await?;
+    let budgets = connection.counted_budgets(&users, persistent).await?;
     if !budgets.is_empty() {
         let deltas = deltas_of(&budgets, rows, inserted);
         if !deltas.is_empty() {
-            connection.add_spend(&deltas).await?;
+            connection.add_spend(&deltas, persistent).await?;
         }
     }
     let holds: Vec<(i64, &str)> =
         rows.iter().filter_map(|r| Some((r.user_id, r.event.reservation_id.as_deref()?))).collect();
-    connection.release_holds(&holds).await?;
+    connection.release_holds(&holds, persistent).await?;
     Ok(())
 }
 
@@ -365,7 +395,7 @@ impl Store {
         with_pool!(self, pool => {
             let mut tx = pool.begin().await?;
             if self.backend == Backend::Postgres {
-                (*tx).lock_accounts(&[user_id], true).await?;
+                (*tx).lock_accounts(&[user_id], true, self.persistent).await?;
             }
             let existing: Option<BudgetRow> = sqlx::query_as(&existing_sql).persistent(self.persistent)
                 .bind(user_id).bind(&budget.scope).bind(&budget.target).bind(&budget.period)
@@ -387,7 +417,7 @@ impl Store {
                 ),
             };
             if created {
-                (*tx).recount(&row, bounds).await?;
+                (*tx).recount(&row, bounds, self.persistent).await?;
             }
             tx.commit().await?;
             Ok((row, created))
@@ -416,7 +446,7 @@ impl Store {
         with_pool!(self, pool => {
             let mut tx = pool.begin().await?;
             if self.backend == Backend::Postgres && period.is_some() {
-                (*tx).lock_accounts(&[user_id], true).await?;
+                (*tx).lock_accounts(&[user_id], true, self.persistent).await?;
             }
             let row: Option<BudgetRow> = sqlx::query_as(&sql).persistent(self.persistent)
                 .bind(amount_nusd).bind(hard).bind(thresholds).bind(period.map(|(p, _)| p)).bind(now)
@@ -424,7 +454,7 @@ impl Store {
                 .fetch_optional(&mut *tx).await
                 .map_err(|e| crate::on_unique(e, "this scope already has a budget of that period"))?;
             if let (Some(row), Some((_, bounds))) = (&row, period) {
-                (*tx).recount(row, bounds).await?;
+                (*tx).recount(row, bounds, self.persistent).await?;
             }
             tx.commit().await?;
             Ok(row)
@@ -445,11 +475,11 @@ impl Store {
         with_pool!(self, pool => {
             let mut tx = pool.begin().await?;
             if self.backend == Backend::Postgres {
-                (*tx).lock_accounts(&[user_id], true).await?;
+                (*tx).lock_accounts(&[user_id], true, self.persistent).await?;
             }
             for budget in &budgets {
                 if let Some(bounds) = bounds_of(budget) {
-                    (*tx).recount(budget, &bounds).await?;
+                    (*tx).recount(budget, &bounds, self.persistent).await?;
                 }
             }
             tx.commit().await?;
@@ -580,7 +610,7 @@ impl Store {
     pub async fn release_hold(&self, user_id: i64, reservation_id: &str) -> StoreResult<bool> {
         with_pool!(self, pool => {
             let mut tx = pool.begin().await?;
-            let released = (*tx).release_holds(&[(user_id, reservation_id)]).await?;
+            let released = (*tx).release_holds(&[(user_id, reservation_id)], self.persistent).await?;
             tx.commit().await?;
             StoreResult::Ok(released > 0)
         })
@@ -590,7 +620,7 @@ impl Store {
     /// its event never came); how many. Cheap when there are none.
     pub async fn expire_holds(&self, now: i64) -> StoreResult<u64> {
         let due: Option<i64> = with_pool!(self, pool => {
-            sqlx::query_scalar("select 1 from budget_reservations where expires_at <= $1 limit 1")
+            sqlx::query_scalar("select expires_at from budget_reservations where expires_at <= $1 limit 1")
                 .persistent(self.persistent).bind(now).fetch_optional(pool).await
         })?;
         if due.is_none() {
@@ -598,7 +628,7 @@ impl Store {
         }
         with_pool!(self, pool => {
             let mut tx = pool.begin().await?;
-            let released = (*tx).release_expired(now).await?;
+            let released = (*tx).release_expired(now, self.persistent).await?;
             tx.commit().await?;
             StoreResult::Ok(released)
         })

@@ -18,6 +18,8 @@ pub struct TestServer {
     db: TestDb,
     /// The URL the server connects with: the database's own, or one that reaches it another way.
     database_url: String,
+    /// Environment variables set for the process (and its replicas).
+    env: Vec<(String, String)>,
     log: PathBuf,
     _log_dir: tempfile::TempDir,
 }
@@ -26,6 +28,15 @@ impl TestServer {
     /// Starts `binary serve` on a fresh database of `backend`.
     pub async fn start(binary: &Path, backend: TestBackend) -> TestServer {
         Self::start_reaching_database(binary, backend, str::to_owned).await
+    }
+
+    /// [`TestServer::start`] with these environment variables set (its
+    /// settings: `LLMLAB_UPSTREAM_OPENAI`, `LLMLAB_BUDGET_HOLD_TTL`…); its
+    /// replicas get them too.
+    pub async fn start_with_env(binary: &Path, backend: TestBackend, env: &[(&str, &str)]) -> TestServer {
+        let db = TestDb::new(backend).await;
+        let env = env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        Self::launched(binary, db, None, env)
     }
 
     /// [`TestServer::start`], connecting to the database with the URL
@@ -37,14 +48,19 @@ impl TestServer {
     ) -> TestServer {
         let db = TestDb::new(backend).await;
         let database_url = reach(db.url());
+        Self::launched(binary, db, Some(database_url), Vec::new())
+    }
+
+    fn launched(binary: &Path, db: TestDb, database_url: Option<String>, env: Vec<(String, String)>) -> TestServer {
         let log_dir = tempfile::tempdir().expect("a temporary folder");
         let mut server = TestServer {
             binary: binary.to_owned(),
             child: None,
             log_copier: None,
             base_url: String::new(),
+            database_url: database_url.unwrap_or_else(|| db.url().to_owned()),
             db,
-            database_url,
+            env,
             log: log_dir.path().join("server.log"),
             _log_dir: log_dir,
         };
@@ -64,6 +80,7 @@ impl TestServer {
             base_url: String::new(),
             db: self.db.shared(),
             database_url: self.database_url.clone(),
+            env: self.env.clone(),
             log: log_dir.path().join("server.log"),
             _log_dir: log_dir,
         };
@@ -88,6 +105,7 @@ impl TestServer {
         let mut child = Command::new(&self.binary)
             .args(["serve", "--host", "127.0.0.1", "--port", &port.to_string(), "--database-url", &self.database_url])
             .env("NO_COLOR", "1")
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             // LLMLAB_TEST_SERVER_LOG overrides the filter when a test or benchmark is being diagnosed.
             .env("LLMLAB_LOG", std::env::var("LLMLAB_TEST_SERVER_LOG").unwrap_or_else(|_| "info,sqlx=warn".to_owned()))
             .stdout(Stdio::null())

@@ -13,6 +13,7 @@ mod cli_misc;
 mod cli_optimize;
 mod cli_status;
 mod cost_command;
+mod hard_budgets;
 mod prices_command;
 mod recorded;
 mod server_crash;

@@ -406,27 +406,38 @@ async fn over_a_hard_budget_every_provider_gets_a_429_in_its_own_format_and_noth
     app.api(reqwest::Method::POST, "/api/budgets", Some(json!({"amount_usd": "0.00001", "period": "monthly"}))).await;
     app.api(reqwest::Method::PATCH, "/api/account", Some(json!({"hard_budget": true}))).await;
 
-    // Within budget: forwarded. It costs $0.00002925, over the $0.00001 budget.
-    let first = app.proxy(reqwest::Method::POST, "/proxy/openai/v1/chat/completions").body("{}").send().await.unwrap();
-    assert_eq!(first.status(), 200);
-    first.bytes().await.unwrap();
-    app.events(1).await;
-
-    let openai = app.proxy(reqwest::Method::POST, "/proxy/openai/v1/chat/completions").body("{}").send().await.unwrap();
+    // Each call's worst case is above $0.00001: none is sent.
+    let openai = app.proxy(reqwest::Method::POST, "/proxy/openai/v1/chat/completions");
+    let openai = openai.body(r#"{"model":"gpt-4o-mini","max_tokens":5}"#).send().await.unwrap();
     assert_eq!(openai.status(), 429);
     assert_eq!(openai.headers()["x-should-retry"], "false");
     let body: Value = openai.json().await.unwrap();
     assert_eq!(body["error"]["type"], "insufficient_quota");
-    assert!(body["error"]["message"].as_str().unwrap().contains("hard budget"), "{body}");
-    let anthropic = app.proxy(reqwest::Method::POST, "/proxy/anthropic/v1/messages").body("{}").send().await.unwrap();
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(message.contains("hard budget reached: the month budget of the account is $0.00001"), "{message}");
+    assert!(message.contains("llmlab budget <amount> --period month --hard"), "{message}");
+    let anthropic = app.proxy(reqwest::Method::POST, "/proxy/anthropic/v1/messages");
+    let anthropic = anthropic.body(r#"{"model":"claude-haiku-4-5","max_tokens":5}"#).send().await.unwrap();
     assert_eq!(anthropic.status(), 429);
     assert_eq!(anthropic.json::<Value>().await.unwrap()["error"]["type"], "rate_limit_error");
     let gemini = app.proxy(reqwest::Method::POST, "/proxy/gemini/v1beta/models/gemini-2.5-flash:generateContent");
     let gemini = gemini.body("{}").send().await.unwrap();
     assert_eq!(gemini.status(), 429);
     assert_eq!(gemini.json::<Value>().await.unwrap()["error"]["status"], "RESOURCE_EXHAUSTED");
+    // A call whose cost has no bound cannot be held: refused, and told why.
+    let unbounded = app.proxy(reqwest::Method::POST, "/proxy/openai/v1/chat/completions").body("{}");
+    let unbounded = unbounded.send().await.unwrap();
+    assert_eq!(unbounded.status(), 400);
+    assert_eq!(unbounded.headers()["x-llmlab-error"], "llmlab_budget_unbounded");
+    assert!(unbounded.text().await.unwrap().contains("names no model"));
+    assert!(log.lock().unwrap().is_empty(), "nothing reached the upstream");
 
-    assert_eq!(log.lock().unwrap().len(), 1, "only the first call reached the upstream");
+    // A model LLMLab cannot price is never held or refused (it is recorded as unpriced).
+    let local = app.proxy(reqwest::Method::POST, "/proxy/openai/v1/chat/completions");
+    let local = local.body(r#"{"model":"my-local-llama","max_tokens":5}"#).send().await.unwrap();
+    assert_eq!(local.status(), 200);
+    local.bytes().await.unwrap();
+    assert_eq!(log.lock().unwrap().len(), 1);
     app.stop().await;
 }
 
