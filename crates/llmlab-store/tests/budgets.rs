@@ -3,6 +3,7 @@
 //! already stored, and holds that are all-or-nothing, released by their
 //! event or their expiry, and never overspend under concurrency.
 
+use std::str::FromStr;
 use std::sync::Arc;
 
 use jiff::Timestamp;
@@ -241,3 +242,53 @@ async fn concurrent_holds_never_overspend_on_sqlite() {
 async fn concurrent_holds_never_overspend_on_postgres() {
     concurrent_holds_never_overspend(TestDb::postgres().await).await;
 }
+
+both_backends!(a_month_across_a_dst_change_counts_its_local_days_to_exactly_80_and_100_percent, |db| async move {
+    use llmlab_core::budget::{BudgetState, Thresholds, percent_used};
+    let store = open(&db).await;
+    let alice = user(&store, "alice").await;
+    let update = llmlab_store::AccountUpdate { timezone: Some("Europe/Paris".into()), ..Default::default() };
+    store.update_user(alice.id, &update).await.unwrap();
+    let month = budget(&store, &alice, "account", "", BudgetPeriod::Month, 10).await;
+    // October 2026 in Paris: UTC+2 until the 25th, UTC+1 after; the month is 745 hours long.
+    let ms = |at: &str| Timestamp::from_str(at).unwrap().as_millisecond();
+    let call = |id: &'static str, at: i64, usd: i64| {
+        event(&Call { id, project: "p", key: "llm_alice", tags: None, at, cost: Some(usd * USD / 100) })
+    };
+    store_events(
+        &store,
+        &alice,
+        vec![
+            call("sep", ms("2026-09-30T21:59:59.999Z"), 100), // 23:59:59.999 on 30 Sep in Paris
+            call("first", ms("2026-09-30T22:00:00Z"), 800),   // 00:00 on 1 Oct in Paris: $8, 80%
+            call("last", ms("2026-10-31T22:59:59.999Z"), 200), // 23:59:59.999 on 31 Oct (UTC+1): $10, 100%
+            call("nov", ms("2026-10-31T23:00:00Z"), 500),     // 00:00 on 1 Nov in Paris
+        ],
+    )
+    .await;
+    let paris = TimeZone::get("Europe/Paris").unwrap();
+    let october = BudgetPeriod::Month.bounds(Timestamp::from_str("2026-10-15T12:00:00Z").unwrap(), &paris).unwrap();
+    assert_eq!(october.key(), "2026-10-01");
+    assert_eq!(october.ms_range().end - october.ms_range().start, 745 * 3_600_000);
+    let key = (month.id, october.key());
+    let counted = store.period_spend(alice.id, std::slice::from_ref(&key)).await.unwrap()[&key];
+    let (spent, amount) = (Money::from_nanos(counted.spent_nusd), Money::from_nanos(month.amount_nusd));
+    assert_eq!(spent, Money::from_nanos(10 * USD));
+    assert_eq!(percent_used(spent, amount).to_string(), "100");
+    assert_eq!(Thresholds::default().state(spent, amount), BudgetState::Exceeded);
+    let at_80 = Money::from_nanos(8 * USD);
+    assert_eq!(
+        (percent_used(at_80, amount).to_string(), Thresholds::default().state(at_80, amount)),
+        ("80".to_owned(), BudgetState::Warning)
+    );
+    let november = (month.id, "2026-11-01".to_owned());
+    assert_eq!(
+        store.period_spend(alice.id, std::slice::from_ref(&november)).await.unwrap()[&november].spent_nusd,
+        5 * USD
+    );
+    let september = (month.id, "2026-09-01".to_owned());
+    assert_eq!(
+        store.period_spend(alice.id, std::slice::from_ref(&september)).await.unwrap()[&september].spent_nusd,
+        USD
+    );
+});

@@ -5,6 +5,7 @@
 //! crate's integration tests.
 
 mod accounts;
+mod budgets;
 mod costs;
 mod events;
 mod hardening_api;
