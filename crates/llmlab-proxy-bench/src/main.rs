@@ -53,6 +53,13 @@ struct Args {
     /// Seconds of load per target in (b)
     #[arg(long, default_value_t = 5.0)]
     seconds: f64,
+    /// Put a hard budget on the account (issue #15): every proxied call then holds its worst-case cost
+    /// before it is forwarded, and its event releases the hold
+    #[arg(long)]
+    hard_budget: bool,
+    /// The database the proxy uses (default: a fresh SQLite file), e.g. `postgres://postgres@127.0.0.1/bench`
+    #[arg(long)]
+    database_url: Option<String>,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -68,8 +75,15 @@ fn main() -> anyhow::Result<()> {
 
 async fn run(args: &Args, llmlab: &Path, stub: SocketAddr) -> anyhow::Result<()> {
     let folder = tempfile::tempdir()?;
-    let mut proxy = Proxy::start(llmlab, stub, folder.path())?;
+    let database =
+        args.database_url.clone().unwrap_or_else(|| format!("sqlite://{}", folder.path().join("bench.db").display()));
+    let mut proxy = Proxy::start(llmlab, stub, &database)?;
     let key = signup(proxy.address).await?;
+    if args.hard_budget {
+        // Large enough never to refuse: every call is held and released, none refused.
+        let budget = br#"{"amount_usd":"1000000","period":"month","hard":true}"#;
+        api(proxy.address, "POST", "/api/budgets/scoped", Some(&key), Some(budget)).await?;
+    }
     tokio::time::sleep(Duration::from_secs(1)).await;
     let idle_rss = proxy.memory("VmRSS")?;
 
@@ -115,7 +129,11 @@ async fn run(args: &Args, llmlab: &Path, stub: SocketAddr) -> anyhow::Result<()>
     let after_rss = proxy.memory("VmRSS")?;
     proxy.stop();
 
-    println!("\nLLM proxy benchmark: stub upstream direct vs through `llmlab serve` (cost recording on, SQLite)");
+    let backend = if database.starts_with("postgres") { "PostgreSQL" } else { "SQLite" };
+    let budget = if args.hard_budget { "a hard budget on: each call held, then settled" } else { "no hard budget" };
+    println!(
+        "\nLLM proxy benchmark: stub upstream direct vs through `llmlab serve` (cost recording on, {backend}, {budget})"
+    );
     println!("machine: {} cores; load generator: 1 thread, HTTP/1.1 keep-alive\n", num_cores());
     println!("(a) one request at a time, kept-alive connection, {} requests each", direct_a.count);
     println!("    direct   p50 {:>8.3} ms   p99 {:>8.3} ms", ms(direct_a.p50), ms(direct_a.p99));
@@ -223,10 +241,9 @@ struct Proxy {
 }
 
 impl Proxy {
-    fn start(llmlab: &Path, stub: SocketAddr, folder: &Path) -> anyhow::Result<Proxy> {
-        let database = format!("sqlite://{}", folder.join("bench.db").display());
+    fn start(llmlab: &Path, stub: SocketAddr, database: &str) -> anyhow::Result<Proxy> {
         let mut child = Command::new(llmlab)
-            .args(["serve", "--host", "127.0.0.1", "--port", "0", "--database-url", &database])
+            .args(["serve", "--host", "127.0.0.1", "--port", "0", "--database-url", database])
             .env("LLMLAB_UPSTREAM_OPENAI", format!("http://{stub}"))
             // The default log level, as a user runs it: request spans and all.
             .env("LLMLAB_LOG", "info")
@@ -371,7 +388,13 @@ async fn futures_join_all<F: std::future::Future>(futures: impl Iterator<Item = 
 }
 
 /// A small JSON call to the LLMLab API.
-async fn api(address: SocketAddr, method: &str, path: &str, key: Option<&str>) -> anyhow::Result<Value> {
+async fn api(
+    address: SocketAddr,
+    method: &str,
+    path: &str,
+    key: Option<&str>,
+    body: Option<&'static [u8]>,
+) -> anyhow::Result<Value> {
     let mut sender = connect(address).await?;
     let mut builder = Request::builder()
         .method(method)
@@ -381,7 +404,11 @@ async fn api(address: SocketAddr, method: &str, path: &str, key: Option<&str>) -
     if let Some(key) = key {
         builder = builder.header(hyper::header::AUTHORIZATION, format!("Bearer {key}"));
     }
-    let body = if method == "POST" { Bytes::from_static(b"{}") } else { Bytes::new() };
+    let body = match (method, body) {
+        (_, Some(body)) => Bytes::from_static(body),
+        ("POST", None) => Bytes::from_static(b"{}"),
+        _ => Bytes::new(),
+    };
     let response = sender.send_request(builder.body(Full::new(body))?).await?;
     let status = response.status();
     let bytes = response.into_body().collect().await?.to_bytes();
@@ -392,7 +419,7 @@ async fn api(address: SocketAddr, method: &str, path: &str, key: Option<&str>) -
 }
 
 async fn signup(address: SocketAddr) -> anyhow::Result<String> {
-    let account = api(address, "POST", "/api/auth/signup", None).await?;
+    let account = api(address, "POST", "/api/auth/signup", None, None).await?;
     Ok(account["api_key"].as_str().context("an api_key")?.to_owned())
 }
 
@@ -400,7 +427,7 @@ async fn signup(address: SocketAddr) -> anyhow::Result<String> {
 async fn wait_for_events(address: SocketAddr, key: &str, expected: u64) -> anyhow::Result<u64> {
     let deadline = Instant::now() + Duration::from_mins(1);
     loop {
-        let summary = api(address, "GET", "/api/costs/summary", Some(key)).await?;
+        let summary = api(address, "GET", "/api/costs/summary", Some(key), None).await?;
         let stored = summary["all_time_calls"].as_u64().context("all_time_calls")?;
         if stored >= expected || Instant::now() > deadline {
             return Ok(stored);

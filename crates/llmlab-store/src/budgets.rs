@@ -28,7 +28,7 @@ use sqlx::{PgConnection, SqliteConnection};
 
 use crate::bulk::EventRow;
 use crate::settings::Backend;
-use crate::{BudgetRow, HoldOutcome, NewBudget, PeriodSpend, Store, StoreError, StoreResult, with_pool};
+use crate::{BudgetRow, HoldOutcome, NewBudget, PeriodSpend, SpentTotal, Store, StoreError, StoreResult, with_pool};
 
 const BUDGET_COLUMNS: &str =
     "id, user_id, scope, target, period, amount_nusd, hard, thresholds, created_at, updated_at";
@@ -106,8 +106,12 @@ pub(crate) trait BudgetTx {
         user_ids: &[i64],
         persistent: bool,
     ) -> impl Future<Output = sqlx::Result<Vec<Counted>>> + Send;
-    /// Adds to the (budget, period) rows, creating them as needed.
-    fn add_spend(&mut self, deltas: &SpendDeltas, persistent: bool) -> impl Future<Output = sqlx::Result<()>> + Send;
+    /// Adds to the (budget, period) rows, creating them as needed; returns each row's new spent total.
+    fn add_spend(
+        &mut self,
+        deltas: &SpendDeltas,
+        persistent: bool,
+    ) -> impl Future<Output = sqlx::Result<Vec<SpentTotal>>> + Send;
     /// Deletes these holds ((user, reservation id)) and subtracts them from what their budgets hold.
     fn release_holds(
         &mut self,
@@ -159,8 +163,9 @@ macro_rules! budget_tx {
                     .collect())
             }
 
-            async fn add_spend(&mut self, deltas: &SpendDeltas, persistent: bool) -> sqlx::Result<()> {
+            async fn add_spend(&mut self, deltas: &SpendDeltas, persistent: bool) -> sqlx::Result<Vec<SpentTotal>> {
                 let rows: Vec<(&(i64, String), &(i64, i64))> = deltas.iter().collect();
+                let mut totals = Vec::with_capacity(rows.len());
                 for chunk in crate::statement_chunks(&rows) {
                     let mut query = sqlx::QueryBuilder::<$db>::new(
                         "insert into budget_spend (budget_id, period_key, spent_nusd, unpriced_calls) ",
@@ -171,25 +176,40 @@ macro_rules! budget_tx {
                     query.push(
                         " on conflict (budget_id, period_key) do update set \
                          spent_nusd = budget_spend.spent_nusd + excluded.spent_nusd, \
-                         unpriced_calls = budget_spend.unpriced_calls + excluded.unpriced_calls",
+                         unpriced_calls = budget_spend.unpriced_calls + excluded.unpriced_calls \
+                         returning budget_id, period_key, spent_nusd",
                     );
-                    query.build().persistent(persistent).execute(&mut *self).await?;
+                    let chunk_totals: Vec<(i64, String, i64)> =
+                        query.build_query_as().persistent(persistent).fetch_all(&mut *self).await?;
+                    totals.extend(chunk_totals.into_iter().map(|(budget_id, period_key, spent_nusd)| SpentTotal {
+                        budget_id,
+                        period_key,
+                        spent_nusd,
+                    }));
                 }
-                Ok(())
+                Ok(totals)
             }
 
             async fn release_holds(&mut self, holds: &[(i64, &str)], persistent: bool) -> sqlx::Result<u64> {
-                if holds.is_empty() {
-                    return Ok(0);
-                }
-                let mut query = sqlx::QueryBuilder::<$db>::new("delete from budget_reservations where ");
-                let mut any = query.separated(" or ");
+                let mut by_user: BTreeMap<i64, Vec<&str>> = BTreeMap::new();
                 for (user, id) in holds {
-                    any.push("(user_id = ").push_bind_unseparated(*user);
-                    any.push_unseparated(" and id = ").push_bind_unseparated(*id).push_unseparated(")");
+                    by_user.entry(*user).or_default().push(id);
                 }
-                query.push(" returning budget_id, period_key, amount_nusd");
-                let released: Vec<(i64, String, i64)> = query.build_query_as().persistent(persistent).fetch_all(&mut *self).await?;
+                let mut released: Vec<(i64, String, i64)> = Vec::new();
+                for (user, ids) in &by_user {
+                    for chunk in crate::statement_chunks(ids) {
+                        let mut query = sqlx::QueryBuilder::<$db>::new("delete from budget_reservations where user_id = ");
+                        query.push_bind(*user).push(" and id in (");
+                        let mut list = query.separated(", ");
+                        for id in chunk {
+                            list.push_bind(*id);
+                        }
+                        query.push(") returning budget_id, period_key, amount_nusd");
+                        let rows: Vec<(i64, String, i64)> =
+                            query.build_query_as().persistent(persistent).fetch_all(&mut *self).await?;
+                        released.extend(rows);
+                    }
+                }
                 subtract(&mut *self, &released, persistent).await
             }
 
@@ -315,13 +335,14 @@ subtract_held!(PgConnection);
 
 /// The budget work of a group commit, inside its transaction: count the new
 /// events, release the holds of every event's call (new or a retry).
+/// Returns the new spent totals of the (budget, period) rows it changed.
 pub(crate) async fn count_events<C>(
     connection: &mut C,
     backend: Backend,
     persistent: bool,
     rows: &[EventRow<'_>],
     inserted: &[bool],
-) -> sqlx::Result<()>
+) -> sqlx::Result<Vec<SpentTotal>>
 where
     C: BudgetTx + Send,
 {
@@ -332,16 +353,17 @@ where
         connection.lock_accounts(&users, false, persistent).await?;
     }
     let budgets = connection.counted_budgets(&users, persistent).await?;
+    let mut totals = Vec::new();
     if !budgets.is_empty() {
         let deltas = deltas_of(&budgets, rows, inserted);
         if !deltas.is_empty() {
-            connection.add_spend(&deltas, persistent).await?;
+            totals = connection.add_spend(&deltas, persistent).await?;
         }
     }
     let holds: Vec<(i64, &str)> =
         rows.iter().filter_map(|r| Some((r.user_id, r.event.reservation_id.as_deref()?))).collect();
     connection.release_holds(&holds, persistent).await?;
-    Ok(())
+    Ok(totals)
 }
 
 impl Store {

@@ -32,6 +32,16 @@ impl Store {
     /// commit), with their rollups, and reports per event whether it was new
     /// or a duplicate of an earlier `event_id`.
     pub async fn insert_events(&self, batches: &[EventBatch], now: i64) -> StoreResult<Vec<Vec<InsertOutcome>>> {
+        Ok(self.insert_events_counted(batches, now).await?.0)
+    }
+
+    /// [`Store::insert_events`], also returning the new spent totals of the
+    /// budget periods the events counted against (for an in-process copy of them).
+    pub async fn insert_events_counted(
+        &self,
+        batches: &[EventBatch],
+        now: i64,
+    ) -> StoreResult<(Vec<Vec<InsertOutcome>>, Vec<crate::SpentTotal>)> {
         with_pool!(self, pool => {
             let mut tx = pool.begin().await?;
             let mut new_projects: HashMap<(i64, String), i64> = HashMap::new();
@@ -80,7 +90,7 @@ impl Store {
                 outcomes.push(outcome);
             }
             BulkWrite::add_to_rollups(&mut *tx, &changes, now, self.persistent).await?;
-            crate::budgets::count_events(&mut *tx, self.backend, self.persistent, &rows, &is_new).await?;
+            let totals = crate::budgets::count_events(&mut *tx, self.backend, self.persistent, &rows, &is_new).await?;
             for (batch, outcome) in batches.iter().zip(outcomes.iter_mut()) {
                 let duplicate_ids: Vec<&str> = batch
                     .events
@@ -109,7 +119,7 @@ impl Store {
             }
             tx.commit().await?;
             self.remember_projects(new_projects);
-            Ok(outcomes)
+            Ok((outcomes, totals))
         })
     }
 

@@ -345,6 +345,14 @@ pub struct PeriodSpend {
     pub unpriced_calls: i64,
 }
 
+/// A (budget, period) row's spent total right after a group commit changed it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SpentTotal {
+    pub budget_id: i64,
+    pub period_key: String,
+    pub spent_nusd: i64,
+}
+
 /// The outcome of trying to hold an amount on every hard budget of a call.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum HoldOutcome {

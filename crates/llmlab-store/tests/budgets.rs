@@ -292,3 +292,26 @@ both_backends!(a_month_across_a_dst_change_counts_its_local_days_to_exactly_80_a
         USD
     );
 });
+
+both_backends!(a_group_of_thousands_of_held_calls_releases_every_hold, |db| async move {
+    let store = open(&db).await;
+    let alice = user(&store, "alice").await;
+    let account = budget(&store, &alice, "account", "", BudgetPeriod::Month, 1_000_000).await;
+    let key = (account.id, bounds(BudgetPeriod::Month, NOW).key());
+    let mut events = Vec::new();
+    for i in 0..1_500 {
+        let id = format!("rsv_{i}");
+        assert_eq!(
+            store.hold(alice.id, &id, std::slice::from_ref(&key), USD, NOW, NOW + 60_000).await.unwrap(),
+            HoldOutcome::Held
+        );
+        let mut recorded =
+            event(&Call { id: "", project: "p", key: "llm_alice", tags: None, at: NOW, cost: Some(USD / 2) });
+        recorded.event_id = format!("e{i}");
+        recorded.reservation_id = Some(id);
+        events.push(recorded);
+    }
+    store_events(&store, &alice, events).await;
+    let after = spend(&store, &alice, &account, NOW).await;
+    assert_eq!((after.spent_nusd, after.reserved_nusd), (750 * USD, 0));
+});

@@ -218,7 +218,7 @@ async fn flush(state: &AppState, calls: Vec<Call>) {
             })
             .collect();
         for hold in unrecorded_holds {
-            if let Err(error) = state.store.release_hold(caller.user.id, &hold).await {
+            if let Err(error) = crate::service::budgets::holds::release(state, &caller.user, &hold).await {
                 tracing::warn!(%error, "proxy: could not release a budget hold; it lapses when it expires");
             }
         }

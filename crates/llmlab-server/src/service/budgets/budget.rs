@@ -95,6 +95,7 @@ pub fn status_of(budget: &Budget, bounds: &PeriodBounds, spend: PeriodSpend, now
     }
 }
 
+#[must_use]
 pub fn api_state(state: budget::BudgetState) -> BudgetState {
     match state {
         budget::BudgetState::Ok => BudgetState::Ok,

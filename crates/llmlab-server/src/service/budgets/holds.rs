@@ -27,6 +27,7 @@ use llmlab_store::{HoldOutcome, User};
 
 use super::account_tz;
 use super::budget::Budget;
+use super::ledger::Limit;
 use crate::clock::{now_ms, rfc3339};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
@@ -199,7 +200,22 @@ async fn hold(state: &AppState, user: &User, covering: &[&Budget], amount: Money
     let now_ms = now_ms();
     let ttl_ms = i64::try_from(state.settings.holds.ttl.as_millis()).unwrap_or(i64::MAX);
     let expires_at = now_ms.saturating_add(ttl_ms);
-    match state.store.hold(user.id, &id, &periods, amount.nanos(), now_ms, expires_at).await? {
+    let outcome = match state.writer.ledger() {
+        Some(ledger) => {
+            let limits: Vec<Limit> = covering
+                .iter()
+                .zip(&periods)
+                .map(|(b, (_, key))| Limit {
+                    budget_id: b.row.id,
+                    period_key: key.clone(),
+                    amount_nusd: b.row.amount_nusd,
+                })
+                .collect();
+            ledger.hold(&state.store, user.id, &id, &limits, amount.nanos(), expires_at).await?
+        }
+        None => state.store.hold(user.id, &id, &periods, amount.nanos(), now_ms, expires_at).await?,
+    };
+    match outcome {
         HoldOutcome::Held => Ok(Admission::Send(Some(Hold {
             id,
             amount,
@@ -253,12 +269,17 @@ fn refusal_message(
 /// Releases a hold whose call was never made; `false` when there was none
 /// (already released by its event, or lapsed).
 pub async fn release(state: &AppState, user: &User, id: &str) -> ApiResult<bool> {
-    Ok(state.store.release_hold(user.id, id).await?)
+    match state.writer.ledger() {
+        Some(ledger) => Ok(ledger.release(user.id, id)),
+        None => Ok(state.store.release_hold(user.id, id).await?),
+    }
 }
 
 /// Releases lapsed holds every [`SWEEP_EVERY`], for as long as the server runs.
+#[must_use = "aborting the handle stops the sweeper"]
 pub fn spawn_sweeper(state: &AppState) -> tokio::task::JoinHandle<()> {
     let store = Arc::downgrade(&state.store);
+    let ledger = state.writer.ledger().map(Arc::downgrade);
     tokio::spawn(async move {
         let mut every = tokio::time::interval(SWEEP_EVERY);
         every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -266,7 +287,11 @@ pub fn spawn_sweeper(state: &AppState) -> tokio::task::JoinHandle<()> {
             every.tick().await;
             // The store going away means the server is shutting down.
             let Some(store) = store.upgrade() else { break };
-            match store.expire_holds(now_ms()).await {
+            let released = match ledger.as_ref().and_then(std::sync::Weak::upgrade) {
+                Some(ledger) => Ok(ledger.expire(now_ms()) as u64),
+                None => store.expire_holds(now_ms()).await,
+            };
+            match released {
                 Ok(0) => {}
                 Ok(released) => tracing::info!(released, "hard budgets: released holds whose calls never reported"),
                 Err(error) => tracing::warn!(%error, "hard budgets: could not release lapsed holds"),

@@ -7,6 +7,7 @@
 
 pub mod budget;
 pub mod holds;
+pub mod ledger;
 pub mod scoped;
 pub mod tracker;
 
@@ -27,7 +28,7 @@ use crate::state::AppState;
 pub const MAX_BUDGET_USD: i64 = 1_000_000_000;
 
 /// The account's monthly budget as the seed API shows it.
-fn view(row: BudgetRow) -> Budget {
+fn view(row: &BudgetRow) -> Budget {
     Budget {
         amount_usd: Money::from_nanos(row.amount_nusd),
         // The seed API's name for a calendar month.
@@ -39,7 +40,7 @@ fn view(row: BudgetRow) -> Budget {
 
 /// The account's monthly budget, if one is set.
 pub async fn current(state: &AppState, user: &User) -> ApiResult<BudgetResponse> {
-    Ok(BudgetResponse { budget: state.store.budget(user.id).await?.map(view) })
+    Ok(BudgetResponse { budget: state.store.budget(user.id).await?.as_ref().map(view) })
 }
 
 /// Sets the account's monthly budget (calendar months in the account's time
@@ -72,7 +73,7 @@ pub async fn set(state: &AppState, user: &User, request: &SetBudgetRequest) -> A
     let bounds = month_of(jiff::Timestamp::now(), &account_tz(user))?;
     let (row, _) = state.store.save_budget(user.id, &budget, &bounds, now_ms()).await?;
     scoped::changed(state, user.id);
-    Ok(BudgetResponse { budget: Some(view(row)) })
+    Ok(BudgetResponse { budget: Some(view(&row)) })
 }
 
 /// Removes the monthly budget: no more warnings, and the proxy stops refusing calls for it.
@@ -111,6 +112,10 @@ pub async fn recount(state: &AppState, user: &User) -> ApiResult<()> {
             period.bounds(now, &tz).ok()
         })
         .await?;
+    if let Some(ledger) = state.writer.ledger() {
+        let ids: Vec<i64> = state.store.budgets(user.id).await?.iter().map(|b| b.id).collect();
+        ledger.forget_spent(&ids);
+    }
     scoped::changed(state, user.id);
     Ok(())
 }

@@ -93,6 +93,9 @@ pub async fn update(state: &AppState, user: &User, id: i64, request: &UpdateBudg
         )
         .await?
         .ok_or_else(|| not_found(id))?;
+    if let (Some(ledger), Some(_)) = (state.writer.ledger(), period) {
+        ledger.forget_spent(&[id]);
+    }
     changed(state, user.id);
     one_view(state, user, Budget::read(row)?).await
 }
@@ -218,7 +221,11 @@ async fn views(state: &AppState, user: &User, budgets: Vec<Budget>) -> ApiResult
         .zip(bounds)
         .zip(keys)
         .map(|((budget, bounds), key)| {
-            let figures = spend.get(&key).copied().unwrap_or_default();
+            let mut figures = spend.get(&key).copied().unwrap_or_default();
+            if let Some(ledger) = state.writer.ledger() {
+                // On SQLite, holds live in memory.
+                figures.reserved_nusd = ledger.reserved(key.0, &key.1);
+            }
             view(budget, &bounds, figures, now, &names)
         })
         .collect())

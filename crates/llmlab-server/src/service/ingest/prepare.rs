@@ -66,6 +66,7 @@ impl CustomPrices {
     }
 
     /// The account's price for a model (by canonical id) at this provider, if it set one.
+    #[must_use]
     pub fn card(&self, provider: &Provider, model_key: &str) -> Option<&RateCard> {
         let (only_for, card) = self.0.get(model_key)?;
         only_for.as_ref().is_none_or(|p| p == provider).then_some(card)

@@ -3,10 +3,11 @@
 
 use std::sync::Arc;
 
-use llmlab_store::{EventBatch, InsertOutcome, Store, StoreError};
+use llmlab_store::{EventBatch, InsertOutcome, SpentTotal, Store, StoreError};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::error::{ApiError, ApiResult};
+use crate::service::budgets::ledger::Ledger;
 
 /// Most events the writer puts in one transaction.
 const MAX_EVENTS_PER_COMMIT: usize = 5_000;
@@ -25,9 +26,14 @@ struct WriteJob {
 /// PostgreSQL takes [`POSTGRES_COMMITTERS`] groups at once: while one
 /// transaction waits on the database, the next group is already being
 /// inserted, and both cores work.
+///
+/// On SQLite the writer also keeps the in-memory hard-budget holds
+/// ([`Ledger`]) up to date: each commit's spent totals, and the holds of the
+/// calls it stored released, right after the commit.
 #[derive(Clone)]
 pub struct EventWriter {
     jobs: mpsc::Sender<WriteJob>,
+    ledger: Option<Arc<Ledger>>,
 }
 
 /// Concurrent group commits on PostgreSQL.
@@ -40,18 +46,26 @@ impl EventWriter {
     pub fn start(store: &Arc<Store>) -> (EventWriter, tokio::task::JoinHandle<()>) {
         let (jobs, receiver) = mpsc::channel(4096);
         let receiver = Arc::new(tokio::sync::Mutex::new(receiver));
-        let committers = match store.backend() {
-            llmlab_store::Backend::Sqlite => 1,
-            llmlab_store::Backend::Postgres => POSTGRES_COMMITTERS,
+        let (committers, ledger) = match store.backend() {
+            llmlab_store::Backend::Sqlite => (1, Some(Arc::new(Ledger::default()))),
+            llmlab_store::Backend::Postgres => (POSTGRES_COMMITTERS, None),
         };
-        let tasks: Vec<_> =
-            (0..committers).map(|_| tokio::spawn(run_committer(store.clone(), receiver.clone()))).collect();
+        let tasks: Vec<_> = (0..committers)
+            .map(|_| tokio::spawn(run_committer(store.clone(), ledger.clone(), receiver.clone())))
+            .collect();
         let task = tokio::spawn(async move {
             for task in tasks {
                 let _ = task.await;
             }
         });
-        (EventWriter { jobs }, task)
+        (EventWriter { jobs, ledger }, task)
+    }
+
+    /// The in-memory hard-budget holds, on SQLite; `None` on PostgreSQL,
+    /// where holds are rows.
+    #[must_use]
+    pub fn ledger(&self) -> Option<&Arc<Ledger>> {
+        self.ledger.as_ref()
     }
 
     /// Stores one account's events; returns once they are committed.
@@ -87,11 +101,15 @@ async fn next_group(receiver: &tokio::sync::Mutex<mpsc::Receiver<WriteJob>>) -> 
     Some((jobs, size))
 }
 
-async fn run_committer(store: Arc<Store>, receiver: Arc<tokio::sync::Mutex<mpsc::Receiver<WriteJob>>>) {
+async fn run_committer(
+    store: Arc<Store>,
+    ledger: Option<Arc<Ledger>>,
+    receiver: Arc<tokio::sync::Mutex<mpsc::Receiver<WriteJob>>>,
+) {
     while let Some((jobs, size)) = next_group(&receiver).await {
         let started = std::time::Instant::now();
         let requests = jobs.len();
-        commit_isolating_failures(&store, jobs).await;
+        commit_isolating_failures(&store, ledger.as_deref(), jobs).await;
         tracing::debug!(requests, events = size, elapsed = ?started.elapsed(), "group committed");
     }
 }
@@ -102,13 +120,16 @@ async fn run_committer(store: Arc<Store>, receiver: Arc<tokio::sync::Mutex<mpsc:
 /// each half committed on its own, down to the single request whose rows
 /// fail, which alone gets the error. A failure that is not the rows' (the
 /// database is down) fails the whole group at once.
-async fn commit_isolating_failures(store: &Store, jobs: Vec<WriteJob>) {
+async fn commit_isolating_failures(store: &Store, ledger: Option<&Ledger>, jobs: Vec<WriteJob>) {
     let mut pending = vec![jobs];
     while let Some(mut group) = pending.pop() {
         let batches: Vec<EventBatch> = group.iter_mut().map(|job| std::mem::take(&mut job.batch)).collect();
         let result = insert_retrying_collisions(store, &batches).await;
         match result {
-            Ok(outcomes) => {
+            Ok((outcomes, totals)) => {
+                if let Some(ledger) = ledger {
+                    ledger.committed(&totals, &holds_of(&batches));
+                }
                 for (job, outcome) in group.into_iter().zip(outcomes) {
                     let _ = job.reply.send(Ok(outcome));
                 }
@@ -143,11 +164,19 @@ async fn commit_isolating_failures(store: &Store, jobs: Vec<WriteJob>) {
 async fn insert_retrying_collisions(
     store: &Store,
     batches: &[EventBatch],
-) -> Result<Vec<Vec<InsertOutcome>>, StoreError> {
-    let result = store.insert_events(batches, crate::clock::now_ms()).await;
+) -> Result<(Vec<Vec<InsertOutcome>>, Vec<SpentTotal>), StoreError> {
+    let result = store.insert_events_counted(batches, crate::clock::now_ms()).await;
     if result.as_ref().is_err_and(StoreError::is_transient) {
         tracing::debug!("group commit collided with another; retrying");
-        return store.insert_events(batches, crate::clock::now_ms()).await;
+        return store.insert_events_counted(batches, crate::clock::now_ms()).await;
     }
     result
+}
+
+/// The budget holds the calls of these events placed: (account, reservation id).
+fn holds_of(batches: &[EventBatch]) -> Vec<(i64, &str)> {
+    batches
+        .iter()
+        .flat_map(|b| b.events.iter().filter_map(|e| Some((b.user_id, e.reservation_id.as_deref()?))))
+        .collect()
 }
