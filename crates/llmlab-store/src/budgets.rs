@@ -415,7 +415,9 @@ impl Store {
              values ($1, $2, $3, $4, $5, $6, $7, $8, $8) returning {BUDGET_COLUMNS}"
         );
         with_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            // A read comes first: on SQLite, take the write lock at once, or a write
+            // committed meanwhile would make the upgrade fail (SQLITE_BUSY_SNAPSHOT).
+            let mut tx = if self.backend == Backend::Sqlite { pool.begin_with("BEGIN IMMEDIATE").await? } else { pool.begin().await? };
             if self.backend == Backend::Postgres {
                 (*tx).lock_accounts(&[user_id], true, self.persistent).await?;
             }
@@ -466,7 +468,9 @@ impl Store {
              where user_id = $6 and id = $7 returning {BUDGET_COLUMNS}"
         );
         with_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            // A read comes first: on SQLite, take the write lock at once, or a write
+            // committed meanwhile would make the upgrade fail (SQLITE_BUSY_SNAPSHOT).
+            let mut tx = if self.backend == Backend::Sqlite { pool.begin_with("BEGIN IMMEDIATE").await? } else { pool.begin().await? };
             if self.backend == Backend::Postgres && period.is_some() {
                 (*tx).lock_accounts(&[user_id], true, self.persistent).await?;
             }
@@ -495,7 +499,9 @@ impl Store {
             return Ok(());
         }
         with_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            // A read comes first: on SQLite, take the write lock at once, or a write
+            // committed meanwhile would make the upgrade fail (SQLITE_BUSY_SNAPSHOT).
+            let mut tx = if self.backend == Backend::Sqlite { pool.begin_with("BEGIN IMMEDIATE").await? } else { pool.begin().await? };
             if self.backend == Backend::Postgres {
                 (*tx).lock_accounts(&[user_id], true, self.persistent).await?;
             }
