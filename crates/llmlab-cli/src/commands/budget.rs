@@ -93,6 +93,31 @@ pub(crate) struct BudgetArgs {
     json: bool,
 }
 
+impl BudgetArgs {
+    /// A refusal that names a field of the request (`` `target`: … ``)
+    /// names the flag it came from instead.
+    fn in_flags(&self, error: anyhow::Error) -> anyhow::Error {
+        let mut refusal = match error.downcast::<UserError>() {
+            Ok(refusal) => refusal,
+            Err(other) => return other,
+        };
+        let target_flag = match (&self.scope.project, &self.scope.key) {
+            (Some(_), _) => "--project",
+            (_, Some(_)) => "--key",
+            _ => "--tag",
+        };
+        for (field, flag) in
+            [("target", target_flag), ("period", "--period"), ("thresholds", "--thresholds"), ("amount_usd", "AMOUNT")]
+        {
+            if let Some(rest) = refusal.message.strip_prefix(&format!("`{field}`: ")) {
+                refusal.message = format!("{flag}: {rest}");
+                break;
+            }
+        }
+        refusal.into()
+    }
+}
+
 #[derive(Subcommand)]
 enum BudgetCommand {
     List(ListArgs),
@@ -306,7 +331,7 @@ async fn set(client: &Client, args: &BudgetArgs, amount: Money) -> anyhow::Resul
         thresholds,
     };
     let path = "/api/budgets/scoped";
-    let response = client.send(Method::POST, path, Some(&request)).await?;
+    let response = client.send(Method::POST, path, Some(&request)).await.map_err(|e| args.in_flags(e))?;
     let created = response.status() == StatusCode::CREATED;
     let bytes = response.bytes().await.map_err(|e| client.transport_error(&e))?;
     let budget: ScopedBudget = serde_json::from_slice(&bytes).map_err(|e| {
@@ -390,7 +415,7 @@ async fn remove(
     }
     for budget in &matching {
         if is_account_month(budget) {
-            // The seed's endpoint for the seed's budget: the same removal, by the route older servers have too.
+            // The seed's route for the seed's budget; the store removes it the same way.
             client.delete::<BudgetResponse>("/api/budgets").await?;
         } else {
             client.send(Method::DELETE, &format!("/api/budgets/scoped/{}", budget.id), None::<&()>).await?;

@@ -226,6 +226,7 @@ server_test!(budget_clear_removes_by_scope_and_period_and_names_what_it_did_not_
             &["budget", "--clear", "--project", "web"],
             &["budget", "--clear", "--tag", "customer=acme", "--period", "week"],
             &["budget", "--clear", "--key", "nobody"],
+            &["budget", "5", "--key", "nobody"],
         ],
     );
     let removed = json_of(&machine, &["budget", "--clear", "--tag", "customer=acme", "--json"]);
