@@ -581,7 +581,13 @@ pub(crate) fn budgets_table(budgets: &[ScopedBudget], tz: &str) -> String {
         let style = state_style(status.state);
         let (spent, held, free) = held_bar(status.spent_usd, status.reserved_usd, budget.amount_usd, BAR);
         let bar = Cell {
-            styled: format!("{style}{spent}{style:#}{YELLOW}{held}{YELLOW:#}{DIM}{free}{DIM:#}"),
+            styled: [(&spent, style), (&held, YELLOW), (&free, DIM)].iter().filter(|(part, _)| !part.is_empty()).fold(
+                String::new(),
+                |mut bar, (part, style)| {
+                    let _ = write!(bar, "{style}{part}{style:#}");
+                    bar
+                },
+            ),
             plain: format!("{spent}{held}{free}"),
         };
         let mut notes = Vec::new();
