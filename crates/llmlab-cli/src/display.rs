@@ -1,5 +1,5 @@
 //! How numbers look in a terminal: token columns, the 30-day sparkline and
-//! the budget bar (dollars and counts read as everywhere else, from
+//! the budget bars (dollars and counts read as everywhere else, from
 //! `llmlab_core::display`). Pure functions; integer arithmetic on money.
 
 use llmlab_core::Money;
@@ -70,13 +70,33 @@ pub(crate) fn sparkline(values: &[Money]) -> String {
 
 /// A bar of `width` cells, filled by `spent / amount` (capped at full).
 pub(crate) fn bar(spent: Money, amount: Money, width: usize) -> (String, String) {
-    let filled = if amount.nanos() <= 0 {
-        width
-    } else {
-        let cells = i128::from(spent.nanos().max(0)) * width as i128 / i128::from(amount.nanos());
-        usize::try_from(cells).unwrap_or(width).min(width)
-    };
+    let filled = cells(i128::from(spent.nanos()), amount, width);
     ("█".repeat(filled), "░".repeat(width - filled))
+}
+
+/// A budget bar that also shows what calls in flight hold: `spent` filled
+/// (`█`), then `held` (`▒`), then the rest (`░`), capped at full.
+pub(crate) fn held_bar(spent: Money, held: Money, amount: Money, width: usize) -> (String, String, String) {
+    let filled = cells(i128::from(spent.nanos()), amount, width);
+    let with_held = cells(i128::from(spent.nanos().max(0)) + i128::from(held.nanos().max(0)), amount, width);
+    ("█".repeat(filled), "▒".repeat(with_held - filled), "░".repeat(width - with_held))
+}
+
+/// How many of `width` cells `part / amount` fills, rounded down, capped at `width`.
+fn cells(part: i128, amount: Money, width: usize) -> usize {
+    if amount.nanos() <= 0 {
+        return width;
+    }
+    let cells = part.max(0) * width as i128 / i128::from(amount.nanos());
+    usize::try_from(cells).unwrap_or(width).min(width)
+}
+
+/// The local day (`YYYY-MM-DD`) of an RFC 3339 instant in the IANA zone
+/// `tz` (UTC when the zone is unknown); `None` when `instant` does not parse.
+pub(crate) fn day_in(instant: &str, tz: &str) -> Option<String> {
+    let at: jiff::Timestamp = instant.parse().ok()?;
+    let zone = jiff::tz::TimeZone::get(tz).unwrap_or(jiff::tz::TimeZone::UTC);
+    Some(at.to_zoned(zone).date().to_string())
 }
 
 /// `42.5%`: one decimal, trailing `.0` dropped.
@@ -121,5 +141,22 @@ mod tests {
         assert_eq!(bar(money("250"), money("100"), 20), ("█".repeat(20), String::new()));
         assert_eq!(percent(80.0), "80%");
         assert_eq!(percent(12.345), "12.3%");
+    }
+
+    #[test]
+    fn the_held_part_of_a_budget_bar_follows_the_spent_part_and_both_cap() {
+        let cells = |(a, b, c): (String, String, String)| (a.chars().count(), b.chars().count(), c.chars().count());
+        assert_eq!(cells(held_bar(money("25"), money("50"), money("100"), 20)), (5, 10, 5));
+        assert_eq!(cells(held_bar(money("90"), money("50"), money("100"), 20)), (18, 2, 0));
+        assert_eq!(cells(held_bar(money("120"), money("5"), money("100"), 20)), (20, 0, 0));
+        assert_eq!(cells(held_bar(money("0"), money("0"), money("100"), 20)), (0, 0, 20));
+    }
+
+    #[test]
+    fn a_crossing_instant_is_shown_as_its_day_in_the_account_time_zone() {
+        assert_eq!(day_in("2026-12-07T23:30:00Z", "Asia/Tokyo").as_deref(), Some("2026-12-08"));
+        assert_eq!(day_in("2026-12-07T23:30:00Z", "America/New_York").as_deref(), Some("2026-12-07"));
+        assert_eq!(day_in("2026-12-07T23:30:00Z", "Not/AZone").as_deref(), Some("2026-12-07"));
+        assert_eq!(day_in("soon", "UTC"), None);
     }
 }

@@ -9,6 +9,7 @@ use std::net::IpAddr;
 
 use jiff::Timestamp;
 use jiff::civil::Date;
+use llmlab_core::budget::{BudgetPeriod, Thresholds};
 
 /// A bound of a date range as typed: a whole day, or an instant.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -74,6 +75,36 @@ pub(crate) fn seconds(raw: &str) -> Result<f64, String> {
     text.parse::<f64>().ok().filter(|s| s.is_finite() && *s > 0.0).ok_or_else(invalid)
 }
 
+/// A budget period: `day`, `week`, `month` or `total` (any case; `daily`,
+/// `weekly` and `monthly` too).
+pub(crate) fn period(raw: &str) -> Result<BudgetPeriod, String> {
+    match raw.trim().to_ascii_lowercase().as_str() {
+        "day" | "daily" => Ok(BudgetPeriod::Day),
+        "week" | "weekly" => Ok(BudgetPeriod::Week),
+        "month" | "monthly" => Ok(BudgetPeriod::Month),
+        "total" => Ok(BudgetPeriod::Total),
+        _ => Err(format!("`{raw}` is not a budget period: use day, week, month or total")),
+    }
+}
+
+/// A tag as `KEY=VALUE` (`customer=acme`), both sides trimmed and non-empty;
+/// the `key=value` form the server stores.
+pub(crate) fn tag(raw: &str) -> Result<String, String> {
+    match raw.split_once('=') {
+        Some((key, value)) if !key.trim().is_empty() && !value.trim().is_empty() => {
+            Ok(format!("{}={}", key.trim(), value.trim()))
+        }
+        _ => Err(format!("`{raw}` is not a tag: use KEY=VALUE, e.g. customer=acme")),
+    }
+}
+
+/// Warning thresholds: percentages of the amount, comma-separated (`80,100`,
+/// `50,92.5,100`); an empty value means no warnings.
+pub(crate) fn thresholds(raw: &str) -> Result<Thresholds, String> {
+    raw.parse::<Thresholds>()
+        .map_err(|e| format!("`{raw}` is not a list of thresholds ({e}): use percentages of the amount such as 80,100"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -100,5 +131,28 @@ mod tests {
             assert!(seconds(bad).is_err(), "{bad}");
         }
         assert!((seconds("2.5").unwrap() - 2.5).abs() < f64::EPSILON);
+    }
+
+    #[test]
+    fn budget_periods_tags_and_thresholds_are_read_as_typed_or_named_in_one_sentence() {
+        assert_eq!(period("Week").unwrap(), BudgetPeriod::Week);
+        assert_eq!(period("monthly").unwrap(), BudgetPeriod::Month);
+        assert_eq!(
+            period("fortnight").unwrap_err(),
+            "`fortnight` is not a budget period: use day, week, month or total"
+        );
+        assert_eq!(tag(" customer = acme ").unwrap(), "customer=acme");
+        assert_eq!(tag("team=a=b").unwrap(), "team=a=b");
+        for bad in ["acme", "=acme", "customer=", " = "] {
+            assert_eq!(tag(bad).unwrap_err(), format!("`{bad}` is not a tag: use KEY=VALUE, e.g. customer=acme"));
+        }
+        assert_eq!(thresholds("100, 50%,92.5").unwrap().to_string(), "50,92.5,100");
+        assert!(thresholds("").unwrap().as_slice().is_empty(), "an empty list turns warnings off");
+        assert_eq!(
+            thresholds("0,100").unwrap_err(),
+            "`0,100` is not a list of thresholds (a threshold must be more than 0%, not 0%): use percentages of the amount such as 80,100"
+        );
+        assert!(thresholds("80,abc").unwrap_err().contains("`abc` is not a percentage"));
+        assert!(thresholds("80,80").unwrap_err().contains("given twice"));
     }
 }

@@ -1,26 +1,29 @@
-//! `llmlab status`: spend, the by-model table, the 30-day trend and the budget.
+//! `llmlab status`: spend, the by-model table, the 30-day trend and the
+//! budgets (the account's monthly one as one line, or every budget when the
+//! account has others).
 
 use std::fmt::Write as _;
 
 use clap::Args;
-use llmlab_api::{BudgetState, BudgetStatus, CostSummary};
+use llmlab_api::{BudgetState, BudgetStatus, CostSummary, ScopedBudget, ScopedBudgets};
 use llmlab_core::Money;
 use serde::Serialize;
 
 use crate::ExitStatus;
 use crate::client::{Client, block_on};
+use crate::commands::budget::{budgets_table, is_account_month, warn_scoped};
 use crate::config::{ServerArgs, Settings};
 use crate::display::{bar, count, percent, sparkline, tokens, usd};
 use crate::printer::{self, Align, BOLD, CYAN, DIM, GREEN, RED, Table, YELLOW};
 
 const EXAMPLES: &str = "\
 Examples:
-  llmlab status                       Today, this month, all time, by model, trend and budget
+  llmlab status                       Today, this month, all time, by model, trend and budgets
   llmlab status --json                The same as JSON (money as decimal strings)
   llmlab status --tz Europe/Paris     Days and months in another time zone
   llmlab status --project web         One project's spend";
 
-/// Show what your LLM calls cost: totals, by model, the 30-day trend and the budget
+/// Show what your LLM calls cost: totals, by model, the 30-day trend and the budgets
 #[derive(Args)]
 #[command(after_help = EXAMPLES)]
 pub(crate) struct StatusArgs {
@@ -32,7 +35,7 @@ pub(crate) struct StatusArgs {
     /// Only this project's spend
     #[arg(long, value_name = "NAME")]
     project: Option<String>,
-    /// Print JSON: `{"server", "summary", "budget"}`
+    /// Print JSON: `{"server", "summary", "budget", "budgets"}` (`budget`: the account's monthly one; `budgets`: every budget, as `llmlab budget list --json`)
     #[arg(long)]
     json: bool,
 }
@@ -42,6 +45,7 @@ struct Status<'a> {
     server: &'a str,
     summary: CostSummary,
     budget: BudgetStatus,
+    budgets: Vec<ScopedBudget>,
 }
 
 pub(crate) fn run(args: &StatusArgs) -> anyhow::Result<ExitStatus> {
@@ -55,19 +59,26 @@ pub(crate) fn run(args: &StatusArgs) -> anyhow::Result<ExitStatus> {
         query.push(("project", project.as_str()));
     }
     let path = format!("/api/costs/summary{}", query_string(&query));
-    let (summary, budget) = block_on(async {
-        // Both at once: one round trip of latency instead of two.
-        let (summary, budget) =
-            tokio::join!(client.get::<CostSummary>(&path), client.get::<BudgetStatus>("/api/budgets/status"));
-        anyhow::Ok((summary?, budget?))
+    let (summary, budget, budgets) = block_on(async {
+        // All at once: one round trip of latency instead of three.
+        let (summary, budget, budgets) = tokio::join!(
+            client.get::<CostSummary>(&path),
+            client.get::<BudgetStatus>("/api/budgets/status"),
+            client.get::<ScopedBudgets>("/api/budgets/scoped")
+        );
+        anyhow::Ok((summary?, budget?, budgets?.budgets))
     })??;
     if args.json {
-        printer::out_json(&Status { server: client.base_url(), summary, budget })?;
+        printer::out_json(&Status { server: client.base_url(), summary, budget, budgets })?;
         return Ok(ExitStatus::Success);
     }
-    printer::out(&render(client.base_url(), &summary, &budget));
+    printer::out(&render(client.base_url(), &summary, &budget, &budgets));
     warn_unpriced(&summary);
     warn_budget(&budget);
+    // The account's monthly budget was warned about just above, in the seed's words.
+    for other in budgets.iter().filter(|b| !is_account_month(b)) {
+        warn_scoped(other);
+    }
     Ok(ExitStatus::Success)
 }
 
@@ -81,7 +92,7 @@ pub(crate) fn query_string(pairs: &[(&str, &str)]) -> String {
     format!("?{}", url.query().unwrap_or_default())
 }
 
-fn render(server: &str, summary: &CostSummary, budget: &BudgetStatus) -> String {
+fn render(server: &str, summary: &CostSummary, budget: &BudgetStatus, budgets: &[ScopedBudget]) -> String {
     let mut text = String::new();
     let scope = summary.project.as_deref().map(|p| format!(" · project {p}")).unwrap_or_default();
     let _ = writeln!(text, "{BOLD}LLMLab{BOLD:#} {DIM}· {server} · {}{scope}{DIM:#}\n", summary.timezone);
@@ -141,7 +152,13 @@ fn render(server: &str, summary: &CostSummary, budget: &BudgetStatus) -> String 
         sparkline(&days),
         usd(total)
     );
-    text.push_str(&budget_line(budget));
+    if budgets.iter().all(is_account_month) {
+        text.push_str(&budget_line(budget));
+    } else {
+        // Days in the summary's zone: the account's unless `--tz` names another.
+        let _ = writeln!(text, "\n{BOLD}Budgets{BOLD:#}");
+        text.push_str(&budgets_table(budgets, &summary.timezone));
+    }
     text
 }
 

@@ -125,9 +125,14 @@ pub(crate) fn filters(machine: &Machine) -> Vec<(String, String)> {
         (r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}".to_owned(), "[EVENT ID]".to_owned()),
         (r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z".to_owned(), "[TIME]".to_owned()),
         (r"\d{4}-\d\d-\d\d".to_owned(), "[DATE]".to_owned()),
-        // Month-end projections depend on the day of the month.
-        (r"projected \$[\d,.]+".to_owned(), "projected $[PROJECTED]".to_owned()),
+        // Month-end projections depend on the day of the month, and so does
+        // whether the run rate reaches 100% before the period ends.
+        (r"projected \$[\d,.]+( \(hits 100% on \[DATE\]\))?".to_owned(), "projected $[PROJECTED]".to_owned()),
         (r#""projected_usd": "[\d.]+""#.to_owned(), r#""projected_usd": "[PROJECTED]""#.to_owned()),
+        (
+            r#""projected_crossing_at": ("[^"]*"|null)"#.to_owned(),
+            r#""projected_crossing_at": "[CROSSING]""#.to_owned(),
+        ),
     ];
     filters.retain(|(pattern, _)| !pattern.is_empty());
     filters

@@ -1,4 +1,4 @@
-//! `llmlab status`: totals, by model, the 30-day sparkline, the budget bar and its warnings.
+//! `llmlab status`: totals, by model, the 30-day sparkline, the budget bars and their warnings.
 
 use serde_json::json;
 
@@ -76,3 +76,27 @@ fn status_with_the_server_down_names_the_url_and_suggests_llmlab_serve() {
 
     snapshot!(machine, "status_unreachable", transcript(&output));
 }
+
+server_test!(status_shows_every_budget_when_the_account_has_more_than_the_monthly_one, |server| async move {
+    let (machine, api) = seeded(&server).await;
+    api.post("/api/budgets", json!({ "amount_usd": "6" })).await;
+    for (body, what) in [
+        (json!({ "amount_usd": "2", "scope": "project", "target": "web", "period": "week", "hard": true }), "web"),
+        (json!({ "amount_usd": "100", "period": "total" }), "total"),
+    ] {
+        let reply = api.post("/api/budgets/scoped", body).await;
+        assert_eq!(reply.status, reqwest::StatusCode::CREATED, "{what}: {}", reply.text);
+    }
+
+    let human = machine.run(&["status"]);
+    let json = machine.run(&["status", "--json"]);
+
+    assert_eq!(human.status.code(), Some(0), "{}", transcript(&human));
+    snapshot!(machine, "status_budgets", transcript(&human));
+    let body: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(body["budget"]["state"], "warning", "the account's monthly budget, as before: {body:#}");
+    let budgets = body["budgets"].as_array().expect("every budget");
+    assert_eq!(budgets.len(), 3, "{body:#}");
+    let web = budgets.iter().find(|b| b["target"] == "web").unwrap();
+    assert_eq!((web["status"]["state"].as_str(), web["hard"].as_bool()), (Some("exceeded"), Some(true)));
+});
