@@ -77,16 +77,16 @@ fn scope(budget: &ScopedBudget) -> Markup {
     html! {
         @match budget.scope {
             BudgetScope::Account => { "whole account" }
-            BudgetScope::Project => { "project " span class="break-all" { (target) } }
+            BudgetScope::Project => { "project " span class="[overflow-wrap:anywhere]" { (target) } }
             BudgetScope::Key => {
                 "key "
                 @if let Some(name) = &budget.target_name {
-                    span class="break-all" title=(target) { (name) }
+                    span class="[overflow-wrap:anywhere]" title=(target) { (name) }
                 } @else {
                     code class="font-mono text-[0.9em]" { (target) "…" }
                 }
             }
-            BudgetScope::Tag => { "tag " code class="font-mono text-[0.9em] break-all" { (target) } }
+            BudgetScope::Tag => { "tag " code class="font-mono text-[0.9em] [overflow-wrap:anywhere]" { (target) } }
         }
     }
 }
@@ -192,7 +192,10 @@ mod tests {
         let account = budget(BudgetScope::Account, None, None, "month");
         assert_eq!(title_text(&account), "Monthly budget · whole account");
         let project = budget(BudgetScope::Project, Some("search"), None, "week");
-        assert_eq!(title(&project).into_string(), r#"Weekly budget · project <span class="break-all">search</span>"#);
+        assert_eq!(
+            title(&project).into_string(),
+            r#"Weekly budget · project <span class="[overflow-wrap:anywhere]">search</span>"#
+        );
         let named = budget(BudgetScope::Key, Some("llm_ab12cd34"), Some("ci"), "day");
         assert_eq!(title_text(&named), "Daily budget · key ci");
         assert!(title(&named).into_string().contains(r#"title="llm_ab12cd34">ci</span>"#));

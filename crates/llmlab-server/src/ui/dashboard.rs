@@ -791,7 +791,10 @@ mod tests {
         assert!(html.contains(">Budgets</h2>"), "{html}");
         assert!(html.contains(r#"id="budget-1-title""#) && html.contains("Monthly budget · whole account"), "{html}");
         assert!(html.contains(r#"aria-labelledby="budget-2-title""#), "{html}");
-        assert!(html.contains(r#"Daily budget · key <span class="break-all" title="llm_ab12cd34">&lt;img"#), "{html}");
+        assert!(
+            html.contains(r#"Daily budget · key <span class="[overflow-wrap:anywhere]" title="llm_ab12cd34">&lt;img"#),
+            "{html}"
+        );
         assert!(!html.contains("<img"), "{html}");
         assert_eq!(html.matches(">Hard</span>").count(), 1, "only the hard budget has the badge");
         assert!(html.contains("Total budget · tag <code"), "{html}");

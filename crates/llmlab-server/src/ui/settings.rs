@@ -367,10 +367,11 @@ fn period_select(id: &str, current: &str, describedby: &str) -> Markup {
     }
 }
 
-/// The thresholds field (sent as a list of numbers; empty: left out).
+/// The thresholds field: percentages of the amount, sent as a list of
+/// numbers; left out when empty (a new budget then warns at 80% and 100%).
 fn thresholds_field(id: &str, value: &str, describedby: &str) -> Markup {
     html! {
-        label for=(id) class=(LABEL) { "Warn at (% of the amount) " span class="font-normal text-slate-600" { "(optional)" } }
+        label for=(id) class=(LABEL) { "Warn at (%)" }
         input id=(id) name="thresholds" type="text" inputmode="decimal" data-numbers data-optional value=(value)
             placeholder="80, 100" spellcheck="false" autocomplete="off" class={ (INPUT) " mt-1" } aria-describedby=(describedby);
     }
@@ -779,7 +780,9 @@ mod tests {
         assert!(html.contains(r#"id="hard-budget" name="hard_budget" type="checkbox" checked"#), "{html}");
         assert_eq!(html.matches("<li ").count(), 2, "{html}");
         assert!(
-            html.contains("Daily budget · project <span class=\"break-all\">&lt;b&gt;search&lt;/b&gt;</span>"),
+            html.contains(
+                "Daily budget · project <span class=\"[overflow-wrap:anywhere]\">&lt;b&gt;search&lt;/b&gt;</span>"
+            ),
             "{html}"
         );
         assert!(!html.contains("<b>"), "escaped: {html}");
