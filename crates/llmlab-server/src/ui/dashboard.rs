@@ -347,7 +347,7 @@ fn budget_bar(budget: &ScopedBudget, tz: &TimeZone) -> Markup {
                     }
                 }
                 @if let Some(when) = &crossing {
-                    span class="budget-crossing" { "At this rate 100% " span class="font-medium" { (when) } }
+                    span class="budget-crossing" { "Reaches 100% " span class="font-medium" { (when) } " at this rate" }
                 }
             }
             @if status.state == BudgetState::Exceeded {
@@ -815,13 +815,13 @@ mod tests {
         assert!(held.contains(r#"class="budget-held-bar fill-sky-300" x="400" y="0" width="100""#), "{held}");
         assert!(held.contains("Held by calls in flight: ") && held.contains(">$10.00<"), "{held}");
         assert!(held.contains("Projected month-end: ") && held.contains(">$150.00<"), "{held}");
-        assert!(held.contains("At this rate 100% <span class=\"font-medium\">on Nov 20</span>"), "{held}");
+        assert!(held.contains("Reaches 100% <span class=\"font-medium\">on Nov 20</span> at this rate"), "{held}");
         budget.period = "day".to_owned();
         assert!(bar_of(budget.clone()).contains("around 12:00"), "a day's budget gives the time");
         budget.status.reserved_usd = Money::ZERO;
         budget.status.projected_crossing_at = None;
         let idle = bar_of(budget);
-        assert!(!idle.contains("Held by calls") && !idle.contains("budget-held-bar") && !idle.contains("At this rate"));
+        assert!(!idle.contains("Held by calls") && !idle.contains("budget-held-bar") && !idle.contains("Reaches 100%"));
     }
 
     #[test]

@@ -213,6 +213,28 @@ async fn the_budget_bars_follow_budget_changes_holds_and_spend_without_a_reload(
 }
 
 #[tokio::test]
+async fn the_settings_page_lists_every_budget_by_its_keys_name_with_its_edit_and_delete_calls() {
+    let app = App::new().await;
+    let key = app.signup().await;
+    let session = app.sign_in(&key).await;
+    let (status, created) = app.call("POST", "/api/keys", &key, r#"{"name": "ci"}"#).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let body = r#"{"amount_usd": "5", "scope": "key", "target": "ci", "period": "day", "thresholds": [50, 90]}"#;
+    let (status, budget) = app.call("POST", "/api/budgets/scoped", &key, body).await;
+    assert_eq!(status, StatusCode::CREATED, "{budget}");
+    let budget: serde_json::Value = serde_json::from_str(&budget).unwrap();
+    let (id, key_id) = (budget["id"].as_i64().unwrap(), budget["target"].as_str().unwrap());
+
+    let (_, html) = app.get("/settings", Some(&session), None).await;
+
+    assert!(html.contains(&format!(r#"title="{key_id}">ci</span>"#)), "named by the key's name: {html}");
+    assert!(html.contains(&format!(r#"data-api="PATCH /api/budgets/scoped/{id}""#)), "{html}");
+    assert!(html.contains(&format!(r#"data-api="DELETE /api/budgets/scoped/{id}""#)), "{html}");
+    assert!(html.contains(r#"value="50, 90""#) && html.contains("No monthly budget is set"), "{html}");
+    assert!(html.contains(&format!(r#"<option value="{key_id}">ci ({key_id}…)</option>"#)), "{html}");
+}
+
+#[tokio::test]
 async fn the_plain_sign_in_form_sets_the_cookie_and_redirects_without_a_key_in_the_url() {
     let app = App::new().await;
     let key = app.signup().await;
