@@ -94,7 +94,7 @@ def test_a_new_user_tracks_calls_sets_a_budget_revokes_keys_and_is_signed_out(
     page.get_by_role("link", name="Settings", exact=True).click()
     page.wait_for_url("**/settings")
     tab.wait_rendered()
-    expect(page.locator("#budget-current")).to_have_text("No budget is set.")
+    expect(page.locator("#budget-current")).to_have_text("No monthly budget is set for the account.")
     budget = (total / Decimal("0.9")).quantize(Decimal("0.01"))
     page.get_by_label("Amount in USD per month").fill(f"${budget}")
     page.get_by_role("button", name="Save budget").click()
@@ -105,11 +105,11 @@ def test_a_new_user_tracks_calls_sets_a_budget_revokes_keys_and_is_signed_out(
     page.get_by_role("link", name="Dashboard", exact=True).click()
     page.wait_for_url("**/dashboard")
     tab.wait_rendered()
-    bar = page.get_by_role("progressbar", name="Monthly budget")
+    bar = page.get_by_role("progressbar", name="Monthly budget · whole account")
     expect(bar).to_have_attribute("aria-valuenow", re.compile(r"^(89|90)$"))
     expect(page.locator("[data-budget-state]")).to_have_attribute("data-budget-state", "warning")
-    expect(page.locator("#budget-state")).to_have_text("80% used")
-    expect(page.locator("#budget-amount")).to_have_text(usd(budget))
+    expect(page.locator(".budget-state")).to_have_text("80% used")
+    expect(page.locator(".budget-amount")).to_have_text(usd(budget))
     expect(bar.locator("rect")).to_have_class(re.compile("fill-amber-500"))
     tab.screenshot(screenshots, "budget-warning")
 
@@ -117,7 +117,7 @@ def test_a_new_user_tracks_calls_sets_a_budget_revokes_keys_and_is_signed_out(
     page.evaluate("window.__sameDocument = true")
     track(server, key, [{"provider": "openai", "model": "gpt-4o", "input_tokens": 1_000_000, "output_tokens": 100_000}])
     expect(page.locator("[data-budget-state]")).to_have_attribute("data-budget-state", "exceeded", timeout=LIVE)
-    expect(page.locator("#budget-state")).to_have_text("Over budget")
+    expect(page.locator(".budget-state")).to_have_text("Over budget")
     expect(bar).to_have_attribute("aria-valuenow", "100")
     expect(bar.locator("rect")).to_have_class(re.compile("fill-red-600"))
     assert page.evaluate("window.__sameDocument") is True, "the page reloaded"
@@ -133,7 +133,7 @@ def test_a_new_user_tracks_calls_sets_a_budget_revokes_keys_and_is_signed_out(
     expect(remove).to_have_text("Click again to remove")
     remove.click()
     expect(page.locator("#flash")).to_have_text("Budget removed.")
-    expect(page.locator("#budget-current")).to_have_text("No budget is set.")
+    expect(page.locator("#budget-current")).to_have_text("No monthly budget is set for the account.")
     assert server.request("GET", "/api/budgets/status", key=key)[1]["state"] == "none"
 
     # A second key: shown once, works, then revoked.

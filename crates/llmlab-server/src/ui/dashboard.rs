@@ -1,10 +1,11 @@
-//! `/dashboard`: totals, budget, the 30-day trend, spend by model, unpriced
-//! calls and recommendations, rendered from the API's own answers.
+//! `/dashboard`: totals, one bar per budget, the 30-day trend, spend by
+//! model, unpriced calls and recommendations, rendered from the API's own answers.
 //!
 //! Live updates: the page's script polls `/dashboard/panels` every few
 //! seconds with `If-None-Match`. The `ETag` is a hash of the account's
 //! all-time totals (a tiny rollup table that every stored or repriced event
-//! changes), its budget and time zone, and the current 15-minute slot; an
+//! changes), its budgets with their current periods' counters (spent and
+//! held by calls in flight), its time zone, and the current 15-minute slot; an
 //! unchanged account is answered `304` without computing the summary, and
 //! the rendered panels are kept per account under that version, so a reload
 //! or another tab costs no more than a `304`.
@@ -15,20 +16,24 @@ use axum::extract::State;
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, ETAG, IF_NONE_MATCH};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use llmlab_api::{BudgetState, BudgetStatus, CostSummary, ModelSpend, Recommendation, UnpricedModel};
+use jiff::tz::TimeZone;
+use llmlab_api::{BudgetState, CostSummary, ModelSpend, Recommendation, ScopedBudget, UnpricedModel};
 use llmlab_core::Money;
 use maud::{Markup, PreEscaped, html};
 use sha2::{Digest, Sha256};
 
 use super::chart::{share_bar, trend};
-use super::format::{calls, count, percent, prose, share, shell_word, tokens, url_component, usd, usd_exact};
+use super::format::{
+    calls, count, percent, prose, scaled, share, shell_word, short_date, tokens, url_component, usd, usd_exact,
+};
 use super::layout::{self, Nav, kbd, panel};
-use super::{Visitor, assets, error_page, html_response, sign_in_page};
+use super::{Visitor, assets, budgets, error_page, html_response, sign_in_page};
 use crate::auth::Caller;
 use crate::cache::Page;
 use crate::clock::now_ms;
-use crate::error::ApiResult;
-use crate::service::{budgets, recommendations, summary};
+use crate::error::{ApiError, ApiResult};
+use crate::service::budgets::scoped;
+use crate::service::{recommendations, summary};
 use crate::state::AppState;
 
 /// Tips shown at once; the others are behind a "Show more".
@@ -42,36 +47,37 @@ const VERSION_SLOT_MS: i64 = 15 * 60 * 1000;
 /// Everything the panels show.
 struct Data {
     summary: CostSummary,
-    budget: BudgetStatus,
+    /// Every budget of the account with its current period, oldest first.
+    budgets: Vec<ScopedBudget>,
     tips: Vec<Recommendation>,
 }
 
 async fn load(state: &AppState, caller: &Caller) -> ApiResult<Data> {
     let user = &caller.user;
-    let (summary, budget, tips) = tokio::try_join!(
+    let (summary, budgets, tips) = tokio::try_join!(
         summary::summary(state, user, None, None),
-        budgets::status(state, user),
+        scoped::list(state, user),
         recommendations::tips(state, user),
     )?;
-    Ok(Data { summary, budget, tips })
+    Ok(Data { summary, budgets: budgets.budgets, tips })
 }
 
 /// The `ETag` of what the panels would show now, computed without the summary.
 async fn version(state: &AppState, caller: &Caller) -> ApiResult<String> {
     let user = &caller.user;
-    let (totals, budget) = tokio::try_join!(state.store.spend_all_time(user.id, None), state.store.budget(user.id))?;
+    let totals = async { state.store.spend_all_time(user.id, None).await.map_err(ApiError::from) };
+    let (totals, budgets) = tokio::try_join!(totals, budgets::version(state, user))?;
     let mut rows: Vec<_> =
         totals.iter().map(|r| (&r.provider, &r.model, &r.project, r.calls, r.unpriced_calls, r.cost.nanos())).collect();
     rows.sort_unstable();
     let mut hash = Sha256::new();
     hash.update(format!(
-        "{}|{}|{}|{}|{}|{rows:?}|{:?}",
+        "{}|{}|{}|{}|{}|{rows:?}|{budgets}",
         env!("CARGO_PKG_VERSION"),
         assets::version(),
         user.timezone,
         user.name.as_deref().unwrap_or_default(),
         now_ms() / VERSION_SLOT_MS,
-        budget.map(|b| (b.amount_nusd, b.updated_at)),
     ));
     Ok(format!("\"{}\"", hex::encode(&hash.finalize()[..12])))
 }
@@ -151,10 +157,10 @@ fn panels(data: &Data, base_url: &str) -> Markup {
     html! {
         @if summary.all_time_calls == 0 {
             section data-panel="empty" class="lg:col-span-3" aria-labelledby="empty-title" { (empty_state(base_url)) }
-            section data-panel="budget" class="lg:col-span-3" aria-labelledby="budget-title" { (budget(&data.budget)) }
+            section data-panel="budget" class="lg:col-span-3" aria-labelledby="budget-title" { (budget_panel(data)) }
         } @else {
             section data-panel="totals" class="lg:col-span-3" aria-labelledby="totals-title" { (totals(summary)) }
-            section data-panel="budget" class="lg:col-span-3" aria-labelledby="budget-title" { (budget(&data.budget)) }
+            section data-panel="budget" class="lg:col-span-3" aria-labelledby="budget-title" { (budget_panel(data)) }
             section data-panel="trend" class="min-w-0 lg:col-span-2" aria-labelledby="trend-title" {
                 (panel("trend-title", "Last 30 days", &trend(&summary.daily)))
             }
@@ -237,67 +243,143 @@ fn total_card(id: &str, label: &str, amount: Money, n: u64) -> Markup {
     }
 }
 
-fn budget(status: &BudgetStatus) -> Markup {
-    let body = match (status.state, status.amount_usd) {
-        (BudgetState::None, _) | (_, None) => html! {
+fn budget_panel(data: &Data) -> Markup {
+    let tz = TimeZone::get(&data.summary.timezone).unwrap_or(TimeZone::UTC);
+    let body = if data.budgets.is_empty() {
+        html! {
             div data-budget-state="none" {
                 p class="text-slate-700" {
-                    "No monthly budget. " a href="/settings#budget" class=(layout::LINK) { "Set one" }
-                    " (or run " (kbd("llmlab budget 500")) ") to be warned at 80% and 100%."
+                    "No budget yet. " a href="/settings#budget" class=(layout::LINK) { "Add one" }
+                    " (or run " (kbd("llmlab budget 500")) ") to be warned at 80% and 100%, for the whole account, "
+                    "a project, an API key or a tag."
                 }
-                p class="mt-1 text-sm text-slate-600" { "This month so far: " span id="budget-spent" { (usd(status.spent_usd)) } }
+                p class="mt-1 text-sm text-slate-600" {
+                    "This month so far: " span id="budget-spent" class="tabular-nums" { (usd(data.summary.month_usd)) }
+                }
             }
-        },
-        (state, Some(amount)) => budget_bar(status, state, amount),
+        }
+    } else {
+        html! {
+            ul id="budget-bars" class="space-y-6" {
+                @for budget in &data.budgets { (budget_bar(budget, &tz)) }
+            }
+            p class="mt-4 text-sm" { a href="/settings#budget" class=(layout::LINK) { "Add or change budgets" } }
+        }
     };
-    panel("budget-title", "Monthly budget", &body)
+    panel("budget-title", if data.budgets.len() == 1 { "Budget" } else { "Budgets" }, &body)
 }
 
-fn budget_bar(status: &BudgetStatus, state: BudgetState, amount: Money) -> Markup {
-    let used = status.percent_used.unwrap_or(0.0);
-    let (fill, badge, label, name) = match state {
-        BudgetState::Exceeded => ("fill-red-600", "bg-red-50 text-red-800 ring-red-200", "Over budget", "exceeded"),
-        BudgetState::Warning => ("fill-amber-500", "bg-amber-50 text-amber-900 ring-amber-200", "80% used", "warning"),
-        _ => ("fill-emerald-600", "bg-emerald-50 text-emerald-800 ring-emerald-200", "On track", "ok"),
-    };
-    let width = super::format::scaled(status.spent_usd, amount, 1000);
-    let text = format!("{} of {} ({})", usd(status.spent_usd), usd(amount), percent(used));
+/// How a budget's state looks: its bar's fill, its badge's colours, the
+/// badge's words and the state's name (`data-budget-state`).
+fn state_look(budget: &ScopedBudget) -> (&'static str, &'static str, String, &'static str) {
+    match budget.status.state {
+        BudgetState::Exceeded => {
+            ("fill-red-600", "bg-red-50 text-red-800 ring-red-200", "Over budget".to_owned(), "exceeded")
+        }
+        BudgetState::Warning => {
+            // The highest threshold reached (the lowest when rounding hides it).
+            let used = budget.status.percent_used;
+            let below: Vec<f64> = budget.thresholds.iter().copied().filter(|t| *t < 100.0).collect();
+            let reached =
+                below.iter().copied().filter(|t| *t <= used).reduce(f64::max).or_else(|| below.first().copied());
+            let label = reached.map_or_else(|| "Warning".to_owned(), |t| format!("{}% used", budgets::threshold(t)));
+            ("fill-amber-500", "bg-amber-50 text-amber-900 ring-amber-200", label, "warning")
+        }
+        _ => ("fill-emerald-600", "bg-emerald-50 text-emerald-800 ring-emerald-200", "On track".to_owned(), "ok"),
+    }
+}
+
+/// One budget: its name, state and hardness, spent of the amount as a bar
+/// (what calls in flight hold drawn after it, the warning thresholds as
+/// ticks), and where the period is heading.
+fn budget_bar(budget: &ScopedBudget, tz: &TimeZone) -> Markup {
+    let status = &budget.status;
+    let (fill, badge, label, name) = state_look(budget);
+    let id = format!("budget-{}", budget.id);
+    let used = status.percent_used;
+    let spent = scaled(status.spent_usd, budget.amount_usd, 1000);
+    let held = scaled(status.spent_usd + status.reserved_usd, budget.amount_usd, 1000) - spent;
+    let text = format!("{} of {} ({})", usd(status.spent_usd), usd(budget.amount_usd), percent(used));
+    let crossing = status.projected_crossing_at.as_deref().and_then(|at| crossing_text(at, &budget.period, tz));
     html! {
-        div data-budget-state=(name) {
-            div class="flex flex-wrap items-baseline justify-between gap-2" {
-                p class="text-slate-800" {
-                    span id="budget-spent" class="text-lg font-semibold tabular-nums" { (usd(status.spent_usd)) }
-                    " of " span id="budget-amount" class="font-medium tabular-nums" { (usd(amount)) } " this month"
+        li data-budget-id=(budget.id) data-budget-state=(name) data-scope=(budget.scope.as_str()) data-period=(budget.period) {
+            div class="flex flex-wrap items-start justify-between gap-x-3 gap-y-1" {
+                h3 id={ (id) "-title" } class="min-w-0 font-semibold break-words text-slate-900" { (budgets::title(budget)) }
+                div class="flex shrink-0 items-center gap-1.5" {
+                    @if budget.hard {
+                        span class="budget-hard rounded-full bg-slate-800 px-2.5 py-0.5 text-xs font-semibold text-white"
+                            title="Calls this budget cannot cover are refused" { "Hard" }
+                    }
+                    span class={ "budget-state rounded-full px-2.5 py-0.5 text-xs font-semibold ring-1 ring-inset " (badge) } { (label) }
                 }
-                span id="budget-state" class={ "rounded-full px-2.5 py-0.5 text-xs font-semibold ring-1 ring-inset " (badge) } { (label) }
             }
-            div id="budget-bar" class="mt-3" role="progressbar" aria-labelledby="budget-title" aria-valuemin="0" aria-valuemax="100"
-                aria-valuenow=(format!("{:.0}", used.clamp(0.0, 100.0))) aria-valuetext=(text) data-percent=(format!("{used:.1}")) {
+            p class="mt-1 text-slate-800" {
+                span class="budget-spent text-lg font-semibold tabular-nums" title=(usd_exact(status.spent_usd)) { (usd(status.spent_usd)) }
+                " of " span class="budget-amount font-medium tabular-nums" title=(usd_exact(budget.amount_usd)) { (usd(budget.amount_usd)) }
+                " " (budgets::this_period(&budget.period))
+            }
+            div id={ (id) "-bar" } class="mt-2" role="progressbar" aria-labelledby={ (id) "-title" } aria-valuemin="0" aria-valuemax="100"
+                aria-valuenow=(format!("{:.0}", used.clamp(0.0, 100.0))) aria-valuetext=(text) data-percent=(format!("{used:.2}")) {
                 svg class="h-4 w-full rounded-full bg-slate-100" viewBox="0 0 1000 20" preserveAspectRatio="none" aria-hidden="true" focusable="false" {
-                    rect x="0" y="0" width=(width) height="20" class=(fill) {}
-                    line x1="800" x2="800" y1="0" y2="20" class="stroke-slate-500" stroke-width="1" vector-effect="non-scaling-stroke" {}
+                    rect x="0" y="0" width=(spent) height="20" class=(fill) {}
+                    @if held > 0 {
+                        rect class="budget-held-bar fill-sky-300" x=(spent) y="0" width=(held) height="20" {}
+                    }
+                    @for t in budget.thresholds.iter().filter(|t| **t > 0.0 && **t < 100.0) {
+                        line x1=(tick(*t)) x2=(tick(*t)) y1="0" y2="20" class="stroke-slate-500" stroke-width="1" vector-effect="non-scaling-stroke" {}
+                    }
                 }
             }
-            p class="mt-2 flex flex-wrap justify-between gap-2 text-sm text-slate-700" {
-                span { span id="budget-percent" class="font-medium" { (percent(used)) } " used" }
+            p class="mt-2 flex flex-wrap gap-x-4 gap-y-1 text-sm text-slate-700" {
+                span { span class="budget-percent font-medium tabular-nums" { (percent(used)) } " used" }
+                @if status.reserved_usd > Money::ZERO {
+                    span class="budget-held" {
+                        svg class="mr-1 inline-block h-2.5 w-2.5 align-baseline" viewBox="0 0 10 10" aria-hidden="true" focusable="false" {
+                            rect class="fill-sky-300" x="0" y="0" width="10" height="10" rx="2" {}
+                        }
+                        "Held by calls in flight: " span class="font-medium tabular-nums" title=(usd_exact(status.reserved_usd)) { (usd(status.reserved_usd)) }
+                    }
+                }
                 @if let Some(projected) = status.projected_usd {
-                    span { "Projected month-end: " span class="font-medium tabular-nums" { (usd(projected)) } }
+                    span class="budget-projected" {
+                        "Projected " (budgets::period_end(&budget.period)) ": "
+                        span class="font-medium tabular-nums" title=(usd_exact(projected)) { (usd(projected)) }
+                    }
+                }
+                @if let Some(when) = &crossing {
+                    span class="budget-crossing" { "Reaches 100% " span class="font-medium" { (when) } " at this rate" }
                 }
             }
-            @match state {
-                BudgetState::Exceeded => p class="mt-3 rounded-md bg-red-50 p-3 text-sm font-medium text-red-800 ring-1 ring-red-200" {
-                    "This month's spend is over the budget."
-                },
-                BudgetState::Warning => p class="mt-3 rounded-md bg-amber-50 p-3 text-sm font-medium text-amber-900 ring-1 ring-amber-200" {
-                    "80% of this month's budget is used."
-                },
-                _ => {},
+            @if status.state == BudgetState::Exceeded {
+                p class="mt-2 rounded-md bg-red-50 p-3 text-sm font-medium text-red-800 ring-1 ring-red-200" {
+                    @if budget.hard {
+                        "Over the budget: the proxy and the SDK's hard mode refuse the calls it covers."
+                    } @else {
+                        "Over the budget. It is soft: calls still go through."
+                    }
+                }
             }
             @if status.unpriced_calls > 0 {
-                p class="mt-2 text-xs text-slate-600" { "Not counted: " (calls(status.unpriced_calls)) " this month without a price." }
+                p class="mt-1 text-xs text-slate-600" { "Not counted: " (calls(status.unpriced_calls)) " without a price." }
             }
         }
     }
+}
+
+/// Where a threshold's tick sits on the 0–1000 bar.
+fn tick(threshold: f64) -> String {
+    format!("{:.1}", threshold * 10.0)
+}
+
+/// When the budget is projected to reach 100%, in the account's time zone:
+/// `around 17:40` within a day's budget, else `on Dec 20`.
+fn crossing_text(at: &str, period: &str, tz: &TimeZone) -> Option<String> {
+    let at = at.parse::<jiff::Timestamp>().ok()?.to_zoned(tz.clone());
+    Some(if period == "day" {
+        format!("around {}", at.strftime("%H:%M"))
+    } else {
+        format!("on {}", short_date(&at.date().to_string()))
+    })
 }
 
 fn breakdown(summary: &CostSummary) -> Markup {
@@ -551,22 +633,35 @@ mod tests {
         }
     }
 
-    fn status(state: BudgetState, amount: Option<&str>, spent: &str, percent: Option<f64>) -> BudgetStatus {
-        BudgetStatus {
-            state,
-            amount_usd: amount.map(money),
-            spent_usd: money(spent),
-            percent_used: percent,
-            projected_usd: amount.map(|_| money("12")),
-            period: Some("monthly".to_owned()),
-            period_start: Some("2026-11-01".to_owned()),
-            unpriced_calls: 0,
-            alert: None,
+    fn scoped(id: i64, state: BudgetState, amount: &str, spent: &str, percent: f64) -> ScopedBudget {
+        ScopedBudget {
+            id,
+            scope: llmlab_api::BudgetScope::Account,
+            target: None,
+            target_name: None,
+            period: "month".to_owned(),
+            amount_usd: money(amount),
+            hard: false,
+            thresholds: vec![80.0, 100.0],
+            created_at: "2026-11-01T00:00:00Z".to_owned(),
+            updated_at: "2026-11-01T00:00:00Z".to_owned(),
+            status: llmlab_api::ScopedBudgetStatus {
+                state,
+                period_start: Some("2026-11-01".to_owned()),
+                period_end: Some("2026-12-01T00:00:00Z".to_owned()),
+                spent_usd: money(spent),
+                reserved_usd: Money::ZERO,
+                available_usd: Money::ZERO,
+                percent_used: percent,
+                projected_usd: Some(money("12")),
+                projected_crossing_at: None,
+                unpriced_calls: 0,
+            },
         }
     }
 
-    fn render(summary: CostSummary, budget: BudgetStatus, tips: Vec<Recommendation>) -> String {
-        panels(&Data { summary, budget, tips }, "http://127.0.0.1:8787").into_string()
+    fn render(summary: CostSummary, budgets: Vec<ScopedBudget>, tips: Vec<Recommendation>) -> String {
+        panels(&Data { summary, budgets, tips }, "http://127.0.0.1:8787").into_string()
     }
 
     #[test]
@@ -581,7 +676,7 @@ mod tests {
             monthly_savings_usd: Some(money("2")),
             assumptions: vec![HOSTILE.to_owned()],
         };
-        let html = render(summary(20), status(BudgetState::None, None, "0", None), vec![tip]);
+        let html = render(summary(20), vec![], vec![tip]);
         assert!(!html.contains("<img"), "{html}");
         assert!(html.contains("&lt;img src=x onerror=alert(1)&gt;"), "{html}");
         // In the link, the model is one percent-encoded query value.
@@ -620,7 +715,7 @@ mod tests {
             monthly_savings_usd: None,
             assumptions: vec!["`claude-sonnet-4-5` reads cache at 10% of input".to_owned()],
         };
-        let html = render(data, status(BudgetState::None, None, "3", None), vec![tip]);
+        let html = render(data, vec![], vec![tip]);
         assert!(!html.contains('`'), "{html}");
         assert!(html.contains(">opena</code> is not built in (did you mean <code "), "{html}");
         assert!(html.contains(">openai</code>?)"), "{html}");
@@ -638,14 +733,14 @@ mod tests {
             code: Some("no_usage".to_owned()),
             reason: Some("no usage was reported for this call".to_owned()),
         }];
-        let html = render(data, status(BudgetState::None, None, "3", None), vec![]);
+        let html = render(data, vec![], vec![]);
         assert!(html.contains("no usage was reported for this call"), "{html}");
         assert!(!html.contains("llmlab prices set gpt-4o") && !html.contains("Add a price in Settings"), "{html}");
     }
 
     #[test]
     fn a_new_account_sees_the_empty_state_with_the_sdk_snippet_and_llmlab_init() {
-        let html = render(summary(0), status(BudgetState::None, None, "0", None), vec![]);
+        let html = render(summary(0), vec![], vec![]);
         assert!(html.contains(r#"data-panel="empty""#));
         assert!(html.contains("llmlab init"));
         assert!(html.contains("@track_cost(provider=&quot;openai&quot;)"));
@@ -653,19 +748,88 @@ mod tests {
         assert!(!html.contains(r#"data-panel="totals""#));
     }
 
+    /// The one budget bar of `budget`'s panel.
+    fn bar_of(budget: ScopedBudget) -> String {
+        let html = render(summary(20), vec![budget], vec![]);
+        let at = html.find("<li data-budget-id").expect("a bar");
+        html[at..at + html[at..].find("</li>").unwrap()].to_owned()
+    }
+
     #[test]
-    fn the_budget_bar_turns_amber_at_80_and_red_at_100_percent() {
-        let bar =
-            |state, spent: &str, percent| render(summary(20), status(state, Some("100"), spent, Some(percent)), vec![]);
-        let ok = bar(BudgetState::Ok, "79.99", 79.99);
-        assert!(ok.contains(r#"data-budget-state="ok""#) && ok.contains("fill-emerald-600"));
+    fn a_budget_bar_turns_amber_at_its_first_threshold_and_red_at_100_percent() {
+        let ok = bar_of(scoped(1, BudgetState::Ok, "100", "79.99", 79.99));
+        assert!(ok.contains(r#"data-budget-state="ok""#) && ok.contains("fill-emerald-600") && ok.contains("On track"));
         assert!(ok.contains(r#"aria-valuenow="80""#) && ok.contains(r#"width="799""#), "{ok}");
-        let warning = bar(BudgetState::Warning, "80", 80.0);
+        assert!(ok.contains(r#"x1="800.0""#), "a tick at the 80% threshold: {ok}");
+        let mut custom = scoped(1, BudgetState::Warning, "100", "93", 93.0);
+        custom.thresholds = vec![50.0, 92.5, 100.0];
+        let warning = bar_of(custom);
         assert!(warning.contains(r#"data-budget-state="warning""#) && warning.contains("fill-amber-500"));
-        let exceeded = bar(BudgetState::Exceeded, "150", 150.0);
+        assert!(warning.contains(">92.5% used<"), "the highest threshold reached: {warning}");
+        let exceeded = bar_of(scoped(1, BudgetState::Exceeded, "100", "150", 150.0));
         assert!(exceeded.contains(r#"data-budget-state="exceeded""#) && exceeded.contains("fill-red-600"));
         assert!(exceeded.contains(r#"aria-valuenow="100""#) && exceeded.contains(r#"width="1000""#), "{exceeded}");
-        assert!(exceeded.contains("$150.00 of $100.00 (150.0%)"));
+        assert!(exceeded.contains("$150.00 of $100.00 (150.0%)") && exceeded.contains("It is soft"), "{exceeded}");
+    }
+
+    #[test]
+    fn every_budget_gets_its_own_bar_named_by_scope_and_period() {
+        let account = scoped(1, BudgetState::Ok, "500", "10", 2.0);
+        let mut key = scoped(2, BudgetState::Ok, "20", "5", 25.0);
+        key.scope = llmlab_api::BudgetScope::Key;
+        key.target = Some("llm_ab12cd34".to_owned());
+        key.target_name = Some(HOSTILE.to_owned());
+        key.period = "day".to_owned();
+        key.hard = true;
+        let mut tag = scoped(3, BudgetState::Ok, "50", "0", 0.0);
+        tag.scope = llmlab_api::BudgetScope::Tag;
+        tag.target = Some("customer=acme".to_owned());
+        tag.period = "total".to_owned();
+        tag.status.projected_usd = None;
+        let html = render(summary(20), vec![account, key, tag], vec![]);
+        assert_eq!(html.matches(r#"role="progressbar""#).count(), 3, "{html}");
+        assert!(html.contains(">Budgets</h2>"), "{html}");
+        assert!(html.contains(r#"id="budget-1-title""#) && html.contains("Monthly budget · whole account"), "{html}");
+        assert!(html.contains(r#"aria-labelledby="budget-2-title""#), "{html}");
+        assert!(
+            html.contains(r#"Daily budget · key <span class="[overflow-wrap:anywhere]" title="llm_ab12cd34">&lt;img"#),
+            "{html}"
+        );
+        assert!(!html.contains("<img"), "{html}");
+        assert_eq!(html.matches(">Hard</span>").count(), 1, "only the hard budget has the badge");
+        assert!(html.contains("Total budget · tag <code"), "{html}");
+        assert!(
+            html.contains(" today</p>") && html.contains(" this month</p>") && html.contains(" in total</p>"),
+            "{html}"
+        );
+        assert_eq!(html.matches("budget-projected").count(), 2, "a total budget has no period end: {html}");
+    }
+
+    #[test]
+    fn a_bar_shows_what_calls_in_flight_hold_and_when_it_would_reach_100_percent() {
+        let mut budget = scoped(7, BudgetState::Ok, "100", "40", 40.0);
+        budget.status.reserved_usd = money("10");
+        budget.status.projected_usd = Some(money("150"));
+        budget.status.projected_crossing_at = Some("2026-11-20T12:00:00Z".to_owned());
+        let held = bar_of(budget.clone());
+        assert!(held.contains(r#"class="budget-held-bar fill-sky-300" x="400" y="0" width="100""#), "{held}");
+        assert!(held.contains("Held by calls in flight: ") && held.contains(">$10.00<"), "{held}");
+        assert!(held.contains("Projected month-end: ") && held.contains(">$150.00<"), "{held}");
+        assert!(held.contains("Reaches 100% <span class=\"font-medium\">on Nov 20</span> at this rate"), "{held}");
+        budget.period = "day".to_owned();
+        assert!(bar_of(budget.clone()).contains("around 12:00"), "a day's budget gives the time");
+        budget.status.reserved_usd = Money::ZERO;
+        budget.status.projected_crossing_at = None;
+        let idle = bar_of(budget);
+        assert!(!idle.contains("Held by calls") && !idle.contains("budget-held-bar") && !idle.contains("Reaches 100%"));
+    }
+
+    #[test]
+    fn an_account_without_budgets_is_invited_to_add_one_and_sees_its_month() {
+        let html = render(summary(20), vec![], vec![]);
+        assert!(html.contains(r#"data-budget-state="none""#) && html.contains("/settings#budget"), "{html}");
+        assert!(html.contains(r#"<span id="budget-spent" class="tabular-nums">$3.00</span>"#), "{html}");
+        assert!(!html.contains(r#"role="progressbar""#));
     }
 
     #[test]
@@ -680,7 +844,7 @@ mod tests {
             monthly_savings_usd: Some(money("212.4")),
             assumptions: vec![],
         };
-        let html = render(summary(20), status(BudgetState::None, None, "3", None), vec![tip]);
+        let html = render(summary(20), vec![], vec![tip]);
         assert!(html.contains(r#"id="total-today""#) && html.contains("$1.50"));
         assert!(html.contains(r#"data-model="gpt-4o""#) && html.contains("100.0% of the month"));
         assert!(html.contains("Save $212.40/mo"));

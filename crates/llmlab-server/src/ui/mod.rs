@@ -9,6 +9,7 @@
 //! strict Content-Security-Policy allows only this origin's script and style.
 
 mod assets;
+mod budgets;
 mod chart;
 mod dashboard;
 mod format;

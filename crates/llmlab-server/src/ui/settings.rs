@@ -1,4 +1,4 @@
-//! `/settings`: API keys, the budget, custom prices, projects and the time zone.
+//! `/settings`: API keys, sessions, budgets, custom prices, projects and the time zone.
 //!
 //! Each form names the REST call it makes (`data-api="POST /api/keys"`); the
 //! page's script sends the fields as JSON with the session cookie, shows the
@@ -13,17 +13,19 @@ use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use jiff::tz::TimeZone;
-use llmlab_api::{Account, ApiKeyInfo, BudgetResponse, CustomPrice, Project, SessionInfo};
+use llmlab_api::{Account, ApiKeyInfo, BudgetScope, CustomPrice, Project, ScopedBudget, SessionInfo};
 use llmlab_core::Money;
 use maud::{Markup, html};
 use serde::Deserialize;
 
-use super::format::{calls, local_time, url_component, usd, usd_exact};
+use super::budgets::{self as names, PERIODS};
+use super::format::{calls, local_time, percent, url_component, usd, usd_exact};
 use super::layout::{self, BUTTON, BUTTON_DANGER, BUTTON_SECONDARY, INPUT, LABEL, Nav, kbd};
 use super::{Visitor, error_page, html_response, sign_in_page};
 use crate::auth::Caller;
 use crate::error::ApiResult;
-use crate::service::{accounts, budgets, prices, projects};
+use crate::service::budgets::scoped;
+use crate::service::{accounts, prices, projects};
 use crate::signup::SignupPolicy;
 use crate::state::AppState;
 
@@ -47,22 +49,23 @@ struct Data {
     sessions: Vec<SessionInfo>,
     /// The server runs with `--signup invite`: members can invite others.
     invites: bool,
-    budget: BudgetResponse,
+    /// Every budget of the account with its current period, oldest first.
+    budgets: Vec<ScopedBudget>,
     projects: Vec<Project>,
     prices: Vec<CustomPrice>,
 }
 
 async fn load(state: &AppState, caller: &Caller) -> ApiResult<Data> {
     let user = &caller.user;
-    let (keys, sessions, budget, projects, prices) = tokio::try_join!(
+    let (keys, sessions, budgets, projects, prices) = tokio::try_join!(
         accounts::keys(state, caller),
         accounts::sessions(state, caller),
-        budgets::current(state, user),
+        scoped::list(state, user),
         projects::list(state, user),
         prices::list(state, user),
     )?;
     let invites = state.settings.signup == SignupPolicy::Invite;
-    Ok(Data { account: accounts::account(user), keys, sessions, invites, budget, projects, prices })
+    Ok(Data { account: accounts::account(user), keys, sessions, invites, budgets: budgets.budgets, projects, prices })
 }
 
 /// `GET /settings`.
@@ -83,7 +86,7 @@ pub(super) async fn page(
     let body = html! {
         h1 class="text-2xl font-bold tracking-tight" { "Settings" }
         nav aria-label="Settings sections" class="mt-3 flex flex-wrap gap-2 text-sm" {
-            @for (anchor, label) in [("keys", "API keys"), ("sessions", "Sessions"), ("budget", "Budget"), ("prices", "Custom prices"), ("projects", "Projects"), ("timezone", "Time zone")] {
+            @for (anchor, label) in [("keys", "API keys"), ("sessions", "Sessions"), ("budget", "Budgets"), ("prices", "Custom prices"), ("projects", "Projects"), ("timezone", "Time zone")] {
                 a href={ "#" (anchor) } class="rounded-md bg-white px-3 py-1.5 font-medium text-slate-700 ring-1 ring-slate-200 hover:bg-slate-100 focus-visible:outline-2 focus-visible:outline-indigo-700" { (label) }
             }
         }
@@ -126,7 +129,7 @@ fn sections(data: &Data, prefill: &Prefill) -> Markup {
             (sessions(&data.sessions, &tz))
             @if data.invites { (invite()) }
         }
-        section id="budget" data-panel="budget" aria-labelledby="budget-title" class=(SECTION) { (budget(&data.budget, &data.account)) }
+        section id="budget" data-panel="budget" aria-labelledby="budget-title" class=(SECTION) { (budget(&data.budgets, &data.keys, &data.account)) }
         section id="prices" data-panel="prices" aria-labelledby="prices-title" class=(SECTION) { (custom_prices(&data.prices, prefill)) }
         section id="projects" data-panel="projects" aria-labelledby="projects-title" class=(SECTION) { (project_list(&data.projects, &tz)) }
         section id="timezone" data-panel="timezone" aria-labelledby="timezone-title" class=(SECTION) { (time_zone(&data.account)) }
@@ -287,21 +290,27 @@ fn invite() -> Markup {
     }
 }
 
-fn budget(budget: &BudgetResponse, account: &Account) -> Markup {
-    let current = budget.budget.as_ref();
+/// The account's budgets: its monthly budget in one field (the seed's
+/// form, `POST /api/budgets`), and every budget with its edit form, delete
+/// button and the form that adds one (`/api/budgets/scoped`).
+fn budget(budgets: &[ScopedBudget], keys: &[ApiKeyInfo], account: &Account) -> Markup {
+    let monthly = budgets.iter().find(|b| b.scope == BudgetScope::Account && b.period == "month");
     html! {
-        (heading("budget-title", "Monthly budget", &html! {
-            "Warnings at 80% and 100% of it, here, in " (kbd("llmlab status")) " and from the SDK. Months follow your time zone."
+        (heading("budget-title", "Budgets", &html! {
+            "A budget counts the calls of the whole account, a project, an API key or a tag over a day, a week, a month "
+            "(in your time zone) or in total. It warns at its thresholds (80% and 100% unless set) here, in "
+            (kbd("llmlab status")) " and from the SDK; a hard one also stops calls it cannot cover."
         }))
-        p id="budget-current" class="mt-3 text-sm text-slate-800" {
-            @if let Some(b) = current {
+        h3 id="monthly-budget-title" class="mt-5 text-base font-semibold" { "Monthly budget of the whole account" }
+        p id="budget-current" class="mt-2 text-sm text-slate-800" {
+            @if let Some(b) = monthly {
                 "Current budget: " span class="font-semibold" title=(usd_exact(b.amount_usd)) { (usd(b.amount_usd)) } " a month. "
                 button type="button" id="budget-remove" class=(BUTTON_DANGER) data-api="DELETE /api/budgets"
                     data-confirm="Click again to remove" data-after="refresh" data-success="Budget removed." {
                     "Remove" span class="sr-only" { " the budget" }
                 }
             } @else {
-                "No budget is set."
+                "No monthly budget is set for the account."
             }
         }
         form method="post" id="budget-form" class="mt-3 flex flex-col gap-2 sm:flex-row sm:items-end" data-api="POST /api/budgets" data-after="refresh"
@@ -311,7 +320,7 @@ fn budget(budget: &BudgetResponse, account: &Account) -> Markup {
                 div class="relative mt-1" {
                     span class="pointer-events-none absolute inset-y-0 left-0 flex items-center pl-3 text-slate-600" aria-hidden="true" { "$" }
                     input id="budget-amount" name="amount_usd" type="text" inputmode="decimal" required data-money
-                        placeholder="500" value=[current.map(|b| b.amount_usd.to_string())] class={ (INPUT) " pl-7" }
+                        placeholder="500" value=[monthly.map(|b| b.amount_usd.to_string())] class={ (INPUT) " pl-7" }
                         aria-describedby="budget-error";
                 }
                 input type="hidden" name="period" value="monthly";
@@ -319,18 +328,175 @@ fn budget(budget: &BudgetResponse, account: &Account) -> Markup {
             button type="submit" class=(BUTTON) { "Save budget" }
         }
         (form_error("budget-error"))
-        form method="post" id="hard-budget-form" class="mt-5 border-t border-slate-100 pt-4" data-api="PATCH /api/account" data-after="refresh"
-            data-success="Saved." {
+        form method="post" id="hard-budget-form" class="mt-4" data-api="PATCH /api/account" data-after="refresh" data-success="Saved." {
             div class="flex items-start gap-3" {
-                input id="hard-budget" name="hard_budget" type="checkbox" checked[account.hard_budget]
-                    class="mt-1 h-4 w-4 rounded border-slate-400 text-indigo-700 focus:ring-indigo-700" aria-describedby="hard-budget-help";
+                input id="hard-budget" name="hard_budget" type="checkbox" checked[account.hard_budget] class=(CHECKBOX)
+                    aria-describedby="hard-budget-help";
                 div {
-                    label for="hard-budget" class=(LABEL) { "Hard budget" }
-                    p id="hard-budget-help" class="text-sm text-slate-600" { "Over 100%, the proxy answers 429 instead of forwarding calls." }
+                    label for="hard-budget" class=(LABEL) { "Make the monthly budget of the whole account hard" }
+                    p id="hard-budget-help" class="text-sm text-slate-600" {
+                        "Over 100%, the proxy answers 429 and the SDK's hard mode raises instead of sending calls. "
+                        "Other budgets have their own Hard box below."
+                    }
                 }
             }
             button type="submit" class={ (BUTTON_SECONDARY) " mt-3" } { "Save" }
             (form_error("hard-budget-error"))
+        }
+        h3 id="budgets-list-title" class="mt-6 border-t border-slate-100 pt-5 text-base font-semibold" { "Every budget" }
+        @if budgets.is_empty() {
+            p id="budgets-none" class="mt-2 text-sm text-slate-700" { "No budgets yet." }
+        } @else {
+            ul id="budgets-list" class="mt-3 divide-y divide-slate-100 rounded-md ring-1 ring-slate-200" aria-labelledby="budgets-list-title" {
+                @for b in budgets { (budget_item(b)) }
+            }
+        }
+        (new_budget_form(keys))
+    }
+}
+
+/// Classes of a checkbox.
+const CHECKBOX: &str = "mt-1 h-4 w-4 shrink-0 rounded border-slate-400 text-indigo-700 focus:ring-indigo-700";
+
+/// A period `<select>` with `current` chosen.
+fn period_select(id: &str, current: &str, describedby: &str) -> Markup {
+    html! {
+        select id=(id) name="period" class={ (INPUT) " mt-1" } aria-describedby=(describedby) {
+            @for (value, label) in PERIODS { option value=(value) selected[value == current] { (label) } }
+        }
+    }
+}
+
+/// The thresholds field: percentages of the amount, sent as a list of
+/// numbers; left out when empty (a new budget then warns at 80% and 100%).
+fn thresholds_field(id: &str, value: &str, describedby: &str) -> Markup {
+    html! {
+        label for=(id) class=(LABEL) { "Warn at (%)" }
+        input id=(id) name="thresholds" type="text" inputmode="decimal" data-numbers data-optional value=(value)
+            placeholder="80, 100" spellcheck="false" autocomplete="off" class={ (INPUT) " mt-1" } aria-describedby=(describedby);
+    }
+}
+
+/// The hard checkbox of a budget form.
+fn hard_field(id: &str, checked: bool) -> Markup {
+    html! {
+        div class="flex items-start gap-3" {
+            input id=(id) name="hard" type="checkbox" checked[checked] class=(CHECKBOX) aria-describedby={ (id) "-help" };
+            div {
+                label for=(id) class=(LABEL) { "Hard" }
+                p id={ (id) "-help" } class="text-sm text-slate-600" { "Refuse calls it cannot cover (proxy and SDK hard mode)." }
+            }
+        }
+    }
+}
+
+/// One budget in the list: what it counts and where it stands, its edit
+/// form behind a disclosure, and its delete button.
+fn budget_item(b: &ScopedBudget) -> Markup {
+    let id = format!("budget-{}", b.id);
+    let error = format!("{id}-error");
+    let name = names::title_text(b);
+    html! {
+        li class="p-3 sm:p-4" data-budget-id=(b.id) {
+            div class="flex flex-wrap items-start justify-between gap-2" {
+                div class="min-w-0" {
+                    p class="font-semibold break-words text-slate-900" { (names::title(b)) }
+                    p class="mt-0.5 text-sm text-slate-700" {
+                        span class="font-medium tabular-nums" title=(usd_exact(b.amount_usd)) { (usd(b.amount_usd)) }
+                        " · spent " span class="tabular-nums" { (usd(b.status.spent_usd)) } " " (names::this_period(&b.period))
+                        " (" (percent(b.status.percent_used)) ")"
+                        " · warns at " (b.thresholds.iter().map(|t| format!("{}%", names::threshold(*t))).collect::<Vec<_>>().join(", "))
+                        @if b.hard { " · " span class="font-semibold text-slate-900" { "hard" } }
+                    }
+                }
+                button type="button" class=(BUTTON_DANGER) data-api={ "DELETE /api/budgets/scoped/" (b.id) }
+                    data-confirm="Click again to delete" data-after="refresh" data-success="Budget deleted." {
+                    "Delete" span class="sr-only" { " the " (name) }
+                }
+            }
+            details id={ (id) "-edit" } class="mt-2" {
+                summary class="cursor-pointer rounded text-sm font-medium text-indigo-700 hover:underline focus-visible:outline-2 focus-visible:outline-indigo-700" {
+                    "Edit" span class="sr-only" { " the " (name) }
+                }
+                form method="post" id={ (id) "-form" } class="mt-3 space-y-3" data-api={ "PATCH /api/budgets/scoped/" (b.id) } data-after="refresh"
+                    data-success="Budget updated." {
+                    div class="grid gap-3 sm:grid-cols-3" {
+                        div {
+                            label for={ (id) "-amount" } class=(LABEL) { "Amount in USD" }
+                            input id={ (id) "-amount" } name="amount_usd" type="text" inputmode="decimal" required data-money
+                                value=(b.amount_usd.to_string()) class={ (INPUT) " mt-1" } aria-describedby=(error);
+                        }
+                        div {
+                            label for={ (id) "-period" } class=(LABEL) { "Period" }
+                            (period_select(&format!("{id}-period"), &b.period, &error))
+                        }
+                        div { (thresholds_field(&format!("{id}-thresholds"), &names::thresholds(&b.thresholds), &error)) }
+                    }
+                    (hard_field(&format!("{id}-hard"), b.hard))
+                    button type="submit" class=(BUTTON_SECONDARY) { "Save changes" span class="sr-only" { " to the " (name) } }
+                    (form_error(&error))
+                }
+            }
+        }
+    }
+}
+
+/// The form that adds a budget (or replaces the one its scope has for that period).
+fn new_budget_form(keys: &[ApiKeyInfo]) -> Markup {
+    const ERROR: &str = "new-budget-error";
+    html! {
+        h3 id="new-budget-title" class="mt-6 border-t border-slate-100 pt-5 text-base font-semibold" { "Add a budget" }
+        p class="mt-1 text-sm text-slate-600" {
+            "A scope has one budget per period: adding one it has replaces it. Or from a terminal: "
+            (kbd("llmlab budget 200 --project search --period week --hard"))
+        }
+        form method="post" id="new-budget-form" class="mt-3 space-y-3" data-api="POST /api/budgets/scoped" data-after="refresh"
+            data-success="Budget saved." aria-labelledby="new-budget-title" {
+            div class="grid gap-3 sm:grid-cols-2 lg:grid-cols-4" {
+                div {
+                    label for="new-budget-amount" class=(LABEL) { "Amount in USD" }
+                    div class="relative mt-1" {
+                        span class="pointer-events-none absolute inset-y-0 left-0 flex items-center pl-3 text-slate-600" aria-hidden="true" { "$" }
+                        input id="new-budget-amount" name="amount_usd" type="text" inputmode="decimal" required data-money placeholder="200"
+                            class={ (INPUT) " pl-7" } aria-describedby=(ERROR);
+                    }
+                }
+                div {
+                    label for="new-budget-scope" class=(LABEL) { "Counts the calls of" }
+                    select id="new-budget-scope" name="scope" data-scope-select class={ (INPUT) " mt-1" } aria-describedby=(ERROR) {
+                        option value="account" selected { "The whole account" }
+                        option value="project" { "A project" }
+                        option value="key" { "An API key" }
+                        option value="tag" { "A tag" }
+                    }
+                }
+                div data-scope-target="project" hidden {
+                    label for="new-budget-project" class=(LABEL) { "Project" }
+                    input id="new-budget-project" name="target" type="text" required disabled maxlength="200" spellcheck="false"
+                        autocapitalize="off" placeholder="e.g. search" class={ (INPUT) " mt-1" } aria-describedby=(ERROR);
+                }
+                div data-scope-target="key" hidden {
+                    label for="new-budget-key" class=(LABEL) { "API key" }
+                    select id="new-budget-key" name="target" required disabled class={ (INPUT) " mt-1" } aria-describedby=(ERROR) {
+                        @for key in keys.iter().filter(|k| k.revoked_at.is_none()) {
+                            option value=(key.key_id) { (key.name.as_deref().unwrap_or("unnamed")) " (" (key.key_id) "…)" }
+                        }
+                    }
+                }
+                div data-scope-target="tag" hidden {
+                    label for="new-budget-tag" class=(LABEL) { "Tag " span class="font-normal text-slate-600" { "(key=value)" } }
+                    input id="new-budget-tag" name="target" type="text" required disabled maxlength="300" spellcheck="false"
+                        autocapitalize="off" placeholder="customer=acme" class={ (INPUT) " mt-1" } aria-describedby=(ERROR);
+                }
+                div {
+                    label for="new-budget-period" class=(LABEL) { "Period" }
+                    (period_select("new-budget-period", "month", ERROR))
+                }
+                div { (thresholds_field("new-budget-thresholds", "", ERROR)) }
+            }
+            (hard_field("new-budget-hard", false))
+            button type="submit" class=(BUTTON) { "Add budget" }
+            (form_error(ERROR))
         }
     }
 }
@@ -515,7 +681,7 @@ mod tests {
                 current: true,
             }],
             invites: true,
-            budget: BudgetResponse { budget: None },
+            budgets: vec![],
             projects: vec![Project {
                 name: HOSTILE.to_owned(),
                 created_at: "2026-11-27T10:00:00Z".to_owned(),
@@ -544,31 +710,124 @@ mod tests {
         assert!(html.contains(r#"value="&lt;img src=x onerror=alert(1)&gt;""#), "{html}");
         assert!(html.contains(r#"data-after="signed-out""#), "the current key's revoke button signs out");
         assert!(html.contains("2026-11-27 11:00"), "times are in the account's zone: {html}");
-        assert!(html.contains("No budget is set.") && !html.contains("budget-remove"), "nothing to remove");
+        assert!(html.contains("No monthly budget is set") && !html.contains("budget-remove"), "nothing to remove");
+        assert!(html.contains("No budgets yet."), "{html}");
+        assert!(
+            html.contains(
+                r#"<option value="llm_abcd1234">&lt;img src=x onerror=alert(1)&gt; (llm_abcd1234…)</option>"#
+            ),
+            "{html}"
+        );
         assert!(html.contains(r#"data-api="DELETE /api/auth/sessions/ses_abcdefghijkl""#), "{html}");
         assert!(html.contains("this session") && html.contains("Sign out everywhere"), "{html}");
         assert!(html.contains(r#"data-api="POST /api/auth/invites""#), "an invite-only server lets members invite");
     }
 
-    #[test]
-    fn a_set_budget_can_be_removed() {
-        let budget = BudgetResponse {
-            budget: Some(llmlab_api::Budget {
-                amount_usd: "500".parse().unwrap(),
-                period: "monthly".to_owned(),
-                created_at: "2026-11-27T10:00:00Z".to_owned(),
-                updated_at: "2026-11-27T10:00:00Z".to_owned(),
-            }),
-        };
-        let account = Account {
+    fn scoped(id: i64, scope: BudgetScope, target: Option<&str>, period: &str) -> ScopedBudget {
+        ScopedBudget {
+            id,
+            scope,
+            target: target.map(str::to_owned),
+            target_name: None,
+            period: period.to_owned(),
+            amount_usd: "500".parse().unwrap(),
+            hard: false,
+            thresholds: vec![80.0, 100.0],
+            created_at: "2026-11-27T10:00:00Z".to_owned(),
+            updated_at: "2026-11-27T10:00:00Z".to_owned(),
+            status: llmlab_api::ScopedBudgetStatus {
+                state: llmlab_api::BudgetState::Ok,
+                period_start: None,
+                period_end: None,
+                spent_usd: "125".parse().unwrap(),
+                reserved_usd: Money::ZERO,
+                available_usd: Money::ZERO,
+                percent_used: 25.0,
+                projected_usd: None,
+                projected_crossing_at: None,
+                unpriced_calls: 0,
+            },
+        }
+    }
+
+    fn account(hard: bool) -> Account {
+        Account {
             user_id: "usr_1".to_owned(),
             name: None,
             timezone: "UTC".to_owned(),
-            hard_budget: false,
+            hard_budget: hard,
             created_at: "2026-11-27T10:00:00Z".to_owned(),
-        };
-        let html = super::budget(&budget, &account).into_string();
+        }
+    }
+
+    #[test]
+    fn a_set_budget_can_be_removed() {
+        let budgets = [scoped(1, BudgetScope::Account, None, "month")];
+        let html = super::budget(&budgets, &[], &account(false)).into_string();
         assert!(html.contains("$500.00"), "{html}");
         assert!(html.contains(r#"id="budget-remove""#) && html.contains(r#"data-api="DELETE /api/budgets""#), "{html}");
+        assert!(html.contains(r#"value="500""#), "the monthly form holds its amount: {html}");
+    }
+
+    #[test]
+    fn every_budget_is_listed_with_its_edit_form_and_delete_button() {
+        let mut tag = scoped(9, BudgetScope::Tag, Some("customer=acme"), "week");
+        tag.hard = true;
+        tag.thresholds = vec![50.0, 92.5, 100.0];
+        let budgets = [scoped(3, BudgetScope::Project, Some("<b>search</b>"), "day"), tag];
+        let html = super::budget(&budgets, &[], &account(true)).into_string();
+        assert!(html.contains("No monthly budget is set"), "only scoped budgets: {html}");
+        assert!(html.contains(r#"id="hard-budget" name="hard_budget" type="checkbox" checked"#), "{html}");
+        assert_eq!(html.matches("<li ").count(), 2, "{html}");
+        assert!(
+            html.contains(
+                "Daily budget · project <span class=\"[overflow-wrap:anywhere]\">&lt;b&gt;search&lt;/b&gt;</span>"
+            ),
+            "{html}"
+        );
+        assert!(!html.contains("<b>"), "escaped: {html}");
+        assert!(html.contains(r#"data-api="PATCH /api/budgets/scoped/9""#), "{html}");
+        assert!(html.contains(r#"data-api="DELETE /api/budgets/scoped/9""#), "{html}");
+        assert!(html.contains(r#"value="50, 92.5, 100""#) && html.contains("warns at 50%, 92.5%, 100%"), "{html}");
+        assert!(html.contains(r#"<option value="week" selected>"#), "the edit form holds its period: {html}");
+        assert!(html.contains(r#"id="budget-9-hard" name="hard" type="checkbox" checked"#), "{html}");
+        assert!(html.contains(r#"id="budget-3-hard" name="hard" type="checkbox" class="#), "{html}");
+        assert!(html.contains("$125.00</span> today (25.0%)"), "{html}");
+        assert!(html.contains(r#"<span class="sr-only"> the Weekly budget · tag customer=acme</span>"#), "{html}");
+    }
+
+    #[test]
+    fn the_new_budget_form_offers_every_scope_and_only_the_active_keys() {
+        let key = |id: &str, name: Option<&str>, revoked: bool| ApiKeyInfo {
+            key_id: id.to_owned(),
+            name: name.map(str::to_owned),
+            created_at: "2026-11-27T10:00:00Z".to_owned(),
+            last_used_at: None,
+            revoked_at: revoked.then(|| "2026-11-28T10:00:00Z".to_owned()),
+            current: false,
+        };
+        let keys = [
+            key("llm_aaaa1111", Some("prod"), false),
+            key("llm_bbbb2222", None, false),
+            key("llm_cccc3333", None, true),
+        ];
+        let html = new_budget_form(&keys).into_string();
+        assert!(html.contains(r#"data-api="POST /api/budgets/scoped""#), "{html}");
+        for scope in ["account", "project", "key", "tag"] {
+            assert!(html.contains(&format!(r#"<option value="{scope}""#)), "{scope}: {html}");
+        }
+        for target in ["project", "key", "tag"] {
+            assert!(html.contains(&format!(r#"<div data-scope-target="{target}" hidden>"#)), "{target}: {html}");
+        }
+        assert_eq!(html.matches(r#"name="target""#).count(), 3);
+        assert_eq!(html.matches(r#"name="target" type="text" required disabled"#).count(), 2, "disabled until chosen");
+        assert!(html.contains(r#"<option value="llm_aaaa1111">prod (llm_aaaa1111…)</option>"#), "{html}");
+        assert!(html.contains(r#"<option value="llm_bbbb2222">unnamed (llm_bbbb2222…)</option>"#), "{html}");
+        assert!(!html.contains("llm_cccc3333"), "a revoked key has nothing left to count: {html}");
+        assert!(html.contains(r#"<option value="month" selected>"#), "{html}");
+        assert!(
+            html.contains(r#"name="thresholds" type="text" inputmode="decimal" data-numbers data-optional"#),
+            "{html}"
+        );
     }
 }

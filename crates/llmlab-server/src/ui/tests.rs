@@ -62,12 +62,20 @@ impl App {
     }
 
     async fn post_json(&self, path: &str, key: &str, json: &str) -> StatusCode {
-        let request = Request::post(path)
+        self.call("POST", path, key, json).await.0
+    }
+
+    /// `METHOD path` with the API key and a JSON body (empty: none); the status and body.
+    async fn call(&self, method: &str, path: &str, key: &str, json: &str) -> (StatusCode, String) {
+        let request = Request::builder()
+            .method(method)
+            .uri(path)
             .header(CONTENT_TYPE, "application/json")
             .header("authorization", format!("Bearer {key}"))
             .body(Body::from(json.to_owned()))
             .unwrap();
-        self.send(request).await.0.status()
+        let (response, body) = self.send(request).await;
+        (response.status(), body)
     }
 
     async fn signup(&self) -> String {
@@ -152,6 +160,78 @@ async fn the_panels_answer_304_until_an_event_arrives() {
     assert_ne!(header(&response, ETAG.as_str()), etag);
     assert!(body.contains(r#"data-panel="totals""#) && !body.contains(r#"data-panel="empty""#));
     assert!(body.contains("&lt;b&gt;gpt&lt;/b&gt;") && !body.contains("<b>gpt"), "escaped: {body}");
+}
+
+#[tokio::test]
+async fn the_budget_bars_follow_budget_changes_holds_and_spend_without_a_reload() {
+    let app = App::new().await;
+    let key = app.signup().await;
+    let session = app.sign_in(&key).await;
+    let track = r#"{"provider": "openai", "model": "gpt-4o", "input_tokens": 1000000, "output_tokens": 0, "project": "search"}"#;
+    assert_eq!(app.post_json("/api/events/track", &key, track).await, StatusCode::CREATED);
+    let (_, html) = app.get("/dashboard", Some(&session), None).await;
+    let etag = html.split("data-etag=\"").nth(1).unwrap();
+    let mut etag = etag[..etag.find('"').unwrap()].replace("&quot;", "\"");
+    assert!(html.contains(r#"data-budget-state="none""#), "no budget yet");
+    // Each step must change the panels' version, and the next poll shows it.
+    let mut poll = async |step: &str| {
+        let (response, body) = app.get("/dashboard/panels", Some(&session), Some(&etag)).await;
+        assert_eq!(response.status(), StatusCode::OK, "{step}: the version did not change");
+        etag = header(&response, ETAG.as_str()).to_owned();
+        body
+    };
+
+    let (status, body) = app
+        .call("POST", "/api/budgets/scoped", &key, r#"{"amount_usd": "10", "scope": "project", "target": "search"}"#)
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let id = serde_json::from_str::<serde_json::Value>(&body).unwrap()["id"].as_i64().unwrap();
+    let body = poll("created").await;
+    assert!(body.contains(&format!(r#"data-budget-id="{id}""#)), "{body}");
+    assert!(body.contains("Monthly budget · project") && body.contains("$2.50</span> of"), "counts its month: {body}");
+
+    let (status, _) =
+        app.call("PATCH", &format!("/api/budgets/scoped/{id}"), &key, r#"{"hard": true, "period": "week"}"#).await;
+    assert_eq!(status, StatusCode::OK);
+    let body = poll("made hard, weekly").await;
+    assert!(body.contains("Weekly budget · project") && body.contains(">Hard</span>"), "{body}");
+
+    let reserve = r#"{"provider": "openai", "model": "gpt-4o", "project": "search", "max_output_tokens": 1000}"#;
+    let (status, held) = app.call("POST", "/api/budgets/reserve", &key, reserve).await;
+    assert_eq!(status, StatusCode::CREATED, "{held}");
+    let body = poll("a call in flight").await;
+    assert!(body.contains("Held by calls in flight"), "{body}");
+
+    assert_eq!(app.post_json("/api/events/track", &key, track).await, StatusCode::CREATED);
+    let body = poll("more spend").await;
+    assert!(body.contains("$5.00</span> of"), "{body}");
+
+    let (status, _) = app.call("DELETE", &format!("/api/budgets/scoped/{id}"), &key, "").await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let body = poll("deleted").await;
+    assert!(!body.contains("data-budget-id") && body.contains(r#"data-budget-state="none""#), "{body}");
+}
+
+#[tokio::test]
+async fn the_settings_page_lists_every_budget_by_its_keys_name_with_its_edit_and_delete_calls() {
+    let app = App::new().await;
+    let key = app.signup().await;
+    let session = app.sign_in(&key).await;
+    let (status, created) = app.call("POST", "/api/keys", &key, r#"{"name": "ci"}"#).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let body = r#"{"amount_usd": "5", "scope": "key", "target": "ci", "period": "day", "thresholds": [50, 90]}"#;
+    let (status, budget) = app.call("POST", "/api/budgets/scoped", &key, body).await;
+    assert_eq!(status, StatusCode::CREATED, "{budget}");
+    let budget: serde_json::Value = serde_json::from_str(&budget).unwrap();
+    let (id, key_id) = (budget["id"].as_i64().unwrap(), budget["target"].as_str().unwrap());
+
+    let (_, html) = app.get("/settings", Some(&session), None).await;
+
+    assert!(html.contains(&format!(r#"title="{key_id}">ci</span>"#)), "named by the key's name: {html}");
+    assert!(html.contains(&format!(r#"data-api="PATCH /api/budgets/scoped/{id}""#)), "{html}");
+    assert!(html.contains(&format!(r#"data-api="DELETE /api/budgets/scoped/{id}""#)), "{html}");
+    assert!(html.contains(r#"value="50, 90""#) && html.contains("No monthly budget is set"), "{html}");
+    assert!(html.contains(&format!(r#"<option value="{key_id}">ci ({key_id}…)</option>"#)), "{html}");
 }
 
 #[tokio::test]

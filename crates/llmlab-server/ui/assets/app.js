@@ -90,10 +90,11 @@ function swapPanels(root, html) {
     root.replaceChildren(...next);
   } else {
     next.forEach((el, i) => {
-      // Keep an open <details> open across a refresh.
+      // Keep an open <details> open across a refresh: the one of the same id, else at the same place.
       for (const details of $$("details[open]", current[i])) {
-        const index = $$("details", current[i]).indexOf(details);
-        const twin = $$("details", el)[index];
+        const twin = details.id
+          ? $$("details", el).find((d) => d.id === details.id)
+          : $$("details", el)[$$("details", current[i]).indexOf(details)];
         if (twin) twin.open = true;
       }
       if (el.outerHTML !== current[i].outerHTML) current[i].replaceWith(el);
@@ -243,7 +244,11 @@ function showNewKey(id, key) {
 
 // ---- Settings: forms and buttons that call the REST API -----------------------
 
-/** A form's fields as the API's JSON: checkboxes as booleans, empty optional fields left out. */
+/**
+ * A form's fields as the API's JSON: checkboxes as booleans, `data-numbers` fields ("80, 92.5")
+ * as lists of numbers, empty optional fields left out. Throws an Error naming a value that is
+ * not a number.
+ */
 function formBody(form) {
   const body = {};
   for (const field of form.elements) {
@@ -255,9 +260,30 @@ function formBody(form) {
     let value = field.value.trim();
     if ("money" in field.dataset) value = value.replace(/[$,\s]/g, "");
     if (value === "" && "optional" in field.dataset) continue;
-    body[field.name] = value;
+    body[field.name] = "numbers" in field.dataset ? numbers(value) : value;
   }
   return body;
+}
+
+/** "80, 92.5%" → [80, 92.5]. JSON numbers keep the digits typed, which the server reads exactly. */
+function numbers(text) {
+  return text
+    .split(/[,;\s]+/)
+    .filter((part) => part !== "")
+    .map((part) => {
+      const bare = part.replace(/%$/, "");
+      if (!/^\d+(\.\d+)?$/.test(bare)) throw new Error(`\`${part}\` is not a percentage such as 80 or 92.5.`);
+      return Number(bare);
+    });
+}
+
+/** Shows the target field of the scope chosen in a `data-scope-select` (and only it is sent). */
+function showScopeTarget(select) {
+  for (const box of $$("[data-scope-target]", select.form ?? document)) {
+    const shown = box.dataset.scopeTarget === select.value;
+    box.hidden = !shown;
+    for (const field of $$("input, select", box)) field.disabled = !shown;
+  }
 }
 
 /** Runs `data-api="METHOD /path"` for a form or a button, then its `data-after` step. */
@@ -334,6 +360,13 @@ function initSettings() {
       button.disabled = false;
     }
   });
+
+  // The budget form's target field follows its scope; after a refresh the sections are new.
+  document.addEventListener("change", (event) => {
+    const select = event.target.closest("select[data-scope-select]");
+    if (select) showScopeTarget(select);
+  });
+  for (const select of $$("select[data-scope-select]")) showScopeTarget(select);
 
   for (const button of $$("[data-fill-timezone]")) {
     const zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
