@@ -185,6 +185,8 @@ def _is_plain(value: Any) -> bool:
     """A value that can be part of a request body (not a client, logger or callback)."""
     if value is None or isinstance(value, (str, int, float, bool, dict, list, tuple, bytes)):
         return True
+    if isinstance(value, type):
+        return callable(getattr(value, "model_json_schema", None))  # `response_format=Model`
     return callable(getattr(value, "model_dump", None)) or isinstance(value, enum.Enum)
 
 
@@ -324,6 +326,11 @@ def _plain_mapping(value: Any) -> dict[str, Any]:
 
 def _json_default(value: Any) -> Any:
     """``json.dumps``' fallback: what the provider client would put in the body."""
+    if isinstance(value, type):
+        schema = getattr(value, "model_json_schema", None)
+        if callable(schema):
+            return schema()  # a structured-output `response_format=Model`
+        return {_OPAQUE: value.__name__}
     if _is_sentinel(value):
         return None
     dump = getattr(value, "model_dump", None)
@@ -332,9 +339,6 @@ def _json_default(value: Any) -> Any:
             return dump(mode="json", by_alias=True, exclude_none=True)
         except Exception:  # noqa: BLE001 - e.g. a field holding a class
             return _plain_mapping(value)
-    schema = getattr(value, "model_json_schema", None) if isinstance(value, type) else None
-    if callable(schema):
-        return schema()  # a structured-output `response_format=Model`
     if isinstance(value, (bytes, bytearray, memoryview)):
         import base64
 
