@@ -36,7 +36,7 @@ from ._internal import internal_error
 from ._runtime import RUNTIME
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncGenerator, Generator, Mapping
+    from collections.abc import AsyncGenerator, Awaitable, Generator, Mapping
     from types import TracebackType
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -264,7 +264,7 @@ def _wrap(fn: F, opts: _Options) -> F:
     if inspect.isgeneratorfunction(fn):
         return _wrap_generator_function(fn, opts, target)
     hard = opts.hard
-    if inspect.iscoroutinefunction(fn):
+    if _is_coroutine_function(fn):
 
         @functools.wraps(fn)
         async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -305,6 +305,17 @@ def _wrap(fn: F, opts: _Options) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def _is_coroutine_function(fn: Callable[..., Any]) -> bool:
+    """``async def``, also behind a sync decorator that kept ``__wrapped__``: the async
+    clients' ``create`` methods (openai and anthropic wrap them in ``required_args``)."""
+    if inspect.iscoroutinefunction(fn):
+        return True
+    try:
+        return inspect.iscoroutinefunction(inspect.unwrap(fn))
+    except ValueError:  # a __wrapped__ cycle
+        return False
+
+
 def _call_hard(
     fn: Callable[..., Any],
     opts: _Options,
@@ -323,6 +334,23 @@ def _call_hard(
         raise
     except BaseException:
         _release(held)  # KeyboardInterrupt, SystemExit: nothing is recorded, nothing held
+        raise
+    if held is not None and inspect.isawaitable(result):
+        # A sync function that hands back the call to await: settle once it is awaited.
+        return _settle_when_awaited(result, opts, start, held)
+    return _handle_result(opts, start, result, held)
+
+
+async def _settle_when_awaited(
+    awaitable: Awaitable[Any], opts: _Options, start: float, held: Held
+) -> Any:
+    try:
+        result = await awaitable
+    except Exception as exc:
+        _emit_failure(opts, start, exc, held)
+        raise
+    except BaseException:
+        _release(held)
         raise
     return _handle_result(opts, start, result, held)
 

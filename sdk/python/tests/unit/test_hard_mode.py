@@ -8,6 +8,7 @@ when an event carrying its ``reservation_id`` arrives, or on ``DELETE``.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import pickle
 import socket
@@ -789,3 +790,37 @@ def test_a_refused_openai_call_never_reaches_the_upstream(
     with pytest.raises(BudgetExceeded):
         create(model="gpt-4o-mini", messages=fx.request_body["messages"], max_tokens=64)
     assert len(stub.requests) == before
+
+
+async def test_a_wrapped_async_client_method_is_reserved_without_blocking_and_settled(
+    hard_budget: FakeLLMLab, stub: StubUpstream
+) -> None:
+    import openai
+
+    fx = stub.fixture("openai/chat_basic_gpt-4o-mini")
+    client = openai.AsyncOpenAI(api_key="sk-test", base_url=stub.base_url(fx, "/v1"), max_retries=0)
+    # `create` is a sync wrapper (openai's `required_args`) around an `async def`.
+    create = track_cost(client.chat.completions.create, enforce_budget=True)
+    assert inspect.iscoroutinefunction(create)
+
+    response = await create(model="gpt-4o-mini", messages=fx.request_body["messages"], max_tokens=9)
+    await client.close()
+
+    assert response.usage is not None
+    [event] = settled(hard_budget).event_list()
+    assert event["reservation_id"] == hard_budget.settled[0]
+
+
+async def test_a_sync_function_returning_an_awaitable_settles_once_it_is_awaited(
+    hard_budget: FakeLLMLab,
+) -> None:
+    async def answer() -> dict[str, Any]:
+        return CHAT
+
+    @hard()
+    def ask() -> Any:
+        return answer()
+
+    assert await ask() is CHAT
+    [event] = settled(hard_budget).event_list()
+    assert event["reservation_id"] == hard_budget.settled[0]
