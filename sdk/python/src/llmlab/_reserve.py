@@ -34,7 +34,7 @@ from urllib.parse import urlsplit
 from ._budget import BudgetCheckFailed, BudgetExceeded, BudgetUnbounded
 from ._config import FAIL_CLOSED, FAIL_OPEN, parse_budget_failure
 from ._internal import forget_once, internal_error, log_once, logger
-from ._sender import USER_AGENT, PostResult, parse_retry_after
+from ._sender import USER_AGENT, PostResult, connect_without_delay, parse_retry_after
 
 if TYPE_CHECKING:
     import concurrent.futures
@@ -479,6 +479,8 @@ class Reserver:
         for attempt in range(2):
             conn, reused = self._connection()
             try:
+                if conn.sock is None:
+                    connect_without_delay(conn)
                 conn.request("POST", self._path, body=body, headers=self._headers)
                 response = conn.getresponse()
                 data = response.read()

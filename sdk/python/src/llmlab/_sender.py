@@ -313,6 +313,8 @@ class Sender:
             if conn is None:
                 conn = self._conn = self._new_connection()
             try:
+                if conn.sock is None:
+                    connect_without_delay(conn)
                 conn.request(method, path, body=body, headers=self._headers)
                 response = conn.getresponse()
                 data = response.read()
@@ -335,6 +337,17 @@ class Sender:
                 response.status, parse_retry_after(response.getheader("Retry-After")), payload
             )
         return PostResult()  # pragma: no cover - the loop always returns
+
+
+def connect_without_delay(conn: http.client.HTTPConnection) -> None:
+    """Connect with ``TCP_NODELAY``: http.client writes the headers and the body in two
+    sends, and with Nagle on the body can wait for the server's delayed ACK (up to 40 ms
+    a request on Linux). Hard mode waits for its reservations, and its holds for events."""
+    import socket
+
+    conn.connect()
+    sock: Any = conn.sock
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
 def _error_message(payload: Any) -> str:
