@@ -640,7 +640,13 @@ def plan(
             why,
         )
         return Plan(None, None, failure)
-    return Plan(transport.reserver, build(), failure)
+    try:
+        return Plan(transport.reserver, build(), failure)
+    except BudgetExceeded:
+        raise
+    except Exception as exc:  # noqa: BLE001
+        _internal_failure(failure, exc)
+        return Plan(None, None, failure)
 
 
 def reserve_now(step: Plan) -> Optional[str]:
@@ -664,19 +670,24 @@ def reserve_now(step: Plan) -> Optional[str]:
     except BudgetExceeded:
         raise
     except Exception as exc:  # noqa: BLE001
-        internal_error(exc)
-        if step.failure == FAIL_CLOSED:
-            raise BudgetCheckFailed(
-                f"LLMLab hard mode failed inside the SDK ({exc!r}); the call was not sent "
-                '(budget_failure="closed")'
-            ) from None
-        log_once(
-            "hard-mode-internal",
-            logging.WARNING,
-            "llmlab: hard mode failed inside the SDK (%r); the call is sent without a budget hold",
-            exc,
-        )
+        _internal_failure(step.failure, exc)
         return None
+
+
+def _internal_failure(failure: str, exc: BaseException) -> None:
+    """An error of the SDK's own in hard mode: logged, then handled like an unreachable server."""
+    internal_error(exc)
+    if failure == FAIL_CLOSED:
+        raise BudgetCheckFailed(
+            f"LLMLab hard mode failed inside the SDK ({exc!r}); the call was not sent "
+            '(budget_failure="closed")'
+        ) from None
+    log_once(
+        "hard-mode-internal",
+        logging.WARNING,
+        "llmlab: hard mode failed inside the SDK (%r); the call is sent without a budget hold",
+        exc,
+    )
 
 
 def _code(payload: Any) -> Optional[str]:
@@ -696,7 +707,11 @@ async def reserve_soon(step: Plan, release: Callable[[str], None]) -> Optional[s
     reserver = step.reserver
     if reserver is None or step.call is None:
         return None
-    future = reserver.executor().submit(_reserve_quietly, step)
+    try:
+        future = reserver.executor().submit(_reserve_quietly, step)
+    except Exception as exc:  # noqa: BLE001 - e.g. its threads were shut down by a reconfigure
+        _internal_failure(step.failure, exc)
+        return None
     try:
         held, error = await asyncio.wrap_future(future)
     except asyncio.CancelledError:

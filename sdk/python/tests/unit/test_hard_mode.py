@@ -824,3 +824,29 @@ async def test_a_sync_function_returning_an_awaitable_settles_once_it_is_awaited
     assert await ask() is CHAT
     [event] = settled(hard_budget).event_list()
     assert event["reservation_id"] == hard_budget.settled[0]
+
+
+@pytest.mark.allow_internal_errors
+def test_an_error_inside_the_sdk_is_handled_like_an_unreachable_server(
+    hard_budget: FakeLLMLab, monkeypatch: pytest.MonkeyPatch, internal_errors: list[BaseException]
+) -> None:
+    from llmlab import _reserve
+
+    def broken(call: Any) -> bytes:
+        raise RuntimeError("bug")
+
+    monkeypatch.setattr(_reserve, "encode", broken)
+    calls = []
+
+    @hard()
+    def ask() -> dict[str, Any]:
+        calls.append(1)
+        return CHAT
+
+    assert ask() is CHAT  # open: made, unheld
+    llmlab.configure(budget_failure="closed")
+    with pytest.raises(BudgetCheckFailed, match="failed inside the SDK"):
+        ask()
+    assert calls == [1]
+    assert [str(e) for e in internal_errors] == ["bug", "bug"]
+    assert hard_budget.reservations == []
