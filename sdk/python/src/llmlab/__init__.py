@@ -7,13 +7,16 @@
 
 Events go to the LLMLab server in the background; nothing here ever raises
 into, blocks, or slows down the program beyond a few microseconds per call.
+The one opt-in exception is the hard mode (``enforce_budget=True``): one
+round trip to the server before each call, and ``BudgetExceeded`` instead
+of the call when a hard budget cannot cover it.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Callable, Optional
 
-from ._budget import BudgetWarning
+from ._budget import BudgetCheckFailed, BudgetExceeded, BudgetUnbounded, BudgetWarning
 from ._internal import internal_error
 from ._runtime import RUNTIME
 from ._track import track, track_cost
@@ -21,7 +24,17 @@ from ._track import track, track_cost
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-__all__ = ["BudgetWarning", "configure", "flush", "shutdown", "track", "track_cost"]
+__all__ = [
+    "BudgetCheckFailed",
+    "BudgetExceeded",
+    "BudgetUnbounded",
+    "BudgetWarning",
+    "configure",
+    "flush",
+    "shutdown",
+    "track",
+    "track_cost",
+]
 __version__ = "0.1.0"
 
 
@@ -35,6 +48,8 @@ def configure(
     enabled: Optional[bool] = None,
     spool_dir: Optional[str] = None,
     transport: Optional[Mapping[str, Any]] = None,
+    enforce_budget: Optional[bool] = None,
+    budget_failure: Optional[str] = None,
 ) -> None:
     """Override the config file and the environment.
 
@@ -45,6 +60,15 @@ def configure(
     ``enabled=False`` turns tracking off. ``transport`` tunes the sender (see
     ``llmlab._config.TransportOptions``). Arguments left ``None`` keep their
     earlier value.
+
+    ``enforce_budget=True`` turns the hard mode on for every ``track_cost``
+    and ``track`` that does not say otherwise: each call reserves its
+    worst-case cost first and raises ``llmlab.BudgetExceeded`` instead of
+    calling the provider when a hard budget cannot cover it.
+    ``budget_failure`` says what a hard call does when the server cannot be
+    asked: ``"open"`` (the default; ``LLMLAB_BUDGET_FAILURE``) sends it
+    unheld and logs a warning once per outage, ``"closed"`` raises
+    ``llmlab.BudgetCheckFailed`` (a ``BudgetExceeded``) instead.
     """
     try:
         RUNTIME.reconfigure(
@@ -56,6 +80,8 @@ def configure(
             enabled=enabled,
             spool_dir=spool_dir,
             transport=dict(transport) if transport is not None else None,
+            enforce_budget=enforce_budget,
+            budget_failure=budget_failure,
         )
     except Exception as exc:  # noqa: BLE001
         internal_error(exc)

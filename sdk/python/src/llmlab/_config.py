@@ -9,11 +9,14 @@ time; the first tracked call resolves it.
 from __future__ import annotations
 
 import importlib
+import logging
 import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Optional
+
+from ._internal import log_once
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -32,9 +35,15 @@ class EnvVars:
     LLMLAB_DISABLED = "LLMLAB_DISABLED"
     #: Directory of the on-disk spool for events the server did not accept yet.
     LLMLAB_SPOOL_DIR = "LLMLAB_SPOOL_DIR"
+    #: Hard mode when the budget check cannot be made: `open` (send the call, the default)
+    #: or `closed` (raise `llmlab.BudgetCheckFailed` instead).
+    LLMLAB_BUDGET_FAILURE = "LLMLAB_BUDGET_FAILURE"
 
 
 DEFAULT_BASE_URL = "http://127.0.0.1:8787"
+
+#: Hard mode's answers to "the budget check could not be made".
+FAIL_OPEN, FAIL_CLOSED = "open", "closed"
 
 _TRUTHY = frozenset({"1", "true", "yes", "on"})
 
@@ -96,6 +105,31 @@ def parse_flat_toml(text: str) -> dict[str, str]:
     return out
 
 
+def parse_budget_failure(value: Optional[str], source: str) -> str:
+    """``open`` or ``closed`` from ``value`` (``fail_open``/``fail-closed`` too).
+
+    Anything else is logged once and read as ``closed``: whoever set it
+    wanted something other than the default, and refusing is the safe side.
+    """
+    if value is None:
+        return FAIL_OPEN
+    word = str(value).strip().lower()
+    for prefix in ("fail_", "fail-"):
+        if word.startswith(prefix):
+            word = word[len(prefix) :]
+    if word in (FAIL_OPEN, FAIL_CLOSED):
+        return word
+    log_once(
+        f"budget-failure-{value!r}",
+        logging.WARNING,
+        'llmlab: %s is %r; expected "open" or "closed". Using "closed": calls are refused '
+        "when the budget check cannot be made",
+        source,
+        value,
+    )
+    return FAIL_CLOSED
+
+
 def read_config_file(path: Path) -> dict[str, str]:
     """Top-level string keys of the config file; ``{}`` when it is missing or unreadable."""
     try:
@@ -126,6 +160,8 @@ class Overrides:
     tags: Optional[dict[str, str]] = None
     on_budget_alert: Optional[Callable[[dict[str, Any]], None]] = None
     spool_dir: Optional[str] = None
+    enforce_budget: Optional[bool] = None
+    budget_failure: Optional[str] = None
     transport: dict[str, Any] = field(default_factory=dict)
 
 
@@ -146,6 +182,11 @@ class TransportOptions:
     spool_retry_interval: float = 30.0
     thread_restart_interval: float = 5.0
     exit_timeout: float = 2.0
+    #: Hard mode: how long a call waits for ``POST /api/budgets/reserve`` (connect and answer).
+    reserve_timeout: float = 2.0
+    #: Hard mode: after a reservation timed out, how long calls skip the round trip and
+    #: follow ``budget_failure`` at once (a hung server must not add the timeout to every call).
+    reserve_pause: float = 5.0
 
 
 @dataclass
@@ -161,6 +202,10 @@ class Settings:
     spool_dir: Path
     config_path: Path
     disabled_reason: Optional[str] = None
+    #: Hard mode when the budget check cannot be made: ``open`` or ``closed``.
+    budget_failure: str = FAIL_OPEN
+    #: True when tracking is off because the user said so (not for want of an API key).
+    disabled_by_user: bool = False
 
 
 def resolve(overrides: Overrides, env: Optional[Mapping[str, str]] = None) -> Settings:
@@ -178,6 +223,7 @@ def resolve(overrides: Overrides, env: Optional[Mapping[str, str]] = None) -> Se
     )
     disabled_env = environ.get(EnvVars.LLMLAB_DISABLED, "").strip().lower() in _TRUTHY
     enabled = overrides.enabled if overrides.enabled is not None else not disabled_env
+    by_user = not enabled
     reason: Optional[str] = None
     if not enabled:
         reason = "disabled (LLMLAB_DISABLED or configure(enabled=False))"
@@ -188,6 +234,12 @@ def resolve(overrides: Overrides, env: Optional[Mapping[str, str]] = None) -> Se
             f"llmlab.configure(api_key=...) (config file: {path})"
         )
     spool = Path(overrides.spool_dir).expanduser() if overrides.spool_dir else None
+    if overrides.budget_failure is not None:
+        failure = parse_budget_failure(overrides.budget_failure, "configure(budget_failure=...)")
+    else:
+        failure = parse_budget_failure(
+            environ.get(EnvVars.LLMLAB_BUDGET_FAILURE) or None, EnvVars.LLMLAB_BUDGET_FAILURE
+        )
     return Settings(
         api_key=api_key or None,
         base_url=base_url.rstrip("/"),
@@ -198,4 +250,6 @@ def resolve(overrides: Overrides, env: Optional[Mapping[str, str]] = None) -> Se
         spool_dir=spool or default_spool_dir(environ),
         config_path=path,
         disabled_reason=reason,
+        budget_failure=failure,
+        disabled_by_user=by_user,
     )

@@ -36,6 +36,7 @@ BUCKET_FIELDS = (
 #: decorator's (anything with ``provider``, ``model``, ``project``, ``tags``);
 #: ``extra`` carries a manual record's ``buckets``, ``service_tier``, ``batch``
 #: and ``cost_usd``, or a failed call's ``request`` (for the requested model),
+#: and a hard-mode call's ``reservation_id`` (and the ``model`` it reserved for),
 #: else None. A plain tuple, made once per tracked call and
 #: read once, by unpacking, in ``build_event``: a NamedTuple measured 100-130 ns
 #: more per decorated call (+15%), like ``Found``.
@@ -91,7 +92,8 @@ def build_event(
     """
     start, latency_s, status, opts, found, extra = item
     ts = start + (wall_offset() if offset is None else offset)
-    if found is None and extra is None and opts.model is None and status == "ok":
+    manual = extra is not None and "buckets" in extra
+    if found is None and not manual and opts.model is None and status == "ok":
         log_once(
             "nothing-found",
             logging.INFO,
@@ -108,7 +110,7 @@ def build_event(
         "event_id": uuid7(int(ts * 1000)),
         "timestamp": rfc3339(ts),
         "provider": provider,
-        "model": found_model or opts.model or "unknown",
+        "model": found_model or opts.model or (extra and extra.get("model")) or "unknown",
     }
     if usage is not None:
         data = to_jsonable(usage)
@@ -146,4 +148,6 @@ def build_event(
         event["service_tier"] = str(tier)
     if batch is not None:
         event["batch"] = bool(batch)
+    if extra and extra.get("reservation_id"):
+        event["reservation_id"] = str(extra["reservation_id"])
     return event

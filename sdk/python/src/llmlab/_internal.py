@@ -53,6 +53,12 @@ def log_once(key: str, level: int, msg: str, *args: object) -> None:
     logger.log(level, msg, *args)
 
 
+def forget_once(key: str) -> None:
+    """Let ``key``'s message be logged again (for warnings once per outage, not per process)."""
+    with _once_lock:
+        _logged_once.discard(key)
+
+
 def reset_log_once() -> None:
     """Forget which one-time messages were logged (tests and ``configure``)."""
     with _once_lock:

@@ -18,6 +18,8 @@ class Runtime:
 
     def __init__(self) -> None:
         self.overrides = Overrides()
+        #: ``configure(enforce_budget=...)``, read on every decorated call (one attribute).
+        self.enforce_budget = False
         self.alerts = BudgetAlerts()
         self.settings: Optional[Settings] = None
         self.transport: Optional[Worker] = None
@@ -65,6 +67,7 @@ class Runtime:
                     setattr(self.overrides, key, value)
             if transport_opts is not None:
                 self.overrides.transport = dict(transport_opts)
+            self.enforce_budget = bool(self.overrides.enforce_budget)
             self.transport = None
             self.resolved = False
         if old is not None:

@@ -21,7 +21,7 @@ import random
 import threading
 import time
 from typing import TYPE_CHECKING, Any, NamedTuple, Optional
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from ._internal import log_once
 
@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 
 USER_AGENT = "llmlab-python/0.1.0"
 BATCH_PATH = "/api/events/batch"
+RELEASE_PATH = "/api/budgets/reservations/"
 
 
 class PostResult(NamedTuple):
@@ -90,7 +91,8 @@ class Sender:
         self._scheme = url.scheme or "http"
         self._host = url.hostname or "127.0.0.1"
         self._port = url.port
-        self._path = url.path.rstrip("/") + BATCH_PATH
+        self._root = url.path.rstrip("/")
+        self._path = self._root + BATCH_PATH
         self._headers = {
             "Content-Type": "application/json",
             "Accept": "application/json",
@@ -106,6 +108,40 @@ class Sender:
         self._reclaimed = False
         self.sent = 0
         self.rejected = 0
+
+    def note_reachable(self) -> None:
+        """Another request (a hard-mode reservation) just got an answer: stop sending
+        straight to the spool, so the events that settle those holds go out now."""
+        if self._failures:
+            self._down_until = 0.0
+            self._next_spool_check = 0.0
+
+    def release_holds(self, ids: list[str]) -> None:
+        """``DELETE`` the budget holds of calls that will send no event; one try each.
+
+        A hold that cannot be released here lapses on the server (its hold TTL).
+        """
+        for hold in ids:
+            if self.interrupt.is_set() and self._stop.is_set():
+                return
+            result = self._request("DELETE", self._root + RELEASE_PATH + quote(hold, safe=""), None)
+            if result.status in (204, 404):
+                continue
+            what = f"HTTP {result.status}" if result.status is not None else repr(result.error)
+            log_once(
+                "release-failed",
+                logging.WARNING,
+                "llmlab: could not release a budget hold (%s: %s); it lapses on the server "
+                "after its hold TTL (`llmlab serve --budget-hold-ttl`)",
+                what,
+                _error_message(result.payload),
+            )
+
+    def _release_dropped(self, events: list[dict[str, Any]]) -> None:
+        """Events the server refused will not release their holds: release them here."""
+        held = [e["reservation_id"] for e in events if isinstance(e.get("reservation_id"), str)]
+        if held:
+            self.release_holds(held)
 
     def begin_cycle(self, force: bool) -> None:
         """Start a worker cycle; ``force`` (a flush asked for it) may probe a server held down."""
@@ -187,6 +223,7 @@ class Sender:
                     status,
                     _error_message(result.payload),
                 )
+                self._release_dropped(events)
                 return True
             if status is not None and 400 <= status < 500 and status not in (408, 429):
                 self.rejected += len(events)
@@ -198,6 +235,7 @@ class Sender:
                     self.settings.base_url,
                     _error_message(result.payload),
                 )
+                self._release_dropped(events)
                 return True
             self._note_failure(result)
             attempt += 1
@@ -264,6 +302,9 @@ class Sender:
         return http.client.HTTPConnection(self._host, self._port, timeout=timeout)
 
     def _post(self, body: bytes) -> PostResult:
+        return self._request("POST", self._path, body)
+
+    def _request(self, method: str, path: str, body: Optional[bytes]) -> PostResult:
         import http.client
 
         for attempt in range(2):
@@ -272,7 +313,9 @@ class Sender:
             if conn is None:
                 conn = self._conn = self._new_connection()
             try:
-                conn.request("POST", self._path, body=body, headers=self._headers)
+                if conn.sock is None:
+                    connect_without_delay(conn)
+                conn.request(method, path, body=body, headers=self._headers)
                 response = conn.getresponse()
                 data = response.read()
             except (OSError, http.client.HTTPException) as exc:
@@ -294,6 +337,17 @@ class Sender:
                 response.status, parse_retry_after(response.getheader("Retry-After")), payload
             )
         return PostResult()  # pragma: no cover - the loop always returns
+
+
+def connect_without_delay(conn: http.client.HTTPConnection) -> None:
+    """Connect with ``TCP_NODELAY``: http.client writes the headers and the body in two
+    sends, and with Nagle on the body can wait for the server's delayed ACK (up to 40 ms
+    a request on Linux). Hard mode waits for its reservations, and its holds for events."""
+    import socket
+
+    conn.connect()
+    sock: Any = conn.sock
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
 def _error_message(payload: Any) -> str:

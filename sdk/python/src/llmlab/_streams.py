@@ -165,8 +165,10 @@ class AsyncObservedIterator:
         self._done("ok")
 
 
-def patch_stream(stream: Any, finish: Finish) -> bool:
-    """Follow a provider stream in place. False when its shape is not one we know."""
+def patch_stream(stream: Any, finish: Finish) -> Optional[bool]:
+    """Follow a provider stream in place. False when its shape is not one we know, ``None``
+    when it is followed already (returned through two decorated functions: ``finish``
+    is not called, the first one records it)."""
     raw = getattr(stream, "__dict__", {}).get("_raw_stream")
     target = raw if raw is not None else stream
     attrs = getattr(target, "__dict__", None)
@@ -178,7 +180,7 @@ def patch_stream(stream: Any, finish: Finish) -> bool:
     if inner is None:
         return False
     if isinstance(inner, (ObservedIterator, AsyncObservedIterator)):
-        return True  # already followed (returned through two decorated functions)
+        return None
     done = _Once(StreamAccumulator(), finish)
     is_async = hasattr(inner, "__anext__")
     observed: Any = (
@@ -260,17 +262,26 @@ async def _await_then_patch(request: Awaitable[Any], finish: Finish) -> Any:
     return raw
 
 
-def follow(obj: Any, finish: Finish) -> Any:
-    """Follow ``obj`` if it is a stream; returns what the caller should get. Never raises."""
+def follow(obj: Any, finish: Finish, unfollowed: Optional[Callable[[], None]] = None) -> Any:
+    """Follow ``obj`` if it is a stream; returns what the caller should get. Never raises.
+
+    ``unfollowed`` is called when ``finish`` never will be: a stream of a
+    shape we do not know, or one already followed by another decorator.
+    """
     try:
         kind = kind_of(obj)
         if kind == STREAM:
-            if not patch_stream(obj, finish):
+            patched = patch_stream(obj, finish)
+            if patched is False:
                 _unknown(obj)
+            if not patched and unfollowed is not None:
+                unfollowed()
             return obj
         if kind == MANAGER:
             if not patch_manager(obj, finish):
                 _unknown(obj)
+                if unfollowed is not None:
+                    unfollowed()
             return obj
         if kind == GENERATOR:
             return observe_generator(obj, _Once(StreamAccumulator(), finish))
@@ -278,6 +289,8 @@ def follow(obj: Any, finish: Finish) -> Any:
             return observe_async_generator(obj, _Once(StreamAccumulator(), finish))
     except Exception as exc:  # noqa: BLE001
         internal_error(exc)
+        if unfollowed is not None:
+            unfollowed()
     return obj
 
 

@@ -3,7 +3,10 @@
 The caller's thread only appends to a bounded deque (``enqueue``): no lock,
 no I/O, no JSON. The worker wakes every ``flush_interval`` (or when a batch
 is full), turns items into TrackEvent JSON a batch at a time, and hands each
-batch to the ``Sender`` (``_sender``), which sends or spools it. ``flush``
+batch to the ``Sender`` (``_sender``), which sends or spools it. The event of
+a hard-mode call settles a budget hold, so it is urgent (``enqueue_urgent``):
+it wakes the worker at once instead of waiting out the interval, and the
+calls that finish while that batch is on the wire go together in the next. ``flush``
 asks the worker for a cycle and waits for it; near its deadline it tells the
 sender to stop retrying and spool instead. A forked child starts empty with
 its own worker; at exit the queue gets about two seconds, then the spool.
@@ -24,6 +27,7 @@ from ._budget import BudgetAlerts
 from ._config import TransportOptions
 from ._event import Item, build_event, wall_offset
 from ._internal import internal_error, log_once
+from ._reserve import Reserver
 from ._sender import Sender
 from ._spool import Spool
 
@@ -69,7 +73,10 @@ class Worker:
         self._inflight_events: list[dict[str, Any]] = []
         self._drop_counter = count(1)
         self.dropped = 0
+        self._releases: deque[str] = deque()
         self._sender = Sender(self.settings, self.options, self.alerts, self.spool, self._stop)
+        #: Hard mode's reservations (its connections and threads are this process's own).
+        self.reserver = Reserver(self.settings, self.options, self._sender.note_reachable)
 
     @property
     def sent(self) -> int:
@@ -100,6 +107,25 @@ class Worker:
             self._ensure_thread()
         elif len(queue) >= self._batch_size:
             self._wake.set()
+
+    def enqueue_urgent(self, item: Item) -> None:
+        """Queue the event of a hard-mode call and wake the worker: it releases a budget hold.
+
+        Never dropped for a full queue: each one follows a reservation round
+        trip, so they cannot outpace the worker the way plain events can, and a
+        dropped one would keep its hold until the server's hold TTL.
+        """
+        self._queue.append(item)
+        if self._thread is None:
+            self._ensure_thread()
+        self._wake.set()
+
+    def release(self, hold: str) -> None:
+        """Release a budget hold whose call will send no event (on the worker, soon)."""
+        self._releases.append(hold)
+        if self._thread is None:
+            self._ensure_thread()
+        self._wake.set()
 
     def pending(self) -> int:
         """Items queued or being sent right now (spooled ones are not pending)."""
@@ -193,6 +219,7 @@ class Worker:
         if self._closed:
             return 0
         self.flush(timeout, urgent=True)
+        self.reserver.close()
         self._closed = True
         self._stop.set()
         self._sender.interrupt.set()
@@ -251,6 +278,7 @@ class Worker:
             self._sender.begin_cycle(force)
             try:
                 self._drain_queue()
+                self._release_holds()
                 self._sender.resend_spool(force)
             except Exception as exc:  # noqa: BLE001 - the worker must outlive any bug
                 internal_error(exc)
@@ -259,12 +287,29 @@ class Worker:
                 self._inflight_events = []
 
     def _build(self, item: Item, offset: Optional[float] = None) -> Optional[dict[str, Any]]:
-        """The item's event JSON; ``None`` when there is nothing to send or building failed."""
+        """The item's event JSON; ``None`` when there is nothing to send or building failed.
+
+        An item with a budget hold that yields no event has its hold released instead.
+        """
+        event = None
         try:
-            return build_event(item, self.settings.project, self.settings.tags, offset)
+            event = build_event(item, self.settings.project, self.settings.tags, offset)
         except Exception as exc:  # noqa: BLE001 - one bad item must not sink the batch
             internal_error(exc)
-            return None
+        if event is None:
+            extra = item[5]
+            hold = extra.get("reservation_id") if extra else None
+            if hold:
+                self._releases.append(hold)
+        return event
+
+    def _release_holds(self) -> None:
+        releases = self._releases
+        holds: list[str] = []
+        while releases:
+            holds.append(releases.popleft())
+        if holds:
+            self._sender.release_holds(holds)
 
     def _drain_queue(self) -> None:
         queue = self._queue

@@ -14,7 +14,7 @@ before = set(sys.modules)
 import llmlab
 new = set(sys.modules) - before
 heavy = sorted(m for m in new if m.split(".")[0] in {"openai", "anthropic", "google", "httpx",
-               "httpx2", "pydantic", "tomllib", "asyncio", "ssl", "http"})
+               "httpx2", "pydantic", "tomllib", "asyncio", "ssl", "http", "concurrent", "socket"})
 assert not heavy, heavy
 assert threading.active_count() == 1, threading.enumerate()
 print(sorted(llmlab.__all__))
@@ -31,5 +31,15 @@ def test_import_pulls_in_no_provider_sdk_and_starts_nothing() -> None:
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == str(
-        ["BudgetWarning", "configure", "flush", "shutdown", "track", "track_cost"]
+        [
+            "BudgetCheckFailed",
+            "BudgetExceeded",
+            "BudgetUnbounded",
+            "BudgetWarning",
+            "configure",
+            "flush",
+            "shutdown",
+            "track",
+            "track_cost",
+        ]
     )
