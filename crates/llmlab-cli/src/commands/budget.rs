@@ -21,9 +21,8 @@ use serde::Serialize;
 
 use crate::ExitStatus;
 use crate::client::{Client, block_on};
-use crate::commands::status::{budget_line, warn_budget};
 use crate::config::{ServerArgs, Settings};
-use crate::display::{count, day_in, held_bar, percent, usd};
+use crate::display::{bar, count, day_in, held_bar, percent, usd};
 use crate::parse;
 use crate::printer::{self, BOLD, DIM, GREEN, RED, UserError, YELLOW};
 
@@ -422,6 +421,45 @@ async fn remove(
         }
     }
     Ok(matching)
+}
+
+/// `Budget  ████░░░░  $40.00 of $100.00 (40%) this month · projected $95.00`.
+pub(crate) fn budget_line(budget: &BudgetStatus) -> String {
+    let Some(amount) = budget.amount_usd else {
+        return format!("{BOLD}Budget{BOLD:#}  {DIM}none set (`llmlab budget 500` sets $500 a month){DIM:#}\n");
+    };
+    let style = match budget.state {
+        BudgetState::Exceeded => RED,
+        BudgetState::Warning => YELLOW,
+        BudgetState::Ok | BudgetState::None => GREEN,
+    };
+    let (filled, empty) = bar(budget.spent_usd, amount, 24);
+    let share = budget.percent_used.map(percent).unwrap_or_default();
+    let projected = budget.projected_usd.map(|p| format!(" · projected {}", usd(p))).unwrap_or_default();
+    format!(
+        "{BOLD}Budget{BOLD:#}  {style}{filled}{style:#}{DIM}{empty}{DIM:#}  {style}{}{style:#} of {} ({share}) this month{DIM}{projected}{DIM:#}\n",
+        usd(budget.spent_usd),
+        usd(amount),
+    )
+}
+
+/// The 80% and 100% warnings, on stderr.
+pub(crate) fn warn_budget(budget: &BudgetStatus) {
+    let Some(amount) = budget.amount_usd else { return };
+    let share = budget.percent_used.map(percent).unwrap_or_default();
+    match budget.state {
+        BudgetState::Exceeded => printer::warn(&format!(
+            "the monthly budget of {} is exceeded: {} spent ({share})",
+            usd(amount),
+            usd(budget.spent_usd)
+        )),
+        BudgetState::Warning => printer::warn(&format!(
+            "{share} of the monthly budget of {} is spent ({})",
+            usd(amount),
+            usd(budget.spent_usd)
+        )),
+        BudgetState::Ok | BudgetState::None => {}
+    }
 }
 
 /// `llmlab budget list`.

@@ -5,16 +5,16 @@
 use std::fmt::Write as _;
 
 use clap::Args;
-use llmlab_api::{BudgetState, BudgetStatus, CostSummary, ScopedBudget, ScopedBudgets};
+use llmlab_api::{BudgetStatus, CostSummary, ScopedBudget, ScopedBudgets};
 use llmlab_core::Money;
 use serde::Serialize;
 
 use crate::ExitStatus;
 use crate::client::{Client, block_on};
-use crate::commands::budget::{budgets_table, is_account_month, warn_scoped};
+use crate::commands::budget::{budget_line, budgets_table, is_account_month, warn_budget, warn_scoped};
 use crate::config::{ServerArgs, Settings};
-use crate::display::{bar, count, percent, sparkline, tokens, usd};
-use crate::printer::{self, Align, BOLD, CYAN, DIM, GREEN, RED, Table, YELLOW};
+use crate::display::{count, sparkline, tokens, usd};
+use crate::printer::{self, Align, BOLD, CYAN, DIM, Table};
 
 const EXAMPLES: &str = "\
 Examples:
@@ -160,45 +160,6 @@ fn render(server: &str, summary: &CostSummary, budget: &BudgetStatus, budgets: &
         text.push_str(&budgets_table(budgets, &summary.timezone));
     }
     text
-}
-
-/// `Budget  ████░░░░  $40.00 of $100.00 (40%) this month · projected $95.00`.
-pub(crate) fn budget_line(budget: &BudgetStatus) -> String {
-    let Some(amount) = budget.amount_usd else {
-        return format!("{BOLD}Budget{BOLD:#}  {DIM}none set (`llmlab budget 500` sets $500 a month){DIM:#}\n");
-    };
-    let style = match budget.state {
-        BudgetState::Exceeded => RED,
-        BudgetState::Warning => YELLOW,
-        BudgetState::Ok | BudgetState::None => GREEN,
-    };
-    let (filled, empty) = bar(budget.spent_usd, amount, 24);
-    let share = budget.percent_used.map(percent).unwrap_or_default();
-    let projected = budget.projected_usd.map(|p| format!(" · projected {}", usd(p))).unwrap_or_default();
-    format!(
-        "{BOLD}Budget{BOLD:#}  {style}{filled}{style:#}{DIM}{empty}{DIM:#}  {style}{}{style:#} of {} ({share}) this month{DIM}{projected}{DIM:#}\n",
-        usd(budget.spent_usd),
-        usd(amount),
-    )
-}
-
-/// The 80% and 100% warnings, on stderr.
-pub(crate) fn warn_budget(budget: &BudgetStatus) {
-    let Some(amount) = budget.amount_usd else { return };
-    let share = budget.percent_used.map(percent).unwrap_or_default();
-    match budget.state {
-        BudgetState::Exceeded => printer::warn(&format!(
-            "the monthly budget of {} is exceeded: {} spent ({share})",
-            usd(amount),
-            usd(budget.spent_usd)
-        )),
-        BudgetState::Warning => printer::warn(&format!(
-            "{share} of the monthly budget of {} is spent ({})",
-            usd(amount),
-            usd(budget.spent_usd)
-        )),
-        BudgetState::Ok | BudgetState::None => {}
-    }
 }
 
 /// Unpriced calls, each model with the command that prices it.

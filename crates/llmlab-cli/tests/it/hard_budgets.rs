@@ -68,7 +68,7 @@ async fn answer(State(stub): State<StubState>, body: Bytes) -> axum::Json<Value>
 
 async fn hang(State(stub): State<StubState>) -> &'static str {
     stub.calls.fetch_add(1, Ordering::SeqCst);
-    tokio::time::sleep(Duration::from_secs(600)).await;
+    tokio::time::sleep(Duration::from_mins(10)).await;
     "too late"
 }
 
