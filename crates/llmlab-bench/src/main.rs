@@ -42,6 +42,10 @@ struct Args {
     /// Summary requests per measurement
     #[arg(long, default_value_t = 300)]
     summary_samples: usize,
+    /// Budgets on the account (issue #15: each stored event is counted against every budget covering it),
+    /// at most 10: the account's day, week, month and total, three projects, two tags and the key
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u8).range(0..=10))]
+    budgets: u8,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -82,6 +86,15 @@ async fn run(server: &TestServer, args: &Args) -> anyhow::Result<()> {
     let signup: Value = client.post(format!("{base}/api/auth/signup")).send().await?.json().await?;
     let key = signup["api_key"].as_str().context("a key")?.to_owned();
     let api = Api { client, base, key };
+    for budget in budgets(&signup).into_iter().take(usize::from(args.budgets)) {
+        let status = api.post("/api/budgets/scoped", serde_json::to_vec(&budget)?).await?;
+        if !status.is_success() {
+            bail!("creating the budget {budget}: {status}");
+        }
+    }
+    if args.budgets > 0 {
+        println!("budgets on the account: {}", args.budgets);
+    }
 
     let first = 10_000.min(args.events);
     ingest(&api, 0, first, args).await?;
@@ -162,6 +175,22 @@ const MODELS: [(&str, &str); 5] = [
 ];
 const PROJECTS: [&str; 3] = ["search", "chat", "batch-jobs"];
 
+/// Ten budgets covering the benchmark's events in every scope the API has.
+fn budgets(signup: &Value) -> Vec<Value> {
+    let key = signup["key_id"].as_str().unwrap_or_default();
+    let mut budgets: Vec<Value> = ["day", "week", "month", "total"]
+        .iter()
+        .map(|period| json!({ "amount_usd": "100000", "period": period }))
+        .collect();
+    budgets.extend(PROJECTS.iter().map(|p| json!({ "amount_usd": "50000", "scope": "project", "target": p })));
+    budgets.extend(TEAMS.iter().map(|t| json!({ "amount_usd": "10000", "scope": "tag", "target": format!("team={t}"), "period": "week" })));
+    budgets.push(json!({ "amount_usd": "100000", "scope": "key", "target": key, "period": "day" }));
+    budgets
+}
+
+/// The `team` tag of the events.
+const TEAMS: [&str; 2] = ["search", "ads"];
+
 /// Event `n` of the synthetic workload: five models, three projects, a tenth
 /// of them as raw provider usage, and one in 250 of a model the catalog does
 /// not know (unpriced, as a self-hosted model would be). Stamped at `at_ms`.
@@ -174,6 +203,7 @@ fn event(n: u64, at_ms: i64) -> Value {
     let mut event = json!({
         "provider": provider, "model": model, "project": project, "event_id": format!("bench-{n}"),
         "timestamp": timestamp, "latency_ms": 300 + n % 900,
+        "tags": { "team": TEAMS[usize::try_from(n % 2).unwrap_or(0)] },
     });
     if n.is_multiple_of(10) && provider == "openai" {
         event["usage"] = json!({ "prompt_tokens": input, "completion_tokens": 120, "prompt_tokens_details": { "cached_tokens": input / 2 } });

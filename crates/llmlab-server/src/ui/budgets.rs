@@ -37,7 +37,11 @@ pub(super) async fn version(state: &AppState, user: &User) -> ApiResult<String> 
     let spend = state.store.period_spend(user.id, &keys).await?;
     let mut version = String::new();
     for (row, key) in rows.iter().zip(&keys) {
-        let figures = spend.get(key).copied().unwrap_or_default();
+        let mut figures = spend.get(key).copied().unwrap_or_default();
+        if let Some(ledger) = state.writer.ledger() {
+            // On SQLite, holds live in memory.
+            figures.reserved_nusd = ledger.reserved(key.0, &key.1);
+        }
         let _ = write!(
             version,
             "{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{};",

@@ -11,6 +11,7 @@ even when all 200 hold at the same moment.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import threading
 from collections.abc import Iterator
@@ -25,6 +26,7 @@ from conftest import FAST_TRANSPORT
 from llmlab import BudgetExceeded, BudgetUnbounded, track_cost
 from llmlab._reserve import Target, describe, encode
 from support.llmlab_server import LLMLabServer, llmlab_bin, missing_binary_message
+from support.postgres import fresh_database
 from support.stub_upstream import Fixture, StubUpstream
 
 CALLS = 200
@@ -79,16 +81,24 @@ def hard_stub() -> Iterator[StubUpstream]:
         yield server
 
 
-@pytest.fixture(scope="module")
-def own_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LLMLabServer]:
-    """A server of this module's own: its sign-ups stay within the per-address limit
-    (10 a minute), and its 200-call bursts do not slow the session's server."""
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def own_server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LLMLabServer]:
+    """A server of this module's own, on SQLite and on PostgreSQL: its sign-ups
+    stay within the per-address limit (10 a minute), and its 200-call bursts
+    do not slow the session's server."""
     binary = llmlab_bin()
     if not binary.is_file():
         pytest.fail(missing_binary_message(binary), pytrace=False)
-    server = LLMLabServer(binary, tmp_path_factory.mktemp("llmlab-hard")).start()
-    yield server
-    server.stop()
+    with contextlib.ExitStack() as stack:
+        database_url = (
+            stack.enter_context(fresh_database()) if request.param == "postgres" else None
+        )
+        workdir = tmp_path_factory.mktemp(f"llmlab-hard-{request.param}")
+        server = LLMLabServer(binary, workdir, database_url=database_url).start()
+        stack.callback(server.stop)
+        yield server
 
 
 def fresh_account(server: LLMLabServer, spool: Path) -> str:

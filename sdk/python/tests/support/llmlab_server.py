@@ -46,11 +46,19 @@ def free_port() -> int:
 class LLMLabServer:
     """One ``llmlab serve`` process; ``start()`` waits for ``/health``."""
 
-    def __init__(self, binary: Path, workdir: Path, port: Optional[int] = None) -> None:
+    def __init__(
+        self,
+        binary: Path,
+        workdir: Path,
+        port: Optional[int] = None,
+        database_url: Optional[str] = None,
+    ) -> None:
         self.binary = binary
         self.workdir = workdir
         self.port = port or free_port()
         self.database = workdir / "db.sqlite"
+        #: The server's database: a SQLite file in ``workdir`` unless given.
+        self.database_url = database_url or f"sqlite://{self.database}"
         self.log_path = workdir / "server.log"
         self.process: Optional[subprocess.Popen[bytes]] = None
 
@@ -77,7 +85,7 @@ class LLMLabServer:
                 "--port",
                 str(self.port),
                 "--database-url",
-                f"sqlite://{self.database}",
+                self.database_url,
             ],
             stdout=log,
             stderr=subprocess.STDOUT,
