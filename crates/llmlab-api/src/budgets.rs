@@ -158,7 +158,7 @@ pub struct CreateBudgetRequest {
     pub hard: bool,
     /// Percentages at which the budget warns (at most two decimals, above 0 and at most 1000); `[80, 100]` when omitted.
     #[serde(default)]
-    #[schema(value_type = Option<Vec<f64>>)]
+    #[schema(schema_with = thresholds)]
     pub thresholds: Option<Vec<serde_json::Number>>,
 }
 
@@ -175,8 +175,28 @@ pub struct UpdateBudgetRequest {
     #[serde(default)]
     pub hard: Option<bool>,
     #[serde(default)]
-    #[schema(value_type = Option<Vec<f64>>)]
+    #[schema(schema_with = thresholds)]
     pub thresholds: Option<Vec<serde_json::Number>>,
+}
+
+fn thresholds() -> utoipa::openapi::schema::Schema {
+    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, SchemaType, Type};
+    ArrayBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::Array, Type::Null]))
+        .items(
+            ObjectBuilder::new()
+                .schema_type(Type::Number)
+                .exclusive_minimum(Some(0))
+                .maximum(Some(1000))
+                .multiple_of(Some(0.01)),
+        )
+        .max_items(Some(10))
+        .unique_items(true)
+        .description(Some(
+            "Percentages at which the budget warns, each above 0 and at most 1000 with at most two decimals; \
+             `[80, 100]` when omitted.",
+        ))
+        .into()
 }
 
 fn account_scope() -> BudgetScope {

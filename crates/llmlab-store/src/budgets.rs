@@ -346,6 +346,9 @@ pub(crate) async fn count_events<C>(
 where
     C: BudgetTx + Send,
 {
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
     let mut users: Vec<i64> = rows.iter().map(|r| r.user_id).collect();
     users.sort_unstable();
     users.dedup();

@@ -257,18 +257,22 @@ def test_over_a_hard_budget_the_clients_raise_their_rate_limit_errors(proxy: Any
     from google.genai import errors, types
 
     key = proxy.signup()
-    status, _ = proxy.request("POST", "/api/budgets", {"amount_usd": "0.00001", "period": "monthly"}, key=key)
+    # A hard budget holds each call's worst case before sending it: for this request about
+    # $0.000165 (its body's bytes + 1,024 tokens of input, 5 tokens of output).
+    status, _ = proxy.request("POST", "/api/budgets", {"amount_usd": "0.00018", "period": "monthly"}, key=key)
     assert status in (200, 201)
     status, _ = proxy.request("PATCH", "/api/account", {"hard_budget": True}, key=key)
     assert status == 200
     headers = {"X-LLMLab-Key": key, PIN_HEADER: "openai/chat_basic_gpt-4o-mini"}
     openai_client = openai.OpenAI(api_key="sk", base_url=f"{proxy.base_url}/proxy/openai/v1", default_headers=headers)
-    openai_client.chat.completions.create(model="gpt-4o-mini", messages=[])  # $0.00002925: over budget now
+    # Held, sent, and recorded at its actual $0.00002925.
+    openai_client.chat.completions.create(model="gpt-4o-mini", messages=[], max_tokens=5)
     wait_for_events(proxy.base_url, key, 1)
     sent_before = len(stub.requests)
 
-    with pytest.raises(openai.RateLimitError, match="hard budget"):
-        openai_client.chat.completions.create(model="gpt-4o-mini", messages=[])
+    # $0.00002925 spent + another worst case is over $0.00018: not sent.
+    with pytest.raises(openai.RateLimitError, match="hard budget reached: the month budget of the account"):
+        openai_client.chat.completions.create(model="gpt-4o-mini", messages=[], max_tokens=5)
     anthropic_client = anthropic.Anthropic(
         api_key="sk-ant", base_url=f"{proxy.base_url}/proxy/anthropic", default_headers={"X-LLMLab-Key": key}
     )

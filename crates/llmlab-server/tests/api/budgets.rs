@@ -285,3 +285,12 @@ server_test!(the_sdk_hard_mode_holds_through_the_api_and_the_event_settles_it, |
     let bad = reserve(json!({ "provider": "openai" })).await;
     assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", bad.text);
 });
+
+server_test!(an_empty_batch_is_stored_as_nothing_with_budgets_counting, |server| async move {
+    // Found by schema fuzzing: counting budgets for no events queried `in ()`, a PostgreSQL syntax error.
+    let api = Api::signup(&server, "alice").await;
+    api.post("/api/budgets/scoped", json!({ "amount_usd": "10", "period": "day" })).await;
+    let reply = api.post("/api/events/batch", json!({ "events": [] })).await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
+    assert_eq!(reply.body["inserted"], 0);
+});

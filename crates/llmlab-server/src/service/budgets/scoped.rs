@@ -142,10 +142,18 @@ fn parse_thresholds(numbers: Option<&[serde_json::Number]>) -> ApiResult<Option<
             let decimal = Decimal::from_str(&n.to_string())
                 .or_else(|_| Decimal::from_scientific(&n.to_string()))
                 .map_err(|_| ApiError::invalid("thresholds", format!("`{n}` is not a percentage such as 80")))?;
-            Percent::from_decimal(decimal).map_err(|e| ApiError::invalid("thresholds", e))
+            Percent::from_decimal(without_float_noise(decimal)).map_err(|e| ApiError::invalid("thresholds", e))
         })
         .collect::<ApiResult<Vec<_>>>()?;
     Thresholds::new(percents).map(Some).map_err(|e| ApiError::invalid("thresholds", e))
+}
+
+/// `decimal` at two places when it differs from them only by a binary
+/// float's noise (`0.30000000000000004`, written by a client computing
+/// `0.1 * 3`); otherwise unchanged, so that `80.125` is still refused.
+fn without_float_noise(decimal: Decimal) -> Decimal {
+    let rounded = decimal.round_dp(2);
+    if (decimal - rounded).abs() < Decimal::new(1, 9) { rounded } else { decimal }
 }
 
 /// The scope a request names, checked: a project name as events carry it,
@@ -276,6 +284,9 @@ mod tests {
     fn thresholds_are_read_exactly_from_json_numbers() {
         let numbers: Vec<serde_json::Number> = serde_json::from_str("[92.5, 50, 100]").unwrap();
         assert_eq!(parse_thresholds(Some(&numbers)).unwrap().unwrap().to_string(), "50,92.5,100");
+        let noisy: Vec<serde_json::Number> = serde_json::from_str("[0.30000000000000004, 80.125]").unwrap();
+        assert_eq!(parse_thresholds(Some(&noisy[..1])).unwrap().unwrap().to_string(), "0.3");
+        assert!(parse_thresholds(Some(&noisy[1..])).unwrap_err().message.contains("two decimal places"));
         let bad: Vec<serde_json::Number> = serde_json::from_str("[0]").unwrap();
         assert!(parse_thresholds(Some(&bad)).unwrap_err().message.contains("`thresholds`"));
         assert!(parse_thresholds(None).unwrap().is_none());
