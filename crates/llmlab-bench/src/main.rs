@@ -183,7 +183,11 @@ fn budgets(signup: &Value) -> Vec<Value> {
         .map(|period| json!({ "amount_usd": "100000", "period": period }))
         .collect();
     budgets.extend(PROJECTS.iter().map(|p| json!({ "amount_usd": "50000", "scope": "project", "target": p })));
-    budgets.extend(TEAMS.iter().map(|t| json!({ "amount_usd": "10000", "scope": "tag", "target": format!("team={t}"), "period": "week" })));
+    budgets.extend(
+        TEAMS
+            .iter()
+            .map(|t| json!({ "amount_usd": "10000", "scope": "tag", "target": format!("team={t}"), "period": "week" })),
+    );
     budgets.push(json!({ "amount_usd": "100000", "scope": "key", "target": key, "period": "day" }));
     budgets
 }

@@ -172,6 +172,8 @@ pub struct Store {
     /// statement made on one server connection is missing, or already
     /// exists, on the next one; queries then use unnamed statements.
     persistent: bool,
+    /// PostgreSQL's connections for hard-budget holds (`DbSettings::connect_holds`).
+    holds_pool: Option<PgPool>,
 }
 
 impl Store {
@@ -184,6 +186,7 @@ impl Store {
             backend: settings.backend(),
             project_ids: Mutex::new(HashMap::new()),
             persistent: settings.prepared_statements(),
+            holds_pool: settings.connect_holds().await?,
         })
     }
 
@@ -203,6 +206,9 @@ impl Store {
         match &self.pool {
             Pool::Sqlite(pool) => pool.close().await,
             Pool::Postgres(pool) | Pool::PostgresPooled(pool) => pool.close().await,
+        }
+        if let Some(pool) = &self.holds_pool {
+            pool.close().await;
         }
     }
 }

@@ -172,6 +172,32 @@ impl DbSettings {
     }
 }
 
+impl DbSettings {
+    /// PostgreSQL (direct, not behind a transaction-mode pooler): a few
+    /// connections for hard-budget holds, with `synchronous_commit` off. A
+    /// hold is visible to every replica as soon as it commits, flushed or
+    /// not; only a crash of the database server could lose it, and a hold
+    /// is transient anyway (its call's event or its expiry replaces it).
+    /// Not waiting for the WAL flush takes the disk's fsync off every call.
+    pub(crate) async fn connect_holds(&self) -> StoreResult<Option<sqlx::postgres::PgPool>> {
+        if self.backend != Backend::Postgres || !self.prepared_statements() {
+            return Ok(None);
+        }
+        let options = PgConnectOptions::from_str(&self.sqlx_url())
+            .map_err(|e| StoreError::InvalidUrl(e.to_string()))?
+            .options([("synchronous_commit", "off")])
+            .disable_statement_logging();
+        let pool = PgPoolOptions::new()
+            .max_connections(HOLD_CONNECTIONS)
+            .acquire_timeout(POOL_ACQUIRE_TIMEOUT)
+            .connect_lazy_with(options);
+        Ok(Some(pool))
+    }
+}
+
+/// Connections of the holds pool: a hold is one short statement.
+const HOLD_CONNECTIONS: u32 = 4;
+
 /// How long the first connection may take before start-up gives up.
 const FIRST_CONNECTION_TIMEOUT: Duration = Duration::from_secs(5);
 
