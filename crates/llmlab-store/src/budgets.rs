@@ -5,11 +5,14 @@
 //! each new event's cost to every budget covering it (its period's row in
 //! `budget_spend`) and releases the holds its call placed, in the events'
 //! own transaction, so spent + held never misses a call in between. A
-//! budget created or changed is counted once from the stored events
-//! ([`Store::save_budget`]). On PostgreSQL both take a lock on the account's
-//! `users` row first (the writer a shared one): a count and a concurrent
-//! group commit then see each other completely or not at all, so no event is
-//! counted twice or missed.
+//! budget created or changed is counted from the stored events
+//! ([`Store::save_budget`], [`Store::recount_budgets`]): the count SETS the
+//! period's total. On PostgreSQL a group commit running beside a count can
+//! slip between them (its events not in the count's snapshot, its addition
+//! overwritten by the count, or its budget list read before the budget
+//! existed); the server therefore counts again a few seconds later, once
+//! every commit in flight at the first count has ended. Taking a lock on the
+//! account in every group commit instead would cost each one a round trip.
 //!
 //! A hold is a conditional update (`spent + reserved + amount <= amount`) on
 //! every hard budget of the call in one transaction: atomic across replicas
@@ -93,13 +96,6 @@ fn deltas_of(budgets: &[Counted], rows: &[EventRow<'_>], inserted: &[bool]) -> S
 
 /// The budget statements of a transaction, on either backend.
 pub(crate) trait BudgetTx {
-    /// PostgreSQL: a shared lock on each account's row, in id order.
-    fn lock_accounts(
-        &mut self,
-        user_ids: &[i64],
-        exclusive: bool,
-        persistent: bool,
-    ) -> impl Future<Output = sqlx::Result<()>> + Send;
     /// The budgets of these accounts, with each account's time zone.
     fn counted_budgets(
         &mut self,
@@ -132,17 +128,6 @@ pub(crate) trait BudgetTx {
 macro_rules! budget_tx {
     ($connection:ty, $db:ty) => {
         impl BudgetTx for $connection {
-            async fn lock_accounts(&mut self, user_ids: &[i64], exclusive: bool, persistent: bool) -> sqlx::Result<()> {
-                let mut query = sqlx::QueryBuilder::<$db>::new("select id from users where id in (");
-                let mut ids = query.separated(", ");
-                for id in user_ids {
-                    ids.push_bind(*id);
-                }
-                query.push(if exclusive { ") order by id for update" } else { ") order by id for share" });
-                query.build().persistent(persistent).fetch_all(&mut *self).await?;
-                Ok(())
-            }
-
             async fn counted_budgets(&mut self, user_ids: &[i64], persistent: bool) -> sqlx::Result<Vec<Counted>> {
                 let mut query = sqlx::QueryBuilder::<$db>::new(
                     "select b.id, b.user_id, b.scope, b.target, b.period, u.timezone from budgets b \
@@ -338,7 +323,6 @@ subtract_held!(PgConnection);
 /// Returns the new spent totals of the (budget, period) rows it changed.
 pub(crate) async fn count_events<C>(
     connection: &mut C,
-    backend: Backend,
     persistent: bool,
     rows: &[EventRow<'_>],
     inserted: &[bool],
@@ -352,9 +336,6 @@ where
     let mut users: Vec<i64> = rows.iter().map(|r| r.user_id).collect();
     users.sort_unstable();
     users.dedup();
-    if backend == Backend::Postgres {
-        connection.lock_accounts(&users, false, persistent).await?;
-    }
     let budgets = connection.counted_budgets(&users, persistent).await?;
     let mut totals = Vec::new();
     if !budgets.is_empty() {
@@ -421,9 +402,6 @@ impl Store {
             // A read comes first: on SQLite, take the write lock at once, or a write
             // committed meanwhile would make the upgrade fail (SQLITE_BUSY_SNAPSHOT).
             let mut tx = if self.backend == Backend::Sqlite { pool.begin_with("BEGIN IMMEDIATE").await? } else { pool.begin().await? };
-            if self.backend == Backend::Postgres {
-                (*tx).lock_accounts(&[user_id], true, self.persistent).await?;
-            }
             let existing: Option<BudgetRow> = sqlx::query_as(&existing_sql).persistent(self.persistent)
                 .bind(user_id).bind(&budget.scope).bind(&budget.target).bind(&budget.period)
                 .fetch_optional(&mut *tx).await?;
@@ -474,9 +452,6 @@ impl Store {
             // A read comes first: on SQLite, take the write lock at once, or a write
             // committed meanwhile would make the upgrade fail (SQLITE_BUSY_SNAPSHOT).
             let mut tx = if self.backend == Backend::Sqlite { pool.begin_with("BEGIN IMMEDIATE").await? } else { pool.begin().await? };
-            if self.backend == Backend::Postgres && period.is_some() {
-                (*tx).lock_accounts(&[user_id], true, self.persistent).await?;
-            }
             let row: Option<BudgetRow> = sqlx::query_as(&sql).persistent(self.persistent)
                 .bind(amount_nusd).bind(hard).bind(thresholds).bind(period.map(|(p, _)| p)).bind(now)
                 .bind(user_id).bind(id)
@@ -505,9 +480,6 @@ impl Store {
             // A read comes first: on SQLite, take the write lock at once, or a write
             // committed meanwhile would make the upgrade fail (SQLITE_BUSY_SNAPSHOT).
             let mut tx = if self.backend == Backend::Sqlite { pool.begin_with("BEGIN IMMEDIATE").await? } else { pool.begin().await? };
-            if self.backend == Backend::Postgres {
-                (*tx).lock_accounts(&[user_id], true, self.persistent).await?;
-            }
             for budget in &budgets {
                 if let Some(bounds) = bounds_of(budget) {
                     (*tx).recount(budget, &bounds, self.persistent).await?;

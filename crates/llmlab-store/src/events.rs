@@ -90,7 +90,7 @@ impl Store {
                 outcomes.push(outcome);
             }
             BulkWrite::add_to_rollups(&mut *tx, &changes, now, self.persistent).await?;
-            let totals = crate::budgets::count_events(&mut *tx, self.backend, self.persistent, &rows, &is_new).await?;
+            let totals = crate::budgets::count_events(&mut *tx, self.persistent, &rows, &is_new).await?;
             for (batch, outcome) in batches.iter().zip(outcomes.iter_mut()) {
                 let duplicate_ids: Vec<&str> = batch
                     .events

@@ -64,6 +64,9 @@ pub async fn create(state: &AppState, user: &User, request: &CreateBudgetRequest
     };
     let bounds = period.bounds(Timestamp::now(), &account_tz(user)).map_err(ApiError::internal)?;
     let (row, created) = state.store.save_budget(user.id, &new, &bounds, now_ms()).await?;
+    if created {
+        super::recount_again_later(state, user);
+    }
     changed(state, user.id);
     Ok((one_view(state, user, Budget::read(row)?).await?, created))
 }
@@ -93,8 +96,11 @@ pub async fn update(state: &AppState, user: &User, id: i64, request: &UpdateBudg
         )
         .await?
         .ok_or_else(|| not_found(id))?;
-    if let (Some(ledger), Some(_)) = (state.writer.ledger(), period) {
-        ledger.forget_spent(&[id]);
+    if period.is_some() {
+        super::recount_again_later(state, user);
+        if let Some(ledger) = state.writer.ledger() {
+            ledger.forget_spent(&[id]);
+        }
     }
     changed(state, user.id);
     one_view(state, user, Budget::read(row)?).await
