@@ -186,7 +186,7 @@ impl Store {
             backend: settings.backend(),
             project_ids: Mutex::new(HashMap::new()),
             persistent: settings.prepared_statements(),
-            holds_pool: settings.connect_holds().await?,
+            holds_pool: settings.connect_holds()?,
         })
     }
 

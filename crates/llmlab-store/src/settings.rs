@@ -179,7 +179,7 @@ impl DbSettings {
     /// not; only a crash of the database server could lose it, and a hold
     /// is transient anyway (its call's event or its expiry replaces it).
     /// Not waiting for the WAL flush takes the disk's fsync off every call.
-    pub(crate) async fn connect_holds(&self) -> StoreResult<Option<sqlx::postgres::PgPool>> {
+    pub(crate) fn connect_holds(&self) -> StoreResult<Option<sqlx::postgres::PgPool>> {
         if self.backend != Backend::Postgres || !self.prepared_statements() {
             return Ok(None);
         }
