@@ -635,33 +635,24 @@ impl Store {
              and s.spent_nusd + s.reserved_nusd + $1 <= b.amount_nusd returning s.budget_id, s.period_key) \
              insert into budget_reservations (id, budget_id, user_id, period_key, amount_nusd, created_at, expires_at) \
              select $5, budget_id, $2, period_key, $1, $6, $7 from held";
+        // The same query on either pool; the holds pool's connections are never behind a pooler.
+        macro_rules! bound {
+            ($query:expr) => {
+                $query
+                    .bind(amount_nusd)
+                    .bind(user_id)
+                    .bind(budget)
+                    .bind(key)
+                    .bind(reservation_id)
+                    .bind(now)
+                    .bind(expires_at)
+            };
+        }
         if let Some(holds) = &self.holds_pool {
-            let held = sqlx::query(SQL)
-                .bind(amount_nusd)
-                .bind(user_id)
-                .bind(budget)
-                .bind(key)
-                .bind(reservation_id)
-                .bind(now)
-                .bind(expires_at)
-                .execute(holds)
-                .await?
-                .rows_affected();
-            return Ok(held == 1);
+            return Ok(bound!(sqlx::query(SQL)).execute(holds).await?.rows_affected() == 1);
         }
         let held = with_pool!(self, pool => {
-            sqlx::query(SQL)
-            .persistent(self.persistent)
-            .bind(amount_nusd)
-            .bind(user_id)
-            .bind(budget)
-            .bind(key)
-            .bind(reservation_id)
-            .bind(now)
-            .bind(expires_at)
-            .execute(pool)
-            .await
-            .map(|r| r.rows_affected())
+            bound!(sqlx::query(SQL).persistent(self.persistent)).execute(pool).await.map(|r| r.rows_affected())
         })?;
         Ok(held == 1)
     }

@@ -10,27 +10,19 @@ use jiff::Timestamp;
 use jiff::tz::TimeZone;
 use llmlab_core::budget::{BudgetPeriod, PeriodBounds};
 use llmlab_core::{Money, PriceSource, ServiceTier, TokenBuckets, UnpricedCode};
-use llmlab_store::{
-    BudgetRow, DbSettings, EventBatch, EventPrice, HoldOutcome, NewApiKey, NewBudget, NewEvent, NewUser, PeriodSpend,
-    Store, User,
-};
+use llmlab_store::{BudgetRow, EventBatch, EventPrice, HoldOutcome, NewBudget, NewEvent, PeriodSpend, Store, User};
 use llmlab_test_support::{TestDb, both_backends};
 
 /// 2026-11-18T12:00:00Z, a Wednesday.
 const NOW: i64 = 1_795_521_600_000;
 const USD: i64 = 1_000_000_000;
 
-async fn open(db: &TestDb) -> Store {
-    Store::connect(&DbSettings::from_url(db.url()).unwrap()).await.unwrap()
-}
+mod common;
+
+use common::open;
 
 async fn user(store: &Store, name: &str) -> User {
-    let key =
-        NewApiKey { key_id: format!("llm_{name}"), secret_hash: format!("hash-{name}"), name: None, created_at: NOW };
-    store
-        .create_user(&NewUser { public_id: format!("usr_{name}"), name: Some(name.into()), created_at: NOW }, &key)
-        .await
-        .unwrap()
+    common::user_at(store, name, NOW).await
 }
 
 struct Call<'a> {

@@ -4,24 +4,19 @@
 use futures::TryStreamExt;
 use llmlab_core::{Money, PriceSource, ServiceTier, TokenBuckets, UnpricedCode};
 use llmlab_store::{
-    CustomPrice, DbSettings, EventBatch, EventPrice, InsertOutcome, NewApiKey, NewEvent, NewInvite, NewSession,
-    NewUser, Repriced, SeriesStep, Store, StoreError, User, bucket_of,
+    CustomPrice, EventBatch, EventPrice, InsertOutcome, NewApiKey, NewEvent, NewInvite, NewSession, NewUser, Repriced,
+    SeriesStep, Store, StoreError, User, bucket_of,
 };
-use llmlab_test_support::{TestDb, both_backends};
+use llmlab_test_support::both_backends;
 
 const NOW: i64 = 1_795_000_000_000;
 
-async fn open(db: &TestDb) -> Store {
-    Store::connect(&DbSettings::from_url(db.url()).unwrap()).await.unwrap()
-}
+mod common;
+
+use common::open;
 
 async fn user(store: &Store, name: &str) -> User {
-    let key =
-        NewApiKey { key_id: format!("llm_{name}"), secret_hash: format!("hash-{name}"), name: None, created_at: NOW };
-    store
-        .create_user(&NewUser { public_id: format!("usr_{name}"), name: Some(name.into()), created_at: NOW }, &key)
-        .await
-        .unwrap()
+    common::user_at(store, name, NOW).await
 }
 
 fn event(id: &str, project: &str, model: &str, at: i64, cost: Option<i64>) -> NewEvent {
