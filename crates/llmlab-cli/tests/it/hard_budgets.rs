@@ -177,6 +177,11 @@ async fn two_hundred_calls_never_overspend(backend: TestBackend) {
         "the budget ends at least 90% used: {spent} of {amount}, {sent} sent"
     );
     assert!(refused > 0);
+    // For the record (`--no-capture`): how close the budget came to full.
+    eprintln!(
+        "{backend:?}: {sent} sent, {refused} refused; ${spent} spent of ${amount} ({}%)",
+        spent * Decimal::from(100) / amount
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
