@@ -178,6 +178,7 @@ async fn two_hundred_calls_never_overspend(backend: TestBackend) {
     );
     assert!(refused > 0);
     // For the record (`--no-capture`): how close the budget came to full.
+    #[allow(clippy::print_stderr)] // the figure the closing note and BENCHMARKS quote
     eprintln!(
         "{backend:?}: {sent} sent, {refused} refused; ${spent} spent of ${amount} ({}%)",
         spent * Decimal::from(100) / amount
