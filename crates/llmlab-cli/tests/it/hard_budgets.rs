@@ -123,6 +123,7 @@ async fn one_call_cost(api: &Api, server: &str, key: &str) -> Decimal {
     }
 }
 
+#[allow(clippy::print_stderr)] // prints how close the budget came to full, the figure the docs quote
 async fn two_hundred_calls_never_overspend(backend: TestBackend) {
     let stub = Stub::start(Duration::from_millis(300)).await;
     let server = TestServer::start_with_env(Path::new(BIN), backend, &[("LLMLAB_UPSTREAM_OPENAI", &stub.url)]).await;
@@ -178,7 +179,6 @@ async fn two_hundred_calls_never_overspend(backend: TestBackend) {
     );
     assert!(refused > 0);
     // For the record (`--no-capture`): how close the budget came to full.
-    #[allow(clippy::print_stderr)] // the figure the closing note and BENCHMARKS quote
     eprintln!(
         "{backend:?}: {sent} sent, {refused} refused; ${spent} spent of ${amount} ({}%)",
         spent * Decimal::from(100) / amount
