@@ -2,6 +2,7 @@
 //! the CLI and tests send and read. Money is always a decimal string in a
 //! field ending `_usd` (SPEC §11); times are RFC 3339 strings.
 
+pub mod alerts;
 pub mod auth;
 pub mod budgets;
 pub mod costs;
@@ -12,6 +13,7 @@ pub mod prices;
 pub mod projects;
 pub mod recommendations;
 
+pub use alerts::*;
 pub use auth::*;
 pub use budgets::*;
 pub use costs::*;
