@@ -25,10 +25,14 @@ use std::str::FromStr;
 
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
-use llmlab_core::budget::{BudgetPeriod, CallLabels, PeriodBounds, Scope};
+use llmlab_core::Money;
+use llmlab_core::UnpricedCode;
+use llmlab_core::alert::{AlertFacts, BudgetRef, WatchedBudget, due_budget_alerts};
+use llmlab_core::budget::{BudgetPeriod, CallLabels, PeriodBounds, Scope, Thresholds};
 use sqlx::Connection as _;
 use sqlx::{PgConnection, SqliteConnection};
 
+use crate::alerts::AlertTx;
 use crate::bulk::EventRow;
 use crate::settings::Backend;
 use crate::{BudgetRow, HoldOutcome, NewBudget, PeriodSpend, SpentTotal, Store, StoreError, StoreResult, with_pool};
@@ -44,13 +48,33 @@ pub(crate) struct Counted {
     scope: Scope,
     period: BudgetPeriod,
     tz: TimeZone,
+    /// What its alerts need.
+    watched: WatchedBudget,
 }
 
 impl Counted {
-    fn from_row(id: i64, user_id: i64, scope: &str, target: &str, period: &str, tz: &str) -> Option<Counted> {
-        let scope = Scope::parse(scope, target).ok()?;
-        let period = BudgetPeriod::from_str(period).ok()?;
-        Some(Counted { id, user_id, scope, period, tz: TimeZone::get(tz).unwrap_or(TimeZone::UTC) })
+    fn from_row(row: &BudgetRow, tz: &str) -> Option<Counted> {
+        let scope = Scope::parse(&row.scope, &row.target).ok()?;
+        let period = BudgetPeriod::from_str(&row.period).ok()?;
+        let watched = WatchedBudget {
+            budget: BudgetRef {
+                id: row.id,
+                scope: row.scope.clone(),
+                target: row.target.clone(),
+                period: row.period.clone(),
+                hard: row.hard,
+            },
+            amount: Money::from_nanos(row.amount_nusd),
+            thresholds: Thresholds::from_str(&row.thresholds).unwrap_or_default(),
+        };
+        Some(Counted { id: row.id, user_id: row.user_id, scope, period, tz: TimeZone::get(tz).unwrap_or(TimeZone::UTC), watched })
+    }
+
+    /// The alerts now due for its period `period_key` at `spent`, given those `alerted` already (`80,forecast`).
+    fn due_alerts(&self, period_key: &str, spent: i64, alerted: &str, now: Timestamp) -> Vec<(String, AlertFacts)> {
+        let raised: Vec<&str> = alerted.split(',').filter(|t| !t.is_empty()).collect();
+        let current = self.period.bounds(now, &self.tz).ok();
+        due_budget_alerts(&self.watched, period_key, Money::from_nanos(spent), &raised, current.as_ref(), now)
     }
 
     fn period_key(&self, at_ms: i64) -> Option<String> {
@@ -107,7 +131,7 @@ pub(crate) trait BudgetTx {
         &mut self,
         deltas: &SpendDeltas,
         persistent: bool,
-    ) -> impl Future<Output = sqlx::Result<Vec<SpentTotal>>> + Send;
+    ) -> impl Future<Output = sqlx::Result<Vec<(SpentTotal, String)>>> + Send;
     /// Deletes these holds ((user, reservation id)) and subtracts them from what their budgets hold.
     fn release_holds(
         &mut self,
@@ -130,7 +154,8 @@ macro_rules! budget_tx {
         impl BudgetTx for $connection {
             async fn counted_budgets(&mut self, user_ids: &[i64], persistent: bool) -> sqlx::Result<Vec<Counted>> {
                 let mut query = sqlx::QueryBuilder::<$db>::new(
-                    "select b.id, b.user_id, b.scope, b.target, b.period, u.timezone from budgets b \
+                    "select b.id, b.user_id, b.scope, b.target, b.period, b.amount_nusd, b.hard, b.thresholds, \
+                     b.created_at, b.updated_at, u.timezone from budgets b \
                      join users u on u.id = b.user_id where b.user_id in (",
                 );
                 let mut ids = query.separated(", ");
@@ -138,17 +163,11 @@ macro_rules! budget_tx {
                     ids.push_bind(*id);
                 }
                 query.push(")");
-                let rows: Vec<(i64, i64, String, String, String, String)> =
-                    query.build_query_as().persistent(persistent).fetch_all(&mut *self).await?;
-                Ok(rows
-                    .iter()
-                    .filter_map(|(id, user, scope, target, period, tz)| {
-                        Counted::from_row(*id, *user, scope, target, period, tz)
-                    })
-                    .collect())
+                let rows: Vec<BudgetWithTz> = query.build_query_as().persistent(persistent).fetch_all(&mut *self).await?;
+                Ok(rows.iter().filter_map(|row| Counted::from_row(&row.budget, &row.timezone)).collect())
             }
 
-            async fn add_spend(&mut self, deltas: &SpendDeltas, persistent: bool) -> sqlx::Result<Vec<SpentTotal>> {
+            async fn add_spend(&mut self, deltas: &SpendDeltas, persistent: bool) -> sqlx::Result<Vec<(SpentTotal, String)>> {
                 let rows: Vec<(&(i64, String), &(i64, i64))> = deltas.iter().collect();
                 let mut totals = Vec::with_capacity(rows.len());
                 for chunk in crate::statement_chunks(&rows) {
@@ -162,14 +181,12 @@ macro_rules! budget_tx {
                         " on conflict (budget_id, period_key) do update set \
                          spent_nusd = budget_spend.spent_nusd + excluded.spent_nusd, \
                          unpriced_calls = budget_spend.unpriced_calls + excluded.unpriced_calls \
-                         returning budget_id, period_key, spent_nusd",
+                         returning budget_id, period_key, spent_nusd, alerted",
                     );
-                    let chunk_totals: Vec<(i64, String, i64)> =
+                    let chunk_totals: Vec<(i64, String, i64, String)> =
                         query.build_query_as().persistent(persistent).fetch_all(&mut *self).await?;
-                    totals.extend(chunk_totals.into_iter().map(|(budget_id, period_key, spent_nusd)| SpentTotal {
-                        budget_id,
-                        period_key,
-                        spent_nusd,
+                    totals.extend(chunk_totals.into_iter().map(|(budget_id, period_key, spent_nusd, alerted)| {
+                        (SpentTotal { budget_id, period_key, spent_nusd }, alerted)
                     }));
                 }
                 Ok(totals)
@@ -210,8 +227,7 @@ macro_rules! budget_tx {
             }
 
             async fn recount(&mut self, budget: &BudgetRow, bounds: &PeriodBounds, persistent: bool) -> StoreResult<()> {
-                let Some(counted) = Counted::from_row(budget.id, budget.user_id, &budget.scope, &budget.target, &budget.period, "UTC")
-                else {
+                let Some(counted) = Counted::from_row(budget, "UTC") else {
                     return Err(StoreError::Conflict(format!("budget {} has an unreadable scope or period", budget.id)));
                 };
                 let range = bounds.ms_range();
@@ -249,10 +265,12 @@ macro_rules! budget_tx {
                     .execute(&mut *self)
                     .await?;
                 // What calls in flight hold is kept: their events release it.
+                // Which alerts were raised is forgotten: the count may have
+                // changed under them, and each alert's dedupe key keeps it once.
                 sqlx::query(
                     "insert into budget_spend (budget_id, period_key, spent_nusd, unpriced_calls) values ($1, $2, $3, $4) \
                      on conflict (budget_id, period_key) do update set spent_nusd = excluded.spent_nusd, \
-                     unpriced_calls = excluded.unpriced_calls",
+                     unpriced_calls = excluded.unpriced_calls, alerted = ''",
                 )
                 .persistent(persistent)
                 .bind(budget.id)
@@ -261,6 +279,7 @@ macro_rules! budget_tx {
                 .bind(unpriced)
                 .execute(&mut *self)
                 .await?;
+                raise_due(&mut *self, &counted_in(budget, bounds), &key, spent, "", Timestamp::now(), persistent).await?;
                 Ok(())
             }
         }
@@ -318,36 +337,161 @@ macro_rules! subtract_held {
 subtract_held!(SqliteConnection);
 subtract_held!(PgConnection);
 
+/// A budget row read with its account's time zone.
+#[derive(sqlx::FromRow)]
+struct BudgetWithTz {
+    #[sqlx(flatten)]
+    budget: BudgetRow,
+    timezone: String,
+}
+
+/// A budget being recounted: its period's time zone does not matter (its
+/// bounds are given), so the forecast uses those bounds as they are.
+fn counted_in(budget: &BudgetRow, bounds: &PeriodBounds) -> CountedIn {
+    CountedIn { counted: Counted::from_row(budget, "UTC"), bounds: *bounds }
+}
+
+/// [`counted_in`]'s result.
+struct CountedIn {
+    counted: Option<Counted>,
+    bounds: PeriodBounds,
+}
+
+/// Raises the alerts of `budget`'s period `key` due at `spent` (past those
+/// already `alerted`), and records them as raised. Returns how many were.
+async fn raise_due<C>(
+    connection: &mut C,
+    budget: &CountedIn,
+    key: &str,
+    spent: i64,
+    alerted: &str,
+    now: Timestamp,
+    persistent: bool,
+) -> sqlx::Result<u64>
+where
+    C: AlertTx + Send,
+{
+    let Some(counted) = &budget.counted else { return Ok(0) };
+    let raised: Vec<&str> = alerted.split(',').filter(|t| !t.is_empty()).collect();
+    let current = Some(budget.bounds).filter(|b| b.contains(now));
+    let due = due_budget_alerts(&counted.watched, key, Money::from_nanos(spent), &raised, current.as_ref(), now);
+    raise_all(connection, counted, key, alerted, due, now, persistent).await
+}
+
+/// Writes `due` alerts of a budget's period and adds their tags to `alerted`.
+async fn raise_all<C>(
+    connection: &mut C,
+    counted: &Counted,
+    key: &str,
+    alerted: &str,
+    due: Vec<(String, AlertFacts)>,
+    now: Timestamp,
+    persistent: bool,
+) -> sqlx::Result<u64>
+where
+    C: AlertTx + Send,
+{
+    if due.is_empty() {
+        return Ok(0);
+    }
+    let mut tags: Vec<&str> = alerted.split(',').filter(|t| !t.is_empty()).collect();
+    let mut raised = 0;
+    for (tag, facts) in &due {
+        if connection.raise(counted.user_id, facts, None, now.as_millisecond(), persistent).await?.is_some() {
+            raised += 1;
+        }
+        tags.push(tag);
+    }
+    connection.set_alerted(counted.id, key, &tags.join(","), persistent).await?;
+    Ok(raised)
+}
+
+/// Why an event is unpriced, when that means its model has no price.
+fn model_without_price(event: &crate::NewEvent) -> bool {
+    matches!(
+        &event.price,
+        crate::EventPrice::Unpriced {
+            code: UnpricedCode::UnknownModel | UnpricedCode::UnknownProvider | UnpricedCode::MissingPrice,
+            ..
+        }
+    )
+}
+
+/// What a group commit's budget work came to.
+#[derive(Debug, Default)]
+pub(crate) struct Counting {
+    /// The new spent totals of the (budget, period) rows it changed.
+    pub(crate) totals: Vec<SpentTotal>,
+    /// Alerts written.
+    pub(crate) alerts: u64,
+    /// (account, `provider/model`) of models without a price it checked, for
+    /// the store to skip them from now on (once committed).
+    pub(crate) unpriced_models: Vec<(i64, String)>,
+}
+
 /// The budget work of a group commit, inside its transaction: count the new
-/// events, release the holds of every event's call (new or a retry).
-/// Returns the new spent totals of the (budget, period) rows it changed.
+/// events, raise the alerts that made due (thresholds, forecasts, a model
+/// without a price seen for the first time), release the holds of every
+/// event's call (new or a retry).
 pub(crate) async fn count_events<C>(
     connection: &mut C,
     persistent: bool,
     rows: &[EventRow<'_>],
     inserted: &[bool],
-) -> sqlx::Result<Vec<SpentTotal>>
+    unpriced_known: &dyn Fn(i64, &str) -> bool,
+) -> sqlx::Result<Counting>
 where
-    C: BudgetTx + Send,
+    C: BudgetTx + AlertTx + Send,
 {
+    let mut counting = Counting::default();
     if rows.is_empty() {
-        return Ok(Vec::new());
+        return Ok(counting);
+    }
+    let now = Timestamp::now();
+    counting.unpriced_models = unpriced_models(rows, inserted, unpriced_known);
+    for (user_id, model) in &counting.unpriced_models {
+        let (provider, model) = model.split_once('/').unwrap_or(("", model));
+        let facts = AlertFacts::UnpricedModel { provider: provider.to_owned(), model: model.to_owned() };
+        if connection.raise(*user_id, &facts, None, now.as_millisecond(), persistent).await?.is_some() {
+            counting.alerts += 1;
+        }
     }
     let mut users: Vec<i64> = rows.iter().map(|r| r.user_id).collect();
     users.sort_unstable();
     users.dedup();
     let budgets = connection.counted_budgets(&users, persistent).await?;
-    let mut totals = Vec::new();
     if !budgets.is_empty() {
         let deltas = deltas_of(&budgets, rows, inserted);
         if !deltas.is_empty() {
-            totals = connection.add_spend(&deltas, persistent).await?;
+            for (total, alerted) in connection.add_spend(&deltas, persistent).await? {
+                if let Some(counted) = budgets.iter().find(|b| b.id == total.budget_id) {
+                    let due = counted.due_alerts(&total.period_key, total.spent_nusd, &alerted, now);
+                    counting.alerts +=
+                        raise_all(&mut *connection, counted, &total.period_key, &alerted, due, now, persistent).await?;
+                }
+                counting.totals.push(total);
+            }
         }
     }
     let holds: Vec<(i64, &str)> =
         rows.iter().filter_map(|r| Some((r.user_id, r.event.reservation_id.as_deref()?))).collect();
     connection.release_holds(&holds, persistent).await?;
-    Ok(totals)
+    Ok(counting)
+}
+
+/// The (account, `provider/model`) of new events whose model has no price,
+/// once each, leaving out those `known` to have alerted already.
+fn unpriced_models(rows: &[EventRow<'_>], inserted: &[bool], known: &dyn Fn(i64, &str) -> bool) -> Vec<(i64, String)> {
+    let mut models: Vec<(i64, String)> = rows
+        .iter()
+        .zip(inserted)
+        .filter(|(row, new)| **new && model_without_price(row.event))
+        .map(|(row, _)| (row.user_id, format!("{}/{}", row.event.provider, row.event.model)))
+        .filter(|(user, model)| !known(*user, model))
+        .collect();
+    models.sort_unstable();
+    models.dedup();
+    models
 }
 
 impl Store {

@@ -90,7 +90,8 @@ impl Store {
                 outcomes.push(outcome);
             }
             BulkWrite::add_to_rollups(&mut *tx, &changes, now, self.persistent).await?;
-            let totals = crate::budgets::count_events(&mut *tx, self.persistent, &rows, &is_new).await?;
+            let known = |user: i64, model: &str| self.unpriced_alerted(user, model);
+            let counting = crate::budgets::count_events(&mut *tx, self.persistent, &rows, &is_new, &known).await?;
             for (batch, outcome) in batches.iter().zip(outcomes.iter_mut()) {
                 let duplicate_ids: Vec<&str> = batch
                     .events
@@ -119,7 +120,11 @@ impl Store {
             }
             tx.commit().await?;
             self.remember_projects(new_projects);
-            Ok((outcomes, totals))
+            self.remember_unpriced_alerted(counting.unpriced_models);
+            if counting.alerts > 0 {
+                self.alerts_raised.notify_one();
+            }
+            Ok((outcomes, counting.totals))
         })
     }
 

@@ -10,6 +10,7 @@
 //! across accounts. Money is integer nano-USD; times are Unix milliseconds.
 
 mod accounts;
+mod alerts;
 mod budgets;
 mod bulk;
 mod events;
@@ -20,13 +21,16 @@ mod sessions;
 mod settings;
 mod spend;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 
 use sqlx::postgres::PgPool;
 use sqlx::sqlite::SqlitePool;
 
 pub use accounts::DEFAULT_PROJECT;
+pub use alerts::{
+    AlertRow, ChannelRow, ClaimedDelivery, DeliveryOutcome, DeliveryRow, MAX_LOG_ALERTS, NewChannel, Raised,
+};
 pub use records::*;
 pub use settings::{Backend, ConnectError, ConnectProblem, DbSettings, redact};
 pub use spend::SeriesStep;
@@ -174,6 +178,11 @@ pub struct Store {
     persistent: bool,
     /// PostgreSQL's connections for hard-budget holds (`DbSettings::connect_holds`).
     holds_pool: Option<PgPool>,
+    /// Told when an alert is written through this store (the delivery worker waits on it).
+    alerts_raised: tokio::sync::Notify,
+    /// (account, `provider/model`) whose "model without a price" alert exists:
+    /// later events of theirs skip the insert that would find it.
+    unpriced_alerted: Mutex<HashSet<(i64, String)>>,
 }
 
 impl Store {
@@ -187,7 +196,20 @@ impl Store {
             project_ids: Mutex::new(HashMap::new()),
             persistent: settings.prepared_statements(),
             holds_pool: settings.connect_holds()?,
+            alerts_raised: tokio::sync::Notify::new(),
+            unpriced_alerted: Mutex::new(HashSet::new()),
         })
+    }
+
+    fn unpriced_alerted(&self, user_id: i64, model: &str) -> bool {
+        let seen = self.unpriced_alerted.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        seen.contains(&(user_id, model.to_owned()))
+    }
+
+    fn remember_unpriced_alerted(&self, models: Vec<(i64, String)>) {
+        if !models.is_empty() {
+            self.unpriced_alerted.lock().unwrap_or_else(std::sync::PoisonError::into_inner).extend(models);
+        }
     }
 
     #[must_use]
