@@ -157,6 +157,8 @@ pub fn router(state: AppState) -> Router {
 pub enum ServeError {
     #[error("cannot open the database {url}: {source}")]
     Database { url: String, source: StoreError },
+    #[error("{0}")]
+    Key(#[from] sealing::SealingError),
     #[error("cannot listen on {address}: {source}")]
     Bind { address: String, source: std::io::Error },
     #[error("the server failed: {0}")]
@@ -172,6 +174,9 @@ pub struct ServeOptions {
     /// Shows an admin token generated at this start (the only time it is
     /// ever shown); `None` writes it to the log instead.
     pub show_admin_token: Option<fn(&str)>,
+    /// Where the server key comes from, read once the database is open;
+    /// `None` keeps `settings.alerts.sealer`.
+    pub server_key: Option<sealing::ServerKey>,
 }
 
 /// Opens the database (running migrations), binds, and serves until
@@ -192,6 +197,9 @@ pub async fn serve(
         .await
         .map_err(|source| ServeError::Database { url: options.database.display_url(), source })?;
     log_signup_policy(&settings);
+    if let Some(key) = options.server_key {
+        settings.alerts.sealer = key.load(store.backend())?;
+    }
     // Ended sessions and used or expired invites are never read again.
     match store.purge_ended(clock::now_ms()).await {
         Ok(0) => {}

@@ -95,7 +95,7 @@ impl Sealer {
                 let text = STANDARD.encode(bytes);
                 match write_private(path, &text) {
                     Ok(()) => {
-                        tracing::info!(path = %path.display(), "generated the server key that seals alert channels' secrets");
+                        tracing::info!(path = %path.display(), "generated the server key that seals alert channels");
                         text
                     }
                     // Another server on this machine generated it first: use theirs.
@@ -170,6 +170,34 @@ impl Sealer {
     #[must_use]
     pub fn is_stale(&self, sealed: &str) -> bool {
         sealed.split(':').nth(1).is_some_and(|id| id != self.current.id)
+    }
+}
+
+/// Where the server key comes from.
+#[derive(Clone, Debug)]
+pub enum ServerKey {
+    /// Given (`LLMLAB_SECRET_KEY`).
+    Given(Sealer),
+    /// Kept in a file, generated there on first start, with the previous keys (base64).
+    File { path: PathBuf, previous: Vec<String> },
+}
+
+impl ServerKey {
+    /// The key; a key file on PostgreSQL is worth a warning: replicas need the same key.
+    pub fn load(self, backend: llmlab_store::Backend) -> Result<Sealer, SealingError> {
+        match self {
+            ServerKey::Given(sealer) => Ok(sealer),
+            ServerKey::File { path, previous } => {
+                if backend == llmlab_store::Backend::Postgres {
+                    tracing::warn!(
+                        path = %path.display(),
+                        "the server key is read from a file on this machine: every replica needs the same key \
+                         (see docs/alerts.md, \"The server key\")"
+                    );
+                }
+                Sealer::from_file(&path, &previous)
+            }
+        }
     }
 }
 

@@ -37,6 +37,7 @@ impl TestApp {
             database: DbSettings::from_url(db.url()).expect("the test database's URL is valid"),
             settings,
             show_admin_token: None,
+            server_key: None,
         };
         let (ready, bound) = oneshot::channel::<SocketAddr>();
         let (stop, stopped) = oneshot::channel::<()>();

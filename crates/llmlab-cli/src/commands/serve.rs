@@ -7,7 +7,7 @@ use clap::Args;
 use llmlab_server::env_vars::ServerEnvVars;
 use llmlab_server::limits::{self, AuthRateLimit};
 use llmlab_server::proxy::{self, ProxySettings};
-use llmlab_server::sealing::Sealer;
+use llmlab_server::sealing::{Sealer, ServerKey};
 use llmlab_server::service::budgets::holds::{DEFAULT_HOLD_TTL, HoldSettings};
 use llmlab_server::signup::{self, SignupPolicy};
 use llmlab_server::state::{AlertSettings, DEFAULT_ALERT_RETRY_BASE, SmtpSettings, SmtpTls};
@@ -143,9 +143,10 @@ pub(crate) fn run(args: &ServeArgs) -> anyhow::Result<ExitStatus> {
             trust_proxy_headers: args.trust_proxy_headers,
             proxy: proxy_settings(args)?,
             holds: hold_settings(args)?,
-            alerts: alert_settings(args, &database)?,
+            alerts: alert_settings(args)?,
         },
         show_admin_token: Some(show_admin_token),
+        server_key: Some(server_key(args, &database)?),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let on_ready = move |address: SocketAddr| {
@@ -169,7 +170,9 @@ pub(crate) fn run(args: &ServeArgs) -> anyhow::Result<ExitStatus> {
                 .with_hint(connect_hint(cause.problem))
                 .into())
         }
-        Err(error @ llmlab_server::ServeError::Database { .. }) => Err(UserError::new(error.to_string()).into()),
+        Err(error @ (llmlab_server::ServeError::Database { .. } | llmlab_server::ServeError::Key(_))) => {
+            Err(UserError::new(error.to_string()).into())
+        }
         Err(other) => Err(other.into()),
     }
 }
@@ -283,7 +286,7 @@ fn parse_smtp_tls(value: &str) -> Result<SmtpTls, String> {
 }
 
 /// Alert settings: targets, links, SMTP, and the server key.
-fn alert_settings(args: &ServeArgs, database: &DbSettings) -> anyhow::Result<AlertSettings> {
+fn alert_settings(args: &ServeArgs) -> anyhow::Result<AlertSettings> {
     if !(args.alerts_retry_base.is_finite() && args.alerts_retry_base > 0.0) {
         return Err(UserError::new("--alerts-retry-base: must be a positive number of seconds").into());
     }
@@ -324,29 +327,29 @@ fn alert_settings(args: &ServeArgs, database: &DbSettings) -> anyhow::Result<Ale
         allow_private: args.alerts_allow_private,
         public_url,
         smtp,
-        sealer: server_key(args, database)?,
+        sealer: Sealer::ephemeral(), // replaced by `server_key` once the database is open
         retry_base: Duration::from_secs_f64(args.alerts_retry_base),
     })
 }
 
-/// The server key: `LLMLAB_SECRET_KEY`, else the key file (generated on first start).
-fn server_key(args: &ServeArgs, database: &DbSettings) -> anyhow::Result<Sealer> {
+/// The server key: `LLMLAB_SECRET_KEY`, else the key file (read, or generated, once the database is open).
+fn server_key(args: &ServeArgs, database: &DbSettings) -> anyhow::Result<ServerKey> {
     let previous: Vec<String> = std::env::var(ServerEnvVars::LLMLAB_SECRET_KEY_PREVIOUS)
         .map(|v| v.split(',').map(str::to_owned).collect())
         .unwrap_or_default();
     if let Ok(key) = std::env::var(ServerEnvVars::LLMLAB_SECRET_KEY) {
-        return Ok(Sealer::from_base64(&key, &previous).map_err(|e| UserError::new(e.to_string()))?);
+        return Ok(ServerKey::Given(Sealer::from_base64(&key, &previous).map_err(|e| UserError::new(e.to_string()))?));
     }
     let path = match (&args.secret_key_file, database.sqlite_path()) {
         (Some(path), _) => path.clone(),
-        (None, Some(db)) => db.with_file_name("llmlab-secret.key"),
-        (None, None) => default_database_path()?.with_file_name("llmlab-secret.key"),
+        (None, Some(db)) => db.with_file_name(KEY_FILE),
+        (None, None) => default_database_path()?.with_file_name(KEY_FILE),
     };
-    if database.backend() == llmlab_store::Backend::Postgres && args.secret_key_file.is_none() {
-        tracing::warn!(path = %path.display(), "LLMLAB_SECRET_KEY is not set: using a key file on this machine; replicas need the same key (set LLMLAB_SECRET_KEY on each)");
-    }
-    Ok(Sealer::from_file(&path, &previous).map_err(|e| UserError::new(e.to_string()))?)
+    Ok(ServerKey::File { path, previous })
 }
+
+/// The server key file's name, beside the SQLite database.
+const KEY_FILE: &str = "llmlab-server.key";
 
 /// `~/.local/share/llmlab/llmlab.db` (or the platform's data folder).
 fn default_database_path() -> anyhow::Result<std::path::PathBuf> {

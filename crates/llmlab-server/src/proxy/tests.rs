@@ -148,6 +148,7 @@ impl Harness {
             database: DbSettings::from_url(db.url()).unwrap(),
             settings: ServerSettings { proxy, ..ServerSettings::default() },
             show_admin_token: None,
+            server_key: None,
         };
         let (ready, bound) = tokio::sync::oneshot::channel::<SocketAddr>();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

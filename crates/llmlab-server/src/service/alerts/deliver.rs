@@ -121,7 +121,11 @@ impl Sender {
                 let status = response.status();
                 let text = response.text().await.unwrap_or_default();
                 let text: String = text.chars().take(ERROR_BODY_MAX).collect();
-                Attempt::Failed { status: Some(status.as_u16()), error: format!("HTTP {status}: {}", text.trim()) }
+                let error = match text.trim() {
+                    "" => format!("HTTP {status}"),
+                    text => format!("HTTP {status}: {text}"),
+                };
+                Attempt::Failed { status: Some(status.as_u16()), error }
             }
             Err(error) => Attempt::Failed { status: None, error: describe_http_error(error) },
         }
