@@ -22,7 +22,7 @@ use crate::printer::{self, Align, BOLD, DIM, GREEN, RED, Table, UserError, YELLO
 const EXAMPLES: &str = "\
 Examples:
   llmlab alerts add webhook https://example.com/llmlab --name ops
-                                 Send alerts to a webhook, signed per Standard Webhooks (prints its secret once)
+                                 Send alerts to a webhook (prints its signing secret, once)
   llmlab alerts add slack https://hooks.slack.com/services/T000/B000/XXXX
                                  Post alerts in a Slack channel (an incoming webhook URL)
   llmlab alerts add discord https://discord.com/api/webhooks/123/abc
@@ -48,11 +48,11 @@ Examples:
   llmlab alerts add discord https://discord.com/api/webhooks/123/abc
   llmlab alerts add email oncall@example.com
 
-A webhook receives a JSON POST with the headers `webhook-id` (the alert's id: the same on every retry),
-`webhook-timestamp` and `webhook-signature` (`v1,` + base64 HMAC-SHA256 of `{id}.{timestamp}.{body}`,
-keyed with the secret's base64 part after `whsec_`). URLs and addresses are kept encrypted by the
-server and only a hint of each is shown again. Servers refuse private and loopback targets unless
-started with `--alerts-allow-private`.";
+A webhook gets a JSON POST signed per Standard Webhooks: the headers `webhook-id` (the alert's id,
+the same on every retry), `webhook-timestamp` and `webhook-signature` (`v1,` and the base64
+HMAC-SHA256 of `{id}.{timestamp}.{body}`, keyed with the base64-decoded part of the secret after
+`whsec_`). The server keeps URLs and addresses encrypted and shows only a hint of each again. It
+refuses private and loopback targets unless started with `--alerts-allow-private`.";
 
 const LIST_EXAMPLES: &str = "\
 Examples:
@@ -82,7 +82,7 @@ Examples:
 
 Alerts not yet delivered to a removed channel are marked failed.";
 
-/// Send alerts to a webhook, Slack, Discord or email; test them and see how they were delivered
+/// Send budget and spend alerts to webhooks, Slack, Discord or email, and see their log
 #[derive(Args)]
 #[command(after_help = EXAMPLES, args_conflicts_with_subcommands = true, disable_help_subcommand = true)]
 pub(crate) struct AlertsArgs {
@@ -380,13 +380,19 @@ fn log(args: &LogArgs) -> anyhow::Result<ExitStatus> {
             printer::out_json(&client.get::<Value>(&path).await.map_err(in_args)?)?;
             return Ok(ExitStatus::Success);
         }
-        let (log, account) = tokio::join!(client.get::<AlertLog>(&path), client.get::<Account>("/api/account"));
-        let (alerts, tz) = (log.map_err(in_args)?.alerts, account?.timezone);
+        let (log, account, channels) = tokio::join!(
+            client.get::<AlertLog>(&path),
+            client.get::<Account>("/api/account"),
+            client.get::<ChannelList>("/api/alerts/channels")
+        );
+        let (alerts, tz, channels) = (log.map_err(in_args)?.alerts, account?.timezone, channels?.channels);
         if alerts.is_empty() {
-            printer::out(&format!("{DIM}No alerts yet (`llmlab alerts test` sends a test alert to every channel){DIM:#}\n"));
+            printer::out(&format!(
+                "{DIM}No alerts yet (`llmlab alerts test` sends a test alert to every channel){DIM:#}\n"
+            ));
             return Ok(ExitStatus::Success);
         }
-        printer::out(&log_text(&alerts, &tz, args.verbose));
+        printer::out(&log_text(&alerts, &channels, &tz, args.verbose));
         Ok(ExitStatus::Success)
     })?
 }
@@ -417,9 +423,9 @@ impl Cell {
 ///   delivered  webhook 1 ops  http://127.0.0.1:40123/…hook  1 attempt    HTTP 200
 ///   pending    email 2        o…@example.com                3 attempts   SMTP 451  next try 14:05 · error: …
 /// ```
-fn log_text(alerts: &[Alert], tz: &str, verbose: bool) -> String {
+fn log_text(alerts: &[Alert], channels: &[Channel], tz: &str, verbose: bool) -> String {
     let rows: Vec<Vec<Vec<Cell>>> =
-        alerts.iter().map(|alert| alert.deliveries.iter().map(|d| delivery_cells(d, tz)).collect()).collect();
+        alerts.iter().map(|alert| alert.deliveries.iter().map(|d| delivery_cells(d, channels, tz)).collect()).collect();
     let columns = rows.iter().flatten().map(Vec::len).max().unwrap_or(0);
     let widths: Vec<usize> = (0..columns)
         .map(|i| rows.iter().flatten().map(|row| row[i].plain.chars().count()).max().unwrap_or(0))
@@ -463,25 +469,26 @@ fn log_text(alerts: &[Alert], tz: &str, verbose: bool) -> String {
     text
 }
 
-/// State, channel, target, attempts, last status, notes (next try, last error).
-fn delivery_cells(delivery: &Delivery, tz: &str) -> Vec<Cell> {
+/// State, channel (kind, id and name), target, attempts, last status, notes (next try, last error).
+fn delivery_cells(delivery: &Delivery, channels: &[Channel], tz: &str) -> Vec<Cell> {
     let (state, style) = match delivery.state {
         DeliveryState::Pending => ("pending", YELLOW),
         DeliveryState::Delivered => ("delivered", GREEN),
         DeliveryState::Failed => ("failed", RED),
     };
-    let channel = match delivery.channel_id {
-        Some(id) => format!("{} {id}", delivery.channel_kind),
-        None => format!("{} (removed)", delivery.channel_kind),
+    let name = delivery.channel_id.and_then(|id| channels.iter().find(|c| c.id == id)).and_then(|c| c.name.as_deref());
+    let channel = match (delivery.channel_id, name) {
+        (Some(id), Some(name)) => format!("{} {id} {name}", delivery.channel_kind),
+        (Some(id), None) => format!("{} {id}", delivery.channel_kind),
+        (None, _) => format!("{} (removed)", delivery.channel_kind),
     };
-    let attempts = format!("{} attempt{}", count(u64::from(delivery.attempts)), if delivery.attempts == 1 { "" } else { "s" });
+    let attempts =
+        format!("{} attempt{}", count(u64::from(delivery.attempts)), if delivery.attempts == 1 { "" } else { "s" });
     let protocol = if delivery.channel_kind == ChannelKind::Email { "SMTP" } else { "HTTP" };
     let status = delivery.last_status_code.map(|code| format!("{protocol} {code}")).unwrap_or_default();
     let mut notes = Vec::new();
-    if delivery.state == DeliveryState::Pending {
-        if let Some(next) = &delivery.next_attempt_at {
-            notes.push(format!("next try {}", local_time(next, tz)));
-        }
+    if let (DeliveryState::Pending, Some(next)) = (delivery.state, &delivery.next_attempt_at) {
+        notes.push(format!("next try {}", from_now(next, tz)));
     }
     if let Some(error) = delivery.last_error.as_deref().filter(|e| !e.is_empty()) {
         notes.push(format!("error: {}", one_line(error)));
@@ -531,18 +538,26 @@ fn no_channel(id: i64) -> UserError {
 /// what was typed instead; the server's pointers to its own routes become
 /// the commands that do the same.
 fn in_args(error: anyhow::Error) -> anyhow::Error {
+    const ALLOW: &str = ". Allow private and loopback targets with ";
     let mut refusal = match error.downcast::<UserError>() {
         Ok(refusal) => refusal,
         Err(other) => return other,
     };
-    for (field, typed) in [("target", ""), ("name", "--name: "), ("limit", "--limit: "), ("channel_id", "--channel: ")] {
+    for (field, typed) in [("target", ""), ("name", "--name: "), ("limit", "--limit: "), ("channel_id", "--channel: ")]
+    {
         if let Some(rest) = refusal.message.strip_prefix(&format!("`{field}`: ")) {
             refusal.message = format!("{typed}{rest}");
             break;
         }
     }
-    if let Some((sentence, _)) = refusal.message.split_once("; `GET /api/alerts/channels` lists them") {
-        refusal.message = sentence.to_owned();
+    // A refused private target: the setting that allows it is for the server's operator, a hint.
+    if let Some(at) = refusal.message.find(ALLOW) {
+        let setting = &refusal.message[at + ALLOW.len()..];
+        refusal.hint = Some(format!("the server's operator can allow private and loopback targets with {setting}"));
+        refusal.message.truncate(at);
+    }
+    if let Some(at) = refusal.message.find("; `GET /api/alerts/channels` lists them") {
+        refusal.message.truncate(at);
         refusal.hint.get_or_insert_with(|| "`llmlab alerts list` shows the channels and their ids".to_owned());
     }
     refusal.into()
@@ -553,6 +568,17 @@ fn local_time(instant: &str, tz: &str) -> String {
     let Ok(at) = instant.parse::<jiff::Timestamp>() else { return instant.to_owned() };
     let zone = jiff::tz::TimeZone::get(tz).unwrap_or(jiff::tz::TimeZone::UTC);
     at.to_zoned(zone).strftime("%Y-%m-%d %H:%M").to_string()
+}
+
+/// When a coming retry is due: `now`, `in 40 s`, `in 12 min`, or its time past an hour.
+fn from_now(instant: &str, tz: &str) -> String {
+    let Ok(at) = instant.parse::<jiff::Timestamp>() else { return instant.to_owned() };
+    match at.as_second() - jiff::Timestamp::now().as_second() {
+        ..=0 => "now".to_owned(),
+        seconds @ 1..60 => format!("in {seconds} s"),
+        seconds @ 60..3600 => format!("in {} min", (seconds + 30) / 60),
+        _ => local_time(instant, tz),
+    }
 }
 
 /// The first line of an error, at most 200 characters.
@@ -579,7 +605,7 @@ fn channel_id(raw: &str) -> Result<i64, String> {
 fn limit(raw: &str) -> Result<u32, String> {
     match raw.trim().parse::<u32>() {
         Ok(n) if n > 0 => Ok(n),
-        _ => Err(format!("`{raw}` is not a number of alerts: use a whole number such as `50`")),
+        _ => Err(format!("`{raw}` is not a number of alerts: use a whole number of at least 1, such as `50`")),
     }
 }
 
@@ -605,6 +631,13 @@ mod tests {
         };
         assert_eq!(refused("`target`: \"x\" is not a URL").0, "\"x\" is not a URL");
         assert_eq!(refused("`name`: too long").0, "--name: too long");
+        assert_eq!(
+            refused("10.0.0.1 is a private address: not sent there. Allow private and loopback targets with `--x`"),
+            (
+                "10.0.0.1 is a private address: not sent there".to_owned(),
+                Some("the server's operator can allow private and loopback targets with `--x`".to_owned())
+            )
+        );
         assert_eq!(
             refused("no alert channel with id 7; `GET /api/alerts/channels` lists them"),
             (

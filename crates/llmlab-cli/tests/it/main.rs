@@ -3,6 +3,7 @@
 //! (`crates/llmlab-server/tests/api/`).
 
 mod api;
+mod cli_alerts;
 mod cli_budget;
 mod cli_config;
 mod cli_env;
