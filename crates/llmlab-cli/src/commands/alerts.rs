@@ -581,9 +581,10 @@ fn from_now(instant: &str, tz: &str) -> String {
     }
 }
 
-/// The first line of an error, at most 200 characters.
+/// The first line of an error, at most 200 characters (without a dangling `:`
+/// where the receiver's answer had no body to quote).
 fn one_line(text: &str) -> String {
-    let line = text.lines().next().unwrap_or_default().trim();
+    let line = text.lines().next().unwrap_or_default().trim().trim_end_matches(':').trim_end();
     let mut short: String = line.chars().take(200).collect();
     if short.len() < line.len() {
         short.push('…');
@@ -644,6 +645,55 @@ mod tests {
                 "no alert channel with id 7".to_owned(),
                 Some("`llmlab alerts list` shows the channels and their ids".to_owned())
             )
+        );
+    }
+
+    #[test]
+    fn the_log_aligns_deliveries_under_each_alert_and_names_their_channels() {
+        let delivery = |channel_id, state, attempts, code: Option<u16>, error: Option<&str>| Delivery {
+            channel_id,
+            channel_kind: ChannelKind::Webhook,
+            target_hint: "https://example.com/…abcd".to_owned(),
+            state,
+            attempts,
+            last_status_code: code,
+            last_error: error.map(str::to_owned),
+            last_attempt_at: None,
+            next_attempt_at: None,
+            delivered_at: None,
+        };
+        let alert = Alert {
+            id: "alert_1".to_owned(),
+            kind: "test".to_owned(),
+            title: "Test alert from LLMLab".to_owned(),
+            text: "This channel receives LLMLab's alerts.".to_owned(),
+            action: "Nothing to do.".to_owned(),
+            created_at: "2026-05-01T12:03:00Z".to_owned(),
+            deliveries: vec![
+                delivery(Some(1), DeliveryState::Delivered, 1, Some(200), None),
+                delivery(
+                    None,
+                    DeliveryState::Failed,
+                    12,
+                    Some(500),
+                    Some("HTTP 500 Internal Server Error: \nline two"),
+                ),
+            ],
+        };
+        let channels = [Channel {
+            id: 1,
+            kind: ChannelKind::Webhook,
+            name: Some("ops".to_owned()),
+            target_hint: "https://example.com/…abcd".to_owned(),
+            created_at: "2026-05-01T12:00:00Z".to_owned(),
+        }];
+        let text = anstream::adapter::strip_str(&log_text(&[alert], &channels, "UTC", true)).to_string();
+        assert_eq!(
+            text,
+            "2026-05-01 12:03  Test alert from LLMLab  test · alert_1\n    This channel receives LLMLab's alerts.\n    \
+             → Nothing to do.\n  delivered  webhook 1 ops      https://example.com/…abcd  1 attempt    HTTP 200\n  \
+             failed     webhook (removed)  https://example.com/…abcd  12 attempts  HTTP 500  error: HTTP 500 Internal \
+             Server Error\n"
         );
     }
 

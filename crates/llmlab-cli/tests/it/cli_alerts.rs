@@ -176,6 +176,7 @@ llmlab_test_support::server_test_with!(
         let email = run(&machine, &["alerts", "add", "email", "oncall@example.com"], 0);
         let listed = run(&machine, &["alerts", "list"], 0);
         let list = json_of(&machine, &["alerts", "list", "--json"]);
+        assert_eq!(json_of(&machine, &["alerts", "--json"]), list, "`llmlab alerts` alone lists the channels");
 
         assert!(empty.contains("No alert channels"), "{empty}");
         let id = added["id"].as_i64().expect("an id");
