@@ -47,6 +47,7 @@ Examples:
   llmlab init                          Sign up on that server and write ~/.config/llmlab/config.toml
   llmlab status                        What your LLM calls cost: today, this month, by model, budget
   llmlab budget 500                    Set a $500 monthly budget (warnings at 80% and 100%)
+  llmlab alerts add slack URL          Post budget and spend alerts in a Slack channel
   llmlab optimize                      Ways to spend less, with the monthly saving of each
   llmlab export --output events.csv    Every event as CSV
   llmlab config                        The settings in effect and where each comes from
@@ -70,6 +71,7 @@ enum Command {
     Init(commands::init::InitArgs),
     Status(commands::status::StatusArgs),
     Budget(commands::budget::BudgetArgs),
+    Alerts(commands::alerts::AlertsArgs),
     Optimize(commands::optimize::OptimizeArgs),
     Export(commands::export::ExportArgs),
     Config(commands::config::ConfigArgs),
@@ -90,6 +92,7 @@ pub fn main() -> ExitCode {
         Command::Init(args) => commands::init::run(&args),
         Command::Status(args) => commands::status::run(&args),
         Command::Budget(args) => commands::budget::run(&args),
+        Command::Alerts(args) => commands::alerts::run(&args),
         Command::Optimize(args) => commands::optimize::run(&args),
         Command::Export(args) => commands::export::run(&args),
         Command::Config(args) => commands::config::run(&args),

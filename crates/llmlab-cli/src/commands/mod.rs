@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+pub(crate) mod alerts;
 pub(crate) mod budget;
 pub(crate) mod completions;
 pub(crate) mod config;
