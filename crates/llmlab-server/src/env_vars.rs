@@ -31,6 +31,18 @@ impl ServerEnvVars {
     pub const LLMLAB_UPSTREAM_TIMEOUT: &'static str = "LLMLAB_UPSTREAM_TIMEOUT";
     pub const LLMLAB_PROXY_INCLUDE_USAGE: &'static str = "LLMLAB_PROXY_INCLUDE_USAGE";
     pub const LLMLAB_BUDGET_HOLD_TTL: &'static str = "LLMLAB_BUDGET_HOLD_TTL";
+    pub const LLMLAB_ALERTS_ALLOW_PRIVATE: &'static str = "LLMLAB_ALERTS_ALLOW_PRIVATE";
+    pub const LLMLAB_ALERTS_RETRY_BASE: &'static str = "LLMLAB_ALERTS_RETRY_BASE";
+    pub const LLMLAB_PUBLIC_URL: &'static str = "LLMLAB_PUBLIC_URL";
+    pub const LLMLAB_SECRET_KEY: &'static str = "LLMLAB_SECRET_KEY";
+    pub const LLMLAB_SECRET_KEY_FILE: &'static str = "LLMLAB_SECRET_KEY_FILE";
+    pub const LLMLAB_SECRET_KEY_PREVIOUS: &'static str = "LLMLAB_SECRET_KEY_PREVIOUS";
+    pub const LLMLAB_SMTP_HOST: &'static str = "LLMLAB_SMTP_HOST";
+    pub const LLMLAB_SMTP_PORT: &'static str = "LLMLAB_SMTP_PORT";
+    pub const LLMLAB_SMTP_TLS: &'static str = "LLMLAB_SMTP_TLS";
+    pub const LLMLAB_SMTP_USER: &'static str = "LLMLAB_SMTP_USER";
+    pub const LLMLAB_SMTP_PASSWORD: &'static str = "LLMLAB_SMTP_PASSWORD";
+    pub const LLMLAB_SMTP_FROM: &'static str = "LLMLAB_SMTP_FROM";
     pub const LLMLAB_LOG: &'static str = "LLMLAB_LOG";
     pub const LLMLAB_LOG_FORMAT: &'static str = "LLMLAB_LOG_FORMAT";
 
@@ -98,6 +110,42 @@ impl ServerEnvVars {
             flag: Some("--budget-hold-ttl"),
             about: "seconds a hard budget holds a call's cost when its event never comes",
         },
+        EnvVar {
+            name: Self::LLMLAB_ALERTS_ALLOW_PRIVATE,
+            flag: Some("--alerts-allow-private"),
+            about: "`1` to let alert webhooks target private and loopback addresses",
+        },
+        EnvVar {
+            name: Self::LLMLAB_ALERTS_RETRY_BASE,
+            flag: Some("--alerts-retry-base"),
+            about: "seconds before an alert delivery is first retried (doubling after)",
+        },
+        EnvVar {
+            name: Self::LLMLAB_PUBLIC_URL,
+            flag: Some("--public-url"),
+            about: "the server's address as users reach it, for links in alerts",
+        },
+        EnvVar {
+            name: Self::LLMLAB_SECRET_KEY,
+            flag: None,
+            about: "the server key sealing alert channels' secrets (32 bytes, base64); same on every replica",
+        },
+        EnvVar {
+            name: Self::LLMLAB_SECRET_KEY_FILE,
+            flag: Some("--secret-key-file"),
+            about: "where the server key is kept when LLMLAB_SECRET_KEY is unset (generated on first start)",
+        },
+        EnvVar {
+            name: Self::LLMLAB_SECRET_KEY_PREVIOUS,
+            flag: None,
+            about: "earlier server keys, comma-separated, while rotating (secrets are sealed again)",
+        },
+        EnvVar { name: Self::LLMLAB_SMTP_HOST, flag: Some("--smtp-host"), about: "the SMTP server email alerts go through" },
+        EnvVar { name: Self::LLMLAB_SMTP_PORT, flag: Some("--smtp-port"), about: "its port (default 587; 465 with `tls`)" },
+        EnvVar { name: Self::LLMLAB_SMTP_TLS, flag: Some("--smtp-tls"), about: "`starttls` (default), `tls` or `none`" },
+        EnvVar { name: Self::LLMLAB_SMTP_USER, flag: Some("--smtp-user"), about: "the SMTP user name" },
+        EnvVar { name: Self::LLMLAB_SMTP_PASSWORD, flag: None, about: "the SMTP password (environment only)" },
+        EnvVar { name: Self::LLMLAB_SMTP_FROM, flag: Some("--smtp-from"), about: "the From address of alert emails" },
         EnvVar {
             name: Self::LLMLAB_LOG,
             flag: None,

@@ -46,6 +46,9 @@ pub enum ErrorCode {
     InviteInvalid,
     /// Too many sign-up or sign-in attempts from one address.
     RateLimited,
+    /// An alert channel's target the server does not send to (link-local,
+    /// cloud metadata; private and loopback unless allowed).
+    TargetRefused,
 }
 
 /// What a 503 tells clients to wait before retrying, in seconds.
@@ -61,7 +64,9 @@ impl ErrorCode {
             | ErrorCode::SessionEnded
             | ErrorCode::InvalidAdminToken => StatusCode::UNAUTHORIZED,
             ErrorCode::MalformedJson => StatusCode::BAD_REQUEST,
-            ErrorCode::InvalidField | ErrorCode::TotalOutOfRange => StatusCode::UNPROCESSABLE_ENTITY,
+            ErrorCode::InvalidField | ErrorCode::TotalOutOfRange | ErrorCode::TargetRefused => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
             ErrorCode::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ErrorCode::NotFound | ErrorCode::ProjectNotFound => StatusCode::NOT_FOUND,
             ErrorCode::Conflict => StatusCode::CONFLICT,
@@ -104,6 +109,7 @@ impl ErrorCode {
             ErrorCode::InviteRequired => "invite_required",
             ErrorCode::InviteInvalid => "invite_invalid",
             ErrorCode::RateLimited => "rate_limited",
+            ErrorCode::TargetRefused => "target_refused",
         }
     }
 }

@@ -17,6 +17,7 @@ mod openapi;
 pub mod proxy;
 pub mod query;
 pub mod routes;
+pub mod sealing;
 pub mod secrets;
 pub mod service;
 pub mod session;
@@ -67,6 +68,7 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
         (name = "health"), (name = "auth", description = "Accounts, sign-in and API keys"),
         (name = "events", description = "Tracking LLM calls"), (name = "costs"), (name = "budgets"),
         (name = "prices", description = "An account's own prices"), (name = "projects"),
+        (name = "alerts", description = "Where alerts go (webhook, Slack, Discord, email) and what was delivered"),
         (name = "recommendations", description = "Cost-saving tips from the account's own usage"),
         (name = "proxy", description = "Zero-code tracking: point an OpenAI, Anthropic or Gemini client's base URL here")
     )
@@ -87,7 +89,7 @@ impl utoipa::Modify for ApiKeySecurity {
 
 /// The API routes with their `OpenAPI` document.
 fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
-    use routes::{auth, budgets, costs, events, health, prices, projects, recommendations};
+    use routes::{alerts, auth, budgets, costs, events, health, prices, projects, recommendations};
     let (router, mut document) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(health::get))
         .routes(routes!(auth::signup))
@@ -113,6 +115,10 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(prices::delete))
         .routes(routes!(projects::list))
         .routes(routes!(recommendations::list))
+        .routes(routes!(alerts::list_channels, alerts::add_channel))
+        .routes(routes!(alerts::remove_channel))
+        .routes(routes!(alerts::test))
+        .routes(routes!(alerts::log))
         .split_for_parts();
     openapi::complete(&mut document);
     (router, document)
@@ -195,6 +201,12 @@ pub async fn serve(
     let (writer, writer_task) = service::ingest::EventWriter::start(&store);
     let state = AppState::new(store.clone(), writer, settings);
     let sweeper = service::budgets::holds::spawn_sweeper(&state);
+    let public_url = state.settings.alerts.public_url.clone().unwrap_or_else(|| format!("http://{}", options.address));
+    let alert_worker = service::alerts::worker::spawn(&store, &state.settings.alerts, public_url);
+    let anomaly_checks = {
+        let state = state.clone();
+        service::alerts::worker::spawn_anomaly_checks(&store, move || state.alerts.take_spenders())
+    };
     let listener = tokio::net::TcpListener::bind(options.address)
         .await
         .map_err(|source| ServeError::Bind { address: options.address.to_string(), source })?;
@@ -202,6 +214,8 @@ pub async fn serve(
     on_ready(bound);
     serve_until(listener, router(state), shutdown).await?;
     sweeper.abort();
+    alert_worker.abort();
+    anomaly_checks.abort();
     if tokio::time::timeout(SHUTDOWN_GRACE, writer_task).await.is_err() {
         tracing::error!("the event writer did not finish in time");
     }

@@ -11,10 +11,12 @@ use llmlab_store::Store;
 use crate::cache::{KEY_CACHE_TTL, PRICE_CACHE_TTL, PageCache, TtlCache};
 use crate::error::ApiResult;
 use crate::limits::AuthRateLimit;
+use crate::sealing::Sealer;
 use crate::signup::SignupPolicy;
 // The components the state holds come from the files that define them, not
 // from the services that use the state: no import circle.
 use crate::service::budgets::budget::Budget;
+use crate::service::alerts::memory::AlertMemory;
 use crate::service::budgets::tracker::Budgets;
 use crate::service::ingest::prepare::CustomPrices;
 use crate::service::ingest::writer::EventWriter;
@@ -40,6 +42,8 @@ pub struct ServerSettings {
     pub proxy: ProxySettings,
     /// How long a hard budget's hold on a call lasts without its event.
     pub holds: HoldSettings,
+    /// Where alerts may go, how email is sent, and the key sealing channels' secrets.
+    pub alerts: AlertSettings,
 }
 
 impl Default for ServerSettings {
@@ -53,7 +57,76 @@ impl Default for ServerSettings {
             trust_proxy_headers: false,
             proxy: ProxySettings::default(),
             holds: HoldSettings::default(),
+            alerts: AlertSettings::default(),
         }
+    }
+}
+
+/// The first wait before an alert delivery is tried again; each failure doubles it (with jitter).
+pub const DEFAULT_ALERT_RETRY_BASE: Duration = Duration::from_secs(1);
+
+/// Alert delivery settings.
+#[derive(Clone, Debug)]
+pub struct AlertSettings {
+    /// Send webhooks to private and loopback addresses (`--alerts-allow-private`).
+    pub allow_private: bool,
+    /// The server's address as its users reach it, for the links in alerts
+    /// (`--public-url`); without it, `http://<listen address>`.
+    pub public_url: Option<String>,
+    /// How email alerts are sent; `None`: email channels cannot deliver.
+    pub smtp: Option<SmtpSettings>,
+    /// Seals channels' URLs, addresses and signing secrets at rest.
+    pub sealer: Sealer,
+    /// The first retry's wait ([`DEFAULT_ALERT_RETRY_BASE`]).
+    pub retry_base: Duration,
+}
+
+impl Default for AlertSettings {
+    fn default() -> Self {
+        AlertSettings {
+            allow_private: false,
+            public_url: None,
+            smtp: None,
+            sealer: Sealer::ephemeral(),
+            retry_base: DEFAULT_ALERT_RETRY_BASE,
+        }
+    }
+}
+
+/// How the SMTP connection is secured.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SmtpTls {
+    /// Plain text (a local relay or test server only).
+    None,
+    /// STARTTLS, required (port 587).
+    Starttls,
+    /// TLS from the first byte (port 465).
+    Tls,
+}
+
+/// The SMTP server email alerts go through.
+#[derive(Clone)]
+pub struct SmtpSettings {
+    pub host: String,
+    pub port: u16,
+    pub tls: SmtpTls,
+    pub user: Option<String>,
+    pub password: Option<String>,
+    /// The `From` address (`LLMLab <alerts@example.com>`).
+    pub from: String,
+}
+
+impl std::fmt::Debug for SmtpSettings {
+    /// Without the password.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SmtpSettings")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("tls", &self.tls)
+            .field("user", &self.user)
+            .field("password", &self.password.as_ref().map(|_| "…"))
+            .field("from", &self.from)
+            .finish()
     }
 }
 
@@ -136,6 +209,8 @@ pub struct Shared {
     pub hard_budgets: TtlCache<i64, Arc<Vec<Budget>>>,
     /// account → its rendered dashboard panels, reused while unchanged.
     pub pages: PageCache,
+    /// What this server already raised (hard stops) and which accounts spent lately (anomaly checks).
+    pub alerts: AlertMemory,
     pub settings: ServerSettings,
 }
 
@@ -152,6 +227,7 @@ impl AppState {
             prices: TtlCache::new(PRICE_CACHE_TTL),
             hard_budgets: TtlCache::new(HARD_BUDGET_CACHE_TTL),
             pages: PageCache::default(),
+            alerts: AlertMemory::default(),
             settings,
         }))
     }

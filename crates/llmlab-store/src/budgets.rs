@@ -438,7 +438,7 @@ pub(crate) async fn count_events<C>(
     persistent: bool,
     rows: &[EventRow<'_>],
     inserted: &[bool],
-    unpriced_known: &dyn Fn(i64, &str) -> bool,
+    unpriced_known: &(dyn Fn(i64, &str) -> bool + Sync),
 ) -> sqlx::Result<Counting>
 where
     C: BudgetTx + AlertTx + Send,
@@ -481,7 +481,7 @@ where
 
 /// The (account, `provider/model`) of new events whose model has no price,
 /// once each, leaving out those `known` to have alerted already.
-fn unpriced_models(rows: &[EventRow<'_>], inserted: &[bool], known: &dyn Fn(i64, &str) -> bool) -> Vec<(i64, String)> {
+fn unpriced_models(rows: &[EventRow<'_>], inserted: &[bool], known: &(dyn Fn(i64, &str) -> bool + Sync)) -> Vec<(i64, String)> {
     let mut models: Vec<(i64, String)> = rows
         .iter()
         .zip(inserted)

@@ -8,7 +8,9 @@ use llmlab_server::env_vars::ServerEnvVars;
 use llmlab_server::limits::{self, AuthRateLimit};
 use llmlab_server::proxy::{self, ProxySettings};
 use llmlab_server::service::budgets::holds::{DEFAULT_HOLD_TTL, HoldSettings};
+use llmlab_server::sealing::Sealer;
 use llmlab_server::signup::{self, SignupPolicy};
+use llmlab_server::state::{AlertSettings, DEFAULT_ALERT_RETRY_BASE, SmtpSettings, SmtpTls};
 use llmlab_server::{ServeOptions, ServerSettings};
 use llmlab_store::DbSettings;
 
@@ -84,6 +86,40 @@ pub(crate) struct ServeArgs {
     /// was killed mid-call); every server releases lapsed holds each second. Keep it above the longest call
     #[arg(long, env = ServerEnvVars::LLMLAB_BUDGET_HOLD_TTL, value_name = "SECONDS", default_value_t = DEFAULT_HOLD_TTL.as_secs_f64(), value_parser = crate::parse::seconds)]
     budget_hold_ttl: f64,
+    /// Let alert webhooks target private and loopback addresses (link-local and cloud-metadata
+    /// addresses stay refused). Off by default: a hosted server must not relay requests inward
+    #[arg(long, env = ServerEnvVars::LLMLAB_ALERTS_ALLOW_PRIVATE, value_parser = clap::builder::FalseyValueParser::new())]
+    alerts_allow_private: bool,
+    /// Seconds before a failed alert delivery is tried again; each failure doubles it (up to 15 min,
+    /// with jitter), for up to a day
+    #[arg(long, env = ServerEnvVars::LLMLAB_ALERTS_RETRY_BASE, value_name = "SECONDS", default_value_t = DEFAULT_ALERT_RETRY_BASE.as_secs_f64(), value_parser = crate::parse::seconds)]
+    alerts_retry_base: f64,
+    /// The server's address as its users reach it (`https://llmlab.example.com`), for the links in
+    /// alerts. Default: http://HOST:PORT
+    #[arg(long, env = ServerEnvVars::LLMLAB_PUBLIC_URL, value_name = "URL")]
+    public_url: Option<String>,
+    /// Where the server key that seals alert channels' secrets is kept when LLMLAB_SECRET_KEY is
+    /// unset; generated there (mode 0600) on first start. Default: beside the SQLite database, or
+    /// in the data folder
+    #[arg(long, env = ServerEnvVars::LLMLAB_SECRET_KEY_FILE, value_name = "PATH")]
+    secret_key_file: Option<std::path::PathBuf>,
+    /// The SMTP server email alerts go through (with --smtp-from; the password comes from
+    /// LLMLAB_SMTP_PASSWORD only, so it never shows in a process list)
+    #[arg(long, env = ServerEnvVars::LLMLAB_SMTP_HOST, value_name = "HOST")]
+    smtp_host: Option<String>,
+    /// The SMTP port. Default: 587, or 465 with `--smtp-tls tls`
+    #[arg(long, env = ServerEnvVars::LLMLAB_SMTP_PORT, value_name = "PORT", value_parser = crate::parse::port)]
+    smtp_port: Option<u16>,
+    /// How the SMTP connection is secured: `starttls` (required), `tls` (from the first byte), or
+    /// `none` (a local relay only)
+    #[arg(long, env = ServerEnvVars::LLMLAB_SMTP_TLS, value_name = "MODE", default_value = "starttls", value_parser = parse_smtp_tls)]
+    smtp_tls: SmtpTls,
+    /// The SMTP user name
+    #[arg(long, env = ServerEnvVars::LLMLAB_SMTP_USER, value_name = "USER")]
+    smtp_user: Option<String>,
+    /// The From address of alert emails, e.g. `LLMLab <alerts@example.com>`
+    #[arg(long, env = ServerEnvVars::LLMLAB_SMTP_FROM, value_name = "ADDRESS")]
+    smtp_from: Option<String>,
 }
 
 pub(crate) fn run(args: &ServeArgs) -> anyhow::Result<ExitStatus> {
@@ -106,6 +142,7 @@ pub(crate) fn run(args: &ServeArgs) -> anyhow::Result<ExitStatus> {
             trust_proxy_headers: args.trust_proxy_headers,
             proxy: proxy_settings(args)?,
             holds: hold_settings(args)?,
+            alerts: alert_settings(args, &database)?,
         },
         show_admin_token: Some(show_admin_token),
     };
@@ -233,6 +270,67 @@ fn hold_settings(args: &ServeArgs) -> anyhow::Result<HoldSettings> {
         return Err(UserError::new("--budget-hold-ttl: must be a positive number of seconds").into());
     }
     Ok(HoldSettings { ttl: Duration::from_secs_f64(args.budget_hold_ttl) })
+}
+
+fn parse_smtp_tls(value: &str) -> Result<SmtpTls, String> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "starttls" => Ok(SmtpTls::Starttls),
+        "tls" | "smtps" => Ok(SmtpTls::Tls),
+        "none" | "plain" => Ok(SmtpTls::None),
+        other => Err(format!("`{other}` is not an SMTP TLS mode: use starttls, tls or none")),
+    }
+}
+
+/// Alert settings: targets, links, SMTP, and the server key.
+fn alert_settings(args: &ServeArgs, database: &DbSettings) -> anyhow::Result<AlertSettings> {
+    if !(args.alerts_retry_base.is_finite() && args.alerts_retry_base > 0.0) {
+        return Err(UserError::new("--alerts-retry-base: must be a positive number of seconds").into());
+    }
+    let public_url = match args.public_url.as_deref().map(str::trim).filter(|u| !u.is_empty()) {
+        Some(url) => {
+            let parsed = reqwest::Url::parse(url)
+                .map_err(|_| UserError::new(format!("--public-url: {url:?} is not a URL, e.g. https://llmlab.example.com")))?;
+            Some(parsed.as_str().trim_end_matches('/').to_owned())
+        }
+        None => None,
+    };
+    let smtp = match (&args.smtp_host, &args.smtp_from) {
+        (None, None) => None,
+        (Some(host), Some(from)) => {
+            llmlab_server::service::alerts::deliver::check_from(from).map_err(|e| UserError::new(format!("--smtp-from: {e}")))?;
+            let port = args.smtp_port.unwrap_or(if args.smtp_tls == SmtpTls::Tls { 465 } else { 587 });
+            let password = std::env::var(ServerEnvVars::LLMLAB_SMTP_PASSWORD).ok().filter(|p| !p.is_empty());
+            Some(SmtpSettings { host: host.clone(), port, tls: args.smtp_tls, user: args.smtp_user.clone(), password, from: from.clone() })
+        }
+        (Some(_), None) => return Err(UserError::new("--smtp-host needs --smtp-from (LLMLAB_SMTP_FROM): the From address of alert emails").into()),
+        (None, Some(_)) => return Err(UserError::new("--smtp-from needs --smtp-host (LLMLAB_SMTP_HOST)").into()),
+    };
+    Ok(AlertSettings {
+        allow_private: args.alerts_allow_private,
+        public_url,
+        smtp,
+        sealer: server_key(args, database)?,
+        retry_base: Duration::from_secs_f64(args.alerts_retry_base),
+    })
+}
+
+/// The server key: LLMLAB_SECRET_KEY, else the key file (generated on first start).
+fn server_key(args: &ServeArgs, database: &DbSettings) -> anyhow::Result<Sealer> {
+    let previous: Vec<String> = std::env::var(ServerEnvVars::LLMLAB_SECRET_KEY_PREVIOUS)
+        .map(|v| v.split(',').map(str::to_owned).collect())
+        .unwrap_or_default();
+    if let Ok(key) = std::env::var(ServerEnvVars::LLMLAB_SECRET_KEY) {
+        return Ok(Sealer::from_base64(&key, &previous).map_err(|e| UserError::new(e.to_string()))?);
+    }
+    let path = match (&args.secret_key_file, database.sqlite_path()) {
+        (Some(path), _) => path.clone(),
+        (None, Some(db)) => db.with_file_name("llmlab-secret.key"),
+        (None, None) => default_database_path()?.with_file_name("llmlab-secret.key"),
+    };
+    if database.backend() == llmlab_store::Backend::Postgres && args.secret_key_file.is_none() {
+        tracing::warn!(path = %path.display(), "LLMLAB_SECRET_KEY is not set: using a key file on this machine; replicas need the same key (set LLMLAB_SECRET_KEY on each)");
+    }
+    Ok(Sealer::from_file(&path, &previous).map_err(|e| UserError::new(e.to_string()))?)
 }
 
 /// `~/.local/share/llmlab/llmlab.db` (or the platform's data folder).

@@ -235,6 +235,9 @@ async fn flush(state: &AppState, calls: Vec<Call>) {
                     .filter(|(_, outcome)| matches!(outcome, InsertOutcome::Inserted))
                     .map(|(time, _)| time)
                     .collect();
+                if !inserted.is_empty() {
+                    state.alerts.spent(caller.user.id);
+                }
                 if let Err(error) = state.budgets.status(&state.store, &caller.user, &inserted, false).await {
                     tracing::warn!(%error, "proxy: could not update the budget after storing calls");
                 }

@@ -1,6 +1,7 @@
 //! One module per resource; each exports its handlers, registered (with their
 //! `OpenAPI` description) in [`crate::router`].
 
+pub mod alerts;
 pub mod auth;
 pub mod budgets;
 pub mod costs;

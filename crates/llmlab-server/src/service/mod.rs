@@ -6,6 +6,7 @@
 //! | Module | What |
 //! | --- | --- |
 //! | `ingest/` | events: validate and price (`prepare`), store (`writer`, the group commit), answer with the budget |
+//! | `alerts/` | alert channels, the delivery worker (webhook, Slack, Discord, email), anomaly checks, the log |
 //! | `budgets` | the monthly budget and its state (80% / 100%), cached per account |
 //! | `summary` | today, this month, all time, by model/provider/project, the trend: from the rollups |
 //! | `recommendations` | the core's "switch X → Y" tips from the last 30 days |
@@ -15,6 +16,7 @@
 //! | `labels` | the one validator of the short texts the API stores |
 
 pub mod accounts;
+pub mod alerts;
 pub mod budgets;
 pub mod export;
 pub mod ingest;

@@ -225,6 +225,7 @@ async fn hold(state: &AppState, user: &User, covering: &[&Budget], amount: Money
         HoldOutcome::Refused { budget_id, spend } => {
             let budget = covering.iter().find(|b| b.row.id == budget_id).copied().unwrap_or(covering[0]);
             let bounds = budget.bounds(now, &tz)?;
+            crate::service::alerts::hard_stop(state, user, budget, &bounds.key(), spend);
             Ok(Admission::Refuse(Refusal {
                 message: refusal_message(budget, &bounds, spend, amount),
                 over_budget: true,

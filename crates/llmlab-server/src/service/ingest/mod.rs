@@ -75,6 +75,9 @@ pub async fn ingest(
             }
         }
     }
+    if !inserted.is_empty() {
+        state.alerts.spent(user.id);
+    }
     let budget = state.budgets.status(&state.store, user, &inserted, false).await?;
     Ok(Ingested { events: answers, budget })
 }
