@@ -241,8 +241,10 @@ impl AlertFacts {
                 ),
                 figures: vec![("Provider".to_owned(), provider.clone()), ("Model".to_owned(), model.clone())],
                 action: format!(
-                    "Give it your price with `llmlab prices set {provider}/{model} --input <usd per 1M> --output <usd per 1M>` \
-                     (earlier calls are repriced), or in the settings."
+                    "Give it your price with `llmlab prices set {} --provider {} --input <USD per 1M> --output <USD per 1M>` \
+                     (its earlier calls are repriced), or in the settings.",
+                    shell_word(model),
+                    shell_word(provider)
                 ),
                 link: format!("{base}/settings"),
             },

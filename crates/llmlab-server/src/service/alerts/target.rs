@@ -244,9 +244,9 @@ mod tests {
     #[tokio::test]
     async fn the_resolver_drops_forbidden_addresses() {
         use reqwest::dns::Resolve as _;
-        let name: reqwest::dns::Name = "localhost".parse().unwrap();
-        assert!(GuardedResolver { allow_private: false }.resolve(name.clone()).await.is_err());
-        let found: Vec<SocketAddr> = GuardedResolver { allow_private: true }.resolve(name).await.unwrap().collect();
+        let name = || "localhost".parse::<reqwest::dns::Name>().unwrap();
+        assert!(GuardedResolver { allow_private: false }.resolve(name()).await.is_err());
+        let found: Vec<SocketAddr> = GuardedResolver { allow_private: true }.resolve(name()).await.unwrap().collect();
         assert!(found.iter().all(|a| a.ip().is_loopback()), "{found:?}");
     }
 }
