@@ -136,7 +136,7 @@ fn new_channel_form(smtp: bool) -> Markup {
         }
         div id="new-secret-box" class="mt-3 rounded-md bg-emerald-50 p-3 ring-1 ring-emerald-200" hidden {
             p class="text-sm font-medium text-emerald-900" {
-                "The webhook's signing secret, shown only this once. Your receiver checks each delivery's "
+                "The webhook's signing secret, shown only until you leave this page: copy it now. Your receiver checks each delivery's "
                 (kbd("webhook-signature")) " with it:"
             }
             div class="mt-2" { (layout::code_wrapping("new-secret-value", "the signing secret", "")) }
@@ -168,7 +168,7 @@ fn alert_item(alert: &Alert, tz: &TimeZone) -> Markup {
     html! {
         li class="p-3 sm:p-4" data-alert-id=(alert.id) {
             p class="font-semibold break-words text-slate-900" { (alert.title) }
-            p class="text-xs text-slate-600" { (local_time(&alert.created_at, tz)) " · " code { (alert.id) } }
+            p class="text-xs text-slate-600 [overflow-wrap:anywhere]" { (local_time(&alert.created_at, tz)) " · " code { (alert.id) } }
             p class="mt-1 text-sm break-words text-slate-800" { (prose(&alert.text)) }
             p class="mt-1 text-sm break-words text-slate-700" { (prose(&alert.action)) }
             @if alert.deliveries.is_empty() {
@@ -183,7 +183,7 @@ fn alert_item(alert: &Alert, tz: &TimeZone) -> Markup {
                                 th scope="col" class=(TH) { "State" }
                                 th scope="col" class={ (TH) " text-right" } { "Attempts" }
                                 th scope="col" class={ (TH) " text-right" } { "Last status" }
-                                th scope="col" class=(TH) { "Last error" }
+                                th scope="col" class={ (TH) " hidden sm:table-cell" } { "Last error" }
                             }
                         }
                         tbody {
@@ -220,10 +220,12 @@ fn delivery_row(d: &Delivery, tz: &TimeZone) -> Markup {
                         span class="delivery-state font-medium text-red-700" { "Failed" }
                     }
                 }
+                // On a phone the error column is left out: the error goes under the state.
+                @if let Some(error) = &d.last_error { span class="mt-1 block text-xs break-words text-slate-700 sm:hidden" { (error) } }
             }
             td class={ (TD) " text-right tabular-nums" } { (d.attempts) }
             td class={ (TD) " text-right tabular-nums" } { (d.last_status_code.map_or_else(|| "—".to_owned(), |c| c.to_string())) }
-            td class={ (TD) " text-xs break-words text-slate-700" } {
+            td class={ (TD) " hidden text-xs break-words text-slate-700 sm:table-cell" } {
                 (d.last_error.as_deref().unwrap_or("—"))
             }
         }

@@ -301,6 +301,7 @@ async function runApi(element, body, errorElement) {
   const root = $("#panels[data-source]");
   if (root) {
     await refresh(root);
+    showSecret();
     followDeliveries(true);
   }
   if (after === "new-invite" && result?.url) {
@@ -311,9 +312,9 @@ async function runApi(element, body, errorElement) {
     showNewKey("new-key-value", result.api_key);
     $("#new-key-box").hidden = false;
   }
-  if (after === "new-secret" && result?.secret) {
-    $("#new-secret-value").textContent = result.secret;
-    $("#new-secret-box").hidden = false;
+  if (after === "new-secret") {
+    shownSecret = result?.secret ? { channel: result.channel?.id, secret: result.secret } : null;
+    showSecret();
   }
   if (after === "test-alert" && typeof result?.deliveries === "number") {
     const n = result.deliveries;
@@ -328,6 +329,24 @@ async function runApi(element, body, errorElement) {
 }
 
 // ---- Alerts: follow the deliveries still pending ------------------------------
+
+/**
+ * The signing secret of the webhook channel just added: shown until the page is
+ * left or that channel removed (a refresh of the sections after another change
+ * would drop it); never stored anywhere.
+ */
+let shownSecret = null;
+
+function showSecret() {
+  if (!shownSecret) return;
+  const box = $("#new-secret-box");
+  if (!box || !$(`[data-channel-id="${shownSecret.channel}"]`)) {
+    shownSecret = null;
+    return;
+  }
+  $("#new-secret-value").textContent = shownSecret.secret;
+  box.hidden = false;
+}
 
 let deliveriesTimer;
 let deliveriesDelay = 1000;
