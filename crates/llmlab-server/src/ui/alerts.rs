@@ -136,7 +136,8 @@ fn new_channel_form(smtp: bool) -> Markup {
         }
         div id="new-secret-box" class="mt-3 rounded-md bg-emerald-50 p-3 ring-1 ring-emerald-200" hidden {
             p class="text-sm font-medium text-emerald-900" {
-                "The webhook's signing secret, shown only until you leave this page: copy it now. Your receiver checks each delivery's "
+                "The webhook's signing secret, shown only until you leave this page: copy it now. "
+                "Your receiver checks each delivery's "
                 (kbd("webhook-signature")) " with it:"
             }
             div class="mt-2" { (layout::code_wrapping("new-secret-value", "the signing secret", "")) }
