@@ -16,6 +16,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use clap::{Parser, ValueEnum};
 use llmlab_test_support::{TestBackend, TestServer};
+
+mod alerts;
 use serde_json::{Value, json};
 
 #[derive(Parser)]
@@ -46,6 +48,13 @@ struct Args {
     /// at most 10: the account's day, week, month and total, three projects, two tags and the key
     #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u8).range(0..=10))]
     budgets: u8,
+    /// Alert channels on the account while everything is measured (issue #16): a webhook, Slack
+    /// and Discord, at a local receiver
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u8).range(0..=3))]
+    alert_channels: u8,
+    /// Budget crossings to time from the event's 2xx to the webhook's arrival (issue #16); 0 skips it
+    #[arg(long, default_value_t = 0)]
+    alert_rounds: usize,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -73,7 +82,8 @@ async fn main() -> anyhow::Result<()> {
             Backend::Sqlite => TestBackend::Sqlite,
             Backend::Postgres => TestBackend::Postgres,
         };
-        let server = TestServer::start(&binary, test_backend).await;
+        let server =
+            TestServer::start_with_env(&binary, test_backend, &[("LLMLAB_ALERTS_ALLOW_PRIVATE", "1")]).await;
         println!("\n## {backend:?} ({})", binary.display());
         run(&server, &args).await?;
     }
@@ -94,6 +104,20 @@ async fn run(server: &TestServer, args: &Args) -> anyhow::Result<()> {
     }
     if args.budgets > 0 {
         println!("budgets on the account: {}", args.budgets);
+    }
+    let receiver = alerts::Receiver::start().await?;
+    let channels = if args.alert_rounds > 0 { args.alert_channels.max(1) } else { args.alert_channels };
+    if channels > 0 {
+        alerts::add_channels(&api, &receiver, channels).await?;
+        println!("alert channels on the account: {channels} (webhook, Slack, Discord at a local receiver)");
+    }
+    if args.alert_rounds > 0 {
+        let mut times = alerts::crossing_to_arrival(&api, &receiver, args.alert_rounds).await?;
+        let (p50, p99) = percentiles(&mut times);
+        println!(
+            "alert latency, crossing event's 2xx to the webhook's arrival: p50 {p50:.2} ms, p99 {p99:.2} ms ({} crossings)",
+            args.alert_rounds
+        );
     }
 
     let first = 10_000.min(args.events);

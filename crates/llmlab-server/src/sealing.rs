@@ -93,9 +93,17 @@ impl Sealer {
                 let mut bytes = [0u8; KEY_LEN];
                 OsRng.try_fill_bytes(&mut bytes).expect("the operating system's random source works");
                 let text = STANDARD.encode(bytes);
-                write_private(path, &text).map_err(io)?;
-                tracing::info!(path = %path.display(), "generated the server key that seals alert channels' secrets");
-                text
+                match write_private(path, &text) {
+                    Ok(()) => {
+                        tracing::info!(path = %path.display(), "generated the server key that seals alert channels' secrets");
+                        text
+                    }
+                    // Another server on this machine generated it first: use theirs.
+                    Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {
+                        std::fs::read_to_string(path).map_err(io)?
+                    }
+                    Err(error) => return Err(io(error)),
+                }
             }
             Err(error) => return Err(io(error)),
         };

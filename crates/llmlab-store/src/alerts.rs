@@ -114,6 +114,10 @@ pub(crate) trait AlertTx {
         alerted: &str,
         persistent: bool,
     ) -> impl Future<Output = sqlx::Result<()>> + Send;
+    /// Forgets which alerts a changed budget raised: its next event checks
+    /// them again (a new amount is a new alert; with the same amount, the
+    /// alert's dedupe key finds it exists).
+    fn forget_alerted(&mut self, budget_id: i64, persistent: bool) -> impl Future<Output = sqlx::Result<()>> + Send;
 }
 
 macro_rules! alert_tx {
@@ -175,6 +179,15 @@ macro_rules! alert_tx {
                     .bind(alerted)
                     .bind(budget_id)
                     .bind(period_key)
+                    .execute(&mut *self)
+                    .await?;
+                Ok(())
+            }
+
+            async fn forget_alerted(&mut self, budget_id: i64, persistent: bool) -> sqlx::Result<()> {
+                sqlx::query("update budget_spend set alerted = '' where budget_id = $1")
+                    .persistent(persistent)
+                    .bind(budget_id)
                     .execute(&mut *self)
                     .await?;
                 Ok(())

@@ -567,6 +567,8 @@ impl Store {
             };
             if created {
                 (*tx).recount(&row, bounds, self.persistent).await?;
+            } else {
+                (*tx).forget_alerted(row.id, self.persistent).await?;
             }
             tx.commit().await?;
             Ok((row, created))
@@ -603,6 +605,8 @@ impl Store {
                 .map_err(|e| crate::on_unique(e, "this scope already has a budget of that period"))?;
             if let (Some(row), Some((_, bounds))) = (&row, period) {
                 (*tx).recount(row, bounds, self.persistent).await?;
+            } else if let Some(row) = &row {
+                (*tx).forget_alerted(row.id, self.persistent).await?;
             }
             tx.commit().await?;
             Ok(row)

@@ -254,7 +254,13 @@ async fn migrate(pool: &Pool) -> StoreResult<()> {
         Pool::PostgresPooled(p) => {
             let mut connection = p.acquire().await?;
             let mut transaction = sqlx::Connection::begin(&mut *connection).await?;
+            // The migrator prepares named statements (`sqlx_s_1`…), and the
+            // server connection may hold another client's of the same name (a
+            // second server migrating through the pooler): drop them first.
+            // Nothing else here names statements behind a pooler.
+            sqlx::query("deallocate all").persistent(false).execute(&mut *transaction).await?;
             sqlx::migrate!("./migrations/postgres").run_direct(&mut *transaction).await?;
+            sqlx::query("deallocate all").persistent(false).execute(&mut *transaction).await?;
             transaction.commit().await?;
         }
     }

@@ -2,6 +2,7 @@
 //! HTTP API itself is tested in-process in the server crate
 //! (`crates/llmlab-server/tests/api/`).
 
+mod alert_delivery;
 mod api;
 mod cli_budget;
 mod cli_config;

@@ -5,6 +5,7 @@
 //! crate's integration tests.
 
 mod accounts;
+mod alerts;
 mod budgets;
 mod costs;
 mod events;
