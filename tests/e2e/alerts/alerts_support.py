@@ -76,7 +76,7 @@ WEBHOOK_SCHEMA: dict[str, Any] = {
 # `blocks`; at most 50 blocks; a section's text and a context's elements at most
 # 3000 characters, a header's plain_text at most 150, a section's fields at most
 # 10 of at most 2000 characters; a button's text at most 75, its url at most 3000.
-_SLACK_PLAIN = {
+_SLACK_PLAIN: dict[str, Any] = {
     "type": "object",
     "required": ["type", "text"],
     "properties": {
@@ -85,7 +85,7 @@ _SLACK_PLAIN = {
         "emoji": {"type": "boolean"},
     },
 }
-_SLACK_TEXT = {
+_SLACK_TEXT: dict[str, Any] = {
     "type": "object",
     "required": ["type", "text"],
     "properties": {
@@ -93,11 +93,11 @@ _SLACK_TEXT = {
         "text": {"type": "string", "minLength": 1, "maxLength": 3000},
     },
 }
-_SLACK_FIELD = {
+_SLACK_FIELD: dict[str, Any] = {
     **_SLACK_TEXT,
     "properties": {**_SLACK_TEXT["properties"], "text": {"type": "string", "maxLength": 2000}},
 }
-_SLACK_BUTTON = {
+_SLACK_BUTTON: dict[str, Any] = {
     "type": "object",
     "required": ["type", "text"],
     "properties": {
@@ -180,7 +180,7 @@ SLACK_SCHEMA: dict[str, Any] = {
 # at most 2000 characters, at most 10 embeds; an embed's title at most 256,
 # description 4096, at most 25 fields of name 256 and value 1024, footer 2048;
 # the characters of all of an embed's texts at most 6000 (`discord_problems`).
-_DISCORD_EMBED = {
+_DISCORD_EMBED: dict[str, Any] = {
     "type": "object",
     "properties": {
         "title": {"type": "string", "maxLength": 256},
@@ -410,7 +410,7 @@ class Mail:
         """The plain-text body."""
         part = self.message.get_body(preferencelist=("plain",))
         assert part is not None, f"no text/plain part: {self.message}"
-        return str(part.get_content())  # type: ignore[attr-defined]
+        return str(part.get_content())
 
 
 @dataclass

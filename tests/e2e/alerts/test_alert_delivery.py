@@ -10,6 +10,7 @@ own log says no delivery is pending: nothing is left to arrive then, so
 
 from __future__ import annotations
 
+import json
 import re
 from decimal import Decimal
 from typing import Any
@@ -28,7 +29,7 @@ from alerts_support import (
 
 
 def is_threshold(alert: dict[str, Any]) -> bool:
-    return alert["kind"] == "budget_threshold"
+    return bool(alert["kind"] == "budget_threshold")
 
 
 def slack_text(received: Received) -> str:
@@ -98,7 +99,8 @@ def test_a_test_alert_reaches_a_webhook_a_slack_a_discord_and_an_email_channel(
     assert slack.payload["blocks"][0]["type"] == "header", slack.payload
     assert PUBLIC_URL in slack_text(slack), "the link to the server"
 
-    embed = discord.payload["embeds"][0]
+    [embed] = discord.payload["embeds"]
+    assert {"title", "description", "url", "color", "fields", "timestamp"} <= embed.keys(), embed
     assert embed["title"] == "Test alert from LLMLab", embed
     assert embed["url"].startswith(PUBLIC_URL + "/"), embed
 
@@ -125,7 +127,8 @@ def test_a_test_alert_to_one_channel_goes_only_there(alert_server: Any, receiver
     receivers.discord.wait_for(1)
     [logged] = settled_log(alert_server, key)
     assert [d["channel_kind"] for d in logged["deliveries"]] == ["discord"]
-    assert receivers.webhook.received == receivers.slack.received == receivers.smtp.mails == []
+    assert receivers.webhook.received == receivers.slack.received == []
+    assert receivers.smtp.mails == []
 
 
 def assert_two_budget_alerts_everywhere(
@@ -166,7 +169,13 @@ def assert_two_budget_alerts_everywhere(
         assert data["figures"]["Budget"].startswith("$1.00 monthly"), data
         assert data["link"] == f"{PUBLIC_URL}/dashboard", data
 
-    slack = [slack_text(r) for r in receivers.slack.received if "of the monthly budget" in r.body.decode()]
+    slack_messages = [r for r in receivers.slack.received if "of the monthly budget" in r.body.decode()]
+    for message in slack_messages:
+        blocks = message.payload["blocks"]
+        assert blocks[0]["type"] == "header", blocks
+        assert any(b["type"] == "section" and b.get("fields") for b in blocks), "the figures as fields"
+        assert blocks[-1]["type"] in ("context", "actions") and PUBLIC_URL in json.dumps(blocks[-1]), blocks
+    slack = [slack_text(r) for r in slack_messages]
     discord = [discord_text(r) for r in receivers.discord.received if "of the monthly budget" in r.body.decode()]
     mails: list[Mail] = [m for m in receivers.smtp.mails if "of the monthly budget" in m.subject]
     assert len(slack) == len(discord) == len(mails) == 2
@@ -177,6 +186,7 @@ def assert_two_budget_alerts_everywhere(
         for text in (slack_one, discord_one, mail.text()):
             assert f"${amount}" in text and "$1.00" in text, text
             assert f"{PUBLIC_URL}/dashboard" in text, text
+            assert "llmlab budget" in text, f"what to do: {text}"
 
 
 def test_crossing_80_then_100_percent_delivers_exactly_two_budget_alerts_to_every_channel(
