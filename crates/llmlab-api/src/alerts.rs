@@ -18,7 +18,8 @@ pub enum ChannelKind {
 }
 
 impl ChannelKind {
-    pub const ALL: [ChannelKind; 4] = [ChannelKind::Webhook, ChannelKind::Slack, ChannelKind::Discord, ChannelKind::Email];
+    pub const ALL: [ChannelKind; 4] =
+        [ChannelKind::Webhook, ChannelKind::Slack, ChannelKind::Discord, ChannelKind::Email];
 
     #[must_use]
     pub fn as_str(self) -> &'static str {

@@ -38,12 +38,12 @@ impl Receiver {
 async fn arrive(State(receiver): State<Receiver>, headers: axum::http::HeaderMap, body: Bytes) -> &'static str {
     let at = Instant::now();
     // The generic webhook says its id in a header; Slack and Discord bodies are not timed.
-    if let Some(id) = headers.get("webhook-id").and_then(|v| v.to_str().ok()) {
-        if let Ok(mut arrivals) = receiver.arrivals.lock() {
-            arrivals.push((id.to_owned(), at));
-        }
+    if let Some(id) = headers.get("webhook-id").and_then(|v| v.to_str().ok())
+        && let Ok(mut arrivals) = receiver.arrivals.lock()
+    {
+        arrivals.push((id.to_owned(), at));
     }
-    let _ = body;
+    drop(body);
     "ok"
 }
 
@@ -62,7 +62,11 @@ pub(crate) async fn add_channels(api: &Api, receiver: &Receiver, count: u8) -> a
 /// `rounds` times: a fresh $1 budget on a tag, one tracked event of $0.90
 /// with that tag (crossing 80%), and the time from its 2xx to the webhook's
 /// arrival. Returns the times (an arrival before the response was read counts as 0).
-pub(crate) async fn crossing_to_arrival(api: &Api, receiver: &Receiver, rounds: usize) -> anyhow::Result<Vec<Duration>> {
+pub(crate) async fn crossing_to_arrival(
+    api: &Api,
+    receiver: &Receiver,
+    rounds: usize,
+) -> anyhow::Result<Vec<Duration>> {
     let mut times = Vec::with_capacity(rounds);
     let run = jiff::Timestamp::now().as_millisecond();
     for round in 0..rounds {

@@ -82,8 +82,7 @@ async fn main() -> anyhow::Result<()> {
             Backend::Sqlite => TestBackend::Sqlite,
             Backend::Postgres => TestBackend::Postgres,
         };
-        let server =
-            TestServer::start_with_env(&binary, test_backend, &[("LLMLAB_ALERTS_ALLOW_PRIVATE", "1")]).await;
+        let server = TestServer::start_with_env(&binary, test_backend, &[("LLMLAB_ALERTS_ALLOW_PRIVATE", "1")]).await;
         println!("\n## {backend:?} ({})", binary.display());
         run(&server, &args).await?;
     }

@@ -8,7 +8,9 @@ use jiff::civil::Date;
 use serde::{Deserialize, Serialize};
 
 use crate::Money;
-use crate::budget::{BudgetPeriod, Crossing, PeriodBounds, Percent, Scope, Thresholds, percent_used, projected_crossing};
+use crate::budget::{
+    BudgetPeriod, Crossing, Percent, PeriodBounds, Scope, Thresholds, percent_used, projected_crossing,
+};
 use crate::display::usd;
 
 /// The budget an alert is about, as it was when the alert was raised.
@@ -27,7 +29,8 @@ pub struct BudgetRef {
 impl BudgetRef {
     /// `the account`, `project load`, `tag customer=acme`.
     fn what(&self) -> String {
-        Scope::parse(&self.scope, &self.target).map_or_else(|_| format!("{} {}", self.scope, self.target), |s| s.to_string())
+        Scope::parse(&self.scope, &self.target)
+            .map_or_else(|_| format!("{} {}", self.scope, self.target), |s| s.to_string())
     }
 
     /// `daily`, `weekly`, `monthly`, or `total`.
@@ -146,108 +149,16 @@ impl AlertFacts {
         let base = base_url.trim_end_matches('/');
         match self {
             AlertFacts::BudgetThreshold { budget, period_key, threshold, spent, amount } => {
-                let percent = percent_used(*spent, *amount);
-                let over = Percent::HUNDRED.reached(*spent, *amount);
-                let action = if over && budget.hard {
-                    format!(
-                        "Calls through the proxy and the SDK's hard mode are refused until the period ends. To go on, \
-                         raise the budget: `llmlab budget <amount>{}`.",
-                        budget.cli_flags()
-                    )
-                } else {
-                    format!(
-                        "See where the money goes with `llmlab status`; raise the budget with `llmlab budget <amount>{}`.",
-                        budget.cli_flags()
-                    )
-                };
-                Message {
-                    title: format!("{threshold}% of the {} budget of {} used", budget.adjective(), budget.what()),
-                    text: format!(
-                        "{} of {} spent ({percent:.2}%) in the {} period {}.",
-                        usd(*spent),
-                        usd(*amount),
-                        budget.adjective(),
-                        period_words(period_key)
-                    ),
-                    figures: budget_figures(budget, period_key, *spent, *amount),
-                    action,
-                    link: format!("{base}/dashboard"),
-                }
+                threshold_message(budget, period_key, threshold, *spent, *amount, base)
             }
-            AlertFacts::BudgetForecast { budget, period_key, spent, amount, over_at } => Message {
-                title: format!("The {} budget of {} is on course to run out", budget.adjective(), budget.what()),
-                text: format!(
-                    "{} of {} spent so far in the period {}; at this rate the budget runs out on {} UTC, before the period ends.",
-                    usd(*spent),
-                    usd(*amount),
-                    period_words(period_key),
-                    over_at.strftime("%Y-%m-%d %H:%M")
-                ),
-                figures: {
-                    let mut figures = budget_figures(budget, period_key, *spent, *amount);
-                    figures.push(("Runs out".to_owned(), format!("{} UTC", over_at.strftime("%Y-%m-%d %H:%M"))));
-                    figures
-                },
-                action: format!(
-                    "Check what is spending with `llmlab status` and `llmlab optimize`, or raise the budget: `llmlab budget <amount>{}`.",
-                    budget.cli_flags()
-                ),
-                link: format!("{base}/dashboard"),
-            },
-            AlertFacts::HardStop { budget, period_key, spent, held, amount } => Message {
-                title: format!("The hard {} budget of {} is refusing calls", budget.adjective(), budget.what()),
-                text: format!(
-                    "A call was refused before it reached the provider: {} spent and {} held by calls in flight, of {}, in the period {}.",
-                    usd(*spent),
-                    usd(*held),
-                    usd(*amount),
-                    period_words(period_key)
-                ),
-                figures: {
-                    let mut figures = budget_figures(budget, period_key, *spent, *amount);
-                    figures.push(("Held".to_owned(), usd(*held)));
-                    figures
-                },
-                action: format!(
-                    "Calls are refused (HTTP 429, `llmlab.BudgetExceeded`) until the period ends. Raise the budget with \
-                     `llmlab budget <amount>{}`, or make it soft with `--soft`.",
-                    budget.cli_flags()
-                ),
-                link: format!("{base}/dashboard"),
-            },
-            AlertFacts::SpendAnomaly { day, spent, norm } => Message {
-                title: format!("Unusual spend on {day}: {}", usd(*spent)),
-                text: format!(
-                    "{} spent on {day}, {} the daily average of the {ANOMALY_WINDOW_DAYS} days before ({}).",
-                    usd(*spent),
-                    times(*spent, *norm),
-                    usd(*norm)
-                ),
-                figures: vec![
-                    ("Spent".to_owned(), usd(*spent)),
-                    ("Daily average".to_owned(), usd(*norm)),
-                    ("Day".to_owned(), day.to_string()),
-                ],
-                action: "See which model and project spent it with `llmlab status` or on the dashboard; set a hard \
-                         budget to cap it: `llmlab budget <amount> --period day --hard`."
-                    .to_owned(),
-                link: format!("{base}/dashboard"),
-            },
-            AlertFacts::UnpricedModel { provider, model } => Message {
-                title: format!("New model without a price: {provider}/{model}"),
-                text: format!(
-                    "Calls to {provider}/{model} are tracked but not priced: LLMLab's catalog has no price for it, so \
-                     totals and budgets leave these calls out (they are counted as unpriced calls)."
-                ),
-                figures: vec![("Provider".to_owned(), provider.clone()), ("Model".to_owned(), model.clone())],
-                action: format!(
-                    "Give it your price with `llmlab prices set {} --provider {} --input <USD per 1M> --output <USD per 1M>` \
-                     (its earlier calls are repriced), or in the settings.",
-                    shell_word(model),
-                    shell_word(provider)
-                ),
-                link: format!("{base}/settings"),
-            },
+            AlertFacts::BudgetForecast { budget, period_key, spent, amount, over_at } => {
+                forecast_message(budget, period_key, *spent, *amount, *over_at, base)
+            }
+            AlertFacts::HardStop { budget, period_key, spent, held, amount } => {
+                hard_stop_message(budget, period_key, *spent, *held, *amount, base)
+            }
+            AlertFacts::SpendAnomaly { day, spent, norm } => anomaly_message(*day, *spent, *norm, base),
+            AlertFacts::UnpricedModel { provider, model } => unpriced_message(provider, model, base),
             AlertFacts::Test => Message {
                 title: "Test alert from LLMLab".to_owned(),
                 text: "This channel receives LLMLab's alerts: budget thresholds, forecasts, hard stops, spend \
@@ -258,6 +169,139 @@ impl AlertFacts {
                 link: format!("{base}/settings"),
             },
         }
+    }
+}
+
+fn threshold_message(
+    budget: &BudgetRef,
+    period_key: &str,
+    threshold: &str,
+    spent: Money,
+    amount: Money,
+    base: &str,
+) -> Message {
+    let percent = percent_used(spent, amount);
+    let over = Percent::HUNDRED.reached(spent, amount);
+    let action = if over && budget.hard {
+        format!(
+            "Calls through the proxy and the SDK's hard mode are refused until the period ends. To go on, \
+             raise the budget: `llmlab budget <amount>{}`.",
+            budget.cli_flags()
+        )
+    } else {
+        format!(
+            "See where the money goes with `llmlab status`; raise the budget with `llmlab budget <amount>{}`.",
+            budget.cli_flags()
+        )
+    };
+    Message {
+        title: format!("{threshold}% of the {} budget of {} used", budget.adjective(), budget.what()),
+        text: format!(
+            "{} of {} spent ({percent:.2}%) in the {} period {}.",
+            usd(spent),
+            usd(amount),
+            budget.adjective(),
+            period_words(period_key)
+        ),
+        figures: budget_figures(budget, period_key, spent, amount),
+        action,
+        link: format!("{base}/dashboard"),
+    }
+}
+
+fn forecast_message(
+    budget: &BudgetRef,
+    period_key: &str,
+    spent: Money,
+    amount: Money,
+    over_at: Timestamp,
+    base: &str,
+) -> Message {
+    let when = format!("{} UTC", over_at.strftime("%Y-%m-%d %H:%M"));
+    let mut figures = budget_figures(budget, period_key, spent, amount);
+    figures.push(("Runs out".to_owned(), when.clone()));
+    Message {
+        title: format!("The {} budget of {} is on course to run out", budget.adjective(), budget.what()),
+        text: format!(
+            "{} of {} spent so far in the period {}; at this rate the budget runs out on {when}, before the period ends.",
+            usd(spent),
+            usd(amount),
+            period_words(period_key),
+        ),
+        figures,
+        action: format!(
+            "Check what is spending with `llmlab status` and `llmlab optimize`, or raise the budget: `llmlab budget <amount>{}`.",
+            budget.cli_flags()
+        ),
+        link: format!("{base}/dashboard"),
+    }
+}
+
+fn hard_stop_message(
+    budget: &BudgetRef,
+    period_key: &str,
+    spent: Money,
+    held: Money,
+    amount: Money,
+    base: &str,
+) -> Message {
+    let mut figures = budget_figures(budget, period_key, spent, amount);
+    figures.push(("Held".to_owned(), usd(held)));
+    Message {
+        title: format!("The hard {} budget of {} is refusing calls", budget.adjective(), budget.what()),
+        text: format!(
+            "A call was refused before it reached the provider: {} spent and {} held by calls in flight, of {}, in the period {}.",
+            usd(spent),
+            usd(held),
+            usd(amount),
+            period_words(period_key)
+        ),
+        figures,
+        action: format!(
+            "Calls are refused (HTTP 429, `llmlab.BudgetExceeded`) until the period ends. Raise the budget with \
+             `llmlab budget <amount>{}`, or make it soft with `--soft`.",
+            budget.cli_flags()
+        ),
+        link: format!("{base}/dashboard"),
+    }
+}
+
+fn anomaly_message(day: Date, spent: Money, norm: Money, base: &str) -> Message {
+    Message {
+        title: format!("Unusual spend on {day}: {}", usd(spent)),
+        text: format!(
+            "{} spent on {day}, {} the daily average of the {ANOMALY_WINDOW_DAYS} days before ({}).",
+            usd(spent),
+            times(spent, norm),
+            usd(norm)
+        ),
+        figures: vec![
+            ("Spent".to_owned(), usd(spent)),
+            ("Daily average".to_owned(), usd(norm)),
+            ("Day".to_owned(), day.to_string()),
+        ],
+        action: "See which model and project spent it with `llmlab status` or on the dashboard; set a hard \
+                 budget to cap it: `llmlab budget <amount> --period day --hard`."
+            .to_owned(),
+        link: format!("{base}/dashboard"),
+    }
+}
+
+fn unpriced_message(provider: &str, model: &str, base: &str) -> Message {
+    Message {
+        title: format!("New model without a price: {provider}/{model}"),
+        text: format!(
+            "Calls to {provider}/{model} are tracked but not priced: LLMLab's catalog has no price for it, so \
+             totals and budgets leave these calls out (they are counted as unpriced calls)."
+        ),
+        figures: vec![("Provider".to_owned(), provider.to_owned()), ("Model".to_owned(), model.to_owned())],
+        action: format!(
+            "Give it your price with `llmlab prices set {} --provider {} --input <USD per 1M> --output <USD per 1M>` \
+             (its earlier calls are repriced), or in the settings.",
+            shell_word(model),
+            shell_word(provider)
+        ),
+        link: format!("{base}/settings"),
     }
 }
 
@@ -273,7 +317,11 @@ fn budget_figures(budget: &BudgetRef, period_key: &str, spent: Money, amount: Mo
 
 /// `starting 2026-12-01`, or `since the start` for a total budget.
 fn period_words(period_key: &str) -> String {
-    if period_key == BudgetPeriod::Total.as_str() { "since the start".to_owned() } else { format!("starting {period_key}") }
+    if period_key == BudgetPeriod::Total.as_str() {
+        "since the start".to_owned()
+    } else {
+        format!("starting {period_key}")
+    }
 }
 
 /// `4.2 times`, rounded to a tenth.

@@ -15,8 +15,8 @@ use crate::sealing::Sealer;
 use crate::signup::SignupPolicy;
 // The components the state holds come from the files that define them, not
 // from the services that use the state: no import circle.
-use crate::service::budgets::budget::Budget;
 use crate::service::alerts::memory::AlertMemory;
+use crate::service::budgets::budget::Budget;
 use crate::service::budgets::tracker::Budgets;
 use crate::service::ingest::prepare::CustomPrices;
 use crate::service::ingest::writer::EventWriter;

@@ -80,11 +80,20 @@ pub struct ClaimedDelivery {
 /// What one delivery attempt came to.
 #[derive(Clone, Debug)]
 pub enum DeliveryOutcome {
-    Delivered { status: Option<u16> },
+    Delivered {
+        status: Option<u16>,
+    },
     /// Try again at `next_attempt_at` (Unix ms).
-    Retry { status: Option<u16>, error: String, next_attempt_at: i64 },
+    Retry {
+        status: Option<u16>,
+        error: String,
+        next_attempt_at: i64,
+    },
     /// Give up.
-    Failed { status: Option<u16>, error: String },
+    Failed {
+        status: Option<u16>,
+        error: String,
+    },
 }
 
 /// An alert just raised: its id and how many channels it goes to.

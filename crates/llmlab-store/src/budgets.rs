@@ -67,7 +67,14 @@ impl Counted {
             amount: Money::from_nanos(row.amount_nusd),
             thresholds: Thresholds::from_str(&row.thresholds).unwrap_or_default(),
         };
-        Some(Counted { id: row.id, user_id: row.user_id, scope, period, tz: TimeZone::get(tz).unwrap_or(TimeZone::UTC), watched })
+        Some(Counted {
+            id: row.id,
+            user_id: row.user_id,
+            scope,
+            period,
+            tz: TimeZone::get(tz).unwrap_or(TimeZone::UTC),
+            watched,
+        })
     }
 
     /// The alerts now due for its period `period_key` at `spent`, given those `alerted` already (`80,forecast`).
@@ -481,7 +488,11 @@ where
 
 /// The (account, `provider/model`) of new events whose model has no price,
 /// once each, leaving out those `known` to have alerted already.
-fn unpriced_models(rows: &[EventRow<'_>], inserted: &[bool], known: &(dyn Fn(i64, &str) -> bool + Sync)) -> Vec<(i64, String)> {
+fn unpriced_models(
+    rows: &[EventRow<'_>],
+    inserted: &[bool],
+    known: &(dyn Fn(i64, &str) -> bool + Sync),
+) -> Vec<(i64, String)> {
     let mut models: Vec<(i64, String)> = rows
         .iter()
         .zip(inserted)

@@ -56,7 +56,11 @@ fn total_bounds() -> llmlab_core::budget::PeriodBounds {
 /// Stores one event costing `cents` (or unpriced, of `model`).
 async fn spend(store: &Store, user: &User, id: &str, cents: Option<i64>, model: &str) {
     let price = match cents {
-        Some(cents) => EventPrice::Priced { cost: Money::from_nanos(cents * USD / 100), source: PriceSource::Explicit, priced_as: None },
+        Some(cents) => EventPrice::Priced {
+            cost: Money::from_nanos(cents * USD / 100),
+            source: PriceSource::Explicit,
+            priced_as: None,
+        },
         None => EventPrice::Unpriced { code: UnpricedCode::UnknownModel, reason: "not in the catalog".into() },
     };
     let event = NewEvent {
@@ -163,7 +167,13 @@ both_backends!(a_model_without_a_price_alerts_once, |db| async move {
 
 fn hard_stop(budget_id: i64) -> AlertFacts {
     AlertFacts::HardStop {
-        budget: BudgetRef { id: budget_id, scope: "account".into(), target: String::new(), period: "day".into(), hard: true },
+        budget: BudgetRef {
+            id: budget_id,
+            scope: "account".into(),
+            target: String::new(),
+            period: "day".into(),
+            hard: true,
+        },
         period_key: "2026-11-18".into(),
         spent: Money::from_nanos(USD),
         held: Money::ZERO,
@@ -178,7 +188,11 @@ both_backends!(claims_are_leased_and_outcomes_recorded, |db| async move {
     let slack = channel(&store, &alice, "slack").await;
     let raised = store.raise_alert(alice.id, &hard_stop(1), None, NOW).await.unwrap().unwrap();
     assert_eq!(raised.deliveries, 2);
-    assert_eq!(store.raise_alert(alice.id, &hard_stop(1), None, NOW).await.unwrap(), None, "once per budget and period");
+    assert_eq!(
+        store.raise_alert(alice.id, &hard_stop(1), None, NOW).await.unwrap(),
+        None,
+        "once per budget and period"
+    );
     let test = store.raise_alert(alice.id, &AlertFacts::Test, Some(slack), NOW).await.unwrap().unwrap();
     assert_eq!(test.deliveries, 1, "a test goes to the channel asked for");
 
@@ -186,8 +200,12 @@ both_backends!(claims_are_leased_and_outcomes_recorded, |db| async move {
     assert_eq!(claimed.len(), 3);
     assert!(claimed.iter().all(|c| c.attempts == 1 && c.channel.is_some()));
     assert!(store.claim_deliveries(NOW + 1, LEASE, 10).await.unwrap().is_empty(), "leased");
-    let by_channel = |id: i64| claimed.iter().find(|c| c.channel.as_ref().unwrap().id == id && c.alert.id == raised.id).unwrap().id;
-    store.finish_delivery(by_channel(webhook), &DeliveryOutcome::Delivered { status: Some(204) }, NOW + 10).await.unwrap();
+    let by_channel =
+        |id: i64| claimed.iter().find(|c| c.channel.as_ref().unwrap().id == id && c.alert.id == raised.id).unwrap().id;
+    store
+        .finish_delivery(by_channel(webhook), &DeliveryOutcome::Delivered { status: Some(204) }, NOW + 10)
+        .await
+        .unwrap();
     let retry = DeliveryOutcome::Retry { status: Some(500), error: "HTTP 500".into(), next_attempt_at: NOW + 1000 };
     store.finish_delivery(by_channel(slack), &retry, NOW + 10).await.unwrap();
     // The test delivery's claimer died: its lease runs out and it is claimed again.
@@ -197,7 +215,11 @@ both_backends!(claims_are_leased_and_outcomes_recorded, |db| async move {
     assert!(again.iter().all(|c| c.attempts == 2));
     for delivery in &again {
         store
-            .finish_delivery(delivery.id, &DeliveryOutcome::Failed { status: None, error: "gave up".into() }, NOW + LEASE + 2)
+            .finish_delivery(
+                delivery.id,
+                &DeliveryOutcome::Failed { status: None, error: "gave up".into() },
+                NOW + LEASE + 2,
+            )
             .await
             .unwrap();
     }
@@ -233,7 +255,10 @@ both_backends!(channels_can_be_sealed_again, |db| async move {
     store.reseal_channel(id, "v1:new:target", Some("v1:new:secret")).await.unwrap();
     let all = store.all_channels().await.unwrap();
     assert_eq!(all.len(), 1);
-    assert_eq!((all[0].target_sealed.as_str(), all[0].secret_sealed.as_deref()), ("v1:new:target", Some("v1:new:secret")));
+    assert_eq!(
+        (all[0].target_sealed.as_str(), all[0].secret_sealed.as_deref()),
+        ("v1:new:target", Some("v1:new:secret"))
+    );
 });
 
 async fn concurrent_claims_never_share_a_delivery(db: TestDb) {

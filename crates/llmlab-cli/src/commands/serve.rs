@@ -7,8 +7,8 @@ use clap::Args;
 use llmlab_server::env_vars::ServerEnvVars;
 use llmlab_server::limits::{self, AuthRateLimit};
 use llmlab_server::proxy::{self, ProxySettings};
-use llmlab_server::service::budgets::holds::{DEFAULT_HOLD_TTL, HoldSettings};
 use llmlab_server::sealing::Sealer;
+use llmlab_server::service::budgets::holds::{DEFAULT_HOLD_TTL, HoldSettings};
 use llmlab_server::signup::{self, SignupPolicy};
 use llmlab_server::state::{AlertSettings, DEFAULT_ALERT_RETRY_BASE, SmtpSettings, SmtpTls};
 use llmlab_server::{ServeOptions, ServerSettings};
@@ -41,6 +41,7 @@ fn after_help() -> String {
 /// Run the LLMLab server: REST API, dashboard and LLM proxy
 #[derive(Args)]
 #[command(after_help = after_help())]
+#[allow(clippy::struct_excessive_bools)] // each is an on/off flag of `llmlab serve`
 pub(crate) struct ServeArgs {
     /// The address to listen on
     #[arg(long, default_value = "127.0.0.1", env = ServerEnvVars::LLMLAB_HOST, value_parser = crate::parse::ip_address)]
@@ -98,13 +99,13 @@ pub(crate) struct ServeArgs {
     /// alerts. Default: http://HOST:PORT
     #[arg(long, env = ServerEnvVars::LLMLAB_PUBLIC_URL, value_name = "URL")]
     public_url: Option<String>,
-    /// Where the server key that seals alert channels' secrets is kept when LLMLAB_SECRET_KEY is
-    /// unset; generated there (mode 0600) on first start. Default: beside the SQLite database, or
+    /// Where the server key that seals alert channels' secrets is kept when none is given in the
+    /// environment; generated there (mode 0600) on first start. Default: beside the SQLite database, or
     /// in the data folder
     #[arg(long, env = ServerEnvVars::LLMLAB_SECRET_KEY_FILE, value_name = "PATH")]
     secret_key_file: Option<std::path::PathBuf>,
-    /// The SMTP server email alerts go through (with --smtp-from; the password comes from
-    /// LLMLAB_SMTP_PASSWORD only, so it never shows in a process list)
+    /// The SMTP server email alerts go through (with --smtp-from; the password is read from the
+    /// environment only, so it never shows in a process list)
     #[arg(long, env = ServerEnvVars::LLMLAB_SMTP_HOST, value_name = "HOST")]
     smtp_host: Option<String>,
     /// The SMTP port. Default: 587, or 465 with `--smtp-tls tls`
@@ -288,8 +289,9 @@ fn alert_settings(args: &ServeArgs, database: &DbSettings) -> anyhow::Result<Ale
     }
     let public_url = match args.public_url.as_deref().map(str::trim).filter(|u| !u.is_empty()) {
         Some(url) => {
-            let parsed = reqwest::Url::parse(url)
-                .map_err(|_| UserError::new(format!("--public-url: {url:?} is not a URL, e.g. https://llmlab.example.com")))?;
+            let parsed = reqwest::Url::parse(url).map_err(|_| {
+                UserError::new(format!("--public-url: {url:?} is not a URL, e.g. https://llmlab.example.com"))
+            })?;
             Some(parsed.as_str().trim_end_matches('/').to_owned())
         }
         None => None,
@@ -297,12 +299,25 @@ fn alert_settings(args: &ServeArgs, database: &DbSettings) -> anyhow::Result<Ale
     let smtp = match (&args.smtp_host, &args.smtp_from) {
         (None, None) => None,
         (Some(host), Some(from)) => {
-            llmlab_server::service::alerts::deliver::check_from(from).map_err(|e| UserError::new(format!("--smtp-from: {e}")))?;
+            llmlab_server::service::alerts::deliver::check_from(from)
+                .map_err(|e| UserError::new(format!("--smtp-from: {e}")))?;
             let port = args.smtp_port.unwrap_or(if args.smtp_tls == SmtpTls::Tls { 465 } else { 587 });
             let password = std::env::var(ServerEnvVars::LLMLAB_SMTP_PASSWORD).ok().filter(|p| !p.is_empty());
-            Some(SmtpSettings { host: host.clone(), port, tls: args.smtp_tls, user: args.smtp_user.clone(), password, from: from.clone() })
+            Some(SmtpSettings {
+                host: host.clone(),
+                port,
+                tls: args.smtp_tls,
+                user: args.smtp_user.clone(),
+                password,
+                from: from.clone(),
+            })
         }
-        (Some(_), None) => return Err(UserError::new("--smtp-host needs --smtp-from (LLMLAB_SMTP_FROM): the From address of alert emails").into()),
+        (Some(_), None) => {
+            return Err(UserError::new(
+                "--smtp-host needs --smtp-from (LLMLAB_SMTP_FROM): the From address of alert emails",
+            )
+            .into());
+        }
         (None, Some(_)) => return Err(UserError::new("--smtp-from needs --smtp-host (LLMLAB_SMTP_HOST)").into()),
     };
     Ok(AlertSettings {
@@ -314,7 +329,7 @@ fn alert_settings(args: &ServeArgs, database: &DbSettings) -> anyhow::Result<Ale
     })
 }
 
-/// The server key: LLMLAB_SECRET_KEY, else the key file (generated on first start).
+/// The server key: `LLMLAB_SECRET_KEY`, else the key file (generated on first start).
 fn server_key(args: &ServeArgs, database: &DbSettings) -> anyhow::Result<Sealer> {
     let previous: Vec<String> = std::env::var(ServerEnvVars::LLMLAB_SECRET_KEY_PREVIOUS)
         .map(|v| v.split(',').map(str::to_owned).collect())

@@ -89,11 +89,8 @@ async fn receive(
         }
     }
     let headers = headers.iter().map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap_or("").to_owned())).collect();
-    let received: Received = Received {
-        path: uri.path().to_owned(),
-        headers,
-        body: serde_json::from_slice(&body).unwrap_or(Value::Null),
-    };
+    let received: Received =
+        Received { path: uri.path().to_owned(), headers, body: serde_json::from_slice(&body).unwrap_or(Value::Null) };
     // The generic webhook's signature, checked as a receiver would.
     if let Some(signature) = received.headers.get("webhook-signature") {
         let secret = SECRETS.lock().unwrap().get(&received.path).cloned().expect("a secret for the path");
@@ -113,9 +110,8 @@ async fn add_channels(api: &Api, receiver: &Receiver, tag: &str) -> Vec<String> 
     let mut paths = Vec::new();
     for kind in ["webhook", "slack", "discord"] {
         let path = format!("/{kind}-{tag}");
-        let added = api
-            .post("/api/alerts/channels", json!({"kind": kind, "target": format!("{}{path}", receiver.url)}))
-            .await;
+        let added =
+            api.post("/api/alerts/channels", json!({"kind": kind, "target": format!("{}{path}", receiver.url)})).await;
         assert_eq!(added.status, StatusCode::CREATED, "{}", added.text);
         if kind == "webhook" {
             let secret = added.body["secret"].as_str().unwrap();
@@ -130,7 +126,8 @@ async fn add_channels(api: &Api, receiver: &Receiver, tag: &str) -> Vec<String> 
 }
 
 async fn track(api: &Api, cost: &str) {
-    let event = json!({"provider": "openai", "model": "gpt-4o", "input_tokens": 10, "output_tokens": 5, "cost_usd": cost});
+    let event =
+        json!({"provider": "openai", "model": "gpt-4o", "input_tokens": 10, "output_tokens": 5, "cost_usd": cost});
     let tracked = api.post("/api/events/track", event).await;
     assert!(tracked.status.is_success(), "{}", tracked.text);
 }
@@ -202,9 +199,15 @@ async fn eighty_then_hundred_one_event_at_a_time(backend: TestBackend) {
     for alert in alerts {
         let deliveries = alert["deliveries"].as_array().unwrap();
         assert_eq!(deliveries.len(), 3, "{alert}");
-        assert!(deliveries.iter().all(|d| d["state"] == "delivered" && d["attempts"] == 1 && d["last_status_code"] == 200), "{alert}");
-        assert!(deliveries.iter().all(|d| !d["target_hint"].as_str().unwrap().contains(&receiver.url[7..])
-            || d["target_hint"].as_str().unwrap().contains('…')), "{alert}");
+        assert!(
+            deliveries.iter().all(|d| d["state"] == "delivered" && d["attempts"] == 1 && d["last_status_code"] == 200),
+            "{alert}"
+        );
+        assert!(
+            deliveries.iter().all(|d| !d["target_hint"].as_str().unwrap().contains(&receiver.url[7..])
+                || d["target_hint"].as_str().unwrap().contains('…')),
+            "{alert}"
+        );
     }
 }
 
@@ -247,10 +250,8 @@ async fn one_batch_past_80_and_100_delivers_both_alerts_once_on_postgres() {
 async fn two_replicas_tracking_at_once_deliver_each_alert_once_on_postgres() {
     let receiver = Receiver::start().await;
     // Replicas share the server key, as the deployment guide says they must.
-    let env = [
-        ("LLMLAB_ALERTS_ALLOW_PRIVATE", "1"),
-        ("LLMLAB_SECRET_KEY", "q83vEjRWeJq83vEjRWeJq83vEjRWeJq83vEjRWeJq80="),
-    ];
+    let env =
+        [("LLMLAB_ALERTS_ALLOW_PRIVATE", "1"), ("LLMLAB_SECRET_KEY", "q83vEjRWeJq83vEjRWeJq83vEjRWeJq83vEjRWeJq80=")];
     let server = TestServer::start_with_env(Path::new(BIN), TestBackend::Postgres, &env).await;
     let replica = server.replica();
     let api = Api::signup(&server, "alice").await;
@@ -360,7 +361,10 @@ async fn channel_targets_are_sealed_at_rest_and_never_returned_on_sqlite() {
     let api = Api::signup(&server, "alice").await;
     let secret_path = "/services/T00000000/B00000000/XXXXXXXXXXXXXXXXsecret";
     let added = api
-        .post("/api/alerts/channels", json!({"kind": "slack", "target": format!("{}{secret_path}", receiver.url), "name": "ops"}))
+        .post(
+            "/api/alerts/channels",
+            json!({"kind": "slack", "target": format!("{}{secret_path}", receiver.url), "name": "ops"}),
+        )
         .await;
     assert_eq!(added.status, StatusCode::CREATED, "{}", added.text);
     let listed = api.get("/api/alerts/channels").await;

@@ -51,7 +51,8 @@ fn a_forecast_waits_for_a_quarter_of_the_period_and_names_the_day_it_runs_out() 
     let budget = watched(BudgetPeriod::Month, "100", false);
     let bounds = BudgetPeriod::Month.bounds(at("2026-12-07T00:00:00Z"), &TimeZone::UTC).unwrap();
     // $30 after 6 days of 31: the run rate would spend $155, but it is too early to say.
-    let early = due_budget_alerts(&budget, "2026-12-01", usd_amount("30"), &[], Some(&bounds), at("2026-12-07T00:00:00Z"));
+    let early =
+        due_budget_alerts(&budget, "2026-12-01", usd_amount("30"), &[], Some(&bounds), at("2026-12-07T00:00:00Z"));
     assert!(early.is_empty(), "{early:?}");
     // $40 after 10 days: $4 a day reaches $100 after 25 days, on Dec 26.
     let now = at("2026-12-11T00:00:00Z");
@@ -85,7 +86,11 @@ fn a_threshold_message_names_the_figures_and_the_command() {
     let message = due[0].1.message("http://llmlab.example/");
     assert_eq!(message.title, "100% of the monthly budget of project load used");
     assert_eq!(message.text, "$10.00 of $10.00 spent (100.00%) in the monthly period starting 2026-12-01.");
-    assert!(message.action.contains("llmlab budget <amount> --project load --period month --hard"), "{}", message.action);
+    assert!(
+        message.action.contains("llmlab budget <amount> --project load --period month --hard"),
+        "{}",
+        message.action
+    );
     assert!(message.action.contains("refused"), "{}", message.action);
     assert_eq!(message.link, "http://llmlab.example/dashboard");
     assert!(message.figures.contains(&("Spent".to_owned(), "$10.00".to_owned())));

@@ -51,7 +51,8 @@ pub async fn remove_channel(
     caller: Caller,
     Path(path): Path<ChannelPath>,
 ) -> ApiResult<StatusCode> {
-    let id = path.id.trim().parse().map_err(|_| ApiError::not_found(format!("no alert channel with id `{}`", path.id)))?;
+    let id =
+        path.id.trim().parse().map_err(|_| ApiError::not_found(format!("no alert channel with id `{}`", path.id)))?;
     alerts::remove_channel(&state, &caller.user, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -52,7 +52,10 @@ alerts_test!(channels_are_added_listed_tested_and_removed, |server| async move {
 
     // Port 9 (discard): nothing answers, so the test alert's delivery fails and is logged.
     let added = alice
-        .post("/api/alerts/channels", json!({"kind": "slack", "target": "http://127.0.0.1:9/services/T0/B0/secretpart", "name": " ops "}))
+        .post(
+            "/api/alerts/channels",
+            json!({"kind": "slack", "target": "http://127.0.0.1:9/services/T0/B0/secretpart", "name": " ops "}),
+        )
         .await;
     assert_eq!(added.status, StatusCode::CREATED, "{}", added.text);
     assert_eq!(added.body["channel"]["name"], "ops");
@@ -124,7 +127,8 @@ alerts_test!(a_hard_budget_refusing_calls_alerts_once_per_period, |server| async
     let api = Api::signup(&server, "alice").await;
     let added = api.post("/api/alerts/channels", json!({"kind": "webhook", "target": "http://127.0.0.1:9/hook"})).await;
     assert_eq!(added.status, StatusCode::CREATED, "{}", added.text);
-    let created = api.post("/api/budgets/scoped", json!({"amount_usd": "0.000001", "period": "day", "hard": true})).await;
+    let created =
+        api.post("/api/budgets/scoped", json!({"amount_usd": "0.000001", "period": "day", "hard": true})).await;
     assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
     let call = json!({"provider": "openai", "request": {"model": "gpt-4o", "max_tokens": 100, "messages": [{"role": "user", "content": "hi"}]}});
     for _ in 0..3 {
@@ -174,7 +178,10 @@ alerts_test!(a_day_far_above_the_norm_raises_one_anomaly_alert, |server| async m
     let alert = &log["alerts"][0];
     assert_eq!(alert["kind"], "spend_anomaly", "{log}");
     assert!(alert["text"].as_str().unwrap().contains("$15.00 spent"), "{log}");
-    assert!(alert["text"].as_str().unwrap().contains("3 times the daily average of the 14 days before ($5.00)"), "{log}");
+    assert!(
+        alert["text"].as_str().unwrap().contains("3 times the daily average of the 14 days before ($5.00)"),
+        "{log}"
+    );
 });
 
 /// The account's row id (the API shows its public id), from its key.

@@ -25,12 +25,20 @@ const ERROR_BODY_MAX: usize = 300;
 /// What one attempt came to.
 #[derive(Debug)]
 pub enum Attempt {
-    Delivered { status: Option<u16> },
+    Delivered {
+        status: Option<u16>,
+    },
     /// Worth trying again (down, 5xx, 429, a timeout…).
-    Failed { status: Option<u16>, error: String },
+    Failed {
+        status: Option<u16>,
+        error: String,
+    },
     /// Never going to work (no SMTP server configured, an address the
     /// server refuses for good): give up now.
-    Permanent { status: Option<u16>, error: String },
+    Permanent {
+        status: Option<u16>,
+        error: String,
+    },
 }
 
 /// A generic webhook's signing secret: `whsec_` and 32 random bytes in base64.
@@ -106,7 +114,9 @@ impl Sender {
                 .header("webhook-signature", sign(secret, id, timestamp, &bytes));
         }
         match request.body(bytes).send().await {
-            Ok(response) if response.status().is_success() => Attempt::Delivered { status: Some(response.status().as_u16()) },
+            Ok(response) if response.status().is_success() => {
+                Attempt::Delivered { status: Some(response.status().as_u16()) }
+            }
             Ok(response) => {
                 let status = response.status();
                 let text = response.text().await.unwrap_or_default();
@@ -156,7 +166,8 @@ pub fn check_from(from: &str) -> Result<(), String> {
 /// An email with a `Message-ID` made from the alert's id, so a mail client
 /// sees a retry of the same alert as the same message.
 fn build_email(smtp: &SmtpSettings, to: &str, subject: &str, text: &str, id: &str) -> Result<lettre::Message, String> {
-    let from: lettre::message::Mailbox = smtp.from.parse().map_err(|e| format!("LLMLAB_SMTP_FROM {:?}: {e}", smtp.from))?;
+    let from: lettre::message::Mailbox =
+        smtp.from.parse().map_err(|e| format!("LLMLAB_SMTP_FROM {:?}: {e}", smtp.from))?;
     let to: lettre::message::Mailbox = to.parse().map_err(|e| format!("{to:?} is not an email address: {e}"))?;
     lettre::Message::builder()
         .from(from)
@@ -192,7 +203,9 @@ fn describe_http_error(error: reqwest::Error) -> String {
         source = cause.source();
     }
     if text.len() > ERROR_BODY_MAX {
-        text.truncate(text.char_indices().take_while(|(i, _)| *i < ERROR_BODY_MAX).last().map_or(0, |(i, c)| i + c.len_utf8()));
+        text.truncate(
+            text.char_indices().take_while(|(i, _)| *i < ERROR_BODY_MAX).last().map_or(0, |(i, c)| i + c.len_utf8()),
+        );
     }
     text
 }

@@ -15,8 +15,8 @@ use llmlab_api::{
     Alert, AlertLog, Channel, ChannelKind, ChannelList, CreateChannelRequest, CreatedChannel, Delivery, DeliveryState,
     TestAlertResponse,
 };
-use llmlab_core::alert::{AlertFacts, BudgetRef};
 use llmlab_core::Money;
+use llmlab_core::alert::{AlertFacts, BudgetRef};
 use llmlab_store::{AlertRow, ChannelRow, DeliveryRow, NewChannel, PeriodSpend, User};
 
 use crate::clock::{now_ms, rfc3339};
@@ -37,18 +37,22 @@ pub async fn channels(state: &AppState, user: &User) -> ApiResult<ChannelList> {
 /// Adds a channel; a generic webhook's signing secret is returned only here.
 pub async fn add_channel(state: &AppState, user: &User, request: &CreateChannelRequest) -> ApiResult<CreatedChannel> {
     let settings = &state.settings.alerts;
-    let target = target::check_target(request.kind, &request.target, settings.allow_private).map_err(|error| match error {
-        target::TargetError::Private { .. } | target::TargetError::Forbidden { .. } => {
-            ApiError::new(ErrorCode::TargetRefused, error.to_string())
-        }
-        other => ApiError::invalid("target", other),
-    })?;
+    let target =
+        target::check_target(request.kind, &request.target, settings.allow_private).map_err(|error| match error {
+            target::TargetError::Private { .. } | target::TargetError::Forbidden { .. } => {
+                ApiError::new(ErrorCode::TargetRefused, error.to_string())
+            }
+            other => ApiError::invalid("target", other),
+        })?;
     let name = match request.name.as_deref() {
         Some(name) => labels::optional_text(name, 100).map_err(|e| ApiError::invalid("name", e))?.map(str::to_owned),
         None => None,
     };
     if state.store.channels(user.id).await?.len() >= MAX_CHANNELS {
-        return Err(ApiError::invalid("kind", format!("an account has at most {MAX_CHANNELS} alert channels; remove one first")));
+        return Err(ApiError::invalid(
+            "kind",
+            format!("an account has at most {MAX_CHANNELS} alert channels; remove one first"),
+        ));
     }
     let secret = (request.kind == ChannelKind::Webhook).then(deliver::new_signing_secret);
     let channel = NewChannel {
@@ -77,7 +81,9 @@ pub async fn test(state: &AppState, user: &User, channel_id: Option<i64>) -> Api
     let channels = state.store.channels(user.id).await?;
     if let Some(id) = channel_id {
         if !channels.iter().any(|c| c.id == id) {
-            return Err(ApiError::not_found(format!("no alert channel with id {id}; `GET /api/alerts/channels` lists them")));
+            return Err(ApiError::not_found(format!(
+                "no alert channel with id {id}; `GET /api/alerts/channels` lists them"
+            )));
         }
     } else if channels.is_empty() {
         return Err(ApiError::invalid(

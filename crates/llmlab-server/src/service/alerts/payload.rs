@@ -3,6 +3,8 @@
 //! and Discord's incoming-webhook messages (their documented payloads, short
 //! enough to read on a phone), and an email's subject and text.
 
+use std::fmt::Write as _;
+
 use llmlab_core::alert::{AlertFacts, Message};
 use serde_json::{Value, json};
 
@@ -98,7 +100,9 @@ pub fn discord(alert: &Outgoing<'_>) -> Value {
     let message = alert.message;
     let color = match alert.facts {
         AlertFacts::HardStop { .. } | AlertFacts::SpendAnomaly { .. } => RED,
-        AlertFacts::BudgetThreshold { .. } | AlertFacts::BudgetForecast { .. } | AlertFacts::UnpricedModel { .. } => AMBER,
+        AlertFacts::BudgetThreshold { .. } | AlertFacts::BudgetForecast { .. } | AlertFacts::UnpricedModel { .. } => {
+            AMBER
+        }
         AlertFacts::Test => BLUE,
     };
     let fields: Vec<Value> = message
@@ -133,12 +137,16 @@ pub fn email(alert: &Outgoing<'_>) -> (String, String) {
     let mut body = format!("{}\n\n{}\n\n", message.title, message.text);
     let width = message.figures.iter().map(|(label, _)| label.chars().count()).max().unwrap_or(0);
     for (label, value) in &message.figures {
-        body.push_str(&format!("  {label:<width$}  {value}\n"));
+        let _ = writeln!(body, "  {label:<width$}  {value}");
     }
     if !message.figures.is_empty() {
         body.push('\n');
     }
-    body.push_str(&format!("What to do: {}\n\n{}\n\n-- \nLLMLab alert {} ({}).\n", message.action, message.link, alert.id, alert.created_at));
+    let _ = write!(
+        body,
+        "What to do: {}\n\n{}\n\n-- \nLLMLab alert {} ({}).\n",
+        message.action, message.link, alert.id, alert.created_at
+    );
     (subject, body)
 }
 

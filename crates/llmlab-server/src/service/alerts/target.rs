@@ -1,11 +1,11 @@
 //! Where a channel may send: a webhook URL that does not make the server an
 //! SSRF relay, or an email address; and the hint of it that is shown.
 //!
-//! Refused always: link-local addresses (169.254.0.0/16, fe80::/10, where
+//! Refused always: link-local addresses (`169.254.0.0/16`, `fe80::/10`, where
 //! cloud metadata services answer), the metadata services' other addresses
 //! and host names, unspecified, multicast and broadcast addresses. Refused
 //! unless the server allows private targets (`--alerts-allow-private`):
-//! loopback, private (RFC 1918, fc00::/7) and shared (100.64.0.0/10)
+//! loopback, private (RFC 1918, `fc00::/7`) and shared (`100.64.0.0/10`)
 //! addresses. A host name is checked when the channel is added and again
 //! every time it is resolved to send (the resolver drops forbidden
 //! addresses), so a name that later resolves inward is refused then too.
@@ -138,7 +138,8 @@ pub fn hint(kind: ChannelKind, target: &str) -> String {
     let Ok(url) = Url::parse(target) else { return "…".to_owned() };
     let host = url.host_str().unwrap_or_default();
     let port = url.port().map(|p| format!(":{p}")).unwrap_or_default();
-    let rest: String = url.path().trim_end_matches('/').chars().rev().take(4).collect::<Vec<_>>().into_iter().rev().collect();
+    let rest: String =
+        url.path().trim_end_matches('/').chars().rev().take(4).collect::<Vec<_>>().into_iter().rev().collect();
     if url.path().len() > 1 {
         format!("{}://{host}{port}/…{rest}", url.scheme())
     } else {
@@ -214,7 +215,14 @@ mod tests {
 
     #[test]
     fn private_and_loopback_need_the_server_setting() {
-        for target in ["http://127.0.0.1:9000/hook", "http://10.0.0.5/", "http://192.168.1.2/", "http://[::1]/", "http://localhost:3000/", "http://100.64.1.1/"] {
+        for target in [
+            "http://127.0.0.1:9000/hook",
+            "http://10.0.0.5/",
+            "http://192.168.1.2/",
+            "http://[::1]/",
+            "http://localhost:3000/",
+            "http://100.64.1.1/",
+        ] {
             let error = refused(target, false).unwrap_or_else(|| panic!("{target} allowed"));
             assert!(error.to_string().contains("--alerts-allow-private"), "{error}");
             assert_eq!(refused(target, true), None, "{target}");

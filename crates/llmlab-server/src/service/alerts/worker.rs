@@ -91,7 +91,12 @@ async fn deliver_due(store: &Store, sender: &Sender, settings: &AlertSettings, p
 }
 
 /// One attempt at one delivery, and what to record.
-async fn attempt(sender: &Sender, settings: &AlertSettings, public_url: &str, delivery: &ClaimedDelivery) -> DeliveryOutcome {
+async fn attempt(
+    sender: &Sender,
+    settings: &AlertSettings,
+    public_url: &str,
+    delivery: &ClaimedDelivery,
+) -> DeliveryOutcome {
     let alert = &delivery.alert;
     let Some(channel) = &delivery.channel else {
         return DeliveryOutcome::Failed { status: None, error: "the channel was removed".to_owned() };
@@ -121,7 +126,8 @@ async fn attempt(sender: &Sender, settings: &AlertSettings, public_url: &str, de
             DeliveryOutcome::Failed { status, error }
         }
         Attempt::Failed { status, error } => {
-            let give_up_at = alert.created_at.saturating_add(i64::try_from(GIVE_UP_AFTER.as_millis()).unwrap_or(i64::MAX));
+            let give_up_at =
+                alert.created_at.saturating_add(i64::try_from(GIVE_UP_AFTER.as_millis()).unwrap_or(i64::MAX));
             let wait = retry_wait(settings.retry_base, delivery.attempts, rand::rng().random::<f64>());
             let next = now.saturating_add(i64::try_from(wait.as_millis()).unwrap_or(i64::MAX));
             if next >= give_up_at {
@@ -196,7 +202,7 @@ pub async fn check_anomaly(store: &Store, user_id: i64, now: Timestamp) -> Resul
     let start = |day: jiff::civil::Date| day.to_zoned(tz.clone()).map(|z| z.timestamp().as_millisecond());
     let Ok(from) = start(first) else { return Ok(false) };
     let hours = store.spend_series(user_id, from, now.as_millisecond() + 1, None, SeriesStep::Hour).await?;
-    let mut daily = vec![Money::ZERO; ANOMALY_WINDOW_DAYS + 1];
+    let mut daily = [Money::ZERO; ANOMALY_WINDOW_DAYS + 1];
     for hour in hours {
         let Ok(at) = Timestamp::from_millisecond(hour.bucket) else { continue };
         let day = at.to_zoned(tz.clone()).date();
