@@ -8,6 +8,7 @@
 //! built ahead of time and embedded; nothing is loaded from elsewhere, and a
 //! strict Content-Security-Policy allows only this origin's script and style.
 
+mod alerts;
 mod assets;
 mod budgets;
 mod chart;

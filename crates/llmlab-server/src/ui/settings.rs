@@ -1,4 +1,4 @@
-//! `/settings`: API keys, sessions, budgets, custom prices, projects and the time zone.
+//! `/settings`: API keys, sessions, budgets, alerts, custom prices, projects and the time zone.
 //!
 //! Each form names the REST call it makes (`data-api="POST /api/keys"`); the
 //! page's script sends the fields as JSON with the session cookie, shows the
@@ -13,11 +13,12 @@ use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use jiff::tz::TimeZone;
-use llmlab_api::{Account, ApiKeyInfo, BudgetScope, CustomPrice, Project, ScopedBudget, SessionInfo};
+use llmlab_api::{Account, Alert, ApiKeyInfo, BudgetScope, Channel, CustomPrice, Project, ScopedBudget, SessionInfo};
 use llmlab_core::Money;
 use maud::{Markup, html};
 use serde::Deserialize;
 
+use super::alerts::{self, LOG_ALERTS};
 use super::budgets::{self as names, PERIODS};
 use super::format::{calls, local_time, percent, url_component, usd, usd_exact};
 use super::layout::{self, BUTTON, BUTTON_DANGER, BUTTON_SECONDARY, INPUT, LABEL, Nav, kbd};
@@ -25,7 +26,7 @@ use super::{Visitor, error_page, html_response, sign_in_page};
 use crate::auth::Caller;
 use crate::error::ApiResult;
 use crate::service::budgets::scoped;
-use crate::service::{accounts, prices, projects};
+use crate::service::{accounts, alerts as alert_service, prices, projects};
 use crate::signup::SignupPolicy;
 use crate::state::AppState;
 
@@ -53,19 +54,38 @@ struct Data {
     budgets: Vec<ScopedBudget>,
     projects: Vec<Project>,
     prices: Vec<CustomPrice>,
+    /// The account's alert channels.
+    channels: Vec<Channel>,
+    /// The newest alerts with their deliveries.
+    alerts: Vec<Alert>,
+    /// The server has SMTP settings: email channels can deliver.
+    smtp: bool,
 }
 
 async fn load(state: &AppState, caller: &Caller) -> ApiResult<Data> {
     let user = &caller.user;
-    let (keys, sessions, budgets, projects, prices) = tokio::try_join!(
+    let (keys, sessions, budgets, projects, prices, channels, log) = tokio::try_join!(
         accounts::keys(state, caller),
         accounts::sessions(state, caller),
         scoped::list(state, user),
         projects::list(state, user),
         prices::list(state, user),
+        alert_service::channels(state, user),
+        alert_service::log(state, user, Some(LOG_ALERTS)),
     )?;
     let invites = state.settings.signup == SignupPolicy::Invite;
-    Ok(Data { account: accounts::account(user), keys, sessions, invites, budgets: budgets.budgets, projects, prices })
+    Ok(Data {
+        account: accounts::account(user),
+        keys,
+        sessions,
+        invites,
+        budgets: budgets.budgets,
+        projects,
+        prices,
+        channels: channels.channels,
+        alerts: log.alerts,
+        smtp: state.settings.alerts.smtp.is_some(),
+    })
 }
 
 /// `GET /settings`.
@@ -86,7 +106,7 @@ pub(super) async fn page(
     let body = html! {
         h1 class="text-2xl font-bold tracking-tight" { "Settings" }
         nav aria-label="Settings sections" class="mt-3 flex flex-wrap gap-2 text-sm" {
-            @for (anchor, label) in [("keys", "API keys"), ("sessions", "Sessions"), ("budget", "Budgets"), ("prices", "Custom prices"), ("projects", "Projects"), ("timezone", "Time zone")] {
+            @for (anchor, label) in [("keys", "API keys"), ("sessions", "Sessions"), ("budget", "Budgets"), ("alerts", "Alerts"), ("prices", "Custom prices"), ("projects", "Projects"), ("timezone", "Time zone")] {
                 a href={ "#" (anchor) } class="rounded-md bg-white px-3 py-1.5 font-medium text-slate-700 ring-1 ring-slate-200 hover:bg-slate-100 focus-visible:outline-2 focus-visible:outline-indigo-700" { (label) }
             }
         }
@@ -130,6 +150,8 @@ fn sections(data: &Data, prefill: &Prefill) -> Markup {
             @if data.invites { (invite()) }
         }
         section id="budget" data-panel="budget" aria-labelledby="budget-title" class=(SECTION) { (budget(&data.budgets, &data.keys, &data.account)) }
+        section id="alerts" data-panel="alerts" aria-labelledby="alerts-title" class=(SECTION) { (alerts::channels(&data.channels, &tz, data.smtp)) }
+        section id="alert-log" data-panel="alert-log" aria-labelledby="alert-log-title" class=(SECTION) { (alerts::log(&data.alerts, &tz)) }
         section id="prices" data-panel="prices" aria-labelledby="prices-title" class=(SECTION) { (custom_prices(&data.prices, prefill)) }
         section id="projects" data-panel="projects" aria-labelledby="projects-title" class=(SECTION) { (project_list(&data.projects, &tz)) }
         section id="timezone" data-panel="timezone" aria-labelledby="timezone-title" class=(SECTION) { (time_zone(&data.account)) }
@@ -138,10 +160,10 @@ fn sections(data: &Data, prefill: &Prefill) -> Markup {
 }
 
 const SECTION: &str = "scroll-mt-4 rounded-lg bg-white p-4 shadow-sm ring-1 ring-slate-200 sm:p-6";
-const TH: &str = "px-2 py-2 font-medium first:pl-0";
-const TD: &str = "px-2 py-2 first:pl-0";
+pub(super) const TH: &str = "px-2 py-2 font-medium first:pl-0";
+pub(super) const TD: &str = "px-2 py-2 first:pl-0";
 
-fn heading(id: &str, title: &str, intro: &Markup) -> Markup {
+pub(super) fn heading(id: &str, title: &str, intro: &Markup) -> Markup {
     html! {
         h2 id=(id) class="text-lg font-semibold" { (title) }
         p class="mt-1 text-sm text-slate-600" { (intro) }
@@ -149,7 +171,7 @@ fn heading(id: &str, title: &str, intro: &Markup) -> Markup {
 }
 
 /// The error line of a form, filled by the script.
-fn form_error(id: &str) -> Markup {
+pub(super) fn form_error(id: &str) -> Markup {
     html! { p id=(id) data-error class="text-sm font-medium text-red-700" role="alert" hidden {} }
 }
 
@@ -699,6 +721,9 @@ mod tests {
                 created_at: "2026-11-27T10:00:00Z".to_owned(),
                 updated_at: "2026-11-27T10:00:00Z".to_owned(),
             }],
+            channels: vec![],
+            alerts: vec![],
+            smtp: false,
         };
         let prefill = Prefill { model: Some(HOSTILE.to_owned()), provider: None };
         let html = sections(&data, &prefill).into_string();

@@ -315,3 +315,50 @@ async fn the_sign_up_result_has_room_for_the_key_and_the_init_command_that_uses_
     assert!(html.contains(r#"<code id="new-account-key-init">"#), "{html}");
     assert!(html.contains("would create another account"), "{html}");
 }
+
+#[tokio::test]
+async fn the_settings_page_lists_alert_channels_by_their_hints_and_logs_a_test_alert_never_showing_a_secret() {
+    let app = App::new().await;
+    let key = app.signup().await;
+    let session = app.sign_in(&key).await;
+    let (_, html) = app.get("/settings", Some(&session), None).await;
+    assert!(html.contains(r#"id="channels-none""#) && html.contains(r#"id="alert-log-none""#), "{html}");
+    // The opening tag of the test button.
+    let test_button = |html: &str| {
+        let at = html.find(r#"id="alert-test""#).expect("the test button");
+        html[at..at + html[at..].find('>').unwrap()].to_owned()
+    };
+    assert!(test_button(&html).contains(" disabled"), "nothing to test yet: {html}");
+    assert!(html.contains(r#"id="smtp-missing""#), "this server has no SMTP settings: {html}");
+
+    let target = "https://hooks.example.com/in/very-secret-path-a1b2";
+    let (status, created) = app
+        .call(
+            "POST",
+            "/api/alerts/channels",
+            &key,
+            &format!(r#"{{"kind": "webhook", "target": "{target}", "name": "<b>ops</b>"}}"#),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let created: serde_json::Value = serde_json::from_str(&created).unwrap();
+    let (id, secret) = (created["channel"]["id"].as_i64().unwrap(), created["secret"].as_str().unwrap());
+    let (status, queued) = app.call("POST", "/api/alerts/test", &key, "{}").await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{queued}");
+
+    let (_, html) = app.get("/settings", Some(&session), None).await;
+    let (response, sections) = app.get("/settings/sections", Some(&session), None).await;
+
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(html.contains(&sections), "the sections are the page's: {sections}");
+    assert!(!html.contains(secret) && !html.contains("very-secret-path"), "only the hint: {html}");
+    assert!(html.contains(&format!(r#"data-channel-id="{id}""#)), "{html}");
+    assert!(html.contains(&format!(r#"data-api="DELETE /api/alerts/channels/{id}""#)), "{html}");
+    assert!(html.contains("&lt;b&gt;ops&lt;/b&gt;") && !html.contains("<b>ops"), "escaped: {html}");
+    assert!(!test_button(&html).contains(" disabled"), "{html}");
+    assert!(html.contains(r##"href="#alerts""##), "the section is in the page's menu: {html}");
+    // No worker runs in these tests: the test alert waits in the log, and the page follows it.
+    assert!(html.contains("Test alert from LLMLab") && html.contains(r#"data-delivery-state="pending""#), "{html}");
+    assert!(html.contains("data-deliveries-pending"), "{html}");
+    assert!(html.contains(">llmlab alerts log</code>"), "the action's command as code: {html}");
+}

@@ -299,7 +299,11 @@ async function runApi(element, body, errorElement) {
     return;
   }
   const root = $("#panels[data-source]");
-  if (root) await refresh(root);
+  if (root) {
+    await refresh(root);
+    showSecret();
+    followDeliveries(true);
+  }
   if (after === "new-invite" && result?.url) {
     $("#new-invite-url").textContent = result.url;
     $("#new-invite-box").hidden = false;
@@ -308,12 +312,83 @@ async function runApi(element, body, errorElement) {
     showNewKey("new-key-value", result.api_key);
     $("#new-key-box").hidden = false;
   }
+  if (after === "new-secret") {
+    shownSecret = result?.secret ? { channel: result.channel?.id, secret: result.secret } : null;
+    showSecret();
+  }
+  if (after === "test-alert" && typeof result?.deliveries === "number") {
+    const n = result.deliveries;
+    showMessage($("#alert-test-result"), `A test alert is on its way to ${n} channel${n === 1 ? "" : "s"}: see its delivery in the log below.`);
+  }
   let message = element.dataset.success ?? "Saved.";
   if (typeof result?.repriced_events === "number" && result.repriced_events > 0) {
     const n = result.repriced_events;
     message += ` ${n} earlier call${n === 1 ? " is" : "s are"} now priced.`;
   }
   if (flash) flash.textContent = message;
+}
+
+// ---- Alerts: follow the deliveries still pending ------------------------------
+
+/**
+ * The signing secret of the webhook channel just added: shown until the page is
+ * left or that channel removed (a refresh of the sections after another change
+ * would drop it); never stored anywhere.
+ */
+let shownSecret = null;
+
+function showSecret() {
+  if (!shownSecret) return;
+  const box = $("#new-secret-box");
+  if (!box || !$(`[data-channel-id="${shownSecret.channel}"]`)) {
+    shownSecret = null;
+    return;
+  }
+  $("#new-secret-value").textContent = shownSecret.secret;
+  box.hidden = false;
+}
+
+let deliveriesTimer;
+let deliveriesDelay = 1000;
+
+/** Replaces the section `data-panel=name` alone (the others keep what the script showed in them). */
+async function refreshPanel(root, name) {
+  const response = await fetch(root.dataset.source, { credentials: "same-origin", cache: "no-store" });
+  if (response.status === 401) {
+    location.reload();
+    return;
+  }
+  if (!response.ok) throw new Error(`The server answered ${response.status}.`);
+  const template = document.createElement("template");
+  template.innerHTML = await response.text();
+  const next = $(`[data-panel="${name}"]`, template.content);
+  const current = $(`[data-panel="${name}"]`, root);
+  if (next && current && next.outerHTML !== current.outerHTML) current.replaceWith(next);
+}
+
+/**
+ * While the delivery log shows a pending delivery, refreshes it after 1 s,
+ * 2 s, 4 s… (at most 30 s apart), so a test alert is seen arriving; a change
+ * made on the page starts again from 1 s. Only the log is replaced: a signing
+ * secret or a test's result shown in the channels section stays.
+ */
+function followDeliveries(restart) {
+  const root = $("#panels[data-source]");
+  if (!root) return;
+  if (restart) deliveriesDelay = 1000;
+  clearTimeout(deliveriesTimer);
+  if (!$("[data-deliveries-pending]", root)) return;
+  deliveriesTimer = setTimeout(async () => {
+    deliveriesDelay = Math.min(deliveriesDelay * 2, 30_000);
+    if (!document.hidden) {
+      try {
+        await refreshPanel(root, "alert-log");
+      } catch {
+        // Tried again at the next step.
+      }
+    }
+    followDeliveries(false);
+  }, deliveriesDelay);
 }
 
 function initSettings() {
@@ -380,6 +455,8 @@ function initSettings() {
       if (input) input.value = zone;
     });
   }
+
+  followDeliveries(true);
 
   // Opened from an unpriced model's link: go to the first empty price field.
   if (new URLSearchParams(location.search).has("model")) $("#price-input")?.focus();
