@@ -11,8 +11,7 @@ use llmlab_api::{Alert, Channel, ChannelKind, Delivery, DeliveryState};
 use maud::{Markup, html};
 
 use super::format::{local_time, prose};
-use super::layout::{self, BUTTON, BUTTON_DANGER, BUTTON_SECONDARY, INPUT, LABEL, kbd};
-use super::settings::{TD, TH, form_error, heading};
+use super::layout::{self, BUTTON, BUTTON_DANGER, BUTTON_SECONDARY, INPUT, LABEL, TD, TH, form_error, heading, kbd};
 
 /// How many alerts the delivery log shows.
 pub(super) const LOG_ALERTS: i64 = 20;

@@ -35,6 +35,23 @@ pub(super) const LABEL: &str = "block text-sm font-medium text-slate-800";
 pub(super) const LINK: &str = "font-medium text-indigo-700 underline decoration-indigo-300 underline-offset-2 \
     hover:decoration-indigo-700 focus-visible:outline-2 focus-visible:outline-indigo-700";
 
+/// Classes of a table's header cell and data cell (settings tables).
+pub(super) const TH: &str = "px-2 py-2 font-medium first:pl-0";
+pub(super) const TD: &str = "px-2 py-2 first:pl-0";
+
+/// A settings section's heading and its introduction.
+pub(super) fn heading(id: &str, title: &str, intro: &Markup) -> Markup {
+    html! {
+        h2 id=(id) class="text-lg font-semibold" { (title) }
+        p class="mt-1 text-sm text-slate-600" { (intro) }
+    }
+}
+
+/// The error line of a form, filled by the script.
+pub(super) fn form_error(id: &str) -> Markup {
+    html! { p id=(id) data-error class="text-sm font-medium text-red-700" role="alert" hidden {} }
+}
+
 /// A whole page. `signed_in` shows the sign-out button.
 #[must_use]
 pub(super) fn page(title: &str, nav: Nav, signed_in: bool, body: &Markup) -> Markup {

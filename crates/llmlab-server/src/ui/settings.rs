@@ -21,7 +21,9 @@ use serde::Deserialize;
 use super::alerts::{self, LOG_ALERTS};
 use super::budgets::{self as names, PERIODS};
 use super::format::{calls, local_time, percent, url_component, usd, usd_exact};
-use super::layout::{self, BUTTON, BUTTON_DANGER, BUTTON_SECONDARY, INPUT, LABEL, Nav, kbd};
+use super::layout::{
+    self, BUTTON, BUTTON_DANGER, BUTTON_SECONDARY, INPUT, LABEL, Nav, TD, TH, form_error, heading, kbd,
+};
 use super::{Visitor, error_page, html_response, sign_in_page};
 use crate::auth::Caller;
 use crate::error::ApiResult;
@@ -160,21 +162,6 @@ fn sections(data: &Data, prefill: &Prefill) -> Markup {
 }
 
 const SECTION: &str = "scroll-mt-4 rounded-lg bg-white p-4 shadow-sm ring-1 ring-slate-200 sm:p-6";
-pub(super) const TH: &str = "px-2 py-2 font-medium first:pl-0";
-pub(super) const TD: &str = "px-2 py-2 first:pl-0";
-
-pub(super) fn heading(id: &str, title: &str, intro: &Markup) -> Markup {
-    html! {
-        h2 id=(id) class="text-lg font-semibold" { (title) }
-        p class="mt-1 text-sm text-slate-600" { (intro) }
-    }
-}
-
-/// The error line of a form, filled by the script.
-pub(super) fn form_error(id: &str) -> Markup {
-    html! { p id=(id) data-error class="text-sm font-medium text-red-700" role="alert" hidden {} }
-}
-
 fn keys(keys: &[ApiKeyInfo], tz: &TimeZone) -> Markup {
     html! {
         (heading("keys-title", "API keys", &html! {
