@@ -155,3 +155,61 @@ fn an_anomaly_message_says_how_far_above() {
     let message = facts.message("http://x");
     assert_eq!(message.text, "$42.00 spent on 2026-12-07, 4.2 times the daily average of the 14 days before ($10.00).");
 }
+
+#[test]
+fn every_kind_says_what_happened_and_what_to_do() {
+    let budget = watched(BudgetPeriod::Day, "5", true).budget;
+    let all = [
+        AlertFacts::BudgetThreshold {
+            budget: budget.clone(),
+            period_key: "2026-12-07".to_owned(),
+            threshold: "80".to_owned(),
+            spent: usd_amount("4"),
+            amount: usd_amount("5"),
+        },
+        AlertFacts::BudgetForecast {
+            budget: budget.clone(),
+            period_key: "2026-12-07".to_owned(),
+            spent: usd_amount("3"),
+            amount: usd_amount("5"),
+            over_at: at("2026-12-07T20:00:00Z"),
+        },
+        AlertFacts::HardStop {
+            budget,
+            period_key: "total".to_owned(),
+            spent: usd_amount("4.9"),
+            held: usd_amount("0.05"),
+            amount: usd_amount("5"),
+        },
+        AlertFacts::SpendAnomaly { day: "2026-12-07".parse().unwrap(), spent: usd_amount("30"), norm: Money::ZERO },
+        AlertFacts::UnpricedModel { provider: "acme".to_owned(), model: "acme large".to_owned() },
+        AlertFacts::Test,
+    ];
+    for facts in &all {
+        let message = facts.message("https://llmlab.example/");
+        assert!(!message.title.is_empty() && !message.text.is_empty(), "{facts:?}");
+        assert!(message.action.contains("llmlab "), "{facts:?}: {}", message.action);
+        assert!(message.link.starts_with("https://llmlab.example/"), "{}", message.link);
+        assert!(!message.link.contains("//dashboard") && !message.link.contains("//settings"), "{}", message.link);
+    }
+    let forecast = all[1].message("x");
+    assert!(forecast.text.contains("runs out on 2026-12-07 20:00 UTC"), "{}", forecast.text);
+    assert!(forecast.figures.contains(&("Runs out".to_owned(), "2026-12-07 20:00 UTC".to_owned())));
+    let stop = all[2].message("x");
+    assert_eq!(stop.title, "The hard daily budget of project load is refusing calls");
+    assert!(stop.text.contains("in the period since the start"), "{}", stop.text);
+    assert!(stop.figures.contains(&("Held".to_owned(), "$0.05".to_owned())));
+    assert!(all[3].message("x").text.contains("far above the daily average"), "a zero norm");
+    let unpriced = all[4].message("x");
+    assert!(unpriced.action.contains("llmlab prices set 'acme large' --provider acme"), "{}", unpriced.action);
+    for (facts, kind) in
+        all.iter().zip(["budget_threshold", "budget_forecast", "hard_stop", "spend_anomaly", "unpriced_model", "test"])
+    {
+        assert_eq!(facts.kind(), kind);
+        assert_eq!(serde_json::from_value::<AlertFacts>(serde_json::to_value(facts).unwrap()).unwrap(), *facts);
+    }
+    assert_eq!(all[5].dedupe_key(), None);
+    assert!(all[1].dedupe_key().unwrap().contains(":forecast:"));
+    assert!(all[2].dedupe_key().unwrap().contains(":stop:"));
+    assert_eq!(all[3].dedupe_key().unwrap(), "anomaly:2026-12-07");
+}
