@@ -59,25 +59,29 @@ pub(crate) async fn add_channels(api: &Api, receiver: &Receiver, count: u8) -> a
     Ok(())
 }
 
+/// One crossing's timings, in ms: from the event's 2xx (as the client read
+/// it) to the webhook's arrival, negative when the webhook came first; and
+/// from sending the event to the webhook's arrival.
+pub(crate) struct Timing {
+    pub(crate) after_ack_ms: f64,
+    pub(crate) after_send_ms: f64,
+}
+
 /// `rounds` times: a fresh $1 budget on a tag, one tracked event of $0.90
-/// with that tag (crossing 80%), and the time from its 2xx to the webhook's
-/// arrival. Returns the times (an arrival before the response was read counts as 0).
-pub(crate) async fn crossing_to_arrival(
-    api: &Api,
-    receiver: &Receiver,
-    rounds: usize,
-) -> anyhow::Result<Vec<Duration>> {
+/// with that tag (crossing 80%), and when the webhook arrived.
+pub(crate) async fn crossing_to_arrival(api: &Api, receiver: &Receiver, rounds: usize) -> anyhow::Result<Vec<Timing>> {
     let mut times = Vec::with_capacity(rounds);
     let run = jiff::Timestamp::now().as_millisecond();
     for round in 0..rounds {
         let tag = format!("{run}-{round}");
         let budget = json!({"amount_usd": "1", "scope": "tag", "target": format!("round={tag}"), "period": "total"});
-        let status = api.post("/api/budgets/scoped", serde_json::to_vec(&budget)?).await?;
+        let (status, created) = api.post_json("/api/budgets/scoped", &budget).await?;
         if !status.is_success() {
-            bail!("creating round {round}'s budget: {status}");
+            bail!("creating round {round}'s budget: {status} {created}");
         }
         let event = json!({"provider": "openai", "model": "gpt-4o", "input_tokens": 1, "output_tokens": 1,
                            "cost_usd": "0.9", "tags": {"round": tag}});
+        let sent = Instant::now();
         let status = api.post("/api/events/track", serde_json::to_vec(&event)?).await?;
         let acknowledged = Instant::now();
         if !status.is_success() {
@@ -94,7 +98,19 @@ pub(crate) async fn crossing_to_arrival(
             }
             tokio::time::sleep(Duration::from_micros(200)).await;
         };
-        times.push(arrived.saturating_duration_since(acknowledged));
+        let signed = |from: Instant| {
+            if arrived >= from {
+                arrived.duration_since(from).as_secs_f64() * 1000.0
+            } else {
+                -(from.duration_since(arrived).as_secs_f64() * 1000.0)
+            }
+        };
+        times.push(Timing { after_ack_ms: signed(acknowledged), after_send_ms: signed(sent) });
+        // An account has a bounded number of budgets: each round removes its own.
+        let removed = api.delete(&format!("/api/budgets/scoped/{}", created["id"])).await?;
+        if !removed.is_success() {
+            bail!("removing round {round}'s budget: {removed}");
+        }
     }
     Ok(times)
 }

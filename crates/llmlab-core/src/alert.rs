@@ -24,9 +24,18 @@ pub struct BudgetRef {
     /// `day`, `week`, `month` or `total`.
     pub period: String,
     pub hard: bool,
+    /// When the budget was created (Unix ms): with the id, it names this
+    /// budget for good (SQLite may give a removed budget's id to a new one).
+    #[serde(default)]
+    pub created_at: i64,
 }
 
 impl BudgetRef {
+    /// `7.1795521600000`: the id and creation time, unique for good.
+    fn key(&self) -> String {
+        format!("{}.{}", self.id, self.created_at)
+    }
+
     /// `the account`, `project load`, `tag customer=acme`.
     fn what(&self) -> String {
         Scope::parse(&self.scope, &self.target)
@@ -129,13 +138,13 @@ impl AlertFacts {
     pub fn dedupe_key(&self) -> Option<String> {
         match self {
             AlertFacts::BudgetThreshold { budget, period_key, threshold, amount, .. } => {
-                Some(format!("budget:{}:{period_key}:{threshold}:{}", budget.id, amount.nanos()))
+                Some(format!("budget:{}:{period_key}:{threshold}:{}", budget.key(), amount.nanos()))
             }
             AlertFacts::BudgetForecast { budget, period_key, amount, .. } => {
-                Some(format!("budget:{}:{period_key}:forecast:{}", budget.id, amount.nanos()))
+                Some(format!("budget:{}:{period_key}:forecast:{}", budget.key(), amount.nanos()))
             }
             AlertFacts::HardStop { budget, period_key, amount, .. } => {
-                Some(format!("budget:{}:{period_key}:stop:{}", budget.id, amount.nanos()))
+                Some(format!("budget:{}:{period_key}:stop:{}", budget.key(), amount.nanos()))
             }
             AlertFacts::SpendAnomaly { day, .. } => Some(format!("anomaly:{day}")),
             AlertFacts::UnpricedModel { provider, model } => Some(format!("unpriced:{provider}/{model}")),

@@ -63,6 +63,7 @@ impl Counted {
                 target: row.target.clone(),
                 period: row.period.clone(),
                 hard: row.hard,
+                created_at: row.created_at,
             },
             amount: Money::from_nanos(row.amount_nusd),
             thresholds: Thresholds::from_str(&row.thresholds).unwrap_or_default(),

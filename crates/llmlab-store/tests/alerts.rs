@@ -149,6 +149,28 @@ both_backends!(a_new_budget_already_past_a_threshold_alerts_once, |db| async mov
     assert_eq!(raised(&store, &alice).await.len(), 2);
 });
 
+both_backends!(a_new_budget_in_a_removed_ones_place_alerts_anew, |db| async move {
+    let store = open(&db).await;
+    let alice = user(&store, "alice").await;
+    channel(&store, &alice, "webhook").await;
+    total_budget(&store, &alice, 10).await;
+    spend(&store, &alice, "a", Some(850), "gpt-4o").await;
+    assert_eq!(raised(&store, &alice).await.len(), 1);
+    let old = store.budgets(alice.id).await.unwrap().remove(0);
+    assert!(store.delete_budget_by_id(alice.id, old.id).await.unwrap());
+    // SQLite may give the new budget the removed one's id: it is still a new budget.
+    let new = NewBudget {
+        scope: "account".into(),
+        target: String::new(),
+        period: "total".into(),
+        amount_nusd: 10 * USD,
+        hard: false,
+        thresholds: "80,100".into(),
+    };
+    store.save_budget(alice.id, &new, &total_bounds(), NOW + 1).await.unwrap();
+    assert_eq!(raised(&store, &alice).await.len(), 2, "the new budget counts the $8.50 already spent and alerts");
+});
+
 both_backends!(a_model_without_a_price_alerts_once, |db| async move {
     let store = open(&db).await;
     let alice = user(&store, "alice").await;
@@ -173,6 +195,7 @@ fn hard_stop(budget_id: i64) -> AlertFacts {
             target: String::new(),
             period: "day".into(),
             hard: true,
+            created_at: NOW,
         },
         period_key: "2026-11-18".into(),
         spent: Money::from_nanos(USD),

@@ -14,6 +14,7 @@ fn watched(period: BudgetPeriod, amount: &str, hard: bool) -> WatchedBudget {
             target: "load".to_owned(),
             period: period.as_str().to_owned(),
             hard,
+            created_at: 1_795_000_000_000,
         },
         amount: usd_amount(amount),
         thresholds: Thresholds::default(),
@@ -71,7 +72,7 @@ fn a_forecast_waits_for_a_quarter_of_the_period_and_names_the_day_it_runs_out() 
 fn dedupe_keys_name_the_budget_period_threshold_and_amount() {
     let budget = watched(BudgetPeriod::Day, "10", false);
     let due = due_budget_alerts(&budget, "2026-12-07", usd_amount("8"), &[], None, at("2026-12-07T12:00:00Z"));
-    assert_eq!(due[0].1.dedupe_key().unwrap(), "budget:7:2026-12-07:80:10000000000");
+    assert_eq!(due[0].1.dedupe_key().unwrap(), "budget:7.1795000000000:2026-12-07:80:10000000000");
     assert_eq!(AlertFacts::Test.dedupe_key(), None);
     let unpriced = AlertFacts::UnpricedModel { provider: "openai".to_owned(), model: "gpt-9".to_owned() };
     assert_eq!(unpriced.dedupe_key().unwrap(), "unpriced:openai/gpt-9");

@@ -124,6 +124,7 @@ pub fn hard_stop(state: &AppState, user: &User, budget: &Budget, period_key: &st
             target: budget.row.target.clone(),
             period: budget.row.period.clone(),
             hard: budget.row.hard,
+            created_at: budget.row.created_at,
         },
         period_key: period_key.to_owned(),
         spent: Money::from_nanos(spend.spent_nusd),

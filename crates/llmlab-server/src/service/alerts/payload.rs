@@ -164,6 +164,7 @@ mod tests {
                 target: String::new(),
                 period: "month".to_owned(),
                 hard: false,
+                created_at: 0,
             },
             period_key: "2026-12-01".to_owned(),
             threshold: "80".to_owned(),
