@@ -53,17 +53,21 @@ fn total_bounds() -> llmlab_core::budget::PeriodBounds {
     BudgetPeriod::Total.bounds(jiff::Timestamp::from_millisecond(NOW).unwrap(), &jiff::tz::TimeZone::UTC).unwrap()
 }
 
-/// Stores one event costing `cents` (or unpriced, of `model`).
-async fn spend(store: &Store, user: &User, id: &str, cents: Option<i64>, model: &str) {
-    let price = match cents {
-        Some(cents) => EventPrice::Priced {
+/// An event at [`NOW`] costing `cents`.
+fn priced_event(id: &str, cents: i64) -> NewEvent {
+    event(
+        id,
+        EventPrice::Priced {
             cost: Money::from_nanos(cents * USD / 100),
             source: PriceSource::Explicit,
             priced_as: None,
         },
-        None => EventPrice::Unpriced { code: UnpricedCode::UnknownModel, reason: "not in the catalog".into() },
-    };
-    let event = NewEvent {
+        "gpt-4o",
+    )
+}
+
+fn event(id: &str, price: EventPrice, model: &str) -> NewEvent {
+    NewEvent {
         event_id: id.into(),
         project: "default".into(),
         provider: "openai".into(),
@@ -80,6 +84,18 @@ async fn spend(store: &Store, user: &User, id: &str, cents: Option<i64>, model: 
         raw_usage: None,
         api_key: None,
         reservation_id: None,
+    }
+}
+
+/// Stores one event costing `cents` (or unpriced, of `model`).
+async fn spend(store: &Store, user: &User, id: &str, cents: Option<i64>, model: &str) {
+    let event = match cents {
+        Some(cents) => NewEvent { model: model.into(), model_key: model.into(), ..priced_event(id, cents) },
+        None => event(
+            id,
+            EventPrice::Unpriced { code: UnpricedCode::UnknownModel, reason: "not in the catalog".into() },
+            model,
+        ),
     };
     store.insert_events(&[EventBatch { user_id: user.id, events: vec![event] }], NOW).await.unwrap();
 }
@@ -170,6 +186,61 @@ both_backends!(a_new_budget_in_a_removed_ones_place_alerts_anew, |db| async move
     store.save_budget(alice.id, &new, &total_bounds(), NOW + 1).await.unwrap();
     assert_eq!(raised(&store, &alice).await.len(), 2, "the new budget counts the $8.50 already spent and alerts");
 });
+
+both_backends!(a_day_on_course_to_run_out_forecasts_once, |db| async move {
+    let store = open(&db).await;
+    let alice = user(&store, "alice").await;
+    channel(&store, &alice, "webhook").await;
+    // The account's day is at its noon right now: a fixed-offset zone
+    // (`Etc/GMT-N` is UTC+N) N hours ahead of UTC's current hour.
+    let now = jiff::Timestamp::now();
+    let hour = i64::from(now.to_zoned(jiff::tz::TimeZone::UTC).hour());
+    let ahead = (12 - hour).rem_euclid(24);
+    let ahead = if ahead > 14 { ahead - 24 } else { ahead };
+    let zone = match ahead {
+        0 => "Etc/GMT".to_owned(),
+        n if n > 0 => format!("Etc/GMT-{n}"),
+        n => format!("Etc/GMT+{}", -n),
+    };
+    let update = llmlab_store::AccountUpdate { name: None, timezone: Some(zone.clone()), hard_budget: None };
+    let alice = store.update_user(alice.id, &update).await.unwrap();
+    let tz = jiff::tz::TimeZone::get(&zone).unwrap();
+    let bounds = BudgetPeriod::Day.bounds(now, &tz).unwrap();
+    let new = NewBudget {
+        scope: "account".into(),
+        target: String::new(),
+        period: "day".into(),
+        amount_nusd: 10 * USD,
+        hard: false,
+        thresholds: "80,100".into(),
+    };
+    store.save_budget(alice.id, &new, &bounds, now.as_millisecond()).await.unwrap();
+    let at_now = |id: &str, cents: i64| {
+        let store = &store;
+        let alice = &alice;
+        let id = id.to_owned();
+        async move { spend_at(store, alice, &id, cents, now.as_millisecond()).await }
+    };
+    // $3 by about noon: on course for about $6, under budget.
+    at_now("a", 300).await;
+    assert!(raised(&store, &alice).await.is_empty());
+    // $6 by about noon: on course for about $12; it runs out before the day ends.
+    at_now("b", 300).await;
+    let log = store.alert_log(alice.id, 10).await.unwrap();
+    assert_eq!(log.len(), 1, "{log:?}");
+    let AlertFacts::BudgetForecast { over_at, period_key, .. } = &log[0].0.facts else { panic!("{log:?}") };
+    assert_eq!(period_key, &bounds.key());
+    assert!(bounds.contains(*over_at) && *over_at > now, "runs out later today: {over_at}");
+    // More spend the same day: no second forecast.
+    at_now("c", 100).await;
+    assert_eq!(raised(&store, &alice).await, [("budget_forecast".into(), "budget_forecast".into(), 1)]);
+});
+
+/// [`spend`] at `at` (Unix ms) instead of the tests' fixed time.
+async fn spend_at(store: &Store, user: &User, id: &str, cents: i64, at: i64) {
+    let event = NewEvent { occurred_at: at, ..priced_event(id, cents) };
+    store.insert_events(&[EventBatch { user_id: user.id, events: vec![event] }], at).await.unwrap();
+}
 
 both_backends!(a_model_without_a_price_alerts_once, |db| async move {
     let store = open(&db).await;
