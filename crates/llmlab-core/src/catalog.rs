@@ -735,8 +735,27 @@ mod tests {
     }
 
     #[test]
+    fn gemini_4_argon_doubled_when_its_introductory_price_ended() {
+        // Google's pricing page, as genai-prices 0.2.5 cites it: $2 / $10 per 1M
+        // through 2026-11-30, $4 / $20 from 2026-12-01; batch half, priority 1.8x.
+        let argon = builtin().entry("gemini-4-argon").unwrap();
+        let last_intro_day = argon.rates_on(Date::constant(2026, 11, 30));
+        let first_day = argon.rates_on(Date::constant(2026, 12, 1));
+        assert_eq!(
+            (last_intro_day.standard.input, last_intro_day.standard.output),
+            (Decimal::new(2, 0), Decimal::new(10, 0))
+        );
+        assert_eq!((first_day.standard.input, first_day.standard.output), (Decimal::new(4, 0), Decimal::new(20, 0)));
+        assert_eq!(first_day.standard.cache_read, Some(Decimal::new(2, 1)));
+        let batch = first_day.batch.as_ref().unwrap();
+        assert_eq!((batch.input, batch.output), (Decimal::new(2, 0), Decimal::new(10, 0)));
+        let priority = first_day.priority.as_ref().unwrap();
+        assert_eq!((priority.input, priority.output), (Decimal::new(72, 1), Decimal::new(36, 0)));
+    }
+
+    #[test]
     fn every_entry_names_its_sources_instead_of_citing_codes() {
-        let codes = ["L110", "L81", "GP"];
+        let codes = ["L110", "L81", "GP", "GP025"];
         let words = |text: &str| text.split(|c: char| !c.is_alphanumeric()).map(str::to_owned).collect::<Vec<_>>();
         for entry in builtin().models() {
             assert!(!entry.sources.is_empty(), "{} cites no declared source: {}", entry.id, entry.source);
