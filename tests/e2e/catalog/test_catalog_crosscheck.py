@@ -15,10 +15,9 @@ import subprocess
 from decimal import Decimal
 from typing import Any
 
-import pytest
-from conftest import llmlab_bin
+import genai_prices  # type: ignore[import-untyped]
 
-genai_prices = pytest.importorskip("genai_prices")
+from conftest import llmlab_bin
 
 # (input tokens not read from a cache, cache reads, output tokens): a large
 # balanced call (the figure the catalog issue compared), and a cached prompt,
