@@ -29,6 +29,10 @@ pub struct SetPriceRequest {
     #[serde(default)]
     #[schema(schema_with = optional_rate)]
     pub cache_write_1h_per_million_usd: Option<Money>,
+    /// Store prices that look like a slip: a per-token price (below $0.001 per 1M),
+    /// or one a thousand times off the catalog's for the model. Without it they get 422.
+    #[serde(default)]
+    pub force: bool,
 }
 
 fn price_provider() -> utoipa::openapi::schema::Schema {

@@ -11,6 +11,7 @@ pub mod cost;
 pub mod display;
 pub mod money;
 pub mod normalize;
+pub mod price_check;
 pub mod provider;
 pub mod recommend;
 pub mod report;

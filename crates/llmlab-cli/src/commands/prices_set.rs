@@ -17,7 +17,9 @@ Examples:
   llmlab prices set acme-llm --provider acme --input 1 --output 3 --json
 
 Prices are USD per 1M tokens. The account's earlier unpriced calls of the
-model are priced at once.";
+model are priced at once. A price that looks like a slip (per token, below $0.001
+per 1M, or a thousand times off the catalog's price for the model) is refused
+unless --force is given.";
 
 /// Set your account's price for a model (USD per 1M tokens); reprices its unpriced calls
 #[derive(Args)]
@@ -49,6 +51,10 @@ pub(crate) struct PricesSetArgs {
     /// Print the stored price as JSON
     #[arg(long)]
     json: bool,
+    /// Store a price that looks like a slip: per token instead of per 1M (below $0.001), or a
+    /// thousand times off the catalog's price for the model
+    #[arg(long)]
+    force: bool,
 }
 
 pub(crate) fn run(args: &PricesSetArgs) -> anyhow::Result<ExitStatus> {
@@ -76,6 +82,7 @@ pub(crate) fn run(args: &PricesSetArgs) -> anyhow::Result<ExitStatus> {
         cache_read_per_million_usd: optional("cache-read", args.cache_read.as_ref())?,
         cache_write_per_million_usd: optional("cache-write", args.cache_write.as_ref())?,
         cache_write_1h_per_million_usd: optional("cache-write-1h", args.cache_write_1h.as_ref())?,
+        force: args.force,
     };
     let settings = Settings::load(&args.server)?;
     let client = Client::authenticated(&settings)?;

@@ -305,3 +305,15 @@ fn budget_help_has_an_example_of_each_form() {
     assert!(help.contains("keeps its mode"), "--help says what a replace does without --hard or --soft:\n{help}");
     assert!(list_help.contains("llmlab budget list --json"), "{list_help}");
 }
+
+server_test!(prices_set_refuses_a_per_token_price_unless_forced, |server| async move {
+    let (machine, _api) = seeded(&server).await;
+    let args = ["prices", "set", "acme-large", "--provider", "acme", "--input", "0.000003", "--output", "15"];
+    let refused = machine.run(&args);
+    assert_eq!(refused.status.code(), Some(1), "{}", transcript(&refused));
+    let said = crate::support::stderr(&refused);
+    assert!(said.contains("looks like a price per token (it would be $3 per 1M"), "{said}");
+    assert!(said.contains("--force"), "{said}");
+    let forced = machine.run(&[&args[..], &["--force"]].concat());
+    assert_eq!(forced.status.code(), Some(0), "{}", transcript(&forced));
+});

@@ -4,6 +4,7 @@
 use llmlab_api::{CustomPrice as PriceView, SetPriceRequest, SetPriceResponse};
 use llmlab_core::catalog::canonical_model_id;
 use llmlab_core::cost::quote;
+use llmlab_core::price_check;
 use llmlab_core::{Money, PriceSource, Provider, ServiceTier};
 use llmlab_store::{CustomPrice, Repriced, StoredEvent, User};
 
@@ -25,6 +26,40 @@ fn check_price(field: &str, value: Money) -> ApiResult<String> {
         return Err(ApiError::invalid(field, format!("must be at most {MAX_PRICE_USD} (USD per 1M tokens)")));
     }
     Ok(value.to_string())
+}
+
+/// Refuses prices that look like a slip ([`llmlab_core::price_check`]):
+/// per token instead of per 1M, or a thousand times off the catalog's price
+/// of the model (today's standard rates), unless the request forces them.
+fn check_for_slips(
+    state: &AppState,
+    provider: Option<&Provider>,
+    model: &str,
+    request: &SetPriceRequest,
+) -> ApiResult<()> {
+    let today = jiff::Timestamp::now().to_zoned(jiff::tz::TimeZone::UTC).date();
+    let catalog = state
+        .catalog
+        .resolve(provider, model)
+        .map(|found| price_check::catalog_prices(&found.entry.rates_on(today).standard));
+    let entered = [
+        ("input_per_million_usd", Some(request.input_per_million_usd)),
+        ("output_per_million_usd", Some(request.output_per_million_usd)),
+        ("cache_read_per_million_usd", request.cache_read_per_million_usd),
+        ("cache_write_per_million_usd", request.cache_write_per_million_usd),
+        ("cache_write_1h_per_million_usd", request.cache_write_1h_per_million_usd),
+    ];
+    for (i, (field, value)) in entered.into_iter().enumerate() {
+        let Some(value) = value else { continue };
+        let known = catalog.as_ref().and_then(|prices| prices[i]);
+        if let Some(doubt) = price_check::doubt(value.to_decimal_usd(), known) {
+            return Err(ApiError::invalid(
+                field,
+                format!("{doubt}. If it is right, send `\"force\": true` (`llmlab prices set … --force`)"),
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn view(price: CustomPrice) -> PriceView {
@@ -67,6 +102,9 @@ pub async fn set(state: &AppState, user: &User, request: &SetPriceRequest) -> Ap
         created_at: now,
         updated_at: now,
     };
+    if !request.force {
+        check_for_slips(state, provider.as_ref(), model, request)?;
+    }
     let card = rate_card(&price).map_err(ApiError::internal)?;
     let reprice = |event: &StoredEvent| -> Option<Repriced> {
         if provider.as_ref().is_some_and(|p| p.as_str() != event.provider) {

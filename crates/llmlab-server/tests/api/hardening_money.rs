@@ -172,3 +172,36 @@ server_test!(events_before_2000_are_refused_so_the_default_export_holds_every_ev
     assert_eq!(export.status, StatusCode::OK, "{}", export.text);
     assert_eq!(export.text.lines().count(), 2, "the header and the one event: {}", export.text);
 });
+
+server_test!(prices_that_look_like_a_slip_are_refused_unless_forced, |server| async move {
+    let api = Api::signup(&server, "alice").await;
+    // An unpriced call of a model the catalog does not know.
+    let event =
+        json!({ "provider": "acme", "model": "acme-large", "input_tokens": 1_000_000, "output_tokens": 1_000_000 });
+    assert!(api.post("/api/events/track", event).await.status.is_success());
+    // $3 per 1M entered per token (LiteLLM #20615).
+    let per_token =
+        json!({ "model": "acme-large", "input_per_million_usd": "0.000003", "output_per_million_usd": "15" });
+    let reply = api.post("/api/prices", per_token.clone()).await;
+    assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", reply.text);
+    assert_eq!(reply.code(), "invalid_field");
+    assert!(reply.message().contains("input_per_million_usd"), "{}", reply.text);
+    assert!(reply.message().contains("looks like a price per token (it would be $3 per 1M"), "{}", reply.text);
+    assert!(reply.message().contains("\"force\": true"), "{}", reply.text);
+    assert!(api.get("/api/prices").await.body["prices"].as_array().is_none_or(Vec::is_empty), "nothing stored");
+    // A thousand times the catalog's price of gpt-4o's output ($10 per 1M): a per-1K price, say.
+    let per_thousand = json!({ "model": "gpt-4o", "provider": "openai", "input_per_million_usd": "2.5", "output_per_million_usd": "10000" });
+    let reply = api.post("/api/prices", per_thousand).await;
+    assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", reply.text);
+    assert!(reply.message().contains("1000 times above the catalog's $10"), "{}", reply.text);
+    // A negotiated price well off the catalog's is fine.
+    let negotiated = json!({ "model": "gpt-4o", "provider": "openai", "input_per_million_usd": "1.25", "output_per_million_usd": "5" });
+    assert_eq!(api.post("/api/prices", negotiated).await.status, StatusCode::CREATED);
+    // Forced, the per-token price is stored and prices the call: 1M × $0.000003/1M + 1M × $15/1M.
+    let mut forced = per_token;
+    forced["force"] = json!(true);
+    let reply = api.post("/api/prices", forced).await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
+    let summary = api.get("/api/costs/summary").await.body;
+    assert_eq!(summary["all_time_usd"], "15.000003", "{summary}");
+});
