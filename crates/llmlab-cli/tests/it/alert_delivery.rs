@@ -125,6 +125,13 @@ async fn add_channels(api: &Api, receiver: &Receiver, tag: &str) -> Vec<String> 
     paths
 }
 
+/// A $1 budget of the account for all time: a total budget has no forecast,
+/// so the only alerts are its thresholds', whatever the day of the month.
+async fn total_budget(api: &Api) {
+    let created = api.post("/api/budgets/scoped", json!({"amount_usd": "1", "period": "total"})).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+}
+
 async fn track(api: &Api, cost: &str) {
     let event =
         json!({"provider": "openai", "model": "gpt-4o", "input_tokens": 10, "output_tokens": 5, "cost_usd": cost});
@@ -156,9 +163,9 @@ fn thresholds(received: &[Received]) -> Vec<String> {
         .iter()
         .map(|r| {
             let text = r.body.to_string();
-            if text.contains("80% of the monthly budget") {
+            if text.contains("80% of the total budget") {
                 "80".to_owned()
-            } else if text.contains("100% of the monthly budget") {
+            } else if text.contains("100% of the total budget") {
                 "100".to_owned()
             } else {
                 format!("other: {text}")
@@ -179,7 +186,7 @@ async fn eighty_then_hundred_one_event_at_a_time(backend: TestBackend) {
     let server = start(backend).await;
     let api = Api::signup(&server, "alice").await;
     let paths = add_channels(&api, &receiver, &format!("steps-{backend:?}")).await;
-    assert_eq!(api.post("/api/budgets", json!({"amount_usd": "1"})).await.status, StatusCode::CREATED);
+    total_budget(&api).await;
     for cost in ["0.5", "0.29", "0.01", "0.15", "0.05", "0.3"] {
         track(&api, cost).await;
     }
@@ -226,7 +233,7 @@ async fn one_batch_past_both(backend: TestBackend) {
     let server = start(backend).await;
     let api = Api::signup(&server, "alice").await;
     let paths = add_channels(&api, &receiver, &format!("batch-{backend:?}")).await;
-    assert_eq!(api.post("/api/budgets", json!({"amount_usd": "1"})).await.status, StatusCode::CREATED);
+    total_budget(&api).await;
     let event = |cost: &str| json!({"provider": "openai", "model": "gpt-4o", "input_tokens": 1, "output_tokens": 1, "cost_usd": cost});
     let batch = api.post("/api/events/batch", json!({"events": [event("0.2"), event("0.7"), event("0.4")]})).await;
     assert!(batch.status.is_success(), "{}", batch.text);
@@ -256,7 +263,7 @@ async fn two_replicas_tracking_at_once_deliver_each_alert_once_on_postgres() {
     let replica = server.replica();
     let api = Api::signup(&server, "alice").await;
     let paths = add_channels(&api, &receiver, "replicas").await;
-    assert_eq!(api.post("/api/budgets", json!({"amount_usd": "1"})).await.status, StatusCode::CREATED);
+    total_budget(&api).await;
     // 100 calls of 2¢ at once, half through each replica: $2 in all.
     let bases = [server.base_url.clone(), replica.base_url.clone()];
     let calls: Vec<_> = (0..100)
@@ -289,7 +296,7 @@ async fn a_receiver_down_gets_the_alert_once_it_is_back(backend: TestBackend) {
     let added = api.post("/api/alerts/channels", json!({"kind": "webhook", "target": target})).await;
     assert_eq!(added.status, StatusCode::CREATED, "{}", added.text);
     SECRETS.lock().unwrap().insert("/down".to_owned(), added.body["secret"].as_str().unwrap().to_owned());
-    assert_eq!(api.post("/api/budgets", json!({"amount_usd": "1"})).await.status, StatusCode::CREATED);
+    total_budget(&api).await;
     track(&api, "0.85").await;
 
     // Attempts fail while nobody listens, and the log says why.

@@ -157,7 +157,8 @@ alerts_test!(a_day_far_above_the_norm_raises_one_anomaly_alert, |server| async m
     let api = Api::signup(&server, "alice").await;
     let now = Timestamp::now();
     let event = |days_ago: i64, usd: &str, n: usize| {
-        let at = now.checked_sub((days_ago * 24).hours()).unwrap().checked_sub(1.minutes()).unwrap();
+        // Today's at this very instant, so a run just after midnight still has a today.
+        let at = now.checked_sub((days_ago * 24).hours()).unwrap();
         json!({"provider": "openai", "model": "gpt-4o", "input_tokens": 1, "cost_usd": usd, "timestamp": at.to_string(),
                "event_id": format!("day-{days_ago}-{n}")})
     };
