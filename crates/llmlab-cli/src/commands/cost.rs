@@ -17,9 +17,10 @@ Examples:
   llmlab cost response.json
   llmlab cost stream.sse --json
   curl -s https://api.openai.com/v1/chat/completions … | llmlab cost
-  echo '{\"prompt_tokens\":1200,\"completion_tokens\":80}' | llmlab cost --provider openai --model gpt-4o";
+  echo '{\"prompt_tokens\":1200,\"completion_tokens\":80}' | llmlab cost --provider openai --model gpt-4o
+  llmlab cost batch_output.jsonl           A batch's results file (OpenAI or Anthropic): totals per model";
 
-/// Price a raw provider response body (JSON or an SSE stream as sent over the wire)
+/// Price a raw provider response body (JSON or an SSE stream as sent over the wire), or a batch's results file (JSON Lines)
 #[derive(Args)]
 #[command(after_help = EXAMPLES)]
 pub(crate) struct CostArgs {
@@ -54,13 +55,22 @@ pub(crate) fn run(args: &CostArgs) -> anyhow::Result<ExitStatus> {
         return Err(UserError::new(format!("provider `{p}` is not built in")).with_hint(hint).into());
     }
     let body = read_body(args.file.as_ref())?;
+    let on = args.on.unwrap_or_else(|| jiff::Timestamp::now().to_zoned(jiff::tz::TimeZone::UTC).date());
+    if let Some(lines) = super::cost_batch::jsonl_lines(&body) {
+        if args.model.is_some() {
+            return Err(
+                UserError::new("`--model` prices one response; a batch results file names each line's model").into()
+            );
+        }
+        super::cost_batch::run(&lines, provider, on, args.json)?;
+        return Ok(ExitStatus::Success);
+    }
     let hints = Hints { provider, model: args.model.clone() };
     let mut usage = normalize_body(&body, &hints).map_err(|e| UserError::new(e.to_string()))?;
     if args.batch {
         usage.service_tier = ServiceTier::Batch;
     }
     let model = args.model.as_deref().or(usage.model.as_deref()).map(str::to_owned);
-    let on = args.on.unwrap_or_else(|| jiff::Timestamp::now().to_zoned(jiff::tz::TimeZone::UTC).date());
     let pricing = price_usage(Catalog::builtin(), &usage, model.as_deref(), on, None);
     let report = CostReport::new(&usage, model.as_deref(), &pricing);
     if args.json {

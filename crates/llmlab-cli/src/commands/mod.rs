@@ -5,6 +5,7 @@ pub(crate) mod budget;
 pub(crate) mod completions;
 pub(crate) mod config;
 pub(crate) mod cost;
+pub(crate) mod cost_batch;
 pub(crate) mod export;
 pub(crate) mod init;
 pub(crate) mod optimize;

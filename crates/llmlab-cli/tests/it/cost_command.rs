@@ -166,3 +166,66 @@ fn human_output_shows_each_class_and_the_total() {
     assert!(output.status.success(), "{}", stderr(&output));
     insta::assert_snapshot!(stdout(&output));
 }
+
+/// `llmlab cost` on a batch's whole results file (fixtures/batch/README.md has the arithmetic).
+fn batch_file(name: &str) -> Value {
+    let path = fixtures_dir().join("batch").join(name);
+    let output = llmlab(&["cost", path.to_str().unwrap(), "--json", "--on", PRICED_ON]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    serde_json::from_str(&stdout(&output)).unwrap()
+}
+
+#[test]
+fn an_openai_batch_output_file_is_totalled_per_model_at_batch_prices() {
+    let report = batch_file("openai_batch_output.jsonl");
+    assert_eq!(report["total_usd"], "0.0026925", "{report}");
+    assert_eq!((report["lines"].as_u64(), report["priced_calls"].as_u64()), (Some(4), Some(3)));
+    let models: Vec<(&str, &str, u64, u64)> = report["by_model"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            let prompt = m["input_tokens"].as_u64().unwrap() + m["cache_read_tokens"].as_u64().unwrap();
+            (
+                m["model"].as_str().unwrap(),
+                m["cost_usd"].as_str().unwrap(),
+                prompt,
+                m["output_tokens"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        models,
+        [("gpt-4o-2024-08-06", "0.00225", 1000, 200), ("gpt-4o-mini-2024-07-18", "0.0004425", 3200, 800)]
+    );
+    let skipped = report["skipped"].as_array().unwrap();
+    assert_eq!(skipped.len(), 1);
+    assert_eq!(skipped[0]["line"], 4);
+    assert!(skipped[0]["reason"].as_str().unwrap().contains("completion window expired"), "{report}");
+}
+
+#[test]
+fn an_anthropic_batch_results_file_bills_only_succeeded_requests() {
+    let report = batch_file("anthropic_batch_results.jsonl");
+    assert_eq!(report["total_usd"], "0.0017", "{report}");
+    assert_eq!(report["by_model"][0]["calls"], 2);
+    assert_eq!(report["by_model"][0]["cache_read_tokens"], 4000);
+    let reasons: Vec<&str> =
+        report["skipped"].as_array().unwrap().iter().map(|s| s["reason"].as_str().unwrap()).collect();
+    assert!(reasons[0].contains("errored (not billed): max_tokens: 100000 > 64000"), "{reasons:?}");
+    assert!(reasons[1].contains("expired (not billed)"), "{reasons:?}");
+    // The table says the total and what was left out.
+    let path = fixtures_dir().join("batch").join("anthropic_batch_results.jsonl");
+    let table = llmlab(&["cost", path.to_str().unwrap(), "--on", PRICED_ON]);
+    assert!(stdout(&table).contains("total $0.0017 for 2 results at batch prices (4 lines)"), "{}", stdout(&table));
+    assert!(stderr(&table).contains("line 4: "), "{}", stderr(&table));
+    // One line of such a file prices on its own, at batch prices too.
+    let first = std::fs::read_to_string(&path).unwrap().lines().next().unwrap().to_owned();
+    let one = llmlab_with_stdin(&["cost", "--json", "--on", PRICED_ON], Some(first.as_bytes()));
+    let one: Value = serde_json::from_str(&stdout(&one)).unwrap();
+    assert_eq!((one["cost_usd"].as_str(), one["price_table"].as_str()), (Some("0.001"), Some("batch")));
+    // `--model` names one response's model; a results file names each line's.
+    let refused = llmlab(&["cost", path.to_str().unwrap(), "--model", "claude-haiku-4-5"]);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(stderr(&refused).contains("each line's model"), "{}", stderr(&refused));
+}

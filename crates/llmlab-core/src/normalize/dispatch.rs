@@ -71,7 +71,14 @@ pub(super) fn normalize_api_usage(api: ApiKind, json: &str) -> Result<Normalized
     .map_err(NormalizeError::InvalidUsage)
 }
 
+/// A line of a batch's results: an OpenAI batch output line
+/// (`{custom_id, response: {status_code, body}}`) or an Anthropic message
+/// batch result (`{custom_id, result: {type: succeeded, message}}`), billed
+/// at batch prices.
 fn normalize_batch_line(env: &Envelope<'_>, hints: &Hints) -> Result<NormalizedUsage, NormalizeError> {
+    if let Some(result) = env.result {
+        return normalize_batch_result(result, hints);
+    }
     let Some(response) = env.response else {
         let reason = env.error_message().unwrap_or_else(|| "it has no `response`".to_owned());
         return Err(NormalizeError::NoUsage(format!("the batch line failed: {reason}")));
@@ -87,6 +94,28 @@ fn normalize_batch_line(env: &Envelope<'_>, hints: &Hints) -> Result<NormalizedU
     let mut normalized = normalize_object(&inner, body, hints)?;
     normalized.service_tier = ServiceTier::Batch;
     Ok(normalized)
+}
+
+/// An Anthropic message batch result: only `succeeded` results are billed.
+fn normalize_batch_result(result: &str, hints: &Hints) -> Result<NormalizedUsage, NormalizeError> {
+    let outcome = parse_embedded(result, "result")?;
+    let kind = outcome.kind.as_deref().unwrap_or("unknown");
+    let Some(message) = outcome.message.filter(|_| kind == "succeeded") else {
+        let reason = outcome.error.and_then(nested_error_message).map_or_else(String::new, |m| format!(": {m}"));
+        return Err(NormalizeError::NoUsage(format!("the batch request {kind} (not billed){reason}")));
+    };
+    let inner = parse_embedded(message, "result.message")?;
+    let mut normalized = normalize_object(&inner, message, hints)?;
+    normalized.service_tier = ServiceTier::Batch;
+    Ok(normalized)
+}
+
+/// The `message` of an error object, or of the error it wraps
+/// (`{"type": "error", "error": {"type": …, "message": …}}`).
+fn nested_error_message(error: &str) -> Option<String> {
+    let value: serde_json::Value = serde_json::from_str(error).ok()?;
+    let message = value.get("message").or_else(|| value.get("error")?.get("message"))?;
+    message.as_str().map(str::to_owned)
 }
 
 fn is_stream_event(env: &Envelope<'_>) -> bool {

@@ -31,6 +31,8 @@ pub(super) struct Envelope<'a> {
     pub(super) body: Option<&'a str>,
     pub(super) status_code: Option<u16>,
     pub(super) custom_id: bool,
+    /// Anthropic message-batch result lines: `{type, message | error}`.
+    pub(super) result: Option<&'a str>,
     /// The input is itself a usage object (`prompt_tokens`/`input_tokens` at the top).
     pub(super) bare_usage: bool,
     /// The input is itself a Gemini usage object (`promptTokenCount` at the top).
@@ -57,6 +59,7 @@ impl<'a> Envelope<'a> {
             "body" => self.body = Some(value),
             "status_code" => self.status_code = value.parse().ok(),
             "custom_id" => self.custom_id = true,
+            "result" => self.result = Some(value),
             "prompt_tokens" | "input_tokens" => self.bare_usage = true,
             "promptTokenCount" | "prompt_token_count" => self.bare_gemini_usage = true,
             _ => {}

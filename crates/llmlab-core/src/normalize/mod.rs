@@ -142,6 +142,25 @@ fn check_provider(hints: &Hints, api: ApiKind) -> Result<(), NormalizeError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ServiceTier;
+
+    #[test]
+    fn an_anthropic_batch_result_bills_its_message_at_batch_prices_and_failures_say_why() {
+        let hints = Hints::default();
+        let succeeded = br#"{"custom_id":"a","result":{"type":"succeeded","message":{"type":"message","model":"claude-haiku-4-5","usage":{"input_tokens":10,"cache_read_input_tokens":5,"output_tokens":2}}}}"#;
+        let usage = normalize_body(succeeded, &hints).unwrap();
+        assert_eq!(usage.service_tier, ServiceTier::Batch, "batch even when the usage does not say so");
+        assert_eq!(
+            (usage.buckets.input_tokens, usage.buckets.cache_read_tokens, usage.buckets.output_tokens),
+            (10, 5, 2)
+        );
+        assert_eq!(usage.model.as_deref(), Some("claude-haiku-4-5"));
+        let errored = br#"{"custom_id":"b","result":{"type":"errored","error":{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}}}"#;
+        let error = normalize_body(errored, &hints).unwrap_err().to_string();
+        assert!(error.contains("errored (not billed): Overloaded"), "{error}");
+        let canceled = br#"{"custom_id":"c","result":{"type":"canceled"}}"#;
+        assert!(normalize_body(canceled, &hints).unwrap_err().to_string().contains("canceled (not billed)"));
+    }
 
     #[test]
     fn usage_errors_name_the_field() {
