@@ -281,6 +281,24 @@ impl Table {
     }
 }
 
+/// A table cell: its text as measured, and as printed (with colour).
+pub(crate) struct Cell {
+    pub(crate) plain: String,
+    pub(crate) styled: String,
+}
+
+impl Cell {
+    pub(crate) fn new(text: impl Into<String>) -> Cell {
+        let plain = text.into();
+        Cell { styled: plain.clone(), plain }
+    }
+
+    pub(crate) fn styled(text: impl Into<String>, style: anstyle::Style) -> Cell {
+        let plain = text.into();
+        Cell { styled: format!("{style}{plain}{style:#}"), plain }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

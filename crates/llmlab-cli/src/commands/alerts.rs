@@ -4,7 +4,6 @@
 
 use std::fmt::Write as _;
 
-use anstyle::Style;
 use clap::{Args, Subcommand, ValueEnum};
 use llmlab_api::{
     Account, Alert, AlertLog, Channel, ChannelKind, ChannelList, CreateChannelRequest, CreatedChannel, Delivery,
@@ -17,7 +16,7 @@ use crate::ExitStatus;
 use crate::client::{Client, block_on};
 use crate::config::{ServerArgs, Settings};
 use crate::display::{count, wrap};
-use crate::printer::{self, Align, BOLD, DIM, GREEN, RED, Table, UserError, YELLOW};
+use crate::printer::{self, Align, BOLD, Cell, DIM, GREEN, RED, Table, UserError, YELLOW};
 
 const EXAMPLES: &str = "\
 Examples:
@@ -395,24 +394,6 @@ fn log(args: &LogArgs) -> anyhow::Result<ExitStatus> {
         printer::out(&log_text(&alerts, &channels, &tz, args.verbose));
         Ok(ExitStatus::Success)
     })?
-}
-
-/// A table cell: its text as measured, and as printed (with colour).
-struct Cell {
-    plain: String,
-    styled: String,
-}
-
-impl Cell {
-    fn new(text: impl Into<String>) -> Cell {
-        let plain = text.into();
-        Cell { styled: plain.clone(), plain }
-    }
-
-    fn styled(text: impl Into<String>, style: Style) -> Cell {
-        let plain = text.into();
-        Cell { styled: format!("{style}{plain}{style:#}"), plain }
-    }
 }
 
 /// Each alert on a line (time, title, kind and id), its deliveries under it,

@@ -24,7 +24,7 @@ use crate::client::{Client, block_on};
 use crate::config::{ServerArgs, Settings};
 use crate::display::{bar, count, day_in, held_bar, percent, usd};
 use crate::parse;
-use crate::printer::{self, BOLD, DIM, GREEN, RED, UserError, YELLOW};
+use crate::printer::{self, BOLD, Cell, DIM, GREEN, RED, UserError, YELLOW};
 
 const EXAMPLES: &str = "\
 Examples:
@@ -578,24 +578,6 @@ fn state_name(state: BudgetState) -> &'static str {
 fn display_order(a: &ScopedBudget, b: &ScopedBudget) -> Ordering {
     let period = |x: &ScopedBudget| x.period.parse::<BudgetPeriod>().ok();
     (a.scope, owner_cell(a), period(a)).cmp(&(b.scope, owner_cell(b), period(b)))
-}
-
-/// A table cell: its text as measured, and as printed (with colour).
-struct Cell {
-    plain: String,
-    styled: String,
-}
-
-impl Cell {
-    fn new(text: impl Into<String>) -> Cell {
-        let plain = text.into();
-        Cell { styled: plain.clone(), plain }
-    }
-
-    fn styled(text: impl Into<String>, style: Style) -> Cell {
-        let plain = text.into();
-        Cell { styled: format!("{style}{plain}{style:#}"), plain }
-    }
 }
 
 /// One line per budget with its bar (`█` spent, `▒` held by calls in flight):
