@@ -20,7 +20,7 @@ Examples:
   echo '{\"prompt_tokens\":1200,\"completion_tokens\":80}' | llmlab cost --provider openai --model gpt-4o
   llmlab cost batch_output.jsonl           A batch's results file (OpenAI or Anthropic): totals per model";
 
-/// Price a raw provider response body (JSON or an SSE stream as sent over the wire), or a batch's results file (JSON Lines)
+/// Price a provider response: JSON, an SSE stream, or a batch's results file
 #[derive(Args)]
 #[command(after_help = EXAMPLES)]
 pub(crate) struct CostArgs {
