@@ -121,6 +121,12 @@ def start_server(database_url: str, env: dict[str, str] | None = None, args: lis
     return Server(process=process, base_url=found["url"], log_lines=lines)
 
 
+@pytest.fixture(scope="session")
+def llmlab_path() -> Path:
+    """The `llmlab` binary under test, for tests that run it themselves."""
+    return llmlab_bin()
+
+
 @pytest.fixture
 def server_factory() -> Iterator[Callable[..., Server]]:
     """Starts servers on fresh SQLite databases: `server_factory(env={...}, args=[...])`."""

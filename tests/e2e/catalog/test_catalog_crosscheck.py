@@ -13,11 +13,10 @@ from __future__ import annotations
 import json
 import subprocess
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import genai_prices  # type: ignore[import-untyped]
-
-from conftest import llmlab_bin
 
 # (input tokens not read from a cache, cache reads, output tokens): a large
 # balanced call (the figure the catalog issue compared), and a cached prompt,
@@ -31,8 +30,8 @@ ALLOWED: dict[tuple[str, str], str] = {}
 NANO = Decimal("0.000000001")
 
 
-def catalog() -> list[dict[str, Any]]:
-    out = subprocess.run([str(llmlab_bin()), "prices", "--json"], capture_output=True, text=True, check=True)
+def catalog(binary: Path) -> list[dict[str, Any]]:
+    out = subprocess.run([str(binary), "prices", "--json"], capture_output=True, text=True, check=True)
     models: list[dict[str, Any]] = json.loads(out.stdout)
     return [m for m in models if m["provider"] in ("openai", "anthropic", "google") and m["kind"] == "chat"]
 
@@ -57,8 +56,8 @@ def body(provider: str, model: str, fresh: int, cached: int, output: int) -> dic
     return {"modelVersion": model, "usageMetadata": metadata}
 
 
-def ours(provider: str, model: str, mix: tuple[int, int, int]) -> Decimal | None:
-    command = [str(llmlab_bin()), "cost", "-", "--provider", provider, "--model", model, "--json"]
+def ours(binary: Path, provider: str, model: str, mix: tuple[int, int, int]) -> Decimal | None:
+    command = [str(binary), "cost", "-", "--provider", provider, "--model", model, "--json"]
     text = json.dumps(body(provider, model, *mix))
     out = subprocess.run(command, input=text, capture_output=True, text=True, check=True)
     priced = json.loads(out.stdout)
@@ -76,9 +75,9 @@ def theirs(provider: str, model: str, mix: tuple[int, int, int]) -> tuple[Decima
     return Decimal(price.total_price), price.model_price.cache_read_mtok is not None
 
 
-def test_the_catalog_agrees_with_genai_prices() -> None:
+def test_the_catalog_agrees_with_genai_prices(llmlab_path: Path) -> None:
     compared, cached_mixes, disagreements = 0, 0, []
-    models = catalog()
+    models = catalog(llmlab_path)
     assert len(models) > 50, "the catalog lists the providers' chat models"
     for model in models:
         key = (model["provider"], model["id"])
@@ -90,7 +89,7 @@ def test_the_catalog_agrees_with_genai_prices() -> None:
             if mix[1] and not (they_cache and model["standard"].get("cache_read") is not None):
                 continue
             cached_mixes += bool(mix[1])
-            actual = ours(*key, mix)
+            actual = ours(llmlab_path, *key, mix)
             compared += 1
             if actual is None or abs(actual - expected) > NANO:
                 disagreements.append(f"{key[0]}/{key[1]} at {mix}: LLMLab {actual}, genai-prices {expected}")
