@@ -72,18 +72,19 @@ pub enum ServiceTier {
 
 impl ServiceTier {
     /// Reads a tier as providers and callers name it (any case): `batch`,
-    /// `flex` and `priority` are theirs; `standard`, `default`, `auto`,
+    /// `flex` and `priority` are theirs, and `fast` is OpenAI's 2026 name for
+    /// priority processing (same prices); `standard`, `default`, `auto`,
     /// `scale`, `on_demand` and an empty name bill at standard rates. Any
-    /// other name (a tier newer than the catalog, such as OpenAI's `fast`)
-    /// bills at standard rates too, and the note says so: providers add tiers
-    /// faster than catalogs. The one place tier names are mapped.
+    /// other name (a tier newer than the catalog, such as OpenAI's
+    /// `ultrafast`) bills at standard rates too, and the note says so:
+    /// providers add tiers faster than catalogs. The one place tier names are mapped.
     #[must_use]
     pub fn from_name(name: &str) -> (ServiceTier, Option<String>) {
         let name = name.trim();
         match name.to_ascii_lowercase().as_str() {
             "batch" => (ServiceTier::Batch, None),
             "flex" => (ServiceTier::Flex, None),
-            "priority" => (ServiceTier::Priority, None),
+            "priority" | "fast" => (ServiceTier::Priority, None),
             "standard" | "default" | "auto" | "scale" | "on_demand" | "" => (ServiceTier::Standard, None),
             _ => (
                 ServiceTier::Standard,
@@ -253,9 +254,11 @@ mod tests {
         for tier in [ServiceTier::Standard, ServiceTier::Batch, ServiceTier::Flex, ServiceTier::Priority] {
             assert_eq!(ServiceTier::from_name(tier.as_str()), (tier, None), "stored names read back");
         }
-        let (tier, note) = ServiceTier::from_name("fast");
+        // OpenAI renamed priority processing `fast` in 2026: the same prices.
+        assert_eq!(ServiceTier::from_name("fast"), (ServiceTier::Priority, None));
+        let (tier, note) = ServiceTier::from_name("ultrafast");
         assert_eq!(tier, ServiceTier::Standard);
-        assert!(note.unwrap().contains("`fast`"));
+        assert!(note.unwrap().contains("`ultrafast`"));
     }
 
     #[test]

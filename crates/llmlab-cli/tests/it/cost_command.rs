@@ -229,3 +229,13 @@ fn an_anthropic_batch_results_file_bills_only_succeeded_requests() {
     assert_eq!(refused.status.code(), Some(1));
     assert!(stderr(&refused).contains("each line's model"), "{}", stderr(&refused));
 }
+
+#[test]
+fn openais_fast_tier_is_priority_processing_at_priority_prices() {
+    // gpt-4o priority: $4.25 / $17 per 1M (the catalog's priority table) → 1M + 1M = $21.25.
+    let body = br#"{"object":"chat.completion","model":"gpt-4o","service_tier":"fast","usage":{"prompt_tokens":1000000,"completion_tokens":1000000}}"#;
+    let output = llmlab_with_stdin(&["cost", "--json", "--on", PRICED_ON], Some(body));
+    let report: Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(report["price_table"], "priority", "{report}");
+    assert_eq!(report["cost_usd"], "21.25", "{report}");
+}
