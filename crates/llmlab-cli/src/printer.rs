@@ -299,6 +299,26 @@ impl Cell {
     }
 }
 
+/// One table row of `cells`, each padded to its column's width (`right`:
+/// right-aligned), two spaces apart. Padding is written only before a later
+/// cell with text, so no line ends in spaces.
+pub(crate) fn cell_row(cells: &[Cell], widths: &[usize], right: &[bool]) -> String {
+    let mut line = String::new();
+    let mut pending = 0;
+    for (i, cell) in cells.iter().enumerate() {
+        let pad = widths[i] - cell.plain.chars().count();
+        let gap = if i > 0 { 2 } else { 0 };
+        if cell.plain.is_empty() {
+            pending += gap + pad;
+            continue;
+        }
+        line.extend(std::iter::repeat_n(' ', pending + gap + if right[i] { pad } else { 0 }));
+        line.push_str(&cell.styled);
+        pending = if right[i] { 0 } else { pad };
+    }
+    line
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

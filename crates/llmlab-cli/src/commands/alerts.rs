@@ -430,21 +430,9 @@ fn log_text(alerts: &[Alert], channels: &[Channel], tz: &str, verbose: bool) -> 
         if deliveries.is_empty() {
             let _ = writeln!(text, "  {DIM}no channel{DIM:#}");
         }
+        let left = vec![false; widths.len()];
         for row in deliveries {
-            let mut line = String::from("  ");
-            let mut pending = 0;
-            for (i, cell) in row.iter().enumerate() {
-                // Padding is written only before a later cell with text, so no line ends in spaces.
-                let pad = widths[i] - cell.plain.chars().count();
-                if cell.plain.is_empty() {
-                    pending += if i > 0 { 2 } else { 0 } + pad;
-                    continue;
-                }
-                line.extend(std::iter::repeat_n(' ', pending + if i > 0 { 2 } else { 0 }));
-                line.push_str(&cell.styled);
-                pending = pad;
-            }
-            let _ = writeln!(text, "{line}");
+            let _ = writeln!(text, "  {}", printer::cell_row(row, &widths, &left));
         }
     }
     text

@@ -639,21 +639,7 @@ pub(crate) fn budgets_table(budgets: &[ScopedBudget], tz: &str) -> String {
         (0..header.len()).map(|i| rows.iter().map(|r| r[i].plain.chars().count()).max().unwrap_or(0)).collect();
     let mut text = String::new();
     for row in &rows {
-        let mut line = String::new();
-        let mut pending = 0;
-        for (i, cell) in row.iter().enumerate() {
-            // Padding is written only before a later cell with text, so no line ends in spaces.
-            let pad = widths[i] - cell.plain.chars().count();
-            if cell.plain.is_empty() {
-                pending += if i > 0 { 2 } else { 0 } + pad;
-                continue;
-            }
-            let gap = pending + if i > 0 { 2 } else { 0 };
-            line.extend(std::iter::repeat_n(' ', gap + if right[i] { pad } else { 0 }));
-            line.push_str(&cell.styled);
-            pending = if right[i] { 0 } else { pad };
-        }
-        let _ = writeln!(text, "{line}");
+        let _ = writeln!(text, "{}", printer::cell_row(row, &widths, &right));
     }
     text
 }
