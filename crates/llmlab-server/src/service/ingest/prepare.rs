@@ -236,6 +236,7 @@ fn prepare_with(
         raw_usage: event.usage.as_ref().map(|raw| raw.get().to_owned()),
         // Set by the caller, who knows which key sent the event.
         api_key: None,
+        notes: (!response.notes.is_empty()).then(|| serde_json::Value::from(response.notes.clone()).to_string()),
         reservation_id,
     };
     Ok(PreparedEvent { record, response })

@@ -2,7 +2,10 @@
 
 ``usage_metadata`` (SDK objects) or ``usageMetadata`` (REST JSON) is sent as
 is; the server accepts both spellings. In a stream each chunk carries running
-totals, so the last one wins and nothing is summed.
+totals, so the last one wins and nothing is summed. The tier that served the
+call is only in a response header (``x-gemini-service-tier``: a priority
+request over its limit is served, and billed, at standard), which google-genai
+keeps in ``sdk_http_response.headers``; it is sent as the event's tier.
 """
 
 from __future__ import annotations
@@ -12,6 +15,21 @@ from typing import Any, Optional
 from ._common import Found, as_str, field
 
 PROVIDER = "google"
+TIER_HEADER = "x-gemini-service-tier"
+
+
+def served_tier(obj: Any) -> Optional[str]:
+    """The ``x-gemini-service-tier`` header google-genai kept on the response, if any."""
+    headers = getattr(getattr(obj, "sdk_http_response", None), "headers", None)
+    if not headers:
+        return None
+    try:
+        for name, value in headers.items():
+            if isinstance(name, str) and name.lower() == TIER_HEADER:
+                return as_str(value)
+    except (AttributeError, TypeError):
+        return None
+    return None
 
 
 def usage_of(obj: Any) -> Any:
@@ -43,17 +61,18 @@ def from_response(obj: Any) -> Optional[Found]:
     model = model if type(model) is str else as_str(model)
     if usage is None and model is None:
         return None
-    return (PROVIDER, model, usage, None, None)
+    return (PROVIDER, model, usage, None if isinstance(obj, dict) else served_tier(obj), None)
 
 
 class StreamState:
     """Keeps the last ``usage_metadata`` and ``model_version`` seen."""
 
-    __slots__ = ("model", "saw", "usage")
+    __slots__ = ("model", "saw", "tier", "usage")
 
     def __init__(self) -> None:
         self.model: Optional[str] = None
         self.usage: Any = None
+        self.tier: Optional[str] = None
         self.saw = False
 
     def observe(self, item: Any) -> None:
@@ -64,8 +83,10 @@ class StreamState:
         model = model_of(item)
         if model is not None:
             self.model = model
+        if self.tier is None:
+            self.tier = served_tier(item)
 
     def result(self) -> Optional[Found]:
         if not self.saw:
             return None
-        return (PROVIDER, self.model, self.usage, None, None)
+        return (PROVIDER, self.model, self.usage, self.tier, None)
