@@ -25,7 +25,7 @@ use hyper_util::rt::{TokioExecutor, TokioTimer};
 use super::body::RecordedBody;
 use super::errors::{ProxyError, respond};
 use super::record::{CallMeta, Failure};
-use super::{Labels, Proxy, Upstream, gemini, openai};
+use super::{Labels, Proxy, Upstream, batch, gemini, openai};
 use crate::auth::{Caller, KEY_HEADER};
 use crate::service::budgets::holds;
 use crate::service::labels;
@@ -127,8 +127,9 @@ pub(crate) async fn handle(proxy: &Proxy, upstream: Upstream, state: AppState, r
         && openai::is_chat_completions(rest)
         && flag(&parts.headers, "x-llmlab-include-usage").unwrap_or(settings.include_usage);
     let recorded = parts.method == Method::POST;
+    let batch = batch::route(upstream, &state, &parts.method, rest, &parts.headers);
 
-    prepare_request_headers(&mut parts.headers, recorded);
+    prepare_request_headers(&mut parts.headers, recorded || batch.is_some());
     let length = parts.headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
     let (body, request_body) = match length {
         Some(length) if length <= MAX_INSPECTED_BODY => {
@@ -184,6 +185,9 @@ pub(crate) async fn handle(proxy: &Proxy, upstream: Upstream, state: AppState, r
 
     let (mut parts, incoming) = response.into_parts();
     strip_hop_by_hop(&mut parts.headers);
+    if let Some(route) = batch {
+        return batch::answer(proxy, &state, route, meta, parts, incoming).await;
+    }
     if !recorded {
         return Response::from_parts(parts, Body::new(incoming));
     }
