@@ -117,7 +117,11 @@ impl Proxy {
 
 /// The proxy routes.
 pub fn router() -> Router<AppState> {
-    let proxy = Arc::new(Proxy { client: forward::UpstreamClient::new(), recorder: OnceLock::new(), batches: batch::Learned::default() });
+    let proxy = Arc::new(Proxy {
+        client: forward::UpstreamClient::new(),
+        recorder: OnceLock::new(),
+        batches: batch::Learned::default(),
+    });
     let mut router = Router::new();
     for upstream in [Upstream::OpenAi, Upstream::Anthropic, Upstream::Gemini] {
         let proxy = proxy.clone();

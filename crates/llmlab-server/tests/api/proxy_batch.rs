@@ -35,7 +35,9 @@ async fn file_content(Path(id): Path<String>) -> Response {
     match id.as_str() {
         "file-out" => chunked(fixture("openai_batch_output.jsonl")),
         "file-input" => chunked(Bytes::from_static(INPUT_FILE)),
-        "file-pdf" => ([("content-type", "application/pdf")], b"%PDF-1.7\n{\"custom_id\":\"x\"}\n".as_slice()).into_response(),
+        "file-pdf" => {
+            ([("content-type", "application/pdf")], b"%PDF-1.7\n{\"custom_id\":\"x\"}\n".as_slice()).into_response()
+        }
         _ => (axum::http::StatusCode::NOT_FOUND, "no such file").into_response(),
     }
 }
@@ -154,7 +156,11 @@ llmlab_test_support::server_test_with!(
             ["batch:openai:file-out:request-1", "batch:openai:file-out:request-2", "batch:openai:file-out:request-3"]
         );
         for event in &events {
-            assert_eq!((event["project"].as_str(), event["service_tier"].as_str()), ("batchwork", "batch"), "{event:?}");
+            assert_eq!(
+                (event["project"].as_str(), event["service_tier"].as_str()),
+                ("batchwork", "batch"),
+                "{event:?}"
+            );
             let tags: Value = serde_json::from_str(&event["tags"]).unwrap();
             assert_eq!(tags, json!({"batch_id": "batch_abc", "team": "data"}));
             assert_eq!(event["timestamp"].get(..10), Some("2026-12-06"), "the response's own time: {event:?}");
@@ -163,7 +169,10 @@ llmlab_test_support::server_test_with!(
             let id = format!("batch:openai:file-out:{custom_id}");
             events.iter().find(|e| e["event_id"] == id).unwrap()["cost_usd"].clone()
         };
-        assert_eq!((cost("request-1"), cost("request-2"), cost("request-3")), ("0.00018".into(), "0.0002625".into(), "0.00225".into()));
+        assert_eq!(
+            (cost("request-1"), cost("request-2"), cost("request-3")),
+            ("0.00018".into(), "0.0002625".into(), "0.00225".into())
+        );
         let budgets = setup.api.get("/api/budgets/scoped").await.body;
         assert_eq!(budgets["budgets"][0]["status"]["spent_usd"], "0.0026925", "{budgets}");
         setup.app.stop().await;
@@ -175,7 +184,8 @@ llmlab_test_support::server_test_with!(
     anthropic_batch_results_downloaded_twice_record_each_result_once,
     |setup| async move {
         // The official client retrieves the batch, then downloads its `results_url`.
-        let batch: Value = setup.proxy_get("/proxy/anthropic/v1/messages/batches/msgbatch_01").await.json().await.unwrap();
+        let batch: Value =
+            setup.proxy_get("/proxy/anthropic/v1/messages/batches/msgbatch_01").await.json().await.unwrap();
         let results_url = batch["results_url"].as_str().unwrap().to_owned();
         assert_eq!(
             results_url,
@@ -194,7 +204,10 @@ llmlab_test_support::server_test_with!(
         ids.sort_unstable();
         assert_eq!(ids, ["batch:anthropic:msgbatch_01:request-1", "batch:anthropic:msgbatch_01:request-2"]);
         for event in &events {
-            assert_eq!((event["provider"].as_str(), event["model"].as_str()), ("anthropic", "claude-haiku-4-5-20251001"));
+            assert_eq!(
+                (event["provider"].as_str(), event["model"].as_str()),
+                ("anthropic", "claude-haiku-4-5-20251001")
+            );
             let tags: Value = serde_json::from_str(&event["tags"]).unwrap();
             assert_eq!(tags, json!({"batch_id": "msgbatch_01", "team": "data"}));
         }
@@ -218,6 +231,27 @@ llmlab_test_support::server_test_with!(
         tokio::time::sleep(Duration::from_millis(300)).await;
         let summary = setup.api.get("/api/costs/summary").await.body;
         assert_eq!(summary["all_time_calls"], 0, "{summary}");
+        setup.app.stop().await;
+    }
+);
+
+llmlab_test_support::server_test_with!(
+    start,
+    the_event_ids_do_not_depend_on_whether_the_batch_was_seen,
+    |setup| async move {
+        // Downloaded before the proxy saw the batch, then again after.
+        setup.proxy_get("/proxy/openai/v1/files/file-out/content").await.bytes().await.unwrap();
+        setup.events(3).await;
+        setup.proxy_get("/proxy/openai/v1/batches/batch_abc").await.bytes().await.unwrap();
+        setup.proxy_get("/proxy/openai/v1/files/file-out/content").await.bytes().await.unwrap();
+
+        let events = setup.events(3).await;
+        assert_eq!(all_time_usd(&setup.api.get("/api/costs/summary").await.body), "0.0026925");
+        for event in &events {
+            assert!(event["event_id"].starts_with("batch:openai:file-out:"), "{event:?}");
+            // The first download's events stand: the batch was not known yet.
+            assert_eq!(serde_json::from_str::<Value>(&event["tags"]).unwrap(), json!({"team": "data"}));
+        }
         setup.app.stop().await;
     }
 );

@@ -176,10 +176,7 @@ mod tests {
     #[test]
     fn event_ids_are_stable_readable_and_bounded() {
         assert_eq!(event_id(Upstream::OpenAi, "file-abc", "request-1"), "batch:openai:file-abc:request-1");
-        assert_eq!(
-            event_id(Upstream::Anthropic, "msgbatch_01", "request-1"),
-            "batch:anthropic:msgbatch_01:request-1"
-        );
+        assert_eq!(event_id(Upstream::Anthropic, "msgbatch_01", "request-1"), "batch:anthropic:msgbatch_01:request-1");
         let long = "x".repeat(200);
         let hashed = event_id(Upstream::OpenAi, "file-abc", &long);
         assert!(hashed.starts_with("batch:") && hashed.len() == 6 + 64, "{hashed}");
@@ -187,8 +184,14 @@ mod tests {
         assert_ne!(hashed, event_id(Upstream::OpenAi, "file-abd", &long));
         let control = event_id(Upstream::OpenAi, "file-abc", "a\nb");
         assert!(!control.contains('\n'), "{control}");
-        assert_eq!(event_id(Upstream::OpenAi, "file-abc", " padded "), event_id(Upstream::OpenAi, "file-abc", " padded "));
-        assert_ne!(event_id(Upstream::OpenAi, "file-abc", " padded "), event_id(Upstream::OpenAi, "file-abc", "padded"));
+        assert_eq!(
+            event_id(Upstream::OpenAi, "file-abc", " padded "),
+            event_id(Upstream::OpenAi, "file-abc", " padded ")
+        );
+        assert_ne!(
+            event_id(Upstream::OpenAi, "file-abc", " padded "),
+            event_id(Upstream::OpenAi, "file-abc", "padded")
+        );
     }
 
     #[test]

@@ -132,8 +132,12 @@ mod tests {
         let learned = Learned::default();
         let one = br#"{"id":"msgbatch_1","type":"message_batch","ended_at":"2026-12-06T10:00:00Z",
             "results_url":"https://api.anthropic.com/v1/messages/batches/msgbatch_1/results"}"#;
-        let answered: Value = serde_json::from_slice(&read(&learned, 7, Upstream::Anthropic, &rewrite(), one).unwrap()).unwrap();
-        assert_eq!(answered["results_url"], "http://127.0.0.1:8787/proxy/anthropic/v1/messages/batches/msgbatch_1/results");
+        let answered: Value =
+            serde_json::from_slice(&read(&learned, 7, Upstream::Anthropic, &rewrite(), one).unwrap()).unwrap();
+        assert_eq!(
+            answered["results_url"],
+            "http://127.0.0.1:8787/proxy/anthropic/v1/messages/batches/msgbatch_1/results"
+        );
         assert_eq!(answered["id"], "msgbatch_1");
         let facts = learned.get(7, "msgbatch_1");
         assert_eq!(facts.ended_at_ms, Some(jiff::Timestamp::from_second(1_796_551_200).unwrap().as_millisecond()));

@@ -77,7 +77,10 @@ pub(super) fn tee(
         counts: Counts::default(),
         sink: None,
     };
-    Response::from_parts(parts, Body::new(ResultsBody { inner: incoming, pending: None, reader: Some(Box::new(reader)) }))
+    Response::from_parts(
+        parts,
+        Body::new(ResultsBody { inner: incoming, pending: None, reader: Some(Box::new(reader)) }),
+    )
 }
 
 /// The download's context, shared with its storing task.
