@@ -40,7 +40,7 @@ class BatchStub(ThreadingHTTPServer):
 class _Handler(BaseHTTPRequestHandler):
     server: BatchStub
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
     def do_GET(self) -> None:
@@ -168,7 +168,10 @@ def test_anthropic_batch_results_downloaded_twice_are_recorded_once(proxy: Any, 
     time.sleep(0.3)
     events = wait_for_events(proxy.base_url, key, 2)
     assert _total(proxy, key) == Decimal("0.0017")
-    assert sorted(e["event_id"] for e in events) == ["batch:anthropic:msgbatch_01:request-1", "batch:anthropic:msgbatch_01:request-2"]
+    assert sorted(e["event_id"] for e in events) == [
+        "batch:anthropic:msgbatch_01:request-1",
+        "batch:anthropic:msgbatch_01:request-2",
+    ]
     for event in events:
         assert json.loads(event["tags"]) == {"batch_id": "msgbatch_01"}, event
         # Recorded when the batch ended, as its object said.
