@@ -25,7 +25,7 @@ const INPUT_FILE: &[u8] = br#"{"custom_id":"request-1","method":"POST","url":"/v
 "#;
 
 /// `body` in 100-byte chunks, as a stream without a length.
-fn chunked(body: Bytes) -> Response {
+fn chunked(body: &Bytes) -> Response {
     let chunks: Vec<Result<Bytes, std::io::Error>> =
         (0..body.len()).step_by(100).map(|at| Ok(body.slice(at..body.len().min(at + 100)))).collect();
     ([("content-type", "application/octet-stream")], Body::from_stream(futures::stream::iter(chunks))).into_response()
@@ -33,8 +33,8 @@ fn chunked(body: Bytes) -> Response {
 
 async fn file_content(Path(id): Path<String>) -> Response {
     match id.as_str() {
-        "file-out" => chunked(fixture("openai_batch_output.jsonl")),
-        "file-input" => chunked(Bytes::from_static(INPUT_FILE)),
+        "file-out" => chunked(&fixture("openai_batch_output.jsonl")),
+        "file-input" => chunked(&Bytes::from_static(INPUT_FILE)),
         "file-pdf" => {
             ([("content-type", "application/pdf")], b"%PDF-1.7\n{\"custom_id\":\"x\"}\n".as_slice()).into_response()
         }
@@ -60,7 +60,10 @@ async fn stub_upstream() -> String {
         .route("/v1/files/{id}/content", get(file_content))
         .route("/v1/batches/{id}", get(openai_batch))
         .route("/v1/messages/batches/{id}", get(anthropic_batch))
-        .route("/v1/messages/batches/{id}/results", get(|| async { chunked(fixture("anthropic_batch_results.jsonl")) }))
+        .route(
+            "/v1/messages/batches/{id}/results",
+            get(|| async { chunked(&fixture("anthropic_batch_results.jsonl")) }),
+        )
         .with_state(base.clone());
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     base

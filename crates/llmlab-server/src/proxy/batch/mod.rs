@@ -62,30 +62,40 @@ pub(crate) fn route(
     rest: &str,
     headers: &HeaderMap,
 ) -> Option<Route> {
-    let segments: Vec<&str> = rest.trim_end_matches('/').split('/').collect();
-    let proxy_base = || {
+    route_of(upstream, method, rest, || {
         let base = state.settings.alerts.public_url.clone().unwrap_or_else(|| state.base_url(headers));
-        Route::Objects { proxy_base: base.trim_end_matches('/').to_owned() }
-    };
+        base.trim_end_matches('/').to_owned()
+    })
+}
+
+/// [`route`], given how to find the proxy's own address.
+fn route_of(upstream: Upstream, method: &Method, rest: &str, proxy_base: impl FnOnce() -> String) -> Option<Route> {
+    let segments: Vec<&str> = rest.trim_end_matches('/').split('/').collect();
     let get = method == Method::GET;
     let post = method == Method::POST;
     match (upstream, segments.as_slice()) {
         (Upstream::OpenAi, [.., "files", id, "content"]) if get && !id.is_empty() => {
-            Some(Route::FileContent { file_id: (*id).to_owned() })
+            return Some(Route::FileContent { file_id: (*id).to_owned() });
         }
-        (Upstream::OpenAi, [.., "batches"]) if get || post => Some(proxy_base()),
-        (Upstream::OpenAi, [.., "batches", id]) if get && !id.is_empty() => Some(proxy_base()),
-        (Upstream::OpenAi, [.., "batches", id, "cancel"]) if post && !id.is_empty() => Some(proxy_base()),
         (Upstream::Anthropic, [.., "messages", "batches", id, "results"]) if get && !id.is_empty() => {
-            Some(Route::Results { batch_id: (*id).to_owned() })
+            return Some(Route::Results { batch_id: (*id).to_owned() });
         }
-        (Upstream::Anthropic, [.., "messages", "batches"]) if get || post => Some(proxy_base()),
-        (Upstream::Anthropic, [.., "messages", "batches", id]) if get && !id.is_empty() => Some(proxy_base()),
-        (Upstream::Anthropic, [.., "messages", "batches", id, "cancel"]) if post && !id.is_empty() => {
-            Some(proxy_base())
-        }
-        _ => None,
+        _ => {}
     }
+    // Batch objects: the collection (list, create), one batch, its cancellation.
+    let at = segments.iter().rposition(|s| *s == "batches")?;
+    let collection = match upstream {
+        Upstream::OpenAi => true,
+        Upstream::Anthropic => at > 0 && segments[at - 1] == "messages",
+        Upstream::Gemini => false,
+    };
+    let objects = match &segments[at + 1..] {
+        [] => get || post,
+        [id] => get && !id.is_empty(),
+        [id, "cancel"] => post && !id.is_empty(),
+        _ => false,
+    };
+    (collection && objects).then(|| Route::Objects { proxy_base: proxy_base() })
 }
 
 /// Answers a batch call with the upstream's response: read as it passes
@@ -192,6 +202,37 @@ mod tests {
             event_id(Upstream::OpenAi, "file-abc", " padded "),
             event_id(Upstream::OpenAi, "file-abc", "padded")
         );
+    }
+
+    #[test]
+    fn batch_routes_are_told_by_method_and_path() {
+        let of = |upstream, method: Method, rest: &str| route_of(upstream, &method, rest, || "http://p".to_owned());
+        let objects = Some(Route::Objects { proxy_base: "http://p".into() });
+        assert_eq!(
+            of(Upstream::OpenAi, Method::GET, "/v1/files/file-1/content"),
+            Some(Route::FileContent { file_id: "file-1".into() })
+        );
+        assert_eq!(of(Upstream::OpenAi, Method::DELETE, "/v1/files/file-1/content"), None);
+        assert_eq!(of(Upstream::OpenAi, Method::GET, "/v1/files/file-1"), None);
+        assert_eq!(
+            of(Upstream::Anthropic, Method::GET, "/v1/messages/batches/msgbatch_1/results/"),
+            Some(Route::Results { batch_id: "msgbatch_1".into() })
+        );
+        for (upstream, method, rest) in [
+            (Upstream::OpenAi, Method::POST, "/v1/batches"),
+            (Upstream::OpenAi, Method::GET, "/v1/batches"),
+            (Upstream::OpenAi, Method::GET, "/v1/batches/batch_1"),
+            (Upstream::OpenAi, Method::POST, "/v1/batches/batch_1/cancel"),
+            (Upstream::Anthropic, Method::POST, "/v1/messages/batches"),
+            (Upstream::Anthropic, Method::GET, "/v1/messages/batches/msgbatch_1"),
+            (Upstream::Anthropic, Method::POST, "/v1/messages/batches/msgbatch_1/cancel"),
+        ] {
+            assert_eq!(of(upstream, method, rest), objects, "{rest}");
+        }
+        assert_eq!(of(Upstream::OpenAi, Method::DELETE, "/v1/batches/batch_1"), None);
+        assert_eq!(of(Upstream::Anthropic, Method::GET, "/v1/batches"), None, "Anthropic's batches are messages'");
+        assert_eq!(of(Upstream::Gemini, Method::GET, "/v1beta/batches/b"), None);
+        assert_eq!(of(Upstream::OpenAi, Method::POST, "/v1/chat/completions"), None);
     }
 
     #[test]
