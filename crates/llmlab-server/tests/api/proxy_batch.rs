@@ -7,9 +7,10 @@ use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::{Body, Bytes};
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use futures::StreamExt;
 use llmlab_server::ServerSettings;
 use llmlab_server::proxy::ProxySettings;
 use llmlab_test_support::{Api, TestApp, TestBackend, fixtures_dir};
@@ -31,8 +32,22 @@ fn chunked(body: &Bytes) -> Response {
     ([("content-type", "application/octet-stream")], Body::from_stream(futures::stream::iter(chunks))).into_response()
 }
 
-async fn file_content(Path(id): Path<String>) -> Response {
+/// The output file's first two lines, then the rest two seconds later.
+fn slowly(body: Bytes) -> Response {
+    let second_newline = body.iter().enumerate().filter(|(_, b)| **b == b'\n').nth(1).unwrap().0;
+    let (first, rest) = (body.slice(..=second_newline), body.slice(second_newline + 1..));
+    let parts = futures::stream::iter([(first, Duration::ZERO), (rest, Duration::from_secs(2))]).then(
+        |(part, wait)| async move {
+            tokio::time::sleep(wait).await;
+            Ok::<_, std::io::Error>(part)
+        },
+    );
+    ([("content-type", "application/octet-stream")], Body::from_stream(parts)).into_response()
+}
+
+async fn file_content(Path(id): Path<String>, Query(query): Query<HashMap<String, String>>) -> Response {
     match id.as_str() {
+        "file-out" if query.contains_key("slow") => slowly(fixture("openai_batch_output.jsonl")),
         "file-out" => chunked(&fixture("openai_batch_output.jsonl")),
         "file-input" => chunked(&Bytes::from_static(INPUT_FILE)),
         "file-pdf" => {
@@ -255,6 +270,30 @@ llmlab_test_support::server_test_with!(
             // The first download's events stand: the batch was not known yet.
             assert_eq!(serde_json::from_str::<Value>(&event["tags"]).unwrap(), json!({"team": "data"}));
         }
+        setup.app.stop().await;
+    }
+);
+
+llmlab_test_support::server_test_with!(
+    start,
+    a_download_cut_short_records_what_it_read_and_a_full_one_the_rest,
+    |setup| async move {
+        let mut response = setup.proxy_get("/proxy/openai/v1/files/file-out/content?slow=1").await;
+        let mut read = Vec::new();
+        while read.iter().filter(|b| **b == b'\n').count() < 2 {
+            read.extend_from_slice(&response.chunk().await.unwrap().unwrap());
+        }
+        drop(response);
+
+        // The lines that reached the proxy are recorded (the provider billed every line anyway).
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while setup.api.get("/api/costs/summary").await.body["all_time_calls"].as_u64().unwrap() < 2 {
+            assert!(Instant::now() < deadline, "the lines read before the client left were not recorded");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        setup.proxy_get("/proxy/openai/v1/files/file-out/content").await.bytes().await.unwrap();
+        setup.events(3).await;
+        assert_eq!(all_time_usd(&setup.api.get("/api/costs/summary").await.body), "0.0026925");
         setup.app.stop().await;
     }
 );

@@ -70,8 +70,7 @@ pub(super) fn tee(
     });
     let reader = Reader {
         download,
-        line: Vec::new(),
-        overlong: false,
+        lines: Lines::default(),
         decided: false,
         found: Vec::new(),
         counts: Counts::default(),
@@ -128,10 +127,7 @@ struct ResultsBody {
 
 struct Reader {
     download: Arc<Download>,
-    /// The line being assembled.
-    line: Vec<u8>,
-    /// The line being assembled is too long: skipped up to its end.
-    overlong: bool,
+    lines: Lines,
     /// The first line has shown this to be a batch's results.
     decided: bool,
     found: Vec<Found>,
@@ -169,8 +165,8 @@ impl Head<'_> {
 
 impl Reader {
     /// Reads a chunk; false once the body turned out not to be a batch's results.
-    fn push(&mut self, mut chunk: &[u8]) -> bool {
-        if !self.decided && self.line.is_empty() {
+    fn push(&mut self, chunk: &[u8]) -> bool {
+        if !self.decided && self.lines.is_empty() {
             // Anything but a JSON object (a PDF, an image) is known at its first byte.
             match chunk.iter().find(|b| !b.is_ascii_whitespace()) {
                 Some(b'{') => {}
@@ -178,35 +174,21 @@ impl Reader {
                 None => return true,
             }
         }
-        while let Some(end) = memchr::memchr(b'\n', chunk) {
-            let ok = if self.overlong {
-                self.overlong = false;
-                self.line.clear();
-                self.counts.lines += 1;
-                self.counts.unreadable += 1;
-                self.decided
-            } else if self.line.is_empty() {
-                self.read_line(&chunk[..end])
-            } else {
-                self.line.extend_from_slice(&chunk[..end]);
-                let line = std::mem::take(&mut self.line);
-                let ok = self.read_line(&line);
-                self.line = line;
-                self.line.clear();
-                ok
-            };
-            if !ok {
-                return false;
-            }
-            chunk = &chunk[end + 1..];
-        }
-        if self.overlong || self.line.len() + chunk.len() > MAX_LINE {
-            self.overlong = true;
-            self.line = Vec::new();
-            return self.decided;
-        }
-        self.line.extend_from_slice(chunk);
-        true
+        let mut lines = std::mem::take(&mut self.lines);
+        let ok = lines.push(chunk, MAX_LINE, |line| match line {
+            Some(line) => self.read_line(line),
+            None => self.overlong_line(),
+        });
+        self.lines = lines;
+        // A first line too long for a batch result is not one.
+        ok && (self.decided || !self.lines.overlong)
+    }
+
+    /// A line longer than [`MAX_LINE`] was skipped.
+    fn overlong_line(&mut self) -> bool {
+        self.counts.lines += 1;
+        self.counts.unreadable += 1;
+        self.decided
     }
 
     /// Reads one complete line; false when it shows the body is not a batch's results.
@@ -263,9 +245,13 @@ impl Reader {
     /// The body ended: the last line (without a newline) is read when the
     /// body is complete, and the storing task is told the counts.
     fn finish(mut self, end: BodyEnd) {
-        if end == BodyEnd::Complete && !self.overlong && !self.line.is_empty() {
-            let line = std::mem::take(&mut self.line);
-            if !self.read_line(&line) {
+        if end == BodyEnd::Complete {
+            let mut lines = std::mem::take(&mut self.lines);
+            let ok = lines.finish(|line| match line {
+                Some(line) => self.read_line(line),
+                None => self.overlong_line(),
+            });
+            if !ok {
                 return;
             }
         }
@@ -280,6 +266,63 @@ impl Reader {
             }
             None => log(&self.download, counts, end, Stored::default()),
         }
+    }
+}
+
+/// A body cut into lines as it arrives: only the line being assembled is
+/// kept, and a line longer than the limit is skipped up to its end.
+#[derive(Default)]
+struct Lines {
+    line: Vec<u8>,
+    /// The line being assembled is too long: skipped up to its end.
+    overlong: bool,
+}
+
+impl Lines {
+    /// True when no part of a line is waiting for its end.
+    fn is_empty(&self) -> bool {
+        self.line.is_empty() && !self.overlong
+    }
+
+    /// Feeds a chunk: `each` gets every line it completes (without its
+    /// `\n`), or `None` for one longer than `max`, and returns false to
+    /// stop; then so does this.
+    fn push(&mut self, mut chunk: &[u8], max: usize, mut each: impl FnMut(Option<&[u8]>) -> bool) -> bool {
+        while let Some(end) = memchr::memchr(b'\n', chunk) {
+            let go = if self.overlong || self.line.len() + end > max {
+                self.overlong = false;
+                self.line.clear();
+                each(None)
+            } else if self.line.is_empty() {
+                each(Some(&chunk[..end]))
+            } else {
+                self.line.extend_from_slice(&chunk[..end]);
+                let go = each(Some(&self.line));
+                self.line.clear();
+                go
+            };
+            if !go {
+                return false;
+            }
+            chunk = &chunk[end + 1..];
+        }
+        if self.overlong || self.line.len() + chunk.len() > max {
+            self.overlong = true;
+            self.line = Vec::new();
+        } else {
+            self.line.extend_from_slice(chunk);
+        }
+        true
+    }
+
+    /// Ends the body: `each` gets its last line when no `\n` followed it
+    /// (`None` when it was too long); true when there was none.
+    fn finish(&mut self, each: impl FnOnce(Option<&[u8]>) -> bool) -> bool {
+        if std::mem::take(&mut self.overlong) {
+            return each(None);
+        }
+        let line = std::mem::take(&mut self.line);
+        line.is_empty() || each(Some(&line))
     }
 }
 
@@ -492,4 +535,52 @@ fn log(download: &Download, counts: Counts, end: BodyEnd, stored: Stored) {
         not_recorded = stored.failed,
         "proxy: batch results read{cut}"
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lines_of(body: &[u8], chunk: usize, max: usize) -> Vec<Option<Vec<u8>>> {
+        let mut lines = Lines::default();
+        let mut seen = Vec::new();
+        for part in body.chunks(chunk) {
+            assert!(lines.push(part, max, |line| {
+                seen.push(line.map(<[u8]>::to_vec));
+                true
+            }));
+        }
+        lines.finish(|line| {
+            seen.push(line.map(<[u8]>::to_vec));
+            true
+        });
+        seen
+    }
+
+    #[test]
+    fn lines_spanning_chunks_are_put_back_together() {
+        let body = include_bytes!("../../../../../fixtures/batch/openai_batch_output.jsonl");
+        let expected: Vec<Option<Vec<u8>>> =
+            body.split(|b| *b == b'\n').filter(|l| !l.is_empty()).map(|l| Some(l.to_vec())).collect();
+        assert_eq!(expected.len(), 4);
+        for chunk in (1..64).chain([body.len()]) {
+            assert_eq!(lines_of(body, chunk, MAX_LINE), expected, "chunks of {chunk} bytes");
+        }
+        // Without a final newline, the last line still counts.
+        let trimmed = &body[..body.len() - 1];
+        assert_eq!(lines_of(trimmed, 7, MAX_LINE), expected);
+    }
+
+    #[test]
+    fn a_line_over_the_limit_is_skipped_to_its_end() {
+        let body = b"{\"a\":1}\n{\"long\":\"xxxxxxxxxxxxxxxxxxxxxxxx\"}\n{\"b\":2}\n{\"long\":\"yyyyyyyyyyyyyyyyyyy\"}";
+        for chunk in [1, 5, body.len()] {
+            let seen = lines_of(body, chunk, 16);
+            assert_eq!(
+                seen,
+                [Some(b"{\"a\":1}".to_vec()), None, Some(b"{\"b\":2}".to_vec()), None],
+                "chunks of {chunk}"
+            );
+        }
+    }
 }
