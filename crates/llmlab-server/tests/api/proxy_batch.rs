@@ -33,7 +33,7 @@ fn chunked(body: &Bytes) -> Response {
 }
 
 /// The output file's first two lines, then the rest two seconds later.
-fn slowly(body: Bytes) -> Response {
+fn slowly(body: &Bytes) -> Response {
     let second_newline = body.iter().enumerate().filter(|(_, b)| **b == b'\n').nth(1).unwrap().0;
     let (first, rest) = (body.slice(..=second_newline), body.slice(second_newline + 1..));
     let parts = futures::stream::iter([(first, Duration::ZERO), (rest, Duration::from_secs(2))]).then(
@@ -47,7 +47,7 @@ fn slowly(body: Bytes) -> Response {
 
 async fn file_content(Path(id): Path<String>, Query(query): Query<HashMap<String, String>>) -> Response {
     match id.as_str() {
-        "file-out" if query.contains_key("slow") => slowly(fixture("openai_batch_output.jsonl")),
+        "file-out" if query.contains_key("slow") => slowly(&fixture("openai_batch_output.jsonl")),
         "file-out" => chunked(&fixture("openai_batch_output.jsonl")),
         "file-input" => chunked(&Bytes::from_static(INPUT_FILE)),
         "file-pdf" => {
@@ -280,7 +280,7 @@ llmlab_test_support::server_test_with!(
     |setup| async move {
         let mut response = setup.proxy_get("/proxy/openai/v1/files/file-out/content?slow=1").await;
         let mut read = Vec::new();
-        while read.iter().filter(|b| **b == b'\n').count() < 2 {
+        while memchr::memchr_iter(b'\n', &read).count() < 2 {
             read.extend_from_slice(&response.chunk().await.unwrap().unwrap());
         }
         drop(response);

@@ -70,6 +70,11 @@ pub(crate) fn route(
 
 /// [`route`], given how to find the proxy's own address.
 fn route_of(upstream: Upstream, method: &Method, rest: &str, proxy_base: impl FnOnce() -> String) -> Option<Route> {
+    // Most calls are not about batches: no allocation for them.
+    if memchr::memmem::find(rest.as_bytes(), b"batches").is_none() && !rest.trim_end_matches('/').ends_with("/content")
+    {
+        return None;
+    }
     let segments: Vec<&str> = rest.trim_end_matches('/').split('/').collect();
     let get = method == Method::GET;
     let post = method == Method::POST;
@@ -209,7 +214,7 @@ mod tests {
         let of = |upstream, method: Method, rest: &str| route_of(upstream, &method, rest, || "http://p".to_owned());
         let objects = Some(Route::Objects { proxy_base: "http://p".into() });
         assert_eq!(
-            of(Upstream::OpenAi, Method::GET, "/v1/files/file-1/content"),
+            of(Upstream::OpenAi, Method::GET, "/v1/files/file-1/content/"),
             Some(Route::FileContent { file_id: "file-1".into() })
         );
         assert_eq!(of(Upstream::OpenAi, Method::DELETE, "/v1/files/file-1/content"), None);
