@@ -109,6 +109,37 @@ pub struct RequestFees {
     pub web_search: Option<Decimal>,
 }
 
+/// Multipliers on every token price (not on per-request fees) when the
+/// response shows the call was served that way. Where a call shows more than
+/// one, they multiply. A model without a multiplier is priced without it
+/// (and the event's note says so): never guessed.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpliftPrices {
+    /// Anthropic fast mode (`usage.speed: "fast"`).
+    #[serde(default, with = "rust_decimal::serde::str_option", skip_serializing_if = "Option::is_none")]
+    pub fast_mode: Option<Decimal>,
+    /// Anthropic US-only inference (`usage.inference_geo: "us"`).
+    #[serde(default, with = "rust_decimal::serde::str_option", skip_serializing_if = "Option::is_none")]
+    pub us_inference: Option<Decimal>,
+    /// OpenAI data residency: calls sent to a regional host (`eu.api.openai.com`, …).
+    #[serde(default, with = "rust_decimal::serde::str_option", skip_serializing_if = "Option::is_none")]
+    pub regional_processing: Option<Decimal>,
+}
+
+impl UpliftPrices {
+    /// Each multiplier with its name, as written in the catalog.
+    pub fn named(&self) -> impl Iterator<Item = (&'static str, Decimal)> + '_ {
+        [
+            ("fast_mode", self.fast_mode),
+            ("us_inference", self.us_inference),
+            ("regional_processing", self.regional_processing),
+        ]
+        .into_iter()
+        .filter_map(|(name, m)| m.map(|m| (name, m)))
+    }
+}
+
 /// A long-context tier: once a request's prompt (counted as
 /// [`crate::TokenBuckets::prompt_tokens`]) is above the threshold, the
 /// WHOLE request is billed at these prices, not only the excess.
@@ -143,6 +174,9 @@ pub struct RateCard {
     pub long_context: Option<LongContextTier>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_fees: Option<RequestFees>,
+    /// Multipliers for fast mode, US-only inference and data residency.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uplifts: Option<UpliftPrices>,
 }
 
 impl RateCard {
@@ -321,6 +355,7 @@ struct ModelEntryFile {
     priority: Option<PriceSet>,
     long_context: Option<LongContextTier>,
     request_fees: Option<RequestFees>,
+    uplifts: Option<UpliftPrices>,
     #[serde(default)]
     history: Vec<PriceHistoryFile>,
 }
@@ -336,6 +371,7 @@ struct PriceHistoryFile {
     priority: Option<PriceSet>,
     long_context: Option<LongContextTier>,
     request_fees: Option<RequestFees>,
+    uplifts: Option<UpliftPrices>,
 }
 
 impl ModelEntry {
@@ -362,6 +398,7 @@ impl ModelEntry {
                 priority: f.priority,
                 long_context: f.long_context,
                 request_fees: f.request_fees,
+                uplifts: f.uplifts,
             },
             history: f
                 .history
@@ -377,6 +414,7 @@ impl ModelEntry {
                         priority: h.priority,
                         long_context: h.long_context,
                         request_fees: h.request_fees,
+                        uplifts: h.uplifts,
                     },
                 })
                 .collect(),
@@ -570,6 +608,12 @@ fn validate_rate_card(model: &str, card: &RateCard) -> Result<(), CatalogError> 
         Ok(())
     };
     check(&card.standard, "standard")?;
+    for (name, multiplier) in card.uplifts.iter().flat_map(UpliftPrices::named) {
+        // An uplift is a premium: a factor at or below 1 (or absurdly high) is a typo.
+        if multiplier <= Decimal::ONE || multiplier > Decimal::TEN {
+            return Err(invalid(model, format!("the {name} uplift must be above 1 and at most 10, not {multiplier}")));
+        }
+    }
     let tiers = [("batch", &card.batch), ("flex", &card.flex), ("priority", &card.priority)];
     for (name, table) in tiers {
         if let Some(set) = table {

@@ -16,6 +16,7 @@ pub mod provider;
 pub mod recommend;
 pub mod report;
 pub mod reserve;
+pub mod served;
 pub mod token_class;
 pub mod usage;
 
@@ -29,4 +30,4 @@ pub use provider::Provider;
 pub use recommend::{ModelUsage, Tip, TipKind, Window, recommend};
 pub use report::CostReport;
 pub use reserve::{Reservation, ReserveError, WorstCase, reserve};
-pub use usage::{Anomaly, ApiKind, NormalizedUsage, ServiceTier, TokenBuckets, TokenClass};
+pub use usage::{Anomaly, ApiKind, NormalizedUsage, ServiceTier, TokenBuckets, TokenClass, Uplifts};

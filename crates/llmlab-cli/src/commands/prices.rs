@@ -163,6 +163,14 @@ fn show_model(catalog: &Catalog, provider: Option<&Provider>, model: &str, json:
     if let Some(fee) = entry.rates.request_fees.as_ref().and_then(|f| f.web_search) {
         let _ = writeln!(text, "\nweb search: ${} per request", fee.normalize());
     }
+    for (name, multiplier) in entry.rates.uplifts.iter().flat_map(llmlab_core::catalog::UpliftPrices::named) {
+        let what = match name {
+            "fast_mode" => "fast mode",
+            "us_inference" => "US-only inference",
+            _ => "data residency (regional hosts)",
+        };
+        let _ = writeln!(text, "{what}: token prices ×{}", multiplier.normalize());
+    }
     for period in &entry.history {
         let _ = writeln!(text, "\nuntil {} (sources: {}):", period.until, source_names(&period.sources));
         let _ = write!(text, "{DIM}{}{DIM:#}", crate::display::wrap(&period.source, 100, "  "));

@@ -157,7 +157,7 @@ pub(crate) async fn handle(proxy: &Proxy, upstream: Upstream, state: AppState, r
     // The client may speak HTTP/2 to us; the upstream connection is HTTP/1.1.
     parts.version = axum::http::Version::HTTP_11;
 
-    let meta = CallMeta {
+    let mut meta = CallMeta {
         caller,
         upstream,
         labels,
@@ -167,6 +167,7 @@ pub(crate) async fn handle(proxy: &Proxy, upstream: Upstream, state: AppState, r
         url_model,
         request_body,
         reservation,
+        served_tier: None,
     };
     let sent =
         tokio::time::timeout(settings.upstream_timeout, proxy.client.client.request(Request::from_parts(parts, body)));
@@ -192,6 +193,9 @@ pub(crate) async fn handle(proxy: &Proxy, upstream: Upstream, state: AppState, r
         return Response::from_parts(parts, Body::new(incoming));
     }
     let status = parts.status.as_u16();
+    if upstream == Upstream::Gemini {
+        meta.served_tier = header_text(&parts.headers, llmlab_core::served::GEMINI_TIER_HEADER);
+    }
     if is_small_whole_body(&parts.headers) {
         // A small non-streamed answer arrives whole within microseconds of its
         // head; waiting for it lets the head and body leave in one write, and
@@ -210,6 +214,11 @@ pub(crate) async fn handle(proxy: &Proxy, upstream: Upstream, state: AppState, r
     }
     let recorder = proxy.recorder(&state).clone();
     Response::from_parts(parts, Body::new(RecordedBody::new(incoming, meta, status, recorder)))
+}
+
+/// A response header's value as text, when it is one.
+fn header_text(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers.get(name)?.to_str().ok().map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
 }
 
 /// True for an answer with a `Content-Length` of at most
