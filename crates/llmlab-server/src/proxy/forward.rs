@@ -128,7 +128,6 @@ pub(crate) async fn handle(proxy: &Proxy, upstream: Upstream, state: AppState, r
         && flag(&parts.headers, "x-llmlab-include-usage").unwrap_or(settings.include_usage);
     let recorded = parts.method == Method::POST;
     let batch = batch::route(upstream, &state, &parts.method, rest, &parts.headers);
-
     prepare_request_headers(&mut parts.headers, recorded || batch.is_some());
     let length = parts.headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
     let (body, request_body) = match length {
@@ -186,11 +185,8 @@ pub(crate) async fn handle(proxy: &Proxy, upstream: Upstream, state: AppState, r
 
     let (mut parts, incoming) = response.into_parts();
     strip_hop_by_hop(&mut parts.headers);
-    if let Some(route) = batch {
-        return batch::answer(proxy, &state, route, meta, parts, incoming).await;
-    }
-    if !recorded {
-        return Response::from_parts(parts, Body::new(incoming));
+    if batch.is_some() || !recorded {
+        return batch::answer(proxy, &state, batch, meta, parts, incoming).await;
     }
     let status = parts.status.as_u16();
     if upstream == Upstream::Gemini {

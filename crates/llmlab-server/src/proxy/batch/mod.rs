@@ -103,19 +103,21 @@ fn route_of(upstream: Upstream, method: &Method, rest: &str, proxy_base: impl Fn
     (collection && objects).then(|| Route::Objects { proxy_base: proxy_base() })
 }
 
-/// Answers a batch call with the upstream's response: read as it passes
-/// when it is a success, untouched otherwise.
+/// Answers a call that is not recorded like the others with the upstream's
+/// response: a batch call's is read as it passes when it is a success; any
+/// other (`route` is `None`: a call that is not a `POST`), and a batch
+/// call's error, pass through untouched.
 pub(crate) async fn answer(
     proxy: &Proxy,
     state: &AppState,
-    route: Route,
+    route: Option<Route>,
     meta: CallMeta,
     parts: response::Parts,
     incoming: Incoming,
 ) -> Response {
-    if !parts.status.is_success() {
+    let Some(route) = route.filter(|_| parts.status.is_success()) else {
         return Response::from_parts(parts, Body::new(incoming));
-    }
+    };
     let user = meta.caller.user.id;
     match route {
         Route::Objects { proxy_base } => {
