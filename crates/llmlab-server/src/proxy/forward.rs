@@ -25,7 +25,7 @@ use hyper_util::rt::{TokioExecutor, TokioTimer};
 use super::body::RecordedBody;
 use super::errors::{ProxyError, respond};
 use super::record::{CallMeta, Failure};
-use super::{Labels, Proxy, Upstream, gemini, openai};
+use super::{Labels, Proxy, Upstream, batch, gemini, openai};
 use crate::auth::{Caller, KEY_HEADER};
 use crate::service::budgets::holds;
 use crate::service::labels;
@@ -127,8 +127,8 @@ pub(crate) async fn handle(proxy: &Proxy, upstream: Upstream, state: AppState, r
         && openai::is_chat_completions(rest)
         && flag(&parts.headers, "x-llmlab-include-usage").unwrap_or(settings.include_usage);
     let recorded = parts.method == Method::POST;
-
-    prepare_request_headers(&mut parts.headers, recorded);
+    let batch = batch::route(upstream, &state, &parts.method, rest, &parts.headers);
+    prepare_request_headers(&mut parts.headers, recorded || batch.is_some());
     let length = parts.headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
     let (body, request_body) = match length {
         Some(length) if length <= MAX_INSPECTED_BODY => {
@@ -185,8 +185,8 @@ pub(crate) async fn handle(proxy: &Proxy, upstream: Upstream, state: AppState, r
 
     let (mut parts, incoming) = response.into_parts();
     strip_hop_by_hop(&mut parts.headers);
-    if !recorded {
-        return Response::from_parts(parts, Body::new(incoming));
+    if batch.is_some() || !recorded {
+        return batch::answer(proxy, &state, batch, meta, parts, incoming).await;
     }
     let status = parts.status.as_u16();
     if upstream == Upstream::Gemini {

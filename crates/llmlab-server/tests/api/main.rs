@@ -14,6 +14,7 @@ mod hardening_edge;
 mod hardening_money;
 mod isolation;
 mod openapi;
+mod proxy_batch;
 mod public;
 mod recorded;
 
