@@ -324,7 +324,7 @@ fn event_of(call: Call, state: &AppState, custom: &CustomPrices, now: i64) -> Op
         status: Some(status),
         ..TrackEvent::default()
     };
-    match prepare_observed(&event, usage, unknown_reason, state.catalog, custom, now) {
+    match prepare_observed(&event, usage, unknown_reason, &state.catalog().catalog, custom, now) {
         Ok(prepared) => Some(NewEvent { api_key: Some(api_key), reservation_id: reservation, ..prepared.record }),
         Err(error) => {
             tracing::error!(error = %error.message, "proxy: a call could not be recorded");
