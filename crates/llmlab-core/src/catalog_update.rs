@@ -34,7 +34,7 @@ pub enum UpdateRefusal {
     )]
     FutureWithoutHistory { model: String, effective_from: Date },
     #[error("`{model}` {table} {class}: {doubt}. If it is right, apply the update with `--force`")]
-    Doubtful { model: String, table: String, class: &'static str, doubt: PriceDoubt },
+    Doubtful { model: String, table: String, class: &'static str, doubt: Box<PriceDoubt> },
 }
 
 /// Checks that `offered` may replace `in_force` on `today`: its version, its
@@ -66,7 +66,12 @@ pub fn check_update(in_force: &Catalog, offered: &Catalog, today: Date, force: b
                 let Some(value) = value else { continue };
                 let catalog = known.and_then(|prices| prices.get(i).copied().flatten());
                 if let Some(doubt) = price_check::doubt(value, catalog) {
-                    return Err(UpdateRefusal::Doubtful { model: entry.id.clone(), table, class, doubt });
+                    return Err(UpdateRefusal::Doubtful {
+                        model: entry.id.clone(),
+                        table,
+                        class,
+                        doubt: Box::new(doubt),
+                    });
                 }
             }
         }
@@ -247,9 +252,8 @@ fn card_changes(before: &RateCard, after: &RateCard) -> Vec<PriceChange> {
     names.extend(old.iter().map(|(name, _)| name).filter(|name| !new.iter().any(|(n, _)| n == *name)));
     let mut out = Vec::new();
     for name in names {
-        let find = |list: &[(String, &PriceSet)]| {
-            list.iter().find(|(n, _)| n == name).map(|(_, set)| all_named_prices(set))
-        };
+        let find =
+            |list: &[(String, &PriceSet)]| list.iter().find(|(n, _)| n == name).map(|(_, set)| all_named_prices(set));
         let (was, is) = (find(&old), find(&new));
         for i in 0..ALL_CLASSES.len() {
             let b = was.as_ref().and_then(|p| p[i]);
@@ -279,8 +283,16 @@ fn card_changes(before: &RateCard, after: &RateCard) -> Vec<PriceChange> {
     out
 }
 
-const ALL_CLASSES: [&str; 8] =
-    ["input", "output", "cache_read", "cache_write_5m", "cache_write_1h", "input_audio", "cache_read_audio", "output_audio"];
+const ALL_CLASSES: [&str; 8] = [
+    "input",
+    "output",
+    "cache_read",
+    "cache_write_5m",
+    "cache_write_1h",
+    "input_audio",
+    "cache_read_audio",
+    "output_audio",
+];
 
 fn all_named_prices(set: &PriceSet) -> [Option<Decimal>; 8] {
     [
@@ -368,9 +380,15 @@ mod tests {
     fn an_older_catalog_is_refused_naming_both_dates() {
         let old = catalog("2026-11-01", &[model("a", "2025-01-01", "{ input = \"1\", output = \"2\" }")]);
         let err = check_update(Catalog::builtin(), &old, TODAY, true).unwrap_err();
-        assert_eq!(err, UpdateRefusal::Older { offered: Date::constant(2026, 11, 1), in_force: Catalog::builtin().updated() });
+        assert_eq!(
+            err,
+            UpdateRefusal::Older { offered: Date::constant(2026, 11, 1), in_force: Catalog::builtin().updated() }
+        );
         let message = err.to_string();
-        assert!(message.contains("2026-11-01") && message.contains(&Catalog::builtin().updated().to_string()), "{message}");
+        assert!(
+            message.contains("2026-11-01") && message.contains(&Catalog::builtin().updated().to_string()),
+            "{message}"
+        );
     }
 
     #[test]

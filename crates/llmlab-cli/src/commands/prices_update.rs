@@ -1,6 +1,7 @@
 //! `llmlab prices update`: a newer price catalog for the server, without a
 //! release (`POST /api/admin/catalog`, with the server's admin token).
 
+use std::fmt::Write as _;
 use std::io::Read as _;
 
 use clap::Args;
@@ -15,10 +16,10 @@ use crate::printer::{self, BOLD, DIM, GREEN, UserError};
 
 const EXAMPLES: &str = "\
 Examples:
-  llmlab prices update prices.toml --dry-run     Show what a newer catalog changes
-  llmlab prices update prices.toml               Apply it (prices unpriced calls of newly priced models)
-  llmlab prices update model_prices_and_context_window.json   Add LiteLLM's models the catalog lacks
-  llmlab prices update data.json --format genai-prices        Add genai-prices' models (dated prices, tiers)
+  llmlab prices update prices.toml --dry-run   What a newer catalog would change
+  llmlab prices update prices.toml             Apply it: unpriced calls of new models get priced
+  llmlab prices update model_prices_and_context_window.json   Add LiteLLM's missing models
+  llmlab prices update data.json --format genai-prices        Add genai-prices' missing models
   LLMLAB_ADMIN_TOKEN=llmadm_… llmlab prices update prices.toml --server https://llmlab.example.com
 
 The file is LLMLab's catalog TOML (the format of the built-in catalog, see
@@ -107,43 +108,45 @@ fn read(file: &str) -> anyhow::Result<String> {
         std::io::stdin().read_to_string(&mut text)?;
         return Ok(text);
     }
-    std::fs::read_to_string(file)
-        .map_err(|e| UserError::new(format!("cannot read `{file}`: {e}")).into())
+    std::fs::read_to_string(file).map_err(|e| UserError::new(format!("cannot read `{file}`: {e}")).into())
 }
 
 /// The diff, as people read it.
 fn render(r: &CatalogUpdateResponse) -> String {
     let mut out = format!("{BOLD}Price catalog {} → {}{BOLD:#} ({})\n", r.from_version, r.to_version, r.format);
-    let section = |out: &mut String, title: &str, n: usize| out.push_str(&format!("\n{BOLD}{title} ({n}){BOLD:#}\n"));
+    let section = |out: &mut String, title: &str, n: usize| {
+        let _ = writeln!(out, "\n{BOLD}{title} ({n}){BOLD:#}");
+    };
     if r.added.is_empty() && r.removed.is_empty() && r.changed.is_empty() {
         out.push_str("\nNo model changes.\n");
     }
     if !r.added.is_empty() {
         section(&mut out, "Added", r.added.len());
         for m in &r.added {
-            out.push_str(&format!(
-                "  + {} ({}): ${} input, ${} output per 1M tokens, from {}\n",
+            let _ = writeln!(
+                out,
+                "  + {} ({}): ${} input, ${} output per 1M tokens, from {}",
                 m.id, m.provider, m.input_per_million_usd, m.output_per_million_usd, m.effective_from
-            ));
+            );
         }
     }
     if !r.changed.is_empty() {
         section(&mut out, "Changed", r.changed.len());
         for m in &r.changed {
-            out.push_str(&format!("  ~ {} ({}), prices from {}\n", m.id, m.provider, m.effective_from));
+            let _ = writeln!(out, "  ~ {} ({}), prices from {}", m.id, m.provider, m.effective_from);
             for p in &m.prices {
                 let show = |v: &Option<String>| v.as_ref().map_or_else(|| "none".to_owned(), |v| format!("${v}"));
-                out.push_str(&format!("      {} {}: {} → {}\n", p.table, p.class, show(&p.before), show(&p.after)));
+                let _ = writeln!(out, "      {} {}: {} → {}", p.table, p.class, show(&p.before), show(&p.after));
             }
             for other in &m.other {
-                out.push_str(&format!("      {other}\n"));
+                let _ = writeln!(out, "      {other}");
             }
         }
     }
     if !r.removed.is_empty() {
         section(&mut out, "Removed (their calls are no longer priced)", r.removed.len());
         for m in &r.removed {
-            out.push_str(&format!("  - {} ({})\n", m.id, m.provider));
+            let _ = writeln!(out, "  - {} ({})", m.id, m.provider);
         }
     }
     let notes = |out: &mut String, title: &str, list: &[CatalogNote]| {
@@ -152,13 +155,13 @@ fn render(r: &CatalogUpdateResponse) -> String {
         }
         section(out, title, list.len());
         for n in list {
-            out.push_str(&format!("  {DIM}·{DIM:#} {}: {}\n", n.model, n.reason));
+            let _ = writeln!(out, "  {DIM}·{DIM:#} {}: {}", n.model, n.reason);
         }
     };
     notes(&mut out, "Priced differently by the catalog (not changed)", &r.differing);
     notes(&mut out, "Not imported", &r.unmapped);
     if r.unchanged > 0 {
-        out.push_str(&format!("\n{} models agree with the catalog.\n", count(r.unchanged as u64)));
+        let _ = writeln!(out, "\n{} models agree with the catalog.", count(r.unchanged as u64));
     }
     out
 }

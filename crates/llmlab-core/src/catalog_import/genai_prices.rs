@@ -10,6 +10,7 @@
 //! rates of its own date, and a change dated in the future applies from then.
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 
 use jiff::civil::Date;
 use rust_decimal::Decimal;
@@ -163,18 +164,24 @@ pub fn import(in_force_text: &str, in_force: &Catalog, json: &str, today: Date) 
                 continue;
             }
             if models.iter().any(|m| m.id == id) {
-                out.unmapped.push(Unmapped { model: model.id.clone(), reason: "listed twice; only the first is imported".into() });
+                out.unmapped.push(Unmapped {
+                    model: model.id.clone(),
+                    reason: "listed twice; only the first is imported".into(),
+                });
                 continue;
             }
-            let Some(entry) = entry_of(model, id, provider_str, cards, &source, today, &mut left_out) else {
+            let Some(entry) = entry_of(model, id, provider_str, cards, &source, today, &left_out) else {
                 out.unmapped.push(Unmapped {
                     model: model.id.clone(),
                     reason: "its only prices start in the future; nothing says what it costs until then".into(),
                 });
                 continue;
             };
-            let taken = |s: &String| in_force.resolve(None, s).is_some() || models.iter().any(|m| m.id == *s || m.snapshots.contains(s));
-            let snapshots: Vec<String> = exact_ids(model.matcher.as_ref()).into_iter().filter(|s| *s != entry.id && !taken(s)).collect();
+            let taken = |s: &String| {
+                in_force.resolve(None, s).is_some() || models.iter().any(|m| m.id == *s || m.snapshots.contains(s))
+            };
+            let snapshots: Vec<String> =
+                exact_ids(model.matcher.as_ref()).into_iter().filter(|s| *s != entry.id && !taken(s)).collect();
             for note in &left_out {
                 out.unmapped.push(Unmapped { model: model.id.clone(), reason: note.clone() });
             }
@@ -194,7 +201,7 @@ fn entry_of(
     mut cards: Vec<(Option<Date>, CardOut)>,
     source: &SourceInfo,
     today: Date,
-    left_out: &mut Vec<String>,
+    left_out: &[String],
 ) -> Option<ModelOut> {
     let (start, card) = cards.pop()?;
     if cards.is_empty() && start.is_some_and(|s| s > today) {
@@ -214,7 +221,7 @@ fn entry_of(
         notes.push_str(" The source gives no start date, so it takes effect on the import date.");
     }
     if !left_out.is_empty() {
-        notes.push_str(&format!(" Not imported: {}.", left_out.join("; ")));
+        let _ = write!(notes, " Not imported: {}.", left_out.join("; "));
     }
     Some(ModelOut {
         class: id.clone(),
@@ -254,8 +261,9 @@ fn periods_of(model: &ModelIn, left_out: &mut Vec<String>) -> Result<Vec<Period>
     };
     let mut variants: Vec<(&'static str, Option<Date>, Table)> = Vec::new();
     for variant in &model.price_variants {
-        let tier = match (variant.when.len(), variant.when.iter().next()) {
-            (1, Some((key, value))) => match (key.as_str(), value.as_str()) {
+        let only = variant.when.iter().next().filter(|_| variant.when.len() == 1);
+        let tier = if let Some((key, value)) = only {
+            match (key.as_str(), value.as_str()) {
                 ("processing", "batch") => Some("batch"),
                 ("service_tier", "flex") => Some("flex"),
                 ("service_tier", "priority") => Some("priority"),
@@ -264,11 +272,10 @@ fn periods_of(model: &ModelIn, left_out: &mut Vec<String>) -> Result<Vec<Period>
                     left_out.push(format!("the `{key}: {value}` prices (not modelled by LLMLab)"));
                     None
                 }
-            },
-            _ => {
-                left_out.push(format!("prices for {:?} (not modelled by LLMLab)", variant.when));
-                None
             }
+        } else {
+            left_out.push(format!("prices for {:?} (not modelled by LLMLab)", variant.when));
+            None
         };
         if let Some(tier) = tier {
             variants.push((tier, start_date(variant.constraint.as_ref())?, table(&variant.prices, left_out)?));
@@ -302,7 +309,10 @@ fn start_date(constraint: Option<&serde_json::Map<String, serde_json::Value>>) -
     let Some(constraint) = constraint else { return Ok(None) };
     match (constraint.get("start_date").and_then(|d| d.as_str()), constraint.len()) {
         (Some(date), 1) => date.parse().map(Some).map_err(|e| format!("unreadable start date `{date}`: {e}")),
-        _ => Err(format!("prices constrained by {}, which LLMLab does not model", serde_json::Value::Object(constraint.clone()))),
+        _ => Err(format!(
+            "prices constrained by {}, which LLMLab does not model",
+            serde_json::Value::Object(constraint.clone())
+        )),
     }
 }
 

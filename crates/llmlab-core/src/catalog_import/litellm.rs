@@ -6,6 +6,7 @@
 //! catalog's earliest period does).
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 
 use jiff::civil::Date;
 use rust_decimal::Decimal;
@@ -15,7 +16,9 @@ use super::{
     CardOut, Import, ImportError, ModelOut, SourceFormat, SourceInfo, Unmapped, agree, append_models, exact_number,
     fold_equal_audio, known_provider, same_classes, show_prices,
 };
-use crate::catalog::{Catalog, LongContextTier, ModelKind, ModelStatus, PriceSet, canonical_model_id, strip_date_suffix};
+use crate::catalog::{
+    Catalog, LongContextTier, ModelKind, ModelStatus, PriceSet, canonical_model_id, strip_date_suffix,
+};
 
 const NAME: &str = "LiteLLM model_prices_and_context_window.json";
 const URL: &str = "https://github.com/BerriAI/litellm/blob/main/model_prices_and_context_window.json";
@@ -112,7 +115,14 @@ pub fn import(in_force_text: &str, in_force: &Catalog, json: &str, today: Date) 
     Ok(out)
 }
 
-fn add(models: &mut Vec<ModelOut>, out: &mut Import, mapped: Mapped, id: String, provider: &'static str, source: &SourceInfo) {
+fn add(
+    models: &mut Vec<ModelOut>,
+    out: &mut Import,
+    mapped: Mapped,
+    id: String,
+    provider: &'static str,
+    source: &SourceInfo,
+) {
     for note in &mapped.left_out {
         out.unmapped.push(Unmapped { model: mapped.key.clone(), reason: note.clone() });
     }
@@ -121,7 +131,7 @@ fn add(models: &mut Vec<ModelOut>, out: &mut Import, mapped: Mapped, id: String,
                      own: no switch tip compares it until it is classified."
         .to_owned();
     if !mapped.left_out.is_empty() {
-        notes.push_str(&format!(" Not imported: {}.", mapped.left_out.join("; ")));
+        let _ = write!(notes, " Not imported: {}.", mapped.left_out.join("; "));
     }
     models.push(ModelOut {
         class: id.clone(),
@@ -186,7 +196,9 @@ impl Entry<'_> {
                 left_out.push(format!("`{field}` (not modelled by LLMLab)"));
                 continue;
             }
-            let Some(price) = exact_number(value.get()).map(|per_token| (per_token * Decimal::from(1_000_000)).normalize()) else {
+            let Some(price) =
+                exact_number(value.get()).map(|per_token| (per_token * Decimal::from(1_000_000)).normalize())
+            else {
                 return Err(format!("`{field}` is not a number"));
             };
             if field == "output_cost_per_reasoning_token" {
@@ -217,9 +229,10 @@ impl Entry<'_> {
         if reasoning.is_some_and(|r| r != standard.output) {
             return Err("prices reasoning tokens apart from output, which LLMLab does not model".into());
         }
-        let card = build_card(standard, tables, &seen, &mut left_out)?;
+        let card = build_card(&standard, tables, &seen, &mut left_out)?;
         let deprecated_on = self.string("deprecation_date").and_then(|d| d.parse::<Date>().ok());
-        let status = if deprecated_on.is_some_and(|d| d <= today) { ModelStatus::Retired } else { ModelStatus::Current };
+        let status =
+            if deprecated_on.is_some_and(|d| d <= today) { ModelStatus::Retired } else { ModelStatus::Current };
         let tokens = |field: &str| self.fields.get(field).and_then(|v| v.get().parse::<u64>().ok());
         Ok(Mapped {
             key: self.key.to_owned(),
@@ -240,17 +253,18 @@ impl Entry<'_> {
 /// long-context table that does not is refused (leaving it out would price
 /// long prompts too low).
 fn build_card(
-    standard: PriceSet,
+    standard: &PriceSet,
     mut tables: BTreeMap<TableKey, PriceSet>,
     seen: &BTreeMap<TableKey, [bool; 2]>,
     left_out: &mut Vec<String>,
 ) -> Result<CardOut, String> {
-    let thresholds: Vec<u64> = tables.keys().filter_map(|(_, above)| *above).collect::<std::collections::BTreeSet<_>>().into_iter().collect();
+    let thresholds: Vec<u64> =
+        tables.keys().filter_map(|(_, above)| *above).collect::<std::collections::BTreeSet<_>>().into_iter().collect();
     if thresholds.len() > 1 {
         return Err("several long-context thresholds, which LLMLab does not model".into());
     }
     // A table LiteLLM gives only partly inherits nothing: its missing classes are unknown.
-    let complete = |key: &TableKey, set: &PriceSet| seen.get(key) == Some(&[true, true]) && same_classes(set, &standard);
+    let complete = |key: &TableKey, set: &PriceSet| seen.get(key) == Some(&[true, true]) && same_classes(set, standard);
     let mut card = CardOut { standard: standard.clone(), ..CardOut::default() };
     let mut tiers_kept = Vec::new();
     for tier in ["batch", "flex", "priority"] {

@@ -14,6 +14,7 @@ pub mod genai_prices;
 pub mod litellm;
 
 use std::fmt;
+use std::fmt::Write as _;
 
 use jiff::civil::Date;
 use rust_decimal::Decimal;
@@ -198,7 +199,7 @@ pub(crate) fn append_models(
     let mut replaced = false;
     for line in in_force_text.lines() {
         if !replaced && line.starts_with("updated = ") {
-            text.push_str(&format!("updated = \"{today}\"\n"));
+            let _ = writeln!(text, "updated = \"{today}\"");
             replaced = true;
         } else {
             text.push_str(line);
@@ -219,7 +220,7 @@ pub(crate) fn append_models(
             format: SourceFormat::Llmlab,
             detail: format!("cannot write the imported models: {e}"),
         })?;
-        text.push_str(&format!("\n# ---- imported from {} on {today} by `llmlab prices update` ----\n", source.name));
+        let _ = writeln!(text, "\n# ---- imported from {} on {today} by `llmlab prices update` ----", source.name);
         text.push_str(&written);
     }
     Catalog::from_toml(&text)?;
@@ -269,7 +270,7 @@ pub(crate) fn fold_equal_audio(set: &mut PriceSet) {
 pub(crate) fn show_prices(set: &PriceSet) -> String {
     let mut out = format!("${}/${}", set.input.normalize(), set.output.normalize());
     if let Some(cache) = set.cache_read {
-        out.push_str(&format!(" (cache read ${})", cache.normalize()));
+        let _ = write!(out, " (cache read ${})", cache.normalize());
     }
     out
 }

@@ -87,7 +87,9 @@ fn litellm_adds_missing_models_and_lists_what_it_cannot_map() {
     assert_eq!(robotics.rates.standard.input_audio, None, "audio at the text price is text");
     assert_eq!(robotics.rates.batch.as_ref().map(|b| b.output), Some(d("2.5")));
     assert_eq!((robotics.max_input_tokens, robotics.max_output_tokens), (Some(131_072), Some(65_536)));
-    assert!(reasons(&import.unmapped, "gemini/gemini-robotics-er-2-preview")[0].contains("search_context_cost_per_query"));
+    assert!(
+        reasons(&import.unmapped, "gemini/gemini-robotics-er-2-preview")[0].contains("search_context_cost_per_query")
+    );
     // A long-context tier from `_above_128k_tokens`.
     let exp = updated.entry("gemini-exp-1206").unwrap();
     assert_eq!(exp.rates.long_context.as_ref().map(|l| l.above_prompt_tokens), Some(128_000));
@@ -113,7 +115,11 @@ fn an_import_without_new_models_only_moves_the_date() {
     let wrong = only_known.replace("2.5e-06", "3e-06");
     let import = litellm::import(BUILTIN_CATALOG_TOML, builtin, &wrong, TODAY).unwrap();
     assert_eq!(import.differing.len(), 1);
-    assert!(import.differing[0].reason.starts_with("LiteLLM: $3/$10 (cache read $1.25); the catalog (gpt-4o): $2.5/$10"), "{:?}", import.differing);
+    assert!(
+        import.differing[0].reason.starts_with("LiteLLM: $3/$10 (cache read $1.25); the catalog (gpt-4o): $2.5/$10"),
+        "{:?}",
+        import.differing
+    );
 }
 
 #[test]

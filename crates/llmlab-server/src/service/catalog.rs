@@ -88,7 +88,8 @@ pub async fn update(state: &AppState, request: &CatalogUpdateRequest) -> ApiResu
     }
     let applied_at = now_ms();
     let stored = StoredCatalog { version: offered.updated().to_string(), catalog: text.clone(), applied_at };
-    let next = Arc::new(ActiveCatalog { catalog: offered, text: std::borrow::Cow::Owned(text), applied_at: Some(applied_at) });
+    let next =
+        Arc::new(ActiveCatalog { catalog: offered, text: std::borrow::Cow::Owned(text), applied_at: Some(applied_at) });
     // In force first: calls recorded while the events are repriced are priced with it already.
     let previous = state.catalogs.replace(next.clone());
     let reprice = |event: &StoredEvent| reprice(&next.catalog, event);
@@ -147,7 +148,12 @@ fn reprice(catalog: &Catalog, event: &StoredEvent) -> Option<Repriced> {
     if q.cost > Money::MAX_PER_EVENT {
         return None;
     }
-    Some(Repriced { event: event.clone(), cost: q.cost, source: PriceSource::Catalog, priced_as: found.entry.id.clone() })
+    Some(Repriced {
+        event: event.clone(),
+        cost: q.cost,
+        source: PriceSource::Catalog,
+        priced_as: found.entry.id.clone(),
+    })
 }
 
 fn view(format: SourceFormat, changes: &CatalogDiff, import: Option<&Import>) -> CatalogUpdateResponse {
