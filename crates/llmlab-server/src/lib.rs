@@ -224,6 +224,7 @@ pub async fn serve(
     let state = AppState::new(store.clone(), writer, settings);
     state.catalogs.replace(std::sync::Arc::new(catalog));
     let sweeper = service::budgets::holds::spawn_sweeper(&state);
+    let catalog_refresh = service::catalog::spawn_refresh(&state);
     let public_url = state.settings.alerts.public_url.clone().unwrap_or_else(|| format!("http://{}", options.address));
     let alert_worker = service::alerts::worker::spawn(&store, &state.settings.alerts, public_url);
     let anomaly_checks = {
@@ -237,6 +238,7 @@ pub async fn serve(
     on_ready(bound);
     serve_until(listener, router(state), shutdown).await?;
     sweeper.abort();
+    catalog_refresh.abort();
     alert_worker.abort();
     anomaly_checks.abort();
     if tokio::time::timeout(SHUTDOWN_GRACE, writer_task).await.is_err() {

@@ -44,6 +44,17 @@ impl Store {
         })?)
     }
 
+    /// When the newest stored catalog was applied, without reading it: how
+    /// replicas notice an update applied through another one.
+    pub async fn latest_catalog_applied_at(&self) -> StoreResult<Option<i64>> {
+        Ok(with_pool!(self, pool => {
+            sqlx::query_scalar::<_, i64>("select applied_at from catalog_updates order by id desc limit 1")
+                .persistent(self.persistent)
+                .fetch_optional(pool)
+                .await
+        })?)
+    }
+
     /// Stores `update` and, in the same transaction, reprices every
     /// account's events that were unpriced for want of a price (unknown
     /// model, a class without a price): `reprice` returns an event's new

@@ -54,6 +54,45 @@ pub async fn load_at_start(store: &Store) -> Result<ActiveCatalog, llmlab_store:
     }
 }
 
+/// How often a server looks for a catalog update applied through another replica.
+pub const REFRESH_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Puts in force, within [`REFRESH_EVERY`], a catalog update applied through
+/// another replica (this one's own updates are in force at once).
+#[must_use]
+pub fn spawn_refresh(state: &AppState) -> tokio::task::JoinHandle<()> {
+    let state = state.clone();
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(REFRESH_EVERY);
+        ticks.tick().await;
+        // The newest stored update this server has looked at (not necessarily in force:
+        // the built-in catalog may be newer).
+        let mut seen = state.catalog().applied_at;
+        loop {
+            ticks.tick().await;
+            let stored = match state.store.latest_catalog_applied_at().await {
+                Ok(stored) => stored,
+                Err(error) => {
+                    tracing::warn!(%error, "could not look for a catalog update");
+                    continue;
+                }
+            };
+            if stored.is_none() || stored == seen || stored == state.catalog().applied_at {
+                continue;
+            }
+            seen = stored;
+            match load_at_start(&state.store).await {
+                Ok(loaded) if loaded.applied_at.is_some() => {
+                    tracing::info!(version = %loaded.catalog.updated(), "a catalog update was applied elsewhere; pricing with it");
+                    state.catalogs.replace(Arc::new(loaded));
+                }
+                Ok(_) => {}
+                Err(error) => tracing::warn!(%error, "could not load the catalog update"),
+            }
+        }
+    })
+}
+
 /// The catalog in force.
 #[must_use]
 pub fn info(state: &AppState) -> CatalogInfo {
