@@ -98,7 +98,7 @@ pub fn import(in_force_text: &str, in_force: &Catalog, json: &str, today: Date) 
         format: SourceFormat::GenaiPrices,
         detail: format!("expected a list of providers with their models: {e}"),
     })?;
-    let source = SourceInfo::new(SourceFormat::GenaiPrices, NAME, URL, today);
+    let source = SourceInfo::new(SourceFormat::GenaiPrices, NAME, URL, today, in_force_text);
     let mut out = Import {
         format: SourceFormat::GenaiPrices,
         text: String::new(),

@@ -31,7 +31,7 @@ pub fn import(in_force_text: &str, in_force: &Catalog, json: &str, today: Date) 
     let shape = |detail: String| ImportError::Shape { format: SourceFormat::Litellm, detail };
     let entries: BTreeMap<String, Box<RawValue>> =
         serde_json::from_str(json).map_err(|e| shape(format!("expected an object of model entries: {e}")))?;
-    let source = SourceInfo::new(SourceFormat::Litellm, NAME, URL, today);
+    let source = SourceInfo::new(SourceFormat::Litellm, NAME, URL, today, in_force_text);
     let mut out = Import {
         format: SourceFormat::Litellm,
         text: String::new(),

@@ -180,9 +180,23 @@ pub(crate) struct SourceInfo {
 }
 
 impl SourceInfo {
-    pub(crate) fn new(format: SourceFormat, name: &'static str, url: &'static str, today: Date) -> Self {
+    /// A source whose code `in_force_text` does not declare yet (a second import on one day gets `…B`).
+    pub(crate) fn new(
+        format: SourceFormat,
+        name: &'static str,
+        url: &'static str,
+        today: Date,
+        in_force_text: &str,
+    ) -> Self {
         let tag: String = format.as_str().chars().filter(char::is_ascii_alphanumeric).collect();
-        let code = format!("IMPORT{}{}", tag.to_ascii_uppercase(), today.strftime("%Y%m%d"));
+        let base = format!("IMPORT{}{}", tag.to_ascii_uppercase(), today.strftime("%Y%m%d"));
+        let mut code = base.clone();
+        for suffix in 'B'..='Z' {
+            if !in_force_text.contains(&format!("code = \"{code}\"")) {
+                break;
+            }
+            code = format!("{base}{suffix}");
+        }
         SourceInfo { code, name, url }
     }
 }

@@ -129,3 +129,19 @@ fn numbers_are_read_exactly() {
     assert_eq!(exact_number("0.1"), Some(d("0.1")));
     assert_eq!(exact_number("\"x\""), None);
 }
+
+#[test]
+fn a_second_import_builds_on_the_first() {
+    let builtin = Catalog::builtin();
+    let first = litellm::import(BUILTIN_CATALOG_TOML, builtin, LITELLM, TODAY).unwrap();
+    let after_first = Catalog::from_toml(&first.text).unwrap();
+    let second = genai_prices::import(&first.text, &after_first, GENAI, TODAY).unwrap();
+    let after_second = Catalog::from_toml(&second.text).unwrap();
+    assert!(first.added.iter().all(|id| after_second.entry(id).is_some()));
+    assert!(second.added.iter().all(|id| !first.added.contains(id)));
+    let again = litellm::import(&second.text, &after_second, LITELLM, TODAY).unwrap();
+    assert!(again.added.is_empty(), "{:?}", again.added);
+    assert!(again.text.contains("code = \"IMPORTLITELLM20261208\"") && !again.text.contains("IMPORTLITELLM20261208B"));
+    let robotics = after_second.entry("gemini-robotics-er-2-preview").unwrap();
+    assert_eq!(robotics.sources.len(), 1, "{:?}", robotics.sources);
+}
