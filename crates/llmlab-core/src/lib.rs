@@ -7,6 +7,8 @@
 pub mod alert;
 pub mod budget;
 pub mod catalog;
+pub mod catalog_import;
+pub mod catalog_update;
 pub mod cost;
 pub mod display;
 pub mod money;

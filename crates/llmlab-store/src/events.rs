@@ -17,7 +17,7 @@ use crate::{EventBatch, InsertOutcome, Repriced, Store, StoreResult, StoredEvent
 const EXPORT_PAGE_ROWS: usize = 2_000;
 
 /// `select … from cost_events e join projects p`: every column a [`StoredEvent`] reads.
-static STORED_EVENT_SELECT: LazyLock<String> = LazyLock::new(|| {
+pub(crate) static STORED_EVENT_SELECT: LazyLock<String> = LazyLock::new(|| {
     let tokens: Vec<String> = TokenClass::ALL.iter().map(|c| format!("e.{}", c.name())).collect();
     format!(
         "select e.id, e.event_id, p.name as project, e.project_id, e.provider, e.model, e.model_key, e.occurred_at, \

@@ -331,7 +331,7 @@ fn event_of(call: Call, state: &AppState, custom: &CustomPrices, now: i64) -> Op
         upstream_host: served::host_of(meta.upstream.base_url(&state.settings.proxy)),
         ..TrackEvent::default()
     };
-    match prepare_observed(&event, usage, unknown_reason, state.catalog, custom, now) {
+    match prepare_observed(&event, usage, unknown_reason, &state.catalog().catalog, custom, now) {
         Ok(prepared) => Some(NewEvent { api_key: Some(api_key), reservation_id: reservation, ..prepared.record }),
         Err(error) => {
             tracing::error!(error = %error.message, "proxy: a call could not be recorded");

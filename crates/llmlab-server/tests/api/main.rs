@@ -7,6 +7,7 @@
 mod accounts;
 mod alerts;
 mod budgets;
+mod catalog;
 mod costs;
 mod events;
 mod hardening_api;
