@@ -50,7 +50,7 @@ pub(crate) trait BulkWrite {
 /// one per token class ([`TokenClass::ALL`]), then [`EVENT_COLUMNS_AFTER_TOKENS`].
 const EVENT_COLUMNS_BEFORE_TOKENS: [&str; 7] =
     ["user_id", "event_id", "project_id", "provider", "model", "model_key", "occurred_at"];
-const EVENT_COLUMNS_AFTER_TOKENS: [&str; 13] = [
+const EVENT_COLUMNS_AFTER_TOKENS: [&str; 14] = [
     "cost_nusd",
     "cost_source",
     "priced_as",
@@ -63,6 +63,7 @@ const EVENT_COLUMNS_AFTER_TOKENS: [&str; 13] = [
     "tags",
     "raw_usage",
     "api_key",
+    "partial_reason",
     "created_at",
 ];
 
@@ -128,6 +129,7 @@ impl BulkWrite for SqliteConnection {
                     .push_bind(&e.tags)
                     .push_bind(&e.raw_usage)
                     .push_bind(&e.api_key)
+                    .push_bind(&e.partial_reason)
                     .push_bind(now);
             });
             query.push(" on conflict (user_id, event_id) do nothing returning user_id, event_id");
@@ -169,7 +171,8 @@ impl BulkWrite for PgConnection {
                 .map(|column| match *column {
                     "long_context" => "bool",
                     "event_id" | "provider" | "model" | "model_key" | "cost_source" | "priced_as" | "unpriced_code"
-                    | "unpriced_reason" | "service_tier" | "status" | "tags" | "raw_usage" | "api_key" => "text",
+                    | "unpriced_reason" | "service_tier" | "status" | "tags" | "raw_usage" | "api_key"
+                    | "partial_reason" => "text",
                     _ => "int8",
                 })
                 .collect();
@@ -214,6 +217,7 @@ impl BulkWrite for PgConnection {
             .bind(optional_text(&|r| r.event.tags.as_deref()))
             .bind(optional_text(&|r| r.event.raw_usage.as_deref()))
             .bind(optional_text(&|r| r.event.api_key.as_deref()))
+            .bind(optional_text(&|r| r.event.partial_reason.as_deref()))
             .bind(now)
             .fetch_all(&mut *self)
             .await
@@ -268,7 +272,7 @@ fn bind_level<'q>(
     let counter = |f: &dyn Fn(&Counters) -> i64| rows.values().map(f).collect::<Vec<i64>>();
     query = query.bind(counter(&|c| c.calls)).bind(counter(&|c| c.unpriced_calls));
     if level.keeps_tokens() {
-        query = query.bind(counter(&|c| c.batch_calls));
+        query = query.bind(counter(&|c| c.batch_calls)).bind(counter(&|c| c.partial_calls));
     }
     query = query.bind(counter(&|c| c.cost_nusd));
     if level.keeps_tokens() {
@@ -309,8 +313,8 @@ mod tests {
     #[test]
     fn the_account_upsert_numbers_its_parameters_after_the_totals() {
         let (totals, next) = unnest_upsert(Level::Total, 1);
-        // Key (4) + counters (4 + rolled-up token classes) + created_at.
-        assert_eq!(next, 1 + 4 + 4 + rollups::ROLLED_UP_CLASSES + 1);
+        // Key (4) + counters (5 + rolled-up token classes) + created_at.
+        assert_eq!(next, 1 + 4 + 5 + rollups::ROLLED_UP_CLASSES + 1);
         assert!(totals.contains(&format!("${}::int8 from", next - 1)), "{totals}");
         let (account, _) = unnest_upsert(Level::Account, next);
         assert!(account.starts_with("insert into account_totals (user_id, calls"), "{account}");

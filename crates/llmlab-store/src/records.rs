@@ -140,6 +140,9 @@ pub struct NewEvent {
     /// The budget hold this call placed before it was sent; storing the
     /// event releases it in the same transaction.
     pub reservation_id: Option<String>,
+    /// Set when the usage is a lower bound (a stream cut off before its
+    /// final usage): why. Counted in the rollups' `partial_calls`.
+    pub partial_reason: Option<String>,
 }
 
 impl NewEvent {
@@ -188,6 +191,8 @@ pub struct StoredEvent {
     pub latency_ms: Option<i64>,
     pub status: Option<String>,
     pub tags: Option<String>,
+    /// Why the cost is a lower bound (a cut-off stream), or `None` when it is complete.
+    pub partial_reason: Option<String>,
 }
 
 impl StoredEvent {
@@ -248,6 +253,7 @@ where
             latency_ms: row.try_get("latency_ms")?,
             status: row.try_get("status")?,
             tags: row.try_get("tags")?,
+            partial_reason: row.try_get("partial_reason")?,
         })
     }
 }
@@ -261,6 +267,8 @@ pub struct SpendRow {
     pub calls: u64,
     pub unpriced_calls: u64,
     pub batch_calls: u64,
+    /// Calls priced from a cut-off stream: `cost` includes their lower bounds.
+    pub partial_calls: u64,
     pub cost: Money,
     pub tokens: TokenBuckets,
 }
@@ -280,6 +288,7 @@ impl SpendRow {
         self.calls += other.calls;
         self.unpriced_calls += other.unpriced_calls;
         self.batch_calls += other.batch_calls;
+        self.partial_calls += other.partial_calls;
         self.cost += other.cost;
         self.tokens += other.tokens;
     }

@@ -31,6 +31,7 @@ where
             calls: counter("calls")?,
             unpriced_calls: counter("unpriced_calls")?,
             batch_calls: counter("batch_calls")?,
+            partial_calls: counter("partial_calls")?,
             cost: Money::from_nanos(row.try_get("cost_nusd")?),
             tokens: token_buckets(row, TokenClass::rolled_up_classes())?,
         })
