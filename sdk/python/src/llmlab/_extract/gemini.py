@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from ._common import Found, as_str, field
+from ._common import CutOff, Found, as_str, field
 
 PROVIDER = "google"
 
@@ -49,15 +49,21 @@ def from_response(obj: Any) -> Optional[Found]:
 class StreamState:
     """Keeps the last ``usage_metadata`` and ``model_version`` seen."""
 
-    __slots__ = ("model", "saw", "usage")
+    __slots__ = ("finished", "model", "saw", "usage")
 
     def __init__(self) -> None:
         self.model: Optional[str] = None
         self.usage: Any = None
         self.saw = False
+        # A chunk with a ``finish_reason``: the usage is final.
+        self.finished = False
 
     def observe(self, item: Any) -> None:
         self.saw = True
+        if not self.finished:
+            candidates = field(item, "candidates")
+            if isinstance(candidates, (list, tuple)):
+                self.finished = any(field(c, "finish_reason") or field(c, "finishReason") for c in candidates)
         usage = usage_of(item)
         if usage is not None:
             self.usage = usage
@@ -68,4 +74,7 @@ class StreamState:
     def result(self) -> Optional[Found]:
         if not self.saw:
             return None
-        return (PROVIDER, self.model, self.usage, None, None)
+        usage: Any = self.usage
+        if usage is not None and not self.finished:
+            usage = CutOff(usage, "the stream ended before a chunk with a finish_reason; usage counted up to the last chunk")
+        return (PROVIDER, self.model, usage, None, None)
