@@ -114,7 +114,7 @@ def build_event(
         "model": found_model or opts.model or (extra and extra.get("model")) or "unknown",
     }
     if isinstance(usage, CutOff):
-        # The stream ended before its final event: the server prices the usage seen as a lower bound.
+        # A stream cut off before its final event: the server prices the usage as a lower bound.
         data = to_jsonable(usage.usage)
         if isinstance(data, dict):
             event["usage"] = data

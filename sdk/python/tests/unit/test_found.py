@@ -92,9 +92,16 @@ def _anthropic_stream(events: list[dict[str, Any]]) -> Any:
     return state.result()
 
 
-START = {"type": "message_start", "message": {"model": "claude-haiku-4-5", "usage": {"input_tokens": 9, "output_tokens": 1}}}
+START = {
+    "type": "message_start",
+    "message": {"model": "claude-haiku-4-5", "usage": {"input_tokens": 9, "output_tokens": 1}},
+}
 RUNNING = {"type": "message_delta", "delta": {}, "usage": {"output_tokens": 40}}
-LAST = {"type": "message_delta", "delta": {"stop_reason": "end_turn"}, "usage": {"output_tokens": 41}}
+LAST = {
+    "type": "message_delta",
+    "delta": {"stop_reason": "end_turn"},
+    "usage": {"output_tokens": 41},
+}
 
 
 def test_a_stream_cut_before_its_final_event_is_sent_as_a_partial_lower_bound() -> None:
@@ -105,17 +112,19 @@ def test_a_stream_cut_before_its_final_event_is_sent_as_a_partial_lower_bound() 
     usage = found[2]
     assert isinstance(usage, CutOff) and "message_stop" in usage.reason
     opts = SimpleNamespace(provider=None, model=None, project=None, tags=None)
-    event = build_event((0.0, None, "ok", opts, found, None), offset=0.0)  # type: ignore[arg-type]
+    event = build_event((0.0, None, "ok", opts, found, None), offset=0.0)
     assert event is not None
     assert event["usage"] == {"input_tokens": 9, "output_tokens": 40}
     assert event["partial"] is True and "message_stop" in event["partial_reason"]
 
     # The delta with the stop reason (or message_stop) makes the usage final.
-    for complete in ([START, RUNNING, LAST], [START, RUNNING, {"type": "message_stop"}]):
+    stop: dict[str, Any] = {"type": "message_stop"}
+    complete_streams: list[list[dict[str, Any]]] = [[START, RUNNING, LAST], [START, RUNNING, stop]]
+    for complete in complete_streams:
         found = _anthropic_stream(complete)
         assert found is not None and not isinstance(found[2], CutOff)
 
-    # Gemini: a chunk with a finish reason ends the stream; without one the last usage is a lower bound.
+    # Gemini: a chunk with a finish reason ends the stream; else the last usage is a lower bound.
     state = gemini.StreamState()
     state.observe({"modelVersion": "gemini-2.5-flash", "candidates": [{}], "usageMetadata": USAGE})
     cut = state.result()

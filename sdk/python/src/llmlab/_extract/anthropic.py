@@ -51,6 +51,10 @@ class MergedStreamUsage:
         return f"MergedStreamUsage({self.parts!r})"
 
 
+#: Why a stream without ``message_stop`` is sent as a lower bound.
+_CUT_OFF = "the stream ended before message_stop; usage counted up to the last event"
+
+
 class StreamState:
     """Follows ``message_start`` / ``message_delta`` / ``message_stop`` events."""
 
@@ -104,5 +108,5 @@ class StreamState:
         if usage is None and self.usage.parts:
             usage = self.usage
             if not self.stopped:
-                usage = CutOff(usage, "the stream ended before message_stop; usage counted up to the last event")
+                usage = CutOff(usage, _CUT_OFF)
         return (PROVIDER, self.model, usage, None, None)

@@ -46,6 +46,16 @@ def from_response(obj: Any) -> Optional[Found]:
     return (PROVIDER, model, usage, None, None)
 
 
+#: Why a stream without a finish reason is sent as a lower bound.
+_CUT_OFF = (
+    "the stream ended before a chunk with a finish_reason; usage counted up to the last chunk"
+)
+
+
+def _finish_reason(candidate: Any) -> Any:
+    return field(candidate, "finish_reason") or field(candidate, "finishReason")
+
+
 class StreamState:
     """Keeps the last ``usage_metadata`` and ``model_version`` seen."""
 
@@ -63,7 +73,7 @@ class StreamState:
         if not self.finished:
             candidates = field(item, "candidates")
             if isinstance(candidates, (list, tuple)):
-                self.finished = any(field(c, "finish_reason") or field(c, "finishReason") for c in candidates)
+                self.finished = any(_finish_reason(c) for c in candidates)
         usage = usage_of(item)
         if usage is not None:
             self.usage = usage
@@ -76,5 +86,5 @@ class StreamState:
             return None
         usage: Any = self.usage
         if usage is not None and not self.finished:
-            usage = CutOff(usage, "the stream ended before a chunk with a finish_reason; usage counted up to the last chunk")
+            usage = CutOff(usage, _CUT_OFF)
         return (PROVIDER, self.model, usage, None, None)
