@@ -145,6 +145,7 @@ pub struct BatchRequest {
 
 /// What the server made of one event.
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+#[allow(clippy::struct_excessive_bools)] // each is a fact of the wire object
 pub struct TrackedEvent {
     pub event_id: String,
     /// True when an event with this `event_id` was already stored (it is not counted again).

@@ -11,6 +11,7 @@ use crate::usage::{Anomaly, ApiKind, NormalizedUsage, ServiceTier, TokenBuckets}
 
 /// A normalized call and its price, flattened for humans and scripts.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[allow(clippy::struct_excessive_bools)] // each is a fact of the flat `llmlab cost --json` object
 pub struct CostReport {
     pub provider: Provider,
     pub model: Option<String>,

@@ -268,7 +268,10 @@ fn partial_reason(
         ));
     }
     Ok(Some(given.map_or_else(
-        || "the client reported that the stream ended before its final usage; the tokens are those seen so far".to_owned(),
+        || {
+            "the client reported that the stream ended before its final usage; the tokens are those seen so far"
+                .to_owned()
+        },
         str::to_owned,
     )))
 }
