@@ -23,6 +23,9 @@ pub struct CostSummary {
     /// Calls stored without a price (unknown provider or model, no usage, or an anomaly), all time.
     /// Calls the provider refused (an error status, no usage) cost $0 and are not counted here.
     pub unpriced_calls: u64,
+    /// As `month_partial_calls`, today (for `today_usd`).
+    #[serde(default)]
+    pub today_partial_calls: u64,
     /// Calls priced from a stream cut off before its final usage, this month: their cost is a lower
     /// bound, so when this is not 0 `month_usd` is "at least" that much. Not counted as unpriced.
     #[serde(default)]

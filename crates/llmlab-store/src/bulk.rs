@@ -272,8 +272,9 @@ fn bind_level<'q>(
     let counter = |f: &dyn Fn(&Counters) -> i64| rows.values().map(f).collect::<Vec<i64>>();
     query = query.bind(counter(&|c| c.calls)).bind(counter(&|c| c.unpriced_calls));
     if level.keeps_tokens() {
-        query = query.bind(counter(&|c| c.batch_calls)).bind(counter(&|c| c.partial_calls));
+        query = query.bind(counter(&|c| c.batch_calls));
     }
+    query = query.bind(counter(&|c| c.partial_calls));
     query = query.bind(counter(&|c| c.cost_nusd));
     if level.keeps_tokens() {
         for class in 0..rollups::ROLLED_UP_CLASSES {
@@ -322,13 +323,15 @@ mod tests {
     }
 
     #[test]
-    fn the_hourly_upsert_unnests_its_key_and_three_counters() {
+    fn the_hourly_upsert_unnests_its_key_and_four_counters() {
         assert_eq!(
             unnest_upsert(Level::Hourly, 1).0,
-            "insert into cost_hourly (user_id, hour, project_id, calls, unpriced_calls, cost_nusd, created_at) \
-             select u.*, $7::int8 from unnest($1::int8[], $2::int8[], $3::int8[], $4::int8[], $5::int8[], $6::int8[]) as u \
+            "insert into cost_hourly (user_id, hour, project_id, calls, unpriced_calls, partial_calls, cost_nusd, \
+             created_at) select u.*, $8::int8 from unnest($1::int8[], $2::int8[], $3::int8[], $4::int8[], $5::int8[], \
+             $6::int8[], $7::int8[]) as u \
              on conflict (user_id, hour, project_id) do update set calls = cost_hourly.calls + excluded.calls, \
              unpriced_calls = cost_hourly.unpriced_calls + excluded.unpriced_calls, \
+             partial_calls = cost_hourly.partial_calls + excluded.partial_calls, \
              cost_nusd = cost_hourly.cost_nusd + excluded.cost_nusd"
         );
     }

@@ -280,6 +280,8 @@ pub struct BucketSpend {
     pub bucket: i64,
     pub cost: Money,
     pub calls: u64,
+    /// Calls priced from cut-off streams (lower bounds) among `calls`.
+    pub partial_calls: u64,
 }
 
 impl SpendRow {

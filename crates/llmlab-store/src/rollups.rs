@@ -77,7 +77,8 @@ impl Level {
         matches!(self, Level::Quarter | Level::Daily | Level::Total)
     }
 
-    /// Whether the table keeps batch calls and tokens (the hourly trend keeps only cost and calls).
+    /// Whether the table keeps batch calls and tokens (the hourly trend keeps only cost and calls,
+    /// unpriced and partial ones among them).
     pub(crate) fn keeps_tokens(self) -> bool {
         self != Level::Hourly
     }
@@ -90,7 +91,7 @@ impl Level {
                 .chain(TokenClass::rolled_up_classes().map(TokenClass::name))
                 .collect()
         } else {
-            vec!["calls", "unpriced_calls", "cost_nusd"]
+            vec!["calls", "unpriced_calls", "partial_calls", "cost_nusd"]
         }
     }
 
@@ -260,8 +261,9 @@ where
         }
         row.push_bind(c.calls).push_bind(c.unpriced_calls);
         if level.keeps_tokens() {
-            row.push_bind(c.batch_calls).push_bind(c.partial_calls);
+            row.push_bind(c.batch_calls);
         }
+        row.push_bind(c.partial_calls);
         row.push_bind(c.cost_nusd);
         if level.keeps_tokens() {
             for tokens in c.tokens {

@@ -116,6 +116,10 @@ both_backends!(partial_events_keep_their_reason_and_are_counted_in_every_rollup,
     assert_eq!(counted(&store.spend_between(alice.id, day, day + 86_400_000, None).await.unwrap()), (2, 1));
     let edge = store.spend_between(alice.id, bucket_of(NOW), bucket_of(NOW) + 15 * 60_000, None).await.unwrap();
     assert_eq!(counted(&edge), (2, 1));
+    for step in [SeriesStep::Hour, SeriesStep::Quarter] {
+        let series = store.spend_series(alice.id, 0, i64::MAX, None, step).await.unwrap();
+        assert_eq!(series.iter().map(|b| b.partial_calls).sum::<u64>(), 1, "{step:?}");
+    }
 
     let exported: Vec<_> = store.export_events(alice.id, 0, i64::MAX).try_collect().await.unwrap();
     let reasons: Vec<Option<&str>> = exported.iter().map(|e| e.partial_reason.as_deref()).collect();

@@ -222,7 +222,7 @@ fn totals(summary: &CostSummary) -> Markup {
     html! {
         h2 id="totals-title" class="sr-only" { "Spend" }
         dl class="grid gap-4 sm:grid-cols-3" {
-            (total_card("total-today", "Today", summary.today_usd, summary.today_calls, 0))
+            (total_card("total-today", "Today", summary.today_usd, summary.today_calls, summary.today_partial_calls))
             (total_card("total-month", "This month", summary.month_usd, summary.month_calls, summary.month_partial_calls))
             (total_card("total-all", "All time", summary.all_time_usd, summary.all_time_calls, summary.all_time_partial_calls))
         }
@@ -630,6 +630,7 @@ mod tests {
             month_calls: calls,
             all_time_calls: calls,
             unpriced_calls: 10,
+            today_partial_calls: 0,
             month_partial_calls: 0,
             all_time_partial_calls: 0,
             unpriced_models: vec![UnpricedModel {
