@@ -23,6 +23,16 @@ pub struct CostSummary {
     /// Calls stored without a price (unknown provider or model, no usage, or an anomaly), all time.
     /// Calls the provider refused (an error status, no usage) cost $0 and are not counted here.
     pub unpriced_calls: u64,
+    /// As `month_partial_calls`, today (for `today_usd`).
+    #[serde(default)]
+    pub today_partial_calls: u64,
+    /// Calls priced from a stream cut off before its final usage, this month: their cost is a lower
+    /// bound, so when this is not 0 `month_usd` is "at least" that much. Not counted as unpriced.
+    #[serde(default)]
+    pub month_partial_calls: u64,
+    /// As `month_partial_calls`, all time (for `all_time_usd`).
+    #[serde(default)]
+    pub all_time_partial_calls: u64,
     /// Unpriced calls per model, so they can be fixed with a custom price.
     pub unpriced_models: Vec<UnpricedModel>,
     /// Spend per model this month, most expensive first.
@@ -43,6 +53,9 @@ pub struct ModelSpend {
     pub cost_usd: Money,
     pub calls: u64,
     pub unpriced_calls: u64,
+    /// Calls priced from a cut-off stream: `cost_usd` is at least this model's spend.
+    #[serde(default)]
+    pub partial_calls: u64,
     pub input_tokens: u64,
     pub cache_read_tokens: u64,
     pub cache_write_tokens: u64,

@@ -105,6 +105,15 @@ pub struct TrackEvent {
     /// event releases it (in the same transaction), replacing it with the actual cost.
     #[serde(default)]
     pub reservation_id: Option<String>,
+    /// True when `usage` is a lower bound: the stream was cut off before the
+    /// provider's final usage (the client saw no final event). The event is
+    /// priced from it and shown as "at least $X".
+    #[serde(default)]
+    pub partial: Option<bool>,
+    /// Why the usage is a lower bound, in one sentence; only with `partial: true`.
+    #[serde(default)]
+    #[schema(max_length = 500)]
+    pub partial_reason: Option<String>,
 }
 
 fn event_cost() -> utoipa::openapi::schema::Schema {
@@ -144,6 +153,7 @@ pub struct BatchRequest {
 
 /// What the server made of one event.
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+#[allow(clippy::struct_excessive_bools)] // each is a fact of the wire object
 pub struct TrackedEvent {
     pub event_id: String,
     /// True when an event with this `event_id` was already stored (it is not counted again).
@@ -170,6 +180,13 @@ pub struct TrackedEvent {
     pub long_context: bool,
     pub anomalies: Vec<String>,
     pub notes: Vec<String>,
+    /// True when the usage is a lower bound (a stream cut off before its
+    /// final usage): `cost_usd` is "at least" that much. Not the same as unpriced.
+    #[serde(default)]
+    pub partial: bool,
+    /// Why the usage is a lower bound (which final event was missing, what was counted or estimated).
+    #[serde(default)]
+    pub partial_reason: Option<String>,
 }
 
 /// `POST /api/events/track` response.
@@ -194,6 +211,9 @@ pub struct BatchResult {
     #[serde(default)]
     pub unpriced_code: Option<String>,
     pub unpriced_reason: Option<String>,
+    /// As in the track response: `cost_usd` is a lower bound.
+    #[serde(default)]
+    pub partial: bool,
 }
 
 /// `POST /api/events/batch` response.

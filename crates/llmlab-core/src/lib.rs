@@ -32,4 +32,4 @@ pub use provider::Provider;
 pub use recommend::{ModelUsage, Tip, TipKind, Window, recommend};
 pub use report::CostReport;
 pub use reserve::{Reservation, ReserveError, WorstCase, reserve};
-pub use usage::{Anomaly, ApiKind, NormalizedUsage, ServiceTier, TokenBuckets, TokenClass, Uplifts};
+pub use usage::{Anomaly, ApiKind, NormalizedUsage, Partial, ServiceTier, TokenBuckets, TokenClass, Uplifts};

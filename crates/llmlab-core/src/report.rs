@@ -11,6 +11,7 @@ use crate::usage::{Anomaly, ApiKind, NormalizedUsage, ServiceTier, TokenBuckets}
 
 /// A normalized call and its price, flattened for humans and scripts.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[allow(clippy::struct_excessive_bools)] // each is a fact of the flat `llmlab cost --json` object
 pub struct CostReport {
     pub provider: Provider,
     pub model: Option<String>,
@@ -32,6 +33,12 @@ pub struct CostReport {
     pub lines: Vec<CostLine>,
     pub anomalies: Vec<Anomaly>,
     pub notes: Vec<String>,
+    /// The stream was cut off: the cost is a lower bound ("at least $X").
+    pub partial: bool,
+    /// Why the usage is a lower bound, when `partial`.
+    pub partial_reason: Option<String>,
+    /// The output tokens were estimated from the streamed text (see `partial_reason`).
+    pub estimated: bool,
 }
 
 impl CostReport {
@@ -59,6 +66,9 @@ impl CostReport {
             lines: quote.map(|q| q.lines.clone()).unwrap_or_default(),
             anomalies: usage.anomalies.clone(),
             notes,
+            partial: usage.partial.is_some(),
+            partial_reason: usage.partial.as_ref().map(|p| p.reason.clone()),
+            estimated: usage.partial.as_ref().is_some_and(|p| p.estimated),
         }
     }
 }

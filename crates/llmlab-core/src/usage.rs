@@ -230,6 +230,33 @@ pub struct NormalizedUsage {
     pub anomalies: Vec<Anomaly>,
     /// Facts worth showing that do not block pricing.
     pub notes: Vec<String>,
+    /// Set when the usage is a lower bound: a stream cut off before its final usage.
+    pub partial: Option<Partial>,
+}
+
+/// Why a usage is a lower bound: the stream ended before the provider's
+/// final usage, so the tokens are those counted up to the last running usage
+/// (or, for an OpenAI chat stream that reported none, estimated from the
+/// streamed text). Priced, but shown as "at least $X"; not the same as
+/// unpriced, which counts nothing.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Partial {
+    /// One sentence: which final event was missing and what was counted instead.
+    pub reason: String,
+    /// The output tokens were estimated with a tokenizer, not reported by the provider.
+    pub estimated: bool,
+}
+
+impl Partial {
+    #[must_use]
+    pub fn counted(reason: impl Into<String>) -> Self {
+        Partial { reason: reason.into(), estimated: false }
+    }
+
+    #[must_use]
+    pub fn estimated(reason: impl Into<String>) -> Self {
+        Partial { reason: reason.into(), estimated: true }
+    }
 }
 
 impl NormalizedUsage {
@@ -245,6 +272,7 @@ impl NormalizedUsage {
             uplifts: Uplifts::default(),
             anomalies: Vec::new(),
             notes: Vec::new(),
+            partial: None,
         };
         if let Err(anomaly) = buckets.check_parts() {
             usage.anomalies.push(anomaly);

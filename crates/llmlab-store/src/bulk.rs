@@ -50,7 +50,7 @@ pub(crate) trait BulkWrite {
 /// one per token class ([`TokenClass::ALL`]), then [`EVENT_COLUMNS_AFTER_TOKENS`].
 const EVENT_COLUMNS_BEFORE_TOKENS: [&str; 7] =
     ["user_id", "event_id", "project_id", "provider", "model", "model_key", "occurred_at"];
-const EVENT_COLUMNS_AFTER_TOKENS: [&str; 14] = [
+const EVENT_COLUMNS_AFTER_TOKENS: [&str; 15] = [
     "cost_nusd",
     "cost_source",
     "priced_as",
@@ -64,6 +64,7 @@ const EVENT_COLUMNS_AFTER_TOKENS: [&str; 14] = [
     "raw_usage",
     "api_key",
     "notes",
+    "partial_reason",
     "created_at",
 ];
 
@@ -130,6 +131,7 @@ impl BulkWrite for SqliteConnection {
                     .push_bind(&e.raw_usage)
                     .push_bind(&e.api_key)
                     .push_bind(&e.notes)
+                    .push_bind(&e.partial_reason)
                     .push_bind(now);
             });
             query.push(" on conflict (user_id, event_id) do nothing returning user_id, event_id");
@@ -171,9 +173,8 @@ impl BulkWrite for PgConnection {
                 .map(|column| match *column {
                     "long_context" => "bool",
                     "event_id" | "provider" | "model" | "model_key" | "cost_source" | "priced_as" | "unpriced_code"
-                    | "unpriced_reason" | "service_tier" | "status" | "tags" | "raw_usage" | "api_key" | "notes" => {
-                        "text"
-                    }
+                    | "unpriced_reason" | "service_tier" | "status" | "tags" | "raw_usage" | "api_key"
+                    | "notes" | "partial_reason" => "text",
                     _ => "int8",
                 })
                 .collect();
@@ -219,6 +220,7 @@ impl BulkWrite for PgConnection {
             .bind(optional_text(&|r| r.event.raw_usage.as_deref()))
             .bind(optional_text(&|r| r.event.api_key.as_deref()))
             .bind(optional_text(&|r| r.event.notes.as_deref()))
+            .bind(optional_text(&|r| r.event.partial_reason.as_deref()))
             .bind(now)
             .fetch_all(&mut *self)
             .await
@@ -275,6 +277,7 @@ fn bind_level<'q>(
     if level.keeps_tokens() {
         query = query.bind(counter(&|c| c.batch_calls));
     }
+    query = query.bind(counter(&|c| c.partial_calls));
     query = query.bind(counter(&|c| c.cost_nusd));
     if level.keeps_tokens() {
         for class in 0..rollups::ROLLED_UP_CLASSES {
@@ -314,8 +317,8 @@ mod tests {
     #[test]
     fn the_account_upsert_numbers_its_parameters_after_the_totals() {
         let (totals, next) = unnest_upsert(Level::Total, 1);
-        // Key (4) + counters (4 + rolled-up token classes) + created_at.
-        assert_eq!(next, 1 + 4 + 4 + rollups::ROLLED_UP_CLASSES + 1);
+        // Key (4) + counters (5 + rolled-up token classes) + created_at.
+        assert_eq!(next, 1 + 4 + 5 + rollups::ROLLED_UP_CLASSES + 1);
         assert!(totals.contains(&format!("${}::int8 from", next - 1)), "{totals}");
         let (account, _) = unnest_upsert(Level::Account, next);
         assert!(account.starts_with("insert into account_totals (user_id, calls"), "{account}");
@@ -323,13 +326,15 @@ mod tests {
     }
 
     #[test]
-    fn the_hourly_upsert_unnests_its_key_and_three_counters() {
+    fn the_hourly_upsert_unnests_its_key_and_four_counters() {
         assert_eq!(
             unnest_upsert(Level::Hourly, 1).0,
-            "insert into cost_hourly (user_id, hour, project_id, calls, unpriced_calls, cost_nusd, created_at) \
-             select u.*, $7::int8 from unnest($1::int8[], $2::int8[], $3::int8[], $4::int8[], $5::int8[], $6::int8[]) as u \
+            "insert into cost_hourly (user_id, hour, project_id, calls, unpriced_calls, partial_calls, cost_nusd, \
+             created_at) select u.*, $8::int8 from unnest($1::int8[], $2::int8[], $3::int8[], $4::int8[], $5::int8[], \
+             $6::int8[], $7::int8[]) as u \
              on conflict (user_id, hour, project_id) do update set calls = cost_hourly.calls + excluded.calls, \
              unpriced_calls = cost_hourly.unpriced_calls + excluded.unpriced_calls, \
+             partial_calls = cost_hourly.partial_calls + excluded.partial_calls, \
              cost_nusd = cost_hourly.cost_nusd + excluded.cost_nusd"
         );
     }

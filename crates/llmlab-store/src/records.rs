@@ -142,6 +142,9 @@ pub struct NewEvent {
     /// The budget hold this call placed before it was sent; storing the
     /// event releases it in the same transaction.
     pub reservation_id: Option<String>,
+    /// Set when the usage is a lower bound (a stream cut off before its
+    /// final usage): why. Counted in the rollups' `partial_calls`.
+    pub partial_reason: Option<String>,
 }
 
 impl NewEvent {
@@ -192,6 +195,8 @@ pub struct StoredEvent {
     pub tags: Option<String>,
     /// What pricing noted about the call, as a JSON array of sentences.
     pub notes: Option<String>,
+    /// Why the cost is a lower bound (a cut-off stream), or `None` when it is complete.
+    pub partial_reason: Option<String>,
 }
 
 impl StoredEvent {
@@ -253,6 +258,7 @@ where
             status: row.try_get("status")?,
             tags: row.try_get("tags")?,
             notes: row.try_get("notes")?,
+            partial_reason: row.try_get("partial_reason")?,
         })
     }
 }
@@ -266,6 +272,8 @@ pub struct SpendRow {
     pub calls: u64,
     pub unpriced_calls: u64,
     pub batch_calls: u64,
+    /// Calls priced from a cut-off stream: `cost` includes their lower bounds.
+    pub partial_calls: u64,
     pub cost: Money,
     pub tokens: TokenBuckets,
 }
@@ -277,6 +285,8 @@ pub struct BucketSpend {
     pub bucket: i64,
     pub cost: Money,
     pub calls: u64,
+    /// Calls priced from cut-off streams (lower bounds) among `calls`.
+    pub partial_calls: u64,
 }
 
 impl SpendRow {
@@ -285,6 +295,7 @@ impl SpendRow {
         self.calls += other.calls;
         self.unpriced_calls += other.unpriced_calls;
         self.batch_calls += other.batch_calls;
+        self.partial_calls += other.partial_calls;
         self.cost += other.cost;
         self.tokens += other.tokens;
     }

@@ -77,7 +77,8 @@ impl Level {
         matches!(self, Level::Quarter | Level::Daily | Level::Total)
     }
 
-    /// Whether the table keeps batch calls and tokens (the hourly trend keeps only cost and calls).
+    /// Whether the table keeps batch calls and tokens (the hourly trend keeps only cost and calls,
+    /// unpriced and partial ones among them).
     pub(crate) fn keeps_tokens(self) -> bool {
         self != Level::Hourly
     }
@@ -85,12 +86,12 @@ impl Level {
     /// The counter columns of the table.
     pub(crate) fn counter_columns(self) -> Vec<&'static str> {
         if self.keeps_tokens() {
-            ["calls", "unpriced_calls", "batch_calls", "cost_nusd"]
+            ["calls", "unpriced_calls", "batch_calls", "partial_calls", "cost_nusd"]
                 .into_iter()
                 .chain(TokenClass::rolled_up_classes().map(TokenClass::name))
                 .collect()
         } else {
-            vec!["calls", "unpriced_calls", "cost_nusd"]
+            vec!["calls", "unpriced_calls", "partial_calls", "cost_nusd"]
         }
     }
 
@@ -118,16 +119,19 @@ pub(crate) struct Counters {
     pub(crate) calls: i64,
     pub(crate) unpriced_calls: i64,
     pub(crate) batch_calls: i64,
+    /// Calls priced from a cut-off stream: their cost is a lower bound.
+    pub(crate) partial_calls: i64,
     pub(crate) cost_nusd: i64,
     pub(crate) tokens: [i64; ROLLED_UP_CLASSES],
 }
 
 impl Counters {
-    pub(crate) fn of(tokens: &TokenBuckets, cost: Option<Money>, batch: bool) -> Self {
+    pub(crate) fn of(tokens: &TokenBuckets, cost: Option<Money>, batch: bool, partial: bool) -> Self {
         Counters {
             calls: 1,
             unpriced_calls: i64::from(cost.is_none()),
             batch_calls: i64::from(batch),
+            partial_calls: i64::from(partial),
             cost_nusd: cost.map_or(0, Money::nanos),
             tokens: token_columns(tokens),
         }
@@ -144,6 +148,7 @@ impl Counters {
             calls: sum(self.calls, other.calls)?,
             unpriced_calls: sum(self.unpriced_calls, other.unpriced_calls)?,
             batch_calls: sum(self.batch_calls, other.batch_calls)?,
+            partial_calls: sum(self.partial_calls, other.partial_calls)?,
             cost_nusd: sum(self.cost_nusd, other.cost_nusd)?,
             tokens,
         };
@@ -207,7 +212,8 @@ impl RollupChanges {
 
     /// Adds a newly stored event.
     pub(crate) fn add_event(&mut self, user_id: i64, project_id: i64, event: &NewEvent) -> Result<(), CounterOverflow> {
-        let counters = Counters::of(&event.tokens, event.price.cost(), event.is_batch_tier());
+        let counters =
+            Counters::of(&event.tokens, event.price.cost(), event.is_batch_tier(), event.partial_reason.is_some());
         self.add(user_id, event.occurred_at, project_id, &event.provider, &event.model, &counters)
     }
 
@@ -257,6 +263,7 @@ where
         if level.keeps_tokens() {
             row.push_bind(c.batch_calls);
         }
+        row.push_bind(c.partial_calls);
         row.push_bind(c.cost_nusd);
         if level.keeps_tokens() {
             for tokens in c.tokens {

@@ -31,6 +31,7 @@ where
             calls: counter("calls")?,
             unpriced_calls: counter("unpriced_calls")?,
             batch_calls: counter("batch_calls")?,
+            partial_calls: counter("partial_calls")?,
             cost: Money::from_nanos(row.try_get("cost_nusd")?),
             tokens: token_buckets(row, TokenClass::rolled_up_classes())?,
         })
@@ -131,27 +132,28 @@ impl Store {
     ) -> StoreResult<Vec<BucketSpend>> {
         let sql = match step {
             SeriesStep::Hour => {
-                "select r.hour, cast(sum(r.cost_nusd) as bigint), cast(sum(r.calls) as bigint) \
-                 from cost_hourly r join projects p on p.id = r.project_id \
+                "select r.hour, cast(sum(r.cost_nusd) as bigint), cast(sum(r.calls) as bigint), \
+                 cast(sum(r.partial_calls) as bigint) from cost_hourly r join projects p on p.id = r.project_id \
                  where r.user_id = $1 and r.hour >= $2 and r.hour < $3 and ($4 is null or p.name = $4) \
                  group by r.hour order by r.hour"
             }
             SeriesStep::Quarter => {
-                "select r.bucket, cast(sum(r.cost_nusd) as bigint), cast(sum(r.calls) as bigint) \
-                 from cost_rollups r join projects p on p.id = r.project_id \
+                "select r.bucket, cast(sum(r.cost_nusd) as bigint), cast(sum(r.calls) as bigint), \
+                 cast(sum(r.partial_calls) as bigint) from cost_rollups r join projects p on p.id = r.project_id \
                  where r.user_id = $1 and r.bucket >= $2 and r.bucket < $3 and ($4 is null or p.name = $4) \
                  group by r.bucket order by r.bucket"
             }
         };
-        let rows: Vec<(i64, i64, i64)> = with_pool!(self, pool => {
+        let rows: Vec<(i64, i64, i64, i64)> = with_pool!(self, pool => {
             sqlx::query_as(sql).persistent(self.persistent).bind(user_id).bind(from).bind(to).bind(project).fetch_all(pool).await
         })?;
         Ok(rows
             .into_iter()
-            .map(|(bucket, cost, calls)| BucketSpend {
+            .map(|(bucket, cost, calls, partial)| BucketSpend {
                 bucket,
                 cost: Money::from_nanos(cost),
-                calls: u64::try_from(calls).unwrap_or(0),
+                calls: count(calls),
+                partial_calls: count(partial),
             })
             .collect())
     }

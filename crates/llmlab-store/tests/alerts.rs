@@ -85,6 +85,7 @@ fn event(id: &str, price: EventPrice, model: &str) -> NewEvent {
         api_key: None,
         reservation_id: None,
         notes: None,
+        partial_reason: None,
     }
 }
 

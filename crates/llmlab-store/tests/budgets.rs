@@ -60,6 +60,7 @@ fn event(call: &Call<'_>) -> NewEvent {
         api_key: Some(call.key.into()),
         reservation_id: None,
         notes: None,
+        partial_reason: None,
     }
 }
 

@@ -48,6 +48,7 @@ fn event(id: &str, project: &str, model: &str, at: i64, cost: Option<i64>) -> Ne
         api_key: None,
         reservation_id: None,
         notes: None,
+        partial_reason: None,
     }
 }
 
@@ -91,6 +92,39 @@ both_backends!(accounts_and_keys, |db| async move {
     let projects = store.list_projects(alice.id).await.unwrap();
     assert_eq!(projects.len(), 1);
     assert_eq!(projects[0].name, "default");
+});
+
+both_backends!(partial_events_keep_their_reason_and_are_counted_in_every_rollup, |db| async move {
+    let store = open(&db).await;
+    let alice = user(&store, "alice").await;
+    let reason = "the stream ended before `message_stop`: output counted up to the last `message_delta`";
+    let cut = NewEvent { partial_reason: Some(reason.into()), ..event("p1", "default", "gpt-4o", NOW, Some(4_000)) };
+    let batch = EventBatch {
+        user_id: alice.id,
+        events: vec![cut.clone(), event("p2", "default", "gpt-4o", NOW + 60_000, Some(1_000)), cut],
+    };
+    let outcomes = store.insert_events(&[batch], NOW).await.unwrap();
+    assert_eq!(outcomes[0][2], InsertOutcome::Duplicate { cost: Some(Money::from_nanos(4_000)) });
+
+    // All time, whole days and 15-minute edges: one of the two calls is a lower bound.
+    let all_time = store.spend_all_time(alice.id, None).await.unwrap();
+    let counted = |rows: &[llmlab_store::SpendRow]| {
+        (rows.iter().map(|r| r.calls).sum::<u64>(), rows.iter().map(|r| r.partial_calls).sum::<u64>())
+    };
+    assert_eq!(counted(&all_time), (2, 1));
+    assert_eq!(all_time.iter().map(|r| r.cost).sum::<Money>(), Money::from_nanos(5_000));
+    let day = NOW - NOW.rem_euclid(86_400_000);
+    assert_eq!(counted(&store.spend_between(alice.id, day, day + 86_400_000, None).await.unwrap()), (2, 1));
+    let edge = store.spend_between(alice.id, bucket_of(NOW), bucket_of(NOW) + 15 * 60_000, None).await.unwrap();
+    assert_eq!(counted(&edge), (2, 1));
+    for step in [SeriesStep::Hour, SeriesStep::Quarter] {
+        let series = store.spend_series(alice.id, 0, i64::MAX, None, step).await.unwrap();
+        assert_eq!(series.iter().map(|b| b.partial_calls).sum::<u64>(), 1, "{step:?}");
+    }
+
+    let exported: Vec<_> = store.export_events(alice.id, 0, i64::MAX).try_collect().await.unwrap();
+    let reasons: Vec<Option<&str>> = exported.iter().map(|e| e.partial_reason.as_deref()).collect();
+    assert_eq!(reasons, [Some(reason), None]);
 });
 
 both_backends!(events_are_counted_once_with_rollups, |db| async move {

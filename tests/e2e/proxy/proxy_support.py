@@ -57,20 +57,6 @@ class PinnedStub(_stub.StubUpstream):  # type: ignore[misc, name-defined]
         return {k.lower(): v for k, v in self.requests[-1]["headers"].items()}
 
 
-def invalid_fixture(name: str, api: str, stream: bool, path: str) -> Any:
-    """A fixture from ``fixtures/invalid`` made servable (those have no ``request``)."""
-    body_path = next((FIXTURES_DIR / "invalid").glob(f"{name}.body.*"))
-    expected = {"api": api, "stream": stream, "request": {"method": "POST", "path": path}, "cost_usd": None}
-    return Fixture(
-        key=f"invalid/{name}",
-        directory="invalid",
-        name=name,
-        body=body_path.read_bytes(),
-        body_path=body_path,
-        expected=expected,
-    )
-
-
 def api_get(base_url: str, path: str, key: str) -> bytes:
     request = urllib.request.Request(base_url + path, headers={"authorization": f"Bearer {key}"})
     with urllib.request.urlopen(request, timeout=30) as response:

@@ -18,7 +18,7 @@ from decimal import Decimal
 from typing import Any, Callable
 
 import pytest
-from proxy_support import PIN_HEADER, Fixture, PinnedStub, cost_of, invalid_fixture, load_fixtures, wait_for_events
+from proxy_support import PIN_HEADER, Fixture, PinnedStub, cost_of, load_fixtures, wait_for_events
 
 # The fixtures use models the SDKs already call deprecated; that is not what is under test.
 pytestmark = pytest.mark.filterwarnings("ignore:The model .* is deprecated:DeprecationWarning")
@@ -30,13 +30,12 @@ LIVE = [
     # JSON-array stream is tested with a plain HTTP client below.
     if fx.api != "openai.batch_line" and not (fx.api == "gemini.generate_content" and fx.stream and not fx.is_sse)
 ]
-NO_USAGE_STREAM = invalid_fixture("chat_stream_without_include_usage", "openai.chat", True, "/v1/chat/completions")
+NO_USAGE_STREAM = next(fx for fx in LIVE if fx.key == "openai/chat_stream_no_usage_estimated_gpt-4o-mini")
 
 
 @pytest.fixture(scope="module")
 def stub() -> Iterator[PinnedStub]:
-    fixtures = [*load_fixtures(), NO_USAGE_STREAM]
-    with PinnedStub(fixtures, chunked=True) as running:
+    with PinnedStub(load_fixtures(), chunked=True) as running:
         yield running
 
 
@@ -96,7 +95,16 @@ def _assert_recorded(proxy: Any, key: str, fx: Fixture) -> dict[str, str]:
     for wanted in fx.expected.get("notes", []) + fx.expected.get("request_notes", []):
         assert wanted in event["notes"], (fx.key, wanted, event["notes"])
     assert event["status"] == "ok", event
+    _assert_partial(fx, event)
     return event
+
+
+def _assert_partial(fx: Fixture, event: dict[str, str]) -> None:
+    """A cut-off stream is priced from the usage seen (or estimated), as a lower bound, and says why."""
+    if fx.expected.get("partial"):
+        assert fx.expected["partial_reason"] in event["partial_reason"], (fx.key, event)
+    else:
+        assert event["partial_reason"] == "", (fx.key, event)
 
 
 @pytest.mark.parametrize("fx", [f for f in LIVE if f.directory == "openai"], ids=lambda f: f.name)
@@ -189,6 +197,7 @@ def test_google_genai_client_through_the_proxy(proxy: Any, stub: PinnedStub, fx:
     model = fx.request["model"]
 
     if fx.stream:
+        # A stream cut off before its finishReason still parses chunk by chunk.
         chunks = list(client.models.generate_content_stream(model=model, contents="hi"))
         sent = _sse_frames(fx.body)
         assert len(chunks) == len(sent)
@@ -203,6 +212,7 @@ def test_google_genai_client_through_the_proxy(proxy: Any, stub: PinnedStub, fx:
     assert cost_of(event) == (None if expected is None else Decimal(expected)), (fx.key, event)
     assert event["model"] == fx.expected["model"]
     assert event["provider"] == "google"
+    _assert_partial(fx, event)
 
 
 def _post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes, dict[str, str]]:
@@ -233,7 +243,7 @@ def test_a_gemini_json_array_stream_with_the_key_in_the_query(proxy: Any, stub: 
     assert secret not in proxy.log(), "a Gemini key in the query must never be logged"
 
 
-def test_a_chat_stream_without_include_usage_is_recorded_as_usage_unknown(proxy: Any) -> None:
+def test_a_chat_stream_without_include_usage_is_an_estimated_lower_bound(proxy: Any) -> None:
     import openai
 
     key = proxy.signup()
@@ -248,9 +258,11 @@ def test_a_chat_stream_without_include_usage_is_recorded_as_usage_unknown(proxy:
 
     assert chunks and all(chunk.usage is None for chunk in chunks)
     event = wait_for_events(proxy.base_url, key, 1)[0]
-    assert cost_of(event) is None
-    assert "include_usage" in event["unpriced_reason"]
-    assert event["model"] == "gpt-4o-mini"
+    # The output is estimated from the streamed text (16 o200k tokens); the input is unknown.
+    assert cost_of(event) == Decimal(NO_USAGE_STREAM.cost_usd), event
+    assert event["output_tokens"] == "16", event
+    assert "include_usage" in event["partial_reason"], event
+    assert event["unpriced_reason"] == "", event
 
 
 def test_over_a_hard_budget_the_clients_raise_their_rate_limit_errors(proxy: Any, stub: PinnedStub) -> None:

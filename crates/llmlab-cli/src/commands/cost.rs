@@ -145,7 +145,9 @@ fn print_report(report: &CostReport) {
         }
         printer::out(&table.render());
         let cost = report.cost_usd.map(|c| c.to_string()).unwrap_or_default();
-        printer::out(&format!("{BOLD}total ${cost}{BOLD:#}\n"));
+        // A cut-off stream's cost is a lower bound.
+        let at_least = if report.partial { "at least " } else { "" };
+        printer::out(&format!("{BOLD}total {at_least}${cost}{BOLD:#}\n"));
     } else {
         let b = &report.buckets;
         let mut table = Table::new(&[("class", Align::Left), ("tokens", Align::Right)]);
@@ -166,6 +168,10 @@ fn print_report(report: &CostReport) {
         if let Some(reason) = &report.unpriced_reason {
             printer::warn(reason);
         }
+    }
+    if let Some(reason) = &report.partial_reason {
+        let what = if report.estimated { "estimated lower bound" } else { "lower bound" };
+        printer::warn(&format!("cut-off stream, an {what}: {reason}"));
     }
     if report.buckets.reasoning_tokens > 0 {
         printer::note(&format!("{} of the output tokens are reasoning", report.buckets.reasoning_tokens));

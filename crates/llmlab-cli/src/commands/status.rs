@@ -74,6 +74,7 @@ pub(crate) fn run(args: &StatusArgs) -> anyhow::Result<ExitStatus> {
     }
     printer::out(&render(client.base_url(), &summary, &budget, &budgets));
     warn_unpriced(&summary);
+    warn_partial(&summary);
     warn_budget(&budget);
     // The account's monthly budget was warned about just above, in the seed's words.
     for other in budgets.iter().filter(|b| !is_account_month(b)) {
@@ -98,12 +99,13 @@ fn render(server: &str, summary: &CostSummary, budget: &BudgetStatus, budgets: &
     let _ = writeln!(text, "{BOLD}LLMLab{BOLD:#} {DIM}· {server} · {}{scope}{DIM:#}\n", summary.timezone);
 
     let mut totals = Table::new(&[("", Align::Left), ("spend", Align::Right), ("calls", Align::Right)]);
-    for (label, spend, calls) in [
-        ("today", summary.today_usd, summary.today_calls),
-        ("this month", summary.month_usd, summary.month_calls),
-        ("all time", summary.all_time_usd, summary.all_time_calls),
+    // A total with calls priced from cut-off streams is a lower bound.
+    for (label, spend, calls, partial) in [
+        ("today", summary.today_usd, summary.today_calls, summary.today_partial_calls),
+        ("this month", summary.month_usd, summary.month_calls, summary.month_partial_calls),
+        ("all time", summary.all_time_usd, summary.all_time_calls, summary.all_time_partial_calls),
     ] {
-        totals.row(vec![label.to_owned(), usd(spend), count(calls)]);
+        totals.row(vec![label.to_owned(), at_least(spend, partial), count(calls)]);
     }
     text.push_str(&totals.render());
 
@@ -124,9 +126,9 @@ fn render(server: &str, summary: &CostSummary, budget: &BudgetStatus, budgets: &
             let cost = if m.unpriced_calls == m.calls {
                 "unpriced".to_owned()
             } else if m.unpriced_calls > 0 {
-                format!("{} + {} unpriced", usd(m.cost_usd), count(m.unpriced_calls))
+                format!("{} + {} unpriced", at_least(m.cost_usd, m.partial_calls), count(m.unpriced_calls))
             } else {
-                usd(m.cost_usd)
+                at_least(m.cost_usd, m.partial_calls)
             };
             models.row(vec![
                 m.model.clone(),
@@ -160,6 +162,26 @@ fn render(server: &str, summary: &CostSummary, budget: &BudgetStatus, budgets: &
         text.push_str(&budgets_table(budgets, &summary.timezone));
     }
     text
+}
+
+/// An amount, as "at least $X" when `partial` of its calls were priced from cut-off streams.
+fn at_least(amount: Money, partial: u64) -> String {
+    if partial > 0 { format!("at least {}", usd(amount)) } else { usd(amount) }
+}
+
+/// Calls priced from streams cut off before their final usage: the totals are lower bounds.
+fn warn_partial(summary: &CostSummary) {
+    let n = summary.all_time_partial_calls;
+    if n == 0 {
+        return;
+    }
+    printer::warn(&format!(
+        "{} ended before {} final usage (a cut-off stream) and {} priced from the tokens seen, so the totals are \
+         lower bounds",
+        calls(n),
+        if n == 1 { "its" } else { "their" },
+        if n == 1 { "is" } else { "are" },
+    ));
 }
 
 /// Unpriced calls, each model with the command that prices it.

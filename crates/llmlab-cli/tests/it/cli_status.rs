@@ -21,6 +21,29 @@ server_test!(status_shows_totals_models_trend_budget_and_unpriced_calls, |server
     assert_eq!(body["summary"]["daily"].as_array().unwrap().len(), 30);
 });
 
+server_test!(status_shows_totals_with_cut_off_streams_as_at_least, |server| async move {
+    let (machine, api) = seeded(&server).await;
+    // A cut-off Anthropic stream: 1000 input × $1 + 200 output × $5 per 1M (haiku 4.5) = $0.002, at least.
+    let cut = json!({"provider": "anthropic", "model": "claude-haiku-4-5", "input_tokens": 1000,
+        "output_tokens": 200, "partial": true, "partial_reason": "the stream ended before message_stop"});
+    let reply = api.post("/api/events/track", cut).await;
+    assert_eq!(reply.body["partial"], true, "{}", reply.text);
+
+    let output = machine.run(&["status"]);
+
+    assert_eq!(output.status.code(), Some(0), "{}", transcript(&output));
+    let text = transcript(&output);
+    let month = text.lines().find(|l| l.trim_start().starts_with("this month")).unwrap_or_default();
+    assert!(month.contains("at least $"), "{text}");
+    let today = text.lines().find(|l| l.trim_start().starts_with("today")).unwrap_or_default();
+    assert!(today.contains("at least $"), "{text}");
+    let model = text.lines().find(|l| l.trim_start().starts_with("claude-haiku-4-5")).unwrap_or_default();
+    assert!(model.contains("at least $"), "{text}");
+    let gpt = text.lines().find(|l| l.trim_start().starts_with("gpt-4o")).unwrap_or_default();
+    assert!(!gpt.contains("at least"), "only the model with a cut-off stream: {text}");
+    assert!(text.contains("warning: 1 call ended before its final usage (a cut-off stream)"), "{text}");
+});
+
 server_test!(status_warns_when_the_budget_is_exceeded, |server| async move {
     let (machine, api) = seeded(&server).await;
     api.post("/api/budgets", json!({ "amount_usd": "5" })).await;

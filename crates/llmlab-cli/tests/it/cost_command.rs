@@ -79,7 +79,40 @@ fn check_fixture(expected_path: &Path) -> Vec<String> {
     differ("model", expected["model"].to_string(), actual["model"].to_string());
     let has_anomaly = actual["anomalies"].as_array().is_some_and(|a| !a.is_empty());
     differ("anomaly", expected["anomaly"].as_bool().unwrap_or(false).to_string(), has_anomaly.to_string());
+    // A cut-off stream: a lower bound, maybe estimated, with its reason.
+    for flag in ["partial", "estimated"] {
+        differ(flag, expected[flag].as_bool().unwrap_or(false).to_string(), actual[flag].to_string());
+    }
+    if let Some(needle) = expected["partial_reason"].as_str() {
+        let reason = actual["partial_reason"].as_str().unwrap_or_default();
+        if !reason.contains(needle) {
+            problems.push(format!("{name}: partial_reason `{reason}` lacks `{needle}`"));
+        }
+    }
     problems
+}
+
+#[test]
+fn a_cut_off_stream_prints_its_lower_bound_with_a_warning_and_exits_0() {
+    let files: Vec<PathBuf> = ["openai", "anthropic", "gemini"]
+        .iter()
+        .flat_map(|folder| expected_files(folder))
+        .filter(|f| read_json(f)["partial"] == true)
+        .collect();
+    assert!(files.len() >= 4, "only {} cut-off fixtures", files.len());
+    for expected_path in files {
+        let expected = read_json(&expected_path);
+        let body = body_for(&expected_path);
+        let output = llmlab(&["cost", body.to_str().unwrap(), "--on", PRICED_ON]);
+        let name = expected_path.display();
+        assert!(output.status.success(), "{name}: {}", stderr(&output));
+        let total = format!("total at least ${}", expected["cost_usd"].as_str().unwrap());
+        assert!(stdout(&output).contains(&total), "{name}: {}", stdout(&output));
+        let warning = stderr(&output);
+        assert!(warning.contains("cut-off stream"), "{name}: {warning}");
+        assert!(warning.contains(expected["partial_reason"].as_str().unwrap()), "{name}: {warning}");
+        assert_eq!(warning.contains("estimated lower bound"), expected["estimated"] == true, "{name}: {warning}");
+    }
 }
 
 #[test]

@@ -5,7 +5,9 @@
 //! writes into 5-minute and 1-hour TTLs; thinking is INSIDE `output_tokens`.
 //! In a stream, `message_start.message.usage` comes first and each
 //! `message_delta.usage` carries cumulative totals that OVERWRITE the fields
-//! they contain; they are never summed. The usage is complete at `message_stop`.
+//! they contain; they are never summed. The usage is complete at `message_stop`
+//! (or at the `message_delta` with the `stop_reason`); a stream cut off before
+//! both is priced from the usage so far as a lower bound ([`Partial`]).
 
 use serde::Deserialize;
 
@@ -13,7 +15,7 @@ use super::envelope::{Envelope, parse_embedded};
 use super::stream::rules::{StreamIdentity, StreamRules, truncated};
 use super::{NormalizeError, parse_usage};
 use crate::provider::Provider;
-use crate::usage::{Anomaly, AnomalyKind, ApiKind, NormalizedUsage, ServiceTier, TokenBuckets, Uplifts};
+use crate::usage::{Anomaly, AnomalyKind, ApiKind, NormalizedUsage, Partial, ServiceTier, TokenBuckets, Uplifts};
 
 /// An Anthropic `usage` object (or a `message_delta` usage, where most
 /// fields are absent). Explicit `null`s are treated as absent.
@@ -141,6 +143,7 @@ pub(crate) fn normalize(usage: &AnthropicUsage) -> Result<NormalizedUsage, Strin
         uplifts,
         anomalies,
         notes,
+        partial: None,
     })
 }
 
@@ -149,6 +152,8 @@ pub(crate) fn normalize(usage: &AnthropicUsage) -> Result<NormalizedUsage, Strin
 pub(super) struct StreamUsage {
     usage: Option<AnthropicUsage>,
     deltas: usize,
+    /// A `message_delta` with a `stop_reason`: the message's last usage.
+    final_delta: bool,
     stopped: bool,
 }
 
@@ -169,6 +174,7 @@ impl StreamUsage {
             self.usage.get_or_insert_with(AnthropicUsage::default).overwrite_with(delta);
             self.deltas += 1;
         }
+        self.final_delta |= env.delta.is_some_and(has_stop_reason);
         Ok(())
     }
 }
@@ -200,22 +206,33 @@ impl StreamRules for StreamUsage {
         }
     }
 
-    fn finish(&self, api: ApiKind) -> Result<NormalizedUsage, NormalizeError> {
+    fn finish(&self, api: ApiKind, _: Option<&str>) -> Result<NormalizedUsage, NormalizeError> {
         let Some(usage) = &self.usage else {
             return Err(truncated(api, "has no `message_start` event"));
         };
-        if !self.stopped {
-            return Err(truncated(
-                api,
-                if self.deltas == 0 {
-                    "ended after `message_start`, before any `message_delta`"
-                } else {
-                    "ended before `message_stop`"
-                },
-            ));
+        let mut normalized = normalize(usage).map_err(NormalizeError::InvalidUsage)?;
+        if !self.stopped && !self.final_delta {
+            // The usage in hand is a running count: `message_start` gives the
+            // input exactly, each `message_delta` the output so far.
+            normalized.partial = Some(Partial::counted(if self.deltas == 0 {
+                "the stream ended after `message_start`, before any `message_delta`: input tokens are exact, output \
+                 counted up to `message_start`"
+            } else {
+                "the stream ended before `message_stop`: input tokens are exact, output counted up to the last \
+                 `message_delta`"
+            }));
         }
-        normalize(usage).map_err(NormalizeError::InvalidUsage)
+        Ok(normalized)
     }
+}
+
+/// True when a `message_delta`'s raw `delta` names a `stop_reason`. An
+/// unescaped `"stop_reason"` inside the raw JSON can only be a key.
+fn has_stop_reason(delta: &str) -> bool {
+    delta.match_indices("\"stop_reason\"").any(|(at, key)| {
+        let rest = delta[at + key.len()..].trim_start();
+        rest.strip_prefix(':').is_some_and(|v| !v.trim_start().starts_with("null"))
+    })
 }
 
 #[cfg(test)]

@@ -26,6 +26,10 @@ pub(super) struct Envelope<'a> {
     pub(super) response: Option<&'a str>,
     /// Anthropic `message_start`: the message.
     pub(super) message: Option<&'a str>,
+    /// Anthropic `message_delta`: the delta (its `stop_reason`).
+    pub(super) delta: Option<&'a str>,
+    /// OpenAI chat chunks: the choices (their streamed text).
+    pub(super) choices: Option<&'a str>,
     pub(super) candidates: Option<&'a str>,
     pub(super) error: Option<&'a str>,
     pub(super) body: Option<&'a str>,
@@ -54,6 +58,8 @@ impl<'a> Envelope<'a> {
             "usageMetadata" | "usage_metadata" => self.usage_metadata = Some(value),
             "response" => self.response = Some(value),
             "message" => self.message = Some(value),
+            "delta" => self.delta = Some(value),
+            "choices" => self.choices = Some(value),
             "candidates" => self.candidates = Some(value),
             "error" => self.error = Some(value),
             "body" => self.body = Some(value),

@@ -5,7 +5,8 @@
 //! billed as output; `toolUsePromptTokenCount` is extra prompt. Streams
 //! (SSE, or a JSON array without `alt=sse`) carry running totals, so the last
 //! chunk's metadata replaces earlier ones; the usage is complete at a chunk
-//! with a `finishReason`.
+//! with a `finishReason`. A stream cut off before one is priced from the last
+//! metadata as a lower bound ([`Partial`]).
 
 use serde::Deserialize;
 
@@ -13,7 +14,7 @@ use super::envelope::Envelope;
 use super::stream::rules::{StreamIdentity, StreamRules, truncated};
 use super::{NormalizeError, parse_usage};
 use crate::provider::Provider;
-use crate::usage::{Anomaly, AnomalyKind, ApiKind, NormalizedUsage, ServiceTier, TokenBuckets, Uplifts};
+use crate::usage::{Anomaly, AnomalyKind, ApiKind, NormalizedUsage, Partial, ServiceTier, TokenBuckets, Uplifts};
 
 /// A Gemini usage object, in the REST API's camelCase or the Python SDK's
 /// snake_case (`model_dump()`), with any field possibly missing.
@@ -124,6 +125,7 @@ pub(crate) fn normalize(usage: &GeminiUsage) -> Result<NormalizedUsage, String> 
         uplifts: Uplifts::default(),
         anomalies,
         notes,
+        partial: None,
     })
 }
 
@@ -150,7 +152,7 @@ impl StreamRules for StreamUsage {
         Ok(())
     }
 
-    fn finish(&self, api: ApiKind) -> Result<NormalizedUsage, NormalizeError> {
+    fn finish(&self, api: ApiKind, _: Option<&str>) -> Result<NormalizedUsage, NormalizeError> {
         let Some(usage) = &self.usage else {
             return Err(if self.finished {
                 NormalizeError::NoUsage("no chunk carries `usageMetadata`".to_owned())
@@ -158,10 +160,15 @@ impl StreamRules for StreamUsage {
                 truncated(api, "ended before a chunk with usage")
             });
         };
+        let mut normalized = normalize(&parse_usage::<GeminiUsage>(usage)?).map_err(NormalizeError::InvalidUsage)?;
         if !self.finished {
-            return Err(truncated(api, "ended before a chunk with a `finishReason`"));
+            // `usageMetadata` is a running total: the prompt is exact, the output so far.
+            normalized.partial = Some(Partial::counted(
+                "the stream ended before a chunk with a `finishReason`: input tokens are exact, output counted up \
+                 to the last chunk's `usageMetadata`",
+            ));
         }
-        normalize(&parse_usage::<GeminiUsage>(usage)?).map_err(NormalizeError::InvalidUsage)
+        Ok(normalized)
     }
 }
 

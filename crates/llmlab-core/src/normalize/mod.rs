@@ -11,6 +11,7 @@
 mod anthropic;
 mod dispatch;
 mod envelope;
+mod estimate;
 mod gemini;
 mod openai;
 mod scan;

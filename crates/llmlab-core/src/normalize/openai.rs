@@ -9,6 +9,11 @@
 //! `usage`, sent only with `stream_options.include_usage`, before
 //! `data: [DONE]`; the Responses API's is `response.usage` of its terminal
 //! event (`response.completed`, `response.incomplete` or `response.failed`).
+//! A chat stream that reports no usage (sent without `include_usage`, or cut
+//! off before the usage chunk) has its output estimated from the streamed
+//! text (`estimate`), a lower bound ([`Partial`]) with the input unknown. A
+//! Responses stream carries no usage before its terminal event, so one cut
+//! off before it stays truncated.
 
 use std::borrow::Cow;
 
@@ -16,9 +21,9 @@ use serde::Deserialize;
 
 use super::envelope::{Envelope, parse_embedded};
 use super::stream::rules::{StreamIdentity, StreamRules, truncated};
-use super::{NormalizeError, parse_usage};
+use super::{MAX_BODY_BYTES, NormalizeError, estimate, parse_usage};
 use crate::provider::Provider;
-use crate::usage::{Anomaly, AnomalyKind, ApiKind, NormalizedUsage, ServiceTier, TokenBuckets, Uplifts};
+use crate::usage::{Anomaly, AnomalyKind, ApiKind, NormalizedUsage, Partial, ServiceTier, TokenBuckets, Uplifts};
 
 /// An OpenAI `usage` object of any of the three APIs; every field is optional
 /// because SDK versions and APIs differ and explicit `null`s occur.
@@ -191,6 +196,7 @@ pub(crate) fn normalize(usage: &OpenAiUsage, api: Option<ApiKind>) -> Result<Nor
         uplifts: Uplifts::default(),
         anomalies,
         notes,
+        partial: None,
     })
 }
 
@@ -207,6 +213,12 @@ struct ChatStream {
     usage: Option<String>,
     service_tier: Option<String>,
     done: bool,
+    /// While no usage has come: the raw `choices` of the chunks so far,
+    /// comma-separated, from which a usage-less stream's output is estimated
+    /// (read only then). Emptied when the usage chunk arrives.
+    choices: String,
+    /// The choices passed [`MAX_BODY_BYTES`]: too many to keep for an estimate.
+    choices_dropped: bool,
 }
 
 #[derive(Default)]
@@ -235,6 +247,20 @@ impl StreamUsage {
         }
         if let Some(usage) = env.usage {
             self.chat.usage = Some(usage.to_owned());
+            self.chat.choices = String::new();
+        } else if let Some(choices) = env.choices
+            && self.chat.usage.is_none()
+            && !self.chat.choices_dropped
+        {
+            if self.chat.choices.len() + choices.len() >= MAX_BODY_BYTES {
+                self.chat.choices = String::new();
+                self.chat.choices_dropped = true;
+            } else {
+                if !self.chat.choices.is_empty() {
+                    self.chat.choices.push(',');
+                }
+                self.chat.choices.push_str(choices);
+            }
         }
     }
 
@@ -256,19 +282,38 @@ impl StreamUsage {
         Ok(())
     }
 
-    fn finish_chat(&self, api: ApiKind) -> Result<NormalizedUsage, NormalizeError> {
-        match &self.chat.usage {
-            Some(usage) => {
-                let mut normalized = normalize_json(ApiKind::OpenAiChat, usage)?;
-                apply_service_tier(&mut normalized, self.chat.service_tier.as_deref());
-                Ok(normalized)
-            }
-            None if self.chat.done => Err(NormalizeError::NoUsage(
-                "the stream has no usage chunk; request one with `\"stream_options\": {\"include_usage\": true}`"
-                    .to_owned(),
-            )),
-            None => Err(truncated(api, "ended before its usage chunk and `data: [DONE]`")),
+    fn finish_chat(&self, api: ApiKind, model: Option<&str>) -> Result<NormalizedUsage, NormalizeError> {
+        if let Some(usage) = &self.chat.usage {
+            let mut normalized = normalize_json(ApiKind::OpenAiChat, usage)?;
+            apply_service_tier(&mut normalized, self.chat.service_tier.as_deref());
+            return Ok(normalized);
         }
+        let text = estimate::streamed_text(&self.chat.choices).filter(|text| !text.is_empty());
+        let Some(text) = text else {
+            return Err(if self.chat.done {
+                NormalizeError::NoUsage(
+                    "the stream has no usage chunk; request one with `\"stream_options\": {\"include_usage\": true}`"
+                        .to_owned(),
+                )
+            } else {
+                truncated(api, "ended before its usage chunk and `data: [DONE]`")
+            });
+        };
+        let (output_tokens, encoding) = estimate::count_tokens(model, &text);
+        let buckets = TokenBuckets { output_tokens, ..TokenBuckets::default() };
+        buckets.check_magnitude().map_err(|e| NormalizeError::InvalidUsage(e.to_string()))?;
+        let why = if self.chat.done {
+            "the stream has no usage chunk (request one with `stream_options.include_usage`)"
+        } else {
+            "the stream ended before its usage chunk"
+        };
+        let mut normalized = NormalizedUsage::from_buckets(Provider::OpenAi, None, buckets);
+        normalized.api = Some(api);
+        apply_service_tier(&mut normalized, self.chat.service_tier.as_deref());
+        normalized.partial = Some(Partial::estimated(format!(
+            "{why}: output tokens estimated from the streamed text with {encoding}; input tokens unknown (not counted)"
+        )));
+        Ok(normalized)
     }
 
     fn finish_responses(&self, api: ApiKind) -> Result<NormalizedUsage, NormalizeError> {
@@ -301,8 +346,8 @@ impl StreamRules for StreamUsage {
         }
     }
 
-    fn finish(&self, api: ApiKind) -> Result<NormalizedUsage, NormalizeError> {
-        if api == ApiKind::OpenAiResponses { self.finish_responses(api) } else { self.finish_chat(api) }
+    fn finish(&self, api: ApiKind, model: Option<&str>) -> Result<NormalizedUsage, NormalizeError> {
+        if api == ApiKind::OpenAiResponses { self.finish_responses(api) } else { self.finish_chat(api, model) }
     }
 }
 

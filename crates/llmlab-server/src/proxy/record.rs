@@ -272,6 +272,18 @@ fn event_of(call: Call, state: &AppState, custom: &CustomPrices, now: i64) -> Op
         Ok((status, normalized, end)) => {
             let success = (200..300).contains(&status);
             match normalized {
+                Ok(mut usage) if usage.partial.is_some() => {
+                    // A cut-off stream: priced from the usage seen, as a lower bound.
+                    let (label, cut) = match end {
+                        BodyEnd::ClientGone => ("cancelled", "the client disconnected mid-stream"),
+                        BodyEnd::UpstreamFailed => ("error", "the upstream broke off the stream"),
+                        BodyEnd::Complete => ("ok", ""),
+                    };
+                    if let Some(partial) = usage.partial.as_mut().filter(|_| !cut.is_empty()) {
+                        partial.reason = format!("{cut}; {}", partial.reason);
+                    }
+                    (Some(usage), if success { label.to_owned() } else { status.to_string() }, None)
+                }
                 Ok(usage) => (Some(usage), if success { "ok".to_owned() } else { status.to_string() }, None),
                 Err(_) if !meta.billed_endpoint => return None,
                 // The provider refused the call: nothing was billed.

@@ -26,7 +26,7 @@ macro_rules! fixture {
 
 const CHAT: &[u8] = fixture!("openai/chat_basic_gpt-4o-mini.body.json");
 const CHAT_STREAM: &[u8] = fixture!("openai/chat_stream_basic_gpt-4o-mini.body.sse");
-const CHAT_STREAM_NO_USAGE: &[u8] = fixture!("invalid/chat_stream_without_include_usage.body.sse");
+const CHAT_STREAM_NO_USAGE: &[u8] = fixture!("openai/chat_stream_no_usage_estimated_gpt-4o-mini.body.sse");
 const MESSAGES_STREAM: &[u8] = fixture!("anthropic/stream_basic_haiku-4-5.body.sse");
 const GEMINI: &[u8] = fixture!("gemini/generate_basic_gemini-2.5-flash.body.json");
 
@@ -325,7 +325,7 @@ async fn gemini_keys_in_the_query_pass_through_and_the_model_comes_from_the_path
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn chat_streams_without_include_usage_are_usage_unknown_unless_the_proxy_adds_it() {
+async fn chat_streams_without_include_usage_are_estimated_lower_bounds_unless_the_proxy_adds_it() {
     let (upstream, log) = stub_upstream().await;
     let app = Harness::start(point_all_at(&upstream)).await;
     let stream_request = r#"{"model":"gpt-4o-mini","stream":true,"messages":[]}"#;
@@ -343,10 +343,12 @@ async fn chat_streams_without_include_usage_are_usage_unknown_unless_the_proxy_a
     let sent: Value = serde_json::from_slice(&log.lock().unwrap()[1].body).unwrap();
     assert_eq!(sent["stream_options"]["include_usage"], true);
     let events = app.events(2).await;
-    let unknown = events.iter().find(|e| e["cost_usd"].is_empty()).expect("a usage-unknown event");
-    assert!(unknown["unpriced_reason"].contains("include_usage"), "{unknown:?}");
-    assert_eq!(unknown["model"], "gpt-4o-mini");
-    assert!(events.iter().any(|e| e["cost_usd"] == "0.00001005"), "{events:?}");
+    // Without usage the output is estimated from the streamed text (16 o200k tokens), a lower bound.
+    let estimated = events.iter().find(|e| !e["partial_reason"].is_empty()).expect("an estimated event");
+    assert!(estimated["partial_reason"].contains("include_usage"), "{estimated:?}");
+    assert_eq!((estimated["output_tokens"].as_str(), estimated["cost_usd"].as_str()), ("16", "0.0000096"));
+    assert_eq!(estimated["model"], "gpt-4o-mini-2024-07-18");
+    assert!(events.iter().any(|e| e["cost_usd"] == "0.00001005" && e["partial_reason"].is_empty()), "{events:?}");
     app.stop().await;
 }
 
@@ -612,5 +614,85 @@ async fn the_tier_gemini_reports_in_its_header_is_priced_and_a_fallback_is_noted
     // 14 × $0.54/M + 27 × $4.50/M at priority, as asked: no note.
     assert_eq!((events[1]["service_tier"].as_str(), events[1]["cost_usd"].as_str()), ("priority", "0.00012906"));
     assert_eq!(events[1]["notes"], "");
+    app.stop().await;
+}
+
+/// An Anthropic stream that has told its input and some output, then keeps
+/// the connection open with a ping every 10 ms, as a long generation does.
+/// `closed` gets the moment the stub's side of the connection went away.
+async fn endless_stream_upstream() -> (String, Arc<Mutex<Option<Instant>>>) {
+    struct Closed(Arc<Mutex<Option<Instant>>>);
+    impl Drop for Closed {
+        fn drop(&mut self) {
+            *self.0.lock().unwrap() = Some(Instant::now());
+        }
+    }
+    let closed: Arc<Mutex<Option<Instant>>> = Arc::default();
+    let seen = closed.clone();
+    let app = Router::new().route(
+        "/v1/messages",
+        post(move || {
+            let guard = Closed(seen.clone());
+            async move {
+                let head = concat!(
+                    "event: message_start\n",
+                    r#"data: {"type":"message_start","message":{"id":"msg_cut","type":"message","role":"assistant","model":"claude-haiku-4-5-20251001","content":[],"usage":{"input_tokens":1000,"output_tokens":1}}}"#,
+                    "\n\nevent: message_delta\n",
+                    r#"data: {"type":"message_delta","delta":{},"usage":{"output_tokens":200}}"#,
+                    "\n\n"
+                );
+                let pings = futures::stream::unfold(guard, |guard| async move {
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    Some((Ok::<_, std::io::Error>(Bytes::from_static(b"event: ping\ndata: {\"type\":\"ping\"}\n\n")), guard))
+                });
+                let body = futures::stream::once(async move { Ok(Bytes::from_static(head.as_bytes())) }).chain(pings);
+                ([("content-type", "text/event-stream")], Body::from_stream(body)).into_response()
+            }
+        }),
+    );
+    (serve_stub(app).await, closed)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_disconnects_mid_stream_closes_the_upstream_and_the_call_is_a_partial_lower_bound() {
+    let (upstream, closed) = endless_stream_upstream().await;
+    let app = Harness::start(point_all_at(&upstream)).await;
+    // A client of its own, so dropping the response closes its connection.
+    let client = reqwest::Client::builder().pool_max_idle_per_host(0).build().unwrap();
+    let mut response = client
+        .post(format!("{}/proxy/anthropic/v1/messages", app.base))
+        .header("x-llmlab-key", &app.key)
+        .header("x-api-key", "sk-ant")
+        .body(r#"{"model":"claude-haiku-4-5","stream":true,"max_tokens":4096,"messages":[]}"#)
+        .send()
+        .await
+        .unwrap();
+    let mut seen = Vec::new();
+    while !String::from_utf8_lossy(&seen).contains("event: ping") {
+        seen.extend_from_slice(&response.chunk().await.unwrap().unwrap());
+    }
+    drop(response);
+    drop(client);
+    let gone = Instant::now();
+
+    let deadline = gone + Duration::from_secs(2);
+    let closed_at = loop {
+        if let Some(at) = *closed.lock().unwrap() {
+            break at;
+        }
+        assert!(Instant::now() < deadline, "the upstream kept streaming after the client left");
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    };
+    let after = closed_at.saturating_duration_since(gone);
+    assert!(after <= Duration::from_millis(100), "the upstream connection closed {after:?} after the client's");
+
+    // Priced from the tokens seen: 1000 input (exact) × 1 + 200 output × 5 = 0.002 USD, at least.
+    let events = app.events(1).await;
+    let event = &events[0];
+    assert_eq!((event["input_tokens"].as_str(), event["output_tokens"].as_str()), ("1000", "200"));
+    assert_eq!((event["cost_usd"].as_str(), event["status"].as_str()), ("0.002", "cancelled"));
+    assert!(event["partial_reason"].starts_with("the client disconnected mid-stream"), "{event:?}");
+    let summary = app.api(reqwest::Method::GET, "/api/costs/summary", None).await;
+    assert_eq!(summary["all_time_partial_calls"], 1, "{summary}");
     app.stop().await;
 }

@@ -55,6 +55,7 @@ pub async fn batch(
             cost_usd: r.cost_usd,
             unpriced_code: r.unpriced_code,
             unpriced_reason: r.unpriced_reason,
+            partial: r.partial,
         })
         .collect();
     Ok((StatusCode::CREATED, Reply(BatchResponse { inserted, duplicates, results, budget })))

@@ -51,7 +51,7 @@ pub fn csv(store: Arc<Store>, user_id: i64, from: i64, to: i64) -> impl Stream<I
 /// The CSV columns before the token counts.
 const CSV_COLUMNS_BEFORE_TOKENS: [&str; 5] = ["timestamp", "event_id", "provider", "model", "project"];
 /// The CSV columns after the token counts.
-const CSV_COLUMNS_AFTER_TOKENS: [&str; 9] = [
+const CSV_COLUMNS_AFTER_TOKENS: [&str; 10] = [
     "cost_usd",
     "cost_source",
     "priced_as",
@@ -61,6 +61,7 @@ const CSV_COLUMNS_AFTER_TOKENS: [&str; 9] = [
     "status",
     "tags",
     "notes",
+    "partial_reason",
 ];
 
 /// The CSV header row: every stored token class ([`TokenClass::ALL`]) among the event's other columns.
@@ -137,6 +138,7 @@ fn row_of(e: &StoredEvent) -> Vec<String> {
         text(e.status.as_deref()),
         text(e.tags.as_deref()),
         text_cell(&notes_cell(e.notes.as_deref())),
+        text(e.partial_reason.as_deref()),
     ]);
     row
 }

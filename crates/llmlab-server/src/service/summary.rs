@@ -86,11 +86,15 @@ pub async fn summarize(
         daily.insert(day, (Money::ZERO, 0));
         day = day.tomorrow().map_err(ApiError::internal)?;
     }
+    let mut today_partial_calls = 0;
     for bucket in &buckets {
         let date = Timestamp::from_millisecond(bucket.bucket).map_err(ApiError::internal)?.to_zoned(tz.clone()).date();
         if let Some((cost, calls)) = daily.get_mut(&date) {
             *cost += bucket.cost;
             *calls += bucket.calls;
+        }
+        if date == today {
+            today_partial_calls += bucket.partial_calls;
         }
     }
     let (today_usd, today_calls) = daily.get(&today).copied().unwrap_or_default();
@@ -106,6 +110,9 @@ pub async fn summarize(
         month_calls: month_rows.iter().map(|r| r.calls).sum(),
         all_time_calls: all_time.iter().map(|r| r.calls).sum(),
         unpriced_calls: all_time.iter().map(|r| r.unpriced_calls).sum(),
+        today_partial_calls,
+        month_partial_calls: month_rows.iter().map(|r| r.partial_calls).sum(),
+        all_time_partial_calls: all_time.iter().map(|r| r.partial_calls).sum(),
         unpriced_models,
         by_model: by_model(&month_rows),
         by_provider: by_provider(&month_rows),
@@ -160,6 +167,7 @@ fn model_spend(row: SpendRow) -> ModelSpend {
         cost_usd: row.cost,
         calls: row.calls,
         unpriced_calls: row.unpriced_calls,
+        partial_calls: row.partial_calls,
         input_tokens: t.input_tokens,
         cache_read_tokens: t.cache_read_tokens,
         cache_write_tokens: t.cache_write_tokens,

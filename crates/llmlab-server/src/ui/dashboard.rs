@@ -222,9 +222,9 @@ fn totals(summary: &CostSummary) -> Markup {
     html! {
         h2 id="totals-title" class="sr-only" { "Spend" }
         dl class="grid gap-4 sm:grid-cols-3" {
-            (total_card("total-today", "Today", summary.today_usd, summary.today_calls))
-            (total_card("total-month", "This month", summary.month_usd, summary.month_calls))
-            (total_card("total-all", "All time", summary.all_time_usd, summary.all_time_calls))
+            (total_card("total-today", "Today", summary.today_usd, summary.today_calls, summary.today_partial_calls))
+            (total_card("total-month", "This month", summary.month_usd, summary.month_calls, summary.month_partial_calls))
+            (total_card("total-all", "All time", summary.all_time_usd, summary.all_time_calls, summary.all_time_partial_calls))
         }
         p class="mt-2 text-xs text-slate-600" {
             "Days and months in " (summary.timezone) ". "
@@ -233,12 +233,21 @@ fn totals(summary: &CostSummary) -> Markup {
     }
 }
 
-fn total_card(id: &str, label: &str, amount: Money, n: u64) -> Markup {
+/// A total; with `partial` calls priced from cut-off streams it is a lower bound: "at least $X".
+fn total_card(id: &str, label: &str, amount: Money, n: u64, partial: u64) -> Markup {
     html! {
         div class="rounded-lg bg-white p-4 shadow-sm ring-1 ring-slate-200" {
             dt class="text-sm font-medium text-slate-600" { (label) }
-            dd id=(id) class="mt-1 text-2xl font-semibold tracking-tight tabular-nums sm:text-3xl" title=(usd_exact(amount)) { (usd(amount)) }
+            dd id=(id) class="mt-1 text-2xl font-semibold tracking-tight tabular-nums sm:text-3xl" title=(usd_exact(amount)) {
+                @if partial > 0 { span class="text-base font-medium text-slate-600" { "at least " } }
+                (usd(amount))
+            }
             dd id={ (id) "-calls" } class="mt-1 text-xs text-slate-600 tabular-nums" { (calls(n)) }
+            @if partial > 0 {
+                dd id={ (id) "-partial" } class="mt-1 text-xs text-amber-800" {
+                    (calls(partial)) " from cut-off streams, priced from the tokens seen (a lower bound)"
+                }
+            }
         }
     }
 }
@@ -451,6 +460,7 @@ fn model_row(m: &ModelSpend, total: Money) -> Markup {
                 span class="block text-xs text-slate-600" {
                     (m.provider) " · " (share(m.cost_usd, total)) " of the month"
                     @if m.unpriced_calls > 0 { " · " span class="font-medium text-amber-800" { (count(m.unpriced_calls)) " unpriced" } }
+                    @if m.partial_calls > 0 { " · " span class="font-medium text-amber-800" { (count(m.partial_calls)) " cut off (at least)" } }
                 }
                 div class="mt-1 max-w-xs" { (share_bar(m.cost_usd, total, "fill-indigo-500")) }
             }
@@ -599,6 +609,7 @@ mod tests {
             cost_usd: money(cost),
             calls: 10,
             unpriced_calls: unpriced,
+            partial_calls: 0,
             input_tokens: 1000,
             cache_read_tokens: 0,
             cache_write_tokens: 0,
@@ -619,6 +630,9 @@ mod tests {
             month_calls: calls,
             all_time_calls: calls,
             unpriced_calls: 10,
+            today_partial_calls: 0,
+            month_partial_calls: 0,
+            all_time_partial_calls: 0,
             unpriced_models: vec![UnpricedModel {
                 provider: "custom".to_owned(),
                 model: HOSTILE.to_owned(),

@@ -104,6 +104,63 @@ server_test!(the_served_tier_and_host_decide_the_price_and_a_requested_tier_is_n
     assert!(reply.text.contains("upstream_host"), "{}", reply.text);
 });
 
+/// The cut-off stream fixtures (`"partial": true`): what an SDK sends for
+/// them is the usage seen so far, here as the expected buckets, with `partial`.
+fn partial_fixtures() -> Vec<(String, Value, Value)> {
+    let mut found = Vec::new();
+    for provider in ["openai", "anthropic", "gemini"] {
+        for entry in std::fs::read_dir(fixtures_dir().join(provider)).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            let Some(stem) = name.strip_suffix(".expected.json") else { continue };
+            let expected: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+            if expected["partial"] != true {
+                continue;
+            }
+            let mut event = expected["buckets"].clone();
+            event["provider"] = expected["provider"].clone();
+            event["model"] = expected["model"].clone();
+            event["event_id"] = json!(stem);
+            event["partial"] = json!(true);
+            event["partial_reason"] = json!(format!("cut off: {}", expected["partial_reason"].as_str().unwrap()));
+            found.push((stem.to_owned(), event, expected));
+        }
+    }
+    found
+}
+
+server_test!(a_cut_off_stream_is_priced_as_a_lower_bound_and_counted_as_partial, |server| async move {
+    let api = Api::signup(&server, "alice").await;
+    let fixtures = partial_fixtures();
+    assert!(fixtures.len() >= 4, "{}", fixtures.len());
+    for (name, event, expected) in &fixtures {
+        let reply = api.post("/api/events/track", event.clone()).await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{name}: {}", reply.text);
+        assert_eq!(decimal(&reply.body["cost_usd"]), decimal(&expected["cost_usd"]), "{name}");
+        assert_eq!(reply.body["partial"], true, "{name}: {}", reply.text);
+        assert_eq!(reply.body["partial_reason"], event["partial_reason"], "{name}");
+        assert!(reply.body["unpriced_reason"].is_null(), "{name}: partial is not unpriced");
+    }
+    let summary = api.get("/api/costs/summary").await.body;
+    assert_eq!(summary["all_time_partial_calls"].as_u64(), Some(fixtures.len() as u64), "{summary}");
+    assert_eq!(summary["unpriced_calls"], 0);
+    let total: Decimal = fixtures.iter().map(|(_, _, expected)| decimal(&expected["cost_usd"])).sum();
+    assert_eq!(decimal(&summary["all_time_usd"]), total, "the lower bounds are in the total");
+
+    // `partial` without a reason gets a sentence; a reason needs `partial: true`; partial needs usage.
+    let bare = json!({"provider": "openai", "model": "gpt-4o", "output_tokens": 10, "partial": true});
+    let reply = api.post("/api/events/track", bare).await;
+    assert!(reply.body["partial_reason"].as_str().unwrap().contains("ended before its final usage"), "{}", reply.text);
+    let stray = json!({"provider": "openai", "model": "gpt-4o", "output_tokens": 10, "partial_reason": "cut"});
+    let reply = api.post("/api/events/track", stray).await;
+    assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", reply.text);
+    assert!(reply.text.contains("partial_reason"), "{}", reply.text);
+    let empty = json!({"provider": "openai", "model": "gpt-4o", "partial": true});
+    let reply = api.post("/api/events/track", empty).await;
+    assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", reply.text);
+    assert!(reply.text.contains("usage seen so far"), "{}", reply.text);
+});
+
 server_test!(buckets_batch_tier_and_explicit_cost, |server| async move {
     let api = Api::signup(&server, "alice").await;
     // 1,000,000 input × $2.50/M + 100,000 output × $10/M = 2.5 + 1.0

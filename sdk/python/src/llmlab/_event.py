@@ -12,6 +12,7 @@ import time
 from typing import TYPE_CHECKING, Any, Optional
 
 from ._extract import Found, to_jsonable
+from ._extract._common import CutOff
 from ._extract.failure import requested_model
 from ._internal import log_once
 
@@ -113,7 +114,14 @@ def build_event(
         "provider": provider,
         "model": found_model or opts.model or (extra and extra.get("model")) or "unknown",
     }
-    if usage is not None:
+    if isinstance(usage, CutOff):
+        # A stream cut off before its final event: the server prices the usage as a lower bound.
+        data = to_jsonable(usage.usage)
+        if isinstance(data, dict):
+            event["usage"] = data
+            event["partial"] = True
+            event["partial_reason"] = usage.reason
+    elif usage is not None:
         data = to_jsonable(usage)
         if isinstance(data, dict):
             event["usage"] = data

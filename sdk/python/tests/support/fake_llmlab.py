@@ -52,6 +52,8 @@ TRACK_EVENT_FIELDS = frozenset(
         "batch",
         "service_tier",
         "reservation_id",
+        "partial",
+        "partial_reason",
     }
 )
 

@@ -8,7 +8,7 @@ from typing import Any, Callable, Optional
 import pytest
 
 from llmlab._extract import anthropic, gemini, openai
-from llmlab._extract._common import Found
+from llmlab._extract._common import CutOff, Found
 
 USAGE = {"prompt_tokens": 3}
 
@@ -102,7 +102,8 @@ def test_a_gemini_stream_keeps_the_tier_its_first_chunk_reports() -> None:
     headers = SimpleNamespace(headers={"x-gemini-service-tier": "priority"})
     state.observe(SimpleNamespace(model_version="gemini-2.5-flash", sdk_http_response=headers))
     state.observe(SimpleNamespace(usage_metadata=USAGE, sdk_http_response=None))
-    assert state.result() == ("google", "gemini-2.5-flash", USAGE, "priority", None)
+    found = state.result()
+    assert found is not None and found[3] == "priority"
 
 
 def test_a_manual_record_sends_the_requested_tier_and_the_host() -> None:
@@ -120,3 +121,52 @@ def test_a_manual_record_sends_the_requested_tier_and_the_host() -> None:
         "priority",
         "eu.api.openai.com",
     )
+
+
+def _anthropic_stream(events: list[dict[str, Any]]) -> Any:
+    state = anthropic.StreamState()
+    for event in events:
+        state.observe(event, event["type"])
+    return state.result()
+
+
+START = {
+    "type": "message_start",
+    "message": {"model": "claude-haiku-4-5", "usage": {"input_tokens": 9, "output_tokens": 1}},
+}
+RUNNING = {"type": "message_delta", "delta": {}, "usage": {"output_tokens": 40}}
+LAST = {
+    "type": "message_delta",
+    "delta": {"stop_reason": "end_turn"},
+    "usage": {"output_tokens": 41},
+}
+
+
+def test_a_stream_cut_before_its_final_event_is_sent_as_a_partial_lower_bound() -> None:
+    from llmlab._event import build_event
+
+    found = _anthropic_stream([START, RUNNING])
+    assert found is not None
+    usage = found[2]
+    assert isinstance(usage, CutOff) and "message_stop" in usage.reason
+    opts = SimpleNamespace(provider=None, model=None, project=None, tags=None)
+    event = build_event((0.0, None, "ok", opts, found, None), offset=0.0)
+    assert event is not None
+    assert event["usage"] == {"input_tokens": 9, "output_tokens": 40}
+    assert event["partial"] is True and "message_stop" in event["partial_reason"]
+
+    # The delta with the stop reason (or message_stop) makes the usage final.
+    stop: dict[str, Any] = {"type": "message_stop"}
+    complete_streams: list[list[dict[str, Any]]] = [[START, RUNNING, LAST], [START, RUNNING, stop]]
+    for complete in complete_streams:
+        found = _anthropic_stream(complete)
+        assert found is not None and not isinstance(found[2], CutOff)
+
+    # Gemini: a chunk with a finish reason ends the stream; else the last usage is a lower bound.
+    state = gemini.StreamState()
+    state.observe({"modelVersion": "gemini-2.5-flash", "candidates": [{}], "usageMetadata": USAGE})
+    cut = state.result()
+    assert cut is not None and isinstance(cut[2], CutOff) and cut[2].usage == USAGE
+    state.observe({"candidates": [{"finishReason": "STOP"}], "usageMetadata": USAGE})
+    done = state.result()
+    assert done is not None and done[2] == USAGE

@@ -84,16 +84,18 @@ impl ResponseAccumulator {
             Body::Json(buffer) => normalize_json_object(&buffer, &hints),
             Body::Sse(decoder) => {
                 let last = decoder.finish(&mut |event, data| state.on_frame(event, data))?;
-                if let Some(UnterminatedEvent { event, data }) = last {
-                    state
+                let cut = match last {
+                    Some(UnterminatedEvent { event, data }) => state
                         .frame(event.as_deref(), &data)
-                        .map_err(|e| NormalizeError::Truncated(format!("the last event is cut off ({e})")))?;
-                }
-                state.finish(&hints)
+                        .err()
+                        .map(|e| NormalizeError::Truncated(format!("the last event is cut off ({e})"))),
+                    None => None,
+                };
+                state.finish_cut(&hints, cut, "its last event, cut off mid-frame, was skipped")
             }
             Body::JsonArray(scanner) => {
-                scanner.finish()?;
-                state.finish(&hints)
+                let cut = scanner.finish().err();
+                state.finish_cut(&hints, cut, "it ends before its closing `]`")
             }
         }
     }
@@ -204,6 +206,21 @@ impl StreamState {
         Ok(())
     }
 
+    /// [`Self::finish`] for a stream whose framing was `cut` off: when the
+    /// frames so far still give a usage (a lower bound, or a complete one
+    /// whose trailer is missing), it is kept with `what` noted; else the cut is the error.
+    fn finish_cut(
+        self,
+        hints: &Hints,
+        cut: Option<NormalizeError>,
+        what: &str,
+    ) -> Result<NormalizedUsage, NormalizeError> {
+        let Some(cut) = cut else { return self.finish(hints) };
+        let mut normalized = self.finish(hints).map_err(|_| cut)?;
+        normalized.notes.push(format!("the stream is cut off: {what}"));
+        Ok(normalized)
+    }
+
     fn finish(self, hints: &Hints) -> Result<NormalizedUsage, NormalizeError> {
         let Some(api) = self.identity.api else {
             if let Some(error) = self.error_event {
@@ -237,7 +254,7 @@ impl StreamState {
                 api.label()
             )));
         }
-        self.providers.of(api).finish(api)
+        self.providers.of(api).finish(api, self.identity.model.as_deref())
     }
 }
 
@@ -287,10 +304,72 @@ mod tests {
     }
 
     #[test]
-    fn an_anthropic_stream_cut_after_message_start_is_truncated() {
+    fn an_anthropic_stream_cut_off_is_priced_from_the_usage_so_far_as_a_lower_bound() {
+        let complete = feed_in_pieces(ANTHROPIC_STREAM.as_bytes(), 10).unwrap();
+        assert_eq!(complete.partial, None);
+
+        // Cut after `message_start`: its input is exact, its output a running count.
         let cut = &ANTHROPIC_STREAM[..ANTHROPIC_STREAM.find("event: content_block_delta").unwrap()];
-        let err = feed_in_pieces(cut.as_bytes(), 10).unwrap_err();
+        let n = feed_in_pieces(cut.as_bytes(), 10).unwrap();
+        assert_eq!((n.buckets.input_tokens, n.buckets.output_tokens), (472, 2));
+        let partial = n.partial.unwrap();
+        assert!(!partial.estimated);
+        assert!(partial.reason.contains("before any `message_delta`"), "{}", partial.reason);
+
+        // Cut after a `message_delta` without its `stop_reason` (a running count), before `message_stop`.
+        let running = ANTHROPIC_STREAM.replace(r#""delta":{"stop_reason":"end_turn"}"#, r#""delta":{}"#);
+        let cut = &running[..running.find("event: message_stop").unwrap()];
+        let n = feed_in_pieces(cut.as_bytes(), 7).unwrap();
+        assert_eq!((n.buckets.input_tokens, n.buckets.output_tokens), (472, 89));
+        assert!(n.partial.unwrap().reason.contains("before `message_stop`"));
+
+        // The `message_delta` with the `stop_reason` is the last usage: only the stop event is missing.
+        let cut = &ANTHROPIC_STREAM[..ANTHROPIC_STREAM.find("event: message_stop").unwrap()];
+        assert_eq!(feed_in_pieces(cut.as_bytes(), 7).unwrap().partial, None);
+
+        // Cut mid-frame: the torn frame is skipped and said so; the usage before it stands.
+        let cut = &running[..running.find(r#"{"output_tokens":89}"#).unwrap()];
+        let n = feed_in_pieces(cut.as_bytes(), 3).unwrap();
+        assert_eq!(n.buckets.output_tokens, 2);
+        assert!(n.partial.is_some());
+        assert!(n.notes.iter().any(|note| note.contains("cut off mid-frame")), "{:?}", n.notes);
+
+        // No `message_start`: nothing is in hand.
+        let start = ANTHROPIC_STREAM.find("event: content_block_delta").unwrap();
+        let end = ANTHROPIC_STREAM.find("event: message_delta").unwrap();
+        let err = feed_in_pieces(&ANTHROPIC_STREAM.as_bytes()[start..end], 9).unwrap_err();
         assert!(matches!(err, NormalizeError::Truncated(_)), "{err}");
+    }
+
+    #[test]
+    fn a_gemini_stream_without_a_finish_reason_is_a_lower_bound() {
+        let first = r#"{"candidates":[{"content":{"parts":[{"text":"a"}]}}],"usageMetadata":{"promptTokenCount":5,"candidatesTokenCount":3,"totalTokenCount":8},"modelVersion":"gemini-2.5-flash"}"#;
+        let sse = format!("data: {first}\r\n\r\n");
+        let n = feed_in_pieces(sse.as_bytes(), 4).unwrap();
+        assert_eq!((n.buckets.input_tokens, n.buckets.output_tokens), (5, 3));
+        assert!(n.partial.unwrap().reason.contains("`finishReason`"));
+        // The JSON-array form cut before its `]`: the same, with the cut noted.
+        let array = format!("[{first}\n,\n{{\"candidates\":[{{\"content\"");
+        let n = feed_in_pieces(array.as_bytes(), 5).unwrap();
+        assert_eq!(n.buckets.output_tokens, 3);
+        assert!(n.partial.is_some());
+        assert!(n.notes.iter().any(|note| note.contains("closing `]`")), "{:?}", n.notes);
+        // No usage at all: still an error.
+        let err = feed_in_pieces(br#"[{"candidates":[{"content":{"parts":[{"text":"a"}]}}]}"#, 5).unwrap_err();
+        assert!(matches!(err, NormalizeError::Truncated(_)), "{err}");
+    }
+
+    #[test]
+    fn a_responses_stream_cut_before_its_terminal_event_has_no_usage_in_hand() {
+        let body = concat!(
+            "event: response.created\n",
+            r#"data: {"type":"response.created","response":{"id":"r","object":"response","model":"gpt-4o","usage":null}}"#,
+            "\n\nevent: response.output_text.delta\n",
+            r#"data: {"type":"response.output_text.delta","delta":"Hi"}"#,
+            "\n\n"
+        );
+        let err = feed_in_pieces(body.as_bytes(), 6).unwrap_err();
+        assert!(err.to_string().contains("`response.completed`"), "{err}");
     }
 
     #[test]
@@ -307,12 +386,36 @@ mod tests {
     }
 
     #[test]
-    fn a_chat_stream_without_include_usage_has_no_usage() {
-        let body = concat!(
-            r#"data: {"id":"c","object":"chat.completion.chunk","model":"gpt-4o-mini","choices":[{"index":0,"delta":{"content":"Hi"}}]}"#,
-            "\n\ndata: [DONE]\n\n"
-        );
-        let err = feed_in_pieces(body.as_bytes(), 4).unwrap_err();
+    fn a_chat_stream_without_usage_has_its_output_estimated_and_its_input_unknown() {
+        let chunk = |content: &str| {
+            format!(
+                r#"data: {{"id":"c","object":"chat.completion.chunk","model":"gpt-4o-mini","choices":[{{"index":0,"delta":{{"content":"{content}"}}}}]}}"#
+            ) + "\n\n"
+        };
+        // "Hello" + " world" is two o200k tokens.
+        let cut = chunk("Hello") + &chunk(" world");
+        let n = feed_in_pieces(cut.as_bytes(), 4).unwrap();
+        assert_eq!((n.buckets.input_tokens, n.buckets.output_tokens), (0, 2));
+        assert_eq!(n.model.as_deref(), Some("gpt-4o-mini"));
+        let partial = n.partial.unwrap();
+        assert!(partial.estimated);
+        assert!(partial.reason.contains("ended before its usage chunk"), "{}", partial.reason);
+        assert!(partial.reason.contains("input tokens unknown"), "{}", partial.reason);
+        // Complete but sent without `include_usage`: estimated too, and the reason says how to get usage.
+        let done = cut + "data: [DONE]\n\n";
+        let partial = feed_in_pieces(done.as_bytes(), 64).unwrap().partial.unwrap();
+        assert!(partial.reason.contains("include_usage"), "{}", partial.reason);
+        // A usage chunk wins over any estimate.
+        let with_usage = chunk("Hello")
+            + r#"data: {"id":"c","object":"chat.completion.chunk","model":"gpt-4o-mini","choices":[],"usage":{"prompt_tokens":9,"completion_tokens":1,"total_tokens":10}}"#
+            + "\n\n";
+        let n = feed_in_pieces(with_usage.as_bytes(), 4).unwrap();
+        assert_eq!((n.buckets.input_tokens, n.buckets.output_tokens, n.partial), (9, 1, None));
+        // No text streamed and no usage: nothing to estimate from.
+        let empty = r#"data: {"id":"c","object":"chat.completion.chunk","model":"gpt-4o-mini","choices":[{"index":0,"delta":{"role":"assistant"}}]}"#
+            .to_owned()
+            + "\n\ndata: [DONE]\n\n";
+        let err = feed_in_pieces(empty.as_bytes(), 4).unwrap_err();
         assert!(err.to_string().contains("no usage"), "{err}");
     }
 

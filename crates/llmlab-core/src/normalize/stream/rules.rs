@@ -17,8 +17,9 @@ pub(in crate::normalize) trait StreamRules {
     /// Takes one of this provider's frames.
     fn apply(&mut self, kind: &str, env: &Envelope<'_>, identity: &mut StreamIdentity) -> Result<(), NormalizeError>;
 
-    /// The usage of the ended stream, whose first frames showed it is `api`'s.
-    fn finish(&self, api: ApiKind) -> Result<NormalizedUsage, NormalizeError>;
+    /// The usage of the ended stream, whose first frames showed it is `api`'s
+    /// and whose last frame naming a model named `model`.
+    fn finish(&self, api: ApiKind, model: Option<&str>) -> Result<NormalizedUsage, NormalizeError>;
 }
 
 /// Which API and model a stream's frames name.

@@ -182,6 +182,7 @@ fn prepare_with(
     if let (Some(usage), Some(host)) = (usage.as_mut(), upstream_host) {
         usage.uplifts.regional_processing |= served::is_regional_host(&provider, host);
     }
+    let partial_reason = partial_reason(event, usage.as_ref(), &name)?;
     let (tier, tier_note) = service_tier(event, usage.as_ref());
     let tier_note = tier_note.or_else(|| requested_tier.and_then(|r| served::tier_mismatch_note(r, tier)));
     let model_key = canonical_model_id(&model);
@@ -218,6 +219,8 @@ fn prepare_with(
         long_context: priced.long_context,
         anomalies: usage.as_ref().map(|u| u.anomalies.iter().map(|a| a.message.clone()).collect()).unwrap_or_default(),
         notes: priced.notes,
+        partial: partial_reason.is_some(),
+        partial_reason: partial_reason.clone(),
     };
     let record = NewEvent {
         event_id,
@@ -238,8 +241,52 @@ fn prepare_with(
         api_key: None,
         notes: (!response.notes.is_empty()).then(|| serde_json::Value::from(response.notes.clone()).to_string()),
         reservation_id,
+        partial_reason,
     };
     Ok(PreparedEvent { record, response })
+}
+
+/// The most characters of a client's `partial_reason`.
+pub const MAX_PARTIAL_REASON_CHARS: usize = 500;
+
+/// Why the event's usage is a lower bound, or `None` when it is complete: the
+/// core's reason for a stream the server read itself (the proxy), else the
+/// client's `partial: true` (an SDK that saw a stream end before its final
+/// event), with its `partial_reason` or a sentence saying so.
+fn partial_reason(
+    event: &TrackEvent,
+    usage: Option<&NormalizedUsage>,
+    name: &impl Fn(&str) -> String,
+) -> ApiResult<Option<String>> {
+    let given = event
+        .partial_reason
+        .as_deref()
+        .map(|reason| labels::free_text(reason, MAX_PARTIAL_REASON_CHARS).map(str::trim))
+        .transpose()
+        .map_err(|problem| ApiError::invalid(&name("partial_reason"), problem))?
+        .filter(|reason| !reason.is_empty());
+    if given.is_some() && event.partial != Some(true) {
+        return Err(ApiError::invalid(&name("partial_reason"), "is only given with `partial: true`"));
+    }
+    if let Some(partial) = usage.and_then(|u| u.partial.as_ref()) {
+        return Ok(Some(partial.reason.clone()));
+    }
+    if event.partial != Some(true) {
+        return Ok(None);
+    }
+    if usage.is_none() {
+        return Err(ApiError::invalid(
+            &name("partial"),
+            "a partial event needs the usage seen so far (`usage` or token buckets): it is priced as a lower bound",
+        ));
+    }
+    Ok(Some(given.map_or_else(
+        || {
+            "the client reported that the stream ended before its final usage; the tokens are those seen so far"
+                .to_owned()
+        },
+        str::to_owned,
+    )))
 }
 
 fn parse_timestamp(text: &str, field: &str, now: i64) -> ApiResult<i64> {

@@ -24,6 +24,18 @@ def field(obj: Any, name: str) -> Any:
 Found = tuple[str, Optional[str], Any, Optional[str], Optional[bool]]
 
 
+class CutOff:
+    """The usage of a stream that ended before its provider's final event: the
+    running usage seen so far, sent with ``partial: true`` so the server prices
+    it as a lower bound ("at least $X") instead of as complete."""
+
+    __slots__ = ("reason", "usage")
+
+    def __init__(self, usage: Any, reason: str) -> None:
+        self.usage = usage
+        self.reason = reason
+
+
 def as_str(value: Any) -> Optional[str]:
     """A string field, or ``None``; enum-like values contribute their ``value``."""
     if value is None or isinstance(value, str):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from ._common import Found, as_str, field
+from ._common import CutOff, Found, as_str, field
 
 PROVIDER = "anthropic"
 
@@ -51,16 +51,22 @@ class MergedStreamUsage:
         return f"MergedStreamUsage({self.parts!r})"
 
 
+#: Why a stream without ``message_stop`` is sent as a lower bound.
+_CUT_OFF = "the stream ended before message_stop; usage counted up to the last event"
+
+
 class StreamState:
     """Follows ``message_start`` / ``message_delta`` / ``message_stop`` events."""
 
-    __slots__ = ("final_usage", "model", "saw", "usage")
+    __slots__ = ("final_usage", "model", "saw", "stopped", "usage")
 
     def __init__(self) -> None:
         self.model: Optional[str] = None
         self.usage = MergedStreamUsage()
         self.final_usage: Any = None
         self.saw = False
+        # ``message_stop``, or the ``message_delta`` with the stop reason: the usage is final.
+        self.stopped = False
 
     def observe(self, item: Any, kind: str) -> None:
         if kind == "message_start":
@@ -75,7 +81,10 @@ class StreamState:
             if usage is not None:
                 self.saw = True
                 self.usage.parts.append(usage)
+            if field(field(item, "delta"), "stop_reason") is not None:
+                self.stopped = True
         elif kind == "message_stop":
+            self.stopped = True
             # The SDK's MessageStream attaches its own merged snapshot here.
             message = field(item, "message")
             if message is not None:
@@ -90,6 +99,7 @@ class StreamState:
                 _, model, usage, _, _ = got
                 self.model = model or self.model
                 self.final_usage = usage
+                self.stopped = True
 
     def result(self) -> Optional[Found]:
         if not self.saw:
@@ -97,4 +107,6 @@ class StreamState:
         usage: Any = self.final_usage
         if usage is None and self.usage.parts:
             usage = self.usage
+            if not self.stopped:
+                usage = CutOff(usage, _CUT_OFF)
         return (PROVIDER, self.model, usage, None, None)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from ._common import Found, as_str, field
+from ._common import CutOff, Found, as_str, field
 
 PROVIDER = "google"
 TIER_HEADER = "x-gemini-service-tier"
@@ -64,19 +64,35 @@ def from_response(obj: Any) -> Optional[Found]:
     return (PROVIDER, model, usage, None if isinstance(obj, dict) else served_tier(obj), None)
 
 
+#: Why a stream without a finish reason is sent as a lower bound.
+_CUT_OFF = (
+    "the stream ended before a chunk with a finish_reason; usage counted up to the last chunk"
+)
+
+
+def _finish_reason(candidate: Any) -> Any:
+    return field(candidate, "finish_reason") or field(candidate, "finishReason")
+
+
 class StreamState:
     """Keeps the last ``usage_metadata`` and ``model_version`` seen."""
 
-    __slots__ = ("model", "saw", "tier", "usage")
+    __slots__ = ("finished", "model", "saw", "tier", "usage")
 
     def __init__(self) -> None:
         self.model: Optional[str] = None
         self.usage: Any = None
         self.tier: Optional[str] = None
         self.saw = False
+        # A chunk with a ``finish_reason``: the usage is final.
+        self.finished = False
 
     def observe(self, item: Any) -> None:
         self.saw = True
+        if not self.finished:
+            candidates = field(item, "candidates")
+            if isinstance(candidates, (list, tuple)):
+                self.finished = any(_finish_reason(c) for c in candidates)
         usage = usage_of(item)
         if usage is not None:
             self.usage = usage
@@ -89,4 +105,7 @@ class StreamState:
     def result(self) -> Optional[Found]:
         if not self.saw:
             return None
-        return (PROVIDER, self.model, self.usage, self.tier, None)
+        usage: Any = self.usage
+        if usage is not None and not self.finished:
+            usage = CutOff(usage, _CUT_OFF)
+        return (PROVIDER, self.model, usage, self.tier, None)
