@@ -173,8 +173,8 @@ impl BulkWrite for PgConnection {
                 .map(|column| match *column {
                     "long_context" => "bool",
                     "event_id" | "provider" | "model" | "model_key" | "cost_source" | "priced_as" | "unpriced_code"
-                    | "unpriced_reason" | "service_tier" | "status" | "tags" | "raw_usage" | "api_key"
-                    | "notes" | "partial_reason" => "text",
+                    | "unpriced_reason" | "service_tier" | "status" | "tags" | "raw_usage" | "api_key" | "notes"
+                    | "partial_reason" => "text",
                     _ => "int8",
                 })
                 .collect();

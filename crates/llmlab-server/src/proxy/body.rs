@@ -17,55 +17,56 @@ use llmlab_core::normalize::{Hints, ResponseAccumulator};
 
 use super::record::{BodyEnd, CallMeta, Recorder};
 
-/// An upstream response body being streamed to the client and recorded.
-pub(crate) struct RecordedBody {
+/// What watches a teed body: each chunk once the client has it, then how the body ended.
+pub(crate) trait Watcher {
+    /// Takes the next chunk; `false` stops watching (no more chunks, no end).
+    fn chunk(&mut self, chunk: &Bytes) -> bool;
+    /// The body ended, failed, or was dropped.
+    fn end(self: Box<Self>, end: BodyEnd);
+}
+
+/// An upstream response body streamed to the client and shown to a [`Watcher`].
+pub(crate) struct TeedBody<W: Watcher> {
     inner: Incoming,
-    /// The last chunk handed to the client, not yet accumulated.
+    /// The last chunk handed to the client, not yet shown to the watcher.
     pending: Option<Bytes>,
-    call: Option<Box<Watch>>,
+    /// `None` once the watcher stopped or the body ended.
+    watcher: Option<Box<W>>,
 }
 
-/// What the tee keeps about the call until the body ends.
-struct Watch {
-    meta: CallMeta,
-    status: u16,
-    accumulator: ResponseAccumulator,
-    recorder: Recorder,
-}
-
-impl RecordedBody {
-    pub(crate) fn new(inner: Incoming, meta: CallMeta, status: u16, recorder: Recorder) -> Self {
-        let hints = Hints { provider: Some(meta.upstream.provider()), model: meta.url_model.clone() };
-        let accumulator = ResponseAccumulator::new(hints);
-        RecordedBody { inner, pending: None, call: Some(Box::new(Watch { meta, status, accumulator, recorder })) }
+impl<W: Watcher> TeedBody<W> {
+    pub(crate) fn new(inner: Incoming, watcher: W) -> Self {
+        TeedBody { inner, pending: None, watcher: Some(Box::new(watcher)) }
     }
 
-    /// Accumulates the pending chunk and hands the call to the recorder.
+    /// Shows the pending chunk, then the end, to the watcher.
     fn finish(&mut self, end: BodyEnd) {
-        let Some(watch) = self.call.take() else { return };
-        let Watch { meta, status, mut accumulator, recorder } = *watch;
-        if let Some(chunk) = self.pending.take() {
-            accumulator.push(&chunk);
+        let Some(mut watcher) = self.watcher.take() else { return };
+        if let Some(chunk) = self.pending.take()
+            && !watcher.chunk(&chunk)
+        {
+            return;
         }
-        recorder.answered(meta, status, accumulator, end);
+        watcher.end(end);
     }
 }
 
-impl Body for RecordedBody {
+impl<W: Watcher> Body for TeedBody<W> {
     type Data = Bytes;
     type Error = hyper::Error;
 
     fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
         let this = &mut *self;
         if let Some(chunk) = this.pending.take()
-            && let Some(watch) = this.call.as_mut()
+            && let Some(watcher) = this.watcher.as_mut()
+            && !watcher.chunk(&chunk)
         {
-            watch.accumulator.push(&chunk);
+            this.watcher = None;
         }
         let polled = Pin::new(&mut this.inner).poll_frame(cx);
         match &polled {
             Poll::Ready(Some(Ok(frame))) => {
-                if this.call.is_some()
+                if this.watcher.is_some()
                     && let Some(data) = frame.data_ref()
                 {
                     this.pending = Some(data.clone());
@@ -87,11 +88,41 @@ impl Body for RecordedBody {
     }
 }
 
-impl Drop for RecordedBody {
+impl<W: Watcher> Drop for TeedBody<W> {
     fn drop(&mut self) {
         // A body with a known length is dropped right after its last byte,
         // without a final poll; anything else dropped early lost its client.
         let end = if self.inner.is_end_stream() { BodyEnd::Complete } else { BodyEnd::ClientGone };
         self.finish(end);
+    }
+}
+
+/// An upstream response body being streamed to the client and recorded.
+pub(crate) type RecordedBody = TeedBody<Watch>;
+
+/// What the tee keeps about a call until its body ends.
+pub(crate) struct Watch {
+    meta: CallMeta,
+    status: u16,
+    accumulator: ResponseAccumulator,
+    recorder: Recorder,
+}
+
+impl Watch {
+    pub(crate) fn new(meta: CallMeta, status: u16, recorder: Recorder) -> Self {
+        let hints = Hints { provider: Some(meta.upstream.provider()), model: meta.url_model.clone() };
+        Watch { meta, status, accumulator: ResponseAccumulator::new(hints), recorder }
+    }
+}
+
+impl Watcher for Watch {
+    fn chunk(&mut self, chunk: &Bytes) -> bool {
+        self.accumulator.push(chunk);
+        true
+    }
+
+    fn end(self: Box<Self>, end: BodyEnd) {
+        let Watch { meta, status, accumulator, recorder } = *self;
+        recorder.answered(meta, status, accumulator, end);
     }
 }

@@ -22,7 +22,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 
-use super::body::RecordedBody;
+use super::body::{RecordedBody, Watch};
 use super::errors::{ProxyError, respond};
 use super::record::{CallMeta, Failure};
 use super::{Labels, Proxy, Upstream, batch, gemini, openai};
@@ -209,7 +209,7 @@ pub(crate) async fn handle(proxy: &Proxy, upstream: Upstream, state: AppState, r
         };
     }
     let recorder = proxy.recorder(&state).clone();
-    Response::from_parts(parts, Body::new(RecordedBody::new(incoming, meta, status, recorder)))
+    Response::from_parts(parts, Body::new(RecordedBody::new(incoming, Watch::new(meta, status, recorder))))
 }
 
 /// A response header's value as text, when it is one.

@@ -10,15 +10,12 @@
 //! passes through unread and nothing is recorded.
 
 use std::borrow::Cow;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 
 use axum::body::Body;
 use axum::http::response;
 use axum::response::Response;
 use bytes::Bytes;
-use http_body::{Body as _, Frame, SizeHint};
 use hyper::body::Incoming;
 use llmlab_api::TrackEvent;
 use llmlab_core::NormalizedUsage;
@@ -29,6 +26,7 @@ use serde_json::value::RawValue;
 use tokio::sync::mpsc;
 
 use crate::auth::Caller;
+use crate::proxy::body::{TeedBody, Watcher};
 use crate::proxy::record::{BodyEnd, CallMeta};
 use crate::proxy::{Labels, Upstream};
 use crate::service::ingest::prepare::EARLIEST_EVENT_MS;
@@ -76,10 +74,7 @@ pub(super) fn tee(
         counts: Counts::default(),
         sink: None,
     };
-    Response::from_parts(
-        parts,
-        Body::new(ResultsBody { inner: incoming, pending: None, reader: Some(Box::new(reader)) }),
-    )
+    Response::from_parts(parts, Body::new(TeedBody::new(incoming, reader)))
 }
 
 /// The download's context, shared with its storing task.
@@ -116,15 +111,7 @@ enum Message {
     End { counts: Counts, end: BodyEnd },
 }
 
-/// A results file streaming to the client and read on the way.
-struct ResultsBody {
-    inner: Incoming,
-    /// The last chunk handed to the client, not yet read.
-    pending: Option<Bytes>,
-    /// `None` once the body is not a batch's results, or has ended.
-    reader: Option<Box<Reader>>,
-}
-
+/// A results file's reader: the [`TeedBody`] shows it each chunk on the way to the client.
 struct Reader {
     download: Arc<Download>,
     lines: Lines,
@@ -340,58 +327,12 @@ fn created_ms(response: &RawValue) -> Option<i64> {
     response.body?.created?.checked_mul(1000)
 }
 
-impl ResultsBody {
-    fn finish(&mut self, end: BodyEnd) {
-        let Some(mut reader) = self.reader.take() else { return };
-        if let Some(chunk) = self.pending.take()
-            && !reader.push(&chunk)
-        {
-            return;
-        }
-        reader.finish(end);
-    }
-}
-
-impl http_body::Body for ResultsBody {
-    type Data = Bytes;
-    type Error = hyper::Error;
-
-    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
-        let this = &mut *self;
-        if let Some(chunk) = this.pending.take()
-            && let Some(reader) = this.reader.as_mut()
-            && !reader.push(&chunk)
-        {
-            this.reader = None;
-        }
-        let polled = Pin::new(&mut this.inner).poll_frame(cx);
-        match &polled {
-            Poll::Ready(Some(Ok(frame))) => {
-                if this.reader.is_some()
-                    && let Some(data) = frame.data_ref()
-                {
-                    this.pending = Some(data.clone());
-                }
-            }
-            Poll::Ready(Some(Err(_))) => this.finish(BodyEnd::UpstreamFailed),
-            Poll::Ready(None) => this.finish(BodyEnd::Complete),
-            Poll::Pending => {}
-        }
-        polled
+impl Watcher for Reader {
+    fn chunk(&mut self, chunk: &Bytes) -> bool {
+        self.push(chunk)
     }
 
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
-    }
-}
-
-impl Drop for ResultsBody {
-    fn drop(&mut self) {
-        let end = if self.inner.is_end_stream() { BodyEnd::Complete } else { BodyEnd::ClientGone };
+    fn end(self: Box<Self>, end: BodyEnd) {
         self.finish(end);
     }
 }

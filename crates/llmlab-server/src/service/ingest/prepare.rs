@@ -171,13 +171,8 @@ fn prepare_with(
         .transpose()?
         .map(str::to_owned);
 
-    let requested_tier = event
-        .requested_service_tier
-        .as_deref()
-        .map(|t| label(t, &name("requested_service_tier"), labels::MAX_TIER_CHARS))
-        .transpose()?;
-    let upstream_host =
-        event.upstream_host.as_deref().map(|h| label(h, &name("upstream_host"), labels::MAX_HOST_CHARS)).transpose()?;
+    let requested_tier = optional_label(event.requested_service_tier.as_deref(), "requested_service_tier", &name)?;
+    let upstream_host = optional_label(event.upstream_host.as_deref(), "upstream_host", &name)?;
     let Observed { mut usage, unknown_cost } = usage_source(&provider, &model, &name)?;
     if let (Some(usage), Some(host)) = (usage.as_mut(), upstream_host) {
         usage.uplifts.regional_processing |= served::is_regional_host(&provider, host);
@@ -307,6 +302,16 @@ fn parse_timestamp(text: &str, field: &str, now: i64) -> ApiResult<i64> {
 }
 
 /// A required label of an event (see [`labels::text`]), or a 422 naming `field`.
+/// An optional served-facts label (`requested_service_tier`, `upstream_host`), checked.
+fn optional_label<'a>(
+    value: Option<&'a str>,
+    field: &str,
+    name: &impl Fn(&str) -> String,
+) -> ApiResult<Option<&'a str>> {
+    let max = if field == "upstream_host" { labels::MAX_HOST_CHARS } else { labels::MAX_TIER_CHARS };
+    value.map(|v| label(v, &name(field), max)).transpose()
+}
+
 fn label<'a>(value: &'a str, field: &str, max: usize) -> ApiResult<&'a str> {
     labels::text(value, max).map_err(|problem| ApiError::invalid(field, problem))
 }
