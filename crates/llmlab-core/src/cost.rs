@@ -12,6 +12,7 @@ use serde::Serialize;
 
 use crate::catalog::{Catalog, ModelMatch, PriceSet, RateCard, RequestFees};
 use crate::money::Money;
+use crate::token_class::TokenClass;
 use crate::usage::{NormalizedUsage, ServiceTier, TokenBuckets};
 
 /// Where the prices of a priced call came from.
@@ -323,8 +324,10 @@ pub fn cost_lines(
         ("output_audio", buckets.output_audio_tokens, prices.output_audio.or(Some(prices.output))),
     ];
     let per_token = token_classes.into_iter().map(|(class, tokens, price)| (class, tokens, price, PER_MILLION));
-    let per_request =
-        std::iter::once(("web_search", buckets.web_search_requests, fees.and_then(|f| f.web_search), Decimal::ONE));
+    let per_request = TokenClass::ALL.iter().filter(|c| c.is_request_fee()).filter_map(|&c| {
+        let class = c.catalog_class()?;
+        Some((class, c.of(buckets), fees.and_then(|f| f.price(class)), Decimal::ONE))
+    });
     let mut lines = Vec::new();
     for (class, quantity, price, unit) in per_token.chain(per_request) {
         if quantity == 0 {
@@ -337,6 +340,13 @@ pub fn cost_lines(
         lines.push(CostLine { class, quantity, unit_price_usd, cost_usd });
     }
     Ok(lines)
+}
+
+/// Whether a cost line's class (as [`cost_lines`] names it) is a per-request
+/// fee, priced per request rather than per 1M tokens.
+#[must_use]
+pub fn is_request_fee_class(class: &str) -> bool {
+    TokenClass::ALL.iter().any(|c| c.is_request_fee() && c.catalog_class() == Some(class))
 }
 
 /// Divides by 1 or by 1M exactly; the per-million case only moves the decimal
@@ -399,7 +409,7 @@ mod tests {
                 flex: None,
                 priority: None,
             }),
-            request_fees: Some(RequestFees { web_search: Some(d("0.01")) }),
+            request_fees: Some(RequestFees { web_search: Some(d("0.01")), ..RequestFees::default() }),
             ..RateCard::default()
         }
     }

@@ -10,6 +10,7 @@
 use serde::Deserialize;
 
 use super::envelope::Envelope;
+use super::fees::{self, ToolCalls};
 use super::stream::rules::{StreamIdentity, StreamRules, truncated};
 use super::{NormalizeError, parse_usage};
 use crate::provider::Provider;
@@ -102,7 +103,7 @@ pub(crate) fn normalize(usage: &GeminiUsage) -> Result<NormalizedUsage, String> 
         reasoning_tokens: thoughts,
         input_audio_tokens: input_audio,
         output_audio_tokens: audio_tokens(usage.candidates_tokens_details.as_ref()),
-        web_search_requests: 0,
+        ..TokenBuckets::default()
     };
     buckets.check_magnitude().map_err(|e| e.to_string())?;
     if let Err(anomaly) = buckets.check_parts() {
@@ -132,6 +133,8 @@ pub(super) struct StreamUsage {
     /// The latest raw `usageMetadata`, parsed only when the stream ends.
     usage: Option<String>,
     finished: bool,
+    /// The Google Search grounding of the last chunk that carried any.
+    grounding: Option<ToolCalls>,
 }
 
 impl StreamRules for StreamUsage {
@@ -146,6 +149,9 @@ impl StreamRules for StreamUsage {
             self.usage = Some(usage.to_owned());
         }
         self.finished |= env.candidates.is_some_and(has_finish_reason);
+        if let Some(grounding) = env.candidates.map(fees::gemini_grounding).transpose()?.flatten() {
+            self.grounding = Some(grounding);
+        }
         Ok(())
     }
 
@@ -160,7 +166,9 @@ impl StreamRules for StreamUsage {
         if !self.finished {
             return Err(truncated(api, "ended before a chunk with a `finishReason`"));
         }
-        normalize(&parse_usage::<GeminiUsage>(usage)?).map_err(NormalizeError::InvalidUsage)
+        let mut normalized = normalize(&parse_usage::<GeminiUsage>(usage)?).map_err(NormalizeError::InvalidUsage)?;
+        self.grounding.unwrap_or_default().apply(&mut normalized);
+        Ok(normalized)
     }
 }
 

@@ -11,6 +11,7 @@
 mod anthropic;
 mod dispatch;
 mod envelope;
+pub mod fees;
 mod gemini;
 mod openai;
 mod scan;
