@@ -124,7 +124,7 @@ pub fn is_openai_chat_search_model(model: &str) -> bool {
 
 /// Counts the one web search of a chat search model's call, when `usage` is
 /// an OpenAI chat call of one and reports none itself.
-pub(crate) fn apply_chat_search(usage: &mut NormalizedUsage) {
+pub fn apply_chat_search(usage: &mut NormalizedUsage) {
     let is_search_call = usage.api == Some(ApiKind::OpenAiChat)
         && usage.model.as_deref().is_some_and(is_openai_chat_search_model)
         && usage.buckets.web_search_requests == 0;
