@@ -11,7 +11,7 @@ import random
 import time
 from typing import TYPE_CHECKING, Any, Optional
 
-from ._extract import Found, to_jsonable
+from ._extract import Found, WithParts, to_jsonable
 from ._extract.failure import requested_model
 from ._internal import log_once
 
@@ -113,9 +113,14 @@ def build_event(
         "model": found_model or opts.model or (extra and extra.get("model")) or "unknown",
     }
     if usage is not None:
+        parts = None
+        if isinstance(usage, WithParts):
+            usage, parts = usage.usage, usage.parts
         data = to_jsonable(usage)
         if isinstance(data, dict):
             event["usage"] = data
+            if parts is not None:
+                event["response_parts"] = to_jsonable(parts)
     elif extra and extra.get("buckets"):
         event.update(extra["buckets"])
     elif found is not None and status == "ok":
