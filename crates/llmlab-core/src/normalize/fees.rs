@@ -247,6 +247,48 @@ mod tests {
     }
 
     #[test]
+    fn whole_bodies_and_streams_count_their_fees() {
+        use crate::normalize::{Hints, normalize_body};
+        let responses = br#"{"object":"response","model":"gpt-5","status":"completed","output":[
+            {"type":"web_search_call","status":"completed"},{"type":"file_search_call","status":"completed"}],
+            "usage":{"input_tokens":10,"output_tokens":2,"total_tokens":12}}"#;
+        let n = normalize_body(responses, &Hints::default()).unwrap();
+        assert_eq!((n.buckets.web_search_requests, n.buckets.file_search_calls), (1, 1));
+        let gemini_stream = concat!(
+            "data: {\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"a\"}]}}],",
+            "\"usageMetadata\":{\"promptTokenCount\":5,\"candidatesTokenCount\":1,\"totalTokenCount\":6},",
+            "\"modelVersion\":\"gemini-3-flash-preview\"}\n\n",
+            "data: {\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"b\"}]},\"finishReason\":\"STOP\",",
+            "\"groundingMetadata\":{\"webSearchQueries\":[\"x\",\"y\"]}}],",
+            "\"usageMetadata\":{\"promptTokenCount\":5,\"candidatesTokenCount\":2,\"totalTokenCount\":7},",
+            "\"modelVersion\":\"gemini-3-flash-preview\"}\n\n",
+        );
+        let n = normalize_body(gemini_stream.as_bytes(), &Hints::default()).unwrap();
+        assert_eq!((n.buckets.web_search_requests, n.buckets.grounded_prompts), (2, 1));
+        let fetch = br#"{"type":"message","model":"claude-sonnet-4-5","usage":{"input_tokens":10,"output_tokens":2,
+            "server_tool_use":{"web_search_requests":0,"web_fetch_requests":3}}}"#;
+        assert_eq!(normalize_body(fetch, &Hints::default()).unwrap().buckets.web_fetch_requests, 3);
+    }
+
+    #[test]
+    fn response_parts_beside_a_raw_usage_count_like_the_whole_body() {
+        use crate::normalize::normalize_usage_json;
+        use crate::provider::Provider;
+        let mut usage =
+            normalize_usage_json(&Provider::OpenAi, r#"{"input_tokens":10,"output_tokens":2,"total_tokens":12}"#)
+                .unwrap();
+        let parts = r#"{"output":[{"type":"code_interpreter_call","status":"completed","container_id":"cntr_1"}]}"#;
+        apply_response_parts(&mut usage, parts).unwrap();
+        assert_eq!(usage.buckets.container_sessions, 1);
+        let mut chat = normalize_usage_json(&Provider::OpenAi, r#"{"prompt_tokens":1,"completion_tokens":1}"#).unwrap();
+        assert!(apply_response_parts(&mut chat, r#"{"output":[]}"#).is_err(), "chat has no output items");
+        assert!(apply_response_parts(&mut chat, "[]").is_err());
+        chat.model = Some("gpt-4o-search-preview-2025-03-11".to_owned());
+        apply_chat_search(&mut chat);
+        assert_eq!(chat.buckets.web_search_requests, 1);
+    }
+
+    #[test]
     fn chat_search_models_are_recognised_by_id() {
         for id in ["gpt-4o-search-preview", "gpt-4o-mini-search-preview-2025-03-11", "openai/gpt-5-search-api"] {
             assert!(is_openai_chat_search_model(id), "{id}");
