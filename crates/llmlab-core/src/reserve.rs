@@ -391,12 +391,10 @@ fn tool_fees(
     priced_as: &str,
     notes: &mut Vec<String>,
 ) -> Result<TokenBuckets, String> {
-    let fee = |class: &str| {
-        card.request_fees.as_ref().and_then(|f| f.price(class)).filter(|p| !p.is_zero())
-    };
+    let fee = |class: &str| card.request_fees.as_ref().and_then(|f| f.price(class)).filter(|p| !p.is_zero());
     let mut fees = TokenBuckets::default();
     let (search_fee, file_fee) = (fee("web_search"), fee("file_search"));
-    match (facts.web_search, search_fee) {
+    match (facts.fee_tools.web_search, search_fee) {
         (WebSearch::MaxUses(uses), Some(_)) => fees.web_search_requests = uses,
         (WebSearch::Unlimited, Some(_)) if api != ApiKind::OpenAiResponses => {
             return Err("the web_search tool sets no `max_uses`, and each search is billed".to_owned());
@@ -404,25 +402,30 @@ fn tool_fees(
         _ => {}
     }
     let per_call_tools = api == ApiKind::OpenAiResponses
-        && ((facts.web_search == WebSearch::Unlimited && search_fee.is_some()) || (facts.file_search && file_fee.is_some()));
+        && ((facts.fee_tools.web_search == WebSearch::Unlimited && search_fee.is_some())
+            || (facts.fee_tools.file_search && file_fee.is_some()));
     if per_call_tools {
-        let Some(calls) = facts.max_tool_calls else {
+        let Some(calls) = facts.fee_tools.max_tool_calls else {
             return Err(
                 "the request's web_search or file_search tool is billed per call, and it sets no `max_tool_calls`"
                     .to_owned(),
             );
         };
         notes.push(format!("up to {calls} built-in tool calls (`max_tool_calls`), each at the dearer tool's fee"));
-        let on_search = facts.web_search == WebSearch::Unlimited && search_fee >= file_fee.filter(|_| facts.file_search);
+        let on_search = facts.fee_tools.web_search == WebSearch::Unlimited
+            && search_fee >= file_fee.filter(|_| facts.fee_tools.file_search);
         if on_search { fees.web_search_requests = calls } else { fees.file_search_calls = calls }
     }
-    if api == ApiKind::OpenAiChat && search_fee.is_some() && crate::normalize::fees::is_openai_chat_search_model(priced_as) {
+    if api == ApiKind::OpenAiChat
+        && search_fee.is_some()
+        && crate::normalize::fees::is_openai_chat_search_model(priced_as)
+    {
         fees.web_search_requests = fees.web_search_requests.max(1);
     }
     if api == ApiKind::OpenAiResponses && fee("container_session").is_some() {
-        fees.container_sessions = facts.code_interpreters;
+        fees.container_sessions = facts.fee_tools.code_interpreters;
     }
-    if facts.google_search {
+    if facts.fee_tools.google_search {
         if search_fee.is_some() {
             return Err("Google Search grounding bills each search query, and a request cannot limit them".to_owned());
         }
@@ -460,6 +463,13 @@ struct RequestFacts<'a> {
     audio_output: bool,
     /// OpenAI Predicted Outputs: rejected prediction tokens are billed as output.
     prediction: bool,
+    /// The server-side tools billed per request that the request enables.
+    fee_tools: FeeTools,
+}
+
+/// The tools of a request that bill per request, and what bounds their calls.
+#[derive(Debug, Default)]
+struct FeeTools {
     web_search: WebSearch,
     /// OpenAI Responses: the most built-in tool calls the response may make.
     max_tool_calls: Option<u64>,
@@ -666,7 +676,7 @@ impl<'de: 'a, 'a> Visitor<'de> for TopLevel<'_, 'a> {
                 "max_completion_tokens" => facts.max_completion_tokens = count(&mut map, "max_completion_tokens")?,
                 "max_output_tokens" => facts.max_output_tokens = count(&mut map, "max_output_tokens")?,
                 "n" => facts.choices = count(&mut map, "n")?,
-                "max_tool_calls" => facts.max_tool_calls = count(&mut map, "max_tool_calls")?,
+                "max_tool_calls" => facts.fee_tools.max_tool_calls = count(&mut map, "max_tool_calls")?,
                 "service_tier" | "serviceTier" => facts.service_tier = text(&mut map, "service_tier")?,
                 "prompt_cache_retention" => {
                     let retention = text(&mut map, "prompt_cache_retention")?;
@@ -793,13 +803,15 @@ impl<'de: 'a, 'a> Visitor<'de> for Tools<'_, 'a> {
                 self.0.mark_unbounded("a server-side tool");
             }
             match kind {
-                Some("file_search") => self.0.file_search = true,
-                Some("code_interpreter") => self.0.code_interpreters = self.0.code_interpreters.saturating_add(1),
+                Some("file_search") => self.0.fee_tools.file_search = true,
+                Some("code_interpreter") => {
+                    self.0.fee_tools.code_interpreters = self.0.fee_tools.code_interpreters.saturating_add(1);
+                }
                 _ => {}
             }
-            self.0.google_search |= tool.google_search;
+            self.0.fee_tools.google_search |= tool.google_search;
             if kind.is_some_and(|k| k.starts_with("web_search")) {
-                self.0.web_search = match (self.0.web_search, tool.max_uses) {
+                self.0.fee_tools.web_search = match (self.0.fee_tools.web_search, tool.max_uses) {
                     (WebSearch::Unlimited, _) | (_, None) => WebSearch::Unlimited,
                     (WebSearch::MaxUses(before), Some(uses)) => WebSearch::MaxUses(before.saturating_add(uses)),
                     (WebSearch::None, Some(uses)) => WebSearch::MaxUses(uses),
@@ -1330,7 +1342,8 @@ mod tests {
     fn per_call_tool_fees_are_part_of_the_worst_case_where_the_request_bounds_them() {
         let tools = json!([{"type": "web_search"}, {"type": "file_search", "vector_store_ids": ["vs_1"]},
             {"type": "code_interpreter", "container": {"type": "auto"}}]);
-        let body = json!({"model": "gpt-5", "max_output_tokens": 100, "max_tool_calls": 4, "tools": tools, "input": "x"});
+        let body =
+            json!({"model": "gpt-5", "max_output_tokens": 100, "max_tool_calls": 4, "tools": tools, "input": "x"});
         let worst = bounded(reserve_json(&Provider::OpenAi, "/v1/responses", &body));
         assert_eq!(
             (worst.buckets.web_search_requests, worst.buckets.file_search_calls, worst.buckets.container_sessions),
@@ -1350,8 +1363,10 @@ mod tests {
         let worst = bounded(reserve_json(&Provider::OpenAi, "/v1/chat/completions", &search_model));
         assert_eq!(worst.buckets.web_search_requests, 1, "a chat search model searches on every call");
 
-        let grounded = json!({"contents": [], "tools": [{"googleSearch": {}}], "generationConfig": {"maxOutputTokens": 10}});
-        let worst = bounded(reserve_json(&Provider::Google, "/v1beta/models/gemini-2.5-flash:generateContent", &grounded));
+        let grounded =
+            json!({"contents": [], "tools": [{"googleSearch": {}}], "generationConfig": {"maxOutputTokens": 10}});
+        let worst =
+            bounded(reserve_json(&Provider::Google, "/v1beta/models/gemini-2.5-flash:generateContent", &grounded));
         assert_eq!((worst.buckets.grounded_prompts, worst.buckets.web_search_requests), (1, 0));
         let reservation =
             reserve_json(&Provider::Google, "/v1beta/models/gemini-3-flash-preview:generateContent", &grounded);

@@ -153,9 +153,10 @@ impl<'c> Repriced<'c> {
 /// text price, which for a text-only model (an embedding model without audio
 /// input, say) is a saving that cannot happen.
 fn lacks_a_capability(used: &TokenBuckets, current: &Repriced<'_>, candidate: &Tables<'_>) -> bool {
-    let searches = TokenClass::ALL.iter().filter(|c| c.is_request_fee() && c.of(used) > 0).any(|c| {
-        c.catalog_class().is_none_or(|class| candidate.fees.and_then(|f| f.price(class)).is_none())
-    });
+    let searches = TokenClass::ALL
+        .iter()
+        .filter(|c| c.is_request_fee() && c.of(used) > 0)
+        .any(|c| c.catalog_class().is_none_or(|class| candidate.fees.and_then(|f| f.price(class)).is_none()));
     let audio = |tokens: u64, current_price: Option<Decimal>, candidate_price: Option<Decimal>| {
         tokens > 0 && current_price.is_some() && candidate_price.is_none()
     };

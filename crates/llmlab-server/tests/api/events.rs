@@ -94,7 +94,11 @@ server_test!(raw_usage_is_priced_exactly_like_llmlab_cost, |server| async move {
             ] {
                 let count = expected["buckets"][class].as_u64().unwrap_or(0);
                 let line = lines.iter().find(|line| line["class"] == fee);
-                assert_eq!(line.map(|l| l["quantity"].as_u64().unwrap()), (count > 0).then_some(count), "{name}: {fee}");
+                assert_eq!(
+                    line.map(|l| l["quantity"].as_u64().unwrap()),
+                    (count > 0).then_some(count),
+                    "{name}: {fee}"
+                );
             }
         } else {
             assert!(reply.body["cost_usd"].is_null(), "{name}: never a silent $0");

@@ -53,10 +53,10 @@ def expected_response_parts(fx: Fixture) -> Optional[dict[str, Any]]:
         tools = []
         for item in final.get("output") or []:
             if item.get("type") in FEE_ITEMS:
-                part = {"type": item["type"], "status": item.get("status")}
+                tool = {"type": item["type"], "status": item.get("status")}
                 if item.get("container_id") is not None:
-                    part["container_id"] = item["container_id"]
-                tools.append(part)
+                    tool["container_id"] = item["container_id"]
+                tools.append(tool)
         return {"output": tools} if tools else None
     if fx.api.startswith("gemini"):
         grounding = None
@@ -65,7 +65,9 @@ def expected_response_parts(fx: Fixture) -> Optional[dict[str, Any]]:
             for candidate in chunk.get("candidates") or []:
                 metadata = candidate.get("groundingMetadata")
                 if metadata is not None:
-                    part: dict[str, Any] = {"webSearchQueries": metadata.get("webSearchQueries") or []}
+                    part: dict[str, Any] = {
+                        "webSearchQueries": metadata.get("webSearchQueries") or []
+                    }
                     if metadata.get("searchEntryPoint") is not None:
                         part["searchEntryPoint"] = {}
                     found.append({"groundingMetadata": part})

@@ -15,7 +15,12 @@ import pytest
 import llmlab
 from llmlab import track_cost
 from support import drivers
-from support.expected_usage import drop_nulls, expected_response_parts, expected_usage_and_model, items
+from support.expected_usage import (
+    drop_nulls,
+    expected_response_parts,
+    expected_usage_and_model,
+    items,
+)
 from support.fake_llmlab import FakeLLMLab
 from support.stub_upstream import StubUpstream, load_fixtures
 

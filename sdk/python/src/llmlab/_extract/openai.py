@@ -38,6 +38,7 @@ def _with_tool_parts(obj: Any, usage: Any) -> Any:
         parts["tool_usage"] = tool_usage
     return WithParts(usage, parts)
 
+
 #: Terminal Responses-API stream events; each embeds the final ``response``.
 TERMINAL_RESPONSE_EVENTS = frozenset(
     {"response.completed", "response.incomplete", "response.failed"}
