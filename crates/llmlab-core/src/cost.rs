@@ -300,6 +300,15 @@ fn select_table<'p>(
     chosen.unwrap_or((standard, ServiceTier::Standard))
 }
 
+/// The per-request fee classes, with the catalog price class each is billed at.
+const REQUEST_FEE_CLASSES: [(TokenClass, &str); 5] = [
+    (TokenClass::WebSearchRequests, "web_search"),
+    (TokenClass::WebFetchRequests, "web_fetch"),
+    (TokenClass::FileSearchCalls, "file_search"),
+    (TokenClass::ContainerSessions, "container_session"),
+    (TokenClass::GroundedPrompts, "grounded_prompt"),
+];
+
 const PER_MILLION: Decimal = Decimal::from_parts(1_000_000, 0, 0, false, 0);
 
 /// The exact, unrounded cost of each class of `buckets` at `prices`; classes
@@ -324,9 +333,11 @@ pub fn cost_lines(
         ("output_audio", buckets.output_audio_tokens, prices.output_audio.or(Some(prices.output))),
     ];
     let per_token = token_classes.into_iter().map(|(class, tokens, price)| (class, tokens, price, PER_MILLION));
-    let per_request = TokenClass::ALL.iter().filter(|c| c.is_request_fee()).filter_map(|&c| {
-        let class = c.catalog_class()?;
-        Some((class, c.of(buckets), fees.and_then(|f| f.price(class)), Decimal::ONE))
+    let per_request = REQUEST_FEE_CLASSES.iter().map(|&(token_class, class)| {
+        let quantity = token_class.of(buckets);
+        // Looked up only for fees the call incurred: most calls have none.
+        let price = if quantity == 0 { None } else { fees.and_then(|f| f.price(class)) };
+        (class, quantity, price, Decimal::ONE)
     });
     let mut lines = Vec::new();
     for (class, quantity, price, unit) in per_token.chain(per_request) {
@@ -346,7 +357,7 @@ pub fn cost_lines(
 /// fee, priced per request rather than per 1M tokens.
 #[must_use]
 pub fn is_request_fee_class(class: &str) -> bool {
-    TokenClass::ALL.iter().any(|c| c.is_request_fee() && c.catalog_class() == Some(class))
+    REQUEST_FEE_CLASSES.iter().any(|&(_, fee)| fee == class)
 }
 
 /// Divides by 1 or by 1M exactly; the per-million case only moves the decimal
@@ -412,6 +423,13 @@ mod tests {
             request_fees: Some(RequestFees { web_search: Some(d("0.01")), ..RequestFees::default() }),
             ..RateCard::default()
         }
+    }
+
+    #[test]
+    fn the_fee_classes_are_the_token_table_s_request_fees() {
+        let from_table: Vec<(TokenClass, &str)> =
+            TokenClass::ALL.iter().filter(|c| c.is_request_fee()).map(|&c| (c, c.catalog_class().unwrap())).collect();
+        assert_eq!(from_table, REQUEST_FEE_CLASSES);
     }
 
     #[test]
