@@ -50,7 +50,8 @@ macro_rules! token_classes {
             }
 
             /// The catalog's price class this bucket is billed at (`input`,
-            /// `cache_write_5m`, …; `web_search` is a per-request fee), or
+            /// `cache_write_5m`, …; `web_search`, `file_search`, … are
+            /// per-request fees, see [`TokenClass::is_request_fee`]), or
             /// `None` for a part billed inside its whole (reasoning).
             #[must_use]
             pub const fn catalog_class(self) -> Option<&'static str> {
