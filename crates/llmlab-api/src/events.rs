@@ -118,6 +118,14 @@ pub struct TrackEvent {
     /// The service tier the response reports (`flex`, `priority`, `default`…).
     #[serde(default)]
     pub service_tier: Option<String>,
+    /// The service tier the request asked for; see the schema.
+    #[serde(default)]
+    #[schema(schema_with = crate::limits::requested_service_tier)]
+    pub requested_service_tier: Option<String>,
+    /// The host the call was sent to; see the schema.
+    #[serde(default)]
+    #[schema(schema_with = crate::limits::upstream_host)]
+    pub upstream_host: Option<String>,
     /// The hold `POST /api/budgets/reserve` made for this call: storing the
     /// event releases it (in the same transaction), replacing it with the actual cost.
     #[serde(default)]

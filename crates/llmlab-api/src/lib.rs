@@ -5,6 +5,7 @@
 pub mod alerts;
 pub mod auth;
 pub mod budgets;
+pub mod catalog;
 pub mod costs;
 pub mod error;
 pub mod events;
@@ -16,6 +17,7 @@ pub mod recommendations;
 pub use alerts::*;
 pub use auth::*;
 pub use budgets::*;
+pub use catalog::*;
 pub use costs::*;
 pub use error::*;
 pub use events::*;

@@ -19,6 +19,10 @@ pub const MAX_EVENT_ID_CHARS: usize = 128;
 pub const MAX_PROJECT_CHARS: usize = 100;
 /// Most characters in an event's status.
 pub const MAX_STATUS_CHARS: usize = 64;
+/// Most characters in an event's requested service tier.
+pub const MAX_TIER_CHARS: usize = 64;
+/// Most characters in a host name (RFC 1035).
+pub const MAX_HOST_CHARS: usize = 253;
 /// Most characters in an account's or a key's display name.
 pub const MAX_NAME_CHARS: usize = 100;
 /// Most tags on one event.
@@ -126,6 +130,28 @@ pub fn status() -> Schema {
         true,
         "`ok`, `error`, or the provider's HTTP status such as `429`. An event with a 4xx/5xx status and no usage is \
          a call the provider refused: it costs exactly $0 (`cost_source` `refused`), never unpriced.",
+    )
+}
+
+/// An event's optional `requested_service_tier`.
+#[must_use]
+pub fn requested_service_tier() -> Schema {
+    label_schema(
+        MAX_TIER_CHARS,
+        true,
+        "The service tier the request asked for (`priority`, `flex`, Anthropic's `standard_only`…). The response's \
+         tier decides the price; when it differs, the event's note says so.",
+    )
+}
+
+/// An event's optional `upstream_host`.
+#[must_use]
+pub fn upstream_host() -> Schema {
+    label_schema(
+        MAX_HOST_CHARS,
+        true,
+        "The host the call was sent to, e.g. `eu.api.openai.com`. OpenAI's regional hosts (data residency) bill \
+         newer models with an uplift.",
     )
 }
 

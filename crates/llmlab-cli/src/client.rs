@@ -148,6 +148,9 @@ impl Client {
         let message = body.as_ref().map(|b| b.error.message.clone());
         let key = self.api_key.as_deref().map(mask_key).unwrap_or_default();
         match status {
+            StatusCode::UNAUTHORIZED if code == "invalid_admin_token" => UserError::new(message.unwrap_or_default())
+                .with_hint("pass the server's admin token with `--admin-token` or `LLMLAB_ADMIN_TOKEN`")
+                .into(),
             StatusCode::UNAUTHORIZED if body.is_some() => {
                 let what = if code == "revoked_api_key" { "was revoked" } else { "is not valid there" };
                 UserError::new(format!("the server at `{}` rejected the API key `{key}`: it {what}", self.base_url))

@@ -147,6 +147,37 @@ impl RequestFees {
     }
 }
 
+/// Multipliers on every token price (not on per-request fees) when the
+/// response shows the call was served that way. Where a call shows more than
+/// one, they multiply. A model without a multiplier is priced without it
+/// (and the event's note says so): never guessed.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpliftPrices {
+    /// Anthropic fast mode (`usage.speed: "fast"`).
+    #[serde(default, with = "rust_decimal::serde::str_option", skip_serializing_if = "Option::is_none")]
+    pub fast_mode: Option<Decimal>,
+    /// Anthropic US-only inference (`usage.inference_geo: "us"`).
+    #[serde(default, with = "rust_decimal::serde::str_option", skip_serializing_if = "Option::is_none")]
+    pub us_inference: Option<Decimal>,
+    /// OpenAI data residency: calls sent to a regional host (`eu.api.openai.com`, …).
+    #[serde(default, with = "rust_decimal::serde::str_option", skip_serializing_if = "Option::is_none")]
+    pub regional_processing: Option<Decimal>,
+}
+
+impl UpliftPrices {
+    /// Each multiplier with its name, as written in the catalog.
+    pub fn named(&self) -> impl Iterator<Item = (&'static str, Decimal)> + '_ {
+        [
+            ("fast_mode", self.fast_mode),
+            ("us_inference", self.us_inference),
+            ("regional_processing", self.regional_processing),
+        ]
+        .into_iter()
+        .filter_map(|(name, m)| m.map(|m| (name, m)))
+    }
+}
+
 /// A long-context tier: once a request's prompt (counted as
 /// [`crate::TokenBuckets::prompt_tokens`]) is above the threshold, the
 /// WHOLE request is billed at these prices, not only the excess.
@@ -181,6 +212,9 @@ pub struct RateCard {
     pub long_context: Option<LongContextTier>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_fees: Option<RequestFees>,
+    /// Multipliers for fast mode, US-only inference and data residency.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uplifts: Option<UpliftPrices>,
 }
 
 impl RateCard {
@@ -359,6 +393,7 @@ struct ModelEntryFile {
     priority: Option<PriceSet>,
     long_context: Option<LongContextTier>,
     request_fees: Option<RequestFees>,
+    uplifts: Option<UpliftPrices>,
     #[serde(default)]
     history: Vec<PriceHistoryFile>,
 }
@@ -374,6 +409,7 @@ struct PriceHistoryFile {
     priority: Option<PriceSet>,
     long_context: Option<LongContextTier>,
     request_fees: Option<RequestFees>,
+    uplifts: Option<UpliftPrices>,
 }
 
 impl ModelEntry {
@@ -400,6 +436,7 @@ impl ModelEntry {
                 priority: f.priority,
                 long_context: f.long_context,
                 request_fees: f.request_fees,
+                uplifts: f.uplifts,
             },
             history: f
                 .history
@@ -415,6 +452,7 @@ impl ModelEntry {
                         priority: h.priority,
                         long_context: h.long_context,
                         request_fees: h.request_fees,
+                        uplifts: h.uplifts,
                     },
                 })
                 .collect(),
@@ -610,6 +648,12 @@ fn validate_rate_card(model: &str, card: &RateCard) -> Result<(), CatalogError> 
     check(&card.standard, "standard")?;
     if card.request_fees.iter().flat_map(RequestFees::all).any(|p| p.is_sign_negative()) {
         return Err(invalid(model, "the request fees must not be negative".into()));
+    }
+    for (name, multiplier) in card.uplifts.iter().flat_map(UpliftPrices::named) {
+        // An uplift is a premium: a factor at or below 1 (or absurdly high) is a typo.
+        if multiplier <= Decimal::ONE || multiplier > Decimal::TEN {
+            return Err(invalid(model, format!("the {name} uplift must be above 1 and at most 10, not {multiplier}")));
+        }
     }
     let tiers = [("batch", &card.batch), ("flex", &card.flex), ("priority", &card.priority)];
     for (name, table) in tiers {

@@ -13,7 +13,7 @@ use serde::Serialize;
 use crate::catalog::{Catalog, ModelMatch, PriceSet, RateCard, RequestFees};
 use crate::money::Money;
 use crate::token_class::TokenClass;
-use crate::usage::{NormalizedUsage, ServiceTier, TokenBuckets};
+use crate::usage::{NormalizedUsage, ServiceTier, TokenBuckets, Uplifts};
 
 /// Where the prices of a priced call came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -243,12 +243,14 @@ pub fn price_usage(
     let result = if let Some(anomaly) = usage.anomalies.first() {
         Err(Unpriced::Anomaly { detail: anomaly.message.clone() })
     } else {
-        quote(card, &usage.buckets, usage.service_tier, &priced_as).map(|mut q| {
-            if model_match == Some(ModelMatch::DateSuffix) {
-                q.notes.push(format!("`{model}` is not in the catalog; priced as its base model `{priced_as}`"));
-            }
-            q
-        })
+        quote(card, &usage.buckets, usage.service_tier, &priced_as)
+            .and_then(|q| apply_uplifts(q, card, usage.uplifts, &priced_as))
+            .map(|mut q| {
+                if model_match == Some(ModelMatch::DateSuffix) {
+                    q.notes.push(format!("`{model}` is not in the catalog; priced as its base model `{priced_as}`"));
+                }
+                q
+            })
     };
     Pricing { priced_as: Some(priced_as), model_match, source: Some(source), result }
 }
@@ -279,6 +281,65 @@ pub fn quote(card: &RateCard, buckets: &TokenBuckets, tier: ServiceTier, model: 
     let cost = Money::from_decimal_usd(exact_usd)
         .map_err(|e| Unpriced::Anomaly { detail: format!("the cost is out of range: {e}") })?;
     Ok(Quote { exact_usd, cost, table, long_context: long_tier.is_some(), lines, notes })
+}
+
+/// The token classes of [`cost_lines`]; every other line is a per-request fee.
+const TOKEN_LINE_CLASSES: [&str; 8] = [
+    "input",
+    "input_audio",
+    "cache_read",
+    "cache_read_audio",
+    "cache_write_5m",
+    "cache_write_1h",
+    "output",
+    "output_audio",
+];
+
+/// Multiplies the token lines of `quote` by the card's uplift for each one
+/// the call shows (fast mode, US-only inference, data residency); per-request
+/// fees are not uplifted. An uplift the card has no multiplier for is noted,
+/// never guessed.
+pub fn apply_uplifts(mut quote: Quote, card: &RateCard, shown: Uplifts, model: &str) -> Result<Quote, Unpriced> {
+    if shown.is_none() {
+        return Ok(quote);
+    }
+    let prices = card.uplifts.clone().unwrap_or_default();
+    let wanted = [
+        (shown.fast_mode, prices.fast_mode, "fast mode", "a lower bound"),
+        (shown.us_inference, prices.us_inference, "US-only inference", "the catalog lists no uplift for this model"),
+        (
+            shown.regional_processing,
+            prices.regional_processing,
+            "data residency (a regional host)",
+            "the catalog lists no uplift for this model",
+        ),
+    ];
+    let mut factor = Decimal::ONE;
+    for (is_shown, multiplier, what, without) in wanted {
+        if !is_shown {
+            continue;
+        }
+        match multiplier {
+            Some(m) => {
+                factor *= m;
+                quote.notes.push(format!("{what}: token prices ×{} (`{model}`'s catalog uplift)", m.normalize()));
+            }
+            None => quote
+                .notes
+                .push(format!("{what}: `{model}` has no uplift in the catalog; priced without one ({without})")),
+        }
+    }
+    if factor == Decimal::ONE {
+        return Ok(quote);
+    }
+    for line in quote.lines.iter_mut().filter(|l| TOKEN_LINE_CLASSES.contains(&l.class)) {
+        line.unit_price_usd *= factor;
+        line.cost_usd *= factor;
+    }
+    quote.exact_usd = quote.lines.iter().map(|l| l.cost_usd).sum();
+    quote.cost = Money::from_decimal_usd(quote.exact_usd)
+        .map_err(|e| Unpriced::Anomaly { detail: format!("the cost is out of range: {e}") })?;
+    Ok(quote)
 }
 
 /// Picks the price table for a tier: flex falls back to batch (both bill at
@@ -549,5 +610,65 @@ mod tests {
         let p = price_usage(Catalog::builtin(), &usage, None, Date::constant(2026, 11, 27), Some(&custom));
         assert_eq!(p.source, Some(PriceSource::Custom));
         assert_eq!(p.cost().unwrap().to_string(), "1");
+    }
+
+    fn opus_call(uplifts: Uplifts) -> Pricing {
+        let mut usage = NormalizedUsage::from_buckets(
+            Provider::Anthropic,
+            Some("claude-opus-4-8".into()),
+            TokenBuckets { input_tokens: 1_000, output_tokens: 100, web_search_requests: 1, ..TokenBuckets::default() },
+        );
+        usage.uplifts = uplifts;
+        price_usage(Catalog::builtin(), &usage, None, Date::constant(2026, 12, 7), None)
+    }
+
+    #[test]
+    fn uplifts_multiply_token_prices_but_not_fees() {
+        // 1,000 × $5/M + 100 × $25/M = $0.0075 of tokens, + one $0.01 search.
+        assert_eq!(opus_call(Uplifts::default()).cost().unwrap().to_string(), "0.0175");
+        let fast = opus_call(Uplifts { fast_mode: true, ..Uplifts::default() });
+        // Fast mode ×2: $0.015 of tokens + $0.01.
+        assert_eq!(fast.cost().unwrap().to_string(), "0.025");
+        let quote = fast.result.unwrap();
+        assert!(quote.notes.iter().any(|n| n.contains("fast mode: token prices ×2")), "{:?}", quote.notes);
+        let input = quote.lines.iter().find(|l| l.class == "input").unwrap();
+        assert_eq!(input.unit_price_usd, d("10"), "the line shows the uplifted price");
+        let search = quote.lines.iter().find(|l| l.class == "web_search").unwrap();
+        assert_eq!(search.unit_price_usd, d("0.01"), "fees are not uplifted");
+        // Both: ×2 × 1.1 = ×2.2 → $0.0165 of tokens + $0.01.
+        let both = opus_call(Uplifts { fast_mode: true, us_inference: true, ..Uplifts::default() });
+        assert_eq!(both.cost().unwrap().to_string(), "0.0265");
+    }
+
+    #[test]
+    fn an_uplift_the_catalog_lacks_is_noted_not_guessed() {
+        let mut usage = NormalizedUsage::from_buckets(
+            Provider::Anthropic,
+            Some("claude-3-haiku".into()),
+            TokenBuckets { input_tokens: 1_000_000, ..TokenBuckets::default() },
+        );
+        usage.uplifts.fast_mode = true;
+        let quote = price_usage(Catalog::builtin(), &usage, None, Date::constant(2026, 12, 7), None).result.unwrap();
+        assert_eq!(quote.cost.to_string(), "0.25", "claude-3-haiku's $0.25/M, no multiplier");
+        assert!(
+            quote.notes.iter().any(|n| n.contains("has no uplift") && n.contains("a lower bound")),
+            "{:?}",
+            quote.notes
+        );
+    }
+
+    #[test]
+    fn regional_hosts_uplift_only_the_models_that_say_so() {
+        let call = |model: &str| {
+            let mut usage = NormalizedUsage::from_buckets(
+                Provider::OpenAi,
+                Some(model.into()),
+                TokenBuckets { input_tokens: 100_000, ..TokenBuckets::default() },
+            );
+            usage.uplifts.regional_processing = true;
+            price_usage(Catalog::builtin(), &usage, None, Date::constant(2026, 12, 7), None).cost().unwrap()
+        };
+        assert_eq!(call("gpt-5.4").to_string(), "0.275", "100k × $2.50/M × 1.1");
+        assert_eq!(call("gpt-4o").to_string(), "0.25", "released before 2026-03-05: no uplift");
     }
 }

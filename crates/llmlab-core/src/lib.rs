@@ -7,6 +7,8 @@
 pub mod alert;
 pub mod budget;
 pub mod catalog;
+pub mod catalog_import;
+pub mod catalog_update;
 pub mod cost;
 pub mod display;
 pub mod money;
@@ -16,6 +18,7 @@ pub mod provider;
 pub mod recommend;
 pub mod report;
 pub mod reserve;
+pub mod served;
 pub mod token_class;
 pub mod usage;
 
@@ -29,4 +32,4 @@ pub use provider::Provider;
 pub use recommend::{ModelUsage, Tip, TipKind, Window, recommend};
 pub use report::CostReport;
 pub use reserve::{Reservation, ReserveError, WorstCase, reserve};
-pub use usage::{Anomaly, ApiKind, NormalizedUsage, ServiceTier, TokenBuckets, TokenClass};
+pub use usage::{Anomaly, ApiKind, NormalizedUsage, ServiceTier, TokenBuckets, TokenClass, Uplifts};

@@ -110,6 +110,28 @@ impl fmt::Display for ServiceTier {
     }
 }
 
+/// Price uplifts a call was billed with, as the response (or the host it was
+/// sent to) shows them. Each multiplies the token prices by the catalog's
+/// factor for the model ([`crate::catalog::UpliftPrices`]); a model without
+/// one is priced without it and the note says so.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize)]
+pub struct Uplifts {
+    /// Anthropic fast mode (`usage.speed: "fast"`).
+    pub fast_mode: bool,
+    /// Anthropic US-only inference (`usage.inference_geo: "us"`).
+    pub us_inference: bool,
+    /// OpenAI data residency: the call went to a regional host (`eu.api.openai.com`, …).
+    pub regional_processing: bool,
+}
+
+impl Uplifts {
+    /// True when the call was billed without any uplift.
+    #[must_use]
+    pub fn is_none(&self) -> bool {
+        *self == Uplifts::default()
+    }
+}
+
 /// Which provider API produced a response.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum ApiKind {
@@ -202,6 +224,8 @@ pub struct NormalizedUsage {
     pub model: Option<String>,
     pub buckets: TokenBuckets,
     pub service_tier: ServiceTier,
+    /// Price uplifts the response shows (fast mode, US-only inference, data residency).
+    pub uplifts: Uplifts,
     /// Contradictions found; when not empty the call must not be priced.
     pub anomalies: Vec<Anomaly>,
     /// Facts worth showing that do not block pricing.
@@ -218,6 +242,7 @@ impl NormalizedUsage {
             model,
             buckets,
             service_tier: ServiceTier::Standard,
+            uplifts: Uplifts::default(),
             anomalies: Vec::new(),
             notes: Vec::new(),
         };

@@ -68,6 +68,7 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
         (name = "health"), (name = "auth", description = "Accounts, sign-in and API keys"),
         (name = "events", description = "Tracking LLM calls"), (name = "costs"), (name = "budgets"),
         (name = "prices", description = "An account's own prices"), (name = "projects"),
+        (name = "catalog", description = "The price catalog in force, updated without a release (admin token)"),
         (name = "alerts", description = "Where alerts go (webhook, Slack, Discord, email) and what was delivered"),
         (name = "recommendations", description = "Cost-saving tips from the account's own usage"),
         (name = "proxy", description = "Zero-code tracking: point an OpenAI, Anthropic or Gemini client's base URL here")
@@ -84,12 +85,21 @@ impl utoipa::Modify for ApiKeySecurity {
             "api_key",
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("llm_…").build()),
         );
+        components.add_security_scheme(
+            "admin_token",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("The server's admin token (`LLMLAB_ADMIN_TOKEN`)"))
+                    .build(),
+            ),
+        );
     }
 }
 
 /// The API routes with their `OpenAPI` document.
 fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
-    use routes::{alerts, auth, budgets, costs, events, health, prices, projects, recommendations};
+    use routes::{alerts, auth, budgets, catalog, costs, events, health, prices, projects, recommendations};
     let (router, mut document) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(health::get))
         .routes(routes!(auth::signup))
@@ -113,6 +123,7 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(budgets::release))
         .routes(routes!(prices::list, prices::set))
         .routes(routes!(prices::delete))
+        .routes(routes!(catalog::get, catalog::update))
         .routes(routes!(projects::list))
         .routes(routes!(recommendations::list))
         .routes(routes!(alerts::list_channels, alerts::add_channel))
@@ -206,9 +217,14 @@ pub async fn serve(
         Ok(purged) => tracing::info!(purged, "deleted ended sessions and invites"),
         Err(error) => tracing::warn!(%error, "could not delete ended sessions and invites"),
     }
+    let catalog = service::catalog::load_at_start(&store)
+        .await
+        .map_err(|source| ServeError::Database { url: options.database.display_url(), source })?;
     let (writer, writer_task) = service::ingest::EventWriter::start(&store);
     let state = AppState::new(store.clone(), writer, settings);
+    state.catalogs.replace(std::sync::Arc::new(catalog));
     let sweeper = service::budgets::holds::spawn_sweeper(&state);
+    let catalog_refresh = service::catalog::spawn_refresh(&state);
     let public_url = state.settings.alerts.public_url.clone().unwrap_or_else(|| format!("http://{}", options.address));
     let alert_worker = service::alerts::worker::spawn(&store, &state.settings.alerts, public_url);
     let anomaly_checks = {
@@ -222,6 +238,7 @@ pub async fn serve(
     on_ready(bound);
     serve_until(listener, router(state), shutdown).await?;
     sweeper.abort();
+    catalog_refresh.abort();
     alert_worker.abort();
     anomaly_checks.abort();
     if tokio::time::timeout(SHUTDOWN_GRACE, writer_task).await.is_err() {

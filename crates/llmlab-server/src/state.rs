@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 use std::ops::Deref;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use llmlab_core::Catalog;
@@ -197,7 +197,8 @@ pub struct AppState(Arc<Shared>);
 
 pub struct Shared {
     pub store: Arc<Store>,
-    pub catalog: &'static Catalog,
+    /// The price catalog in force; swapped by `llmlab prices update` ([`AppState::catalog`]).
+    pub catalogs: CatalogInForce,
     pub writer: EventWriter,
     pub budgets: Budgets,
     pub key_touches: Mutex<HashMap<String, Instant>>,
@@ -219,7 +220,7 @@ impl AppState {
     pub fn new(store: Arc<Store>, writer: EventWriter, settings: ServerSettings) -> Self {
         AppState(Arc::new(Shared {
             store,
-            catalog: Catalog::builtin(),
+            catalogs: CatalogInForce::default(),
             writer,
             budgets: Budgets::default(),
             key_touches: Mutex::new(HashMap::new()),
@@ -230,6 +231,58 @@ impl AppState {
             alerts: AlertMemory::default(),
             settings,
         }))
+    }
+}
+
+/// The price catalog the server prices with: the built-in one, or a newer one
+/// loaded at run time (`POST /api/admin/catalog`, stored in the database).
+pub struct ActiveCatalog {
+    pub catalog: Catalog,
+    /// The catalog's file, which an import from another format extends.
+    pub text: std::borrow::Cow<'static, str>,
+    /// When the update was applied (Unix ms); `None` for the built-in catalog.
+    pub applied_at: Option<i64>,
+}
+
+impl ActiveCatalog {
+    /// The catalog compiled into this binary.
+    #[must_use]
+    pub fn builtin() -> Self {
+        ActiveCatalog {
+            catalog: Catalog::builtin().clone(),
+            text: std::borrow::Cow::Borrowed(llmlab_core::catalog::BUILTIN_CATALOG_TOML),
+            applied_at: None,
+        }
+    }
+}
+
+/// The catalog in force, replaced whole (readers keep the one they took).
+pub struct CatalogInForce(RwLock<Arc<ActiveCatalog>>);
+
+impl Default for CatalogInForce {
+    fn default() -> Self {
+        CatalogInForce(RwLock::new(Arc::new(ActiveCatalog::builtin())))
+    }
+}
+
+impl CatalogInForce {
+    /// The catalog in force now.
+    #[must_use]
+    pub fn current(&self) -> Arc<ActiveCatalog> {
+        self.0.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+    }
+
+    /// Puts `next` in force; returns the one it replaces.
+    pub fn replace(&self, next: Arc<ActiveCatalog>) -> Arc<ActiveCatalog> {
+        std::mem::replace(&mut *self.0.write().unwrap_or_else(std::sync::PoisonError::into_inner), next)
+    }
+}
+
+impl AppState {
+    /// The price catalog in force now (a call prices with the one it took).
+    #[must_use]
+    pub fn catalog(&self) -> Arc<ActiveCatalog> {
+        self.catalogs.current()
     }
 }
 

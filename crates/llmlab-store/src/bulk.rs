@@ -50,7 +50,7 @@ pub(crate) trait BulkWrite {
 /// one per token class ([`TokenClass::ALL`]), then [`EVENT_COLUMNS_AFTER_TOKENS`].
 const EVENT_COLUMNS_BEFORE_TOKENS: [&str; 7] =
     ["user_id", "event_id", "project_id", "provider", "model", "model_key", "occurred_at"];
-const EVENT_COLUMNS_AFTER_TOKENS: [&str; 13] = [
+const EVENT_COLUMNS_AFTER_TOKENS: [&str; 14] = [
     "cost_nusd",
     "cost_source",
     "priced_as",
@@ -63,6 +63,7 @@ const EVENT_COLUMNS_AFTER_TOKENS: [&str; 13] = [
     "tags",
     "raw_usage",
     "api_key",
+    "notes",
     "created_at",
 ];
 
@@ -128,6 +129,7 @@ impl BulkWrite for SqliteConnection {
                     .push_bind(&e.tags)
                     .push_bind(&e.raw_usage)
                     .push_bind(&e.api_key)
+                    .push_bind(&e.notes)
                     .push_bind(now);
             });
             query.push(" on conflict (user_id, event_id) do nothing returning user_id, event_id");
@@ -169,7 +171,9 @@ impl BulkWrite for PgConnection {
                 .map(|column| match *column {
                     "long_context" => "bool",
                     "event_id" | "provider" | "model" | "model_key" | "cost_source" | "priced_as" | "unpriced_code"
-                    | "unpriced_reason" | "service_tier" | "status" | "tags" | "raw_usage" | "api_key" => "text",
+                    | "unpriced_reason" | "service_tier" | "status" | "tags" | "raw_usage" | "api_key" | "notes" => {
+                        "text"
+                    }
                     _ => "int8",
                 })
                 .collect();
@@ -214,6 +218,7 @@ impl BulkWrite for PgConnection {
             .bind(optional_text(&|r| r.event.tags.as_deref()))
             .bind(optional_text(&|r| r.event.raw_usage.as_deref()))
             .bind(optional_text(&|r| r.event.api_key.as_deref()))
+            .bind(optional_text(&|r| r.event.notes.as_deref()))
             .bind(now)
             .fetch_all(&mut *self)
             .await

@@ -17,12 +17,12 @@ use crate::{EventBatch, InsertOutcome, Repriced, Store, StoreResult, StoredEvent
 const EXPORT_PAGE_ROWS: usize = 2_000;
 
 /// `select … from cost_events e join projects p`: every column a [`StoredEvent`] reads.
-static STORED_EVENT_SELECT: LazyLock<String> = LazyLock::new(|| {
+pub(crate) static STORED_EVENT_SELECT: LazyLock<String> = LazyLock::new(|| {
     let tokens: Vec<String> = TokenClass::ALL.iter().map(|c| format!("e.{}", c.name())).collect();
     format!(
         "select e.id, e.event_id, p.name as project, e.project_id, e.provider, e.model, e.model_key, e.occurred_at, \
          {}, e.cost_nusd, e.cost_source, e.priced_as, e.unpriced_code, e.unpriced_reason, e.service_tier, \
-         e.long_context, e.latency_ms, e.status, e.tags from cost_events e join projects p on p.id = e.project_id",
+         e.long_context, e.latency_ms, e.status, e.tags, e.notes from cost_events e join projects p on p.id = e.project_id",
         tokens.join(", ")
     )
 });

@@ -13,6 +13,7 @@ mod accounts;
 mod alerts;
 mod budgets;
 mod bulk;
+mod catalogs;
 mod events;
 mod prices;
 mod records;
@@ -31,6 +32,7 @@ pub use accounts::DEFAULT_PROJECT;
 pub use alerts::{
     AlertRow, ChannelRow, ClaimedDelivery, DeliveryOutcome, DeliveryRow, MAX_LOG_ALERTS, NewChannel, Raised,
 };
+pub use catalogs::{CatalogApplied, StoredCatalog};
 pub use records::*;
 pub use settings::{Backend, ConnectError, ConnectProblem, DbSettings, redact};
 pub use spend::SeriesStep;

@@ -137,6 +137,8 @@ pub struct NewEvent {
     pub raw_usage: Option<String>,
     /// The public id (`llm_…`) of the API key that recorded it: what key budgets count.
     pub api_key: Option<String>,
+    /// What pricing noted about the call, as a JSON array of sentences.
+    pub notes: Option<String>,
     /// The budget hold this call placed before it was sent; storing the
     /// event releases it in the same transaction.
     pub reservation_id: Option<String>,
@@ -188,6 +190,8 @@ pub struct StoredEvent {
     pub latency_ms: Option<i64>,
     pub status: Option<String>,
     pub tags: Option<String>,
+    /// What pricing noted about the call, as a JSON array of sentences.
+    pub notes: Option<String>,
 }
 
 impl StoredEvent {
@@ -248,6 +252,7 @@ where
             latency_ms: row.try_get("latency_ms")?,
             status: row.try_get("status")?,
             tags: row.try_get("tags")?,
+            notes: row.try_get("notes")?,
         })
     }
 }

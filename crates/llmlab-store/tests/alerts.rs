@@ -84,6 +84,7 @@ fn event(id: &str, price: EventPrice, model: &str) -> NewEvent {
         raw_usage: None,
         api_key: None,
         reservation_id: None,
+        notes: None,
     }
 }
 

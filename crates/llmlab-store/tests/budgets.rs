@@ -59,6 +59,7 @@ fn event(call: &Call<'_>) -> NewEvent {
         raw_usage: None,
         api_key: Some(call.key.into()),
         reservation_id: None,
+        notes: None,
     }
 }
 

@@ -47,6 +47,7 @@ fn event(id: &str, project: &str, model: &str, at: i64, cost: Option<i64>) -> Ne
         raw_usage: None,
         api_key: None,
         reservation_id: None,
+        notes: None,
     }
 }
 

@@ -92,6 +92,9 @@ def _assert_recorded(proxy: Any, key: str, fx: Fixture) -> dict[str, str]:
         assert cost_of(event) == Decimal(expected), (fx.key, event)
     assert event["model"] == fx.expected["model"], event
     assert event["provider"] == fx.expected["provider"], event
+    # The proxy sees the request too, so it also notes a tier other than the one asked for.
+    for wanted in fx.expected.get("notes", []) + fx.expected.get("request_notes", []):
+        assert wanted in event["notes"], (fx.key, wanted, event["notes"])
     assert event["status"] == "ok", event
     return event
 

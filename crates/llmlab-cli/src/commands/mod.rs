@@ -11,5 +11,6 @@ pub(crate) mod init;
 pub(crate) mod optimize;
 pub(crate) mod prices;
 pub(crate) mod prices_set;
+pub(crate) mod prices_update;
 pub(crate) mod serve;
 pub(crate) mod status;

@@ -17,7 +17,8 @@ Examples:
   llmlab prices --provider gemini     Google's models (`gemini` and `google` are one provider)
   llmlab prices gpt-4o-2024-08-06     One model (snapshots resolve to their entry)
   llmlab prices o3 --json             The full entry, history included, as JSON
-  llmlab prices set my-model --input 0.5 --output 1.5   Your account's own price (see `prices set --help`)";
+  llmlab prices set my-model --input 0.5 --output 1.5   Your account's own price (see `prices set --help`)
+  llmlab prices update prices.toml --dry-run           A newer catalog for the server (see `prices update --help`)";
 
 /// Show the built-in price catalog ($ per 1M tokens per token class)
 #[derive(Args)]
@@ -39,11 +40,14 @@ pub(crate) struct PricesArgs {
 #[derive(clap::Subcommand)]
 enum PricesAction {
     Set(super::prices_set::PricesSetArgs),
+    Update(super::prices_update::PricesUpdateArgs),
 }
 
 pub(crate) fn run(args: &PricesArgs) -> anyhow::Result<ExitStatus> {
-    if let Some(PricesAction::Set(set)) = &args.action {
-        return super::prices_set::run(set);
+    match &args.action {
+        Some(PricesAction::Set(set)) => return super::prices_set::run(set),
+        Some(PricesAction::Update(update)) => return super::prices_update::run(update),
+        None => {}
     }
     let catalog = Catalog::builtin();
     let provider = args.provider.as_deref().map(Provider::parse);
@@ -161,6 +165,14 @@ fn show_model(catalog: &Catalog, provider: Option<&Provider>, model: &str, json:
         text.push_str(&rate_table(&card).render());
     }
     fee_lines(&mut text, &entry.rates);
+    for (name, multiplier) in entry.rates.uplifts.iter().flat_map(llmlab_core::catalog::UpliftPrices::named) {
+        let what = match name {
+            "fast_mode" => "fast mode",
+            "us_inference" => "US-only inference",
+            _ => "data residency (regional hosts)",
+        };
+        let _ = writeln!(text, "{what}: token prices ×{}", multiplier.normalize());
+    }
     for period in &entry.history {
         let _ = writeln!(text, "\nuntil {} (sources: {}):", period.until, source_names(&period.sources));
         let _ = write!(text, "{DIM}{}{DIM:#}", crate::display::wrap(&period.source, 100, "  "));

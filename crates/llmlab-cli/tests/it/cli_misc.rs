@@ -6,7 +6,9 @@ use crate::cli_env::{Machine, seeded, snapshot, transcript};
 #[test]
 fn every_command_has_help_with_examples() {
     let machine = Machine::new("http://127.0.0.1:8787");
-    for command in ["init", "status", "budget", "optimize", "export", "config", "completions", "prices set"] {
+    for command in
+        ["init", "status", "budget", "optimize", "export", "config", "completions", "prices set", "prices update"]
+    {
         let mut args: Vec<&str> = command.split(' ').collect();
         args.push("--help");
         let output = machine.run(&args);
@@ -15,6 +17,8 @@ fn every_command_has_help_with_examples() {
     }
     let top = machine.run(&["--help"]);
     snapshot!(machine, "help_top_level", transcript(&top));
+    let update = machine.run(&["prices", "update", "--help"]);
+    snapshot!(machine, "help_prices_update", transcript(&update));
 }
 
 #[test]

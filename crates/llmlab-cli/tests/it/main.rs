@@ -4,6 +4,7 @@
 
 mod alert_delivery;
 mod api;
+mod catalog_update;
 mod cli_alerts;
 mod cli_budget;
 mod cli_config;

@@ -13,7 +13,7 @@ use super::envelope::{Envelope, parse_embedded};
 use super::stream::rules::{StreamIdentity, StreamRules, truncated};
 use super::{NormalizeError, parse_usage};
 use crate::provider::Provider;
-use crate::usage::{Anomaly, AnomalyKind, ApiKind, NormalizedUsage, ServiceTier, TokenBuckets};
+use crate::usage::{Anomaly, AnomalyKind, ApiKind, NormalizedUsage, ServiceTier, TokenBuckets, Uplifts};
 
 /// An Anthropic `usage` object (or a `message_delta` usage, where most
 /// fields are absent). Explicit `null`s are treated as absent.
@@ -27,6 +27,11 @@ pub(crate) struct AnthropicUsage {
     cache_creation: Option<CacheCreation>,
     server_tool_use: Option<ServerToolUse>,
     service_tier: Option<String>,
+    /// `standard` or `fast` (fast mode, billed at a premium).
+    speed: Option<String>,
+    /// Where the call ran: `us` for US-only inference (billed at a premium on
+    /// newer models), `global` otherwise.
+    inference_geo: Option<String>,
     output_tokens_details: Option<OutputDetails>,
 }
 
@@ -65,6 +70,8 @@ impl AnthropicUsage {
         take(&mut self.cache_creation, delta.cache_creation);
         take(&mut self.server_tool_use, delta.server_tool_use);
         take(&mut self.service_tier, delta.service_tier);
+        take(&mut self.speed, delta.speed);
+        take(&mut self.inference_geo, delta.inference_geo);
         take(&mut self.output_tokens_details, delta.output_tokens_details);
     }
 
@@ -123,12 +130,18 @@ pub(crate) fn normalize(usage: &AnthropicUsage) -> Result<NormalizedUsage, Strin
     let (service_tier, tier_note) =
         usage.service_tier.as_deref().map_or((ServiceTier::Standard, None), ServiceTier::from_name);
     notes.extend(tier_note);
+    let uplifts = Uplifts {
+        fast_mode: usage.speed.as_deref().is_some_and(|s| s.eq_ignore_ascii_case("fast")),
+        us_inference: usage.inference_geo.as_deref().is_some_and(|g| g.eq_ignore_ascii_case("us")),
+        regional_processing: false,
+    };
     Ok(NormalizedUsage {
         provider: Provider::Anthropic,
         api: Some(ApiKind::AnthropicMessages),
         model: None,
         buckets,
         service_tier,
+        uplifts,
         anomalies,
         notes,
     })
@@ -260,6 +273,19 @@ mod tests {
         ))
         .unwrap();
         assert_eq!(n.anomalies[0].kind, AnomalyKind::Inconsistent);
+    }
+
+    #[test]
+    fn fast_mode_and_us_only_inference_are_read_from_the_usage() {
+        let n =
+            normalize(&usage(r#"{"input_tokens":1,"output_tokens":1,"speed":"fast","inference_geo":"us"}"#)).unwrap();
+        assert_eq!(n.uplifts, Uplifts { fast_mode: true, us_inference: true, regional_processing: false });
+        let n =
+            normalize(&usage(r#"{"input_tokens":1,"output_tokens":1,"speed":"standard","inference_geo":"global"}"#))
+                .unwrap();
+        assert!(n.uplifts.is_none());
+        let n = normalize(&usage(r#"{"input_tokens":1,"output_tokens":1,"speed":null,"inference_geo":null}"#)).unwrap();
+        assert!(n.uplifts.is_none(), "explicit nulls are absent");
     }
 
     #[test]

@@ -14,7 +14,7 @@ use super::fees::{self, ToolCalls};
 use super::stream::rules::{StreamIdentity, StreamRules, truncated};
 use super::{NormalizeError, parse_usage};
 use crate::provider::Provider;
-use crate::usage::{Anomaly, AnomalyKind, ApiKind, NormalizedUsage, ServiceTier, TokenBuckets};
+use crate::usage::{Anomaly, AnomalyKind, ApiKind, NormalizedUsage, ServiceTier, TokenBuckets, Uplifts};
 
 /// A Gemini usage object, in the REST API's camelCase or the Python SDK's
 /// snake_case (`model_dump()`), with any field possibly missing.
@@ -122,6 +122,7 @@ pub(crate) fn normalize(usage: &GeminiUsage) -> Result<NormalizedUsage, String> 
         model: None,
         buckets,
         service_tier,
+        uplifts: Uplifts::default(),
         anomalies,
         notes,
     })

@@ -19,7 +19,7 @@ use super::fees::{self, ToolCalls};
 use super::stream::rules::{StreamIdentity, StreamRules, truncated};
 use super::{NormalizeError, parse_usage};
 use crate::provider::Provider;
-use crate::usage::{Anomaly, AnomalyKind, ApiKind, NormalizedUsage, ServiceTier, TokenBuckets};
+use crate::usage::{Anomaly, AnomalyKind, ApiKind, NormalizedUsage, ServiceTier, TokenBuckets, Uplifts};
 
 /// An OpenAI `usage` object of any of the three APIs; every field is optional
 /// because SDK versions and APIs differ and explicit `null`s occur.
@@ -189,6 +189,7 @@ pub(crate) fn normalize(usage: &OpenAiUsage, api: Option<ApiKind>) -> Result<Nor
         model: None,
         buckets,
         service_tier: ServiceTier::Standard,
+        uplifts: Uplifts::default(),
         anomalies,
         notes,
     })

@@ -128,6 +128,12 @@ fn check_priced_fixture(fixture: &Fixture) -> Vec<String> {
         differences.compare("api", &text(&expected["api"]), &report.api.map_or("null", |api| api.as_str()));
     }
     compare_buckets(&mut differences, &expected["buckets"], &report);
+    // `notes`, where given: each must be part of some note of the report.
+    for wanted in expected["notes"].as_array().into_iter().flatten().filter_map(Value::as_str) {
+        if !report.notes.iter().any(|note| note.contains(wanted)) {
+            differences.found.push(format!("{}: no note contains `{wanted}`: {:?}", fixture.name, report.notes));
+        }
+    }
     differences.found
 }
 

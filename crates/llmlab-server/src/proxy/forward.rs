@@ -25,7 +25,7 @@ use hyper_util::rt::{TokioExecutor, TokioTimer};
 use super::body::RecordedBody;
 use super::errors::{ProxyError, respond};
 use super::record::{CallMeta, Failure};
-use super::{Labels, Proxy, Upstream, gemini, openai};
+use super::{Labels, Proxy, Upstream, batch, gemini, openai};
 use crate::auth::{Caller, KEY_HEADER};
 use crate::service::budgets::holds;
 use crate::service::labels;
@@ -127,8 +127,8 @@ pub(crate) async fn handle(proxy: &Proxy, upstream: Upstream, state: AppState, r
         && openai::is_chat_completions(rest)
         && flag(&parts.headers, "x-llmlab-include-usage").unwrap_or(settings.include_usage);
     let recorded = parts.method == Method::POST;
-
-    prepare_request_headers(&mut parts.headers, recorded);
+    let batch = batch::route(upstream, &state, &parts.method, rest, &parts.headers);
+    prepare_request_headers(&mut parts.headers, recorded || batch.is_some());
     let length = parts.headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
     let (body, request_body) = match length {
         Some(length) if length <= MAX_INSPECTED_BODY => {
@@ -156,7 +156,7 @@ pub(crate) async fn handle(proxy: &Proxy, upstream: Upstream, state: AppState, r
     // The client may speak HTTP/2 to us; the upstream connection is HTTP/1.1.
     parts.version = axum::http::Version::HTTP_11;
 
-    let meta = CallMeta {
+    let mut meta = CallMeta {
         caller,
         upstream,
         labels,
@@ -166,6 +166,7 @@ pub(crate) async fn handle(proxy: &Proxy, upstream: Upstream, state: AppState, r
         url_model,
         request_body,
         reservation,
+        served_tier: None,
     };
     let sent =
         tokio::time::timeout(settings.upstream_timeout, proxy.client.client.request(Request::from_parts(parts, body)));
@@ -184,10 +185,13 @@ pub(crate) async fn handle(proxy: &Proxy, upstream: Upstream, state: AppState, r
 
     let (mut parts, incoming) = response.into_parts();
     strip_hop_by_hop(&mut parts.headers);
-    if !recorded {
-        return Response::from_parts(parts, Body::new(incoming));
+    if batch.is_some() || !recorded {
+        return batch::answer(proxy, &state, batch, meta, parts, incoming).await;
     }
     let status = parts.status.as_u16();
+    if upstream == Upstream::Gemini {
+        meta.served_tier = header_text(&parts.headers, llmlab_core::served::GEMINI_TIER_HEADER);
+    }
     if is_small_whole_body(&parts.headers) {
         // A small non-streamed answer arrives whole within microseconds of its
         // head; waiting for it lets the head and body leave in one write, and
@@ -206,6 +210,11 @@ pub(crate) async fn handle(proxy: &Proxy, upstream: Upstream, state: AppState, r
     }
     let recorder = proxy.recorder(&state).clone();
     Response::from_parts(parts, Body::new(RecordedBody::new(incoming, meta, status, recorder)))
+}
+
+/// A response header's value as text, when it is one.
+fn header_text(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers.get(name)?.to_str().ok().map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
 }
 
 /// True for an answer with a `Content-Length` of at most

@@ -12,6 +12,7 @@
 //! through the group-commit event writer. Nothing on the response path waits
 //! for the database.
 
+mod batch;
 mod body;
 pub(crate) mod docs;
 mod errors;
@@ -104,6 +105,8 @@ pub(crate) struct Proxy {
     /// once the router (and so every sender) is gone: the state would keep
     /// its own recorder alive forever.
     recorder: OnceLock<record::Recorder>,
+    /// What batch objects taught about batches (see [`batch`]).
+    batches: batch::Learned,
 }
 
 impl Proxy {
@@ -114,7 +117,11 @@ impl Proxy {
 
 /// The proxy routes.
 pub fn router() -> Router<AppState> {
-    let proxy = Arc::new(Proxy { client: forward::UpstreamClient::new(), recorder: OnceLock::new() });
+    let proxy = Arc::new(Proxy {
+        client: forward::UpstreamClient::new(),
+        recorder: OnceLock::new(),
+        batches: batch::Learned::default(),
+    });
     let mut router = Router::new();
     for upstream in [Upstream::OpenAi, Upstream::Anthropic, Upstream::Gemini] {
         let proxy = proxy.clone();

@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use llmlab_api::TrackEvent;
 use llmlab_core::normalize::{Hints, ResponseAccumulator, normalize_body};
-use llmlab_core::{Money, NormalizedUsage};
+use llmlab_core::{Money, NormalizedUsage, served};
 use llmlab_store::{EventBatch, InsertOutcome, NewEvent};
 use tokio::sync::mpsc;
 
@@ -64,6 +64,10 @@ pub(crate) struct CallMeta {
     pub(crate) request_body: Option<Bytes>,
     /// The hold the call placed on its hard budgets; its event releases it.
     pub(crate) reservation: Option<String>,
+    /// The tier a response header says served the call (Gemini's
+    /// `x-gemini-service-tier`, which is the only place a priority call that
+    /// fell back to standard shows it).
+    pub(crate) served_tier: Option<String>,
 }
 
 /// How a streamed response body ended.
@@ -322,9 +326,12 @@ fn event_of(call: Call, state: &AppState, custom: &CustomPrices, now: i64) -> Op
         tags: meta.labels.tags,
         latency_ms: Some(u64::try_from(latency.as_millis()).unwrap_or(u64::MAX)),
         status: Some(status),
+        service_tier: meta.served_tier.clone(),
+        requested_service_tier: meta.request_body.as_deref().and_then(served::requested_tier),
+        upstream_host: served::host_of(meta.upstream.base_url(&state.settings.proxy)),
         ..TrackEvent::default()
     };
-    match prepare_observed(&event, usage, unknown_reason, state.catalog, custom, now) {
+    match prepare_observed(&event, usage, unknown_reason, &state.catalog().catalog, custom, now) {
         Ok(prepared) => Some(NewEvent { api_key: Some(api_key), reservation_id: reservation, ..prepared.record }),
         Err(error) => {
             tracing::error!(error = %error.message, "proxy: a call could not be recorded");

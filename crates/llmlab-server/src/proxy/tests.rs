@@ -576,3 +576,41 @@ async fn shutdown_stores_every_call_already_answered() {
     assert_eq!(calls, 25);
     store.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_tier_gemini_reports_in_its_header_is_priced_and_a_fallback_is_noted() {
+    // Gemini says which tier served a call only in `x-gemini-service-tier`: a
+    // priority request over the priority limit is served (and billed) at standard.
+    let stub = Router::new().route(
+        "/v1beta/models/{call}",
+        post(|headers: HeaderMap| async move {
+            let served = if headers.contains_key("x-test-over-limit") { "standard" } else { "priority" };
+            let mut response = json_response(GEMINI);
+            response.headers_mut().insert("x-gemini-service-tier", served.parse().unwrap());
+            response
+        }),
+    );
+    let upstream = serve_stub(stub).await;
+    let app = Harness::start(point_all_at(&upstream)).await;
+    let request = r#"{"contents":[],"generationConfig":{"serviceTier":"priority"}}"#;
+    for over_limit in [true, false] {
+        let mut call = app
+            .proxy(reqwest::Method::POST, "/proxy/gemini/v1beta/models/gemini-2.5-flash:generateContent")
+            .body(request);
+        if over_limit {
+            call = call.header("x-test-over-limit", "1");
+        }
+        let response = call.send().await.unwrap();
+        assert_eq!(response.bytes().await.unwrap(), GEMINI);
+        // One at a time, so the export lists them in this order.
+        app.events(if over_limit { 1 } else { 2 }).await;
+    }
+    let events = app.events(2).await;
+    // 14 input × $0.30/M + 27 output × $2.50/M at standard.
+    assert_eq!((events[0]["service_tier"].as_str(), events[0]["cost_usd"].as_str()), ("standard", "0.0000717"));
+    assert!(events[0]["notes"].contains("asked for the `priority` tier"), "{}", events[0]["notes"]);
+    // 14 × $0.54/M + 27 × $4.50/M at priority, as asked: no note.
+    assert_eq!((events[1]["service_tier"].as_str(), events[1]["cost_usd"].as_str()), ("priority", "0.00012906"));
+    assert_eq!(events[1]["notes"], "");
+    app.stop().await;
+}

@@ -4,6 +4,7 @@
 pub mod alerts;
 pub mod auth;
 pub mod budgets;
+pub mod catalog;
 pub mod costs;
 pub mod events;
 pub mod health;

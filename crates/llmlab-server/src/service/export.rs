@@ -51,8 +51,17 @@ pub fn csv(store: Arc<Store>, user_id: i64, from: i64, to: i64) -> impl Stream<I
 /// The CSV columns before the token counts.
 const CSV_COLUMNS_BEFORE_TOKENS: [&str; 5] = ["timestamp", "event_id", "provider", "model", "project"];
 /// The CSV columns after the token counts.
-const CSV_COLUMNS_AFTER_TOKENS: [&str; 8] =
-    ["cost_usd", "cost_source", "priced_as", "unpriced_reason", "service_tier", "latency_ms", "status", "tags"];
+const CSV_COLUMNS_AFTER_TOKENS: [&str; 9] = [
+    "cost_usd",
+    "cost_source",
+    "priced_as",
+    "unpriced_reason",
+    "service_tier",
+    "latency_ms",
+    "status",
+    "tags",
+    "notes",
+];
 
 /// The CSV header row: every stored token class ([`TokenClass::ALL`]) among the event's other columns.
 #[must_use]
@@ -99,6 +108,11 @@ fn text_cell(value: &str) -> String {
     if value.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{value}") } else { value.to_owned() }
 }
 
+/// The stored notes (a JSON array of sentences) as one cell: `; `-separated.
+fn notes_cell(notes: Option<&str>) -> String {
+    notes.and_then(|n| serde_json::from_str::<Vec<String>>(n).ok()).map(|n| n.join("; ")).unwrap_or_default()
+}
+
 /// One CSV row. Only text cells go through [`text_cell`]: numbers (token
 /// counts, costs, latency) stay numbers a spreadsheet can add up.
 fn row_of(e: &StoredEvent) -> Vec<String> {
@@ -122,6 +136,7 @@ fn row_of(e: &StoredEvent) -> Vec<String> {
         e.latency_ms.map(|l| l.to_string()).unwrap_or_default(),
         text(e.status.as_deref()),
         text(e.tags.as_deref()),
+        text_cell(&notes_cell(e.notes.as_deref())),
     ]);
     row
 }

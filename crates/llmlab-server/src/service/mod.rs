@@ -18,6 +18,7 @@
 pub mod accounts;
 pub mod alerts;
 pub mod budgets;
+pub mod catalog;
 pub mod export;
 pub mod ingest;
 pub mod labels;

@@ -39,6 +39,7 @@ fn check_for_slips(
 ) -> ApiResult<()> {
     let today = jiff::Timestamp::now().to_zoned(jiff::tz::TimeZone::UTC).date();
     let catalog = state
+        .catalog()
         .catalog
         .resolve(provider, model)
         .map(|found| price_check::catalog_prices(&found.entry.rates_on(today).standard));

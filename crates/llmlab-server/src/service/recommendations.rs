@@ -49,7 +49,7 @@ pub async fn tips(state: &AppState, user: &User) -> ApiResult<Vec<Recommendation
         entry.batch_calls += row.batch_calls;
     }
     let usage: Vec<ModelUsage> = usage.into_values().collect();
-    let tips = recommend(state.catalog, &usage, window, today);
+    let tips = recommend(&state.catalog().catalog, &usage, window, today);
     Ok(tips
         .into_iter()
         .map(|tip| Recommendation {

@@ -100,11 +100,52 @@ server_test!(raw_usage_is_priced_exactly_like_llmlab_cost, |server| async move {
                     "{name}: {fee}"
                 );
             }
+            let notes = reply.body["notes"].as_array().unwrap();
+            for wanted in expected["notes"].as_array().into_iter().flatten() {
+                let wanted = wanted.as_str().unwrap();
+                assert!(notes.iter().any(|n| n.as_str().unwrap().contains(wanted)), "{name}: `{wanted}` in {notes:?}");
+            }
         } else {
             assert!(reply.body["cost_usd"].is_null(), "{name}: never a silent $0");
             assert!(reply.body["unpriced_reason"].is_string(), "{name}");
         }
     }
+});
+
+server_test!(the_served_tier_and_host_decide_the_price_and_a_requested_tier_is_noted, |server| async move {
+    let api = Api::signup(&server, "alice").await;
+    // 100,000 input × $2.50/M + 10,000 output × $15/M = $0.40 for gpt-5.4 at standard rates.
+    let call = json!({ "provider": "openai", "model": "gpt-5.4", "input_tokens": 100_000, "output_tokens": 10_000 });
+    let mut asked_priority = call.clone();
+    asked_priority["requested_service_tier"] = json!("priority");
+    asked_priority["service_tier"] = json!("default");
+    let reply = api.post("/api/events/track", asked_priority).await;
+    assert_eq!(decimal(&reply.body["cost_usd"]), Decimal::new(4, 1), "{}", reply.text);
+    assert_eq!(reply.body["service_tier"], "standard");
+    let notes = reply.body["notes"].to_string();
+    assert!(notes.contains("asked for the `priority` tier") && notes.contains("priced at standard"), "{notes}");
+    // Served on the tier asked for: no note.
+    let mut served = call.clone();
+    served["requested_service_tier"] = json!("priority");
+    served["service_tier"] = json!("priority");
+    let reply = api.post("/api/events/track", served).await;
+    assert_eq!(decimal(&reply.body["cost_usd"]), Decimal::new(8, 1), "priority: $5/M and $30/M");
+    assert!(!reply.body["notes"].to_string().contains("asked for"), "{}", reply.text);
+    // A regional host (data residency): ×1.1 for gpt-5.4, none for gpt-4o.
+    let mut regional = call.clone();
+    regional["upstream_host"] = json!("eu.api.openai.com");
+    let reply = api.post("/api/events/track", regional).await;
+    assert_eq!(decimal(&reply.body["cost_usd"]), Decimal::new(44, 2), "{}", reply.text);
+    assert!(reply.body["notes"].to_string().contains("data residency"), "{}", reply.text);
+    let mut global = call;
+    global["upstream_host"] = json!("api.openai.com");
+    assert_eq!(decimal(&api.post("/api/events/track", global).await.body["cost_usd"]), Decimal::new(4, 1));
+    // Bad values are named.
+    let reply = api
+        .post("/api/events/track", json!({ "provider": "openai", "model": "gpt-4o", "upstream_host": "a\u{0}b" }))
+        .await;
+    assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", reply.text);
+    assert!(reply.text.contains("upstream_host"), "{}", reply.text);
 });
 
 server_test!(buckets_batch_tier_and_explicit_cost, |server| async move {

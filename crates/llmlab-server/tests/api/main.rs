@@ -7,6 +7,7 @@
 mod accounts;
 mod alerts;
 mod budgets;
+mod catalog;
 mod costs;
 mod events;
 mod hardening_api;
@@ -14,6 +15,7 @@ mod hardening_edge;
 mod hardening_money;
 mod isolation;
 mod openapi;
+mod proxy_batch;
 mod public;
 mod recorded;
 

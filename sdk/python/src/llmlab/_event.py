@@ -34,7 +34,8 @@ BUCKET_FIELDS = (
 #: ``time.perf_counter()`` reading (one clock call fewer on the hot path), made
 #: wall-clock time by the worker with ``wall_offset()``. ``options`` is the
 #: decorator's (anything with ``provider``, ``model``, ``project``, ``tags``);
-#: ``extra`` carries a manual record's ``buckets``, ``service_tier``, ``batch``
+#: ``extra`` carries a manual record's ``buckets``, ``service_tier``, ``batch``,
+#: ``requested_service_tier``, ``upstream_host``
 #: and ``cost_usd``, or a failed call's ``request`` (for the requested model),
 #: and a hard-mode call's ``reservation_id`` (and the ``model`` it reserved for),
 #: else None. A plain tuple, made once per tracked call and
@@ -153,6 +154,9 @@ def build_event(
         event["service_tier"] = str(tier)
     if batch is not None:
         event["batch"] = bool(batch)
+    for name in ("requested_service_tier", "upstream_host"):
+        if extra and extra.get(name):
+            event[name] = str(extra[name])
     if extra and extra.get("reservation_id"):
         event["reservation_id"] = str(extra["reservation_id"])
     return event

@@ -607,6 +607,8 @@ class track:
         reasoning_tokens: Optional[int] = None,
         usage: Any = None,
         service_tier: Optional[str] = None,
+        requested_service_tier: Optional[str] = None,
+        upstream_host: Optional[str] = None,
         batch: Optional[bool] = None,
         cost_usd: Any = None,
         status: Optional[str] = None,
@@ -617,6 +619,10 @@ class track:
         followed, when it is one). ``t.record(model=..., input_tokens=...,
         output_tokens=...)`` records normalized token buckets for any provider;
         ``usage=`` sends a raw provider usage object instead.
+        ``requested_service_tier=`` (the tier the request asked for) makes the
+        event note a response served on another tier; ``upstream_host=`` (the
+        host the call went to, e.g. ``eu.api.openai.com``) lets the server
+        apply OpenAI's data-residency uplift.
         """
         held, self._held = self._held, None  # the first record settles the hold
         try:
@@ -649,6 +655,8 @@ class track:
             extra = {
                 "buckets": buckets,
                 "service_tier": service_tier,
+                "requested_service_tier": requested_service_tier,
+                "upstream_host": upstream_host,
                 "batch": batch,
                 "cost_usd": cost_usd,
             }

@@ -56,6 +56,18 @@ CASES: list[tuple[Callable[[Any], Optional[Found]], Any, Found]] = [
         ("google", "gemini-2.5-flash", USAGE, None, None),
     ),
     (
+        # The tier that served the call is only in a response header.
+        gemini.from_response,
+        SimpleNamespace(
+            model_version="gemini-2.5-flash",
+            usage_metadata=USAGE,
+            sdk_http_response=SimpleNamespace(
+                headers={"X-Gemini-Service-Tier": "standard", "x-other": "1"}
+            ),
+        ),
+        ("google", "gemini-2.5-flash", USAGE, "standard", None),
+    ),
+    (
         gemini.from_response,
         {"modelVersion": "gemini-2.5-flash", "usageMetadata": USAGE},
         ("google", "gemini-2.5-flash", USAGE, None, None),
@@ -83,3 +95,28 @@ def test_a_response_without_model_or_usage_finds_nothing(
 ) -> None:
     assert extract(SimpleNamespace(model=None, usage=None)) is None
     assert extract({}) is None
+
+
+def test_a_gemini_stream_keeps_the_tier_its_first_chunk_reports() -> None:
+    state = gemini.StreamState()
+    headers = SimpleNamespace(headers={"x-gemini-service-tier": "priority"})
+    state.observe(SimpleNamespace(model_version="gemini-2.5-flash", sdk_http_response=headers))
+    state.observe(SimpleNamespace(usage_metadata=USAGE, sdk_http_response=None))
+    assert state.result() == ("google", "gemini-2.5-flash", USAGE, "priority", None)
+
+
+def test_a_manual_record_sends_the_requested_tier_and_the_host() -> None:
+    from llmlab._event import build_event
+
+    opts = SimpleNamespace(provider="openai", model="gpt-5.4", project=None, tags=None)
+    extra = {
+        "buckets": {"input_tokens": 1},
+        "requested_service_tier": "priority",
+        "upstream_host": "eu.api.openai.com",
+    }
+    event = build_event((0.0, None, "ok", opts, None, extra), offset=0.0)
+    assert event is not None
+    assert (event["requested_service_tier"], event["upstream_host"]) == (
+        "priority",
+        "eu.api.openai.com",
+    )

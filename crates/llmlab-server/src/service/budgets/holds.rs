@@ -116,14 +116,15 @@ pub async fn admit(state: &AppState, user: &User, call: &Call<'_>) -> ApiResult<
     }
     let custom = state.custom_prices(user.id).await?;
     let today = Timestamp::now().to_zoned(TimeZone::UTC).date();
+    let catalog = state.catalog();
     let reservation = match &call.request {
         Request::Seen { path, body } => {
             let card = custom_card(&custom, call.provider, path, body);
-            reserve(state.catalog, call.provider, path, body, today, card)
+            reserve(&catalog.catalog, call.provider, path, body, today, card)
         }
         Request::Unseen { model, max_output_tokens } => {
             let card = custom.card(call.provider, &canonical_model_id(model));
-            reserve_unseen(state.catalog, call.provider, model, *max_output_tokens, today, card)
+            reserve_unseen(&catalog.catalog, call.provider, model, *max_output_tokens, today, card)
         }
         Request::Unread => {
             return Ok(Admission::Refuse(Refusal {

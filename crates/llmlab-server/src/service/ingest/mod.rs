@@ -44,12 +44,13 @@ pub async fn ingest(
     }
     let custom = state.custom_prices(user.id).await?;
     let now = now_ms();
+    let catalog = state.catalog();
     let prepared: Vec<PreparedEvent> = events
         .into_iter()
         .enumerate()
         .map(|(i, e)| {
             let prefix = if field.is_empty() { String::new() } else { format!("{field}[{i}].") };
-            prepare(&e, &prefix, state.catalog, &custom, now)
+            prepare(&e, &prefix, &catalog.catalog, &custom, now)
         })
         .collect::<ApiResult<_>>()?;
     let (mut records, mut answers): (Vec<NewEvent>, Vec<_>) =

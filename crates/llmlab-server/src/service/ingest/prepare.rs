@@ -10,6 +10,7 @@ use llmlab_api::{EventCostLine, TrackEvent, TrackedEvent};
 use llmlab_core::catalog::canonical_model_id;
 use llmlab_core::cost::{price_usage, refused_call, refused_note};
 use llmlab_core::normalize::{fees, normalize_usage_json};
+use llmlab_core::served;
 use llmlab_core::{
     Catalog, Money, NormalizedUsage, PriceSet, PriceSource, Provider, RateCard, ServiceTier, TokenBuckets, UnpricedCode,
 };
@@ -170,8 +171,19 @@ fn prepare_with(
         .transpose()?
         .map(str::to_owned);
 
-    let Observed { usage, unknown_cost } = usage_source(&provider, &model, &name)?;
+    let requested_tier = event
+        .requested_service_tier
+        .as_deref()
+        .map(|t| label(t, &name("requested_service_tier"), labels::MAX_TIER_CHARS))
+        .transpose()?;
+    let upstream_host =
+        event.upstream_host.as_deref().map(|h| label(h, &name("upstream_host"), labels::MAX_HOST_CHARS)).transpose()?;
+    let Observed { mut usage, unknown_cost } = usage_source(&provider, &model, &name)?;
+    if let (Some(usage), Some(host)) = (usage.as_mut(), upstream_host) {
+        usage.uplifts.regional_processing |= served::is_regional_host(&provider, host);
+    }
     let (tier, tier_note) = service_tier(event, usage.as_ref());
+    let tier_note = tier_note.or_else(|| requested_tier.and_then(|r| served::tier_mismatch_note(r, tier)));
     let model_key = canonical_model_id(&model);
     let date = Timestamp::from_millisecond(occurred_at).map_err(|e| ApiError::invalid(&name("timestamp"), e))?;
     let date = date.to_zoned(jiff::tz::TimeZone::UTC).date();
@@ -225,6 +237,7 @@ fn prepare_with(
         raw_usage: event.usage.as_ref().map(|raw| raw.get().to_owned()),
         // Set by the caller, who knows which key sent the event.
         api_key: None,
+        notes: (!response.notes.is_empty()).then(|| serde_json::Value::from(response.notes.clone()).to_string()),
         reservation_id,
     };
     Ok(PreparedEvent { record, response })

@@ -2,7 +2,10 @@
 
 ``usage_metadata`` (SDK objects) or ``usageMetadata`` (REST JSON) is sent as
 is; the server accepts both spellings. In a stream each chunk carries running
-totals, so the last one wins and nothing is summed.
+totals, so the last one wins and nothing is summed. The tier that served the
+call is only in a response header (``x-gemini-service-tier``: a priority
+request over its limit is served, and billed, at standard), which google-genai
+keeps in ``sdk_http_response.headers``; it is sent as the event's tier.
 """
 
 from __future__ import annotations
@@ -12,6 +15,21 @@ from typing import Any, Optional
 from ._common import Found, WithParts, as_str, field
 
 PROVIDER = "google"
+TIER_HEADER = "x-gemini-service-tier"
+
+
+def served_tier(obj: Any) -> Optional[str]:
+    """The ``x-gemini-service-tier`` header google-genai kept on the response, if any."""
+    headers = getattr(getattr(obj, "sdk_http_response", None), "headers", None)
+    if not headers:
+        return None
+    try:
+        for name, value in headers.items():
+            if isinstance(name, str) and name.lower() == TIER_HEADER:
+                return as_str(value)
+    except (AttributeError, TypeError):
+        return None
+    return None
 
 
 def grounding_of(obj: Any) -> Optional[dict[str, Any]]:
@@ -76,18 +94,19 @@ def from_response(obj: Any) -> Optional[Found]:
         parts = grounding_of(obj)
         if parts is not None:
             usage = WithParts(usage, parts)
-    return (PROVIDER, model, usage, None, None)
+    return (PROVIDER, model, usage, None if isinstance(obj, dict) else served_tier(obj), None)
 
 
 class StreamState:
     """Keeps the last ``usage_metadata``, ``model_version`` and search grounding seen."""
 
-    __slots__ = ("grounding", "model", "saw", "usage")
+    __slots__ = ("grounding", "model", "saw", "tier", "usage")
 
     def __init__(self) -> None:
         self.model: Optional[str] = None
         self.usage: Any = None
         self.grounding: Optional[dict[str, Any]] = None
+        self.tier: Optional[str] = None
         self.saw = False
 
     def observe(self, item: Any) -> None:
@@ -101,6 +120,8 @@ class StreamState:
         grounding = grounding_of(item)
         if grounding is not None:
             self.grounding = grounding
+        if self.tier is None:
+            self.tier = served_tier(item)
 
     def result(self) -> Optional[Found]:
         if not self.saw:
@@ -108,4 +129,4 @@ class StreamState:
         usage = self.usage
         if usage is not None and self.grounding is not None:
             usage = WithParts(usage, self.grounding)
-        return (PROVIDER, self.model, usage, None, None)
+        return (PROVIDER, self.model, usage, self.tier, None)
