@@ -73,10 +73,10 @@ use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqA
 use serde::{Deserialize, Serialize};
 
 use crate::catalog::{Catalog, RateCard, canonical_model_id};
-use crate::cost::{Quote, Unpriced, quote};
+use crate::cost::{Quote, Unpriced, apply_uplifts, quote};
 use crate::money::Money;
 use crate::provider::Provider;
-use crate::usage::{ApiKind, ServiceTier, TokenBuckets};
+use crate::usage::{ApiKind, ServiceTier, TokenBuckets, Uplifts};
 
 /// Prompt tokens a provider adds that the body does not show: its tool-use
 /// system prompt (Anthropic lists 264–530 tokens per model) and chat-template
@@ -315,6 +315,16 @@ fn reserve_facts(
         }
     }
     let (q, buckets) = worst.expect("the uncached input is always a candidate");
+    // Fast mode and US-only inference multiply every token price: so does the hold.
+    let asked = Uplifts {
+        fast_mode: facts.speed.as_deref().is_some_and(|s| s.eq_ignore_ascii_case("fast")),
+        us_inference: facts.inference_geo.as_deref().is_some_and(|g| g.eq_ignore_ascii_case("us")),
+        regional_processing: false,
+    };
+    let q = match apply_uplifts(q, card, asked, &priced_as) {
+        Ok(q) => q,
+        Err(reason) => return Ok(Reservation::Unpriced(reason)),
+    };
     notes.extend(q.notes);
     Ok(Reservation::Bounded(WorstCase {
         cost: q.cost,
@@ -455,6 +465,10 @@ struct RequestFacts<'a> {
     max_output_tokens_gemini: Option<u64>,
     choices: Option<u64>,
     service_tier: Option<Cow<'a, str>>,
+    /// Anthropic `speed` (`fast`: fast mode, billed with the catalog's uplift).
+    speed: Option<Cow<'a, str>>,
+    /// Anthropic `inference_geo` (`us`: US-only inference, billed with the catalog's uplift).
+    inference_geo: Option<Cow<'a, str>>,
     /// The first thing found whose tokens the body's bytes do not bound.
     unbounded_input: Option<&'static str>,
     /// The longest prompt caching the request asks for.
@@ -678,6 +692,8 @@ impl<'de: 'a, 'a> Visitor<'de> for TopLevel<'_, 'a> {
                 "n" => facts.choices = count(&mut map, "n")?,
                 "max_tool_calls" => facts.fee_tools.max_tool_calls = count(&mut map, "max_tool_calls")?,
                 "service_tier" | "serviceTier" => facts.service_tier = text(&mut map, "service_tier")?,
+                "speed" => facts.speed = text(&mut map, "speed")?,
+                "inference_geo" => facts.inference_geo = text(&mut map, "inference_geo")?,
                 "prompt_cache_retention" => {
                     let retention = text(&mut map, "prompt_cache_retention")?;
                     if retention.is_some_and(|r| r != "in_memory") {
@@ -1371,6 +1387,22 @@ mod tests {
         let reservation =
             reserve_json(&Provider::Google, "/v1beta/models/gemini-3-flash-preview:generateContent", &grounded);
         assert!(matches!(reservation, Reservation::Unbounded { ref reason, .. } if reason.contains("search query")));
+    }
+
+    #[test]
+    fn fast_mode_and_us_only_inference_are_held_at_their_uplifted_prices() {
+        let hold = |extra: Value| {
+            let mut body = json!({"model": "claude-opus-4-8", "max_tokens": 1000, "messages": []});
+            body.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+            bounded(reserve_json(&Provider::Anthropic, "/v1/messages", &body))
+        };
+        // Bodies of one length: the body's bytes bound the input.
+        let plain = hold(json!({"speed": "norm", "inference_geo": "eu"}));
+        let fast = hold(json!({"speed": "fast", "inference_geo": "eu"}));
+        let both = hold(json!({"speed": "fast", "inference_geo": "us"}));
+        assert_eq!(fast.cost.nanos(), plain.cost.nanos() * 2, "fast mode ×2");
+        assert_eq!(both.cost.nanos() * 10, plain.cost.nanos() * 22, "×2 × 1.1");
+        assert!(fast.notes.iter().any(|n| n.contains("fast mode")), "{:?}", fast.notes);
     }
 
     #[test]

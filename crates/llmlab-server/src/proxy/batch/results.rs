@@ -490,7 +490,7 @@ fn event_of(download: &Download, custom: &CustomPrices, found: Found, now: i64) 
         ..TrackEvent::default()
     };
     let state = &download.state;
-    match prepare_observed(&event, Some(usage), None, state.catalog, custom, now) {
+    match prepare_observed(&event, Some(usage), None, &state.catalog().catalog, custom, now) {
         Ok(prepared) => Some(NewEvent { api_key: Some(download.caller.key_id.clone()), ..prepared.record }),
         Err(error) => {
             tracing::error!(error = %error.message, custom_id, "proxy: a batch result could not be recorded");
