@@ -57,9 +57,34 @@ pub struct TrackEvent {
     #[serde(default, deserialize_with = "whole_number")]
     #[schema(minimum = 0, maximum = 1_000_000_000_000_usize)]
     pub output_audio_tokens: Option<u64>,
+    /// Web searches billed per search (Anthropic, OpenAI, Gemini 3 grounding queries).
     #[serde(default, deserialize_with = "whole_number")]
     #[schema(minimum = 0, maximum = 1_000_000_000_000_usize)]
     pub web_search_requests: Option<u64>,
+    /// Anthropic web fetches (no fee beyond tokens; counted).
+    #[serde(default, deserialize_with = "whole_number")]
+    #[schema(minimum = 0, maximum = 1_000_000_000_000_usize)]
+    pub web_fetch_requests: Option<u64>,
+    /// OpenAI file search calls, billed per call.
+    #[serde(default, deserialize_with = "whole_number")]
+    #[schema(minimum = 0, maximum = 1_000_000_000_000_usize)]
+    pub file_search_calls: Option<u64>,
+    /// OpenAI code-interpreter container sessions, billed per container.
+    #[serde(default, deserialize_with = "whole_number")]
+    #[schema(minimum = 0, maximum = 1_000_000_000_000_usize)]
+    pub container_sessions: Option<u64>,
+    /// Gemini prompts grounded with Google Search, billed per prompt (Gemini 2.x).
+    #[serde(default, deserialize_with = "whole_number")]
+    #[schema(minimum = 0, maximum = 1_000_000_000_000_usize)]
+    pub grounded_prompts: Option<u64>,
+    /// With `usage` only: the members of the provider's response outside its usage that carry
+    /// per-request fees, as the response has them (at most 16 KiB): OpenAI Responses `output`
+    /// (its hosted-tool items; `type`, `status` and `container_id` suffice) and `tool_usage`;
+    /// Gemini `candidates` (`groundingMetadata.webSearchQueries` suffices). The server counts
+    /// the fees from them exactly as from a whole response.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub response_parts: Option<Box<RawValue>>,
     /// A decimal string that overrides the catalog price for this call.
     #[serde(default)]
     #[schema(schema_with = event_cost)]
@@ -176,6 +201,11 @@ pub struct TrackedEvent {
     pub unpriced_reason: Option<String>,
     #[schema(value_type = Object)]
     pub tokens: TokenBuckets,
+    /// How the cost adds up: one line per priced token class and per request fee (web searches,
+    /// file searches, containers, grounded prompts), each with its quantity, unit price and exact
+    /// cost. Empty when unpriced, or priced by the event's own `cost_usd`.
+    #[serde(default)]
+    pub cost_lines: Vec<EventCostLine>,
     pub service_tier: String,
     pub long_context: bool,
     pub anomalies: Vec<String>,
@@ -187,6 +217,20 @@ pub struct TrackedEvent {
     /// Why the usage is a lower bound (which final event was missing, what was counted or estimated).
     #[serde(default)]
     pub partial_reason: Option<String>,
+}
+
+/// One line of an event's cost: a token class or a per-request fee.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct EventCostLine {
+    /// The catalog price class: `input`, `cache_read`, `output`, …, or a fee: `web_search`,
+    /// `web_fetch`, `file_search`, `container_session`, `grounded_prompt`.
+    pub class: String,
+    /// Tokens, or requests for a fee.
+    pub quantity: u64,
+    /// USD per 1M tokens, or per request for a fee, as a decimal string.
+    pub unit_price_usd: String,
+    /// The exact, unrounded cost of the line, as a decimal string.
+    pub cost_usd: String,
 }
 
 /// `POST /api/events/track` response.

@@ -101,12 +101,50 @@ impl PriceSet {
     }
 }
 
-/// Fees charged per request rather than per token, in USD per request.
+/// Fees charged per request rather than per token, in USD per request (per
+/// search, call, container session or grounded prompt). A fee the model does
+/// not charge is `None`; requests counted in it make the event unpriced. A
+/// tool that costs nothing beyond its tokens is an explicit `"0"`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RequestFees {
+    /// One web search (`web_search_requests`).
     #[serde(default, with = "rust_decimal::serde::str_option", skip_serializing_if = "Option::is_none")]
     pub web_search: Option<Decimal>,
+    /// One Anthropic web fetch (`web_fetch_requests`).
+    #[serde(default, with = "rust_decimal::serde::str_option", skip_serializing_if = "Option::is_none")]
+    pub web_fetch: Option<Decimal>,
+    /// One OpenAI file search call (`file_search_calls`).
+    #[serde(default, with = "rust_decimal::serde::str_option", skip_serializing_if = "Option::is_none")]
+    pub file_search: Option<Decimal>,
+    /// One OpenAI code-interpreter container session (`container_sessions`).
+    #[serde(default, with = "rust_decimal::serde::str_option", skip_serializing_if = "Option::is_none")]
+    pub container_session: Option<Decimal>,
+    /// One Gemini prompt grounded with Google Search (`grounded_prompts`).
+    #[serde(default, with = "rust_decimal::serde::str_option", skip_serializing_if = "Option::is_none")]
+    pub grounded_prompt: Option<Decimal>,
+}
+
+impl RequestFees {
+    /// The fee of a catalog price class (`web_search`, `file_search`, …), if the model charges it.
+    #[must_use]
+    pub fn price(&self, class: &str) -> Option<Decimal> {
+        match class {
+            "web_search" => self.web_search,
+            "web_fetch" => self.web_fetch,
+            "file_search" => self.file_search,
+            "container_session" => self.container_session,
+            "grounded_prompt" => self.grounded_prompt,
+            _ => None,
+        }
+    }
+
+    /// Every fee the model charges, `$0` ones included.
+    pub fn all(&self) -> impl Iterator<Item = Decimal> + '_ {
+        [self.web_search, self.web_fetch, self.file_search, self.container_session, self.grounded_prompt]
+            .into_iter()
+            .flatten()
+    }
 }
 
 /// Multipliers on every token price (not on per-request fees) when the
@@ -189,7 +227,7 @@ impl RateCard {
             .long_context
             .iter()
             .flat_map(|l| [Some(&l.standard), l.batch.as_ref(), l.flex.as_ref(), l.priority.as_ref()]);
-        let fees = self.request_fees.iter().filter_map(|f| f.web_search);
+        let fees = self.request_fees.iter().flat_map(RequestFees::all);
         tables.into_iter().chain(long).flatten().flat_map(PriceSet::all_prices).chain(fees).all(|p| p.is_zero())
     }
 
@@ -608,6 +646,9 @@ fn validate_rate_card(model: &str, card: &RateCard) -> Result<(), CatalogError> 
         Ok(())
     };
     check(&card.standard, "standard")?;
+    if card.request_fees.iter().flat_map(RequestFees::all).any(|p| p.is_sign_negative()) {
+        return Err(invalid(model, "the request fees must not be negative".into()));
+    }
     for (name, multiplier) in card.uplifts.iter().flat_map(UpliftPrices::named) {
         // An uplift is a premium: a factor at or below 1 (or absurdly high) is a typo.
         if multiplier <= Decimal::ONE || multiplier > Decimal::TEN {

@@ -12,6 +12,7 @@ use serde::Serialize;
 
 use crate::catalog::{Catalog, ModelMatch, PriceSet, RateCard, RequestFees};
 use crate::money::Money;
+use crate::token_class::TokenClass;
 use crate::usage::{NormalizedUsage, ServiceTier, TokenBuckets, Uplifts};
 
 /// Where the prices of a priced call came from.
@@ -360,6 +361,15 @@ fn select_table<'p>(
     chosen.unwrap_or((standard, ServiceTier::Standard))
 }
 
+/// The per-request fee classes, with the catalog price class each is billed at.
+const REQUEST_FEE_CLASSES: [(TokenClass, &str); 5] = [
+    (TokenClass::WebSearchRequests, "web_search"),
+    (TokenClass::WebFetchRequests, "web_fetch"),
+    (TokenClass::FileSearchCalls, "file_search"),
+    (TokenClass::ContainerSessions, "container_session"),
+    (TokenClass::GroundedPrompts, "grounded_prompt"),
+];
+
 const PER_MILLION: Decimal = Decimal::from_parts(1_000_000, 0, 0, false, 0);
 
 /// The exact, unrounded cost of each class of `buckets` at `prices`; classes
@@ -384,8 +394,12 @@ pub fn cost_lines(
         ("output_audio", buckets.output_audio_tokens, prices.output_audio.or(Some(prices.output))),
     ];
     let per_token = token_classes.into_iter().map(|(class, tokens, price)| (class, tokens, price, PER_MILLION));
-    let per_request =
-        std::iter::once(("web_search", buckets.web_search_requests, fees.and_then(|f| f.web_search), Decimal::ONE));
+    let per_request = REQUEST_FEE_CLASSES.iter().map(|&(token_class, class)| {
+        let quantity = token_class.of(buckets);
+        // Looked up only for fees the call incurred: most calls have none.
+        let price = if quantity == 0 { None } else { fees.and_then(|f| f.price(class)) };
+        (class, quantity, price, Decimal::ONE)
+    });
     let mut lines = Vec::new();
     for (class, quantity, price, unit) in per_token.chain(per_request) {
         if quantity == 0 {
@@ -398,6 +412,13 @@ pub fn cost_lines(
         lines.push(CostLine { class, quantity, unit_price_usd, cost_usd });
     }
     Ok(lines)
+}
+
+/// Whether a cost line's class (as [`cost_lines`] names it) is a per-request
+/// fee, priced per request rather than per 1M tokens.
+#[must_use]
+pub fn is_request_fee_class(class: &str) -> bool {
+    REQUEST_FEE_CLASSES.iter().any(|&(_, fee)| fee == class)
 }
 
 /// Divides by 1 or by 1M exactly; the per-million case only moves the decimal
@@ -460,9 +481,16 @@ mod tests {
                 flex: None,
                 priority: None,
             }),
-            request_fees: Some(RequestFees { web_search: Some(d("0.01")) }),
+            request_fees: Some(RequestFees { web_search: Some(d("0.01")), ..RequestFees::default() }),
             ..RateCard::default()
         }
+    }
+
+    #[test]
+    fn the_fee_classes_are_the_token_table_s_request_fees() {
+        let from_table: Vec<(TokenClass, &str)> =
+            TokenClass::ALL.iter().filter(|c| c.is_request_fee()).map(|&c| (c, c.catalog_class().unwrap())).collect();
+        assert_eq!(from_table, REQUEST_FEE_CLASSES);
     }
 
     #[test]

@@ -271,10 +271,10 @@ fn reserve_facts(
             notes.push("the prediction's tokens may be billed as output: the body's bytes are added".to_owned());
             output = output.saturating_add(body_len as u64);
         }
-        let searches = web_searches(facts, card)?;
-        Ok((input, output, searches))
+        let fees = tool_fees(api, facts, card, &priced_as, &mut notes)?;
+        Ok((input, output, fees))
     });
-    let (input, output, searches) = match bounds {
+    let (input, output, fees) = match bounds {
         Ok(bounds) => bounds,
         Err(reason) => return Ok(Reservation::Unbounded { priced_as, reason }),
     };
@@ -290,7 +290,7 @@ fn reserve_facts(
         }
     };
 
-    let base = TokenBuckets { output_tokens: output, web_search_requests: searches, ..TokenBuckets::default() };
+    let base = TokenBuckets { output_tokens: output, ..fees };
     let base = if facts.audio_output { TokenBuckets { output_audio_tokens: output, ..base } } else { base };
     let as_input =
         TokenBuckets { input_tokens: input, input_audio_tokens: if facts.audio_input { input } else { 0 }, ..base };
@@ -386,17 +386,64 @@ fn output_bound(
     Ok(per_choice.saturating_mul(facts.choices.unwrap_or(1).max(1)))
 }
 
-/// The web searches the call can be billed for: only a model with a
-/// per-search fee bills them (the actual call is priced the same way).
-fn web_searches(facts: &RequestFacts<'_>, card: &RateCard) -> Result<u64, String> {
-    let search_fee = card.request_fees.as_ref().is_some_and(|f| f.web_search.is_some());
-    match facts.web_search {
-        WebSearch::MaxUses(uses) if search_fee => Ok(uses),
-        WebSearch::Unlimited if search_fee => {
-            Err("the web_search tool sets no `max_uses`, and each search is billed".to_owned())
+/// The per-request fees the call can be billed for, as counts: only a fee the
+/// model charges (above $0) counts, as the actual call is priced the same way.
+/// - web searches: Anthropic's `max_uses`; OpenAI Responses' `web_search` and
+///   `file_search` calls share `max_tool_calls` (the worst case puts them all on
+///   the dearer tool); a chat search model searches once per call;
+/// - OpenAI code interpreter: one container session per `code_interpreter` tool;
+/// - Gemini Google Search: one grounded prompt (Gemini 2.x), or queries that no
+///   request field limits (Gemini 3): unbounded.
+fn tool_fees(
+    api: ApiKind,
+    facts: &RequestFacts<'_>,
+    card: &RateCard,
+    priced_as: &str,
+    notes: &mut Vec<String>,
+) -> Result<TokenBuckets, String> {
+    let fee = |class: &str| card.request_fees.as_ref().and_then(|f| f.price(class)).filter(|p| !p.is_zero());
+    let mut fees = TokenBuckets::default();
+    let (search_fee, file_fee) = (fee("web_search"), fee("file_search"));
+    match (facts.fee_tools.web_search, search_fee) {
+        (WebSearch::MaxUses(uses), Some(_)) => fees.web_search_requests = uses,
+        (WebSearch::Unlimited, Some(_)) if api != ApiKind::OpenAiResponses => {
+            return Err("the web_search tool sets no `max_uses`, and each search is billed".to_owned());
         }
-        _ => Ok(0),
+        _ => {}
     }
+    let per_call_tools = api == ApiKind::OpenAiResponses
+        && ((facts.fee_tools.web_search == WebSearch::Unlimited && search_fee.is_some())
+            || (facts.fee_tools.file_search && file_fee.is_some()));
+    if per_call_tools {
+        let Some(calls) = facts.fee_tools.max_tool_calls else {
+            return Err(
+                "the request's web_search or file_search tool is billed per call, and it sets no `max_tool_calls`"
+                    .to_owned(),
+            );
+        };
+        notes.push(format!("up to {calls} built-in tool calls (`max_tool_calls`), each at the dearer tool's fee"));
+        let on_search = facts.fee_tools.web_search == WebSearch::Unlimited
+            && search_fee >= file_fee.filter(|_| facts.fee_tools.file_search);
+        if on_search { fees.web_search_requests = calls } else { fees.file_search_calls = calls }
+    }
+    if api == ApiKind::OpenAiChat
+        && search_fee.is_some()
+        && crate::normalize::fees::is_openai_chat_search_model(priced_as)
+    {
+        fees.web_search_requests = fees.web_search_requests.max(1);
+    }
+    if api == ApiKind::OpenAiResponses && fee("container_session").is_some() {
+        fees.container_sessions = facts.fee_tools.code_interpreters;
+    }
+    if facts.fee_tools.google_search {
+        if search_fee.is_some() {
+            return Err("Google Search grounding bills each search query, and a request cannot limit them".to_owned());
+        }
+        if fee("grounded_prompt").is_some() {
+            fees.grounded_prompts = 1;
+        }
+    }
+    Ok(fees)
 }
 
 /// Whether a request asks for Anthropic web searches, which are billed per search.
@@ -430,7 +477,22 @@ struct RequestFacts<'a> {
     audio_output: bool,
     /// OpenAI Predicted Outputs: rejected prediction tokens are billed as output.
     prediction: bool,
+    /// The server-side tools billed per request that the request enables.
+    fee_tools: FeeTools,
+}
+
+/// The tools of a request that bill per request, and what bounds their calls.
+#[derive(Debug, Default)]
+struct FeeTools {
     web_search: WebSearch,
+    /// OpenAI Responses: the most built-in tool calls the response may make.
+    max_tool_calls: Option<u64>,
+    /// OpenAI `file_search` tools asked for.
+    file_search: bool,
+    /// OpenAI `code_interpreter` tools asked for (each runs in one container).
+    code_interpreters: u64,
+    /// Gemini grounding with Google Search (`googleSearch`, `googleSearchRetrieval`).
+    google_search: bool,
 }
 
 impl<'a> RequestFacts<'a> {
@@ -628,6 +690,7 @@ impl<'de: 'a, 'a> Visitor<'de> for TopLevel<'_, 'a> {
                 "max_completion_tokens" => facts.max_completion_tokens = count(&mut map, "max_completion_tokens")?,
                 "max_output_tokens" => facts.max_output_tokens = count(&mut map, "max_output_tokens")?,
                 "n" => facts.choices = count(&mut map, "n")?,
+                "max_tool_calls" => facts.fee_tools.max_tool_calls = count(&mut map, "max_tool_calls")?,
                 "service_tier" | "serviceTier" => facts.service_tier = text(&mut map, "service_tier")?,
                 "speed" => facts.speed = text(&mut map, "speed")?,
                 "inference_geo" => facts.inference_geo = text(&mut map, "inference_geo")?,
@@ -755,8 +818,16 @@ impl<'de: 'a, 'a> Visitor<'de> for Tools<'_, 'a> {
             if builtin {
                 self.0.mark_unbounded("a server-side tool");
             }
+            match kind {
+                Some("file_search") => self.0.fee_tools.file_search = true,
+                Some("code_interpreter") => {
+                    self.0.fee_tools.code_interpreters = self.0.fee_tools.code_interpreters.saturating_add(1);
+                }
+                _ => {}
+            }
+            self.0.fee_tools.google_search |= tool.google_search;
             if kind.is_some_and(|k| k.starts_with("web_search")) {
-                self.0.web_search = match (self.0.web_search, tool.max_uses) {
+                self.0.fee_tools.web_search = match (self.0.fee_tools.web_search, tool.max_uses) {
                     (WebSearch::Unlimited, _) | (_, None) => WebSearch::Unlimited,
                     (WebSearch::MaxUses(before), Some(uses)) => WebSearch::MaxUses(before.saturating_add(uses)),
                     (WebSearch::None, Some(uses)) => WebSearch::MaxUses(uses),
@@ -775,6 +846,8 @@ struct Tool<'de> {
     max_uses: Option<u64>,
     /// Gemini's built-ins are keys of their own (`googleSearch`, `codeExecution`, …).
     other_keys: bool,
+    /// Gemini's Google Search grounding tool.
+    google_search: bool,
     caching: Caching,
 }
 
@@ -806,8 +879,12 @@ impl<'de> Deserialize<'de> for Tool<'de> {
                         | "function_declarations" => {
                             map.next_value::<IgnoredAny>()?;
                         }
-                        _ => {
+                        other => {
                             tool.other_keys = true;
+                            tool.google_search |= matches!(
+                                other,
+                                "googleSearch" | "google_search" | "googleSearchRetrieval" | "google_search_retrieval"
+                            );
                             map.next_value::<IgnoredAny>()?;
                         }
                     }
@@ -1215,7 +1292,7 @@ mod tests {
             (
                 Provider::OpenAi,
                 "/v1/responses",
-                json!({"model": "gpt-4o", "max_output_tokens": 10,
+                json!({"model": "gpt-4o", "max_output_tokens": 10, "max_tool_calls": 2,
                 "tools": [{"type": "web_search"}], "input": "news?"}),
             ),
             (
@@ -1275,6 +1352,41 @@ mod tests {
         let reservation = reserve_json(&Provider::Anthropic, "/v1/messages", &body);
         let Reservation::Unbounded { reason, .. } = reservation else { panic!("{reservation:?}") };
         assert!(reason.contains("an image") && reason.contains("no context window"), "{reason}");
+    }
+
+    #[test]
+    fn per_call_tool_fees_are_part_of_the_worst_case_where_the_request_bounds_them() {
+        let tools = json!([{"type": "web_search"}, {"type": "file_search", "vector_store_ids": ["vs_1"]},
+            {"type": "code_interpreter", "container": {"type": "auto"}}]);
+        let body =
+            json!({"model": "gpt-5", "max_output_tokens": 100, "max_tool_calls": 4, "tools": tools, "input": "x"});
+        let worst = bounded(reserve_json(&Provider::OpenAi, "/v1/responses", &body));
+        assert_eq!(
+            (worst.buckets.web_search_requests, worst.buckets.file_search_calls, worst.buckets.container_sessions),
+            (4, 0, 1),
+            "the shared calls go to the dearer web search"
+        );
+        let card = &Catalog::builtin().entry("gpt-5").unwrap().rates;
+        let without_fees = TokenBuckets { web_search_requests: 0, container_sessions: 0, ..worst.buckets };
+        let tokens_only = quote(card, &without_fees, worst.table, "gpt-5").unwrap().cost;
+        assert_eq!(worst.cost, tokens_only + Money::from_nanos(70_000_000), "4 × $0.01 + 1 container × $0.03");
+        let body = json!({"model": "gpt-5", "max_output_tokens": 100, "tools": tools, "input": "x"});
+        let reservation = reserve_json(&Provider::OpenAi, "/v1/responses", &body);
+        assert!(matches!(reservation, Reservation::Unbounded { ref reason, .. } if reason.contains("max_tool_calls")));
+
+        let search_model = json!({"model": "gpt-4o-search-preview", "max_tokens": 10, "web_search_options": {},
+            "messages": [{"role": "user", "content": "news?"}]});
+        let worst = bounded(reserve_json(&Provider::OpenAi, "/v1/chat/completions", &search_model));
+        assert_eq!(worst.buckets.web_search_requests, 1, "a chat search model searches on every call");
+
+        let grounded =
+            json!({"contents": [], "tools": [{"googleSearch": {}}], "generationConfig": {"maxOutputTokens": 10}});
+        let worst =
+            bounded(reserve_json(&Provider::Google, "/v1beta/models/gemini-2.5-flash:generateContent", &grounded));
+        assert_eq!((worst.buckets.grounded_prompts, worst.buckets.web_search_requests), (1, 0));
+        let reservation =
+            reserve_json(&Provider::Google, "/v1beta/models/gemini-3-flash-preview:generateContent", &grounded);
+        assert!(matches!(reservation, Reservation::Unbounded { ref reason, .. } if reason.contains("search query")));
     }
 
     #[test]

@@ -50,7 +50,8 @@ macro_rules! token_classes {
             }
 
             /// The catalog's price class this bucket is billed at (`input`,
-            /// `cache_write_5m`, …; `web_search` is a per-request fee), or
+            /// `cache_write_5m`, …; `web_search`, `file_search`, … are
+            /// per-request fees, see [`TokenClass::is_request_fee`]), or
             /// `None` for a part billed inside its whole (reasoning).
             #[must_use]
             pub const fn catalog_class(self) -> Option<&'static str> {
@@ -112,11 +113,34 @@ token_classes! {
     CacheReadAudio => cache_read_audio_tokens, catalog: Some("cache_read_audio"), part_of: Some(TokenClass::CacheRead), rolled_up: false;
     /// Audio tokens: part of `output_tokens`, priced at the audio rate where one exists.
     OutputAudio => output_audio_tokens, catalog: Some("output_audio"), part_of: Some(TokenClass::Output), rolled_up: false;
-    /// Server-side web searches billed per request (Anthropic).
+    /// Web searches billed per search: Anthropic's `web_search` server tool, OpenAI's executed
+    /// `web_search_call`s (and one per call of a chat search model), Gemini's grounding queries.
     WebSearchRequests => web_search_requests, catalog: Some("web_search"), part_of: None, rolled_up: true;
+    /// Anthropic `web_fetch` server-tool fetches (no fee beyond tokens: priced at `0` in the catalog).
+    WebFetchRequests => web_fetch_requests, catalog: Some("web_fetch"), part_of: None, rolled_up: true;
+    /// OpenAI `file_search_call`s executed by the Responses API, billed per call.
+    FileSearchCalls => file_search_calls, catalog: Some("file_search"), part_of: None, rolled_up: true;
+    /// OpenAI code-interpreter containers the response ran in, billed per container session.
+    ContainerSessions => container_sessions, catalog: Some("container_session"), part_of: None, rolled_up: true;
+    /// Gemini responses grounded with Google Search, billed per grounded prompt (Gemini 2.x).
+    GroundedPrompts => grounded_prompts, catalog: Some("grounded_prompt"), part_of: None, rolled_up: true;
 }
 
 impl TokenClass {
+    /// Whether this class counts requests billed at a per-request fee
+    /// (`request_fees` in the catalog) rather than tokens.
+    #[must_use]
+    pub const fn is_request_fee(self) -> bool {
+        matches!(
+            self,
+            TokenClass::WebSearchRequests
+                | TokenClass::WebFetchRequests
+                | TokenClass::FileSearchCalls
+                | TokenClass::ContainerSessions
+                | TokenClass::GroundedPrompts
+        )
+    }
+
     /// The classes the rollup tables keep, in column order.
     pub fn rolled_up_classes() -> impl Iterator<Item = TokenClass> {
         TokenClass::ALL.iter().copied().filter(|c| c.rolled_up())

@@ -219,6 +219,10 @@ both_backends!(a_large_group_of_two_accounts_keeps_every_column, |db| async move
             cache_read_audio_tokens: n_u,
             output_audio_tokens: n_u + 7,
             web_search_requests: n_u % 2,
+            web_fetch_requests: n_u % 3,
+            file_search_calls: n_u % 4,
+            container_sessions: n_u % 2,
+            grounded_prompts: (n_u + 1) % 2,
         };
         if n % 4 != 0 {
             e.price =

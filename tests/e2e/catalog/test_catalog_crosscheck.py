@@ -25,7 +25,16 @@ import genai_prices  # type: ignore[import-untyped]
 MIXES = [(100_000, 0, 100_000), (20_000, 30_000, 2_000)]
 
 # (provider, model) → why LLMLab prices it differently, and the source.
-ALLOWED: dict[tuple[str, str], str] = {}
+ALLOWED: dict[tuple[str, str], str] = {
+    # OpenAI's chat search models search the web on every call; LLMLab counts one
+    # search per call at the per-search fee, genai-prices prices only the tokens.
+    ("openai", "gpt-5-search-api"): "one web search per call at $0.01 (LiteLLM 1.110.2 "
+    "search_context_cost_per_query); genai-prices has no per-call search fee",
+    ("openai", "gpt-4o-search-preview"): "one web search per call at $0.025 (LiteLLM 1.110.2 "
+    "search_context_cost_per_query); genai-prices has no per-call search fee",
+    ("openai", "gpt-4o-mini-search-preview"): "one web search per call at $0.025 (LiteLLM 1.110.2 "
+    "search_context_cost_per_query); genai-prices has no per-call search fee",
+}
 
 NANO = Decimal("0.000000001")
 

@@ -131,7 +131,7 @@ fn print_report(report: &CostReport) {
             ("cost $", Align::Right),
         ]);
         for line in &report.lines {
-            let unit = if line.class == "web_search" {
+            let unit = if llmlab_core::cost::is_request_fee_class(line.class) {
                 format!("{}/req", line.unit_price_usd.normalize())
             } else {
                 line.unit_price_usd.normalize().to_string()
@@ -151,14 +151,18 @@ fn print_report(report: &CostReport) {
     } else {
         let b = &report.buckets;
         let mut table = Table::new(&[("class", Align::Left), ("tokens", Align::Right)]);
-        for (class, tokens) in [
+        let fees = llmlab_core::TokenClass::ALL
+            .iter()
+            .filter(|c| c.is_request_fee())
+            .filter_map(|c| Some((c.catalog_class()?, c.of(b))));
+        let token_classes = [
             ("input", b.input_tokens),
             ("cache_read", b.cache_read_tokens),
             ("cache_write_5m", b.cache_write_tokens),
             ("cache_write_1h", b.cache_write_1h_tokens),
             ("output", b.output_tokens),
-            ("web_search", b.web_search_requests),
-        ] {
+        ];
+        for (class, tokens) in token_classes.into_iter().chain(fees) {
             if tokens > 0 {
                 table.row(vec![class.to_owned(), tokens.to_string()]);
             }

@@ -164,9 +164,7 @@ fn show_model(catalog: &Catalog, provider: Option<&Provider>, model: &str, json:
         };
         text.push_str(&rate_table(&card).render());
     }
-    if let Some(fee) = entry.rates.request_fees.as_ref().and_then(|f| f.web_search) {
-        let _ = writeln!(text, "\nweb search: ${} per request", fee.normalize());
-    }
+    fee_lines(&mut text, &entry.rates);
     for (name, multiplier) in entry.rates.uplifts.iter().flat_map(llmlab_core::catalog::UpliftPrices::named) {
         let what = match name {
             "fast_mode" => "fast mode",
@@ -179,6 +177,7 @@ fn show_model(catalog: &Catalog, provider: Option<&Provider>, model: &str, json:
         let _ = writeln!(text, "\nuntil {} (sources: {}):", period.until, source_names(&period.sources));
         let _ = write!(text, "{DIM}{}{DIM:#}", crate::display::wrap(&period.source, 100, "  "));
         text.push_str(&rate_table(&period.rates).render());
+        fee_lines(&mut text, &period.rates);
     }
     if !entry.alternatives.is_empty() {
         let _ = writeln!(text, "\ncheaper alternatives: {}", entry.alternatives.join(", "));
@@ -193,6 +192,25 @@ fn source_names(sources: &[CatalogSource]) -> String {
         return "not recorded".to_owned();
     }
     sources.iter().map(|s| format!("{} ({})", s.name, s.date)).collect::<Vec<_>>().join(", ")
+}
+
+/// One line per request fee of a rate card (web search, file search, …), `$0` ones included.
+fn fee_lines(text: &mut String, rates: &RateCard) {
+    let Some(fees) = rates.request_fees.as_ref() else { return };
+    let mut first = true;
+    for (class, what, unit) in [
+        ("web_search", "web search", "search"),
+        ("web_fetch", "web fetch", "fetch"),
+        ("file_search", "file search", "call"),
+        ("container_session", "code interpreter container", "session"),
+        ("grounded_prompt", "search-grounded prompt", "prompt"),
+    ] {
+        if let Some(fee) = fees.price(class) {
+            let gap = if first { "\n" } else { "" };
+            first = false;
+            let _ = writeln!(text, "{gap}{what}: ${} per {unit}", fee.normalize());
+        }
+    }
 }
 
 fn rate_table(card: &RateCard) -> Table {

@@ -10,7 +10,7 @@ use crate::support::{fixtures_dir, llmlab, llmlab_with_stdin, stderr, stdout};
 /// The date every fixture's expected cost was computed for.
 const PRICED_ON: &str = "2026-11-27";
 
-const BUCKETS: [&str; 10] = [
+const BUCKETS: [&str; 14] = [
     "input_tokens",
     "cache_read_tokens",
     "cache_write_tokens",
@@ -21,6 +21,10 @@ const BUCKETS: [&str; 10] = [
     "cache_read_audio_tokens",
     "output_audio_tokens",
     "web_search_requests",
+    "web_fetch_requests",
+    "file_search_calls",
+    "container_sessions",
+    "grounded_prompts",
 ];
 
 fn expected_files(folder: &str) -> Vec<PathBuf> {

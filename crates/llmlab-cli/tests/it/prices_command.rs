@@ -11,7 +11,7 @@ fn one_model_resolves_snapshots_and_shows_every_table() {
     let text = stdout(&output);
     assert!(text.contains("is a snapshot billed exactly like `claude-sonnet-4-5`"), "{text}");
     assert!(text.contains("above 200000 prompt tokens"), "{text}");
-    assert!(text.contains("web search: $0.01 per request"), "{text}");
+    assert!(text.contains("web search: $0.01 per search\nweb fetch: $0 per fetch"), "{text}");
 }
 
 #[test]

@@ -48,6 +48,7 @@ struct CacheCreation {
 #[serde(default)]
 struct ServerToolUse {
     web_search_requests: Option<u64>,
+    web_fetch_requests: Option<u64>,
 }
 
 #[derive(Clone, Copy, Debug, Default, Deserialize)]
@@ -121,6 +122,8 @@ pub(crate) fn normalize(usage: &AnthropicUsage) -> Result<NormalizedUsage, Strin
         cache_read_audio_tokens: 0,
         output_audio_tokens: 0,
         web_search_requests: usage.server_tool_use.and_then(|s| s.web_search_requests).unwrap_or(0),
+        web_fetch_requests: usage.server_tool_use.and_then(|s| s.web_fetch_requests).unwrap_or(0),
+        ..TokenBuckets::default()
     };
     buckets.check_magnitude().map_err(|e| e.to_string())?;
     if let Err(anomaly) = buckets.check_parts() {

@@ -3,6 +3,7 @@
 
 use super::anthropic::{self, AnthropicUsage};
 use super::envelope::{Envelope, parse_embedded, parse_envelope, utf8};
+use super::fees;
 use super::gemini::{self, GeminiUsage};
 use super::openai::{self, OpenAiUsage};
 use super::{Hints, NormalizeError, check_provider, parse_usage};
@@ -51,8 +52,10 @@ pub(super) fn normalize_object(
         }
     };
     let mut normalized = normalize_api_usage(api, usage_text)?;
+    fees::of_object(api, env)?.apply(&mut normalized);
     let body_model = if api == ApiKind::GeminiGenerateContent { env.gemini_model() } else { env.model() };
     normalized.model = body_model.or_else(|| hints.model.clone());
+    fees::apply_chat_search(&mut normalized);
     if matches!(api, ApiKind::OpenAiChat | ApiKind::OpenAiResponses) {
         openai::apply_service_tier(&mut normalized, env.service_tier.as_deref());
     }

@@ -35,6 +35,10 @@ pub(super) struct Envelope<'a> {
     pub(super) body: Option<&'a str>,
     pub(super) status_code: Option<u16>,
     pub(super) custom_id: bool,
+    /// OpenAI Responses: the output items (hosted tool calls bill per call).
+    pub(super) output: Option<&'a str>,
+    /// OpenAI Responses: usage reported by hosted tools, beside `usage`.
+    pub(super) tool_usage: Option<&'a str>,
     /// Anthropic message-batch result lines: `{type, message | error}`.
     pub(super) result: Option<&'a str>,
     /// The input is itself a usage object (`prompt_tokens`/`input_tokens` at the top).
@@ -66,6 +70,8 @@ impl<'a> Envelope<'a> {
             "status_code" => self.status_code = value.parse().ok(),
             "custom_id" => self.custom_id = true,
             "result" => self.result = Some(value),
+            "output" => self.output = Some(value),
+            "tool_usage" => self.tool_usage = Some(value),
             "prompt_tokens" | "input_tokens" => self.bare_usage = true,
             "promptTokenCount" | "prompt_token_count" => self.bare_gemini_usage = true,
             _ => {}

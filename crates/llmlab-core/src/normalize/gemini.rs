@@ -11,6 +11,7 @@
 use serde::Deserialize;
 
 use super::envelope::Envelope;
+use super::fees::{self, ToolCalls};
 use super::stream::rules::{StreamIdentity, StreamRules, truncated};
 use super::{NormalizeError, parse_usage};
 use crate::provider::Provider;
@@ -103,7 +104,7 @@ pub(crate) fn normalize(usage: &GeminiUsage) -> Result<NormalizedUsage, String> 
         reasoning_tokens: thoughts,
         input_audio_tokens: input_audio,
         output_audio_tokens: audio_tokens(usage.candidates_tokens_details.as_ref()),
-        web_search_requests: 0,
+        ..TokenBuckets::default()
     };
     buckets.check_magnitude().map_err(|e| e.to_string())?;
     if let Err(anomaly) = buckets.check_parts() {
@@ -135,6 +136,8 @@ pub(super) struct StreamUsage {
     /// The latest raw `usageMetadata`, parsed only when the stream ends.
     usage: Option<String>,
     finished: bool,
+    /// The Google Search grounding of the last chunk that carried any.
+    grounding: Option<ToolCalls>,
 }
 
 impl StreamRules for StreamUsage {
@@ -149,6 +152,9 @@ impl StreamRules for StreamUsage {
             self.usage = Some(usage.to_owned());
         }
         self.finished |= env.candidates.is_some_and(has_finish_reason);
+        if let Some(grounding) = env.candidates.map(fees::gemini_grounding).transpose()?.flatten() {
+            self.grounding = Some(grounding);
+        }
         Ok(())
     }
 
@@ -168,6 +174,7 @@ impl StreamRules for StreamUsage {
                  to the last chunk's `usageMetadata`",
             ));
         }
+        self.grounding.unwrap_or_default().apply(&mut normalized);
         Ok(normalized)
     }
 }

@@ -12,6 +12,7 @@ mod anthropic;
 mod dispatch;
 mod envelope;
 mod estimate;
+pub mod fees;
 mod gemini;
 mod openai;
 mod scan;

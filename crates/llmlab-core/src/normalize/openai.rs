@@ -20,6 +20,7 @@ use std::borrow::Cow;
 use serde::Deserialize;
 
 use super::envelope::{Envelope, parse_embedded};
+use super::fees::{self, ToolCalls};
 use super::stream::rules::{StreamIdentity, StreamRules, truncated};
 use super::{MAX_BODY_BYTES, NormalizeError, estimate, parse_usage};
 use crate::provider::Provider;
@@ -181,7 +182,7 @@ pub(crate) fn normalize(usage: &OpenAiUsage, api: Option<ApiKind>) -> Result<Nor
         input_audio_tokens: input_audio,
         cache_read_audio_tokens: 0,
         output_audio_tokens: output_details.and_then(|d| d.audio_tokens).unwrap_or(0),
-        web_search_requests: 0,
+        ..TokenBuckets::default()
     };
     buckets.check_magnitude().map_err(|e| e.to_string())?;
     if let Err(anomaly) = buckets.check_parts() {
@@ -226,6 +227,8 @@ struct ResponsesStream {
     terminal_event: Option<String>,
     usage: Option<String>,
     service_tier: Option<String>,
+    /// The hosted-tool calls of the terminal event's output list.
+    tool_calls: ToolCalls,
 }
 
 /// The chat stream's last frame, the one frame that is not JSON.
@@ -278,6 +281,7 @@ impl StreamUsage {
             self.responses.terminal_event = Some(kind.to_owned());
             self.responses.usage = response.usage.map(str::to_owned);
             self.responses.service_tier = response.service_tier.map(Cow::into_owned);
+            self.responses.tool_calls = fees::openai_responses(response.output, response.tool_usage)?;
         }
         Ok(())
     }
@@ -324,6 +328,7 @@ impl StreamUsage {
             return Err(NormalizeError::NoUsage(format!("`{terminal}` carries no usage")));
         };
         let mut normalized = normalize_json(api, usage)?;
+        self.responses.tool_calls.apply(&mut normalized);
         apply_service_tier(&mut normalized, self.responses.service_tier.as_deref());
         if terminal != "response.completed" {
             normalized.notes.push(format!("the response ended with `{terminal}`"));

@@ -11,7 +11,7 @@ use rust_decimal::Decimal;
 
 use crate::catalog::{Catalog, ModelEntry, PriceSet, RateCard, RequestFees};
 use crate::cost::{CostLine, Unpriced, cost_lines};
-use crate::usage::TokenBuckets;
+use crate::usage::{TokenBuckets, TokenClass};
 
 use super::ModelUsage;
 
@@ -162,16 +162,10 @@ impl<'c> ModelMix<'c> {
 
 /// Adds bucket sums without overflowing (rollups can hold very large sums).
 fn saturating_sum(a: TokenBuckets, b: TokenBuckets) -> TokenBuckets {
-    TokenBuckets {
-        input_tokens: a.input_tokens.saturating_add(b.input_tokens),
-        cache_read_tokens: a.cache_read_tokens.saturating_add(b.cache_read_tokens),
-        cache_write_tokens: a.cache_write_tokens.saturating_add(b.cache_write_tokens),
-        cache_write_1h_tokens: a.cache_write_1h_tokens.saturating_add(b.cache_write_1h_tokens),
-        output_tokens: a.output_tokens.saturating_add(b.output_tokens),
-        reasoning_tokens: a.reasoning_tokens.saturating_add(b.reasoning_tokens),
-        input_audio_tokens: a.input_audio_tokens.saturating_add(b.input_audio_tokens),
-        cache_read_audio_tokens: a.cache_read_audio_tokens.saturating_add(b.cache_read_audio_tokens),
-        output_audio_tokens: a.output_audio_tokens.saturating_add(b.output_audio_tokens),
-        web_search_requests: a.web_search_requests.saturating_add(b.web_search_requests),
+    let mut sum = a;
+    for &class in TokenClass::ALL {
+        let total = class.of(&a).saturating_add(class.of(&b));
+        *class.of_mut(&mut sum) = total;
     }
+    sum
 }

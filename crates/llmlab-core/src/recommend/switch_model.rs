@@ -19,7 +19,7 @@ use rust_decimal::Decimal;
 use crate::catalog::{Catalog, ModelEntry, ModelKind, ModelStatus, PriceSet};
 use crate::cost::CostLine;
 use crate::money::Money;
-use crate::usage::TokenBuckets;
+use crate::usage::{TokenBuckets, TokenClass};
 
 use super::mix::{ModelMix, Tables};
 use super::text::{class_name, compact, count, price, price_unit, priced_calls, usage_lines, usd, usd_exact};
@@ -147,12 +147,16 @@ impl<'c> Repriced<'c> {
     }
 }
 
-/// Web searches need the tool (a fee); audio needs an audio price where the
+/// Per-request fees need the tool (web searches, file searches, containers,
+/// grounding: a candidate without the fee cannot run them); audio needs an audio price where the
 /// current model has one. Without it `cost_lines` would bill audio at the
 /// text price, which for a text-only model (an embedding model without audio
 /// input, say) is a saving that cannot happen.
 fn lacks_a_capability(used: &TokenBuckets, current: &Repriced<'_>, candidate: &Tables<'_>) -> bool {
-    let searches = used.web_search_requests > 0 && candidate.fees.and_then(|f| f.web_search).is_none();
+    let searches = TokenClass::ALL
+        .iter()
+        .filter(|c| c.is_request_fee() && c.of(used) > 0)
+        .any(|c| c.catalog_class().is_none_or(|class| candidate.fees.and_then(|f| f.price(class)).is_none()));
     let audio = |tokens: u64, current_price: Option<Decimal>, candidate_price: Option<Decimal>| {
         tokens > 0 && current_price.is_some() && candidate_price.is_none()
     };

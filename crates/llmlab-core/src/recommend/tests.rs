@@ -210,6 +210,32 @@ fn web_searches_are_priced_on_both_sides_of_a_switch() {
     assert!(mentions(switch, "web searches: 10,000 requests at $0.01 → $0.01 each"));
 }
 
+/// Gemini 3 Flash grounded with Google Search, 10 days: 5,000 grounded prompts
+/// running 10,000 search queries.
+fn grounded_gemini_3_flash() -> ModelUsage {
+    let buckets = TokenBuckets {
+        input_tokens: 100_000_000,
+        output_tokens: 1_000_000,
+        web_search_requests: 10_000,
+        grounded_prompts: 5_000,
+        ..TokenBuckets::default()
+    };
+    // 100 × 0.50 + 1 × 3 + 10,000 queries × 0.014 + 5,000 prompts × 0 = 50 + 3 + 140 = 193
+    row(Provider::Google, "gemini-3-flash-preview", 5_000, buckets, "193")
+}
+
+#[test]
+fn grounding_fees_are_priced_by_each_models_own_billing_unit() {
+    let tips = tips_for(&[grounded_gemini_3_flash()], last_days(10));
+    // gemini-3.1-flash-lite: 100 × 0.25 + 1 × 1.50 + 140 = 166.50 → 26.50 in 10 days → 79.50/mo.
+    let switch = only(&tips, TipKind::SwitchModel);
+    assert_eq!(switch.suggested_model.as_deref(), Some("gemini-3.1-flash-lite"));
+    assert_eq!(saving(switch), "79.5");
+    assert!(mentions(switch, "web searches: 10,000 requests at $0.014 → $0.014 each"), "{switch:#?}");
+    assert!(mentions(switch, "search-grounded prompts: 5,000 prompts at $0.00 → $0.00 each"), "{switch:#?}");
+    assert!(mentions(switch, "The same tokens on gemini-3.1-flash-lite would cost $166.50"), "{switch:#?}");
+}
+
 #[test]
 fn anthropic_caching_pays_the_write_premium() {
     let tips = tips_for(&[opus_with_web_search()], last_days(10));

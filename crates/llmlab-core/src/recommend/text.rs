@@ -48,13 +48,17 @@ pub(super) fn class_name(class: &str) -> (&'static str, &'static str) {
         "output" => ("output", "tokens"),
         "output_audio" => ("audio output", "tokens"),
         "web_search" => ("web searches", "requests"),
+        "web_fetch" => ("web fetches", "requests"),
+        "file_search" => ("file search calls", "calls"),
+        "container_session" => ("code interpreter containers", "sessions"),
+        "grounded_prompt" => ("search-grounded prompts", "prompts"),
         _ => ("other", "units"),
     }
 }
 
 /// `per 1M` for token prices, `each` for per-request fees.
 pub(super) fn price_unit(class: &str) -> &'static str {
-    if class == "web_search" { "each" } else { "per 1M" }
+    if crate::cost::is_request_fee_class(class) { "each" } else { "per 1M" }
 }
 
 /// The window and the month projection, stated on every tip.

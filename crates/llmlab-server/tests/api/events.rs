@@ -37,13 +37,37 @@ fn usage_fixtures() -> Vec<(String, Value, Value)> {
                 if expected["service_tier"] != "standard" || expected["api"] == "openai.batch_line" {
                     continue; // the tier comes from outside the usage object
                 }
-                let event =
+                let mut event =
                     json!({ "provider": expected["provider"], "model": model, "usage": usage, "event_id": name });
+                if let Some(parts) = response_parts(&body) {
+                    event["response_parts"] = parts;
+                }
                 found.push((name, event, expected));
             }
         }
     }
     found
+}
+
+/// What the SDK sends beside the usage for per-request fees: the hosted-tool
+/// items of an OpenAI Responses `output` (type, status, container) and the
+/// Gemini candidates' search queries.
+fn response_parts(body: &Value) -> Option<Value> {
+    if let Some(output) = body["output"].as_array() {
+        let tools: Vec<Value> = output
+            .iter()
+            .filter(|item| item["type"].as_str().is_some_and(|t| t.ends_with("_call")))
+            .map(|item| json!({"type": item["type"], "status": item["status"], "container_id": item["container_id"]}))
+            .collect();
+        return (!tools.is_empty()).then(|| json!({ "output": tools }));
+    }
+    let candidates = body["candidates"].as_array()?;
+    let grounded: Vec<Value> = candidates
+        .iter()
+        .filter_map(|c| c.get("groundingMetadata"))
+        .map(|g| json!({"groundingMetadata": {"webSearchQueries": g["webSearchQueries"]}}))
+        .collect();
+    (!grounded.is_empty()).then(|| json!({ "candidates": grounded }))
 }
 
 server_test!(raw_usage_is_priced_exactly_like_llmlab_cost, |server| async move {
@@ -54,8 +78,28 @@ server_test!(raw_usage_is_priced_exactly_like_llmlab_cost, |server| async move {
         let reply = api.post("/api/events/track", event).await;
         assert_eq!(reply.status, StatusCode::CREATED, "{name}: {}", reply.text);
         assert_eq!(reply.body["priced"], expected["priced"], "{name}: {}", reply.text);
+        for (class, count) in expected["buckets"].as_object().unwrap() {
+            assert_eq!(&reply.body["tokens"][class], count, "{name}: {class}");
+        }
         if expected["priced"] == true {
             assert_eq!(decimal(&reply.body["cost_usd"]), decimal(&expected["cost_usd"]), "{name}");
+            let lines = reply.body["cost_lines"].as_array().unwrap();
+            let exact: Decimal = lines.iter().map(|line| decimal(&line["cost_usd"])).sum();
+            assert_eq!(exact.round_dp(9), decimal(&expected["cost_usd"]), "{name}: the lines add up to the cost");
+            for (class, fee) in [
+                ("web_search_requests", "web_search"),
+                ("file_search_calls", "file_search"),
+                ("container_sessions", "container_session"),
+                ("grounded_prompts", "grounded_prompt"),
+            ] {
+                let count = expected["buckets"][class].as_u64().unwrap_or(0);
+                let line = lines.iter().find(|line| line["class"] == fee);
+                assert_eq!(
+                    line.map(|l| l["quantity"].as_u64().unwrap()),
+                    (count > 0).then_some(count),
+                    "{name}: {fee}"
+                );
+            }
             let notes = reply.body["notes"].as_array().unwrap();
             for wanted in expected["notes"].as_array().into_iter().flatten() {
                 let wanted = wanted.as_str().unwrap();

@@ -11,7 +11,7 @@ import random
 import time
 from typing import TYPE_CHECKING, Any, Optional
 
-from ._extract import Found, to_jsonable
+from ._extract import Found, WithParts, to_jsonable
 from ._extract._common import CutOff
 from ._extract.failure import requested_model
 from ._internal import log_once
@@ -114,17 +114,24 @@ def build_event(
         "provider": provider,
         "model": found_model or opts.model or (extra and extra.get("model")) or "unknown",
     }
-    if isinstance(usage, CutOff):
-        # A stream cut off before its final event: the server prices the usage as a lower bound.
-        data = to_jsonable(usage.usage)
-        if isinstance(data, dict):
-            event["usage"] = data
-            event["partial"] = True
-            event["partial_reason"] = usage.reason
-    elif usage is not None:
+    partial_reason: Optional[str] = None
+    parts = None
+    # A stream cut off before its final event (CutOff) is priced by the server as a lower
+    # bound; WithParts carries the response's fee-bearing parts outside ``usage``.
+    while isinstance(usage, (CutOff, WithParts)):
+        if isinstance(usage, CutOff):
+            usage, partial_reason = usage.usage, usage.reason
+        else:
+            usage, parts = usage.usage, usage.parts
+    if usage is not None:
         data = to_jsonable(usage)
         if isinstance(data, dict):
             event["usage"] = data
+            if parts is not None:
+                event["response_parts"] = to_jsonable(parts)
+            if partial_reason is not None:
+                event["partial"] = True
+                event["partial_reason"] = partial_reason
     elif extra and extra.get("buckets"):
         event.update(extra["buckets"])
     elif found is not None and status == "ok":

@@ -40,6 +40,42 @@ def drop_nulls(value: Any) -> Any:
     return value
 
 
+FEE_ITEMS = ("web_search_call", "file_search_call", "code_interpreter_call")
+
+
+def expected_response_parts(fx: Fixture) -> Optional[dict[str, Any]]:
+    """The ``response_parts`` an SDK should send beside the usage: the hosted-tool
+    items of an OpenAI Responses ``output`` and the Gemini candidates' search
+    grounding, copied (never counted), or ``None`` when the body has neither."""
+    chunks = items(fx)
+    if fx.api == "openai.responses":
+        final = chunks[-1].get("response", chunks[-1]) if fx.stream else chunks[0]
+        tools = []
+        for item in final.get("output") or []:
+            if item.get("type") in FEE_ITEMS:
+                tool = {"type": item["type"], "status": item.get("status")}
+                if item.get("container_id") is not None:
+                    tool["container_id"] = item["container_id"]
+                tools.append(tool)
+        return {"output": tools} if tools else None
+    if fx.api.startswith("gemini"):
+        grounding = None
+        for chunk in chunks:
+            found = []
+            for candidate in chunk.get("candidates") or []:
+                metadata = candidate.get("groundingMetadata")
+                if metadata is not None:
+                    part: dict[str, Any] = {
+                        "webSearchQueries": metadata.get("webSearchQueries") or []
+                    }
+                    if metadata.get("searchEntryPoint") is not None:
+                        part["searchEntryPoint"] = {}
+                    found.append({"groundingMetadata": part})
+            grounding = {"candidates": found} if found else grounding
+        return grounding
+    return None
+
+
 def expected_usage_and_model(fx: Fixture) -> tuple[Optional[dict[str, Any]], Optional[str]]:
     chunks = items(fx)
     usage: Any = None

@@ -15,7 +15,12 @@ import pytest
 import llmlab
 from llmlab import track_cost
 from support import drivers
-from support.expected_usage import drop_nulls, expected_usage_and_model, items
+from support.expected_usage import (
+    drop_nulls,
+    expected_response_parts,
+    expected_usage_and_model,
+    items,
+)
 from support.fake_llmlab import FakeLLMLab
 from support.stub_upstream import StubUpstream, load_fixtures
 
@@ -92,6 +97,7 @@ def test_real_client_call_sends_the_raw_usage_and_model_and_returns_the_same_res
         assert camel_keys(event.get("usage")) == camel_keys(usage)
     else:
         assert event.get("usage") == usage
+    assert event.get("response_parts") == expected_response_parts(fx)
     if fx.api.startswith("openai") and fx.api != "openai.embeddings":
         body = items(fx)[-1]
         tier = (body.get("response") or body).get("service_tier")
@@ -116,6 +122,7 @@ def test_plain_dict_responses_and_chunks(fx: Any, tracking: FakeLLMLab) -> None:
     [event] = tracking.event_list()
     usage, model = expected_usage_and_model(fx)
     assert event.get("usage") == usage
+    assert event.get("response_parts") == expected_response_parts(fx)
     assert event["model"] == model
     assert_partial(fx, event)
     if fx.api == "openai.batch_line":

@@ -241,6 +241,7 @@ impl StreamState {
             _ => e,
         })?;
         normalized.model = self.identity.model.or_else(|| hints.model.clone());
+        crate::normalize::fees::apply_chat_search(&mut normalized);
         if self.bad_frames > 0 {
             normalized.notes.push(format!("{} stream frame(s) could not be read and were skipped", self.bad_frames));
         }

@@ -6,10 +6,10 @@ use std::collections::HashMap;
 use std::str::FromStr;
 
 use jiff::Timestamp;
-use llmlab_api::{TrackEvent, TrackedEvent};
+use llmlab_api::{EventCostLine, TrackEvent, TrackedEvent};
 use llmlab_core::catalog::canonical_model_id;
 use llmlab_core::cost::{price_usage, refused_call, refused_note};
-use llmlab_core::normalize::normalize_usage_json;
+use llmlab_core::normalize::{fees, normalize_usage_json};
 use llmlab_core::served;
 use llmlab_core::{
     Catalog, Money, NormalizedUsage, PriceSet, PriceSource, Provider, RateCard, ServiceTier, TokenBuckets, UnpricedCode,
@@ -210,6 +210,7 @@ fn prepare_with(
             EventPrice::Priced { .. } => None,
         },
         tokens,
+        cost_lines: priced.lines,
         service_tier: tier.as_str().to_owned(),
         long_context: priced.long_context,
         anomalies: usage.as_ref().map(|u| u.anomalies.iter().map(|a| a.message.clone()).collect()).unwrap_or_default(),
@@ -335,8 +336,18 @@ fn usage_of(
         event.cache_read_audio_tokens,
         event.output_audio_tokens,
         event.web_search_requests,
+        event.web_fetch_requests,
+        event.file_search_calls,
+        event.container_sessions,
+        event.grounded_prompts,
     ];
     let has_buckets = buckets.iter().any(Option::is_some);
+    if event.response_parts.is_some() && event.usage.is_none() {
+        return Err(ApiError::invalid(
+            &name("response_parts"),
+            "is read only with the provider's raw `usage`; with token buckets, give the fee counts themselves",
+        ));
+    }
     match (&event.usage, has_buckets) {
         (Some(_), true) => Err(ApiError::invalid(
             &name("usage"),
@@ -347,6 +358,12 @@ fn usage_of(
             let mut usage =
                 normalize_usage_json(provider, raw.get()).map_err(|e| ApiError::invalid(&name("usage"), e))?;
             usage.model = Some(model.to_owned());
+            if let Some(parts) = &event.response_parts {
+                let field = name("response_parts");
+                check_response_parts_size(parts.get()).map_err(|problem| ApiError::invalid(&field, problem))?;
+                fees::apply_response_parts(&mut usage, parts.get()).map_err(|e| ApiError::invalid(&field, e))?;
+            }
+            fees::apply_chat_search(&mut usage);
             Ok(Some(usage))
         }
         (None, true) => {
@@ -362,12 +379,31 @@ fn usage_of(
                 cache_read_audio_tokens: value(event.cache_read_audio_tokens),
                 output_audio_tokens: value(event.output_audio_tokens),
                 web_search_requests: value(event.web_search_requests),
+                web_fetch_requests: value(event.web_fetch_requests),
+                file_search_calls: value(event.file_search_calls),
+                container_sessions: value(event.container_sessions),
+                grounded_prompts: value(event.grounded_prompts),
             };
             buckets.check_magnitude().map_err(|e| ApiError::invalid(&name(e.class.name()), e))?;
             Ok(Some(NormalizedUsage::from_buckets(provider.clone(), Some(model.to_owned()), buckets)))
         }
         (None, false) => Ok(None),
     }
+}
+
+/// Refuses `response_parts` larger or deeper than the parts the fees need.
+fn check_response_parts_size(json: &str) -> Result<(), String> {
+    if json.len() > MAX_RAW_USAGE_BYTES {
+        return Err(format!(
+            "is {} bytes, more than {MAX_RAW_USAGE_BYTES}: send only the hosted-tool `output` items' `type`, `status` \
+             and `container_id`, and the candidates' `groundingMetadata.webSearchQueries`",
+            json.len()
+        ));
+    }
+    if json_depth(json) > MAX_RAW_USAGE_DEPTH {
+        return Err(format!("nests arrays or objects more than {MAX_RAW_USAGE_DEPTH} levels deep"));
+    }
+    Ok(())
 }
 
 /// Refuses raw usage larger or deeper than any real usage object.
@@ -427,6 +463,8 @@ struct PricedEvent {
     price: EventPrice,
     long_context: bool,
     notes: Vec<String>,
+    /// How a priced call's cost adds up, fees included.
+    lines: Vec<EventCostLine>,
 }
 
 /// What pricing needs to know about the call itself.
@@ -464,7 +502,7 @@ fn price(
         }
         notes.push("priced with the event's own `cost_usd`".to_owned());
         let price = EventPrice::Priced { cost, source: PriceSource::Explicit, priced_as: None };
-        return Ok(PricedEvent { price, long_context: false, notes });
+        return Ok(PricedEvent { price, long_context: false, notes, lines: Vec::new() });
     }
     // The proxy's `unknown_cost` marks a status that is LLMLab's own (a 502
     // after the request went out), not the provider's refusal.
@@ -480,13 +518,13 @@ fn price(
             });
             EventPrice::Unpriced { code: UnpricedCode::NoUsage, reason }
         };
-        return Ok(PricedEvent { price, long_context: false, notes });
+        return Ok(PricedEvent { price, long_context: false, notes, lines: Vec::new() });
     };
     let mut usage = usage.clone();
     usage.service_tier = tier;
     let pricing = price_usage(catalog, &usage, Some(model), date, custom.card(provider, model_key));
     let source = pricing.source.unwrap_or(PriceSource::Catalog);
-    let (price, long_context) = match pricing.result {
+    let (price, long_context, lines) = match pricing.result {
         Ok(quote) if quote.cost > Money::MAX_PER_EVENT => {
             let field = if event.usage.is_some() { "usage" } else { "tokens" };
             return Err(ApiError::invalid(
@@ -502,9 +540,21 @@ fn price(
         }
         Ok(quote) => {
             notes.extend(quote.notes);
-            (EventPrice::Priced { cost: quote.cost, source, priced_as: pricing.priced_as }, quote.long_context)
+            let lines = quote
+                .lines
+                .iter()
+                .map(|line| EventCostLine {
+                    class: line.class.to_owned(),
+                    quantity: line.quantity,
+                    unit_price_usd: line.unit_price_usd.normalize().to_string(),
+                    cost_usd: line.cost_usd.normalize().to_string(),
+                })
+                .collect();
+            (EventPrice::Priced { cost: quote.cost, source, priced_as: pricing.priced_as }, quote.long_context, lines)
         }
-        Err(unpriced) => (EventPrice::Unpriced { code: unpriced.code(), reason: unpriced.to_string() }, false),
+        Err(unpriced) => {
+            (EventPrice::Unpriced { code: unpriced.code(), reason: unpriced.to_string() }, false, Vec::new())
+        }
     };
-    Ok(PricedEvent { price, long_context, notes })
+    Ok(PricedEvent { price, long_context, notes, lines })
 }

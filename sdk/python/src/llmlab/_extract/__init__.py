@@ -3,6 +3,9 @@
 One module per provider, all duck-typed: no provider SDK is ever imported.
 The SDK sends the usage object exactly as the provider returned it; the
 server normalizes it (the Rust core is the one place that knows billing rules).
+Fees billed per request that a response shows outside its usage (OpenAI
+Responses hosted-tool items, Gemini search grounding) travel beside it as
+``response_parts``: the raw items, copied, never counted or priced here.
 """
 
 from __future__ import annotations
@@ -10,9 +13,9 @@ from __future__ import annotations
 from typing import Any, Callable, Optional, Union
 
 from . import anthropic, gemini, openai
-from ._common import Found, as_str, field
+from ._common import Found, WithParts, as_str, field
 
-__all__ = ["Found", "StreamAccumulator", "extract", "extractor_for", "to_jsonable"]
+__all__ = ["Found", "StreamAccumulator", "WithParts", "extract", "extractor_for", "to_jsonable"]
 
 
 Extractor = Callable[[Any], Optional[Found]]

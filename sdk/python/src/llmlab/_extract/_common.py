@@ -36,6 +36,21 @@ class CutOff:
         self.reason = reason
 
 
+class WithParts:
+    """A raw usage object plus the parts of its response outside ``usage`` that
+    carry per-request fees (sent as the event's ``response_parts``).
+
+    Only raw facts are copied (item types and statuses, container ids, search
+    queries); the server counts and prices them, exactly as from a whole body.
+    """
+
+    __slots__ = ("parts", "usage")
+
+    def __init__(self, usage: Any, parts: dict[str, Any]) -> None:
+        self.usage = usage
+        self.parts = parts
+
+
 def as_str(value: Any) -> Optional[str]:
     """A string field, or ``None``; enum-like values contribute their ``value``."""
     if value is None or isinstance(value, str):

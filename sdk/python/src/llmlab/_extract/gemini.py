@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from ._common import CutOff, Found, as_str, field
+from ._common import CutOff, Found, WithParts, as_str, field
 
 PROVIDER = "google"
 TIER_HEADER = "x-gemini-service-tier"
@@ -30,6 +30,35 @@ def served_tier(obj: Any) -> Optional[str]:
     except (AttributeError, TypeError):
         return None
     return None
+
+
+def grounding_of(obj: Any) -> Optional[dict[str, Any]]:
+    """The Google Search grounding of a response's candidates, as ``response_parts``, or ``None``.
+
+    Only the raw queries (and whether a search entry point was shown) are copied;
+    the server counts and prices them.
+    """
+    candidates = field(obj, "candidates")
+    if not candidates or not isinstance(candidates, (list, tuple)):
+        return None
+    grounded = []
+    for candidate in candidates:
+        metadata = field(candidate, "grounding_metadata")
+        if metadata is None and isinstance(candidate, dict):
+            metadata = candidate.get("groundingMetadata")
+        if metadata is None:
+            continue
+        queries = field(metadata, "web_search_queries")
+        if queries is None and isinstance(metadata, dict):
+            queries = metadata.get("webSearchQueries")
+        entry = field(metadata, "search_entry_point")
+        if entry is None and isinstance(metadata, dict):
+            entry = metadata.get("searchEntryPoint")
+        part: dict[str, Any] = {"webSearchQueries": [str(q) for q in queries or ()]}
+        if entry is not None:
+            part["searchEntryPoint"] = {}
+        grounded.append({"groundingMetadata": part})
+    return {"candidates": grounded} if grounded else None
 
 
 def usage_of(obj: Any) -> Any:
@@ -61,6 +90,10 @@ def from_response(obj: Any) -> Optional[Found]:
     model = model if type(model) is str else as_str(model)
     if usage is None and model is None:
         return None
+    if usage is not None:
+        parts = grounding_of(obj)
+        if parts is not None:
+            usage = WithParts(usage, parts)
     return (PROVIDER, model, usage, None if isinstance(obj, dict) else served_tier(obj), None)
 
 
@@ -75,13 +108,14 @@ def _finish_reason(candidate: Any) -> Any:
 
 
 class StreamState:
-    """Keeps the last ``usage_metadata`` and ``model_version`` seen."""
+    """Keeps the last ``usage_metadata``, ``model_version`` and search grounding seen."""
 
-    __slots__ = ("finished", "model", "saw", "tier", "usage")
+    __slots__ = ("finished", "grounding", "model", "saw", "tier", "usage")
 
     def __init__(self) -> None:
         self.model: Optional[str] = None
         self.usage: Any = None
+        self.grounding: Optional[dict[str, Any]] = None
         self.tier: Optional[str] = None
         self.saw = False
         # A chunk with a ``finish_reason``: the usage is final.
@@ -99,6 +133,9 @@ class StreamState:
         model = model_of(item)
         if model is not None:
             self.model = model
+        grounding = grounding_of(item)
+        if grounding is not None:
+            self.grounding = grounding
         if self.tier is None:
             self.tier = served_tier(item)
 
@@ -106,6 +143,8 @@ class StreamState:
         if not self.saw:
             return None
         usage: Any = self.usage
+        if usage is not None and self.grounding is not None:
+            usage = WithParts(usage, self.grounding)
         if usage is not None and not self.finished:
             usage = CutOff(usage, _CUT_OFF)
         return (PROVIDER, self.model, usage, self.tier, None)

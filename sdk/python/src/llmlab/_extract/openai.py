@@ -8,9 +8,36 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from ._common import Found, as_str, field
+from ._common import Found, WithParts, as_str, field
 
 PROVIDER = "openai"
+
+#: Responses ``output`` items billed per call (the server decides how).
+FEE_ITEMS = frozenset({"web_search_call", "file_search_call", "code_interpreter_call"})
+
+
+def _with_tool_parts(obj: Any, usage: Any) -> Any:
+    """``usage``, wrapped with the hosted-tool items of a Responses ``output`` when it has any."""
+    output = field(obj, "output")
+    if usage is None or not output or not isinstance(output, (list, tuple)):
+        return usage
+    items = []
+    for item in output:
+        kind = as_str(field(item, "type"))
+        if kind in FEE_ITEMS:
+            part: dict[str, Any] = {"type": kind, "status": as_str(field(item, "status"))}
+            container = field(item, "container_id")
+            if container is not None:
+                part["container_id"] = container
+            items.append(part)
+    tool_usage = field(obj, "tool_usage")
+    if not items and tool_usage is None:
+        return usage
+    parts: dict[str, Any] = {"output": items}
+    if tool_usage is not None:
+        parts["tool_usage"] = tool_usage
+    return WithParts(usage, parts)
+
 
 #: Terminal Responses-API stream events; each embeds the final ``response``.
 TERMINAL_RESPONSE_EVENTS = frozenset(
@@ -37,6 +64,8 @@ def from_response(obj: Any) -> Optional[Found]:
         return None
     model = model if type(model) is str else as_str(model)
     tier = tier if type(tier) is str else as_str(tier)
+    if "output" in obj:
+        usage = _with_tool_parts(obj, usage)
     return (PROVIDER, model, usage, tier, None)
 
 
@@ -49,6 +78,8 @@ def from_object(obj: Any) -> Optional[Found]:
         return None
     model = model if type(model) is str else as_str(model)
     tier = tier if type(tier) is str else as_str(tier)
+    if getattr(obj, "output", None) is not None:
+        usage = _with_tool_parts(obj, usage)
     return (PROVIDER, model, usage, tier, None)
 
 
