@@ -4,9 +4,7 @@
 
 use sqlx::Connection as _;
 
-use crate::bulk::BulkWrite;
 use crate::events::STORED_EVENT_SELECT;
-use crate::rollups::{Counters, RollupChanges};
 use crate::{Repriced, Store, StoreResult, StoredEvent, with_pool};
 
 /// A catalog stored by an update.
@@ -100,27 +98,7 @@ impl Store {
                     let Some(last) = page.last() else { break };
                     after_id = last.id;
                     let updates: Vec<Repriced> = page.iter().filter_map(&reprice).collect();
-                    let mut changes = RollupChanges::default();
-                    for update in &updates {
-                        sqlx::query(
-                            "update cost_events set cost_nusd = $1, cost_source = $2, priced_as = $3, \
-                             unpriced_code = null, unpriced_reason = null where id = $4 and user_id = $5",
-                        )
-                        .persistent(self.persistent)
-                        .bind(update.cost.nanos())
-                        .bind(update.source.as_str())
-                        .bind(&update.priced_as)
-                        .bind(update.event.id)
-                        .bind(user_id)
-                        .execute(&mut *tx)
-                        .await?;
-                        // The call was counted as unpriced; now it is priced with this cost.
-                        let delta = Counters { unpriced_calls: -1, cost_nusd: update.cost.nanos(), ..Counters::default() };
-                        let e = &update.event;
-                        changes.add(user_id, e.occurred_at, e.project_id, &e.provider, &e.model, &delta)?;
-                    }
-                    BulkWrite::add_to_rollups(&mut *tx, &changes, now, self.persistent).await?;
-                    repriced_here += updates.len() as u64;
+                    repriced_here += crate::events::apply_repriced!(self, tx, user_id, &updates, now);
                 }
                 if repriced_here > 0 {
                     applied.repriced_events += repriced_here;

@@ -10,7 +10,7 @@ use llmlab_core::{Money, TokenClass};
 use sqlx::Connection as _;
 
 use crate::bulk::{BulkWrite, EventRow};
-use crate::rollups::{Counters, RollupChanges};
+use crate::rollups::RollupChanges;
 use crate::{EventBatch, InsertOutcome, Repriced, Store, StoreResult, StoredEvent, with_pool};
 
 /// Rows per page of an export.
@@ -26,6 +26,40 @@ pub(crate) static STORED_EVENT_SELECT: LazyLock<String> = LazyLock::new(|| {
         tokens.join(", ")
     )
 });
+
+/// Stores a page of repriced events in `$tx`: each event's new price, and its
+/// rollups moved from unpriced to the cost. Returns how many. A macro because
+/// the transaction's type is the backend's (see `with_pool!`).
+macro_rules! apply_repriced {
+    ($store:expr, $tx:ident, $user_id:expr, $updates:expr, $now:expr) => {{
+        let mut changes = crate::rollups::RollupChanges::default();
+        for update in $updates {
+            sqlx::query(
+                "update cost_events set cost_nusd = $1, cost_source = $2, priced_as = $3, unpriced_code = null, \
+                 unpriced_reason = null where id = $4 and user_id = $5",
+            )
+            .persistent($store.persistent)
+            .bind(update.cost.nanos())
+            .bind(update.source.as_str())
+            .bind(&update.priced_as)
+            .bind(update.event.id)
+            .bind($user_id)
+            .execute(&mut *$tx)
+            .await?;
+            // The call was counted as unpriced; now it is priced with this cost.
+            let delta = crate::rollups::Counters {
+                unpriced_calls: -1,
+                cost_nusd: update.cost.nanos(),
+                ..crate::rollups::Counters::default()
+            };
+            let e = &update.event;
+            changes.add($user_id, e.occurred_at, e.project_id, &e.provider, &e.model, &delta)?;
+        }
+        crate::bulk::BulkWrite::add_to_rollups(&mut *$tx, &changes, $now, $store.persistent).await?;
+        $updates.len() as u64
+    }};
+}
+pub(crate) use apply_repriced;
 
 impl Store {
     /// Stores the events of several accounts in ONE transaction (group
@@ -220,26 +254,7 @@ impl Store {
                 let Some(last) = page.last() else { break };
                 after_id = last.id;
                 let updates: Vec<Repriced> = page.iter().filter_map(&reprice).collect();
-                let mut changes = RollupChanges::default();
-                for update in &updates {
-                    sqlx::query(
-                        "update cost_events set cost_nusd = $1, cost_source = $2, priced_as = $3, unpriced_code = null, \
-                         unpriced_reason = null where id = $4 and user_id = $5",
-                    ).persistent(self.persistent)
-                    .bind(update.cost.nanos())
-                    .bind(update.source.as_str())
-                    .bind(&update.priced_as)
-                    .bind(update.event.id)
-                    .bind(user_id)
-                    .execute(&mut *tx)
-                    .await?;
-                    // The call was counted as unpriced; now it is priced with this cost.
-                    let delta = Counters { unpriced_calls: -1, cost_nusd: update.cost.nanos(), ..Counters::default() };
-                    let e = &update.event;
-                    changes.add(user_id, e.occurred_at, e.project_id, &e.provider, &e.model, &delta)?;
-                }
-                BulkWrite::add_to_rollups(&mut *tx, &changes, now, self.persistent).await?;
-                repriced_count += updates.len() as u64;
+                repriced_count += apply_repriced!(self, tx, user_id, &updates, now);
             }
             tx.commit().await?;
             Ok((stored, repriced_count))
