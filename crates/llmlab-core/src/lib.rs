@@ -4,6 +4,7 @@
 //! provider responses (or just their usage objects) to this crate, so there is
 //! exactly one place that knows each provider's billing rules.
 
+pub mod agent_logs;
 pub mod alert;
 pub mod budget;
 pub mod catalog;
