@@ -50,6 +50,7 @@ Examples:
   llmlab alerts add slack URL          Post budget and spend alerts in a Slack channel
   llmlab optimize                      Ways to spend less, with the monthly saving of each
   llmlab export --output events.csv    Every event as CSV
+  llmlab import claude-code --watch    Import Claude Code's (or Codex's) usage from its session logs
   llmlab config                        The settings in effect and where each comes from
   llmlab cost response.json            Price a saved provider response, offline
   llmlab prices claude-sonnet-4-5      Show one model's prices
@@ -74,6 +75,7 @@ enum Command {
     Alerts(commands::alerts::AlertsArgs),
     Optimize(commands::optimize::OptimizeArgs),
     Export(commands::export::ExportArgs),
+    Import(commands::import::ImportArgs),
     Config(commands::config::ConfigArgs),
     Cost(commands::cost::CostArgs),
     Prices(commands::prices::PricesArgs),
@@ -95,6 +97,7 @@ pub fn main() -> ExitCode {
         Command::Alerts(args) => commands::alerts::run(&args),
         Command::Optimize(args) => commands::optimize::run(&args),
         Command::Export(args) => commands::export::run(&args),
+        Command::Import(args) => commands::import::run(&args),
         Command::Config(args) => commands::config::run(&args),
         Command::Cost(args) => commands::cost::run(&args),
         Command::Prices(args) => commands::prices::run(&args),

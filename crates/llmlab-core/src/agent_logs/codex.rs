@@ -258,6 +258,18 @@ mod tests {
     }
 
     #[test]
+    fn the_usage_sent_normalizes_to_uncached_input_and_output_with_reasoning_inside() {
+        let mut session = Session::new("s");
+        session.feed(CONTEXT);
+        let Line::Usage(record) = session.feed(&token_count([1000, 200, 300, 100], None)) else { panic!("a turn") };
+        let n = crate::normalize_usage_json(&crate::Provider::OpenAi, record.usage.get()).unwrap();
+        assert_eq!(n.buckets.input_tokens, 800, "input_tokens includes the cached 200");
+        assert_eq!(n.buckets.cache_read_tokens, 200);
+        assert_eq!(n.buckets.output_tokens, 300, "output_tokens includes reasoning, not added again");
+        assert_eq!(n.buckets.reasoning_tokens, 100);
+    }
+
+    #[test]
     fn without_last_token_usage_the_turn_is_the_difference_of_totals() {
         let mut session = Session::new("s");
         session.feed(CONTEXT);

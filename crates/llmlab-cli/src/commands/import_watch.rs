@@ -1,0 +1,133 @@
+//! `llmlab import … --watch`: import everything once, then follow the logs.
+//!
+//! Polling every 250 ms rather than file-system notifications (`notify`):
+//! the agents append to a handful of files, a poll costs one `stat` per file
+//! and one directory walk, and it behaves the same on every platform and
+//! file system (network mounts, WSL, containers' bind mounts, where
+//! notifications are missing or late); a new line is seen within 250 ms.
+//! Each file keeps its offset; a last line without its newline waits for it;
+//! a truncated or replaced file is read again from its start (the ids make
+//! re-reading harmless).
+//!
+//! Claude Code writes one line per content block of a response, the later
+//! ones with the final output count; so a response is sent once the file
+//! moves on to another response, or once the file has been quiet for two
+//! polls (a response's lines are written together, well within that).
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use llmlab_core::agent_logs::{Agent, Record};
+
+use crate::commands::import::Import;
+use crate::commands::import_files::{LineCounts, LogFile};
+use crate::commands::import_send::{self, Tally};
+use crate::printer;
+
+const POLL: Duration = Duration::from_millis(250);
+/// Quiet polls after which a file's last response is taken as complete.
+const QUIET_POLLS: u32 = 2;
+
+/// A Claude Code file's latest response, held until it is complete.
+#[derive(Default)]
+struct Pending {
+    record: Option<Record>,
+    quiet_polls: u32,
+}
+
+/// Imports everything, then follows the logs until Ctrl-C; the tally of it all.
+pub(crate) async fn watch(import: &Import) -> anyhow::Result<Tally> {
+    let mut tally = Tally::default();
+    let mut files: Vec<LogFile> = Vec::new();
+    let collected = import.read_all(&mut files, &mut tally)?;
+    let mut sent: HashSet<String> = HashSet::new();
+    let first: Vec<Record> = collected.into_sorted();
+    sent.extend(first.iter().map(Record::event_id));
+    import_send::send(&import.client, first, &import.labels, &mut tally).await?;
+    printer::info(&format!(
+        "Imported {} responses ({} new); watching for more, Ctrl-C stops",
+        tally.events, tally.new
+    ));
+    let mut pending: BTreeMap<PathBuf, Pending> = BTreeMap::new();
+    let ctrl_c = tokio::signal::ctrl_c();
+    tokio::pin!(ctrl_c);
+    loop {
+        let stopping = tokio::select! {
+            _ = tokio::time::sleep(POLL) => false,
+            _ = &mut ctrl_c => true,
+        };
+        let ready = poll(import, &mut files, &mut pending, &mut tally, stopping);
+        let (fresh, repeated): (Vec<Record>, Vec<Record>) = ready.into_iter().partition(|r| sent.insert(r.event_id()));
+        tally.repeated_lines += repeated.len() as u64;
+        if !fresh.is_empty() {
+            let before = (tally.new, tally.new_cost_usd);
+            import_send::send(&import.client, fresh, &import.labels, &mut tally).await?;
+            let cost = llmlab_core::display::usd(tally.new_cost_usd - before.1);
+            printer::info(&format!("+{} new ({cost})", tally.new - before.0));
+        }
+        if stopping {
+            return Ok(tally);
+        }
+    }
+}
+
+/// One poll: new files, new lines; the records ready to send. `flush`
+/// releases every held response (the watch is ending).
+fn poll(
+    import: &Import,
+    files: &mut Vec<LogFile>,
+    pending: &mut BTreeMap<PathBuf, Pending>,
+    tally: &mut Tally,
+    flush: bool,
+) -> Vec<Record> {
+    for path in crate::commands::import_files::jsonl_files(&import.dirs) {
+        if !files.iter().any(|f| f.path == path) {
+            files.push(LogFile::new(import.agent, path));
+        }
+    }
+    tally.files = files.len();
+    let mut ready = Vec::new();
+    let mut counts = LineCounts::default();
+    for file in files.iter_mut() {
+        let records = match file.read_new(&mut counts) {
+            Ok(records) => records,
+            // Deleted or unreadable for now (rotation in progress): try again next poll.
+            Err(_) => Vec::new(),
+        };
+        if import.agent == Agent::Codex {
+            ready.extend(records);
+            continue;
+        }
+        let held = pending.entry(file.path.clone()).or_default();
+        hold(held, records, &mut ready, &mut counts);
+        if flush || held.quiet_polls >= QUIET_POLLS {
+            ready.extend(held.record.take());
+        }
+    }
+    tally.add_lines(counts);
+    ready
+}
+
+/// Merges a Claude Code file's new records into its held response: lines of
+/// the held response update it (the larger output count wins); another
+/// response releases it and is held in turn.
+fn hold(held: &mut Pending, records: Vec<Record>, ready: &mut Vec<Record>, counts: &mut LineCounts) {
+    if records.is_empty() {
+        held.quiet_polls += 1;
+        return;
+    }
+    held.quiet_polls = 0;
+    for record in records {
+        match held.record.take() {
+            Some(previous) if previous.key == record.key => {
+                counts.repeats += 1;
+                held.record = Some(if record.output_tokens > previous.output_tokens { record } else { previous });
+            }
+            previous => {
+                ready.extend(previous);
+                held.record = Some(record);
+            }
+        }
+    }
+}
