@@ -19,9 +19,9 @@ use crate::printer::{self, BOLD, UserError};
 
 const EXAMPLES: &str = "\
 Examples:
-  llmlab import claude-code                 Every Claude Code session in ~/.config/claude/projects and ~/.claude/projects
-  llmlab import codex                       Every Codex session in ~/.codex/sessions ($CODEX_HOME/sessions)
-  llmlab import claude-code --watch         Then keep importing new responses as the agent writes them (Ctrl-C stops)
+  llmlab import claude-code                 Every Claude Code session (~/.claude/projects)
+  llmlab import codex                       Every Codex session (~/.codex/sessions)
+  llmlab import claude-code --watch         Then follow new responses as they are written
   llmlab import codex ~/backup/sessions     Sessions kept in another folder
   llmlab import claude-code --billing api   Count them as API spend whatever the login
   llmlab import codex --json                The summary as JSON

@@ -17,6 +17,7 @@ mod cli_optimize;
 mod cli_status;
 mod cost_command;
 mod hard_budgets;
+mod import_agents;
 mod prices_command;
 mod recorded;
 mod server_crash;
