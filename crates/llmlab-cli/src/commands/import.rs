@@ -7,13 +7,14 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand, ValueEnum};
 use llmlab_core::agent_logs::billing::Detected;
-use llmlab_core::agent_logs::{Agent, Billing, Collected};
+use llmlab_core::agent_logs::{Agent, Billing};
 use llmlab_core::display::{count, usd};
 
 use crate::ExitStatus;
 use crate::client::{Client, block_on};
-use crate::commands::import_files::{self, LineCounts, LogFile};
-use crate::commands::import_send::{self, Labels, Tally};
+use crate::commands::import_files;
+use crate::commands::import_run::Import;
+use crate::commands::import_send::{Labels, Tally};
 use crate::config::{ServerArgs, Settings};
 use crate::printer::{self, BOLD, UserError};
 
@@ -110,49 +111,6 @@ fn billing_of(agent: Agent, choice: BillingChoice) -> Detected {
         BillingChoice::Subscription => {
             Detected { billing: Billing::Subscription, reason: "`--billing subscription`".to_owned() }
         }
-    }
-}
-
-/// One import: what to read, how to label it, where to send it.
-pub(crate) struct Import {
-    pub(crate) agent: Agent,
-    pub(crate) dirs: Vec<PathBuf>,
-    pub(crate) labels: Labels,
-    pub(crate) client: Client,
-}
-
-impl Import {
-    /// Reads every file once, one record per response across them all, and sends the records.
-    async fn once(&self) -> anyhow::Result<Tally> {
-        let mut tally = Tally::default();
-        let mut files: Vec<LogFile> = Vec::new();
-        let collected = self.read_all(&mut files, &mut tally)?;
-        import_send::send(&self.client, collected.into_sorted(), &self.labels, &mut tally).await?;
-        Ok(tally)
-    }
-
-    /// Opens every log file not in `files` yet and reads all of `files`,
-    /// collecting their records (one per response).
-    pub(crate) fn read_all(&self, files: &mut Vec<LogFile>, tally: &mut Tally) -> anyhow::Result<Collected> {
-        for path in import_files::jsonl_files(&self.dirs) {
-            if !files.iter().any(|f| f.path == path) {
-                files.push(LogFile::new(self.agent, path));
-            }
-        }
-        tally.files = files.len();
-        let mut collected = Collected::default();
-        let mut counts = LineCounts::default();
-        for file in files.iter_mut() {
-            let records = file
-                .read_new(&mut counts)
-                .map_err(|e| anyhow::anyhow!("cannot read `{}`: {e}", file.path.display()))?;
-            for record in records {
-                collected.add(record);
-            }
-        }
-        counts.repeats += collected.repeats;
-        tally.add_lines(counts);
-        Ok(collected)
     }
 }
 

@@ -217,3 +217,66 @@ fn file_identity(metadata: &std::fs::Metadata) -> Option<(u64, u64)> {
 fn file_identity(_metadata: &std::fs::Metadata) -> Option<(u64, u64)> {
     None
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write as _;
+
+    use super::*;
+
+    fn line(msg: &str, output: u64) -> String {
+        format!(
+            r#"{{"type":"assistant","cwd":"/w","sessionId":"s","requestId":"r-{msg}","timestamp":"2026-10-05T09:00:00Z","message":{{"id":"{msg}","model":"claude-haiku-4-5","usage":{{"input_tokens":1,"output_tokens":{output}}}}}}}"#
+        ) + "\n"
+    }
+
+    fn keys(records: &[Record]) -> Vec<&str> {
+        records.iter().map(|r| r.key.as_str()).collect()
+    }
+
+    #[test]
+    fn a_file_is_read_in_complete_lines_from_where_the_last_read_stopped() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.jsonl");
+        let mut counts = LineCounts::default();
+        let first = line("m1", 5);
+        let second = line("m2", 7);
+        std::fs::write(&path, format!("{first}{}", &second[..30])).unwrap();
+        let mut file = LogFile::new(Agent::ClaudeCode, path.clone());
+
+        assert_eq!(keys(&file.read_new(&mut counts).unwrap()), ["m1/r-m1"], "the half line waits");
+        assert!(file.read_new(&mut counts).unwrap().is_empty(), "nothing new");
+        std::fs::OpenOptions::new().append(true).open(&path).unwrap().write_all(second[30..].as_bytes()).unwrap();
+        assert_eq!(keys(&file.read_new(&mut counts).unwrap()), ["m2/r-m2"], "its newline came");
+    }
+
+    #[test]
+    fn a_truncated_or_replaced_file_is_read_again_from_its_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.jsonl");
+        let mut counts = LineCounts::default();
+        std::fs::write(&path, format!("{}{}", line("m1", 5), line("m2", 6))).unwrap();
+        let mut file = LogFile::new(Agent::ClaudeCode, path.clone());
+        assert_eq!(file.read_new(&mut counts).unwrap().len(), 2);
+
+        std::fs::write(&path, line("m3", 1)).unwrap(); // shorter: truncated and rewritten
+        assert_eq!(keys(&file.read_new(&mut counts).unwrap()), ["m3/r-m3"]);
+
+        let rotated = dir.path().join("new.jsonl");
+        std::fs::write(&rotated, format!("{}{}", line("m4", 1), line("m5", 1))).unwrap();
+        std::fs::rename(&rotated, &path).unwrap(); // another file under the old name, longer
+        assert_eq!(keys(&file.read_new(&mut counts).unwrap()), ["m4/r-m4", "m5/r-m5"]);
+    }
+
+    #[test]
+    fn jsonl_files_are_found_in_nested_folders_only() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("2026/10/06")).unwrap();
+        std::fs::write(dir.path().join("2026/10/06/rollout-a.jsonl"), "").unwrap();
+        std::fs::write(dir.path().join("b.jsonl"), "").unwrap();
+        std::fs::write(dir.path().join("notes.txt"), "").unwrap();
+        let found = jsonl_files(&[dir.path().to_owned()]);
+        let names: Vec<String> = found.iter().map(|p| p.strip_prefix(dir.path()).unwrap().display().to_string()).collect();
+        assert_eq!(names, ["2026/10/06/rollout-a.jsonl", "b.jsonl"]);
+    }
+}

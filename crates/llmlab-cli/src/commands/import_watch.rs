@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use llmlab_core::agent_logs::{Agent, Record};
 
-use crate::commands::import::Import;
+use crate::commands::import_run::Import;
 use crate::commands::import_files::{LineCounts, LogFile};
 use crate::commands::import_send::{self, Tally};
 use crate::printer;

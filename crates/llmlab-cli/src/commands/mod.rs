@@ -9,6 +9,7 @@ pub(crate) mod cost_batch;
 pub(crate) mod export;
 pub(crate) mod import;
 pub(crate) mod import_files;
+pub(crate) mod import_run;
 pub(crate) mod import_send;
 pub(crate) mod import_watch;
 pub(crate) mod init;
