@@ -54,7 +54,7 @@ enum AgentCommand {
 /// Who pays for the agent's calls.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub(crate) enum BillingChoice {
-    /// From the agent's login: a Claude.ai or ChatGPT sign-in is a subscription, an API key is API spend
+    /// From the agent's login: a Claude.ai or `ChatGPT` sign-in is a subscription, an API key is API spend
     Auto,
     /// API spend: pay per token
     Api,
@@ -144,7 +144,13 @@ fn print_summary(import: &Import, billing: &Detected, tally: &Tally, json: bool)
         let models: Vec<String> = tally.unpriced_models.iter().map(|(m, n)| format!("{m} ({})", count(*n))).collect();
         let _ = writeln!(text, "  Unpriced (no price yet, never $0): {}", models.join(", "));
     }
-    let _ = writeln!(text, "  Billing: {} ({}); tagged billing={}", billing.billing.tag(), billing.reason, billing.billing.tag());
+    let _ = writeln!(
+        text,
+        "  Billing: {} ({}); tagged billing={}",
+        billing.billing.tag(),
+        billing.reason,
+        billing.billing.tag()
+    );
     printer::out(&text);
     for (reason, n) in &tally.unusable_lines {
         printer::warn(&format!("skipped {}: {reason}", plural(*n, "line")));
@@ -153,7 +159,9 @@ fn print_summary(import: &Import, billing: &Detected, tally: &Tally, json: bool)
         printer::hint("add a price with `llmlab prices set MODEL --input … --output …`; the events are repriced");
     }
     if billing.billing == Billing::Subscription {
-        printer::note("a subscription's calls are usage, not spend: budgets scoped with `--tag billing=api` leave them out");
+        printer::note(
+            "a subscription's calls are usage, not spend: budgets scoped with `--tag billing=api` leave them out",
+        );
     }
     Ok(())
 }

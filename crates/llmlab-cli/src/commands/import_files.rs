@@ -67,16 +67,21 @@ pub(crate) fn log_dirs(agent: Agent, explicit: Option<&Path>) -> anyhow::Result<
             Agent::ClaudeCode => AgentEnv::CLAUDE_CONFIG_DIR,
             Agent::Codex => AgentEnv::CODEX_HOME,
         };
-        return Err(UserError::new(format!("found no {} session logs: {} does not exist", agent.name(), names.join(" nor ")))
-            .with_hint(format!("pass the folder holding them: `{command} DIR` (or set `{env}`)"))
-            .into());
+        return Err(UserError::new(format!(
+            "found no {} session logs: {} does not exist",
+            agent.name(),
+            names.join(" nor ")
+        ))
+        .with_hint(format!("pass the folder holding them: `{command} DIR` (or set `{env}`)"))
+        .into());
     }
     Ok(found)
 }
 
 /// What the agent's login file says about billing (the file is read, its secrets are not kept).
 pub(crate) fn detect_billing(agent: Agent) -> Detected {
-    let (name, detect): (&str, fn(Option<&[u8]>) -> Detected) = match agent {
+    type Detector = fn(Option<&[u8]>) -> Detected;
+    let (name, detect): (&str, Detector) = match agent {
         Agent::ClaudeCode => (".credentials.json", billing::claude_code),
         Agent::Codex => ("auth.json", billing::codex),
     };
@@ -246,7 +251,7 @@ mod tests {
 
         assert_eq!(keys(&file.read_new(&mut counts).unwrap()), ["m1/r-m1"], "the half line waits");
         assert!(file.read_new(&mut counts).unwrap().is_empty(), "nothing new");
-        std::fs::OpenOptions::new().append(true).open(&path).unwrap().write_all(second[30..].as_bytes()).unwrap();
+        std::fs::OpenOptions::new().append(true).open(&path).unwrap().write_all(&second.as_bytes()[30..]).unwrap();
         assert_eq!(keys(&file.read_new(&mut counts).unwrap()), ["m2/r-m2"], "its newline came");
     }
 
@@ -276,7 +281,8 @@ mod tests {
         std::fs::write(dir.path().join("b.jsonl"), "").unwrap();
         std::fs::write(dir.path().join("notes.txt"), "").unwrap();
         let found = jsonl_files(&[dir.path().to_owned()]);
-        let names: Vec<String> = found.iter().map(|p| p.strip_prefix(dir.path()).unwrap().display().to_string()).collect();
+        let names: Vec<String> =
+            found.iter().map(|p| p.strip_prefix(dir.path()).unwrap().display().to_string()).collect();
         assert_eq!(names, ["2026/10/06/rollout-a.jsonl", "b.jsonl"]);
     }
 }

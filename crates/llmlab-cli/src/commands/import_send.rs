@@ -47,6 +47,7 @@ pub(crate) struct Tally {
     pub(crate) unpriced_models: BTreeMap<String, u64>,
 }
 
+#[allow(clippy::trivially_copy_pass_by_ref)] // the signature `serialize_with` requires
 fn money<S: serde::Serializer>(amount: &Money, serializer: S) -> Result<S::Ok, S::Error> {
     serializer.serialize_str(&amount.to_string())
 }
@@ -77,7 +78,12 @@ fn event(record: Record, labels: &Labels) -> TrackEvent {
 }
 
 /// Sends `records` in batches; the tally gets the server's answers.
-pub(crate) async fn send(client: &Client, records: Vec<Record>, labels: &Labels, tally: &mut Tally) -> anyhow::Result<()> {
+pub(crate) async fn send(
+    client: &Client,
+    records: Vec<Record>,
+    labels: &Labels,
+    tally: &mut Tally,
+) -> anyhow::Result<()> {
     let mut records = records.into_iter().peekable();
     while records.peek().is_some() {
         let chunk: Vec<Record> = records.by_ref().take(BATCH_EVENTS).collect();

@@ -20,8 +20,8 @@ use std::time::Duration;
 
 use llmlab_core::agent_logs::{Agent, Record};
 
-use crate::commands::import_run::Import;
 use crate::commands::import_files::{LineCounts, LogFile};
+use crate::commands::import_run::Import;
 use crate::commands::import_send::{self, Tally};
 use crate::printer;
 
@@ -45,16 +45,13 @@ pub(crate) async fn watch(import: &Import) -> anyhow::Result<Tally> {
     let first: Vec<Record> = collected.into_sorted();
     sent.extend(first.iter().map(Record::event_id));
     import_send::send(&import.client, first, &import.labels, &mut tally).await?;
-    printer::info(&format!(
-        "Imported {} responses ({} new); watching for more, Ctrl-C stops",
-        tally.events, tally.new
-    ));
+    printer::info(&format!("Imported {} responses ({} new); watching for more, Ctrl-C stops", tally.events, tally.new));
     let mut pending: BTreeMap<PathBuf, Pending> = BTreeMap::new();
     let ctrl_c = tokio::signal::ctrl_c();
     tokio::pin!(ctrl_c);
     loop {
         let stopping = tokio::select! {
-            _ = tokio::time::sleep(POLL) => false,
+            () = tokio::time::sleep(POLL) => false,
             _ = &mut ctrl_c => true,
         };
         let ready = poll(import, &mut files, &mut pending, &mut tally, stopping);
@@ -90,11 +87,8 @@ fn poll(
     let mut ready = Vec::new();
     let mut counts = LineCounts::default();
     for file in files.iter_mut() {
-        let records = match file.read_new(&mut counts) {
-            Ok(records) => records,
-            // Deleted or unreadable for now (rotation in progress): try again next poll.
-            Err(_) => Vec::new(),
-        };
+        // Deleted or unreadable for now (rotation in progress): tried again next poll.
+        let records = file.read_new(&mut counts).unwrap_or_default();
         if import.agent == Agent::Codex {
             ready.extend(records);
             continue;

@@ -65,7 +65,10 @@ server_test!(claude_code_logs_import_one_event_per_response_to_the_hand_computed
     let again = import_json(&machine, &["import", "claude-code"], &[]);
 
     assert_eq!(first["files"], 3);
-    assert_eq!((first["events"].as_u64(), first["new"].as_u64(), first["already_imported"].as_u64()), (Some(5), Some(5), Some(0)));
+    assert_eq!(
+        (first["events"].as_u64(), first["new"].as_u64(), first["already_imported"].as_u64()),
+        (Some(5), Some(5), Some(0))
+    );
     assert_eq!((first["repeated_lines"].as_u64(), first["synthetic_lines"].as_u64()), (Some(4), Some(1)), "{first:#}");
     assert_eq!(first["cost_usd"], CLAUDE_TOTAL);
     assert_eq!(first["new_cost_usd"], CLAUDE_TOTAL);
@@ -93,7 +96,8 @@ server_test!(codex_logs_import_per_turn_deltas_to_the_hand_computed_total, |serv
     let api = Api::anonymous(&server).with_key(&machine.init());
     let codex_home = machine.home().join("codex-home");
     copy_fixtures("codex/sessions", &codex_home.join("sessions"));
-    std::fs::write(codex_home.join("auth.json"), r#"{"OPENAI_API_KEY":null,"tokens":{"access_token":"not-read"}}"#).unwrap();
+    std::fs::write(codex_home.join("auth.json"), r#"{"OPENAI_API_KEY":null,"tokens":{"access_token":"not-read"}}"#)
+        .unwrap();
     let env = [("CODEX_HOME", codex_home.to_str().unwrap())];
 
     let first = import_json(&machine, &["import", "codex", "--billing", "api"], &env);
@@ -165,7 +169,7 @@ server_test!(watch_imports_appended_lines_and_new_files_then_stops_on_ctrl_c, |s
     let api = Api::anonymous(&server).with_key(&machine.init());
     let dir: PathBuf = machine.home().join("projects");
     copy_fixtures("claude-code/projects", &dir);
-    let mut child = watch(&machine, &dir);
+    let child = watch(&machine, &dir);
     calls_reach(&api, 5).await;
 
     // A response written as two lines (partial then final output), the first
@@ -179,7 +183,10 @@ server_test!(watch_imports_appended_lines_and_new_files_then_stops_on_ctrl_c, |s
     // $0.00183 = 10 × 3 + 1,000 × 0.3 + 100 × 15 millionths (the final output count, not the partial 3).
     let after_append = calls_reach(&api, 6).await;
     std::fs::create_dir_all(dir.join("-home-ana-new")).unwrap();
-    append(&dir.join("-home-ana-new").join("new-session.jsonl"), &assistant_line("msg_07WATCH", "claude-haiku-4-5", 2000, 0, 0));
+    append(
+        &dir.join("-home-ana-new").join("new-session.jsonl"),
+        &assistant_line("msg_07WATCH", "claude-haiku-4-5", 2000, 0, 0),
+    );
     let after_new_file = calls_reach(&api, 7).await;
     let interrupted = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
     assert!(interrupted.success());
@@ -199,15 +206,29 @@ fn a_missing_folder_or_server_is_named_with_what_to_do() {
     let default = machine.run(&["import", "claude-code"]);
     let explicit = machine.run(&["import", "codex", "/nonexistent/sessions"]);
     let logs = fixtures_dir().join("agent_logs/codex/sessions");
-    let unreachable = machine.run(&["import", "codex", logs.to_str().unwrap(), "--api-key", "llm_test", "--server", "http://127.0.0.1:1"]);
+    let unreachable = machine.run(&[
+        "import",
+        "codex",
+        logs.to_str().unwrap(),
+        "--api-key",
+        "llm_test",
+        "--server",
+        "http://127.0.0.1:1",
+    ]);
 
     let text = transcript(&default);
     assert_eq!(default.status.code(), Some(1), "{text}");
-    assert!(text.contains(".claude/projects` does not exist") && text.contains("`llmlab import claude-code DIR`"), "{text}");
+    assert!(
+        text.contains(".claude/projects` does not exist") && text.contains("`llmlab import claude-code DIR`"),
+        "{text}"
+    );
     assert!(text.contains("CLAUDE_CONFIG_DIR"), "{text}");
     let text = transcript(&explicit);
     assert_eq!(explicit.status.code(), Some(1), "{text}");
-    assert!(text.contains("`/nonexistent/sessions` does not exist") && text.contains("`llmlab import codex DIR`"), "{text}");
+    assert!(
+        text.contains("`/nonexistent/sessions` does not exist") && text.contains("`llmlab import codex DIR`"),
+        "{text}"
+    );
     let text = transcript(&unreachable);
     assert_eq!(unreachable.status.code(), Some(1), "{text}");
     assert!(text.contains("cannot reach the LLMLab server at `http://127.0.0.1:1`"), "{text}");

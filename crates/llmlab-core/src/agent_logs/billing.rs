@@ -9,7 +9,7 @@
 //!   `subscriptionType` is named); anything else (an API key, a Console login,
 //!   no file) is API billing.
 //! - Codex (`$CODEX_HOME/auth.json`): `auth_mode` `chatgpt` (or, in files
-//!   without `auth_mode`, a `tokens` object: a ChatGPT sign-in) is a ChatGPT
+//!   without `auth_mode`, a `tokens` object: a `ChatGPT` sign-in) is a `ChatGPT`
 //!   plan; `apikey`, or an `OPENAI_API_KEY` alone, is API billing.
 
 use serde::Deserialize;
@@ -20,7 +20,7 @@ use serde::de::IgnoredAny;
 pub enum Billing {
     /// Pay per token with an API key: real spend.
     Api,
-    /// Covered by a subscription (Claude Pro/Max, a ChatGPT plan): usage, not spend.
+    /// Covered by a subscription (Claude Pro/Max, a `ChatGPT` plan): usage, not spend.
     Subscription,
 }
 

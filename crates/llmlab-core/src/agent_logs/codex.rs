@@ -13,7 +13,7 @@
 //!
 //! The delta rule: a turn's usage is `last_token_usage` when present, else
 //! the difference of this and the previous totals. Codex emits the same
-//! token_count twice (the totals unchanged), so a token_count whose totals
+//! `token_count` twice (the totals unchanged), so a `token_count` whose totals
 //! equal the previous ones is a repeat and adds nothing. Codex's counts are
 //! the Responses API's: `input_tokens` INCLUDES `cached_input_tokens`, and
 //! `output_tokens` INCLUDES `reasoning_output_tokens`; they are sent as an
@@ -109,7 +109,7 @@ struct Info {
 pub enum Line {
     /// A turn's usage.
     Usage(Record),
-    /// A repeated token_count (unchanged totals), counted once already.
+    /// A repeated `token_count` (unchanged totals), counted once already.
     Repeat,
     /// Context (session id, working directory, model) or a line without usage.
     Other,
@@ -120,7 +120,7 @@ pub enum Line {
 /// The state of one rollout file, fed its lines in order.
 #[derive(Debug)]
 pub struct Session {
-    session_id: String,
+    id: String,
     cwd: Option<String>,
     model: Option<String>,
     provider: String,
@@ -133,7 +133,7 @@ impl Session {
     #[must_use]
     pub fn new(fallback_id: &str) -> Session {
         Session {
-            session_id: fallback_id.to_owned(),
+            id: fallback_id.to_owned(),
             cwd: None,
             model: None,
             provider: "openai".to_owned(),
@@ -145,13 +145,17 @@ impl Session {
     /// Reads the next line of the file.
     pub fn feed(&mut self, line: &str) -> Line {
         let Ok(raw) = serde_json::from_str::<RawLine>(line) else {
-            return if line.contains("token_count") { Line::Unusable("not a JSON object of the expected shape") } else { Line::Other };
+            return if line.contains("token_count") {
+                Line::Unusable("not a JSON object of the expected shape")
+            } else {
+                Line::Other
+            };
         };
         let Some(payload) = raw.payload else { return Line::Other };
         match raw.kind.as_deref() {
             Some("session_meta") => {
                 if let Some(id) = payload.id.filter(|id| !id.trim().is_empty()) {
-                    self.session_id = id;
+                    self.id = id;
                 }
                 self.cwd = payload.cwd.or(self.cwd.take());
                 if let Some(provider) = payload.model_provider.filter(|p| !p.trim().is_empty()) {
@@ -194,7 +198,7 @@ impl Session {
             agent: Agent::Codex,
             key: format!(
                 "{}/{}:{}:{}:{}:{}",
-                self.session_id,
+                self.id,
                 c.input_tokens,
                 c.cached_input_tokens,
                 c.output_tokens,
@@ -205,7 +209,7 @@ impl Session {
             model,
             usage: delta.responses_usage(),
             timestamp: at.and_then(timestamp),
-            session_id: Some(self.session_id.clone()),
+            session_id: Some(self.id.clone()),
             cwd: self.cwd.clone(),
             sidechain: false,
             output_tokens: delta.output_tokens,
@@ -221,9 +225,7 @@ mod tests {
     const CONTEXT: &str = r#"{"timestamp":"2026-10-06T10:00:01.000Z","type":"turn_context","payload":{"cwd":"/home/ana/api","approval_policy":"on-request","model":"gpt-5.3-codex","effort":"medium","summary":"auto"}}"#;
 
     fn token_count(total: [u64; 4], last: Option<[u64; 4]>) -> String {
-        let usage = |[i, c, o, r]: [u64; 4]| {
-            serde_json::json!({"input_tokens": i, "cached_input_tokens": c, "output_tokens": o, "reasoning_output_tokens": r, "total_tokens": i + o})
-        };
+        let usage = |[i, c, o, r]: [u64; 4]| serde_json::json!({"input_tokens": i, "cached_input_tokens": c, "output_tokens": o, "reasoning_output_tokens": r, "total_tokens": i + o});
         let mut info = serde_json::json!({ "total_token_usage": usage(total), "model_context_window": 272_000 });
         if let Some(last) = last {
             info["last_token_usage"] = usage(last);
