@@ -155,8 +155,10 @@ fn print_summary(import: &Import, billing: &Detected, tally: &Tally, json: bool)
     for (reason, n) in &tally.unusable_lines {
         printer::warn(&format!("skipped {}: {reason}", plural(*n, "line")));
     }
-    if !tally.unpriced_models.is_empty() {
-        printer::hint("add a price with `llmlab prices set MODEL --input … --output …`; the events are repriced");
+    for (model, provider) in &tally.unpriced_providers {
+        printer::hint(&format!(
+            "price `{model}` with `llmlab prices set {model} --provider {provider} --input USD_PER_1M --output USD_PER_1M`; its events are priced then"
+        ));
     }
     if billing.billing == Billing::Subscription {
         printer::note(

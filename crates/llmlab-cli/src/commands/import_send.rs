@@ -45,6 +45,9 @@ pub(crate) struct Tally {
     pub(crate) new_cost_usd: Money,
     /// Models without a price, and how many events each: unpriced (never $0) until a price is added.
     pub(crate) unpriced_models: BTreeMap<String, u64>,
+    /// The provider of each unpriced model, for the hint that prices it.
+    #[serde(skip)]
+    pub(crate) unpriced_providers: BTreeMap<String, String>,
 }
 
 #[allow(clippy::trivially_copy_pass_by_ref)] // the signature `serialize_with` requires
@@ -87,10 +90,10 @@ pub(crate) async fn send(
     let mut records = records.into_iter().peekable();
     while records.peek().is_some() {
         let chunk: Vec<Record> = records.by_ref().take(BATCH_EVENTS).collect();
-        let models: Vec<String> = chunk.iter().map(|r| r.model.clone()).collect();
+        let models: Vec<(String, String)> = chunk.iter().map(|r| (r.provider.clone(), r.model.clone())).collect();
         let body = BatchRequest { events: chunk.into_iter().map(|r| event(r, labels)).collect() };
         let answer: BatchResponse = client.post("/api/events/batch", &body).await?;
-        for (result, model) in answer.results.iter().zip(models) {
+        for (result, (provider, model)) in answer.results.iter().zip(models) {
             tally.events += 1;
             if result.duplicate {
                 tally.already_imported += 1;
@@ -104,7 +107,10 @@ pub(crate) async fn send(
                         tally.new_cost_usd += cost;
                     }
                 }
-                None => *tally.unpriced_models.entry(model).or_default() += 1,
+                None => {
+                    tally.unpriced_providers.insert(model.clone(), provider);
+                    *tally.unpriced_models.entry(model).or_default() += 1;
+                }
             }
         }
     }

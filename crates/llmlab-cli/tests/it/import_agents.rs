@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::api::{Api, BIN, server_test};
-use crate::cli_env::{Machine, transcript};
+use crate::cli_env::{Machine, snapshot, transcript};
 use crate::support::fixtures_dir;
 
 /// Claude Code's fixtures: 5 responses, $0.126275 (4 priced + `claude-sonnet-9-9` unpriced).
@@ -63,7 +63,9 @@ server_test!(claude_code_logs_import_one_event_per_response_to_the_hand_computed
 
     let first = import_json(&machine, &["import", "claude-code"], &[]);
     let again = import_json(&machine, &["import", "claude-code"], &[]);
+    let shown = machine.run(&["import", "claude-code"]);
 
+    snapshot!(machine, "import_claude_code_again", transcript(&shown));
     assert_eq!(first["files"], 3);
     assert_eq!(
         (first["events"].as_u64(), first["new"].as_u64(), first["already_imported"].as_u64()),

@@ -17,6 +17,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use super::{Agent, Record, model_id, timestamp};
+use crate::provider::Provider;
 
 /// What one line is.
 #[derive(Debug)]
@@ -53,11 +54,6 @@ struct RawMessage<'a> {
     usage: Option<&'a RawValue>,
 }
 
-#[derive(Deserialize)]
-struct OutputCount {
-    output_tokens: Option<u64>,
-}
-
 /// Reads one line of a Claude Code session log.
 #[must_use]
 pub fn parse_line(line: &str) -> Line {
@@ -79,8 +75,9 @@ pub fn parse_line(line: &str) -> Line {
     let Some(model) = message.model.as_deref().and_then(model_id) else {
         return Line::Unusable("an assistant message without `message.model`");
     };
-    let Ok(output) = serde_json::from_str::<OutputCount>(usage.get()) else {
-        return Line::Unusable("a `message.usage` that is not an object of counts");
+    // Checked here as the server will check it: one refused usage would fail its whole batch.
+    let Ok(normalized) = crate::normalize_usage_json(&Provider::Anthropic, usage.get()) else {
+        return Line::Unusable("a `message.usage` that is not Anthropic's usage object");
     };
     // Older logs have no `requestId`; the message id alone is unique to a response.
     let key = match raw.request_id.as_deref().filter(|r| !r.trim().is_empty()) {
@@ -97,7 +94,7 @@ pub fn parse_line(line: &str) -> Line {
         session_id: raw.session_id,
         cwd: raw.cwd,
         sidechain: raw.is_sidechain,
-        output_tokens: output.output_tokens.unwrap_or(0),
+        output_tokens: normalized.buckets.output_tokens,
     })
 }
 
@@ -151,6 +148,8 @@ mod tests {
         let no_id = r#"{"type":"assistant","message":{"model":"claude-haiku-4-5","usage":{"input_tokens":1,"output_tokens":1}}}"#;
         assert!(matches!(parse_line(no_id), Line::Unusable(_)));
         assert!(matches!(parse_line(r#"{"usage": tru"#), Line::Unusable(_)));
+        let negative = r#"{"type":"assistant","message":{"id":"m","model":"claude-haiku-4-5","usage":{"input_tokens":-1,"output_tokens":1}}}"#;
+        assert!(matches!(parse_line(negative), Line::Unusable(_)), "refused here, not in the server's batch");
     }
 
     #[test]
