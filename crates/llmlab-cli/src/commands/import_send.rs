@@ -87,12 +87,24 @@ pub(crate) async fn send(
     labels: &Labels,
     tally: &mut Tally,
 ) -> anyhow::Result<()> {
-    let mut records = records.into_iter().peekable();
-    while records.peek().is_some() {
-        let chunk: Vec<Record> = records.by_ref().take(BATCH_EVENTS).collect();
+    let mut queue = records;
+    send_queued(client, &mut queue, labels, tally).await
+}
+
+/// Sends the records of `queue` in batches, removing each batch the server
+/// stored: on an error, `queue` holds the records still to send.
+pub(crate) async fn send_queued(
+    client: &Client,
+    queue: &mut Vec<Record>,
+    labels: &Labels,
+    tally: &mut Tally,
+) -> anyhow::Result<()> {
+    while !queue.is_empty() {
+        let chunk: Vec<Record> = queue[..queue.len().min(BATCH_EVENTS)].to_vec();
         let models: Vec<(String, String)> = chunk.iter().map(|r| (r.provider.clone(), r.model.clone())).collect();
         let body = BatchRequest { events: chunk.into_iter().map(|r| event(r, labels)).collect() };
         let answer: BatchResponse = client.post("/api/events/batch", &body).await?;
+        queue.drain(..answer.results.len().min(queue.len()));
         for (result, (provider, model)) in answer.results.iter().zip(models) {
             tally.events += 1;
             if result.duplicate {
@@ -100,17 +112,14 @@ pub(crate) async fn send(
             } else {
                 tally.new += 1;
             }
-            match result.cost_usd {
-                Some(cost) => {
-                    tally.cost_usd += cost;
-                    if !result.duplicate {
-                        tally.new_cost_usd += cost;
-                    }
+            if let Some(cost) = result.cost_usd {
+                tally.cost_usd += cost;
+                if !result.duplicate {
+                    tally.new_cost_usd += cost;
                 }
-                None => {
-                    tally.unpriced_providers.insert(model.clone(), provider);
-                    *tally.unpriced_models.entry(model).or_default() += 1;
-                }
+            } else {
+                tally.unpriced_providers.insert(model.clone(), provider);
+                *tally.unpriced_models.entry(model).or_default() += 1;
             }
         }
     }

@@ -16,7 +16,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use llmlab_core::agent_logs::{Agent, Record};
 
@@ -26,6 +26,8 @@ use crate::commands::import_send::{self, Tally};
 use crate::printer;
 
 const POLL: Duration = Duration::from_millis(250);
+/// How long to wait before sending again after the server failed.
+const RETRY: Duration = Duration::from_secs(5);
 /// Quiet polls after which a file's last response is taken as complete.
 const QUIET_POLLS: u32 = 2;
 
@@ -47,6 +49,8 @@ pub(crate) async fn watch(import: &Import) -> anyhow::Result<Tally> {
     import_send::send(&import.client, first, &import.labels, &mut tally).await?;
     printer::info(&format!("Imported {} responses ({} new); watching for more, Ctrl-C stops", tally.events, tally.new));
     let mut pending: BTreeMap<PathBuf, Pending> = BTreeMap::new();
+    let mut queue: Vec<Record> = Vec::new();
+    let mut retry_at = Instant::now();
     let ctrl_c = tokio::signal::ctrl_c();
     tokio::pin!(ctrl_c);
     loop {
@@ -57,11 +61,22 @@ pub(crate) async fn watch(import: &Import) -> anyhow::Result<Tally> {
         let ready = poll(import, &mut files, &mut pending, &mut tally, stopping);
         let (fresh, repeated): (Vec<Record>, Vec<Record>) = ready.into_iter().partition(|r| sent.insert(r.event_id()));
         tally.repeated_lines += repeated.len() as u64;
-        if !fresh.is_empty() {
+        queue.extend(fresh);
+        if !queue.is_empty() && (stopping || Instant::now() >= retry_at) {
             let before = (tally.new, tally.new_cost_usd);
-            import_send::send(&import.client, fresh, &import.labels, &mut tally).await?;
-            let cost = llmlab_core::display::usd(tally.new_cost_usd - before.1);
-            printer::info(&format!("+{} new ({cost})", tally.new - before.0));
+            match import_send::send_queued(&import.client, &mut queue, &import.labels, &mut tally).await {
+                Ok(()) => {
+                    let cost = llmlab_core::display::usd(tally.new_cost_usd - before.1);
+                    printer::info(&format!("+{} new ({cost})", tally.new - before.0));
+                }
+                // The server may come back: keep the records and try again shortly (the
+                // last attempt, on Ctrl-C, reports the error).
+                Err(error) if !stopping => {
+                    printer::warn(&format!("{error:#}; {} responses wait, trying again in 5 s", queue.len()));
+                    retry_at = Instant::now() + RETRY;
+                }
+                Err(error) => return Err(error),
+            }
         }
         if stopping {
             return Ok(tally);

@@ -201,6 +201,30 @@ server_test!(watch_imports_appended_lines_and_new_files_then_stops_on_ctrl_c, |s
     assert!(summary.contains("7 responses: 7 new, 0 already imported"), "{}", transcript(&exit));
 });
 
+server_test!(watch_keeps_what_it_read_while_the_server_is_down_and_sends_it_when_back, |server| async move {
+    let machine = Machine::of(&server);
+    let api = Api::anonymous(&server).with_key(&machine.init());
+    let dir: PathBuf = machine.home().join("projects");
+    copy_fixtures("claude-code/projects", &dir);
+    let child = watch(&machine, &dir);
+    calls_reach(&api, 5).await;
+
+    server.signal("TERM");
+    let session = dir.join("-home-ana-lab").join("5d0c1e2a-3333-4a6b-9c3d-000000000003.jsonl");
+    append(&session, &assistant_line("msg_08DOWN", "claude-haiku-4-5", 1000, 0, 0));
+    tokio::time::sleep(Duration::from_secs(2)).await; // read and tried while the server is down
+    server.restart();
+    let after = calls_reach(&api, 6).await;
+    assert!(Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap().success());
+    let exit = tokio::task::spawn_blocking(move || child.wait_with_output()).await.unwrap().unwrap();
+
+    assert_eq!(after["all_time_usd"], "0.127275", "0.126275 + 1,000 × 1 millionths: {after:#}");
+    assert_eq!(exit.status.code(), Some(0), "{}", transcript(&exit));
+    let text = transcript(&exit);
+    assert!(text.contains("cannot reach the LLMLab server") && text.contains("trying again"), "{text}");
+    assert!(text.contains("6 responses: 6 new, 0 already imported"), "{text}");
+});
+
 #[test]
 fn a_missing_folder_or_server_is_named_with_what_to_do() {
     let machine = Machine::new("http://127.0.0.1:1");
