@@ -1,9 +1,9 @@
 //! One run of `llmlab import`: which folders, how the events are labelled,
 //! the server; reading every log file once and sending one event per response.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use llmlab_core::agent_logs::{Agent, Collected};
+use llmlab_core::agent_logs::{Agent, Collected, Record};
 
 use crate::client::Client;
 use crate::commands::import_files::{self, LineCounts, LogFile};
@@ -22,14 +22,21 @@ impl Import {
     pub(crate) async fn once(&self) -> anyhow::Result<Tally> {
         let mut tally = Tally::default();
         let mut files: Vec<LogFile> = Vec::new();
-        let collected = self.read_all(&mut files, &mut tally)?;
+        let collected = self.read_all(&mut files, &mut tally, &mut |_, _| {})?;
         import_send::send(&self.client, collected.into_sorted(), &self.labels, &mut tally).await?;
         Ok(tally)
     }
 
     /// Opens every log file not in `files` yet and reads all of `files`,
-    /// collecting their records (one per response).
-    pub(crate) fn read_all(&self, files: &mut Vec<LogFile>, tally: &mut Tally) -> anyhow::Result<Collected> {
+    /// collecting their records (one per response). `keep_back` sees each
+    /// file's records first and may take some out (`--watch` holds back a
+    /// response that may still be being written).
+    pub(crate) fn read_all(
+        &self,
+        files: &mut Vec<LogFile>,
+        tally: &mut Tally,
+        keep_back: &mut dyn FnMut(&Path, &mut Vec<Record>),
+    ) -> anyhow::Result<Collected> {
         for path in import_files::jsonl_files(&self.dirs) {
             if !files.iter().any(|f| f.path == path) {
                 files.push(LogFile::new(self.agent, path));
@@ -39,9 +46,10 @@ impl Import {
         let mut collected = Collected::default();
         let mut counts = LineCounts::default();
         for file in files.iter_mut() {
-            let records = file
+            let mut records = file
                 .read_new(&mut counts)
                 .map_err(|e| anyhow::anyhow!("cannot read `{}`: {e}", file.path.display()))?;
+            keep_back(&file.path, &mut records);
             for record in records {
                 collected.add(record);
             }

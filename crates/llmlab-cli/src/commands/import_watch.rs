@@ -36,19 +36,25 @@ const QUIET_POLLS: u32 = 2;
 struct Pending {
     record: Option<Record>,
     quiet_polls: u32,
+    /// Lines merged into `record` when it was held back at the start, counted when it is released.
+    merged_lines: u64,
 }
 
 /// Imports everything, then follows the logs until Ctrl-C; the tally of it all.
 pub(crate) async fn watch(import: &Import) -> anyhow::Result<Tally> {
     let mut tally = Tally::default();
     let mut files: Vec<LogFile> = Vec::new();
-    let collected = import.read_all(&mut files, &mut tally)?;
+    let mut pending: BTreeMap<PathBuf, Pending> = BTreeMap::new();
+    let collected = import.read_all(&mut files, &mut tally, &mut |path, records| {
+        if import.agent == Agent::ClaudeCode {
+            hold_last(pending.entry(path.to_owned()).or_default(), records);
+        }
+    })?;
     let mut sent: HashSet<String> = HashSet::new();
     let first: Vec<Record> = collected.into_sorted();
     sent.extend(first.iter().map(Record::event_id));
     import_send::send(&import.client, first, &import.labels, &mut tally).await?;
     printer::info(&format!("Imported {} responses ({} new); watching for more, Ctrl-C stops", tally.events, tally.new));
-    let mut pending: BTreeMap<PathBuf, Pending> = BTreeMap::new();
     let mut queue: Vec<Record> = Vec::new();
     let mut retry_at = Instant::now();
     let ctrl_c = tokio::signal::ctrl_c();
@@ -112,10 +118,21 @@ fn poll(
         hold(held, records, &mut ready, &mut counts);
         if flush || held.quiet_polls >= QUIET_POLLS {
             ready.extend(held.record.take());
+            counts.repeats += std::mem::take(&mut held.merged_lines);
         }
     }
     tally.add_lines(counts);
     ready
+}
+
+/// Takes a Claude Code file's last response (all its lines) out of
+/// `records` and holds it: it may still be being written.
+fn hold_last(held: &mut Pending, records: &mut Vec<Record>) {
+    let Some(key) = records.last().map(|r| r.key.clone()) else { return };
+    let (last, others): (Vec<Record>, Vec<Record>) = records.drain(..).partition(|r| r.key == key);
+    *records = others;
+    held.merged_lines = last.len().saturating_sub(1) as u64;
+    held.record = last.into_iter().max_by_key(|r| r.output_tokens);
 }
 
 /// Merges a Claude Code file's new records into its held response: lines of
