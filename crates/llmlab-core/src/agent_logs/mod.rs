@@ -225,6 +225,40 @@ mod tests {
         assert_eq!(project_from_cwd(&long).map(|p| p.chars().count()), Some(100));
     }
 
+    fn record(key: &str, at: &str, session: Option<&str>) -> Record {
+        Record {
+            agent: Agent::Codex,
+            key: key.to_owned(),
+            provider: "openai".to_owned(),
+            model: "gpt-5.3-codex".to_owned(),
+            usage: RawValue::from_string("{}".to_owned()).unwrap(),
+            timestamp: Some(at.to_owned()),
+            session_id: session.map(str::to_owned),
+            cwd: None,
+            sidechain: false,
+            output_tokens: 0,
+        }
+    }
+
+    #[test]
+    fn every_event_is_tagged_with_its_source_billing_and_session() {
+        let tags = record("k", "2026-10-06T10:00:00Z", Some("s-1\u{0}")).tags(Billing::Subscription);
+        let expected: BTreeMap<String, String> = [("source", "codex"), ("billing", "subscription"), ("session", "s-1")]
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .into();
+        assert_eq!(tags, expected, "control characters never reach the API");
+        assert!(!record("k", "2026-10-06T10:00:00Z", None).tags(Billing::Api).contains_key("session"));
+    }
+
+    #[test]
+    fn collected_records_come_out_oldest_first() {
+        let mut collected = Collected::default();
+        collected.add(record("b", "2026-10-06T11:00:00Z", None));
+        collected.add(record("a", "2026-10-06T10:00:00Z", None));
+        let keys: Vec<String> = collected.into_sorted().into_iter().map(|r| r.key).collect();
+        assert_eq!(keys, ["a", "b"]);
+    }
+
     #[test]
     fn event_ids_are_deterministic_per_agent_and_key() {
         let a = event_id(Agent::ClaudeCode, "msg_1/req_1");
