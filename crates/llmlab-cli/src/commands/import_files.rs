@@ -161,6 +161,27 @@ impl Parser {
     }
 }
 
+/// The log files found so far, by path.
+#[derive(Default)]
+pub(crate) struct LogFiles(BTreeMap<PathBuf, LogFile>);
+
+impl LogFiles {
+    /// Adds the `.jsonl` files under `dirs` not known yet.
+    pub(crate) fn refresh(&mut self, agent: Agent, dirs: &[PathBuf]) {
+        for path in jsonl_files(dirs) {
+            self.0.entry(path.clone()).or_insert_with(|| LogFile::new(agent, path));
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub(crate) fn iter_mut(&mut self) -> impl Iterator<Item = &mut LogFile> {
+        self.0.values_mut()
+    }
+}
+
 /// One log file and how far it has been read.
 pub(crate) struct LogFile {
     pub(crate) path: PathBuf,
@@ -179,8 +200,8 @@ impl LogFile {
     /// The records of the complete lines written since the last call, in
     /// order. A last line without its newline is left for the next call.
     pub(crate) fn read_new(&mut self, counts: &mut LineCounts) -> std::io::Result<Vec<Record>> {
-        let mut file = std::fs::File::open(&self.path)?;
-        let metadata = file.metadata()?;
+        // A `stat` first: most polls find most files unchanged, and it costs less than opening them.
+        let metadata = std::fs::metadata(&self.path)?;
         let identity = file_identity(&metadata);
         if metadata.len() < self.offset || (self.identity.is_some() && identity != self.identity) {
             // Truncated or replaced (rotation): a new file under the old name.
@@ -191,6 +212,7 @@ impl LogFile {
         if metadata.len() == self.offset {
             return Ok(Vec::new());
         }
+        let mut file = std::fs::File::open(&self.path)?;
         file.seek(SeekFrom::Start(self.offset))?;
         let mut bytes = Vec::new();
         file.read_to_end(&mut bytes)?;

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use llmlab_core::agent_logs::{Agent, Collected, Record};
 
 use crate::client::Client;
-use crate::commands::import_files::{self, LineCounts, LogFile};
+use crate::commands::import_files::{LineCounts, LogFiles};
 use crate::commands::import_send::{self, Labels, Tally};
 
 /// One import: what to read, how to label it, where to send it.
@@ -21,7 +21,7 @@ impl Import {
     /// Reads every file once, one record per response across them all, and sends the records.
     pub(crate) async fn once(&self) -> anyhow::Result<Tally> {
         let mut tally = Tally::default();
-        let mut files: Vec<LogFile> = Vec::new();
+        let mut files = LogFiles::default();
         let collected = self.read_all(&mut files, &mut tally, &mut |_, _| {})?;
         import_send::send(&self.client, collected.into_sorted(), &self.labels, &mut tally).await?;
         Ok(tally)
@@ -33,15 +33,11 @@ impl Import {
     /// response that may still be being written).
     pub(crate) fn read_all(
         &self,
-        files: &mut Vec<LogFile>,
+        files: &mut LogFiles,
         tally: &mut Tally,
         keep_back: &mut dyn FnMut(&Path, &mut Vec<Record>),
     ) -> anyhow::Result<Collected> {
-        for path in import_files::jsonl_files(&self.dirs) {
-            if !files.iter().any(|f| f.path == path) {
-                files.push(LogFile::new(self.agent, path));
-            }
-        }
+        files.refresh(self.agent, &self.dirs);
         tally.files = files.len();
         let mut collected = Collected::default();
         let mut counts = LineCounts::default();

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use llmlab_core::agent_logs::{Agent, Record};
 
-use crate::commands::import_files::{LineCounts, LogFile};
+use crate::commands::import_files::{LineCounts, LogFiles};
 use crate::commands::import_run::Import;
 use crate::commands::import_send::{self, Tally};
 use crate::printer;
@@ -43,7 +43,7 @@ struct Pending {
 /// Imports everything, then follows the logs until Ctrl-C; the tally of it all.
 pub(crate) async fn watch(import: &Import) -> anyhow::Result<Tally> {
     let mut tally = Tally::default();
-    let mut files: Vec<LogFile> = Vec::new();
+    let mut files = LogFiles::default();
     let mut pending: BTreeMap<PathBuf, Pending> = BTreeMap::new();
     let collected = import.read_all(&mut files, &mut tally, &mut |path, records| {
         if import.agent == Agent::ClaudeCode {
@@ -81,7 +81,13 @@ pub(crate) async fn watch(import: &Import) -> anyhow::Result<Tally> {
                     printer::warn(&format!("{error:#}; {} responses wait, trying again in 5 s", queue.len()));
                     retry_at = Instant::now() + RETRY;
                 }
-                Err(error) => return Err(error),
+                Err(error) => {
+                    printer::warn(&format!(
+                        "{} responses read were not sent; import again once the server answers",
+                        queue.len()
+                    ));
+                    return Err(error);
+                }
             }
         }
         if stopping {
@@ -94,16 +100,12 @@ pub(crate) async fn watch(import: &Import) -> anyhow::Result<Tally> {
 /// releases every held response (the watch is ending).
 fn poll(
     import: &Import,
-    files: &mut Vec<LogFile>,
+    files: &mut LogFiles,
     pending: &mut BTreeMap<PathBuf, Pending>,
     tally: &mut Tally,
     flush: bool,
 ) -> Vec<Record> {
-    for path in crate::commands::import_files::jsonl_files(&import.dirs) {
-        if !files.iter().any(|f| f.path == path) {
-            files.push(LogFile::new(import.agent, path));
-        }
-    }
+    files.refresh(import.agent, &import.dirs);
     tally.files = files.len();
     let mut ready = Vec::new();
     let mut counts = LineCounts::default();
