@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand, ValueEnum};
+use llmlab_api::limits::MAX_PROJECT_CHARS;
 use llmlab_core::agent_logs::billing::Detected;
 use llmlab_core::agent_logs::{Agent, Billing};
 use llmlab_core::display::{count, usd};
@@ -92,6 +93,12 @@ pub(crate) fn run(args: &ImportArgs) -> anyhow::Result<ExitStatus> {
     let billing = billing_of(agent, options.billing);
     let project = match options.project.as_deref().map(str::trim) {
         Some("") => return Err(UserError::new("`--project` must not be blank").into()),
+        Some(name) if name.chars().count() > MAX_PROJECT_CHARS || name.chars().any(char::is_control) => {
+            return Err(UserError::new(format!(
+                "`--project` must be at most {MAX_PROJECT_CHARS} characters, without control characters"
+            ))
+            .into());
+        }
         other => other.map(str::to_owned),
     };
     let settings = Settings::load(&options.server)?;

@@ -241,6 +241,7 @@ fn a_missing_folder_or_server_is_named_with_what_to_do() {
         "--server",
         "http://127.0.0.1:1",
     ]);
+    let bad_project = machine.run(&["import", "codex", logs.to_str().unwrap(), "--project", "a\tb"]);
 
     let text = transcript(&default);
     assert_eq!(default.status.code(), Some(1), "{text}");
@@ -258,4 +259,7 @@ fn a_missing_folder_or_server_is_named_with_what_to_do() {
     let text = transcript(&unreachable);
     assert_eq!(unreachable.status.code(), Some(1), "{text}");
     assert!(text.contains("cannot reach the LLMLab server at `http://127.0.0.1:1`"), "{text}");
+    let text = transcript(&bad_project);
+    assert_eq!(bad_project.status.code(), Some(1), "{text}");
+    assert!(text.contains("`--project` must be at most 100 characters, without control characters"), "{text}");
 }
