@@ -58,7 +58,7 @@ server_test!(claude_code_logs_import_one_event_per_response_to_the_hand_computed
     copy_fixtures("claude-code/projects", &machine.home().join(".claude/projects"));
     let credentials = r#"{"claudeAiOauth":{"accessToken":"sk-ant-oat01-not-read","refreshToken":"x","expiresAt":1,"scopes":["user:inference"],"subscriptionType":"max"}}"#;
     std::fs::write(machine.home().join(".claude/.credentials.json"), credentials).unwrap();
-    let budget = machine.run(&["budget", "1", "--period", "total", "--tag", "source=claude-code"]);
+    let budget = machine.run(&["budget", "0.10", "--period", "total", "--tag", "source=claude-code"]);
     assert_eq!(budget.status.code(), Some(0), "{}", transcript(&budget));
 
     let first = import_json(&machine, &["import", "claude-code"], &[]);
@@ -91,6 +91,10 @@ server_test!(claude_code_logs_import_one_event_per_response_to_the_hand_computed
     assert_eq!(csv.matches(r#"""sidechain"":""true"""#).count(), 1, "{csv}");
     let list: Value = serde_json::from_slice(&machine.run(&["budget", "list", "--json"]).stdout).unwrap();
     assert_eq!(list["budgets"][0]["status"]["spent_usd"], CLAUDE_TOTAL, "imported events count in budgets: {list:#}");
+    assert_eq!(list["budgets"][0]["status"]["state"], "exceeded", "$0.126275 of $0.10: {list:#}");
+    let alerts = api.get("/api/alerts").await.body;
+    let kinds: Vec<&str> = alerts["alerts"].as_array().unwrap().iter().map(|a| a["kind"].as_str().unwrap()).collect();
+    assert!(kinds.contains(&"budget_threshold"), "and in alerts: {alerts:#}");
 });
 
 server_test!(codex_logs_import_per_turn_deltas_to_the_hand_computed_total, |server| async move {
