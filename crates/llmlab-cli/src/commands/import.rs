@@ -22,7 +22,7 @@ use crate::printer::{self, BOLD, UserError};
 const EXAMPLES: &str = "\
 Examples:
   llmlab import claude-code                 Every Claude Code session (~/.claude/projects)
-  llmlab import codex                       Every Codex session (~/.codex/sessions)
+  llmlab import codex                       Every Codex session (~/.codex/sessions, archived ones too)
   llmlab import claude-code --watch         Then follow new responses as they are written
   llmlab import codex ~/backup/sessions     Sessions kept in another folder
   llmlab import claude-code --billing api   Count them as API spend whatever the login

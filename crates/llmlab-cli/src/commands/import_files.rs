@@ -38,13 +38,15 @@ fn config_dirs(agent: Agent) -> Vec<PathBuf> {
     }
 }
 
-/// The folders where the agent writes its session logs, whether they exist or not.
+/// The folders where the agent writes its session logs, whether they exist
+/// or not. Codex moves an archived session's file to `archived_sessions`:
+/// read too, its ids keep it from counting twice.
 pub(crate) fn default_log_dirs(agent: Agent) -> Vec<PathBuf> {
-    let sub = match agent {
-        Agent::ClaudeCode => "projects",
-        Agent::Codex => "sessions",
+    let subs: &[&str] = match agent {
+        Agent::ClaudeCode => &["projects"],
+        Agent::Codex => &["sessions", "archived_sessions"],
     };
-    config_dirs(agent).into_iter().map(|d| d.join(sub)).collect()
+    config_dirs(agent).into_iter().flat_map(|d| subs.iter().map(move |sub| d.join(sub))).collect()
 }
 
 /// The folders to read: `explicit` (which must exist), else the defaults that exist.

@@ -102,6 +102,14 @@ server_test!(codex_logs_import_per_turn_deltas_to_the_hand_computed_total, |serv
     let api = Api::anonymous(&server).with_key(&machine.init());
     let codex_home = machine.home().join("codex-home");
     copy_fixtures("codex/sessions", &codex_home.join("sessions"));
+    // An archived session: Codex moved its file out of `sessions`.
+    std::fs::create_dir_all(codex_home.join("archived_sessions")).unwrap();
+    let archived = "rollout-2026-10-07T08-00-00-0199b7e4-5a61-7d30-a1f2-000000000002.jsonl";
+    std::fs::rename(
+        codex_home.join("sessions/2026/10/07").join(archived),
+        codex_home.join("archived_sessions").join(archived),
+    )
+    .unwrap();
     std::fs::write(codex_home.join("auth.json"), r#"{"OPENAI_API_KEY":null,"tokens":{"access_token":"not-read"}}"#)
         .unwrap();
     let env = [("CODEX_HOME", codex_home.to_str().unwrap())];
