@@ -4,7 +4,8 @@
 //!
 //! - `session_meta`: `payload.id` (the session id), `payload.cwd`,
 //!   `payload.model_provider` (absent or `openai` for OpenAI's API);
-//! - `turn_context`: `payload.model` (and `payload.cwd`) for the turns that follow;
+//! - `turn_context`: `payload.model` (and `payload.cwd`) for the turns that follow
+//!   (a token count naming its own `info.model` or `model` overrides it);
 //! - `event_msg` with `payload.type == "token_count"`: `payload.info` holds
 //!   `total_token_usage` (CUMULATIVE for the session) and `last_token_usage`
 //!   (the latest turn), each `{input_tokens, cached_input_tokens,
@@ -102,6 +103,8 @@ struct Payload {
 struct Info {
     total_token_usage: Option<CodexTokens>,
     last_token_usage: Option<CodexTokens>,
+    /// Some builds name the model on the token count itself.
+    model: Option<String>,
 }
 
 /// What one line gave.
@@ -170,6 +173,9 @@ impl Session {
             }
             Some("event_msg") if payload.kind.as_deref() == Some("token_count") => {
                 let Some(info) = payload.info else { return Line::Other };
+                if let Some(model) = info.model.as_deref().or(payload.model.as_deref()).and_then(model_id) {
+                    self.model = Some(model);
+                }
                 self.turn(&info, raw.timestamp.as_deref())
             }
             _ => Line::Other,
@@ -290,6 +296,14 @@ mod tests {
         assert!(matches!(session.feed(null), Line::Other));
         assert!(matches!(session.feed(&token_count([10, 0, 5, 0], None)), Line::Unusable(_)));
         assert!(matches!(session.feed("not json"), Line::Other));
+    }
+
+    #[test]
+    fn a_token_count_naming_its_model_needs_no_turn_context() {
+        let mut session = Session::new("s");
+        let line = r#"{"timestamp":"2026-10-06T10:00:05Z","type":"event_msg","payload":{"type":"token_count","info":{"total_token_usage":{"input_tokens":10,"output_tokens":5,"total_tokens":15},"model":"gpt-5-codex"}}}"#;
+        let Line::Usage(record) = session.feed(line) else { panic!("a turn") };
+        assert_eq!(record.model, "gpt-5-codex");
     }
 
     #[test]
