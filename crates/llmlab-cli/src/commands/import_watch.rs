@@ -9,10 +9,11 @@
 //! a truncated or replaced file is read again from its start (the ids make
 //! re-reading harmless).
 //!
-//! Claude Code writes one line per content block of a response, the later
-//! ones with the final output count; so a response is sent once the file
-//! moves on to another response, or once the file has been quiet for two
-//! polls (a response's lines are written together, well within that).
+//! Claude Code writes one line per content block of a response, the earlier
+//! ones with a partial output count and no `stop_reason`; so a response is
+//! held until a line of it has a `stop_reason` (its final usage), the file
+//! moves on to another response, or the file has been quiet for 5 seconds
+//! (a response cut off before its last line).
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;
@@ -28,8 +29,8 @@ use crate::printer;
 const POLL: Duration = Duration::from_millis(250);
 /// How long to wait before sending again after the server failed.
 const RETRY: Duration = Duration::from_secs(5);
-/// Quiet polls after which a file's last response is taken as complete.
-const QUIET_POLLS: u32 = 2;
+/// Quiet polls (5 s) after which a file's last response is taken as complete without its `stop_reason`.
+const QUIET_POLLS: u32 = 20;
 
 /// A Claude Code file's latest response, held until it is complete.
 #[derive(Default)]
@@ -118,7 +119,7 @@ fn poll(
         }
         let held = pending.entry(file.path.clone()).or_default();
         hold(held, records, &mut ready, &mut counts);
-        if flush || held.quiet_polls >= QUIET_POLLS {
+        if flush || held.quiet_polls >= QUIET_POLLS || held.record.as_ref().is_some_and(|r| r.complete) {
             ready.extend(held.record.take());
             counts.repeats += std::mem::take(&mut held.merged_lines);
         }
@@ -128,9 +129,13 @@ fn poll(
 }
 
 /// Takes a Claude Code file's last response (all its lines) out of
-/// `records` and holds it: it may still be being written.
+/// `records` and holds it, unless a line of it says it is over: it may
+/// still be being written.
 fn hold_last(held: &mut Pending, records: &mut Vec<Record>) {
-    let Some(key) = records.last().map(|r| r.key.clone()) else { return };
+    let Some(key) = records.last().filter(|r| !r.complete).map(|r| r.key.clone()) else { return };
+    if records.iter().any(|r| r.key == key && r.complete) {
+        return;
+    }
     let (last, others): (Vec<Record>, Vec<Record>) = records.drain(..).partition(|r| r.key == key);
     *records = others;
     held.merged_lines = last.len().saturating_sub(1) as u64;
@@ -150,12 +155,73 @@ fn hold(held: &mut Pending, records: Vec<Record>, ready: &mut Vec<Record>, count
         match held.record.take() {
             Some(previous) if previous.key == record.key => {
                 counts.repeats += 1;
-                held.record = Some(if record.output_tokens > previous.output_tokens { record } else { previous });
+                let complete = previous.complete || record.complete;
+                let mut kept = if record.output_tokens >= previous.output_tokens { record } else { previous };
+                kept.complete = complete;
+                held.record = Some(kept);
             }
             previous => {
                 ready.extend(previous);
                 held.record = Some(record);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use llmlab_core::agent_logs::claude_code::{self, Line};
+
+    use super::*;
+
+    fn record(msg: &str, output: u64, stop: Option<&str>) -> Record {
+        let stop = stop.map_or("null".to_owned(), |s| format!("\"{s}\""));
+        let line = format!(
+            r#"{{"type":"assistant","requestId":"r","message":{{"id":"{msg}","model":"claude-haiku-4-5","stop_reason":{stop},"usage":{{"input_tokens":1,"output_tokens":{output}}}}}}}"#
+        );
+        match claude_code::parse_line(&line) {
+            Line::Usage(record) => record,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// Runs `hold` on one poll's records; the outputs of the responses released.
+    fn poll_once(held: &mut Pending, records: Vec<Record>) -> Vec<u64> {
+        let (mut ready, mut counts) = (Vec::new(), LineCounts::default());
+        hold(held, records, &mut ready, &mut counts);
+        if held.quiet_polls >= QUIET_POLLS || held.record.as_ref().is_some_and(|r| r.complete) {
+            ready.extend(held.record.take());
+        }
+        ready.iter().map(|r| r.output_tokens).collect()
+    }
+
+    #[test]
+    fn a_response_is_held_until_its_stop_reason_or_the_next_response() {
+        let mut held = Pending::default();
+        assert!(poll_once(&mut held, vec![record("a", 5, None)]).is_empty(), "more lines may come");
+        assert_eq!(poll_once(&mut held, vec![record("a", 120, Some("tool_use"))]), [120], "its final line");
+        assert!(poll_once(&mut held, vec![record("b", 7, None)]).is_empty());
+        assert_eq!(poll_once(&mut held, vec![record("c", 9, None)]), [7], "another response began");
+    }
+
+    #[test]
+    fn a_response_without_its_last_line_is_released_after_quiet_polls() {
+        let mut held = Pending::default();
+        assert!(poll_once(&mut held, vec![record("a", 5, None)]).is_empty());
+        let released: Vec<u64> = (0..QUIET_POLLS).flat_map(|_| poll_once(&mut held, Vec::new())).collect();
+        assert_eq!(released, [5]);
+    }
+
+    #[test]
+    fn at_the_start_only_an_unfinished_last_response_is_held_back() {
+        let mut held = Pending::default();
+        let mut records = vec![record("a", 120, Some("end_turn")), record("b", 3, None), record("b", 4, None)];
+        hold_last(&mut held, &mut records);
+        assert_eq!(records.len(), 1);
+        assert_eq!(held.record.as_ref().map(|r| r.output_tokens), Some(4));
+        let mut finished = vec![record("c", 3, None), record("c", 50, Some("end_turn"))];
+        let mut none = Pending::default();
+        hold_last(&mut none, &mut finished);
+        assert_eq!((finished.len(), none.record.is_none()), (2, true));
     }
 }

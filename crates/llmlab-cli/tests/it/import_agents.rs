@@ -165,13 +165,13 @@ fn append(path: &Path, text: &str) {
     file.write_all(text.as_bytes()).unwrap();
 }
 
-/// A Claude Code assistant line of `msg` with these counts.
-fn assistant_line(msg: &str, model: &str, input: u64, cache_read: u64, output: u64) -> String {
+/// A Claude Code assistant line of `msg` with these counts; `stop` on a response's last line.
+fn assistant_line(msg: &str, model: &str, input: u64, cache_read: u64, output: u64, stop: Option<&str>) -> String {
     serde_json::json!({
         "parentUuid": null, "isSidechain": false, "cwd": "/home/ana/shop", "sessionId": "watch-session",
         "type": "assistant", "requestId": format!("req_{msg}"), "uuid": format!("u-{msg}-{output}"),
         "timestamp": "2026-10-08T12:00:00.000Z",
-        "message": { "id": msg, "type": "message", "role": "assistant", "model": model, "content": [],
+        "message": { "id": msg, "type": "message", "role": "assistant", "model": model, "content": [], "stop_reason": stop,
                      "usage": { "input_tokens": input, "cache_creation_input_tokens": 0, "cache_read_input_tokens": cache_read, "output_tokens": output } }
     })
     .to_string()
@@ -189,17 +189,23 @@ server_test!(watch_imports_appended_lines_and_new_files_then_stops_on_ctrl_c, |s
     // A response written as two lines (partial then final output), the first
     // one in two writes: the half line waits for its newline.
     let session = dir.join("-home-ana-shop").join("5d0c1e2a-1111-4a6b-9c3d-000000000001.jsonl");
-    let partial = assistant_line("msg_06WATCH", "claude-sonnet-4-5-20250929", 10, 1000, 3);
+    let partial = assistant_line("msg_06WATCH", "claude-sonnet-4-5-20250929", 10, 1000, 3, None);
     let (head, tail) = partial.split_at(40);
     append(&session, head);
     tokio::time::sleep(Duration::from_millis(300)).await;
-    append(&session, &format!("{tail}{}", assistant_line("msg_06WATCH", "claude-sonnet-4-5-20250929", 10, 1000, 100)));
+    append(
+        &session,
+        &format!(
+            "{tail}{}",
+            assistant_line("msg_06WATCH", "claude-sonnet-4-5-20250929", 10, 1000, 100, Some("end_turn"))
+        ),
+    );
     // $0.00183 = 10 × 3 + 1,000 × 0.3 + 100 × 15 millionths (the final output count, not the partial 3).
     let after_append = calls_reach(&api, 6).await;
     std::fs::create_dir_all(dir.join("-home-ana-new")).unwrap();
     append(
         &dir.join("-home-ana-new").join("new-session.jsonl"),
-        &assistant_line("msg_07WATCH", "claude-haiku-4-5", 2000, 0, 0),
+        &assistant_line("msg_07WATCH", "claude-haiku-4-5", 2000, 0, 0, Some("end_turn")),
     );
     let after_new_file = calls_reach(&api, 7).await;
     let interrupted = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
@@ -223,7 +229,7 @@ server_test!(watch_keeps_what_it_read_while_the_server_is_down_and_sends_it_when
 
     server.signal("TERM");
     let session = dir.join("-home-ana-lab").join("5d0c1e2a-3333-4a6b-9c3d-000000000003.jsonl");
-    append(&session, &assistant_line("msg_08DOWN", "claude-haiku-4-5", 1000, 0, 0));
+    append(&session, &assistant_line("msg_08DOWN", "claude-haiku-4-5", 1000, 0, 0, Some("end_turn")));
     tokio::time::sleep(Duration::from_secs(2)).await; // read and tried while the server is down
     server.restart();
     let after = calls_reach(&api, 6).await;

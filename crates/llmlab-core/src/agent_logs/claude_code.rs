@@ -50,6 +50,7 @@ struct RawLine<'a> {
 struct RawMessage<'a> {
     id: Option<String>,
     model: Option<String>,
+    stop_reason: Option<String>,
     #[serde(borrow)]
     usage: Option<&'a RawValue>,
 }
@@ -95,6 +96,7 @@ pub fn parse_line(line: &str) -> Line {
         cwd: raw.cwd,
         sidechain: raw.is_sidechain,
         output_tokens: normalized.buckets.output_tokens,
+        complete: message.stop_reason.is_some(),
     })
 }
 
@@ -125,6 +127,8 @@ mod tests {
         assert!(r.usage.get().contains(r#""ephemeral_5m_input_tokens":100"#), "passed through as written");
         assert_eq!(r.output_tokens, 3);
         assert!(!r.sidechain);
+        assert!(!r.complete, "`stop_reason` null: more lines may follow");
+        assert!(record(BLOCK_2).complete);
     }
 
     #[test]

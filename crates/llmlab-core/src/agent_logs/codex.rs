@@ -219,6 +219,7 @@ impl Session {
             cwd: self.cwd.clone(),
             sidechain: false,
             output_tokens: delta.output_tokens,
+            complete: true,
         })
     }
 }

@@ -88,6 +88,9 @@ pub struct Record {
     /// The output tokens the line reports; of several lines of one message,
     /// the one with the most is kept (earlier lines carry a partial count).
     pub output_tokens: u64,
+    /// The line says the response is over (Claude Code: a `stop_reason`; a
+    /// Codex token count always is): its usage is final.
+    pub complete: bool,
 }
 
 impl Record {
@@ -237,6 +240,7 @@ mod tests {
             cwd: None,
             sidechain: false,
             output_tokens: 0,
+            complete: true,
         }
     }
 
