@@ -146,6 +146,10 @@ fn print_summary(import: &Import, billing: &Detected, tally: &Tally, json: bool)
         let lines = plural(tally.repeated_lines, "line");
         let _ = writeln!(text, "  {lines} repeating a response already counted (counted once)");
     }
+    if tally.unfinished > 0 {
+        let responses = plural(tally.unfinished, "response");
+        let _ = writeln!(text, "  {responses} still being written, left for the next import");
+    }
     let _ = writeln!(text, "  Cost: {} ({} new)", usd(tally.cost_usd), usd(tally.new_cost_usd));
     if !tally.unpriced_models.is_empty() {
         let models: Vec<String> = tally.unpriced_models.iter().map(|(m, n)| format!("{m} ({})", count(*n))).collect();

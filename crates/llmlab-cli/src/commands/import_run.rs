@@ -2,8 +2,9 @@
 //! the server; reading every log file once and sending one event per response.
 
 use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
 
-use llmlab_core::agent_logs::{Agent, Collected, Record};
+use llmlab_core::agent_logs::{Agent, Collected, Record, take_unfinished_last};
 
 use crate::client::Client;
 use crate::commands::import_files::{LineCounts, LogFiles};
@@ -22,7 +23,15 @@ impl Import {
     pub(crate) async fn once(&self) -> anyhow::Result<Tally> {
         let mut tally = Tally::default();
         let mut files = LogFiles::default();
-        let collected = self.read_all(&mut files, &mut tally, &mut |_, _| {})?;
+        let mut unfinished = 0;
+        let collected = self.read_all(&mut files, &mut tally, &mut |path, records| {
+            // A session in progress: its last response's final usage is still
+            // to come; the next import takes it (its id keeps it from counting twice).
+            if self.agent == Agent::ClaudeCode && written_lately(path) {
+                unfinished += u64::from(!take_unfinished_last(records).is_empty());
+            }
+        })?;
+        tally.unfinished = unfinished;
         import_send::send(&self.client, collected.into_sorted(), &self.labels, &mut tally).await?;
         Ok(tally)
     }
@@ -54,4 +63,15 @@ impl Import {
         tally.add_lines(counts);
         Ok(collected)
     }
+}
+
+/// How recently a file must have changed for its unfinished last response
+/// to be taken as still being written (rather than cut off for good).
+const IN_PROGRESS: Duration = Duration::from_mins(1);
+
+/// True when `path` changed within [`IN_PROGRESS`].
+fn written_lately(path: &Path) -> bool {
+    std::fs::metadata(path)
+        .and_then(|m| m.modified())
+        .is_ok_and(|at| SystemTime::now().duration_since(at).is_ok_and(|age| age < IN_PROGRESS))
 }

@@ -35,6 +35,8 @@ pub(crate) struct Tally {
     pub(crate) repeated_lines: u64,
     /// Claude Code's `<synthetic>` lines (no API call).
     pub(crate) synthetic_lines: u64,
+    /// Responses still being written (a session in progress), left for the next import.
+    pub(crate) unfinished: u64,
     /// Lines with usage that could not be imported, by reason.
     pub(crate) unusable_lines: BTreeMap<String, u64>,
     /// The cost of every event sent (new or not), priced ones only.

@@ -19,7 +19,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use llmlab_core::agent_logs::{Agent, Record};
+use llmlab_core::agent_logs::{Agent, Record, take_unfinished_last};
 
 use crate::commands::import_files::{LineCounts, LogFiles};
 use crate::commands::import_run::Import;
@@ -132,12 +132,7 @@ fn poll(
 /// `records` and holds it, unless a line of it says it is over: it may
 /// still be being written.
 fn hold_last(held: &mut Pending, records: &mut Vec<Record>) {
-    let Some(key) = records.last().filter(|r| !r.complete).map(|r| r.key.clone()) else { return };
-    if records.iter().any(|r| r.key == key && r.complete) {
-        return;
-    }
-    let (last, others): (Vec<Record>, Vec<Record>) = records.drain(..).partition(|r| r.key == key);
-    *records = others;
+    let last = take_unfinished_last(records);
     held.merged_lines = last.len().saturating_sub(1) as u64;
     held.record = last.into_iter().max_by_key(|r| r.output_tokens);
 }

@@ -243,6 +243,26 @@ server_test!(watch_keeps_what_it_read_while_the_server_is_down_and_sends_it_when
     assert!(text.contains("6 responses: 6 new, 0 already imported"), "{text}");
 });
 
+server_test!(a_response_still_being_written_is_left_for_the_next_import, |server| async move {
+    let machine = Machine::of(&server);
+    let api = Api::anonymous(&server).with_key(&machine.init());
+    let session = machine.home().join("projects/-home-ana-shop/live.jsonl");
+    std::fs::create_dir_all(session.parent().unwrap()).unwrap();
+    append(&session, &assistant_line("msg_LIVE", "claude-sonnet-4-5-20250929", 10, 1000, 3, None));
+    let dir = machine.home().join("projects");
+    let args = ["import", "claude-code", dir.to_str().unwrap()];
+
+    let during = import_json(&machine, &args, &[]);
+    append(&session, &assistant_line("msg_LIVE", "claude-sonnet-4-5-20250929", 10, 1000, 100, Some("end_turn")));
+    let after = import_json(&machine, &args, &[]);
+
+    assert_eq!((during["events"].as_u64(), during["unfinished"].as_u64()), (Some(0), Some(1)), "{during:#}");
+    assert_eq!((after["new"].as_u64(), after["unfinished"].as_u64()), (Some(1), Some(0)), "{after:#}");
+    // 10 × 3 + 1,000 × 0.3 + 100 × 15 millionths: the final output count, not the partial 3.
+    assert_eq!(after["cost_usd"], "0.00183");
+    assert_eq!(all_time(&api, "").await["all_time_usd"], "0.00183");
+});
+
 #[test]
 fn a_missing_folder_or_server_is_named_with_what_to_do() {
     let machine = Machine::new("http://127.0.0.1:1");

@@ -164,6 +164,20 @@ fn timestamp(text: &str) -> Option<String> {
     text.parse::<jiff::Timestamp>().ok().map(|t| t.to_string())
 }
 
+/// Takes the lines of a file's last response out of `records` when none of
+/// them says the response is over (no `stop_reason` yet): the agent may still
+/// be writing it, and its final usage is still to come.
+#[must_use]
+pub fn take_unfinished_last(records: &mut Vec<Record>) -> Vec<Record> {
+    let Some(key) = records.last().filter(|r| !r.complete).map(|r| r.key.clone()) else { return Vec::new() };
+    if records.iter().any(|r| r.key == key && r.complete) {
+        return Vec::new();
+    }
+    let (last, others): (Vec<Record>, Vec<Record>) = records.drain(..).partition(|r| r.key == key);
+    *records = others;
+    last
+}
+
 /// Records collected from many files (one import): one per event id, the
 /// copy with the most output tokens kept, so a message split over lines or
 /// repeated by a resumed session counts once with its final usage.
@@ -252,6 +266,19 @@ mod tests {
             .into();
         assert_eq!(tags, expected, "control characters never reach the API");
         assert!(!record("k", "2026-10-06T10:00:00Z", None).tags(Billing::Api).contains_key("session"));
+    }
+
+    #[test]
+    fn only_an_unfinished_last_response_is_taken_out() {
+        let unfinished = |key: &str| Record { complete: false, ..record(key, "2026-10-06T10:00:00Z", None) };
+        let mut records = vec![record("a", "2026-10-06T10:00:00Z", None), unfinished("b"), unfinished("b")];
+        assert_eq!(take_unfinished_last(&mut records).len(), 2);
+        assert_eq!(records.len(), 1);
+        let mut finished = vec![unfinished("c"), record("c", "2026-10-06T10:00:00Z", None)];
+        assert!(take_unfinished_last(&mut finished).is_empty(), "its last line has the stop reason");
+        let mut out_of_order = vec![record("d", "2026-10-06T10:00:00Z", None), unfinished("d")];
+        assert!(take_unfinished_last(&mut out_of_order).is_empty(), "a line of it is final");
+        assert_eq!(out_of_order.len(), 2);
     }
 
     #[test]
