@@ -146,6 +146,8 @@ pub fn router(state: AppState) -> Router {
     let (api, document) = api();
     let document = Arc::new(document);
     api.route("/api/openapi.json", get(move || async move { axum::Json(document.as_ref().clone()) }))
+        // OTLP/HTTP, whose bodies are protobuf or OTLP's JSON: described in docs/opentelemetry.md, not the OpenAPI document.
+        .route("/v1/traces", axum::routing::post(routes::otlp::traces))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .merge(ui::router())
         // Not the proxy's: it forwards bodies as they come, and provider requests (images) can be larger.

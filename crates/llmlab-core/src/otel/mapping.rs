@@ -105,7 +105,13 @@ const COST: &[&str] = &["gen_ai.usage.cost", "llm.cost.total"];
 /// Whether any attribute key marks a possible LLM call (keys only, no values read).
 #[must_use]
 pub fn is_candidate(attributes: &[Attribute<'_>]) -> bool {
-    attributes.iter().any(|a| MARKERS.contains(&a.key))
+    attributes.iter().any(|a| is_marker(a.key))
+}
+
+/// Whether an attribute key marks a possible LLM call (see [`is_candidate`]).
+#[must_use]
+pub fn is_marker(key: &str) -> bool {
+    MARKERS.contains(&key)
 }
 
 /// Reads one span.

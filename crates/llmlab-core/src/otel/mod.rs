@@ -11,7 +11,7 @@ pub mod input_counting;
 mod mapping;
 
 pub use input_counting::{InputCounting, counting_for};
-pub use mapping::{LlmCall, PROJECT_KEY, SpanOutcome, TAG_PREFIX, is_candidate, map_span};
+pub use mapping::{LlmCall, PROJECT_KEY, SpanOutcome, TAG_PREFIX, is_candidate, is_marker, map_span};
 
 /// One attribute value, borrowed from the decoded span.
 #[derive(Clone, Copy, Debug, PartialEq)]

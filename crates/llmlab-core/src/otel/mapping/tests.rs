@@ -33,6 +33,7 @@ fn call_of(view: &SpanView<'_>) -> LlmCall {
     }
 }
 
+#[allow(clippy::unnecessary_wraps)] // compared with `LlmCall::tokens`
 fn buckets(input: u64, cache_read: u64, cache_write: u64, output: u64, reasoning: u64) -> Option<TokenBuckets> {
     Some(TokenBuckets {
         input_tokens: input,
