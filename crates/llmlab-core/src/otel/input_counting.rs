@@ -38,6 +38,17 @@ pub struct CountingRow {
 /// The table, most specific rows first (a provider row before its scope's catch-all).
 pub static TABLE: &[CountingRow] = &[
     CountingRow {
+        // The shared GenAI handler makes the spans of the official instrumentations built on it
+        // (openai-v2 from 2.4b0, google-genai from 1.0b0), under its own scope name.
+        scope: "opentelemetry.util.genai.handler",
+        since: None,
+        provider: None,
+        counting: InputCounting::IncludesCache,
+        verified: "opentelemetry-util-genai 1.1b0 writes the instrumentation's input_tokens: openai-v2 2.4b0 \
+                   patch.py sets usage.prompt_tokens, google-genai 1.1b1 generate_content.py sets \
+                   usage_metadata.prompt_token_count; both count cached tokens",
+    },
+    CountingRow {
         scope: "opentelemetry.instrumentation.openai_v2",
         since: None,
         provider: None,
@@ -134,6 +145,12 @@ mod tests {
 
     fn counting(scope: &str, version: &str, provider: &str) -> InputCounting {
         counting_for(scope, version, provider).0
+    }
+
+    #[test]
+    fn the_shared_genai_handler_includes_cache() {
+        assert_eq!(counting("opentelemetry.util.genai.handler", "1.1b0", "openai"), InputCounting::IncludesCache);
+        assert_eq!(counting("opentelemetry.util.genai.handler", "1.1b0", "gemini"), InputCounting::IncludesCache);
     }
 
     #[test]
