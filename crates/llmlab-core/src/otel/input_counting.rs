@@ -39,7 +39,7 @@ pub struct CountingRow {
 pub static TABLE: &[CountingRow] = &[
     CountingRow {
         // The shared GenAI handler makes the spans of the official instrumentations built on it
-        // (openai-v2 from 2.4b0, google-genai from 1.0b0), under its own scope name.
+        // (openai-v2 2.4b0, google-genai 1.1b1), under its own scope name.
         scope: "opentelemetry.util.genai.handler",
         since: None,
         provider: None,
