@@ -218,7 +218,11 @@ mod tests {
         for (i, row) in TABLE.iter().enumerate() {
             let provider = row.provider.unwrap_or("some-provider");
             let (_, found) = counting_for(row.scope, row.since.unwrap_or("0"), provider);
-            assert!(found.is_some_and(|f| *f == TABLE[i] && std::ptr::eq(f, std::ptr::from_ref(&TABLE[i]))), "row {i} ({}) is shadowed", row.scope);
+            assert!(
+                found.is_some_and(|f| *f == TABLE[i] && std::ptr::eq(f, std::ptr::from_ref(&TABLE[i]))),
+                "row {i} ({}) is shadowed",
+                row.scope
+            );
         }
     }
 

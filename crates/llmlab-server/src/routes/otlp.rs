@@ -61,6 +61,23 @@ const UNAUTHENTICATED: i32 = 16;
 const RESOURCE_EXHAUSTED: i32 = 8;
 const UNIMPLEMENTED: i32 = 12;
 
+/// OTLP/HTTP trace export (the body is an `ExportTraceServiceRequest`, in
+/// protobuf or OTLP/JSON, optionally `Content-Encoding: gzip`). The spans that
+/// describe an LLM call are recorded as events, priced from the catalog; the
+/// others are ignored. Send your key as `Authorization: Bearer llm_…`
+/// (`OTEL_EXPORTER_OTLP_HEADERS="Authorization=Bearer%20llm_…"`). Answers follow
+/// OTLP: see docs/opentelemetry.md.
+#[utoipa::path(post, path = "/v1/traces", tag = "otlp", security(("api_key" = [])),
+    request_body(content_type = "application/x-protobuf", description = "An OTLP `ExportTraceServiceRequest`"),
+    responses((status = 200, description = "An `ExportTraceServiceResponse` in the request's encoding; \
+                 `partial_success` counts the LLM spans that could not be recorded"),
+              (status = 400, description = "The body does not decode (a `google.rpc.Status`)"),
+              (status = 401, description = "Missing or invalid key (a `google.rpc.Status`)"),
+              (status = 413, description = "The body, as sent or inflated, is over 8 MiB"),
+              (status = 415, description = "Not `application/x-protobuf` or `application/json`, or not gzip")))]
+#[expect(dead_code, reason = "the OpenAPI description only; `traces` serves the route")]
+pub(crate) fn traces_doc() {}
+
 /// Receives one OTLP trace export.
 pub async fn traces(
     State(state): State<AppState>,
