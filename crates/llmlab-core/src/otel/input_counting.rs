@@ -90,6 +90,23 @@ pub static TABLE: &[CountingRow] = &[
                    (0.1.18's streams count input_tokens alone but then report no cache counts either)",
     },
     CountingRow {
+        scope: "openlit.otel.tracing",
+        since: None,
+        provider: Some("anthropic"),
+        counting: InputCounting::ExcludesCache,
+        verified: "openlit 1.45.0, instrumentation/anthropic/utils.py: gen_ai.usage.input_tokens = \
+                   usage.input_tokens (\"Anthropic's API reports input_tokens exclusive of cache read / creation \
+                   tokens\"), the cache counts set beside it",
+    },
+    CountingRow {
+        scope: "openlit.otel.tracing",
+        since: None,
+        provider: Some("openai"),
+        counting: InputCounting::IncludesCache,
+        verified: "openlit 1.45.0, instrumentation/openai/utils.py: input tokens = usage.prompt_tokens, cache reads = \
+                   prompt_tokens_details.cached_tokens",
+    },
+    CountingRow {
         scope: "ai",
         since: None,
         provider: Some("anthropic"),
@@ -195,6 +212,16 @@ mod tests {
     }
 
     #[test]
+    fn openlit_anthropic_excludes_cache() {
+        assert_eq!(counting("openlit.otel.tracing", "1.45.0", "anthropic"), InputCounting::ExcludesCache);
+    }
+
+    #[test]
+    fn openlit_openai_includes_cache() {
+        assert_eq!(counting("openlit.otel.tracing", "1.45.0", "openai"), InputCounting::IncludesCache);
+    }
+
+    #[test]
     fn vercel_ai_sdk_anthropic_excludes_cache() {
         let (rule, row) = counting_for("ai", "", "anthropic.messages");
         assert_eq!(rule, InputCounting::ExcludesCache);
@@ -210,7 +237,7 @@ mod tests {
 
     #[test]
     fn an_instrumentation_without_a_row_follows_the_conventions() {
-        assert_eq!(counting_for("openlit.otel.tracing", "1.0", "openai"), (InputCounting::IncludesCache, None));
+        assert_eq!(counting_for("my.homegrown.tracing", "1.0", "openai"), (InputCounting::IncludesCache, None));
     }
 
     #[test]

@@ -304,3 +304,20 @@ fn counts_sent_as_strings_or_integral_doubles_are_read() {
     ];
     assert!(matches!(map_span(&span("x", &fractional, &[])), SpanOutcome::Unusable(_)));
 }
+
+#[test]
+fn openlit_anthropic_input_excludes_its_cache_tokens() {
+    let attributes = [
+        s("gen_ai.operation.name", "chat"),
+        s("gen_ai.provider.name", "anthropic"),
+        s("gen_ai.request.model", "claude-sonnet-4-5"),
+        n("gen_ai.usage.input_tokens", 21),
+        n("gen_ai.usage.cache_read.input_tokens", 0),
+        n("gen_ai.usage.cache_creation.input_tokens", 3_200),
+        n("gen_ai.usage.output_tokens", 19),
+        Attribute { key: "gen_ai.usage.cost", value: AttrValue::Double(0.012_348) },
+    ];
+    let call = call_of(&span("openlit.otel.tracing", &attributes, &[]));
+    assert_eq!(call.tokens, buckets(21, 0, 3_200, 19, 0));
+    assert!(call.notes.iter().all(|n| !n.contains("smaller than its cache tokens")), "{:?}", call.notes);
+}
