@@ -104,7 +104,15 @@ pub async fn traces(
         }
     };
     match export(&state, &caller.user, &caller.key_id, &request).await {
-        Ok(exported) => success(encoding, &exported),
+        Ok(exported) => {
+            tracing::debug!(
+                recorded = exported.recorded,
+                duplicates = exported.duplicates,
+                rejected = exported.rejected,
+                "OTLP export"
+            );
+            success(encoding, &exported)
+        }
         // The spans were fine but storing failed (the database is down): a 5xx the exporter retries.
         Err(error) if error.code.status().is_server_error() => error.into_response(),
         Err(error) => failure(encoding, error.code.status(), INVALID_ARGUMENT, &error.message),
