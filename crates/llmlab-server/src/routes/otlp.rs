@@ -162,7 +162,47 @@ fn decode(
     };
     match encoding {
         Encoding::Protobuf => ExportTraceServiceRequest::decode(bytes).map_err(|e| bad(&e)),
-        Encoding::Json => serde_json::from_slice(bytes).map_err(|e| bad(&e)),
+        Encoding::Json => decode_json(bytes).map_err(|e| bad(&e)),
+    }
+}
+
+/// An OTLP/JSON export. The proto crate's serde requires `values` in an
+/// `arrayValue` / `kvlistValue` and `key` in a `KeyValue`, but the protobuf
+/// JSON mapping that OTLP/JSON follows lets an encoder omit fields at their
+/// default (an empty list, an empty string): when the direct decoding fails,
+/// those omitted fields are filled in and the body is decoded again.
+fn decode_json(bytes: &[u8]) -> Result<ExportTraceServiceRequest, serde_json::Error> {
+    serde_json::from_slice(bytes).or_else(|direct| {
+        let Ok(mut value) = serde_json::from_slice::<serde_json::Value>(bytes) else { return Err(direct) };
+        fill_omitted_defaults(&mut value);
+        serde_json::from_value(value)
+    })
+}
+
+/// Adds the fields [`decode_json`] needs where an encoder left them out.
+fn fill_omitted_defaults(value: &mut serde_json::Value) {
+    use serde_json::Value;
+    match value {
+        Value::Object(object) => {
+            for (name, member) in object.iter_mut() {
+                match (name.as_str(), &mut *member) {
+                    ("arrayValue" | "kvlistValue", Value::Object(list)) => {
+                        list.entry("values").or_insert_with(|| Value::Array(Vec::new()));
+                    }
+                    ("attributes" | "values", Value::Array(items)) => {
+                        for item in items.iter_mut().filter_map(Value::as_object_mut) {
+                            if name == "attributes" || item.contains_key("value") {
+                                item.entry("key").or_insert_with(|| Value::String(String::new()));
+                            }
+                        }
+                    }
+                    _ => {}
+                }
+                fill_omitted_defaults(member);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(fill_omitted_defaults),
+        _ => {}
     }
 }
 
@@ -232,6 +272,32 @@ mod tests {
         assert_eq!(encoding(&headers), Ok(Encoding::Protobuf));
         headers.insert(CONTENT_TYPE, "text/plain".parse().unwrap());
         assert!(encoding(&headers).is_err_and(|m| m.contains("`Content-Type: text/plain`")));
+    }
+
+    #[test]
+    fn json_fields_an_encoder_omits_at_their_default_are_accepted() {
+        // An empty array, an empty key-value list and an empty key, each as a proto3 JSON encoder
+        // may write it: with the field left out.
+        let body = br#"{"resourceSpans":[{"scopeSpans":[{"spans":[{
+            "traceId":"0af7651916cd43dd8448eb211c80319c","spanId":"b7ad6b7169203331","name":"chat",
+            "startTimeUnixNano":"1764000000000000000","endTimeUnixNano":1764000001000000000,
+            "attributes":[
+                {"key":"gen_ai.operation.name","value":{"stringValue":"chat"}},
+                {"key":"gen_ai.usage.input_tokens","value":{"intValue":"12"}},
+                {"key":"list","value":{"arrayValue":{}}},
+                {"key":"map","value":{"kvlistValue":{}}},
+                {"value":{"boolValue":true}}
+            ]}]}]}]}"#;
+        let direct = serde_json::from_slice::<ExportTraceServiceRequest>(body).unwrap_err();
+        assert!(direct.to_string().contains("missing field"), "the proto crate alone refuses it: {direct}");
+        let request = decode_json(body).expect("decodes");
+        let span = &request.resource_spans[0].scope_spans[0].spans[0];
+        assert_eq!(span.span_id, [0xb7, 0xad, 0x6b, 0x71, 0x69, 0x20, 0x33, 0x31]);
+        assert_eq!(span.end_time_unix_nano, 1_764_000_001_000_000_000);
+        assert_eq!(span.attributes.len(), 5);
+        assert_eq!(span.attributes[4].key, "");
+        let undecodable = decode_json(br#"{"resourceSpans": 3}"#).unwrap_err();
+        assert!(undecodable.to_string().contains("invalid type"), "{undecodable}");
     }
 
     #[test]
