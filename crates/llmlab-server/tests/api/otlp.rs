@@ -237,3 +237,45 @@ server_test!(otlp_refuses_bad_keys_bodies_and_sizes, |server| async move {
     let (_, calls, _) = totals(&api).await;
     assert_eq!(calls, 0);
 });
+
+server_test!(otlp_json_vercel_ai_sdk_spans_count_the_provider_call_once, |server| async move {
+    let api = Api::signup(&server, "otel-vercel").await;
+    let start = now_nanos();
+    // As the JavaScript OTLP/JSON exporter sends them: the outer `ai.streamText` span repeats the
+    // usage summed over steps and is skipped; the inner `doStream` span is the billed call.
+    // claude-sonnet-4-5, input without cache (the AI SDK passes Anthropic's count through):
+    // 12 × $3/M + 2,048 reads × $0.30/M + 512 writes × $3.75/M + 90 × $15/M = $0.0039204.
+    let attributes = |operation: &str| {
+        serde_json::json!([
+            {"key": "ai.operationId", "value": {"stringValue": operation}},
+            {"key": "ai.model.provider", "value": {"stringValue": "anthropic.messages"}},
+            {"key": "ai.model.id", "value": {"stringValue": "claude-sonnet-4-5"}},
+            {"key": "ai.response.model", "value": {"stringValue": "claude-sonnet-4-5-20250929"}},
+            {"key": "ai.usage.inputTokens", "value": {"intValue": 12}},
+            {"key": "ai.usage.cachedInputTokens", "value": {"intValue": "2048"}},
+            {"key": "ai.usage.outputTokens", "value": {"doubleValue": 90.0}},
+            {"key": "ai.response.providerMetadata",
+             "value": {"stringValue": "{\"anthropic\":{\"cacheCreationInputTokens\":512}}"}},
+            {"key": "ai.telemetry.metadata.tags", "value": {"arrayValue": {}}}
+        ])
+    };
+    let body = serde_json::json!({"resourceSpans": [{
+        "resource": {"attributes": [{"key": "llmlab.project", "value": {"stringValue": "web"}}]},
+        "scopeSpans": [{"scope": {"name": "ai"}, "spans": [
+            {"traceId": "5b8efff798038103d269b633813fc60c", "spanId": "eee19b7ec3c1b174", "name": "ai.streamText",
+             "kind": 1, "startTimeUnixNano": start.to_string(), "endTimeUnixNano": (start + 2_000_000_000).to_string(),
+             "attributes": attributes("ai.streamText")},
+            {"traceId": "5b8efff798038103d269b633813fc60c", "spanId": "eee19b7ec3c1b175",
+             "parentSpanId": "eee19b7ec3c1b174", "name": "ai.streamText.doStream", "kind": 3,
+             "startTimeUnixNano": start, "endTimeUnixNano": start + 1_900_000_000,
+             "attributes": attributes("ai.streamText.doStream")}
+        ]}]
+    }]});
+    let answer = send(&api, body.to_string().into_bytes(), "application/json", false).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", String::from_utf8_lossy(&answer.body));
+    let (cost, calls, summary) = totals(&api).await;
+    assert_eq!((cost, calls), (Decimal::new(39_204, 7), 1), "{summary}");
+    let csv = api.get("/api/events/export").await.text;
+    assert!(csv.contains("otel-5b8efff798038103d269b633813fc60c-eee19b7ec3c1b175"), "{csv}");
+    assert!(csv.contains(",web,"), "the resource's llmlab.project: {csv}");
+});
