@@ -14,6 +14,7 @@ pub mod cost;
 pub mod display;
 pub mod money;
 pub mod normalize;
+pub mod otel;
 pub mod price_check;
 pub mod provider;
 pub mod recommend;

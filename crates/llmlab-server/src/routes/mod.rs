@@ -8,6 +8,7 @@ pub mod catalog;
 pub mod costs;
 pub mod events;
 pub mod health;
+pub mod otlp;
 pub mod prices;
 pub mod projects;
 pub mod recommendations;

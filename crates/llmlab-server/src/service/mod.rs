@@ -13,6 +13,7 @@
 //! | `export` | events as CSV, streamed |
 //! | `prices` | an account's own prices, repricing its unpriced events |
 //! | `accounts`, `projects` | accounts, keys and projects as the API shows them |
+//! | `otlp` | OTLP trace exports: the LLM spans among them (read by the core) stored through `ingest` |
 //! | `labels` | the one validator of the short texts the API stores |
 
 pub mod accounts;
@@ -22,6 +23,7 @@ pub mod catalog;
 pub mod export;
 pub mod ingest;
 pub mod labels;
+pub mod otlp;
 pub mod prices;
 pub mod projects;
 pub mod recommendations;
