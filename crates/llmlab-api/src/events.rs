@@ -139,6 +139,11 @@ pub struct TrackEvent {
     #[serde(default)]
     #[schema(max_length = 500)]
     pub partial_reason: Option<String>,
+    /// A sentence the client adds to the event's notes (shown with the event and in the
+    /// export's `notes`), e.g. why a call was billed elsewhere. At most 500 characters.
+    #[serde(default)]
+    #[schema(max_length = 500)]
+    pub note: Option<String>,
 }
 
 fn event_cost() -> utoipa::openapi::schema::Schema {

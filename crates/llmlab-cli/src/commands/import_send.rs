@@ -74,6 +74,7 @@ fn event(record: Record, labels: &Labels) -> TrackEvent {
         event_id: Some(record.event_id()),
         project: labels.project.clone().or_else(|| record.project()),
         tags: Some(record.tags(labels.billing)),
+        note: labels.billing.event_note(record.agent),
         provider: record.provider,
         model: record.model,
         usage: Some(record.usage),

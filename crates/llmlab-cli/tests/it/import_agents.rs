@@ -89,6 +89,8 @@ server_test!(claude_code_logs_import_one_event_per_response_to_the_hand_computed
     assert_eq!(csv.matches(r#"""source"":""claude-code"""#).count(), 5, "{csv}");
     assert_eq!(csv.matches(r#"""billing"":""subscription"""#).count(), 5, "{csv}");
     assert_eq!(csv.matches(r#"""sidechain"":""true"""#).count(), 1, "{csv}");
+    let note = "Claude Code session billed by a subscription, not per token";
+    assert_eq!(csv.matches(note).count(), 5, "each subscription event says so in its notes: {csv}");
     let list: Value = serde_json::from_slice(&machine.run(&["budget", "list", "--json"]).stdout).unwrap();
     assert_eq!(list["budgets"][0]["status"]["spent_usd"], CLAUDE_TOTAL, "imported events count in budgets: {list:#}");
     assert_eq!(list["budgets"][0]["status"]["state"], "exceeded", "$0.126275 of $0.10: {list:#}");
@@ -130,6 +132,7 @@ server_test!(codex_logs_import_per_turn_deltas_to_the_hand_computed_total, |serv
     let csv = api.get("/api/events/export").await.text;
     assert_eq!(csv.matches(r#"""source"":""codex"""#).count(), 4, "{csv}");
     assert_eq!(csv.matches(r#"""billing"":""api"""#).count(), 4, "tagged at the first import: {csv}");
+    assert!(!csv.contains("billed by a subscription"), "API-billed events carry no such note: {csv}");
 });
 
 /// `llmlab import claude-code DIR --watch`, started in the background.

@@ -33,6 +33,20 @@ impl Billing {
             Billing::Subscription => "subscription",
         }
     }
+
+    /// The note a subscription-billed event carries (none for API billing): the
+    /// tokens were used, but the agent's plan paid for them, not the API key.
+    #[must_use]
+    pub fn event_note(self, agent: super::Agent) -> Option<String> {
+        match self {
+            Billing::Api => None,
+            Billing::Subscription => Some(format!(
+                "{} session billed by a subscription, not per token: usage at API prices, not spend \
+                 (leave it out with the tag billing=api)",
+                agent.name()
+            )),
+        }
+    }
 }
 
 /// A decision and the fact it rests on, in words.
@@ -141,5 +155,13 @@ mod tests {
         assert_eq!(codex(Some(moded)).billing, Billing::Api, "auth_mode decides when present");
         assert_eq!(codex(Some(br#"{"auth_mode":"chatgpt"}"#)).billing, Billing::Subscription);
         assert_eq!(codex(None).billing, Billing::Api);
+    }
+
+    #[test]
+    fn only_subscription_events_carry_a_note_naming_the_agent() {
+        assert_eq!(Billing::Api.event_note(super::super::Agent::Codex), None);
+        let note = Billing::Subscription.event_note(super::super::Agent::Codex).unwrap();
+        assert!(note.starts_with("Codex session billed by a subscription"), "{note}");
+        assert!(note.contains("billing=api"), "says how to leave it out: {note}");
     }
 }

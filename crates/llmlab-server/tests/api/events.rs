@@ -205,6 +205,22 @@ server_test!(a_cut_off_stream_is_priced_as_a_lower_bound_and_counted_as_partial,
     assert!(reply.text.contains("usage seen so far"), "{}", reply.text);
 });
 
+server_test!(a_clients_note_is_kept_with_the_event_and_checked_like_free_text, |server| async move {
+    let api = Api::signup(&server, "alice").await;
+    let noted = json!({"provider": "openai", "model": "gpt-4o", "output_tokens": 10, "note": "  billed by a plan  "});
+    let reply = api.post("/api/events/track", noted).await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
+    assert_eq!(reply.body["notes"], json!(["billed by a plan"]), "trimmed, beside the server's own notes");
+    let csv = api.get("/api/events/export").await.text;
+    assert!(csv.contains("billed by a plan"), "and in the export's notes: {csv}");
+    for bad in [json!("line\nbreak"), json!("x".repeat(501))] {
+        let event = json!({"provider": "openai", "model": "gpt-4o", "output_tokens": 10, "note": bad});
+        let reply = api.post("/api/events/track", event).await;
+        assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", reply.text);
+        assert!(reply.text.contains("note"), "{}", reply.text);
+    }
+});
+
 server_test!(buckets_batch_tier_and_explicit_cost, |server| async move {
     let api = Api::signup(&server, "alice").await;
     // 1,000,000 input × $2.50/M + 100,000 output × $10/M = 2.5 + 1.0

@@ -187,6 +187,7 @@ fn prepare_with(
     let call = Call { event, usage: usage.as_ref(), unknown_cost, status: status.as_deref(), tier };
     let mut priced = price(&call, &provider, &model, &model_key, catalog, custom, date, &name)?;
     priced.notes.extend(tier_note);
+    priced.notes.extend(client_note(event, &name)?);
     let tokens = usage.as_ref().map(|u| u.buckets).unwrap_or_default();
     let response = TrackedEvent {
         event_id: event_id.clone(),
@@ -244,6 +245,14 @@ fn prepare_with(
 
 /// The most characters of a client's `partial_reason`.
 pub const MAX_PARTIAL_REASON_CHARS: usize = 500;
+
+/// The client's own `note`, trimmed; `None` when absent or blank.
+fn client_note(event: &TrackEvent, name: &impl Fn(&str) -> String) -> ApiResult<Option<String>> {
+    let Some(note) = event.note.as_deref() else { return Ok(None) };
+    let note = labels::free_text(note, MAX_PARTIAL_REASON_CHARS)
+        .map_err(|problem| ApiError::invalid(&name("note"), problem))?;
+    Ok(Some(note.trim().to_owned()).filter(|note| !note.is_empty()))
+}
 
 /// Why the event's usage is a lower bound, or `None` when it is complete: the
 /// core's reason for a stream the server read itself (the proxy), else the
