@@ -15,6 +15,7 @@ pub mod money;
 pub mod normalize;
 pub mod price_check;
 pub mod provider;
+pub mod provider_report;
 pub mod recommend;
 pub mod report;
 pub mod reserve;
