@@ -11,6 +11,7 @@
 //! | `summary` | today, this month, all time, by model/provider/project, the trend: from the rollups |
 //! | `recommendations` | the core's "switch X → Y" tips from the last 30 days |
 //! | `export` | events as CSV, streamed |
+//! | `reports/` | provider connections (admin keys), report syncs, provider-reported spend, reconciliation, drift alerts |
 //! | `prices` | an account's own prices, repricing its unpriced events |
 //! | `accounts`, `projects` | accounts, keys and projects as the API shows them |
 //! | `labels` | the one validator of the short texts the API stores |
@@ -25,4 +26,5 @@ pub mod labels;
 pub mod prices;
 pub mod projects;
 pub mod recommendations;
+pub mod reports;
 pub mod summary;

@@ -644,6 +644,7 @@ mod tests {
             by_provider: vec![ProviderSpend { provider: "openai".to_owned(), cost_usd: money("3"), calls: 20 }],
             by_project: vec![ProjectSpend { project: format!("proj {HOSTILE}"), cost_usd: money("3"), calls: 20 }],
             daily: vec![DailySpend { date: "2026-11-27".to_owned(), cost_usd: money("1.5"), calls: 20 }],
+            provider_reported: None,
         }
     }
 
