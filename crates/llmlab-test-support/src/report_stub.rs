@@ -236,3 +236,37 @@ fn bucket_json(report: StubReport, bucket: &StubBucket) -> Value {
         json!({"starting_at": rfc(bucket.start), "ending_at": rfc(end), "results": bucket.results})
     }
 }
+
+/// The admin keys the stub accepts in [`ReportStub::with_fixtures`].
+pub const OPENAI_ADMIN_KEY: &str = "sk-admin-stub0000000000000000";
+/// See [`OPENAI_ADMIN_KEY`].
+pub const ANTHROPIC_ADMIN_KEY: &str = "sk-ant-admin01-stub00000000000000";
+
+/// The hand-written pages of `fixtures/provider_reports/` (see its README for the expected figures).
+#[must_use]
+pub fn fixture_pages(name: &str) -> StubPages {
+    let dir = crate::fixtures_dir().join("provider_reports");
+    let page = |n: u32| {
+        std::fs::read_to_string(dir.join(format!("{name}_{n}.json"))).expect("the provider report fixture exists")
+    };
+    StubPages::Fixed(vec![page(1), page(2)])
+}
+
+impl ReportStub {
+    /// A stub serving the four fixture reports, accepting [`OPENAI_ADMIN_KEY`] and [`ANTHROPIC_ADMIN_KEY`].
+    pub async fn with_fixtures() -> ReportStub {
+        let stub = ReportStub::start(OPENAI_ADMIN_KEY, ANTHROPIC_ADMIN_KEY).await;
+        stub.serve(StubReport::OpenAiUsage, fixture_pages("openai_usage"));
+        stub.serve(StubReport::OpenAiCosts, fixture_pages("openai_costs"));
+        stub.serve(StubReport::AnthropicUsage, fixture_pages("anthropic_usage"));
+        stub.serve(StubReport::AnthropicCosts, fixture_pages("anthropic_costs"));
+        stub
+    }
+}
+
+/// One bucket per UTC day of the last `days` days (today included), oldest first, each with `results(day_index)`.
+pub fn last_days(days: i64, results: impl Fn(i64) -> Vec<Value>) -> Vec<StubBucket> {
+    let now = Timestamp::now().as_second();
+    let today = now - now.rem_euclid(86_400);
+    (0..days).map(|i| StubBucket { start: today - (days - 1 - i) * 86_400, results: results(i) }).collect()
+}

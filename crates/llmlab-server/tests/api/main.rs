@@ -18,6 +18,7 @@ mod openapi;
 mod proxy_batch;
 mod public;
 mod recorded;
+mod reports;
 
 /// Defines `on_sqlite` and `on_postgres` tests running `$body` with a fresh in-process server.
 macro_rules! server_test {

@@ -200,7 +200,7 @@ mod tests {
         let url = api.url(Report::Usage, from, until, Some("c1"));
         assert_eq!(
             url,
-            "http://stub/v1/organization/usage/completions?start_time=1761955200&end_time=1762128000&bucket_width=1d\
+            "http://stub/v1/organization/usage/completions?start_time=1793491200&end_time=1793664000&bucket_width=1d\
              &group_by=model&group_by=project_id&group_by=api_key_id&group_by=batch&group_by=service_tier&limit=31&page=c1"
         );
         let anthropic = AdminApi::new(ReportProvider::Anthropic, "http://stub", "sk-ant-admin01-x");
