@@ -46,7 +46,7 @@ impl ReportProviderArg {
     }
 }
 
-/// Import a provider's own usage and cost reports (admin key), for spend from the first minute and reconciliation
+/// Import a provider's own usage and cost reports with an admin key
 #[derive(Args)]
 #[command(after_help = EXAMPLES)]
 pub(crate) struct ConnectArgs {

@@ -25,7 +25,7 @@ Needs a provider connection (`llmlab connect openai|anthropic`). Days are UTC, a
 report them. untracked = billed minus tracked: calls outside the SDK and the proxy, or cut off
 client-side, are billed but never tracked.";
 
-/// Compare what LLMLab tracked with what the providers billed, per day, provider and model
+/// Compare what LLMLab tracked with what the providers billed, per day and model
 #[derive(Args)]
 #[command(after_help = EXAMPLES)]
 pub(crate) struct ReconcileArgs {
