@@ -71,9 +71,7 @@ impl ErrorCode {
             ErrorCode::InvalidField
             | ErrorCode::TotalOutOfRange
             | ErrorCode::TargetRefused
-            | ErrorCode::AdminKeyRefused => {
-                StatusCode::UNPROCESSABLE_ENTITY
-            }
+            | ErrorCode::AdminKeyRefused => StatusCode::UNPROCESSABLE_ENTITY,
             ErrorCode::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ErrorCode::NotFound | ErrorCode::ProjectNotFound => StatusCode::NOT_FOUND,
             ErrorCode::Conflict => StatusCode::CONFLICT,

@@ -380,7 +380,12 @@ impl Store {
         })?;
         Ok(rows
             .into_iter()
-            .map(|(day, provider, model, amount)| BilledModelDay { day, provider, model, amount: Money::from_nanos(amount) })
+            .map(|(day, provider, model, amount)| BilledModelDay {
+                day,
+                provider,
+                model,
+                amount: Money::from_nanos(amount),
+            })
             .collect())
     }
 

@@ -154,7 +154,13 @@ fn error(status: StatusCode, message: &str) -> Response {
     (status, axum::Json(json!({"error": {"type": "error", "message": message}}))).into_response()
 }
 
-fn answer(state: &Mutex<StubState>, headers: &HeaderMap, query: &[(String, String)], report: StubReport, path: &str) -> Response {
+fn answer(
+    state: &Mutex<StubState>,
+    headers: &HeaderMap,
+    query: &[(String, String)],
+    report: StubReport,
+    path: &str,
+) -> Response {
     let mut s = state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     let text: Vec<String> = query.iter().map(|(k, v)| format!("{k}={v}")).collect();
     s.log.push(format!("{path}?{}", text.join("&")));
@@ -174,7 +180,8 @@ fn answer(state: &Mutex<StubState>, headers: &HeaderMap, query: &[(String, Strin
     };
     if let Some(at) = s.faults.iter().position(|f| f.report == report && f.nth == nth) {
         let fault = s.faults.remove(at);
-        let mut response = error(StatusCode::from_u16(fault.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR), "stub fault");
+        let mut response =
+            error(StatusCode::from_u16(fault.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR), "stub fault");
         if let Some(wait) = fault.retry_after {
             response.headers_mut().insert("retry-after", wait.into());
         }
@@ -191,9 +198,12 @@ fn answer(state: &Mutex<StubState>, headers: &HeaderMap, query: &[(String, Strin
 fn fixed_page(bodies: &[String], cursor: Option<&str>) -> Response {
     let index = match cursor {
         None => Some(0),
-        Some(cursor) => bodies.iter().position(|b| {
-            serde_json::from_str::<Value>(b).ok().is_some_and(|v| v["next_page"].as_str() == Some(cursor))
-        }).map(|i| i + 1),
+        Some(cursor) => bodies
+            .iter()
+            .position(|b| {
+                serde_json::from_str::<Value>(b).ok().is_some_and(|v| v["next_page"].as_str() == Some(cursor))
+            })
+            .map(|i| i + 1),
     };
     match index.and_then(|i| bodies.get(i)) {
         Some(body) => ([("content-type", "application/json")], body.clone()).into_response(),
@@ -207,17 +217,24 @@ fn range(report: StubReport, query: &[(String, String)]) -> (i64, i64) {
         let at = |name| param(query, name).and_then(|v| v.parse().ok());
         (at("start_time").unwrap_or(0), at("end_time").unwrap_or(i64::MAX))
     } else {
-        let at = |name| param(query, name).and_then(|v| v.parse::<Timestamp>().ok()).map(|t| t.as_second());
+        let at = |name| param(query, name).and_then(|v| v.parse::<Timestamp>().ok()).map(Timestamp::as_second);
         (at("starting_at").unwrap_or(0), at("ending_at").unwrap_or(i64::MAX))
     }
 }
 
-fn generated_page(report: StubReport, buckets: &[StubBucket], per_page: usize, query: &[(String, String)], cursor: Option<&str>) -> Response {
+fn generated_page(
+    report: StubReport,
+    buckets: &[StubBucket],
+    per_page: usize,
+    query: &[(String, String)],
+    cursor: Option<&str>,
+) -> Response {
     let (from, until) = range(report, query);
     let in_range: Vec<&StubBucket> = buckets.iter().filter(|b| b.start >= from && b.start < until).collect();
     let offset: usize = cursor.and_then(|c| c.strip_prefix("page_")).and_then(|n| n.parse().ok()).unwrap_or(0);
     let end = (offset + per_page.max(1)).min(in_range.len());
-    let data: Vec<Value> = in_range.get(offset..end).unwrap_or_default().iter().map(|b| bucket_json(report, b)).collect();
+    let data: Vec<Value> =
+        in_range.get(offset..end).unwrap_or_default().iter().map(|b| bucket_json(report, b)).collect();
     let has_more = end < in_range.len();
     let next_page = has_more.then(|| format!("page_{end}"));
     let mut page = json!({"data": data, "has_more": has_more, "next_page": next_page});

@@ -4,12 +4,12 @@
 
 use std::io::IsTerminal as _;
 
-use clap::{Args, ValueEnum};
+use clap::Args;
 use llmlab_api::{ConnectRequest, SyncReport};
 
 use crate::ExitStatus;
 use crate::client::{Client, block_on};
-use crate::commands::sync::report_results;
+use crate::commands::sync::{ReportProviderArg, report_results};
 use crate::config::{ServerArgs, Settings};
 use crate::printer::{self, UserError};
 
@@ -22,29 +22,6 @@ Examples:
 An admin key (OpenAI: Organization settings → Admin keys, `sk-admin-…`; Anthropic: Console →
 Settings → Admin keys, `sk-ant-admin…`) reads the organization's usage and cost reports. The
 server keeps it sealed with its server key and never shows it again. Days are UTC.";
-
-/// A provider with usage and cost report APIs.
-#[derive(Clone, Copy, Debug, ValueEnum)]
-pub(crate) enum ReportProviderArg {
-    Openai,
-    Anthropic,
-}
-
-impl ReportProviderArg {
-    pub(crate) fn as_str(self) -> &'static str {
-        match self {
-            ReportProviderArg::Openai => "openai",
-            ReportProviderArg::Anthropic => "anthropic",
-        }
-    }
-
-    fn label(self) -> &'static str {
-        match self {
-            ReportProviderArg::Openai => "OpenAI",
-            ReportProviderArg::Anthropic => "Anthropic",
-        }
-    }
-}
 
 /// Import a provider's own usage and cost reports with an admin key
 #[derive(Args)]
@@ -83,8 +60,7 @@ pub(crate) fn run(args: &ConnectArgs) -> anyhow::Result<ExitStatus> {
     if admin_key.is_empty() {
         return Err(UserError::new("the admin key is empty").into());
     }
-    let request =
-        ConnectRequest { provider: args.provider.as_str().to_owned(), admin_key, days: Some(args.days) };
+    let request = ConnectRequest { provider: args.provider.as_str().to_owned(), admin_key, days: Some(args.days) };
     if !args.json {
         printer::info(&format!("Importing {} days of {} usage and cost reports…", args.days, args.provider.label()));
     }
@@ -92,7 +68,10 @@ pub(crate) fn run(args: &ConnectArgs) -> anyhow::Result<ExitStatus> {
     if args.json {
         printer::out_json(&report)?;
     } else {
-        printer::info(&format!("Connected {}: its reports sync every hour, and on `llmlab sync`.", args.provider.label()));
+        printer::info(&format!(
+            "Connected {}: its reports sync every hour, and on `llmlab sync`.",
+            args.provider.label()
+        ));
     }
     report_results(&report, args.json)
 }

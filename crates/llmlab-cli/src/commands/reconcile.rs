@@ -65,7 +65,7 @@ pub(crate) fn run(args: &ReconcileArgs) -> anyhow::Result<ExitStatus> {
 }
 
 fn share(percent: Option<rust_decimal::Decimal>) -> String {
-    percent.map(|p| format!("{p}%")).unwrap_or_else(|| "-".to_owned())
+    percent.map_or_else(|| "-".to_owned(), |p| format!("{p}%"))
 }
 
 /// `$41.20 billed on 2026-12-03 that LLMLab never saw: 38.0% of the day (openai)`.
@@ -120,7 +120,7 @@ fn render(r: &Reconciliation, models: bool) -> String {
                     count(m.tracked_calls),
                     format!("{} ({} tok)", usd(m.tracked_usd), tokens(m.tracked_tokens)),
                     format!("{} ({} tok)", usd(m.reported_usd), tokens(m.reported_tokens)),
-                    m.billed_usd.map(usd).unwrap_or_else(|| "-".to_owned()),
+                    m.billed_usd.map_or_else(|| "-".to_owned(), usd),
                     usd(m.untracked_usd),
                     String::new(),
                 ]);
@@ -136,6 +136,9 @@ fn render(r: &Reconciliation, models: bool) -> String {
         usd(r.untracked_usd),
         share(r.untracked_share_percent)
     );
-    let _ = writeln!(text, "{DIM}reported: the usage report priced with LLMLab's catalog; billed: the cost report, exactly{DIM:#}");
+    let _ = writeln!(
+        text,
+        "{DIM}reported: the usage report priced with LLMLab's catalog; billed: the cost report, exactly{DIM:#}"
+    );
     text
 }

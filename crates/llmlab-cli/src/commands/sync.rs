@@ -1,11 +1,10 @@
 //! `llmlab sync`: fetches the connected providers' usage and cost reports now.
 
-use clap::Args;
+use clap::{Args, ValueEnum};
 use llmlab_api::{SyncReport, SyncRequest};
 
 use crate::ExitStatus;
 use crate::client::{Client, block_on};
-use crate::commands::connect::ReportProviderArg;
 use crate::config::{ServerArgs, Settings};
 use crate::display::count;
 use crate::printer::{self, UserError};
@@ -18,6 +17,29 @@ Examples:
 
 The server also syncs every hour. Days are UTC; the last three are fetched again each time,
 since providers revise them.";
+
+/// A provider with usage and cost report APIs.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub(crate) enum ReportProviderArg {
+    Openai,
+    Anthropic,
+}
+
+impl ReportProviderArg {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            ReportProviderArg::Openai => "openai",
+            ReportProviderArg::Anthropic => "anthropic",
+        }
+    }
+
+    pub(crate) fn label(self) -> &'static str {
+        match self {
+            ReportProviderArg::Openai => "OpenAI",
+            ReportProviderArg::Anthropic => "Anthropic",
+        }
+    }
+}
 
 /// Fetch the connected providers' usage and cost reports now
 #[derive(Args)]

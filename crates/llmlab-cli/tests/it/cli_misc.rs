@@ -6,9 +6,20 @@ use crate::cli_env::{Machine, seeded, snapshot, transcript};
 #[test]
 fn every_command_has_help_with_examples() {
     let machine = Machine::new("http://127.0.0.1:8787");
-    for command in
-        ["init", "status", "budget", "optimize", "export", "config", "completions", "prices set", "prices update", "connect", "sync", "reconcile"]
-    {
+    for command in [
+        "init",
+        "status",
+        "budget",
+        "optimize",
+        "export",
+        "config",
+        "completions",
+        "prices set",
+        "prices update",
+        "connect",
+        "sync",
+        "reconcile",
+    ] {
         let mut args: Vec<&str> = command.split(' ').collect();
         args.push("--help");
         let output = machine.run(&args);

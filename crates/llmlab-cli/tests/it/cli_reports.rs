@@ -17,25 +17,43 @@ use crate::cli_env::{Machine, transcript};
 /// Every day: OpenAI 1M input + 100k output of gpt-4o-mini ($0.15 + $0.06 = $0.21 at LLMLab's prices),
 /// billed $0.25; Anthropic 1M uncached input of claude-haiku-4-5 ($1), billed 120 cents.
 fn serve_thirty_days(stub: &ReportStub) {
-    let generated = |results: fn(i64) -> Vec<Value>, per_page| StubPages::Generated { buckets: last_days(30, results), per_page };
-    stub.serve(StubReport::OpenAiUsage, generated(|_| vec![json!({"object": "organization.usage.completions.result",
+    let generated =
+        |results: fn(i64) -> Vec<Value>, per_page| StubPages::Generated { buckets: last_days(30, results), per_page };
+    stub.serve(
+        StubReport::OpenAiUsage,
+        generated(
+            |_| {
+                vec![json!({"object": "organization.usage.completions.result",
         "input_tokens": 1_000_000, "input_cached_tokens": 0, "output_tokens": 100_000, "num_model_requests": 100,
-        "model": "gpt-4o-mini-2024-07-18", "project_id": "proj_a", "api_key_id": null, "batch": false})], 7));
+        "model": "gpt-4o-mini-2024-07-18", "project_id": "proj_a", "api_key_id": null, "batch": false})]
+            },
+            7,
+        ),
+    );
     stub.serve(StubReport::OpenAiCosts, generated(|_| vec![json!({"object": "organization.costs.result",
         "amount": {"value": 0.25, "currency": "usd"}, "line_item": "gpt-4o-mini-2024-07-18, input", "project_id": "proj_a"})], 7));
     stub.serve(StubReport::AnthropicUsage, generated(|_| vec![json!({"uncached_input_tokens": 1_000_000,
         "cache_read_input_tokens": 0, "cache_creation": {"ephemeral_5m_input_tokens": 0, "ephemeral_1h_input_tokens": 0},
         "output_tokens": 0, "model": "claude-haiku-4-5-20251001", "workspace_id": null, "api_key_id": null,
         "service_tier": "standard", "context_window": "0-200k"})], 7));
-    stub.serve(StubReport::AnthropicCosts, generated(|_| vec![json!({"currency": "USD", "amount": "120",
+    stub.serve(
+        StubReport::AnthropicCosts,
+        generated(
+            |_| {
+                vec![json!({"currency": "USD", "amount": "120",
         "description": "Claude Haiku 4.5 Usage - Input Tokens", "model": "claude-haiku-4-5-20251001",
-        "cost_type": "tokens", "token_type": "uncached_input_tokens"})], 7));
+        "cost_type": "tokens", "token_type": "uncached_input_tokens"})]
+            },
+            7,
+        ),
+    );
 }
 
 async fn start(backend: TestBackend) -> (TestServer, ReportStub) {
     let stub = ReportStub::start(OPENAI_ADMIN_KEY, ANTHROPIC_ADMIN_KEY).await;
     serve_thirty_days(&stub);
-    let env = [("LLMLAB_UPSTREAM_OPENAI", stub.base_url.as_str()), ("LLMLAB_UPSTREAM_ANTHROPIC", stub.base_url.as_str())];
+    let env =
+        [("LLMLAB_UPSTREAM_OPENAI", stub.base_url.as_str()), ("LLMLAB_UPSTREAM_ANTHROPIC", stub.base_url.as_str())];
     (TestServer::start_with_env(std::path::Path::new(BIN), backend, &env).await, stub)
 }
 
@@ -85,12 +103,19 @@ llmlab_test_support::server_test_with!(start, connect_status_track_and_reconcile
     // The SDK tracks one OpenAI call today: 100k input + 10k output of gpt-4o-mini = $0.015 + $0.006.
     let api = Api::anonymous(&server).with_key(&key);
     let tracked = api
-        .post("/api/events/track", json!({"provider": "openai", "model": "gpt-4o-mini", "input_tokens": 100_000, "output_tokens": 10_000}))
+        .post(
+            "/api/events/track",
+            json!({"provider": "openai", "model": "gpt-4o-mini", "input_tokens": 100_000, "output_tokens": 10_000}),
+        )
         .await;
     assert_eq!(tracked.status, reqwest::StatusCode::CREATED, "{}", tracked.text);
     let status = json_of(&machine.run(&["status", "--json", "--tz", "UTC"]));
     let reported = &status["summary"]["provider_reported"];
-    assert_eq!(reported["daily"].as_array().unwrap().len(), 59, "today's OpenAI figures come from tracked events: {reported}");
+    assert_eq!(
+        reported["daily"].as_array().unwrap().len(),
+        59,
+        "today's OpenAI figures come from tracked events: {reported}"
+    );
     assert_eq!(reported["priced_usd"], "36.09", "{reported}");
     assert_eq!(reported["billed_usd"], "43.25", "{reported}");
     assert_eq!(status["summary"]["today_usd"], "0.021");
@@ -106,7 +131,10 @@ llmlab_test_support::server_test_with!(start, connect_status_track_and_reconcile
     assert_eq!(today["untracked_share_percent"], "91.6");
     assert_eq!(today["drift_alert"], false, "$0.229 is under the $1 bound");
     let model = &today["models"][0];
-    assert_eq!((model["model"].as_str(), model["tracked_tokens"].as_u64(), model["reported_tokens"].as_u64()), (Some("gpt-4o-mini"), Some(110_000), Some(1_100_000)));
+    assert_eq!(
+        (model["model"].as_str(), model["tracked_tokens"].as_u64(), model["reported_tokens"].as_u64()),
+        (Some("gpt-4o-mini"), Some(110_000), Some(1_100_000))
+    );
     let human = machine.run(&["reconcile"]);
     assert!(transcript(&human).contains("Tracked against billed"), "{}", transcript(&human));
 

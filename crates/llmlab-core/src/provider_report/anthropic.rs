@@ -153,11 +153,10 @@ pub fn parse_cost_page(body: &[u8]) -> Result<Page<CostRow>, ReportError> {
         let day = day_of(&bucket.starting_at)?;
         days.push(day);
         for r in bucket.results {
-            let cents =
-                decimal_text(&r.amount).ok_or_else(|| ReportError::Amount { provider: NAME, text: r.amount.clone() })?;
-            let detail = [r.cost_type, r.token_type, r.service_tier, r.context_window]
-                .map(Option::unwrap_or_default)
-                .join("|");
+            let cents = decimal_text(&r.amount)
+                .ok_or_else(|| ReportError::Amount { provider: NAME, text: r.amount.clone() })?;
+            let detail =
+                [r.cost_type, r.token_type, r.service_tier, r.context_window].map(Option::unwrap_or_default).join("|");
             rows.push(CostRow {
                 day,
                 line_item: r.description,

@@ -59,9 +59,7 @@ pub fn price_row(catalog: &Catalog, provider: ReportProvider, row: &UsageRow) ->
     let (prices, _) = select_table(standard, batch, flex, priority, row.service_tier);
     let cost = cost_lines(prices, &row.tokens, card.request_fees.as_ref(), &found.entry.id)
         .map_err(|unpriced| unpriced.to_string())
-        .and_then(|lines| {
-            Money::from_decimal_usd(lines.iter().map(|l| l.cost_usd).sum()).map_err(|e| e.to_string())
-        });
+        .and_then(|lines| Money::from_decimal_usd(lines.iter().map(|l| l.cost_usd).sum()).map_err(|e| e.to_string()));
     PricedRow { priced_as: Some(found.entry.id.clone()), cost, note }
 }
 
@@ -89,11 +87,17 @@ mod tests {
     #[test]
     fn openai_rows_price_uncached_and_cached_input_apart() {
         // gpt-4o-mini: 600 × $0.15 + 400 × $0.075 + 50 × $0.6 per 1M = $0.00009 + $0.00003 + $0.00003.
-        let tokens = TokenBuckets { input_tokens: 600, cache_read_tokens: 400, output_tokens: 50, ..Default::default() };
-        let priced = price_row(Catalog::builtin(), ReportProvider::OpenAi, &row("gpt-4o-mini-2024-07-18", ServiceTier::Standard, tokens));
+        let tokens =
+            TokenBuckets { input_tokens: 600, cache_read_tokens: 400, output_tokens: 50, ..Default::default() };
+        let priced = price_row(
+            Catalog::builtin(),
+            ReportProvider::OpenAi,
+            &row("gpt-4o-mini-2024-07-18", ServiceTier::Standard, tokens),
+        );
         assert_eq!(priced.cost, Ok("0.00015".parse().unwrap()));
         assert_eq!(priced.priced_as.as_deref(), Some("gpt-4o-mini"));
-        let batch = price_row(Catalog::builtin(), ReportProvider::OpenAi, &row("gpt-4o-mini", ServiceTier::Batch, tokens));
+        let batch =
+            price_row(Catalog::builtin(), ReportProvider::OpenAi, &row("gpt-4o-mini", ServiceTier::Batch, tokens));
         assert_eq!(batch.cost, Ok("0.000075".parse().unwrap()));
     }
 
@@ -112,7 +116,11 @@ mod tests {
     #[test]
     fn an_unknown_model_is_unpriced_never_zero() {
         let tokens = TokenBuckets { input_tokens: 10, ..Default::default() };
-        let priced = price_row(Catalog::builtin(), ReportProvider::OpenAi, &row("gpt-unheard-of", ServiceTier::Standard, tokens));
+        let priced = price_row(
+            Catalog::builtin(),
+            ReportProvider::OpenAi,
+            &row("gpt-unheard-of", ServiceTier::Standard, tokens),
+        );
         assert_eq!(priced.cost, Err("`gpt-unheard-of` is not in the price catalog".to_owned()));
     }
 }

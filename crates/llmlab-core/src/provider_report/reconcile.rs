@@ -49,7 +49,8 @@ impl DriftThreshold {
     #[must_use]
     pub fn exceeded_by(&self, drift: &Drift) -> bool {
         let Some(share) = drift.untracked_share_percent else { return false };
-        drift.untracked.nanos().unsigned_abs() > self.min_usd.nanos().unsigned_abs() && share.abs() > self.min_share_percent
+        drift.untracked.nanos().unsigned_abs() > self.min_usd.nanos().unsigned_abs()
+            && share.abs() > self.min_share_percent
     }
 }
 

@@ -45,7 +45,11 @@ pub struct ProviderPath {
 /// Removes a connection, its sealed key and the report rows it imported.
 #[utoipa::path(delete, path = "/api/connections/{provider}", tag = "reports", security(("api_key" = [])), params(ProviderPath),
     responses((status = 204, description = "Removed"), (status = 404, body = llmlab_api::ErrorBody)))]
-pub async fn remove(State(state): State<AppState>, caller: Caller, Path(path): Path<ProviderPath>) -> ApiResult<StatusCode> {
+pub async fn remove(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(path): Path<ProviderPath>,
+) -> ApiResult<StatusCode> {
     reports::remove(&state, &caller.user, &path.provider).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -101,13 +101,12 @@ pub async fn summarize(
 
     let unpriced_models = all_time_unpriced(store, user, &all_time).await?;
     // The providers' reports are per organization, not per LLMLab project.
-    let provider_reported = match project {
-        Some(_) => None,
-        None => {
-            let today_utc = now.to_zoned(TimeZone::UTC).date();
-            let first_utc = today_utc.checked_sub(jiff::Span::new().days(TREND_DAYS - 1)).map_err(ApiError::internal)?;
-            reports::reported::reported_spend(store, user.id, first_utc, today_utc).await?
-        }
+    let provider_reported = if project.is_none() {
+        let today_utc = now.to_zoned(TimeZone::UTC).date();
+        let first_utc = today_utc.checked_sub(jiff::Span::new().days(TREND_DAYS - 1)).map_err(ApiError::internal)?;
+        reports::reported::reported_spend(store, user.id, first_utc, today_utc).await?
+    } else {
+        None
     };
     Ok(CostSummary {
         timezone: tz_name,

@@ -90,7 +90,12 @@ both!(fixture_reports_sync_every_page_and_reconcile_to_the_hand_computed_figures
     assert_eq!(figures("2026-11-02", "anthropic"), ("8.25".to_owned(), "8.25123456".to_owned()));
     assert_eq!(r["billed_usd"], "22.49103456", "{r}");
     assert_eq!(r["tracked_usd"], "0");
-    let unpriced = day(&r, "2026-11-03", "openai")["models"].as_array().unwrap().iter().find(|m| m["model"] == "o9-unreleased").cloned();
+    let unpriced = day(&r, "2026-11-03", "openai")["models"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["model"] == "o9-unreleased")
+        .cloned();
     assert_eq!(unpriced.unwrap()["billed_usd"], "0.0123", "{r}");
 
     // Syncing the same reports again changes nothing.
@@ -106,13 +111,15 @@ both!(a_refused_or_wrong_admin_key_is_a_clear_error_and_nothing_is_kept, |backen
     let server = start_against(backend, &stub).await;
     let alice = Api::signup(&server, "alice").await;
 
-    let refused =
-        alice.post("/api/connections", json!({"provider": "openai", "admin_key": "sk-admin-revoked000000000000"})).await;
+    let refused = alice
+        .post("/api/connections", json!({"provider": "openai", "admin_key": "sk-admin-revoked000000000000"}))
+        .await;
     assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", refused.text);
     assert_eq!(refused.code(), "admin_key_refused");
     assert!(refused.message().starts_with("the OpenAI admin key was refused (401)"), "{}", refused.text);
 
-    let project_key = alice.post("/api/connections", json!({"provider": "anthropic", "admin_key": "sk-ant-api03-abc"})).await;
+    let project_key =
+        alice.post("/api/connections", json!({"provider": "anthropic", "admin_key": "sk-ant-api03-abc"})).await;
     assert_eq!(project_key.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", project_key.text);
     assert!(project_key.message().contains("admin keys start with `sk-ant-admin`"), "{}", project_key.text);
 

@@ -14,7 +14,7 @@ const MAX_RETRY_AFTER: Duration = Duration::from_mins(2);
 /// 429s in a row before a page is given up.
 const MAX_RATE_LIMITED: u32 = 5;
 /// How long one page may take.
-const PAGE_TIMEOUT: Duration = Duration::from_secs(60);
+const PAGE_TIMEOUT: Duration = Duration::from_mins(1);
 /// The wait when a 429 names none.
 const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(1);
 
@@ -121,9 +121,8 @@ impl<'k> AdminApi<'k> {
         if let Some(cursor) = cursor {
             pairs.push(("page", cursor.to_owned()));
         }
-        let mut url = reqwest::Url::parse(&format!("{}{path}", self.base)).unwrap_or_else(|_| {
-            reqwest::Url::parse("http://invalid.invalid/").expect("a valid URL")
-        });
+        let mut url = reqwest::Url::parse(&format!("{}{path}", self.base))
+            .unwrap_or_else(|_| reqwest::Url::parse("http://invalid.invalid/").expect("a valid URL"));
         url.query_pairs_mut().extend_pairs(pairs);
         url.into()
     }

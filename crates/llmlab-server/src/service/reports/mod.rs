@@ -144,7 +144,12 @@ pub async fn test(state: &AppState, user: &User, provider: &str) -> ApiResult<Co
 }
 
 fn open_key(state: &AppState, row: &ConnectionRow) -> ApiResult<String> {
-    state.settings.alerts.sealer.open_admin_key(&row.key_sealed).map_err(|e| ApiError::new(ErrorCode::ReportFailed, e.to_string()))
+    state
+        .settings
+        .alerts
+        .sealer
+        .open_admin_key(&row.key_sealed)
+        .map_err(|e| ApiError::new(ErrorCode::ReportFailed, e.to_string()))
 }
 
 /// Syncs the account's connections (or one provider's) now.

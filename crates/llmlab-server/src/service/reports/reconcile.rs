@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, HashSet};
 
 use jiff::civil::Date;
 use jiff::{Timestamp, ToSpan};
-use llmlab_api::{Reconciliation, ReconciledDay, ReconciledModel, SyncResult};
+use llmlab_api::{ReconciledDay, ReconciledModel, Reconciliation, SyncResult};
 use llmlab_core::alert::AlertFacts;
 use llmlab_core::provider_report::ReportProvider;
 use llmlab_core::provider_report::reconcile::{Drift, DriftThreshold};
@@ -40,9 +40,10 @@ pub async fn reconciliation(state: &AppState, user: &User, month: Option<&str>) 
     let first = month_start(month)?;
     let next = first.checked_add(1.month()).map_err(ApiError::internal)?;
     let catalog = state.catalog();
-    let days = reconcile_days(&state.store, &catalog.catalog, user.id, first, next, &state.settings.reports.drift).await?;
+    let days =
+        reconcile_days(&state.store, &catalog.catalog, user.id, first, next, &state.settings.reports.drift).await?;
     let tracked: Money = days.iter().map(|d| d.tracked_usd).sum();
-    let billed: Money = days.iter().map(|d| basis(d)).sum();
+    let billed: Money = days.iter().map(basis).sum();
     let drift = Drift::between(tracked, billed);
     Ok(Reconciliation {
         month: first.strftime("%Y-%m").to_string(),
@@ -122,7 +123,7 @@ pub async fn reconcile_days(
 }
 
 fn reconciled_day(day: i64, provider: String, sides: DaySides, threshold: &DriftThreshold) -> ReconciledDay {
-    let models: Vec<ReconciledModel> = sides.models.into_iter().map(|(model, s)| reconciled_model(model, s)).collect();
+    let models: Vec<ReconciledModel> = sides.models.into_iter().map(|(model, s)| reconciled_model(model, &s)).collect();
     let tracked_usd: Money = models.iter().map(|m| m.tracked_usd).sum();
     let tracked_calls = models.iter().map(|m| m.tracked_calls).sum();
     let reported_usd: Money = models.iter().map(|m| m.reported_usd).sum();
@@ -143,7 +144,7 @@ fn reconciled_day(day: i64, provider: String, sides: DaySides, threshold: &Drift
     }
 }
 
-fn reconciled_model(model: String, s: ModelSides) -> ReconciledModel {
+fn reconciled_model(model: String, s: &ModelSides) -> ReconciledModel {
     let tracked_usd = s.tracked.as_ref().map_or(Money::ZERO, |t| t.cost);
     let tracked_tokens = s.tracked.as_ref().map_or(0, |t| t.tokens.total_tokens());
     let reported_usd = s.reported.as_ref().map_or(Money::ZERO, |r| r.cost);

@@ -30,8 +30,12 @@ pub async fn reported_spend(store: &Store, user_id: i64, first: Date, last: Date
         .map(|t| (t.day, t.provider))
         .collect();
     let untracked = |day: i64, provider: &str| !tracked.contains(&(day, provider.to_owned()));
-    let usage: Vec<ReportedModelDay> =
-        store.reported_usage_days(user_id, from, to).await?.into_iter().filter(|u| untracked(u.day, &u.provider)).collect();
+    let usage: Vec<ReportedModelDay> = store
+        .reported_usage_days(user_id, from, to)
+        .await?
+        .into_iter()
+        .filter(|u| untracked(u.day, &u.provider))
+        .collect();
     let billed: Vec<_> =
         store.billed_days(user_id, from, to).await?.into_iter().filter(|b| untracked(b.day, &b.provider)).collect();
     if usage.is_empty() && billed.is_empty() {
@@ -68,7 +72,16 @@ fn by_model(usage: &[ReportedModelDay]) -> Vec<ReportedModel> {
     let mut merged: BTreeMap<(&str, &str), (ReportedModelDay, bool)> = BTreeMap::new();
     for u in usage {
         let (sum, unpriced) = merged.entry((&u.provider, &u.model)).or_insert_with(|| {
-            (ReportedModelDay { tokens: Default::default(), requests: 0, cost: Money::ZERO, unpriced_rows: 0, ..u.clone() }, false)
+            (
+                ReportedModelDay {
+                    tokens: llmlab_core::TokenBuckets::default(),
+                    requests: 0,
+                    cost: Money::ZERO,
+                    unpriced_rows: 0,
+                    ..u.clone()
+                },
+                false,
+            )
         });
         sum.tokens += u.tokens;
         sum.requests += u.requests;
@@ -88,6 +101,8 @@ fn by_model(usage: &[ReportedModelDay]) -> Vec<ReportedModel> {
             output_tokens: m.tokens.output_tokens,
         })
         .collect();
-    list.sort_by(|a, b| b.priced_usd.unwrap_or(Money::ZERO).cmp(&a.priced_usd.unwrap_or(Money::ZERO)).then(a.model.cmp(&b.model)));
+    list.sort_by(|a, b| {
+        b.priced_usd.unwrap_or(Money::ZERO).cmp(&a.priced_usd.unwrap_or(Money::ZERO)).then(a.model.cmp(&b.model))
+    });
     list
 }

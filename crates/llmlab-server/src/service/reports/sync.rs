@@ -122,7 +122,12 @@ pub async fn run(job: &SyncJob<'_>) -> SyncResult {
 }
 
 /// Fetches and stores every page of one report over `range`.
-async fn sync_report(job: &SyncJob<'_>, report: Report, range: Range, result: &mut SyncResult) -> Result<(), SyncError> {
+async fn sync_report(
+    job: &SyncJob<'_>,
+    report: Report,
+    range: Range,
+    result: &mut SyncResult,
+) -> Result<(), SyncError> {
     let provider = job.api.provider;
     let (from, until) = (midnight(range.from), midnight(range.until));
     let mut cursor: Option<String> = None;
@@ -220,7 +225,11 @@ pub fn usage_rows(catalog: &Catalog, provider: ReportProvider, rows: &[UsageRow]
 }
 
 /// Cost rows as the store keeps them: the amount exactly as stated, and its model's catalog id.
-pub fn cost_rows(catalog: &Catalog, provider: ReportProvider, rows: &[CostRow]) -> Result<Vec<NewReportedCost>, SyncError> {
+pub fn cost_rows(
+    catalog: &Catalog,
+    provider: ReportProvider,
+    rows: &[CostRow],
+) -> Result<Vec<NewReportedCost>, SyncError> {
     let known = match provider {
         ReportProvider::OpenAi => Provider::OpenAi,
         ReportProvider::Anthropic => Provider::Anthropic,
