@@ -201,3 +201,65 @@ fn model_of_line_item(line_item: &str) -> Option<String> {
     let model = model.trim();
     (!model.is_empty() && !model.contains(' ')).then(|| model.to_owned())
 }
+
+#[cfg(test)]
+mod fixture_tests {
+    //! The hand-written pages of `fixtures/provider_reports/`, against the
+    //! figures its README computes by hand.
+
+    use rust_decimal::Decimal;
+
+    use super::price::price_row;
+    use super::*;
+    use crate::{Catalog, Money};
+
+    macro_rules! fixture {
+        ($name:literal) => {
+            include_bytes!(concat!("../../../../fixtures/provider_reports/", $name, ".json"))
+        };
+    }
+
+    fn priced(provider: ReportProvider, pages: &[Page<UsageRow>]) -> (Money, usize) {
+        let rows = pages.iter().flat_map(|p| &p.rows);
+        let prices: Vec<_> = rows.map(|r| price_row(Catalog::builtin(), provider, r).cost).collect();
+        let unpriced = prices.iter().filter(|c| c.is_err()).count();
+        (prices.into_iter().flatten().sum(), unpriced)
+    }
+
+    fn billed(pages: &[Page<CostRow>]) -> Decimal {
+        pages.iter().flat_map(|p| &p.rows).map(|r| r.amount_usd).sum()
+    }
+
+    #[test]
+    fn openai_fixtures_price_and_bill_as_computed_by_hand() {
+        let usage = [
+            openai::parse_usage_page(fixture!("openai_usage_1")).unwrap(),
+            openai::parse_usage_page(fixture!("openai_usage_2")).unwrap(),
+        ];
+        assert_eq!(usage[0].next_page.as_deref(), Some("page_AAAAAGcn"));
+        assert_eq!(usage[1].next_page, None);
+        assert_eq!(usage[1].days.len(), 2, "the empty bucket is a day too");
+        assert_eq!(priced(ReportProvider::OpenAi, &usage), ("3.3025".parse().unwrap(), 1));
+        let costs = [
+            openai::parse_cost_page(fixture!("openai_costs_1")).unwrap(),
+            openai::parse_cost_page(fixture!("openai_costs_2")).unwrap(),
+        ];
+        assert_eq!(billed(&costs), "3.36480000000000002".parse::<Decimal>().unwrap());
+        let nanos: Money = costs.iter().flat_map(|p| &p.rows).map(|r| Money::from_decimal_usd(r.amount_usd).unwrap()).sum();
+        assert_eq!(nanos, "3.3648".parse().unwrap());
+    }
+
+    #[test]
+    fn anthropic_fixtures_price_and_bill_as_computed_by_hand() {
+        let usage = [
+            anthropic::parse_usage_page(fixture!("anthropic_usage_1")).unwrap(),
+            anthropic::parse_usage_page(fixture!("anthropic_usage_2")).unwrap(),
+        ];
+        assert_eq!(priced(ReportProvider::Anthropic, &usage), ("19.125".parse().unwrap(), 0));
+        let costs = [
+            anthropic::parse_cost_page(fixture!("anthropic_costs_1")).unwrap(),
+            anthropic::parse_cost_page(fixture!("anthropic_costs_2")).unwrap(),
+        ];
+        assert_eq!(billed(&costs), "19.12623456".parse::<Decimal>().unwrap());
+    }
+}
