@@ -186,4 +186,21 @@ both!(a_500_mid_sync_resumes_at_the_next_sync_and_a_re_reported_day_replaces, |b
     stub.serve(StubReport::OpenAiUsage, openai_usage(10, 2_000_000));
     alice.post("/api/sync", json!({})).await;
     assert_eq!(priced(&alice.get("/api/costs/summary?tz=UTC").await.body), "1.65");
+
+    // The dashboard shows the provider-reported spend and the reconciliation; the settings the key's hint.
+    let panels = page(&server, &alice, "/dashboard/panels").await;
+    assert!(panels.contains("Provider-reported spend") && panels.contains("$1.65 at LLMLab's prices"), "{panels}");
+    assert!(panels.contains("Tracked against billed"), "{panels}");
+    let settings = page(&server, &alice, "/settings/sections").await;
+    assert!(settings.contains("sk-admin-…0000") && !settings.contains(OPENAI_ADMIN_KEY), "{settings}");
+    assert!(settings.contains("data-api=\"DELETE /api/connections/openai\""), "{settings}");
 });
+
+/// A dashboard page's HTML, signed in with `api`'s key.
+async fn page(server: &TestApp, api: &Api, path: &str) -> String {
+    let signed_in = Api::anonymous(server).post("/api/auth/session", json!({"api_key": api.key.clone().unwrap()})).await;
+    let cookie = signed_in.headers.get("set-cookie").unwrap().to_str().unwrap().split(';').next().unwrap().to_owned();
+    let response = api.client.get(format!("{}{path}", server.base_url)).header("cookie", cookie).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    response.text().await.unwrap()
+}
