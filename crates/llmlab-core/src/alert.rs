@@ -322,7 +322,8 @@ fn drift_message(day: Date, provider: &str, tracked: Money, billed: Money, base:
             ("Day (UTC)".to_owned(), day.to_string()),
         ],
         action: format!(
-            "See the day by model with `llmlab reconcile --month {}`: calls outside the SDK and the proxy, or cut              off client-side, are billed but never tracked.",
+            "See the day by model with `llmlab reconcile --month {}`: calls outside the SDK and the proxy, or cut \
+             off client-side, are billed but never tracked.",
             day.strftime("%Y-%m")
         ),
         link: format!("{base}/dashboard"),

@@ -204,3 +204,41 @@ async fn page(server: &TestApp, api: &Api, path: &str) -> String {
     assert_eq!(response.status(), StatusCode::OK);
     response.text().await.unwrap()
 }
+
+both!(a_day_billed_far_above_what_was_tracked_raises_one_drift_alert, |backend| async move {
+    let stub = ReportStub::start(OPENAI_ADMIN_KEY, ANTHROPIC_ADMIN_KEY).await;
+    stub.serve(StubReport::OpenAiUsage, openai_usage(3, 1_000_000));
+    // $5 billed every day.
+    let billed = last_days(3, |_| {
+        vec![json!({"object": "organization.costs.result", "amount": {"value": 5, "currency": "usd"},
+            "line_item": "gpt-4o-mini, input", "project_id": "proj_a"})]
+    });
+    stub.serve(StubReport::OpenAiCosts, StubPages::Generated { buckets: billed, per_page: 7 });
+    let mut settings = ServerSettings::default();
+    settings.proxy.upstream_openai = stub.base_url.clone();
+    settings.alerts.allow_private = true;
+    let server = TestApp::start_with(backend, settings).await;
+    let alice = Api::signup(&server, "alice").await;
+    // Port 9 (discard): the delivery fails, the alert is in the log all the same.
+    let channel = alice.post("/api/alerts/channels", json!({"kind": "webhook", "target": "http://127.0.0.1:9/hook"})).await;
+    assert_eq!(channel.status, StatusCode::CREATED, "{}", channel.text);
+    // Tracked today: 100k input of gpt-4o-mini = $0.015, against $5 billed.
+    let tracked = alice.post("/api/events/track", json!({"provider": "openai", "model": "gpt-4o-mini", "input_tokens": 100_000})).await;
+    assert_eq!(tracked.status, StatusCode::CREATED, "{}", tracked.text);
+
+    connect(&alice, "openai", OPENAI_ADMIN_KEY, 3).await;
+    alice.post("/api/sync", json!({})).await;
+
+    let log = alice.get("/api/alerts").await.body;
+    let drift: Vec<&Value> = log["alerts"].as_array().unwrap().iter().filter(|a| a["kind"] == "provider_drift").collect();
+    assert_eq!(drift.len(), 1, "once per day and provider, and only the day with tracked calls: {log}");
+    assert!(drift[0]["action"].as_str().unwrap().contains("or cut off client-side"), "{log}");
+    assert!(
+        drift[0]["text"].as_str().unwrap().starts_with("$4.99 billed by openai on ")
+            && drift[0]["text"].as_str().unwrap().ends_with("that LLMLab never saw: 99.7% of the day."),
+        "{log}"
+    );
+    let reconciliation = alice.get("/api/reconciliation").await.body;
+    let flagged: Vec<&Value> = reconciliation["days"].as_array().unwrap().iter().filter(|d| d["drift_alert"] == true).collect();
+    assert_eq!(flagged.len(), 1, "{reconciliation}");
+});
