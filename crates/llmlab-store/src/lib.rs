@@ -37,7 +37,7 @@ pub use catalogs::{CatalogApplied, StoredCatalog};
 pub use records::*;
 pub use reports::{
     BilledModelDay, ConnectionRow, NewReportedCost, NewReportedUsage, ReportKind, ReportPage, ReportedModelDay,
-    TrackedModelDay,
+    ReportedModelUsage, TrackedModelDay,
 };
 pub use settings::{Backend, ConnectError, ConnectProblem, DbSettings, redact};
 pub use spend::SeriesStep;

@@ -113,6 +113,17 @@ pub struct ReportedModelDay {
     pub unpriced_rows: u64,
 }
 
+/// Reported usage of one provider and model over a window (priced rows with request counts only).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReportedModelUsage {
+    pub provider: String,
+    pub model: String,
+    pub tokens: TokenBuckets,
+    pub requests: u64,
+    pub batch_requests: u64,
+    pub cost: Money,
+}
+
 /// Billed amount of one day, provider and model (`None`: lines naming no model).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BilledModelDay {
@@ -363,6 +374,29 @@ impl Store {
         })?)
     }
 
+    /// Reported usage per provider and model in `[from, to)` (UTC midnights),
+    /// only the rows with request counts (OpenAI's; Anthropic reports none),
+    /// with the requests on the Batch API apart: what the recommendations need.
+    pub async fn reported_usage_models(
+        &self,
+        user_id: i64,
+        from: i64,
+        to: i64,
+    ) -> StoreResult<Vec<ReportedModelUsage>> {
+        let sql = format!(
+            "select provider, coalesce(priced_as, model) as model, {}, \
+             cast(sum(requests) as bigint) as requests, \
+             cast(sum(case when service_tier = 'batch' then requests else 0 end) as bigint) as batch_requests, \
+             cast(coalesce(sum(cost_nusd), 0) as bigint) as cost_nusd \
+             from reported_usage where user_id = $1 and day >= $2 and day < $3 and requests > 0 and cost_nusd is not null \
+             group by provider, coalesce(priced_as, model) order by provider, model",
+            *TOKEN_SUMS
+        );
+        Ok(with_pool!(self, pool => {
+            sqlx::query_as(&sql).persistent(self.persistent).bind(user_id).bind(from).bind(to).fetch_all(pool).await
+        })?)
+    }
+
     /// Billed amounts per UTC day, provider and model in `[from, to)`.
     pub async fn billed_days(&self, user_id: i64, from: i64, to: i64) -> StoreResult<Vec<BilledModelDay>> {
         let rows: Vec<(i64, String, Option<String>, i64)> = with_pool!(self, pool => {
@@ -453,6 +487,25 @@ where
             requests: count(row.try_get("requests")?),
             cost: Money::from_nanos(row.try_get("cost_nusd")?),
             unpriced_rows: count(row.try_get("unpriced_rows")?),
+        })
+    }
+}
+
+impl<'r, R> sqlx::FromRow<'r, R> for ReportedModelUsage
+where
+    R: sqlx::Row,
+    &'r str: sqlx::ColumnIndex<R>,
+    String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    fn from_row(row: &'r R) -> sqlx::Result<Self> {
+        Ok(ReportedModelUsage {
+            provider: row.try_get("provider")?,
+            model: row.try_get("model")?,
+            tokens: token_buckets(row, TokenClass::ALL.iter().copied())?,
+            requests: count(row.try_get("requests")?),
+            batch_requests: count(row.try_get("batch_requests")?),
+            cost: Money::from_nanos(row.try_get("cost_nusd")?),
         })
     }
 }

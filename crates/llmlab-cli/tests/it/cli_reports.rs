@@ -100,6 +100,17 @@ llmlab_test_support::server_test_with!(start, connect_status_track_and_reconcile
     assert!(text.contains("Provider-reported") && text.contains("UTC days without tracked calls"), "{text}");
     assert!(text.contains("billed $43.50 by the providers"), "{text}");
 
+    // Nothing tracked yet: `optimize` works from the reported usage (OpenAI's, with request counts), and says so.
+    let tips = json_of(&machine.run(&["optimize", "--json"]));
+    let tips = tips.as_array().unwrap();
+    assert!(!tips.is_empty() && tips.iter().all(|t| t["source"] == "provider_report"), "{tips:?}");
+    let optimize = machine.run(&["optimize"]);
+    assert!(
+        transcript(&optimize).contains("these tips come from the providers' own usage reports"),
+        "{}",
+        transcript(&optimize)
+    );
+
     // The SDK tracks one OpenAI call today: 100k input + 10k output of gpt-4o-mini = $0.015 + $0.006.
     let api = Api::anonymous(&server).with_key(&key);
     let tracked = api
@@ -119,6 +130,9 @@ llmlab_test_support::server_test_with!(start, connect_status_track_and_reconcile
     assert_eq!(reported["priced_usd"], "36.09", "{reported}");
     assert_eq!(reported["billed_usd"], "43.25", "{reported}");
     assert_eq!(status["summary"]["today_usd"], "0.021");
+
+    let tips = json_of(&machine.run(&["optimize", "--json"]));
+    assert!(tips.as_array().unwrap().iter().all(|t| t.get("source").is_none()), "tracked calls come first: {tips}");
 
     let reconciliation = json_of(&machine.run(&["reconcile", "--json"]));
     let today = reconciliation["days"].as_array().unwrap().iter().find(|d| d["tracked_calls"] == 1).cloned();

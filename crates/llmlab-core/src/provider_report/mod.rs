@@ -245,7 +245,8 @@ mod fixture_tests {
             openai::parse_cost_page(fixture!("openai_costs_2")).unwrap(),
         ];
         assert_eq!(billed(&costs), "3.36480000000000002".parse::<Decimal>().unwrap());
-        let nanos: Money = costs.iter().flat_map(|p| &p.rows).map(|r| Money::from_decimal_usd(r.amount_usd).unwrap()).sum();
+        let nanos: Money =
+            costs.iter().flat_map(|p| &p.rows).map(|r| Money::from_decimal_usd(r.amount_usd).unwrap()).sum();
         assert_eq!(nanos, "3.3648".parse().unwrap());
     }
 

@@ -716,6 +716,7 @@ mod tests {
             current_model: Some(HOSTILE.to_owned()),
             suggested_model: None,
             monthly_savings_usd: Some(money("2")),
+            source: None,
             assumptions: vec![HOSTILE.to_owned()],
         };
         let html = render(summary(20), vec![], vec![tip]);
@@ -755,6 +756,7 @@ mod tests {
             current_model: None,
             suggested_model: None,
             monthly_savings_usd: None,
+            source: None,
             assumptions: vec!["`claude-sonnet-4-5` reads cache at 10% of input".to_owned()],
         };
         let html = render(data, vec![], vec![tip]);
@@ -884,6 +886,7 @@ mod tests {
             current_model: Some("gpt-4o".to_owned()),
             suggested_model: Some("gpt-4o-mini".to_owned()),
             monthly_savings_usd: Some(money("212.4")),
+            source: None,
             assumptions: vec![],
         };
         let html = render(summary(20), vec![], vec![tip]);

@@ -103,76 +103,84 @@ fn connection_row(c: &Connection, tz: &TimeZone) -> Markup {
 
 /// The dashboard panel of spend the providers' reports show where nothing was tracked.
 pub(super) fn reported_panel(reported: &ReportedSpend) -> Markup {
-    panel("reported-title", "Provider-reported spend", &html! {
-        p class="text-sm text-slate-700" {
-            "From the providers' own usage and cost reports, " (reported.from) " to " (reported.to)
-            " (UTC days without tracked calls). Not in the totals above."
-        }
-        p class="mt-2 text-sm" {
-            span class="font-semibold" { (usd(reported.billed_usd)) } " billed · "
-            (usd(reported.priced_usd)) " at LLMLab's prices"
-        }
-        table id="reported-models" class="mt-3 w-full text-left text-sm" {
-            caption class="sr-only" { "Provider-reported spend by model" }
-            thead class="text-xs text-slate-600" {
-                tr { th scope="col" class=(TH) { "Model" } th scope="col" class=(TH) { "Provider" }
-                     th scope="col" class={ (TH) " text-right" } { "Tokens" } th scope="col" class={ (TH) " text-right" } { "Cost" } }
+    panel(
+        "reported-title",
+        "Provider-reported spend",
+        &html! {
+            p class="text-sm text-slate-700" {
+                "From the providers' own usage and cost reports, " (reported.from) " to " (reported.to)
+                " (UTC days without tracked calls). Not in the totals above."
             }
-            tbody {
-                @for m in &reported.by_model {
-                    tr class="border-t border-slate-100" {
-                        td class=(TD) { (m.model) }
-                        td class=(TD) { (provider_label(&m.provider)) }
-                        td class={ (TD) " text-right tabular-nums" } { (tokens(m.input_tokens + m.cache_read_tokens + m.cache_write_tokens + m.output_tokens)) }
-                        td class={ (TD) " text-right tabular-nums" } { (m.priced_usd.map_or_else(|| "unpriced".to_owned(), usd)) }
+            p class="mt-2 text-sm" {
+                span class="font-semibold" { (usd(reported.billed_usd)) } " billed · "
+                (usd(reported.priced_usd)) " at LLMLab's prices"
+            }
+            table id="reported-models" class="mt-3 w-full text-left text-sm" {
+                caption class="sr-only" { "Provider-reported spend by model" }
+                thead class="text-xs text-slate-600" {
+                    tr { th scope="col" class=(TH) { "Model" } th scope="col" class=(TH) { "Provider" }
+                         th scope="col" class={ (TH) " text-right" } { "Tokens" } th scope="col" class={ (TH) " text-right" } { "Cost" } }
+                }
+                tbody {
+                    @for m in &reported.by_model {
+                        tr class="border-t border-slate-100" {
+                            td class=(TD) { (m.model) }
+                            td class=(TD) { (provider_label(&m.provider)) }
+                            td class={ (TD) " text-right tabular-nums" } { (tokens(m.input_tokens + m.cache_read_tokens + m.cache_write_tokens + m.output_tokens)) }
+                            td class={ (TD) " text-right tabular-nums" } { (m.priced_usd.map_or_else(|| "unpriced".to_owned(), usd)) }
+                        }
                     }
                 }
             }
-        }
-    })
+        },
+    )
 }
 
 /// The dashboard panel of tracked against billed, the month's newest days.
 pub(super) fn reconciliation_panel(r: &Reconciliation) -> Markup {
     let mut days: Vec<&ReconciledDay> = r.days.iter().collect();
     days.sort_by(|a, b| b.date.cmp(&a.date).then(a.provider.cmp(&b.provider)));
-    panel("reconciliation-title", "Tracked against billed", &html! {
-        p class="text-sm text-slate-700" {
-            (r.month) " (UTC days): " (usd(r.tracked_usd)) " tracked, " (usd(r.billed_usd)) " billed; "
-            @if r.untracked_usd > Money::ZERO {
-                span class="font-semibold text-amber-900" { (usd(r.untracked_usd)) " LLMLab never saw" }
-                @if let Some(share) = r.untracked_share_percent { " (" (share) "%)" }
-            } @else { "nothing untracked" }
-            ". Details: " (kbd("llmlab reconcile --models"))
-        }
-        div class="mt-3 overflow-x-auto" {
-            table id="reconciliation-days" class="w-full text-left text-sm" {
-                caption class="sr-only" { "Tracked against billed per day and provider" }
-                thead class="text-xs text-slate-600" {
-                    tr {
-                        th scope="col" class=(TH) { "Day" } th scope="col" class=(TH) { "Provider" }
-                        th scope="col" class={ (TH) " text-right" } { "Calls" }
-                        th scope="col" class={ (TH) " text-right" } { "Tracked" }
-                        th scope="col" class={ (TH) " text-right" } { "Billed" }
-                        th scope="col" class={ (TH) " text-right" } { "Untracked" }
+    panel(
+        "reconciliation-title",
+        "Tracked against billed",
+        &html! {
+            p class="text-sm text-slate-700" {
+                (r.month) " (UTC days): " (usd(r.tracked_usd)) " tracked, " (usd(r.billed_usd)) " billed; "
+                @if r.untracked_usd > Money::ZERO {
+                    span class="font-semibold text-amber-900" { (usd(r.untracked_usd)) " LLMLab never saw" }
+                    @if let Some(share) = r.untracked_share_percent { " (" (share) "%)" }
+                } @else { "nothing untracked" }
+                ". Details: " (kbd("llmlab reconcile --models"))
+            }
+            div class="mt-3 overflow-x-auto" {
+                table id="reconciliation-days" class="w-full text-left text-sm" {
+                    caption class="sr-only" { "Tracked against billed per day and provider" }
+                    thead class="text-xs text-slate-600" {
+                        tr {
+                            th scope="col" class=(TH) { "Day" } th scope="col" class=(TH) { "Provider" }
+                            th scope="col" class={ (TH) " text-right" } { "Calls" }
+                            th scope="col" class={ (TH) " text-right" } { "Tracked" }
+                            th scope="col" class={ (TH) " text-right" } { "Billed" }
+                            th scope="col" class={ (TH) " text-right" } { "Untracked" }
+                        }
                     }
-                }
-                tbody {
-                    @for d in days.iter().take(SHOWN_DAYS) {
-                        tr class={ "border-t border-slate-100" @if d.drift_alert { " bg-amber-50" } } data-drift=(d.drift_alert) {
-                            td class=(TD) { (d.date) }
-                            td class=(TD) { (provider_label(&d.provider)) }
-                            td class={ (TD) " text-right tabular-nums" } { (count(d.tracked_calls)) }
-                            td class={ (TD) " text-right tabular-nums" } { (usd(d.tracked_usd)) }
-                            td class={ (TD) " text-right tabular-nums" } { (usd(if d.billed_usd == Money::ZERO { d.reported_usd } else { d.billed_usd })) }
-                            td class={ (TD) " text-right tabular-nums" } {
-                                (usd(d.untracked_usd))
-                                @if let Some(share) = d.untracked_share_percent { span class="text-xs text-slate-600" { " " (share) "%" } }
+                    tbody {
+                        @for d in days.iter().take(SHOWN_DAYS) {
+                            tr class={ "border-t border-slate-100" @if d.drift_alert { " bg-amber-50" } } data-drift=(d.drift_alert) {
+                                td class=(TD) { (d.date) }
+                                td class=(TD) { (provider_label(&d.provider)) }
+                                td class={ (TD) " text-right tabular-nums" } { (count(d.tracked_calls)) }
+                                td class={ (TD) " text-right tabular-nums" } { (usd(d.tracked_usd)) }
+                                td class={ (TD) " text-right tabular-nums" } { (usd(if d.billed_usd == Money::ZERO { d.reported_usd } else { d.billed_usd })) }
+                                td class={ (TD) " text-right tabular-nums" } {
+                                    (usd(d.untracked_usd))
+                                    @if let Some(share) = d.untracked_share_percent { span class="text-xs text-slate-600" { " " (share) "%" } }
+                                }
                             }
                         }
                     }
                 }
             }
-        }
-    })
+        },
+    )
 }

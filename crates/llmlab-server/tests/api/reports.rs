@@ -198,7 +198,8 @@ both!(a_500_mid_sync_resumes_at_the_next_sync_and_a_re_reported_day_replaces, |b
 
 /// A dashboard page's HTML, signed in with `api`'s key.
 async fn page(server: &TestApp, api: &Api, path: &str) -> String {
-    let signed_in = Api::anonymous(server).post("/api/auth/session", json!({"api_key": api.key.clone().unwrap()})).await;
+    let signed_in =
+        Api::anonymous(server).post("/api/auth/session", json!({"api_key": api.key.clone().unwrap()})).await;
     let cookie = signed_in.headers.get("set-cookie").unwrap().to_str().unwrap().split(';').next().unwrap().to_owned();
     let response = api.client.get(format!("{}{path}", server.base_url)).header("cookie", cookie).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
@@ -220,17 +221,21 @@ both!(a_day_billed_far_above_what_was_tracked_raises_one_drift_alert, |backend| 
     let server = TestApp::start_with(backend, settings).await;
     let alice = Api::signup(&server, "alice").await;
     // Port 9 (discard): the delivery fails, the alert is in the log all the same.
-    let channel = alice.post("/api/alerts/channels", json!({"kind": "webhook", "target": "http://127.0.0.1:9/hook"})).await;
+    let channel =
+        alice.post("/api/alerts/channels", json!({"kind": "webhook", "target": "http://127.0.0.1:9/hook"})).await;
     assert_eq!(channel.status, StatusCode::CREATED, "{}", channel.text);
     // Tracked today: 100k input of gpt-4o-mini = $0.015, against $5 billed.
-    let tracked = alice.post("/api/events/track", json!({"provider": "openai", "model": "gpt-4o-mini", "input_tokens": 100_000})).await;
+    let tracked = alice
+        .post("/api/events/track", json!({"provider": "openai", "model": "gpt-4o-mini", "input_tokens": 100_000}))
+        .await;
     assert_eq!(tracked.status, StatusCode::CREATED, "{}", tracked.text);
 
     connect(&alice, "openai", OPENAI_ADMIN_KEY, 3).await;
     alice.post("/api/sync", json!({})).await;
 
     let log = alice.get("/api/alerts").await.body;
-    let drift: Vec<&Value> = log["alerts"].as_array().unwrap().iter().filter(|a| a["kind"] == "provider_drift").collect();
+    let drift: Vec<&Value> =
+        log["alerts"].as_array().unwrap().iter().filter(|a| a["kind"] == "provider_drift").collect();
     assert_eq!(drift.len(), 1, "once per day and provider, and only the day with tracked calls: {log}");
     assert!(drift[0]["action"].as_str().unwrap().contains("or cut off client-side"), "{log}");
     assert!(
@@ -239,6 +244,7 @@ both!(a_day_billed_far_above_what_was_tracked_raises_one_drift_alert, |backend| 
         "{log}"
     );
     let reconciliation = alice.get("/api/reconciliation").await.body;
-    let flagged: Vec<&Value> = reconciliation["days"].as_array().unwrap().iter().filter(|d| d["drift_alert"] == true).collect();
+    let flagged: Vec<&Value> =
+        reconciliation["days"].as_array().unwrap().iter().filter(|d| d["drift_alert"] == true).collect();
     assert_eq!(flagged.len(), 1, "{reconciliation}");
 });
