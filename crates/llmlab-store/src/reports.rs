@@ -289,7 +289,12 @@ impl Store {
     /// Stores one page of a usage report (see the module's comment).
     pub async fn store_usage_page(&self, page: &ReportPage<'_, NewReportedUsage>) -> StoreResult<()> {
         let insert = format!("insert into reported_usage ({}) ", *USAGE_COLUMNS);
-        let conflict = format!(" on conflict (user_id, provider, day, bucket_key) do update set {}", *USAGE_UPDATES);
+        // An older sync running at the same time (another replica) never overwrites a newer one's row.
+        let conflict = format!(
+            " on conflict (user_id, provider, day, bucket_key) do update set {} \
+             where reported_usage.sync_id <= excluded.sync_id",
+            *USAGE_UPDATES
+        );
         with_pool!(self, pool => {
             let mut tx = pool.begin().await?;
             for chunk in crate::statement_chunks(page.rows) {
@@ -348,7 +353,8 @@ impl Store {
                     " on conflict (user_id, provider, day, bucket_key) do update set line_item = excluded.line_item, \
                      model = excluded.model, priced_as = excluded.priced_as, project = excluded.project, \
                      amount_text = excluded.amount_text, amount_usd = excluded.amount_usd, \
-                     amount_nusd = excluded.amount_nusd, currency = excluded.currency, sync_id = excluded.sync_id",
+                     amount_nusd = excluded.amount_nusd, currency = excluded.currency, sync_id = excluded.sync_id \
+                     where reported_costs.sync_id <= excluded.sync_id",
                 );
                 query.build().persistent(self.persistent).execute(&mut *tx).await?;
             }
@@ -438,13 +444,13 @@ impl Store {
     }
 }
 
-/// A page's end: the rows of its finished days that this sync did not write
-/// are gone from the report, so they go here too; the next sync resumes at
+/// A page's end: the rows of its finished days that this sync (or a newer
+/// one) did not write are gone from the report, so they go here too; the next sync resumes at
 /// the page's `complete_before`. A macro: it runs in either backend's transaction.
 macro_rules! finish_page {
     ($tx:expr, $kind:expr, $page:expr, $persistent:expr) => {{
         let delete = format!(
-            "delete from {} where user_id = $1 and provider = $2 and day >= $3 and day < $4 and sync_id <> $5",
+            "delete from {} where user_id = $1 and provider = $2 and day >= $3 and day < $4 and sync_id < $5",
             $kind.table()
         );
         sqlx::query(&delete)

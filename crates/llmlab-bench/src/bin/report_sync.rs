@@ -62,8 +62,10 @@ fn dataset(stub: &ReportStub, args: &Args) {
         let mut rows = Vec::with_capacity(models * projects);
         for m in 0..models {
             for p in 0..projects {
-                rows.push(json!({"object": "organization.costs.result", "amount": {"value": 0.0123, "currency": "usd"},
-                    "line_item": format!("{}-{m}, input", OPENAI_MODELS[m % 5]), "project_id": format!("proj_{p}")}));
+                rows.push(
+                    json!({"object": "organization.costs.result", "amount": {"value": 0.0123, "currency": "usd"},
+                    "line_item": format!("{}-{m}, input", OPENAI_MODELS[m % 5]), "project_id": format!("proj_{p}")}),
+                );
             }
         }
         rows
@@ -124,9 +126,8 @@ async fn main() -> anyhow::Result<()> {
         let before: Vec<usize> = REPORTS.iter().map(|r| stub.requests(*r)).collect();
         for (provider, key) in [("openai", OPENAI_ADMIN_KEY), ("anthropic", ANTHROPIC_ADMIN_KEY)] {
             let started = Instant::now();
-            let reply = api
-                .post("/api/connections", json!({"provider": provider, "admin_key": key, "days": args.days}))
-                .await;
+            let reply =
+                api.post("/api/connections", json!({"provider": provider, "admin_key": key, "days": args.days})).await;
             let seconds = started.elapsed().as_secs_f64();
             anyhow::ensure!(reply.status.is_success(), "{}", reply.text);
             let result = &reply.body["results"][0];
@@ -138,9 +139,14 @@ async fn main() -> anyhow::Result<()> {
         }
         let fetched: Vec<usize> = REPORTS.iter().zip(&before).map(|(r, b)| stub.requests(*r) - b).collect();
         // The cost reports get one more request each: the key check on connect (today only).
-        println!("{backend:?} pages fetched per report (usage, costs, usage, costs): {fetched:?}; the data set has {pages_per_report} each");
+        println!(
+            "{backend:?} pages fetched per report (usage, costs, usage, costs): {fetched:?}; the data set has {pages_per_report} each"
+        );
         let summary = api.get("/api/costs/summary?tz=UTC").await;
-        println!("{backend:?} provider-reported (30 days): billed ${}", summary.body["provider_reported"]["billed_usd"]);
+        println!(
+            "{backend:?} provider-reported (30 days): billed ${}",
+            summary.body["provider_reported"]["billed_usd"]
+        );
         server.stop().await;
     }
     Ok(())
