@@ -45,8 +45,8 @@ pub struct CostSummary {
     pub daily: Vec<DailySpend>,
     /// Spend the providers' own usage and cost reports show for the last 30 UTC days, on the days and
     /// providers WITHOUT tracked events (never added to the totals above); `None` without a provider
-    /// connection or reported spend.
-    #[serde(default)]
+    /// connection or reported spend (then absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provider_reported: Option<crate::ReportedSpend>,
 }
 
