@@ -143,10 +143,8 @@ async fn main() -> anyhow::Result<()> {
             "{backend:?} pages fetched per report (usage, costs, usage, costs): {fetched:?}; the data set has {pages_per_report} each"
         );
         let summary = api.get("/api/costs/summary?tz=UTC").await;
-        println!(
-            "{backend:?} provider-reported (30 days): billed ${}",
-            summary.body["provider_reported"]["billed_usd"]
-        );
+        let billed = summary.body["provider_reported"]["billed_usd"].as_str().unwrap_or_default().to_owned();
+        println!("{backend:?} provider-reported (last 30 days): billed ${billed}");
         server.stop().await;
     }
     Ok(())
