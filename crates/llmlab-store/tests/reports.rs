@@ -6,7 +6,7 @@
 
 use llmlab_core::{Money, TokenBuckets};
 use llmlab_store::{NewReportedCost, NewReportedUsage, ReportPage, Store, User};
-use llmlab_test_support::{TestDb, both_backends};
+use llmlab_test_support::both_backends;
 
 mod common;
 
