@@ -113,6 +113,13 @@ impl ReportStub {
         self.state().pages.insert(report, pages);
     }
 
+    /// Accepts these admin keys from now on (the earlier ones are refused, as a revoked key is).
+    pub fn set_keys(&self, openai_key: &str, anthropic_key: &str) {
+        let mut state = self.state();
+        state.openai_key = openai_key.to_owned();
+        state.anthropic_key = anthropic_key.to_owned();
+    }
+
     /// Answers one request with `fault` instead of a page.
     pub fn fault(&self, fault: Fault) {
         self.state().faults.push(fault);

@@ -68,7 +68,7 @@ fn reported_model<'a>(status: &'a Value, model: &str) -> &'a Value {
 }
 
 llmlab_test_support::server_test_with!(start, connect_status_track_and_reconcile, |started| async move {
-    let (server, _stub) = started;
+    let (server, stub) = started;
     let machine = Machine::of(&server);
     let key = machine.init();
 
@@ -156,4 +156,14 @@ llmlab_test_support::server_test_with!(start, connect_status_track_and_reconcile
     assert_eq!(synced.status.code(), Some(0), "{}", transcript(&synced));
     let again = json_of(&machine.run(&["status", "--json", "--tz", "UTC"]));
     assert_eq!(again["summary"]["provider_reported"]["billed_usd"], "43.25", "a sync never adds");
+
+    // The keys are revoked at the providers: the next sync says which key, in one line, and how to fix it.
+    stub.set_keys("sk-admin-another", "sk-ant-admin-another");
+    let refused = machine.run(&["sync", "--provider", "anthropic"]);
+    assert_eq!(refused.status.code(), Some(1), "{}", transcript(&refused));
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("error: the Anthropic admin key was refused (401)"), "{}", transcript(&refused));
+    assert!(stderr.contains("hint: give a working key with `llmlab connect anthropic --admin-key KEY`"), "{stderr}");
+    let kept = json_of(&machine.run(&["status", "--json", "--tz", "UTC"]));
+    assert_eq!(kept["summary"]["provider_reported"]["billed_usd"], "43.25", "what was synced stays");
 });
