@@ -268,6 +268,21 @@ impl Store {
         })
     }
 
+    /// Records a key check's outcome as the connection's error (`None`: the key works).
+    pub async fn set_connection_error(&self, user_id: i64, provider: &str, error: Option<&str>) -> StoreResult<()> {
+        with_pool!(self, pool => {
+            sqlx::query("update provider_connections set last_error = $1 where user_id = $2 and provider = $3")
+                .persistent(self.persistent)
+                .bind(error)
+                .bind(user_id)
+                .bind(provider)
+                .execute(pool)
+                .await
+                .map(|_| ())
+        })?;
+        Ok(())
+    }
+
     /// Records the end of a sync: when, and its error (`None`: it succeeded).
     pub async fn finish_sync(&self, user_id: i64, provider: &str, now: i64, error: Option<&str>) -> StoreResult<()> {
         with_pool!(self, pool => {

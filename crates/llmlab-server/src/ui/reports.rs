@@ -91,7 +91,7 @@ fn connection_row(c: &Connection, tz: &TimeZone) -> Markup {
             }
             td class={ (TD) " space-x-2 text-right whitespace-nowrap" } {
                 button type="button" class=(BUTTON_SECONDARY) data-api={ "POST /api/connections/" (c.provider) "/test" }
-                    data-after="refresh" data-success="Key checked." { "Test" span class="sr-only" { " the " (label) " key" } }
+                    data-after="refresh" data-success="Key checked: the result is on its row." { "Test" span class="sr-only" { " the " (label) " key" } }
                 button type="button" class=(BUTTON_DANGER) data-api={ "DELETE /api/connections/" (c.provider) }
                     data-confirm="Click again to remove" data-after="refresh" data-success="Connection removed." {
                     "Remove" span class="sr-only" { " the " (label) " connection" }

@@ -123,6 +123,24 @@ both!(a_refused_or_wrong_admin_key_is_a_clear_error_and_nothing_is_kept, |backen
     assert_eq!(project_key.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", project_key.text);
     assert!(project_key.message().contains("admin keys start with `sk-ant-admin`"), "{}", project_key.text);
 
+    // A connection whose key the provider refuses later: the test says so, and the connection shows it.
+    connect(&alice, "openai", OPENAI_ADMIN_KEY, 3).await;
+    stub.set_keys("sk-admin-rotated", ANTHROPIC_ADMIN_KEY);
+    let test = alice.post("/api/connections/openai/test", json!({})).await;
+    assert_eq!(test.body["ok"], false, "{}", test.text);
+    assert!(
+        test.body["message"].as_str().unwrap().starts_with("the OpenAI admin key was refused (401)"),
+        "{}",
+        test.text
+    );
+    let listed = alice.get("/api/connections").await.body;
+    assert!(listed["connections"][0]["last_error"].as_str().unwrap().contains("refused (401)"), "{listed}");
+    stub.set_keys(OPENAI_ADMIN_KEY, ANTHROPIC_ADMIN_KEY);
+    assert_eq!(alice.post("/api/connections/openai/test", json!({})).await.body["ok"], true);
+    assert_eq!(alice.get("/api/connections").await.body["connections"][0]["last_error"], Value::Null);
+    assert_eq!(alice.delete("/api/connections/openai").await.status, StatusCode::NO_CONTENT);
+    assert_eq!(alice.delete("/api/connections/openai").await.status, StatusCode::NOT_FOUND);
+
     let gemini = alice.post("/api/connections", json!({"provider": "gemini", "admin_key": "x"})).await;
     assert_eq!(gemini.code(), "invalid_field", "{}", gemini.text);
     assert_eq!(alice.get("/api/connections").await.body["connections"], json!([]));

@@ -131,7 +131,8 @@ pub async fn remove(state: &AppState, user: &User, provider: &str) -> ApiResult<
     }
 }
 
-/// Checks that the provider still accepts the connection's key.
+/// Checks that the provider still accepts the connection's key; the outcome
+/// is the connection's `last_error` until the next sync or check.
 pub async fn test(state: &AppState, user: &User, provider: &str) -> ApiResult<ConnectionTest> {
     let provider = provider_of(provider, "provider")?;
     let row = connection(state, user, provider).await?;
@@ -140,6 +141,7 @@ pub async fn test(state: &AppState, user: &User, provider: &str) -> ApiResult<Co
         Ok(()) => (true, format!("the {} admin key works", provider.label())),
         Err(error) => (false, error.to_string()),
     };
+    state.store.set_connection_error(user.id, provider.as_str(), (!ok).then_some(message.as_str())).await?;
     Ok(ConnectionTest { provider: provider.as_str().to_owned(), ok, message })
 }
 
