@@ -116,8 +116,8 @@ impl ReportStub {
     /// Accepts these admin keys from now on (the earlier ones are refused, as a revoked key is).
     pub fn set_keys(&self, openai_key: &str, anthropic_key: &str) {
         let mut state = self.state();
-        state.openai_key = openai_key.to_owned();
-        state.anthropic_key = anthropic_key.to_owned();
+        openai_key.clone_into(&mut state.openai_key);
+        anthropic_key.clone_into(&mut state.anthropic_key);
     }
 
     /// Answers one request with `fault` instead of a page.
