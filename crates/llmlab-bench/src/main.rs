@@ -1,6 +1,7 @@
 //! Benchmarks of `llmlab serve` (issue #3), against SQLite and PostgreSQL:
 //! batch ingest events/s, single-event track req/s with p50/p99, and
-//! `costs/summary` p50/p99 at 10k and at 1M stored events.
+//! `costs/summary` p50/p99 at 10k and at 1M stored events; OTLP trace ingest
+//! spans/s (issue #18, [`otlp`]).
 //!
 //! `cargo run --release -p llmlab-bench -- server` builds nothing itself
 //! beyond this crate: it starts the release `llmlab` binary it finds next to
@@ -18,6 +19,7 @@ use clap::{Parser, ValueEnum};
 use llmlab_test_support::{TestBackend, TestServer};
 
 mod alerts;
+mod otlp;
 use serde_json::{Value, json};
 
 #[derive(Parser)]
@@ -55,6 +57,18 @@ struct Args {
     /// Budget crossings to time from the event's 2xx to the webhook's arrival (issue #16); 0 skips it
     #[arg(long, default_value_t = 0)]
     alert_rounds: usize,
+    /// LLM spans to export to `POST /v1/traces` (protobuf) for the OTLP ingest figure; 0 skips it
+    #[arg(long, default_value_t = 204_800)]
+    otlp_spans: u64,
+    /// Spans per OTLP export (the OTel SDK's batch span processor sends at most 512)
+    #[arg(long, default_value_t = 512)]
+    otlp_batch: u64,
+    /// Concurrent OTLP exports
+    #[arg(long, default_value_t = 4)]
+    otlp_connections: usize,
+    /// Measure only the OTLP ingest
+    #[arg(long)]
+    otlp_only: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -95,6 +109,27 @@ async fn run(server: &TestServer, args: &Args) -> anyhow::Result<()> {
     let signup: Value = client.post(format!("{base}/api/auth/signup")).send().await?.json().await?;
     let key = signup["api_key"].as_str().context("a key")?.to_owned();
     let api = Api { client, base, key };
+    if args.otlp_spans > 0 {
+        let figure =
+            otlp::measure(&api.client, &api.base, args.otlp_spans, args.otlp_batch, args.otlp_connections).await?;
+        println!(
+            "OTLP ingest: {} LLM spans in {:.1} s = {:.0} spans/s ({} connections, {} spans per protobuf export); \
+             stored {} calls{}",
+            figure.spans,
+            figure.seconds,
+            figure.spans as f64 / figure.seconds,
+            args.otlp_connections,
+            args.otlp_batch,
+            figure.stored,
+            if figure.stored == figure.spans { ", all of them" } else { " — NOT all of them" }
+        );
+        if figure.stored != figure.spans {
+            bail!("{} of {} spans were stored", figure.stored, figure.spans);
+        }
+    }
+    if args.otlp_only {
+        return Ok(());
+    }
     for budget in budgets(&signup).into_iter().take(usize::from(args.budgets)) {
         let status = api.post("/api/budgets/scoped", serde_json::to_vec(&budget)?).await?;
         if !status.is_success() {

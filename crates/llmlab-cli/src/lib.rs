@@ -52,6 +52,7 @@ Examples:
   llmlab reconcile                     Tracked against billed, per day, provider and model
   llmlab optimize                      Ways to spend less, with the monthly saving of each
   llmlab export --output events.csv    Every event as CSV
+  llmlab import claude-code --watch    Import Claude Code's (or Codex's) usage from its session logs
   llmlab config                        The settings in effect and where each comes from
   llmlab cost response.json            Price a saved provider response, offline
   llmlab prices claude-sonnet-4-5      Show one model's prices
@@ -79,6 +80,7 @@ enum Command {
     Reconcile(commands::reconcile::ReconcileArgs),
     Optimize(commands::optimize::OptimizeArgs),
     Export(commands::export::ExportArgs),
+    Import(commands::import::ImportArgs),
     Config(commands::config::ConfigArgs),
     Cost(commands::cost::CostArgs),
     Prices(commands::prices::PricesArgs),
@@ -103,6 +105,7 @@ pub fn main() -> ExitCode {
         Command::Reconcile(args) => commands::reconcile::run(&args),
         Command::Optimize(args) => commands::optimize::run(&args),
         Command::Export(args) => commands::export::run(&args),
+        Command::Import(args) => commands::import::run(&args),
         Command::Config(args) => commands::config::run(&args),
         Command::Cost(args) => commands::cost::run(&args),
         Command::Prices(args) => commands::prices::run(&args),

@@ -4,6 +4,7 @@
 //! provider responses (or just their usage objects) to this crate, so there is
 //! exactly one place that knows each provider's billing rules.
 
+pub mod agent_logs;
 pub mod alert;
 pub mod budget;
 pub mod catalog;
@@ -13,6 +14,7 @@ pub mod cost;
 pub mod display;
 pub mod money;
 pub mod normalize;
+pub mod otel;
 pub mod price_check;
 pub mod provider;
 pub mod provider_report;

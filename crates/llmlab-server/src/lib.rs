@@ -62,7 +62,7 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
                        server's choice (`llmlab serve --signup open|closed|invite`); sign-up and sign-in are \
                        rate-limited per client address (429 `rate_limited`, `Retry-After`)."
     ),
-    paths(proxy::docs::openai, proxy::docs::anthropic, proxy::docs::gemini),
+    paths(proxy::docs::openai, proxy::docs::anthropic, proxy::docs::gemini, routes::otlp::traces_doc),
     modifiers(&ApiKeySecurity),
     tags(
         (name = "health"), (name = "auth", description = "Accounts, sign-in and API keys"),
@@ -72,7 +72,8 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
         (name = "alerts", description = "Where alerts go (webhook, Slack, Discord, email) and what was delivered"),
         (name = "recommendations", description = "Cost-saving tips from the account's own usage"),
         (name = "reports", description = "The providers' own usage and cost reports (admin keys), and tracked against billed"),
-        (name = "proxy", description = "Zero-code tracking: point an OpenAI, Anthropic or Gemini client's base URL here")
+        (name = "proxy", description = "Zero-code tracking: point an OpenAI, Anthropic or Gemini client's base URL here"),
+        (name = "otlp", description = "Zero-code tracking from OpenTelemetry: export LLM spans over OTLP/HTTP")
     )
 )]
 struct ApiDoc;
@@ -155,6 +156,8 @@ pub fn router(state: AppState) -> Router {
     let (api, document) = api();
     let document = Arc::new(document);
     api.route("/api/openapi.json", get(move || async move { axum::Json(document.as_ref().clone()) }))
+        // OTLP/HTTP: its OpenAPI entry (`routes::otlp::traces_doc`) only describes it; bodies are protobuf or OTLP/JSON.
+        .route("/v1/traces", axum::routing::post(routes::otlp::traces))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .merge(ui::router())
         // Not the proxy's: it forwards bodies as they come, and provider requests (images) can be larger.

@@ -19,6 +19,9 @@ fn every_command_has_help_with_examples() {
         "connect",
         "sync",
         "reconcile",
+        "import",
+        "import claude-code",
+        "import codex",
     ] {
         let mut args: Vec<&str> = command.split(' ').collect();
         args.push("--help");

@@ -18,6 +18,7 @@ mod cli_reports;
 mod cli_status;
 mod cost_command;
 mod hard_budgets;
+mod import_agents;
 mod prices_command;
 mod recorded;
 mod server_crash;

@@ -9,6 +9,7 @@ pub mod connections;
 pub mod costs;
 pub mod events;
 pub mod health;
+pub mod otlp;
 pub mod prices;
 pub mod projects;
 pub mod recommendations;

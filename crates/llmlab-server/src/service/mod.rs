@@ -14,6 +14,7 @@
 //! | `reports/` | provider connections (admin keys), report syncs, provider-reported spend, reconciliation, drift alerts |
 //! | `prices` | an account's own prices, repricing its unpriced events |
 //! | `accounts`, `projects` | accounts, keys and projects as the API shows them |
+//! | `otlp` | OTLP trace exports: the LLM spans among them (read by the core) stored through `ingest` |
 //! | `labels` | the one validator of the short texts the API stores |
 
 pub mod accounts;
@@ -23,6 +24,7 @@ pub mod catalog;
 pub mod export;
 pub mod ingest;
 pub mod labels;
+pub mod otlp;
 pub mod prices;
 pub mod projects;
 pub mod recommendations;

@@ -15,6 +15,7 @@ mod hardening_edge;
 mod hardening_money;
 mod isolation;
 mod openapi;
+mod otlp;
 mod proxy_batch;
 mod public;
 mod recorded;

@@ -53,6 +53,17 @@ pub async fn ingest(
             prepare(&e, &prefix, &catalog.catalog, &custom, now)
         })
         .collect::<ApiResult<_>>()?;
+    store_prepared(state, user, api_key, prepared).await
+}
+
+/// Stores events already prepared (see [`ingest`]) as recorded with the API
+/// key `api_key`, and adds the newly stored ones to the budgets.
+pub async fn store_prepared(
+    state: &AppState,
+    user: &User,
+    api_key: &str,
+    prepared: Vec<PreparedEvent>,
+) -> ApiResult<Ingested> {
     let (mut records, mut answers): (Vec<NewEvent>, Vec<_>) =
         prepared.into_iter().map(|p| (p.record, p.response)).unzip();
     for record in &mut records {
