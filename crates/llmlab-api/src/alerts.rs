@@ -135,7 +135,7 @@ pub struct Delivery {
 pub struct Alert {
     /// The same on every delivery attempt (`webhook-id` for webhooks), so receivers can de-duplicate.
     pub id: String,
-    /// `budget_threshold`, `budget_forecast`, `spend_anomaly`, `unpriced_model`, `hard_stop` or `test`.
+    /// `budget_threshold`, `budget_forecast`, `spend_anomaly`, `unpriced_model`, `hard_stop`, `provider_drift` or `test`.
     pub kind: String,
     pub title: String,
     /// What happened, with the figures.

@@ -43,6 +43,11 @@ pub struct CostSummary {
     pub by_project: Vec<ProjectSpend>,
     /// The last 30 days, oldest first, zero days included.
     pub daily: Vec<DailySpend>,
+    /// Spend the providers' own usage and cost reports show for the last 30 UTC days, on the days and
+    /// providers WITHOUT tracked events (never added to the totals above); `None` without a provider
+    /// connection or reported spend (then absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider_reported: Option<crate::ReportedSpend>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]

@@ -13,6 +13,7 @@ pub mod limits;
 pub mod prices;
 pub mod projects;
 pub mod recommendations;
+pub mod reports;
 
 pub use alerts::*;
 pub use auth::*;
@@ -24,6 +25,7 @@ pub use events::*;
 pub use prices::*;
 pub use projects::*;
 pub use recommendations::*;
+pub use reports::*;
 
 /// `GET /health`.
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]

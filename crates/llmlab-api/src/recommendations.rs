@@ -20,4 +20,8 @@ pub struct Recommendation {
     pub monthly_savings_usd: Option<Money>,
     /// The figures and assumptions the tip rests on, one per line.
     pub assumptions: Vec<String>,
+    /// `provider_report` when the tip comes from the providers' usage reports (`llmlab connect`), because the
+    /// account tracked nothing in the last 30 days; absent for tips from tracked calls.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
 }

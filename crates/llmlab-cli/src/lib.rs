@@ -48,6 +48,8 @@ Examples:
   llmlab status                        What your LLM calls cost: today, this month, by model, budget
   llmlab budget 500                    Set a $500 monthly budget (warnings at 80% and 100%)
   llmlab alerts add slack URL          Post budget and spend alerts in a Slack channel
+  llmlab connect openai                Import OpenAI's own usage and cost reports (admin key)
+  llmlab reconcile                     Tracked against billed, per day, provider and model
   llmlab optimize                      Ways to spend less, with the monthly saving of each
   llmlab export --output events.csv    Every event as CSV
   llmlab import claude-code --watch    Import Claude Code's (or Codex's) usage from its session logs
@@ -73,6 +75,9 @@ enum Command {
     Status(commands::status::StatusArgs),
     Budget(commands::budget::BudgetArgs),
     Alerts(commands::alerts::AlertsArgs),
+    Connect(commands::connect::ConnectArgs),
+    Sync(commands::sync::SyncArgs),
+    Reconcile(commands::reconcile::ReconcileArgs),
     Optimize(commands::optimize::OptimizeArgs),
     Export(commands::export::ExportArgs),
     Import(commands::import::ImportArgs),
@@ -95,6 +100,9 @@ pub fn main() -> ExitCode {
         Command::Status(args) => commands::status::run(&args),
         Command::Budget(args) => commands::budget::run(&args),
         Command::Alerts(args) => commands::alerts::run(&args),
+        Command::Connect(args) => commands::connect::run(&args),
+        Command::Sync(args) => commands::sync::run(&args),
+        Command::Reconcile(args) => commands::reconcile::run(&args),
         Command::Optimize(args) => commands::optimize::run(&args),
         Command::Export(args) => commands::export::run(&args),
         Command::Import(args) => commands::import::run(&args),

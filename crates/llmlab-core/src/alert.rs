@@ -96,6 +96,9 @@ pub enum AlertFacts {
     SpendAnomaly { day: Date, spent: Money, norm: Money },
     /// A model seen for the first time without a price.
     UnpricedModel { provider: String, model: String },
+    /// A provider billed a UTC day far from what LLMLab tracked for it
+    /// ([`crate::provider_report::reconcile::DriftThreshold`]).
+    ProviderDrift { day: Date, provider: String, tracked: Money, billed: Money },
     /// Sent on request, to check a channel.
     Test,
 }
@@ -121,6 +124,7 @@ impl AlertFacts {
             AlertFacts::HardStop { .. } => "hard_stop",
             AlertFacts::SpendAnomaly { .. } => "spend_anomaly",
             AlertFacts::UnpricedModel { .. } => "unpriced_model",
+            AlertFacts::ProviderDrift { .. } => "provider_drift",
             AlertFacts::Test => "test",
         }
     }
@@ -148,6 +152,7 @@ impl AlertFacts {
             }
             AlertFacts::SpendAnomaly { day, .. } => Some(format!("anomaly:{day}")),
             AlertFacts::UnpricedModel { provider, model } => Some(format!("unpriced:{provider}/{model}")),
+            AlertFacts::ProviderDrift { day, provider, .. } => Some(format!("drift:{provider}:{day}")),
             AlertFacts::Test => None,
         }
     }
@@ -168,6 +173,9 @@ impl AlertFacts {
             }
             AlertFacts::SpendAnomaly { day, spent, norm } => anomaly_message(*day, *spent, *norm, base),
             AlertFacts::UnpricedModel { provider, model } => unpriced_message(provider, model, base),
+            AlertFacts::ProviderDrift { day, provider, tracked, billed } => {
+                drift_message(*day, provider, *tracked, *billed, base)
+            }
             AlertFacts::Test => Message {
                 title: "Test alert from LLMLab".to_owned(),
                 text: "This channel receives LLMLab's alerts: budget thresholds, forecasts, hard stops, spend \
@@ -292,6 +300,32 @@ fn anomaly_message(day: Date, spent: Money, norm: Money, base: &str) -> Message 
         action: "See which model and project spent it with `llmlab status` or on the dashboard; set a hard \
                  budget to cap it: `llmlab budget <amount> --period day --hard`."
             .to_owned(),
+        link: format!("{base}/dashboard"),
+    }
+}
+
+fn drift_message(day: Date, provider: &str, tracked: Money, billed: Money, base: &str) -> Message {
+    let drift = crate::provider_report::reconcile::Drift::between(tracked, billed);
+    let share = drift.untracked_share_percent.map(|p| format!(": {p}% of the day")).unwrap_or_default();
+    let text = if drift.untracked.nanos() >= 0 {
+        format!("{} billed by {provider} on {day} (UTC) that LLMLab never saw{share}.", usd(drift.untracked))
+    } else {
+        let over = Money::from_nanos(drift.untracked.nanos().saturating_neg());
+        format!("LLMLab tracked {} more than {provider} billed on {day} (UTC){share}.", usd(over))
+    };
+    Message {
+        title: format!("{provider} billed {} on {day}, LLMLab tracked {}", usd(billed), usd(tracked)),
+        text,
+        figures: vec![
+            ("Billed".to_owned(), usd(billed)),
+            ("Tracked".to_owned(), usd(tracked)),
+            ("Day (UTC)".to_owned(), day.to_string()),
+        ],
+        action: format!(
+            "See the day by model with `llmlab reconcile --month {}`: calls outside the SDK and the proxy, or cut \
+             off client-side, are billed but never tracked.",
+            day.strftime("%Y-%m")
+        ),
         link: format!("{base}/dashboard"),
     }
 }

@@ -345,7 +345,7 @@ pub fn apply_uplifts(mut quote: Quote, card: &RateCard, shown: Uplifts, model: &
 /// Picks the price table for a tier: flex falls back to batch (both bill at
 /// batch rates where the catalog has no flex table); any tier without a
 /// table falls back to standard.
-fn select_table<'p>(
+pub(crate) fn select_table<'p>(
     standard: &'p PriceSet,
     batch: Option<&'p PriceSet>,
     flex: Option<&'p PriceSet>,

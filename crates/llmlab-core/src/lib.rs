@@ -17,6 +17,7 @@ pub mod normalize;
 pub mod otel;
 pub mod price_check;
 pub mod provider;
+pub mod provider_report;
 pub mod recommend;
 pub mod report;
 pub mod reserve;

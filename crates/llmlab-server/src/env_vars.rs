@@ -43,6 +43,9 @@ impl ServerEnvVars {
     pub const LLMLAB_SMTP_USER: &'static str = "LLMLAB_SMTP_USER";
     pub const LLMLAB_SMTP_PASSWORD: &'static str = "LLMLAB_SMTP_PASSWORD";
     pub const LLMLAB_SMTP_FROM: &'static str = "LLMLAB_SMTP_FROM";
+    pub const LLMLAB_REPORT_SYNC_INTERVAL: &'static str = "LLMLAB_REPORT_SYNC_INTERVAL";
+    pub const LLMLAB_DRIFT_ALERT_PERCENT: &'static str = "LLMLAB_DRIFT_ALERT_PERCENT";
+    pub const LLMLAB_DRIFT_ALERT_USD: &'static str = "LLMLAB_DRIFT_ALERT_USD";
     pub const LLMLAB_LOG: &'static str = "LLMLAB_LOG";
     pub const LLMLAB_LOG_FORMAT: &'static str = "LLMLAB_LOG_FORMAT";
 
@@ -158,6 +161,21 @@ impl ServerEnvVars {
         EnvVar { name: Self::LLMLAB_SMTP_USER, flag: Some("--smtp-user"), about: "the SMTP user name" },
         EnvVar { name: Self::LLMLAB_SMTP_PASSWORD, flag: None, about: "the SMTP password (environment only)" },
         EnvVar { name: Self::LLMLAB_SMTP_FROM, flag: Some("--smtp-from"), about: "the From address of alert emails" },
+        EnvVar {
+            name: Self::LLMLAB_REPORT_SYNC_INTERVAL,
+            flag: Some("--report-sync-interval"),
+            about: "seconds between two syncs of every provider report connection (default 3600), or `off`",
+        },
+        EnvVar {
+            name: Self::LLMLAB_DRIFT_ALERT_PERCENT,
+            flag: Some("--drift-alert-percent"),
+            about: "a day's tracked-vs-billed drift alerts above this share of the bill (default 5)…",
+        },
+        EnvVar {
+            name: Self::LLMLAB_DRIFT_ALERT_USD,
+            flag: Some("--drift-alert-usd"),
+            about: "…and above this many dollars (default 1)",
+        },
         EnvVar {
             name: Self::LLMLAB_LOG,
             flag: None,

@@ -49,6 +49,10 @@ pub enum ErrorCode {
     /// An alert channel's target the server does not send to (link-local,
     /// cloud metadata; private and loopback unless allowed).
     TargetRefused,
+    /// A provider refused the admin key given for its reports (401/403).
+    AdminKeyRefused,
+    /// A provider's report API failed (not the key): unreachable, an error status, an unreadable page.
+    ReportFailed,
 }
 
 /// What a 503 tells clients to wait before retrying, in seconds.
@@ -64,14 +68,15 @@ impl ErrorCode {
             | ErrorCode::SessionEnded
             | ErrorCode::InvalidAdminToken => StatusCode::UNAUTHORIZED,
             ErrorCode::MalformedJson => StatusCode::BAD_REQUEST,
-            ErrorCode::InvalidField | ErrorCode::TotalOutOfRange | ErrorCode::TargetRefused => {
-                StatusCode::UNPROCESSABLE_ENTITY
-            }
+            ErrorCode::InvalidField
+            | ErrorCode::TotalOutOfRange
+            | ErrorCode::TargetRefused
+            | ErrorCode::AdminKeyRefused => StatusCode::UNPROCESSABLE_ENTITY,
             ErrorCode::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ErrorCode::NotFound | ErrorCode::ProjectNotFound => StatusCode::NOT_FOUND,
             ErrorCode::Conflict => StatusCode::CONFLICT,
             ErrorCode::BudgetExceeded | ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
-            ErrorCode::UpstreamUnavailable => StatusCode::BAD_GATEWAY,
+            ErrorCode::UpstreamUnavailable | ErrorCode::ReportFailed => StatusCode::BAD_GATEWAY,
             ErrorCode::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
             ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             ErrorCode::DatabaseUnavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -110,6 +115,8 @@ impl ErrorCode {
             ErrorCode::InviteInvalid => "invite_invalid",
             ErrorCode::RateLimited => "rate_limited",
             ErrorCode::TargetRefused => "target_refused",
+            ErrorCode::AdminKeyRefused => "admin_key_refused",
+            ErrorCode::ReportFailed => "report_failed",
         }
     }
 }

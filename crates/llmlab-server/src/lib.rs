@@ -71,6 +71,7 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
         (name = "catalog", description = "The price catalog in force, updated without a release (admin token)"),
         (name = "alerts", description = "Where alerts go (webhook, Slack, Discord, email) and what was delivered"),
         (name = "recommendations", description = "Cost-saving tips from the account's own usage"),
+        (name = "reports", description = "The providers' own usage and cost reports (admin keys), and tracked against billed"),
         (name = "proxy", description = "Zero-code tracking: point an OpenAI, Anthropic or Gemini client's base URL here"),
         (name = "otlp", description = "Zero-code tracking from OpenTelemetry: export LLM spans over OTLP/HTTP")
     )
@@ -100,7 +101,10 @@ impl utoipa::Modify for ApiKeySecurity {
 
 /// The API routes with their `OpenAPI` document.
 fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
-    use routes::{alerts, auth, budgets, catalog, costs, events, health, prices, projects, recommendations};
+    use routes::{
+        alerts, auth, budgets, catalog, connections, costs, events, health, prices, projects, recommendations,
+        reconciliation,
+    };
     let (router, mut document) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(health::get))
         .routes(routes!(auth::signup))
@@ -131,6 +135,11 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(alerts::remove_channel))
         .routes(routes!(alerts::test))
         .routes(routes!(alerts::log))
+        .routes(routes!(connections::list, connections::connect))
+        .routes(routes!(connections::remove))
+        .routes(routes!(connections::test))
+        .routes(routes!(connections::sync))
+        .routes(routes!(reconciliation::get))
         .split_for_parts();
     openapi::complete(&mut document);
     (router, document)
@@ -234,6 +243,7 @@ pub async fn serve(
         let state = state.clone();
         service::alerts::worker::spawn_anomaly_checks(&store, move || state.alerts.take_spenders())
     };
+    let report_sync = service::reports::worker::spawn(&state);
     let listener = tokio::net::TcpListener::bind(options.address)
         .await
         .map_err(|source| ServeError::Bind { address: options.address.to_string(), source })?;
@@ -244,6 +254,9 @@ pub async fn serve(
     catalog_refresh.abort();
     alert_worker.abort();
     anomaly_checks.abort();
+    if let Some(report_sync) = report_sync {
+        report_sync.abort();
+    }
     if tokio::time::timeout(SHUTDOWN_GRACE, writer_task).await.is_err() {
         tracing::error!("the event writer did not finish in time");
     }

@@ -17,6 +17,8 @@ use sha2::{Digest, Sha256};
 /// What sealed values are bound to: a value sealed for one use cannot be
 /// passed off as another.
 const CONTEXT: &[u8] = b"llmlab alert channel v1";
+/// The context of provider admin keys (provider connections).
+const ADMIN_KEY_CONTEXT: &[u8] = b"llmlab provider admin key v1";
 const NONCE_LEN: usize = 24;
 const KEY_LEN: usize = 32;
 
@@ -132,20 +134,39 @@ impl Sealer {
     /// Seals `plain` with the current key.
     #[must_use]
     pub fn seal(&self, plain: &str) -> String {
+        self.seal_in(plain, CONTEXT)
+    }
+
+    /// Opens a value sealed with the current key or a previous one.
+    pub fn open(&self, sealed: &str) -> Result<String, SealingError> {
+        self.open_in(sealed, CONTEXT)
+    }
+
+    /// Seals a provider's admin key: bound to that use, so it never opens as an alert channel's secret.
+    #[must_use]
+    pub fn seal_admin_key(&self, plain: &str) -> String {
+        self.seal_in(plain, ADMIN_KEY_CONTEXT)
+    }
+
+    /// Opens an admin key sealed by [`Sealer::seal_admin_key`].
+    pub fn open_admin_key(&self, sealed: &str) -> Result<String, SealingError> {
+        self.open_in(sealed, ADMIN_KEY_CONTEXT)
+    }
+
+    fn seal_in(&self, plain: &str, context: &[u8]) -> String {
         let mut nonce = [0u8; NONCE_LEN];
         OsRng.try_fill_bytes(&mut nonce).expect("the operating system's random source works");
         let sealed = self
             .current
             .cipher
-            .encrypt(XNonce::from_slice(&nonce), Payload { msg: plain.as_bytes(), aad: CONTEXT })
+            .encrypt(XNonce::from_slice(&nonce), Payload { msg: plain.as_bytes(), aad: context })
             .expect("XChaCha20-Poly1305 seals any length this server stores");
         let mut bytes = nonce.to_vec();
         bytes.extend_from_slice(&sealed);
         format!("v1:{}:{}", self.current.id, URL_SAFE_NO_PAD.encode(bytes))
     }
 
-    /// Opens a value sealed with the current key or a previous one.
-    pub fn open(&self, sealed: &str) -> Result<String, SealingError> {
+    fn open_in(&self, sealed: &str, context: &[u8]) -> Result<String, SealingError> {
         let mut parts = sealed.splitn(3, ':');
         let (Some("v1"), Some(id), Some(body)) = (parts.next(), parts.next(), parts.next()) else {
             return Err(SealingError::Damaged);
@@ -161,7 +182,7 @@ impl Sealer {
         let (nonce, ciphertext) = bytes.split_at(NONCE_LEN);
         let plain = key
             .cipher
-            .decrypt(XNonce::from_slice(nonce), Payload { msg: ciphertext, aad: CONTEXT })
+            .decrypt(XNonce::from_slice(nonce), Payload { msg: ciphertext, aad: context })
             .map_err(|_| SealingError::Damaged)?;
         String::from_utf8(plain).map_err(|_| SealingError::Damaged)
     }
@@ -229,6 +250,15 @@ mod tests {
         assert_eq!(sealer.open(&sealed).unwrap(), "https://hooks.slack.com/services/T0/B0/secret");
         // A fresh nonce each time.
         assert_ne!(sealer.seal("x"), sealer.seal("x"));
+    }
+
+    #[test]
+    fn an_admin_key_opens_only_as_an_admin_key() {
+        let sealer = Sealer::ephemeral();
+        let sealed = sealer.seal_admin_key("sk-admin-abc");
+        assert_eq!(sealer.open_admin_key(&sealed).unwrap(), "sk-admin-abc");
+        assert!(matches!(sealer.open(&sealed), Err(SealingError::Damaged)));
+        assert!(matches!(sealer.open_admin_key(&sealer.seal("https://x")), Err(SealingError::Damaged)));
     }
 
     #[test]

@@ -44,6 +44,8 @@ pub struct ServerSettings {
     pub holds: HoldSettings,
     /// Where alerts may go, how email is sent, and the key sealing channels' secrets.
     pub alerts: AlertSettings,
+    /// How provider reports are synced and when their drift alerts.
+    pub reports: ReportSettings,
 }
 
 impl Default for ServerSettings {
@@ -58,6 +60,28 @@ impl Default for ServerSettings {
             proxy: ProxySettings::default(),
             holds: HoldSettings::default(),
             alerts: AlertSettings::default(),
+            reports: ReportSettings::default(),
+        }
+    }
+}
+
+/// How often every provider connection is synced by default.
+pub const DEFAULT_REPORT_SYNC_INTERVAL: Duration = Duration::from_hours(1);
+
+/// Provider report settings.
+#[derive(Clone, Copy, Debug)]
+pub struct ReportSettings {
+    /// How often every connection is synced (`--report-sync-interval`); `None`: only on demand.
+    pub sync_interval: Option<Duration>,
+    /// When a day's tracked-vs-billed drift raises an alert (`--drift-alert-percent`, `--drift-alert-usd`).
+    pub drift: llmlab_core::provider_report::reconcile::DriftThreshold,
+}
+
+impl Default for ReportSettings {
+    fn default() -> Self {
+        ReportSettings {
+            sync_interval: Some(DEFAULT_REPORT_SYNC_INTERVAL),
+            drift: llmlab_core::provider_report::reconcile::DriftThreshold::default(),
         }
     }
 }

@@ -17,6 +17,7 @@ mod catalogs;
 mod events;
 mod prices;
 mod records;
+mod reports;
 mod rollups;
 mod sessions;
 mod settings;
@@ -34,6 +35,10 @@ pub use alerts::{
 };
 pub use catalogs::{CatalogApplied, StoredCatalog};
 pub use records::*;
+pub use reports::{
+    BilledModelDay, ConnectionRow, NewReportedCost, NewReportedUsage, ReportKind, ReportPage, ReportedModelDay,
+    ReportedModelUsage, TrackedModelDay,
+};
 pub use settings::{Backend, ConnectError, ConnectProblem, DbSettings, redact};
 pub use spend::SeriesStep;
 

@@ -13,10 +13,12 @@
 //! A server for a test: [`TestApp`] runs it in the test's process (the HTTP
 //! API tests); [`TestServer`] runs the `llmlab` binary (tests about the
 //! process: its log, signals, restarts, replicas). [`Api`] talks to either.
+//! [`report_stub::ReportStub`] stands in for OpenAI's and Anthropic's admin report APIs.
 #![allow(clippy::print_stderr)] // a test database left behind is worth a warning
 
 mod app;
 mod client;
+pub mod report_stub;
 mod server;
 
 use std::path::{Path, PathBuf};

@@ -50,6 +50,12 @@ pub(crate) fn run(args: &OptimizeArgs) -> anyhow::Result<ExitStatus> {
         printer::hint("track some calls (see `llmlab init`), then run `llmlab optimize` again");
         return Ok(ExitStatus::Success);
     }
+    if tips.iter().any(|t| t.source.as_deref() == Some("provider_report")) {
+        printer::note(
+            "LLMLab tracked no calls in the last 30 days: these tips come from the providers' own usage reports \
+             (`llmlab connect`, OpenAI's request counts; UTC days)",
+        );
+    }
     printer::out(&render(&tips, args.verbose));
     if !args.verbose {
         printer::hint("`llmlab optimize --verbose` shows the figures and assumptions each tip rests on");

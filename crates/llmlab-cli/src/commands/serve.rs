@@ -95,6 +95,17 @@ pub(crate) struct ServeArgs {
     /// with jitter), for up to a day
     #[arg(long, env = ServerEnvVars::LLMLAB_ALERTS_RETRY_BASE, value_name = "SECONDS", default_value_t = DEFAULT_ALERT_RETRY_BASE.as_secs_f64(), value_parser = crate::parse::seconds)]
     alerts_retry_base: f64,
+    /// Seconds between two syncs of every provider connection's usage and cost reports (`llmlab
+    /// connect`), or `off` (then only `llmlab sync` syncs)
+    #[arg(long, env = ServerEnvVars::LLMLAB_REPORT_SYNC_INTERVAL, value_name = "SECONDS", default_value = "3600", value_parser = parse_sync_interval)]
+    report_sync_interval: SyncInterval,
+    /// A day whose tracked spend is off the provider's bill by more than this percentage (and by more
+    /// than `--drift-alert-usd`) raises a drift alert, once per day and provider
+    #[arg(long, env = ServerEnvVars::LLMLAB_DRIFT_ALERT_PERCENT, value_name = "PERCENT", default_value = "5", value_parser = parse_non_negative)]
+    drift_alert_percent: rust_decimal::Decimal,
+    /// See `--drift-alert-percent`: the drift must also be more than this many dollars
+    #[arg(long, env = ServerEnvVars::LLMLAB_DRIFT_ALERT_USD, value_name = "USD", default_value = "1", value_parser = parse_non_negative)]
+    drift_alert_usd: rust_decimal::Decimal,
     /// The server's address as its users reach it (`https://llmlab.example.com`), for the links in
     /// alerts. Default: http://HOST:PORT
     #[arg(long, env = ServerEnvVars::LLMLAB_PUBLIC_URL, value_name = "URL")]
@@ -144,6 +155,7 @@ pub(crate) fn run(args: &ServeArgs) -> anyhow::Result<ExitStatus> {
             proxy: proxy_settings(args)?,
             holds: hold_settings(args)?,
             alerts: alert_settings(args)?,
+            reports: report_settings(args)?,
         },
         show_admin_token: Some(show_admin_token),
         server_key: Some(server_key(args, &database)?),
@@ -274,6 +286,38 @@ fn hold_settings(args: &ServeArgs) -> anyhow::Result<HoldSettings> {
         return Err(UserError::new("--budget-hold-ttl: must be a positive number of seconds").into());
     }
     Ok(HoldSettings { ttl: Duration::from_secs_f64(args.budget_hold_ttl) })
+}
+
+/// `--report-sync-interval`: seconds, or `off`.
+#[derive(Clone, Copy, Debug)]
+struct SyncInterval(Option<Duration>);
+
+fn parse_sync_interval(value: &str) -> Result<SyncInterval, String> {
+    if value.trim().eq_ignore_ascii_case("off") {
+        return Ok(SyncInterval(None));
+    }
+    crate::parse::seconds(value).map(|s| SyncInterval(Some(Duration::from_secs_f64(s))))
+}
+
+fn parse_non_negative(value: &str) -> Result<rust_decimal::Decimal, String> {
+    value
+        .trim()
+        .parse::<rust_decimal::Decimal>()
+        .ok()
+        .filter(|d| !d.is_sign_negative())
+        .ok_or_else(|| format!("`{value}` is not a number of 0 or more"))
+}
+
+fn report_settings(args: &ServeArgs) -> anyhow::Result<llmlab_server::state::ReportSettings> {
+    let min_usd = llmlab_core::Money::from_decimal_usd(args.drift_alert_usd)
+        .map_err(|e| UserError::new(format!("--drift-alert-usd: {e}")))?;
+    Ok(llmlab_server::state::ReportSettings {
+        sync_interval: args.report_sync_interval.0,
+        drift: llmlab_core::provider_report::reconcile::DriftThreshold {
+            min_share_percent: args.drift_alert_percent,
+            min_usd,
+        },
+    })
 }
 
 fn parse_smtp_tls(value: &str) -> Result<SmtpTls, String> {

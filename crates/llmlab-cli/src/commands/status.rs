@@ -5,7 +5,7 @@
 use std::fmt::Write as _;
 
 use clap::Args;
-use llmlab_api::{BudgetStatus, CostSummary, ScopedBudget, ScopedBudgets};
+use llmlab_api::{BudgetStatus, CostSummary, ReportedSpend, ScopedBudget, ScopedBudgets};
 use llmlab_core::Money;
 use serde::Serialize;
 
@@ -143,6 +143,10 @@ fn render(server: &str, summary: &CostSummary, budget: &BudgetStatus, budgets: &
         text.push_str(&models.render());
     }
 
+    if let Some(reported) = &summary.provider_reported {
+        text.push_str(&render_reported(reported));
+    }
+
     let days: Vec<Money> = summary.daily.iter().map(|d| d.cost_usd).collect();
     let total: Money = days.iter().copied().sum();
     let peak = summary.daily.iter().filter(|d| d.cost_usd > Money::ZERO).max_by_key(|d| d.cost_usd);
@@ -161,6 +165,46 @@ fn render(server: &str, summary: &CostSummary, budget: &BudgetStatus, budgets: &
         let _ = writeln!(text, "\n{BOLD}Budgets{BOLD:#}");
         text.push_str(&budgets_table(budgets, &summary.timezone));
     }
+    text
+}
+
+/// Spend the providers' own reports show where nothing was tracked: apart
+/// from the totals above, and labelled as the providers'.
+fn render_reported(reported: &ReportedSpend) -> String {
+    let mut text = String::new();
+    let _ = writeln!(
+        text,
+        "\n{BOLD}Provider-reported{BOLD:#} {DIM}· {} to {} (UTC days without tracked calls; from the providers' usage and \
+         cost reports, not in the totals above){DIM:#}",
+        reported.from, reported.to
+    );
+    let mut models = Table::new(&[
+        ("model", Align::Left),
+        ("provider", Align::Left),
+        ("requests", Align::Right),
+        ("input", Align::Right),
+        ("cached", Align::Right),
+        ("output", Align::Right),
+        ("cost", Align::Right),
+    ]);
+    for m in &reported.by_model {
+        models.row(vec![
+            m.model.clone(),
+            m.provider.clone(),
+            if m.requests == 0 { "-".to_owned() } else { count(m.requests) },
+            tokens(m.input_tokens),
+            tokens(m.cache_read_tokens + m.cache_write_tokens),
+            tokens(m.output_tokens),
+            m.priced_usd.map_or_else(|| "unpriced".to_owned(), usd),
+        ]);
+    }
+    text.push_str(&models.render());
+    let _ = writeln!(
+        text,
+        "billed {} by the providers {DIM}(cost reports); {} at LLMLab's prices (usage reports){DIM:#}",
+        usd(reported.billed_usd),
+        usd(reported.priced_usd)
+    );
     text
 }
 

@@ -14,6 +14,7 @@ mod cli_export;
 mod cli_init;
 mod cli_misc;
 mod cli_optimize;
+mod cli_reports;
 mod cli_status;
 mod cost_command;
 mod hard_budgets;

@@ -214,3 +214,18 @@ fn every_kind_says_what_happened_and_what_to_do() {
     assert!(all[2].dedupe_key().unwrap().contains(":stop:"));
     assert_eq!(all[3].dedupe_key().unwrap(), "anomaly:2026-12-07");
 }
+
+#[test]
+fn a_provider_drift_alert_says_what_was_billed_and_never_seen_once_per_day_and_provider() {
+    let facts = AlertFacts::ProviderDrift {
+        day: jiff::civil::date(2026, 12, 3),
+        provider: "openai".to_owned(),
+        tracked: "67.22".parse().unwrap(),
+        billed: "108.42".parse().unwrap(),
+    };
+    assert_eq!(facts.kind(), "provider_drift");
+    assert_eq!(facts.dedupe_key().as_deref(), Some("drift:openai:2026-12-03"));
+    let message = facts.message("https://llmlab.example/");
+    assert_eq!(message.text, "$41.20 billed by openai on 2026-12-03 (UTC) that LLMLab never saw: 38.0% of the day.");
+    assert!(message.action.contains("llmlab reconcile --month 2026-12"), "{}", message.action);
+}

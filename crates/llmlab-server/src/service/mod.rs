@@ -11,6 +11,7 @@
 //! | `summary` | today, this month, all time, by model/provider/project, the trend: from the rollups |
 //! | `recommendations` | the core's "switch X → Y" tips from the last 30 days |
 //! | `export` | events as CSV, streamed |
+//! | `reports/` | provider connections (admin keys), report syncs, provider-reported spend, reconciliation, drift alerts |
 //! | `prices` | an account's own prices, repricing its unpriced events |
 //! | `accounts`, `projects` | accounts, keys and projects as the API shows them |
 //! | `otlp` | OTLP trace exports: the LLM spans among them (read by the core) stored through `ingest` |
@@ -27,4 +28,5 @@ pub mod otlp;
 pub mod prices;
 pub mod projects;
 pub mod recommendations;
+pub mod reports;
 pub mod summary;

@@ -48,7 +48,12 @@ pub async fn tips(state: &AppState, user: &User) -> ApiResult<Vec<Recommendation
         entry.cost += row.cost;
         entry.batch_calls += row.batch_calls;
     }
-    let usage: Vec<ModelUsage> = usage.into_values().collect();
+    let mut usage: Vec<ModelUsage> = usage.into_values().collect();
+    let mut source = None;
+    if usage.is_empty() {
+        usage = reported_usage(state, user, window).await?;
+        source = (!usage.is_empty()).then(|| "provider_report".to_owned());
+    }
     let tips = recommend(&state.catalog().catalog, &usage, window, today);
     Ok(tips
         .into_iter()
@@ -61,6 +66,33 @@ pub async fn tips(state: &AppState, user: &User) -> ApiResult<Vec<Recommendation
             suggested_model: tip.suggested_model,
             monthly_savings_usd: tip.monthly_savings,
             assumptions: tip.assumptions,
+            source: source.clone(),
+        })
+        .collect())
+}
+
+/// The usage the providers' reports show over the window's UTC days, for an
+/// account that tracked nothing in it yet: only rows with request counts
+/// (OpenAI's usage report; Anthropic's has none, and the tips need calls).
+async fn reported_usage(state: &AppState, user: &User, window: Window) -> ApiResult<Vec<ModelUsage>> {
+    let first = window.first_day().to_zoned(jiff::tz::TimeZone::UTC).map_err(ApiError::internal)?;
+    let to =
+        window.first_day().checked_add(jiff::Span::new().days(i64::from(WINDOW_DAYS))).map_err(ApiError::internal)?;
+    let to = to.to_zoned(jiff::tz::TimeZone::UTC).map_err(ApiError::internal)?;
+    let rows = state
+        .store
+        .reported_usage_models(user.id, first.timestamp().as_millisecond(), to.timestamp().as_millisecond())
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| ModelUsage {
+            provider: Provider::parse(&row.provider),
+            model: row.model,
+            calls: row.requests,
+            priced_calls: row.requests,
+            buckets: row.tokens,
+            cost: row.cost,
+            batch_calls: row.batch_requests,
         })
         .collect())
 }

@@ -15,7 +15,7 @@ use llmlab_store::{SeriesStep, SpendRow, Store, User};
 
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::service::budgets::{account_tz, month_of};
-use crate::service::labels;
+use crate::service::{labels, reports};
 use crate::state::AppState;
 
 /// Days in the trend.
@@ -100,6 +100,14 @@ pub async fn summarize(
     let (today_usd, today_calls) = daily.get(&today).copied().unwrap_or_default();
 
     let unpriced_models = all_time_unpriced(store, user, &all_time).await?;
+    // The providers' reports are per organization, not per LLMLab project.
+    let provider_reported = if project.is_none() {
+        let today_utc = now.to_zoned(TimeZone::UTC).date();
+        let first_utc = today_utc.checked_sub(jiff::Span::new().days(TREND_DAYS - 1)).map_err(ApiError::internal)?;
+        reports::reported::reported_spend(store, user.id, first_utc, today_utc).await?
+    } else {
+        None
+    };
     Ok(CostSummary {
         timezone: tz_name,
         project: project.map(str::to_owned),
@@ -121,6 +129,7 @@ pub async fn summarize(
             .into_iter()
             .map(|(date, (cost_usd, calls))| DailySpend { date: date.to_string(), cost_usd, calls })
             .collect(),
+        provider_reported,
     })
 }
 

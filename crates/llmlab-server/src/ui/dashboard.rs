@@ -17,7 +17,7 @@ use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, ETAG, IF_NONE_MATCH};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use jiff::tz::TimeZone;
-use llmlab_api::{BudgetState, CostSummary, ModelSpend, Recommendation, ScopedBudget, UnpricedModel};
+use llmlab_api::{BudgetState, CostSummary, ModelSpend, Recommendation, Reconciliation, ScopedBudget, UnpricedModel};
 use llmlab_core::Money;
 use maud::{Markup, PreEscaped, html};
 use sha2::{Digest, Sha256};
@@ -27,12 +27,13 @@ use super::format::{
     calls, count, percent, prose, scaled, share, shell_word, short_date, tokens, url_component, usd, usd_exact,
 };
 use super::layout::{self, Nav, kbd, panel};
-use super::{Visitor, assets, budgets, error_page, html_response, sign_in_page};
+use super::{Visitor, assets, budgets, error_page, html_response, reports, sign_in_page};
 use crate::auth::Caller;
 use crate::cache::Page;
 use crate::clock::now_ms;
 use crate::error::{ApiError, ApiResult};
 use crate::service::budgets::scoped;
+use crate::service::reports::reconcile;
 use crate::service::{recommendations, summary};
 use crate::state::AppState;
 
@@ -50,29 +51,41 @@ struct Data {
     /// Every budget of the account with its current period, oldest first.
     budgets: Vec<ScopedBudget>,
     tips: Vec<Recommendation>,
+    /// This month's tracked against billed, when the account has a provider connection.
+    reconciliation: Option<Reconciliation>,
 }
 
 async fn load(state: &AppState, caller: &Caller) -> ApiResult<Data> {
     let user = &caller.user;
-    let (summary, budgets, tips) = tokio::try_join!(
+    let reconciliation = async {
+        if state.store.connections(user.id).await?.is_empty() {
+            return Ok(None);
+        }
+        reconcile::reconciliation(state, user, None).await.map(Some)
+    };
+    let (summary, budgets, tips, reconciliation) = tokio::try_join!(
         summary::summary(state, user, None, None),
         scoped::list(state, user),
         recommendations::tips(state, user),
+        reconciliation,
     )?;
-    Ok(Data { summary, budgets: budgets.budgets, tips })
+    Ok(Data { summary, budgets: budgets.budgets, tips, reconciliation })
 }
 
 /// The `ETag` of what the panels would show now, computed without the summary.
 async fn version(state: &AppState, caller: &Caller) -> ApiResult<String> {
     let user = &caller.user;
     let totals = async { state.store.spend_all_time(user.id, None).await.map_err(ApiError::from) };
-    let (totals, budgets) = tokio::try_join!(totals, budgets::version(state, user))?;
+    // A sync changes the reported spend and the reconciliation without changing the totals.
+    let synced = async { state.store.connections(user.id).await.map_err(ApiError::from) };
+    let (totals, budgets, synced) = tokio::try_join!(totals, budgets::version(state, user), synced)?;
+    let synced: Vec<_> = synced.iter().map(|c| (&c.provider, c.last_sync_at)).collect();
     let mut rows: Vec<_> =
         totals.iter().map(|r| (&r.provider, &r.model, &r.project, r.calls, r.unpriced_calls, r.cost.nanos())).collect();
     rows.sort_unstable();
     let mut hash = Sha256::new();
     hash.update(format!(
-        "{}|{}|{}|{}|{}|{rows:?}|{budgets}",
+        "{}|{}|{}|{}|{}|{rows:?}|{budgets}|{synced:?}",
         env!("CARGO_PKG_VERSION"),
         assets::version(),
         user.timezone,
@@ -158,6 +171,7 @@ fn panels(data: &Data, base_url: &str) -> Markup {
         @if summary.all_time_calls == 0 {
             section data-panel="empty" class="lg:col-span-3" aria-labelledby="empty-title" { (empty_state(base_url)) }
             section data-panel="budget" class="lg:col-span-3" aria-labelledby="budget-title" { (budget_panel(data)) }
+            (report_panels(data))
         } @else {
             section data-panel="totals" class="lg:col-span-3" aria-labelledby="totals-title" { (totals(summary)) }
             section data-panel="budget" class="lg:col-span-3" aria-labelledby="budget-title" { (budget_panel(data)) }
@@ -170,6 +184,19 @@ fn panels(data: &Data, base_url: &str) -> Markup {
             }
             section data-panel="models" class="min-w-0 lg:col-span-3" aria-labelledby="models-title" { (models(summary)) }
             section data-panel="recommendations" class="lg:col-span-3" aria-labelledby="recommendations-title" { (recommendations_panel(&data.tips)) }
+            (report_panels(data))
+        }
+    }
+}
+
+/// The providers' own reports: their spend on days without tracked calls, and this month's reconciliation.
+fn report_panels(data: &Data) -> Markup {
+    html! {
+        @if let Some(reported) = &data.summary.provider_reported {
+            section data-panel="reported" class="min-w-0 lg:col-span-3" aria-labelledby="reported-title" { (reports::reported_panel(reported)) }
+        }
+        @if let Some(reconciliation) = data.reconciliation.as_ref().filter(|r| !r.days.is_empty()) {
+            section data-panel="reconciliation" class="min-w-0 lg:col-span-3" aria-labelledby="reconciliation-title" { (reports::reconciliation_panel(reconciliation)) }
         }
     }
 }
@@ -644,6 +671,7 @@ mod tests {
             by_provider: vec![ProviderSpend { provider: "openai".to_owned(), cost_usd: money("3"), calls: 20 }],
             by_project: vec![ProjectSpend { project: format!("proj {HOSTILE}"), cost_usd: money("3"), calls: 20 }],
             daily: vec![DailySpend { date: "2026-11-27".to_owned(), cost_usd: money("1.5"), calls: 20 }],
+            provider_reported: None,
         }
     }
 
@@ -675,7 +703,7 @@ mod tests {
     }
 
     fn render(summary: CostSummary, budgets: Vec<ScopedBudget>, tips: Vec<Recommendation>) -> String {
-        panels(&Data { summary, budgets, tips }, "http://127.0.0.1:8787").into_string()
+        panels(&Data { summary, budgets, tips, reconciliation: None }, "http://127.0.0.1:8787").into_string()
     }
 
     #[test]
@@ -688,6 +716,7 @@ mod tests {
             current_model: Some(HOSTILE.to_owned()),
             suggested_model: None,
             monthly_savings_usd: Some(money("2")),
+            source: None,
             assumptions: vec![HOSTILE.to_owned()],
         };
         let html = render(summary(20), vec![], vec![tip]);
@@ -727,6 +756,7 @@ mod tests {
             current_model: None,
             suggested_model: None,
             monthly_savings_usd: None,
+            source: None,
             assumptions: vec!["`claude-sonnet-4-5` reads cache at 10% of input".to_owned()],
         };
         let html = render(data, vec![], vec![tip]);
@@ -856,6 +886,7 @@ mod tests {
             current_model: Some("gpt-4o".to_owned()),
             suggested_model: Some("gpt-4o-mini".to_owned()),
             monthly_savings_usd: Some(money("212.4")),
+            source: None,
             assumptions: vec![],
         };
         let html = render(summary(20), vec![], vec![tip]);

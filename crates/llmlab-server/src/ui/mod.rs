@@ -16,6 +16,7 @@ mod dashboard;
 mod format;
 mod landing;
 mod layout;
+mod reports;
 mod settings;
 #[cfg(test)]
 mod tests;

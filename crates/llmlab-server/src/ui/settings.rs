@@ -13,7 +13,9 @@ use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use jiff::tz::TimeZone;
-use llmlab_api::{Account, Alert, ApiKeyInfo, BudgetScope, Channel, CustomPrice, Project, ScopedBudget, SessionInfo};
+use llmlab_api::{
+    Account, Alert, ApiKeyInfo, BudgetScope, Channel, Connection, CustomPrice, Project, ScopedBudget, SessionInfo,
+};
 use llmlab_core::Money;
 use maud::{Markup, html};
 use serde::Deserialize;
@@ -62,11 +64,13 @@ struct Data {
     alerts: Vec<Alert>,
     /// The server has SMTP settings: email channels can deliver.
     smtp: bool,
+    /// The account's provider report connections.
+    connections: Vec<Connection>,
 }
 
 async fn load(state: &AppState, caller: &Caller) -> ApiResult<Data> {
     let user = &caller.user;
-    let (keys, sessions, budgets, projects, prices, channels, log) = tokio::try_join!(
+    let (keys, sessions, budgets, projects, prices, channels, log, connections) = tokio::try_join!(
         accounts::keys(state, caller),
         accounts::sessions(state, caller),
         scoped::list(state, user),
@@ -74,6 +78,7 @@ async fn load(state: &AppState, caller: &Caller) -> ApiResult<Data> {
         prices::list(state, user),
         alert_service::channels(state, user),
         alert_service::log(state, user, Some(LOG_ALERTS)),
+        crate::service::reports::list(state, user),
     )?;
     let invites = state.settings.signup == SignupPolicy::Invite;
     Ok(Data {
@@ -87,6 +92,7 @@ async fn load(state: &AppState, caller: &Caller) -> ApiResult<Data> {
         channels: channels.channels,
         alerts: log.alerts,
         smtp: state.settings.alerts.smtp.is_some(),
+        connections: connections.connections,
     })
 }
 
@@ -108,7 +114,7 @@ pub(super) async fn page(
     let body = html! {
         h1 class="text-2xl font-bold tracking-tight" { "Settings" }
         nav aria-label="Settings sections" class="mt-3 flex flex-wrap gap-2 text-sm" {
-            @for (anchor, label) in [("keys", "API keys"), ("sessions", "Sessions"), ("budget", "Budgets"), ("alerts", "Alerts"), ("prices", "Custom prices"), ("projects", "Projects"), ("timezone", "Time zone")] {
+            @for (anchor, label) in [("keys", "API keys"), ("sessions", "Sessions"), ("budget", "Budgets"), ("alerts", "Alerts"), ("connections", "Provider reports"), ("prices", "Custom prices"), ("projects", "Projects"), ("timezone", "Time zone")] {
                 a href={ "#" (anchor) } class="rounded-md bg-white px-3 py-1.5 font-medium text-slate-700 ring-1 ring-slate-200 hover:bg-slate-100 focus-visible:outline-2 focus-visible:outline-indigo-700" { (label) }
             }
         }
@@ -154,6 +160,7 @@ fn sections(data: &Data, prefill: &Prefill) -> Markup {
         section id="budget" data-panel="budget" aria-labelledby="budget-title" class=(SECTION) { (budget(&data.budgets, &data.keys, &data.account)) }
         section id="alerts" data-panel="alerts" aria-labelledby="alerts-title" class=(SECTION) { (alerts::channels(&data.channels, &tz, data.smtp)) }
         section id="alert-log" data-panel="alert-log" aria-labelledby="alert-log-title" class=(SECTION) { (alerts::log(&data.alerts, &tz)) }
+        section id="connections" data-panel="connections" aria-labelledby="connections-title" class=(SECTION) { (super::reports::connections(&data.connections, &tz)) }
         section id="prices" data-panel="prices" aria-labelledby="prices-title" class=(SECTION) { (custom_prices(&data.prices, prefill)) }
         section id="projects" data-panel="projects" aria-labelledby="projects-title" class=(SECTION) { (project_list(&data.projects, &tz)) }
         section id="timezone" data-panel="timezone" aria-labelledby="timezone-title" class=(SECTION) { (time_zone(&data.account)) }
@@ -711,6 +718,16 @@ mod tests {
             channels: vec![],
             alerts: vec![],
             smtp: false,
+            connections: vec![Connection {
+                provider: "openai".to_owned(),
+                key_hint: "sk-admin-…abcd".to_owned(),
+                backfill_days: 30,
+                created_at: "2026-11-27T10:00:00Z".to_owned(),
+                last_sync_at: None,
+                last_error: Some(HOSTILE.to_owned()),
+                usage_synced_until: None,
+                cost_synced_until: None,
+            }],
         };
         let prefill = Prefill { model: Some(HOSTILE.to_owned()), provider: None };
         let html = sections(&data, &prefill).into_string();

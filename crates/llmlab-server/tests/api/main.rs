@@ -19,6 +19,7 @@ mod otlp;
 mod proxy_batch;
 mod public;
 mod recorded;
+mod reports;
 
 /// Defines `on_sqlite` and `on_postgres` tests running `$body` with a fresh in-process server.
 macro_rules! server_test {

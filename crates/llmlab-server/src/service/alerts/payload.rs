@@ -99,7 +99,7 @@ fn slack_escape(text: &str) -> String {
 pub fn discord(alert: &Outgoing<'_>) -> Value {
     let message = alert.message;
     let color = match alert.facts {
-        AlertFacts::HardStop { .. } | AlertFacts::SpendAnomaly { .. } => RED,
+        AlertFacts::HardStop { .. } | AlertFacts::SpendAnomaly { .. } | AlertFacts::ProviderDrift { .. } => RED,
         AlertFacts::BudgetThreshold { .. } | AlertFacts::BudgetForecast { .. } | AlertFacts::UnpricedModel { .. } => {
             AMBER
         }

@@ -152,6 +152,7 @@ async fn reseal(store: &Weak<Store>, settings: &AlertSettings) {
         }
     };
     let sealer = &settings.sealer;
+    reseal_admin_keys(&store, sealer).await;
     let mut resealed = 0;
     for channel in channels.iter().filter(|c| sealer.is_stale(&c.target_sealed)) {
         let target = sealer.open(&channel.target_sealed);
@@ -164,6 +165,18 @@ async fn reseal(store: &Weak<Store>, settings: &AlertSettings) {
     }
     if resealed > 0 {
         tracing::info!(resealed, key = sealer.key_id(), "alerts: sealed channels again with the current server key");
+    }
+}
+
+/// Seals again, with the current key, the provider admin keys sealed with a previous one.
+async fn reseal_admin_keys(store: &Store, sealer: &crate::sealing::Sealer) {
+    let Ok(connections) = store.all_connections().await else { return };
+    for connection in connections.iter().filter(|c| sealer.is_stale(&c.key_sealed)) {
+        let Ok(key) = sealer.open_admin_key(&connection.key_sealed) else { continue };
+        let sealed = sealer.seal_admin_key(&key);
+        if let Err(error) = store.reseal_connection(connection.user_id, &connection.provider, &sealed).await {
+            tracing::warn!(%error, "provider reports: could not seal an admin key with the current server key");
+        }
     }
 }
 
