@@ -217,7 +217,8 @@ def test_an_unpriced_model_is_shown_with_its_fix_and_priced_from_settings(server
     tab.wait_rendered()
 
     expect(page.get_by_label("Model")).to_have_value("acme-large")
-    expect(page.get_by_label("Provider")).to_have_value("acme")
+    # The settings page has two Provider fields (the price's and the connection form's).
+    expect(page.locator("#price-provider")).to_have_value("acme")
     page.get_by_label("Input", exact=True).fill("1")
     page.get_by_label("Output", exact=True).fill("3")
     page.get_by_role("button", name="Save price").click()

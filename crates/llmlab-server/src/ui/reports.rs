@@ -49,7 +49,7 @@ pub(super) fn connections(list: &[Connection], tz: &TimeZone) -> Markup {
         }
         h3 id="connect-title" class="mt-6 border-t border-slate-100 pt-5 text-base font-semibold" { "Connect a provider" }
         p class="mt-1 text-sm text-slate-600" {
-            "OpenAI: an admin key (" code { "sk-admin-…" } "); Anthropic: an Admin API key (" code { "sk-ant-admin…" } "). "
+            "OpenAI: an admin key (" (kbd("sk-admin-…")) "); Anthropic: an Admin API key (" (kbd("sk-ant-admin…")) "). "
             "The last 30 days are imported now, then every hour. The key is sealed with the server key and never shown again."
         }
         form method="post" id="connect-form" class="mt-3 space-y-3" data-api="POST /api/connections" data-after="refresh"
@@ -79,7 +79,7 @@ fn connection_row(c: &Connection, tz: &TimeZone) -> Markup {
     html! {
         tr class="border-t border-slate-100 align-top" data-provider=(c.provider) {
             td class={ (TD) " font-medium" } { (label) }
-            td class=(TD) { code class="connection-hint text-xs" { (c.key_hint) } }
+            td class=(TD) { code class="connection-hint text-xs whitespace-nowrap" { (c.key_hint) } }
             td class=(TD) {
                 @match &c.last_sync_at {
                     Some(at) => span { (local_time(at, tz)) },
