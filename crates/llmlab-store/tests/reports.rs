@@ -4,8 +4,8 @@
 //! older concurrent sync never overwriting a newer one's rows, and every
 //! read scoped to its account.
 
-use llmlab_core::{Money, TokenBuckets};
-use llmlab_store::{NewReportedCost, NewReportedUsage, ReportPage, Store, User};
+use llmlab_core::{Money, PriceSource, ServiceTier, TokenBuckets};
+use llmlab_store::{EventBatch, EventPrice, NewEvent, NewReportedCost, NewReportedUsage, ReportPage, Store, User};
 use llmlab_test_support::both_backends;
 
 mod common;
@@ -104,4 +104,70 @@ both_backends!(report_pages_replace_never_add_and_record_where_to_resume, |db| a
     assert!(store.remove_connection(alice.id, "openai").await.unwrap());
     assert_eq!(priced(&store, &alice).await, Money::ZERO, "removing a connection removes its rows");
     assert!(!store.remove_connection(alice.id, "openai").await.unwrap());
+});
+
+both_backends!(a_connection_keeps_its_sync_state_and_reads_group_by_model_and_day, |db| async move {
+    let store = open(&db).await;
+    let alice = common::user_at(&store, "alice", DAY).await;
+    let bob = common::user_at(&store, "bob", DAY).await;
+    store.save_connection(alice.id, "openai", "sk-admin-…0000", "v1:a:sealed", 30, DAY).await.unwrap();
+    store.save_connection(bob.id, "anthropic", "sk-ant-admin…1111", "v1:a:other", 7, DAY).await.unwrap();
+    assert_eq!(store.all_connections().await.unwrap().len(), 2, "the hourly sync sees every account's");
+
+    // A rotated server key reseals; a failed sync keeps its error until a good one clears it.
+    store.reseal_connection(alice.id, "openai", "v1:b:resealed").await.unwrap();
+    store.set_connection_error(alice.id, "openai", Some("the OpenAI admin key was refused (401)")).await.unwrap();
+    let failed = &store.connections(alice.id).await.unwrap()[0];
+    assert_eq!(failed.key_sealed, "v1:b:resealed");
+    assert_eq!(failed.last_error.as_deref(), Some("the OpenAI admin key was refused (401)"));
+    store.finish_sync(alice.id, "openai", DAY + 5, None).await.unwrap();
+    let synced = &store.connections(alice.id).await.unwrap()[0];
+    assert_eq!((synced.last_sync_at, synced.last_error.as_deref()), (Some(DAY + 5), None));
+    assert_eq!(store.connections(bob.id).await.unwrap()[0].key_sealed, "v1:a:other", "bob's is untouched");
+
+    // Reported usage per model: priced rows with requests only, batch requests apart.
+    let mut batch = usage(DAY + DAY_MS, "gpt-4o", 500, "0.5");
+    batch.bucket_key = "gpt-4o|proj_a||batch|".to_owned();
+    batch.service_tier = "batch".to_owned();
+    batch.requests = Some(4);
+    let mut unpriced = usage(DAY, "mystery-1", 10, "0");
+    unpriced.cost = None;
+    unpriced.unpriced_reason = Some("not in the catalog".to_owned());
+    let rows = [usage(DAY, "gpt-4o", 1000, "1"), batch, unpriced];
+    store.store_usage_page(&page(&alice, &rows, 1, DAY + 2 * DAY_MS)).await.unwrap();
+    let models = store.reported_usage_models(alice.id, DAY, DAY + 2 * DAY_MS).await.unwrap();
+    assert_eq!(models.len(), 1, "the unpriced model is left out of the tips");
+    let gpt = &models[0];
+    assert_eq!((gpt.provider.as_str(), gpt.model.as_str()), ("openai", "gpt-4o"));
+    assert_eq!((gpt.requests, gpt.batch_requests, gpt.tokens.input_tokens), (5, 4, 1500));
+    assert_eq!(gpt.cost, "1.5".parse().unwrap());
+    assert!(store.reported_usage_models(bob.id, DAY, DAY + 2 * DAY_MS).await.unwrap().is_empty());
+
+    // Tracked spend per day and model, from the rollups, for reconciliation.
+    let tracked = NewEvent {
+        event_id: "evt-1".into(),
+        project: "default".into(),
+        provider: "openai".into(),
+        model: "gpt-4o".into(),
+        model_key: "gpt-4o".into(),
+        occurred_at: DAY + 3_600_000,
+        tokens: TokenBuckets { input_tokens: 100, output_tokens: 10, ..TokenBuckets::default() },
+        price: EventPrice::Priced { cost: "0.25".parse().unwrap(), source: PriceSource::Explicit, priced_as: None },
+        service_tier: ServiceTier::Standard,
+        long_context: false,
+        latency_ms: None,
+        status: None,
+        tags: None,
+        raw_usage: None,
+        api_key: None,
+        reservation_id: None,
+        notes: None,
+        partial_reason: None,
+    };
+    store.insert_events(&[EventBatch { user_id: alice.id, events: vec![tracked] }], DAY + 3_600_000).await.unwrap();
+    let days = store.tracked_days(alice.id, DAY, DAY + 2 * DAY_MS).await.unwrap();
+    assert_eq!(days.len(), 1, "{days:?}");
+    assert_eq!((days[0].day, days[0].model.as_str(), days[0].calls), (DAY, "gpt-4o", 1));
+    assert_eq!((days[0].cost, days[0].tokens.input_tokens), ("0.25".parse().unwrap(), 100));
+    assert!(store.tracked_days(bob.id, DAY, DAY + 2 * DAY_MS).await.unwrap().is_empty());
 });
